@@ -1,0 +1,76 @@
+"""Entry point of the `hongbao` command.
+
+Subcommand groups load on first use, so `hongbao --help` and commands that never touch
+a chain do not pay for importing web3 or eth-account.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+# group name -> (module, attribute, one-line help)
+GROUPS = {
+    "wallet": ("cli.wallet_cmd", "wallet", "Keys: create, import, derive, sign, verify, export."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *GROUPS])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in GROUPS:
+            module, attribute, _ = GROUPS[name]
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, GROUPS[name][2]) for name in sorted(GROUPS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hongbao", prog_name="hongbao")
+def cli() -> None:
+    """Hongbao: a self-custody Ethereum wallet that chats.
+
+    Files live in HONGBAO_HOME (default: the platform's user data folder). Passwords come
+    from a prompt, HONGBAO_PASSWORD or --password-file, never from the command line.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    from wallet.errors import WalletError
+
+    try:
+        code = cli.main(args=argv, prog_name="hongbao", standalone_mode=False)
+    except WalletError as error:
+        _fail(str(error))
+    except click.exceptions.Abort:
+        _fail("aborted")
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:
+        where = f"hongbao {error.ctx.command_path.split(' ', 1)[1]}" if getattr(error, "ctx", None) and " " in error.ctx.command_path else "hongbao"
+        _fail(f"{error.format_message()} (see `{where} --help`)")
+    except KeyboardInterrupt:
+        _fail("interrupted")
+    except Exception as error:  # never print a library's message: it might hold a secret
+        if os.environ.get("HONGBAO_DEBUG"):
+            raise
+        _fail(f"internal error ({type(error).__name__}); rerun with HONGBAO_DEBUG=1 for details and report it", code=70)
+    sys.exit(code or 0)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Where the CLI gets secrets: files, environment variables, or a hidden prompt.
+
+Never argv (it shows up in `ps` and shell history). Nothing here prints a secret.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from wallet.errors import WalletError
+
+PASSWORD_ENV = "HONGBAO_PASSWORD"
+NEW_PASSWORD_ENV = "HONGBAO_NEW_PASSWORD"
+KEYSTORE_PASSWORD_ENV = "HONGBAO_KEYSTORE_PASSWORD"
+PASSPHRASE_ENV = "HONGBAO_BIP39_PASSPHRASE"
+MIN_PASSWORD = 8
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def read_secret_file(path: Path, what: str) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise WalletError(f"cannot read the {what} file {path}: {error.strerror}") from None
+    lines = text.splitlines()
+    return lines[0] if lines else ""
+
+
+def _prompt(label: str, confirm: bool) -> str:
+    first = click.prompt(label, hide_input=True, default="", show_default=False)
+    if confirm and click.prompt(f"{label} (again)", hide_input=True, default="", show_default=False) != first:
+        raise WalletError("the two entries differ; run the command again")
+    return first
+
+
+def obtain(*, what: str, env: str, file: Path | None, label: str, confirm: bool = False, fallback: str | None = None) -> str:
+    """A secret from --*-file, then `env`, then a prompt (terminal only), then `fallback`."""
+    if file is not None:
+        return read_secret_file(file, what)
+    if env in os.environ:
+        return os.environ[env]
+    if interactive():
+        return _prompt(label, confirm)
+    if fallback is not None:
+        return fallback
+    flag = what.replace(" ", "-")
+    raise WalletError(f"no {what} given: set {env}, pass --{flag}-file, or run in a terminal")
+
+
+def password(file: Path | None) -> str:
+    value = obtain(what="password", env=PASSWORD_ENV, file=file, label="Wallet password")
+    if not value:
+        raise WalletError("the password is empty")
+    return value
+
+
+def new_password(file: Path | None, *, env: str = PASSWORD_ENV, what: str = "password", label: str = "New wallet password") -> str:
+    value = obtain(what=what, env=env, file=file, label=label, confirm=True)
+    if len(value) < MIN_PASSWORD:
+        raise WalletError(f"the new password is too short: use at least {MIN_PASSWORD} characters")
+    return value
+
+
+def bip39_passphrase(wanted: bool, file: Path | None) -> str:
+    """The optional BIP39 passphrase ("25th word"): only when asked for."""
+    if not wanted and file is None:
+        return ""
+    return obtain(what="passphrase", env=PASSPHRASE_ENV, file=file, label="BIP39 passphrase", confirm=True)
+
+
+def mnemonic_input() -> str:
+    """The recovery phrase: stdin when piped, else a hidden prompt."""
+    if not interactive():
+        text = sys.stdin.read()
+    else:
+        text = click.prompt("Recovery phrase (hidden)", hide_input=True, default="", show_default=False)
+    if not text.strip():
+        raise WalletError("no recovery phrase given: type it at the prompt or pipe it on stdin")
+    return text

@@ -1,0 +1,1 @@
+"""Solidity sources, compiled artifacts and thin Python bindings (see DESIGN.md, Contracts)."""

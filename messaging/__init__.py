@@ -1,0 +1,1 @@
+"""End-to-end encrypted messaging between wallet addresses (see DESIGN.md, Messaging)."""

@@ -1,0 +1,1 @@
+"""The relay daemon that stores and forwards sealed envelopes (see DESIGN.md, Relay node)."""

@@ -1,0 +1,155 @@
+"""Signatures: EIP-191 personal messages, EIP-712 typed data, EIP-1559 and legacy txs.
+
+Pure functions over bytes and dicts. EIP-191 goes straight through coincurve (fast, and
+the CLI need not import eth-account for it); typed data and transactions use
+eth-account, imported on first use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from coincurve import PrivateKey, PublicKey
+from eth_hash.auto import keccak
+
+from . import address as addr
+from .errors import SigningError
+
+_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def personal_message_hash(message: bytes) -> bytes:
+    """EIP-191 version 0x45: keccak("\\x19Ethereum Signed Message:\\n" + len + message)."""
+    return keccak(b"\x19Ethereum Signed Message:\n" + str(len(message)).encode() + message)
+
+
+def sign_hash(private_key: bytes, digest: bytes) -> bytes:
+    """65-byte r || s || v signature (v = 27/28, low s) over a 32-byte digest."""
+    raw = PrivateKey(private_key).sign_recoverable(digest, hasher=None)
+    return raw[:64] + bytes([raw[64] + 27])
+
+
+def recover_hash(digest: bytes, signature: bytes) -> str:
+    """The address that signed `digest`; SigningError if the signature is malformed."""
+    if len(signature) != 65:
+        raise SigningError(f"a signature is 65 bytes (130 hex digits); got {len(signature)} bytes")
+    v = signature[64]
+    recid = v - 27 if v >= 27 else v
+    s = int.from_bytes(signature[32:64], "big")
+    if recid not in (0, 1) or not 0 < s <= _N // 2:
+        raise SigningError("malformed signature (bad v, or a high-s value that EIP-2 forbids)")
+    try:
+        public = PublicKey.from_signature_and_message(signature[:64] + bytes([recid]), digest, hasher=None)
+    except Exception:  # coincurve raises plain Exception for unrecoverable points
+        raise SigningError("the signature does not recover to any public key") from None
+    return addr.from_public_key(public.format(compressed=False))
+
+
+def sign_message(private_key: bytes, message: bytes) -> bytes:
+    return sign_hash(private_key, personal_message_hash(message))
+
+
+def recover_message(message: bytes, signature: bytes) -> str:
+    return recover_hash(personal_message_hash(message), signature)
+
+
+def parse_signature(text: str) -> bytes:
+    try:
+        return bytes.fromhex(text.strip().removeprefix("0x"))
+    except ValueError:
+        raise SigningError("the signature is not hex") from None
+
+
+# -- EIP-712 ---------------------------------------------------------------------------
+
+def typed_data_hash(typed: dict[str, Any]) -> bytes:
+    """keccak(0x19 0x01 || domainSeparator || hashStruct(message))."""
+    from eth_account.messages import encode_typed_data
+
+    try:
+        signable = encode_typed_data(full_message=typed)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise SigningError(f"not valid EIP-712 typed data: {error}") from None
+    return keccak(b"\x19" + signable.version + signable.header + signable.body)
+
+
+def sign_typed_data(private_key: bytes, typed: dict[str, Any]) -> bytes:
+    return sign_hash(private_key, typed_data_hash(typed))
+
+
+def recover_typed_data(typed: dict[str, Any], signature: bytes) -> str:
+    return recover_hash(typed_data_hash(typed), signature)
+
+
+# -- transactions ----------------------------------------------------------------------
+
+_INT_FIELDS = ("chainId", "nonce", "gas", "value", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas", "type")
+
+
+@dataclass(frozen=True, slots=True)
+class SignedTransaction:
+    raw: bytes
+    hash: bytes
+    sender: str
+
+
+def normalize_transaction(tx: dict[str, Any]) -> dict[str, Any]:
+    """Coerce a JSON-ish tx (hex or decimal strings) into eth-account's form.
+
+    A chain id is required (EIP-155 replay protection); the type follows from the fee
+    fields: maxFeePerGas -> EIP-1559 (type 2), gasPrice -> legacy.
+    """
+    out: dict[str, Any] = {}
+    for key, value in tx.items():
+        if key in _INT_FIELDS:
+            out[key] = _to_int(key, value)
+        elif key == "to":
+            out[key] = addr.parse(value) if value else None
+        elif key == "data":
+            out[key] = value if isinstance(value, (bytes, bytearray)) else bytes.fromhex(str(value).removeprefix("0x"))
+        elif key == "accessList":
+            out[key] = value
+        elif key != "from":
+            raise SigningError(f"unknown transaction field {key!r}")
+    missing = [k for k in ("chainId", "nonce", "gas") if k not in out]
+    if missing:
+        raise SigningError(f"transaction lacks {', '.join(missing)}")
+    has_1559 = "maxFeePerGas" in out
+    if has_1559 == ("gasPrice" in out):
+        raise SigningError("give either maxFeePerGas + maxPriorityFeePerGas (EIP-1559) or gasPrice (legacy)")
+    if has_1559:
+        out.setdefault("type", 2)
+        out.setdefault("maxPriorityFeePerGas", 0)
+        if out["maxPriorityFeePerGas"] > out["maxFeePerGas"]:
+            raise SigningError("maxPriorityFeePerGas exceeds maxFeePerGas")
+    out.setdefault("value", 0)
+    out.setdefault("data", b"")
+    return out
+
+
+def _to_int(key: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise SigningError(f"{key} must be an integer")
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip()
+        try:
+            number = int(text, 16) if text.lower().startswith("0x") else int(text, 10)
+        except ValueError:
+            raise SigningError(f"{key} must be an integer (decimal or 0x hex); got {value!r}") from None
+    if number < 0:
+        raise SigningError(f"{key} must not be negative")
+    return number
+
+
+def sign_transaction(private_key: bytes, tx: dict[str, Any]) -> SignedTransaction:
+    from eth_account import Account
+
+    normalized = normalize_transaction(tx)
+    try:
+        signed = Account.sign_transaction(normalized, private_key)
+    except (TypeError, ValueError) as error:
+        raise SigningError(f"cannot sign this transaction: {error}") from None
+    return SignedTransaction(bytes(signed.raw_transaction), bytes(signed.hash), addr.from_private_key(private_key))
