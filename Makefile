@@ -27,6 +27,7 @@ demo: setup
 
 bench: setup
 	$(PY) bench/keys.py
+	$(PY) bench/sync.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis

@@ -15,6 +15,14 @@ import click
 # group name -> (module, attribute, one-line help)
 GROUPS = {
     "wallet": ("cli.wallet_cmd", "wallet", "Keys: create, import, derive, sign, verify, export."),
+    "chain": ("cli.chain_cmd", "chain", "The local chain (anvil): up, down, status."),
+    "network": ("cli.network_cmd", "network", "Networks: add, list, use."),
+    "token": ("cli.token_cmd", "token", "ERC-20 tokens: add, list."),
+    "balance": ("cli.money_cmd", "balance", "ETH and token balances."),
+    "send": ("cli.money_cmd", "send", "Send ETH or a token (simulated and shown first)."),
+    "faucet": ("cli.money_cmd", "faucet", "Fund an address on the local chain."),
+    "tx": ("cli.tx_cmd", "tx", "Transactions: list, show, speed-up, cancel."),
+    "sync": ("cli.history_cmd", "sync_command", "Find incoming ETH and token transfers."),
 }
 
 
@@ -55,6 +63,9 @@ def main(argv: list[str] | None = None) -> None:
         _fail("aborted")
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+    except click.exceptions.NoArgsIsHelpError as shown:  # `hongbao`, `hongbao wallet`: help, not an error
+        click.echo(shown.ctx.get_help())
+        sys.exit(0)
     except click.ClickException as error:
         where = f"hongbao {error.ctx.command_path.split(' ', 1)[1]}" if getattr(error, "ctx", None) and " " in error.ctx.command_path else "hongbao"
         _fail(f"{error.format_message()} (see `{where} --help`)")

@@ -14,7 +14,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print machin
 def console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return Console(stderr=stderr, highlight=False)
 
 
 def emit(as_json: bool, data: Any, human: Callable[[], None] | None = None) -> None:
@@ -24,14 +24,25 @@ def emit(as_json: bool, data: Any, human: Callable[[], None] | None = None) -> N
         human()
 
 
+# Cells this long or shorter (addresses: 42, hashes: 66) are never wrapped or cut: a
+# truncated address is worse than a wide table.
+UNBREAKABLE = 66
+
+
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
     grid = Table(title=title, show_edge=False, header_style="bold")
-    for column in columns:
-        grid.add_column(column)
-    for row in rows:
-        grid.add_row(*("" if v is None else str(v) for v in row))
+    for i, column in enumerate(columns):
+        widest = max((len(row[i]) for row in cells), default=0)
+        if widest <= UNBREAKABLE:
+            grid.add_column(column, no_wrap=True, min_width=max(widest, len(column)))
+        else:
+            grid.add_column(column, overflow="fold")
+    for row in cells:
+        grid.add_row(*(Text(v) for v in row))  # Text: user data is never read as markup
     console().print(grid)
 
 

@@ -29,6 +29,8 @@ def read_secret_file(path: Path, what: str) -> str:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise WalletError(f"cannot read the {what} file {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise WalletError(f"the {what} file {path} is not UTF-8 text") from None
     lines = text.splitlines()
     return lines[0] if lines else ""
 

@@ -107,10 +107,18 @@ def create(wallet_name, words, language, use_passphrase, passphrase_file, count,
 def _print_phrase(phrase: str, language: str, has_passphrase: bool) -> None:
     from rich.panel import Panel
 
+    from rich.table import Table
+
     words = phrase.split()
-    numbered = "  ".join(f"{i:>2}. {w}" for i, w in enumerate(words, 1))
+    grid = Table.grid(padding=(0, 3))
+    per_row = 4  # 4 x "24. abandon" fits 80 columns with room to spare: no word is ever cut
+    for _ in range(per_row):
+        grid.add_column(no_wrap=True)
+    numbered = [f"{i:>2}. {w}" for i, w in enumerate(words, 1)]
+    for start in range(0, len(numbered), per_row):
+        grid.add_row(*numbered[start : start + per_row])
     extra = "\nThis wallet also needs its BIP39 passphrase to recover." if has_passphrase else ""
-    console().print(Panel(numbered, title=f"recovery phrase ({language})", subtitle="anyone with these words owns the funds"))
+    console().print(Panel(grid, title=f"recovery phrase ({language}, {len(words)} words)", subtitle="anyone with these words owns the funds", expand=False))
     console().print(f"Write it on paper; never type it into a website.{extra}")
 
 
@@ -201,7 +209,7 @@ def list_(wallet_name, as_json):
 @click.option("--count", "-n", type=click.IntRange(min=1, max=10_000), default=1, show_default=True, help="How many accounts to add.")
 @click.option("--path", "path", help="Derive exactly this BIP32 path (e.g. m/44'/60'/0'/0/7).")
 @click.option("--label", default="", help="Label for the new account(s).")
-@scheme_option
+@click.option("--scheme", type=click.Choice(list(hd.SCHEMES)), help="Path scheme (default: the one the wallet already uses, else bip44).")
 @password_file_option
 @json_option
 def derive(wallet_name, count, path, label, scheme, password_file, as_json):
@@ -217,11 +225,22 @@ def derive(wallet_name, count, path, label, scheme, password_file, as_json):
 @wallet_option
 @index_option
 @click.option("--qr/--no-qr", default=True, help="Draw a QR code of the address.")
+@click.option("--verify", is_flag=True, help="Unlock and re-derive the address from its key before showing it.")
+@password_file_option
 @json_option
-def address(wallet_name, index, qr, as_json):
-    """Show an account's address (and a QR code to scan it)."""
+def address(wallet_name, index, qr, verify, password_file, as_json):
+    """Show an account's address (and a QR code to scan it).
+
+    Without a password this shows the wallet file's public part as stored; before giving
+    an address to someone for a large payment, add --verify: it unlocks the wallet and
+    checks the address against its key, so an edited file cannot swap it.
+    """
     w = open_wallet(wallet_name)
     account = w.account(index)
+    if verify:
+        unlocked = w.unlock(secrets.password(password_file))
+        if account.kind != "watch":
+            unlocked.private_key(index)  # raises VaultCorrupt unless the key gives this address
 
     def human() -> None:
         click.echo(account.address)
@@ -237,7 +256,6 @@ def address(wallet_name, index, qr, as_json):
 @wallet_option
 @index_option
 @click.argument("text")
-@click.option("--label", "text", hidden=True)
 @json_option
 def label(wallet_name, index, text, as_json):
     """Set an account's label (no password needed: labels are not secret)."""
@@ -273,7 +291,11 @@ def export_keystore(wallet_name, index, out, force, scrypt_n, keystore_password_
     try:
         (atomic.write_bytes if force else atomic.create_exclusive)(out, data)
     except FileExistsError:
-        raise WalletError(f"{out} exists; pass --force to overwrite it") from None
+        if out.exists() and not force:
+            raise WalletError(f"{out} exists; pass --force to overwrite it") from None
+        raise WalletError(f"cannot write {out}: a parent of it is a file, not a folder") from None
+    except OSError as error:
+        raise WalletError(f"cannot write {out}: {error.strerror or error}") from None
     account = unlocked.wallet.account(index)
     emit(as_json, {"address": account.address, "file": str(out)}, lambda: click.echo(f"wrote {out} ({account.address}, scrypt n={scrypt_n})"))
 
@@ -331,6 +353,8 @@ def _read_json(path: Path, what: str) -> dict:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
         raise WalletError(f"cannot read {what} {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise WalletError(f"{path} is not UTF-8 text: is it the right {what} file?") from None
     except json.JSONDecodeError as error:
         raise WalletError(f"{path} is not valid JSON (line {error.lineno}): fix the {what}") from None
     if not isinstance(data, dict):

@@ -56,3 +56,57 @@ class Cli:
 @pytest.fixture
 def cli(hongbao_home) -> Cli:
     return Cli(hongbao_home)
+
+
+# -- a real anvil per test ---------------------------------------------------------------
+
+ANVIL_KEYS = [
+    "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+]
+
+
+class Anvil:
+    def __init__(self, port: int, process: subprocess.Popen) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = process
+
+    def rpc(self):
+        from wallet.rpc import Rpc
+
+        return Rpc(self.url)
+
+
+def start_anvil(*extra: str) -> Anvil:
+    from wallet import localchain
+
+    binary = localchain.find_anvil()
+    port = localchain.free_port()
+    process = subprocess.Popen([binary, "--port", str(port), "--silent", *extra], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        localchain.wait_until_answers(f"http://127.0.0.1:{port}", process)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return Anvil(port, process)
+
+
+def stop_anvil(node: Anvil) -> None:
+    node.process.terminate()
+    try:
+        node.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        node.process.kill()
+        node.process.wait()
+
+
+@pytest.fixture
+def anvil():
+    node = start_anvil()
+    try:
+        yield node
+    finally:
+        stop_anvil(node)

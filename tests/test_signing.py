@@ -93,6 +93,13 @@ def test_transaction_errors(change, message):
         signing.normalize_transaction(tx)
 
 
+def test_signature_values_with_leading_zero_bytes_are_canonical():
+    """Found by hypothesis: r or s below 2**248 must lose its leading zero byte in RLP."""
+    tx = {"chainId": 204552553, "nonce": 444436482, "gas": 31602, "value": 280305, "data": b"1\x00\xc6;\xa2\x9d\x01jH", "maxFeePerGas": 204553432, "maxPriorityFeePerGas": 879}
+    key = (1790).to_bytes(32, "big")
+    assert signing.sign_transaction(key, tx).raw == bytes(Account.sign_transaction(signing.normalize_transaction(tx), key).raw_transaction)
+
+
 def test_transaction_to_with_bad_checksum():
     with pytest.raises(InvalidAddress):
         signing.normalize_transaction({**EIP1559, "to": "0x70997970C51812dc3A010C7d01b50e0d17dc79c8"})

@@ -233,3 +233,20 @@ def test_newer_vault_version_is_a_clear_error(store, anvil):
     _rewrite(anvil, lambda b: b.update(version=2))
     with pytest.raises(VaultCorrupt, match="version 2.*upgrade Hongbao"):
         store.open("anvil")
+
+
+def test_derive_keeps_the_wallets_scheme(store):
+    unlocked = store.create_from_mnemonic("ledger", ANVIL_MNEMONIC, PASSWORD, preset=FAST, accounts=2, scheme="ledger-live")
+    assert [a.path for a in unlocked.derive()] == ["m/44'/60'/2'/0/0"]
+    # Index 0 of both schemes is the same path (already account 0), so bip44 starts at 1.
+    assert [a.path for a in unlocked.derive(scheme="bip44")] == ["m/44'/60'/0'/0/1"]
+    assert unlocked.derive()[0].path == "m/44'/60'/0'/0/2"  # the newest account's scheme wins
+
+
+def test_scheme_of():
+    from wallet import hd
+
+    assert hd.scheme_of("m/44'/60'/0'/0/12") == "bip44"
+    assert hd.scheme_of("m/44'/60'/12'/0/0") == "ledger-live"
+    assert hd.scheme_of("m/44'/60'/0'/12") == "ledger-legacy"
+    assert hd.scheme_of("m/44'/60'/1'/0/3") is None

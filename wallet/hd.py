@@ -136,6 +136,15 @@ def scheme_path(scheme: str, index: int) -> str:
     return template.format(i=index)
 
 
+def scheme_of(path: str) -> str | None:
+    """The scheme whose template produced `path`, if any."""
+    for name, template in SCHEMES.items():
+        pattern = re.escape(template).replace(re.escape("{i}"), r"\d+")
+        if re.fullmatch(pattern, path):
+            return name
+    return None
+
+
 class Deriver:
     """Derives keys from one seed, caching every node it passes through."""
 

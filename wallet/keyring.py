@@ -181,10 +181,19 @@ class UnlockedWallet:
     def _known(self, address: str) -> Account | None:
         return next((a for a in self.accounts if a.address == address), None)
 
-    def derive(self, count: int = 1, scheme: str = hd.DEFAULT_SCHEME, path: str | None = None, label: str = "") -> list[Account]:
-        """Add HD accounts: the next `count` unused indices of `scheme`, or one `path`."""
+    def scheme_in_use(self) -> str:
+        """The scheme of the newest HD account (so a Ledger Live wallet keeps deriving Ledger Live)."""
+        for account in reversed(self.accounts):
+            if account.kind == "hd" and account.path and (scheme := hd.scheme_of(account.path)):
+                return scheme
+        return hd.DEFAULT_SCHEME
+
+    def derive(self, count: int = 1, scheme: str | None = None, path: str | None = None, label: str = "") -> list[Account]:
+        """Add HD accounts: the next `count` unused indices of `scheme` (default: the
+        scheme already in use), or exactly one `path`."""
         if self._deriver is None:
             raise WalletError(f"wallet {self.wallet.name!r} has no recovery phrase, so it cannot derive accounts")
+        scheme = scheme or self.scheme_in_use()
         if path is not None:
             paths = [hd.format_path(hd.parse_path(path))]
         else:

@@ -66,12 +66,12 @@ def parse_signature(text: str) -> bytes:
 def typed_data_hash(typed: dict[str, Any]) -> bytes:
     """keccak(0x19 0x01 || domainSeparator || hashStruct(message))."""
     from eth_account.messages import encode_typed_data
-    from eth_utils.exceptions import ValidationError
 
     try:
         signable = encode_typed_data(full_message=typed)
-    except (KeyError, TypeError, ValueError, AttributeError, ValidationError) as error:
-        raise SigningError(f"not valid EIP-712 typed data: {error}") from None
+    except Exception as error:  # eth-abi/eth-utils raise many types; typed data is public input
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise SigningError(f"not valid EIP-712 typed data: {first_line}") from None
     return keccak(b"\x19" + signable.version + signable.header + signable.body)
 
 
@@ -106,9 +106,11 @@ def normalize_transaction(tx: dict[str, Any]) -> dict[str, Any]:
         if key in _INT_FIELDS:
             out[key] = _to_int(key, value)
         elif key == "to":
+            if value is not None and not isinstance(value, str):
+                raise SigningError("to must be an address string (or null to create a contract)")
             out[key] = addr.parse(value) if value else None
         elif key == "data":
-            out[key] = value if isinstance(value, (bytes, bytearray)) else bytes.fromhex(str(value).removeprefix("0x"))
+            out[key] = _to_bytes(key, value)
         elif key == "accessList":
             if not isinstance(value, list):
                 raise SigningError("accessList must be a list of {address, storageKeys}")
@@ -129,6 +131,17 @@ def normalize_transaction(tx: dict[str, Any]) -> dict[str, Any]:
     out.setdefault("value", 0)
     out.setdefault("data", b"")
     return out
+
+
+def _to_bytes(key: str, value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if not isinstance(value, str):
+        raise SigningError(f"{key} must be a 0x hex string")
+    try:
+        return bytes.fromhex(value.removeprefix("0x"))
+    except ValueError:
+        raise SigningError(f"{key} must be a 0x hex string of whole bytes") from None
 
 
 def _to_int(key: str, value: Any) -> int:
@@ -160,6 +173,11 @@ def _fields(tx: dict[str, Any]) -> tuple[bytes, int, bytes]:
     return bytes.fromhex(tx["to"][2:]) if tx.get("to") else b"", tx["value"], bytes(tx["data"])
 
 
+def _r_s(signature: bytes) -> tuple[int, int]:
+    # As integers: RLP drops their leading zero bytes (nodes refuse non-canonical ones).
+    return int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big")
+
+
 def sign_transaction(private_key: bytes, tx: dict[str, Any]) -> SignedTransaction:
     """Sign a normalised-or-raw transaction dict.
 
@@ -173,12 +191,12 @@ def sign_transaction(private_key: bytes, tx: dict[str, Any]) -> SignedTransactio
     if tx.get("type", 0) == 2:
         body = [tx["chainId"], tx["nonce"], tx["maxPriorityFeePerGas"], tx["maxFeePerGas"], tx["gas"], to, value, data, _access_list(tx.get("accessList", []))]
         signature = PrivateKey(private_key).sign_recoverable(keccak(b"\x02" + rlp.encode(body)), hasher=None)
-        raw = b"\x02" + rlp.encode(body + [signature[64], signature[:32], signature[32:64]])
+        raw = b"\x02" + rlp.encode(body + [signature[64], *_r_s(signature)])
     elif tx.get("type", 0) == 0 and "accessList" not in tx:
         body = [tx["nonce"], tx["gasPrice"], tx["gas"], to, value, data]
         signature = PrivateKey(private_key).sign_recoverable(keccak(rlp.encode(body + [tx["chainId"], 0, 0])), hasher=None)
         v = signature[64] + 35 + 2 * tx["chainId"]  # EIP-155
-        raw = rlp.encode(body + [v, signature[:32], signature[32:64]])
+        raw = rlp.encode(body + [v, *_r_s(signature)])
     else:
         raise SigningError(f"transaction type {tx.get('type')} is not supported; use 2 (EIP-1559) or legacy")
     return SignedTransaction(raw, keccak(raw), addr.from_private_key(private_key))

@@ -1,0 +1,127 @@
+"""`hongbao balance`, `hongbao send`, `hongbao faucet`."""
+
+from __future__ import annotations
+
+import click
+
+from wallet import address as addr
+from wallet.amounts import ETH_DECIMALS, AmountError, format_units, parse_amount, parse_gwei
+from wallet.errors import WalletError
+
+from . import secrets
+from .context import chain as connect
+from .context import confirm, history, network, network_option, nonce_lock_path, sending_account
+from .output import emit, json_option, table
+from .txview import preview_json, report_sent, show_preview, wait_with_progress
+from .wallet_cmd import index_option, open_wallet, password_file_option, wallet_option
+
+speed_option = click.option("--speed", type=click.Choice(["slow", "normal", "fast"]), default="normal", show_default=True, help="Fee level from recent blocks (eth_feeHistory).")
+max_fee_option = click.option("--max-fee", "max_fee", help="Max fee per gas, in gwei (overrides --speed).")
+tip_option = click.option("--tip", help="Priority fee per gas, in gwei.")
+gas_option = click.option("--gas", type=click.IntRange(min=21000), help="Gas limit (default: estimated + 20%).")
+no_wait_option = click.option("--no-wait", is_flag=True, help="Print the hash at once; don't wait for the receipt.")
+yes_option = click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
+timeout_option = click.option("--timeout", type=click.FloatRange(min=1), default=120, show_default=True, help="Seconds to wait for the receipt.")
+
+
+@click.command()
+@click.argument("address", required=False)
+@wallet_option
+@index_option
+@network_option
+@json_option
+def balance(address, wallet_name, index, network_name, as_json):
+    """ETH and token balances of ADDRESS (default: the wallet's account --index)."""
+    from wallet import erc20
+
+    who = addr.parse(address) if address else open_wallet(wallet_name).account(index).address
+    net = network(network_name)
+    chain = connect(network_name)
+    chain.verify()
+    tokens = list(net.tokens.values())
+    results = chain.rpc.batch([("eth_getBalance", [who, "latest"])] + [
+        ("eth_call", [{"to": t.address, "data": "0x" + erc20.abi.call_data("balanceOf(address)", who).hex()}, "latest"]) for t in tokens
+    ])
+    rows = [{"symbol": "ETH", "address": None, "balance": str(int(results[0], 16)), "formatted": format_units(int(results[0], 16), ETH_DECIMALS)}]
+    for t, raw in zip(tokens, results[1:]):
+        units = int(raw, 16) if raw and raw != "0x" else 0
+        rows.append({"symbol": t.symbol, "address": t.address, "balance": str(units), "formatted": format_units(units, t.decimals)})
+    emit(as_json, {"address": who, "network": net.name, "balances": rows}, lambda: table(f"{who} on {net.name}", ["asset", "balance"], [[r["symbol"], r["formatted"]] for r in rows]))
+
+
+def _fee_overrides(max_fee: str | None, tip: str | None) -> tuple[int | None, int | None]:
+    return (parse_gwei(max_fee) if max_fee else None, parse_gwei(tip) if tip else None)
+
+
+@click.command()
+@click.argument("to")
+@click.argument("amount")
+@click.argument("token", required=False)
+@wallet_option
+@index_option
+@network_option
+@speed_option
+@max_fee_option
+@tip_option
+@gas_option
+@no_wait_option
+@yes_option
+@timeout_option
+@password_file_option
+@json_option
+def send(to, amount, token, wallet_name, index, network_name, speed, max_fee, tip, gas, no_wait, yes, timeout, password_file, as_json):
+    """Send ETH or a token: `send 0xTO 1.5` (ETH), `send 0xTO "250 TKN"`, `send 0xTO max`.
+
+    The transaction is simulated and shown (decoded call, balance change, fee) before you
+    confirm; only then is the wallet unlocked and the transaction signed.
+    """
+    from wallet import transfers
+
+    to = addr.parse(to)
+    parsed = parse_amount(amount)
+    unit = token or parsed.unit
+    if token and parsed.unit and parsed.unit.lower() != token.lower():
+        raise AmountError(f"the amount says {parsed.unit} but the token argument says {token}")
+    overrides = _fee_overrides(max_fee, tip)
+    wallet, account = sending_account(wallet_name, index)
+    net = network(network_name)
+    chain = connect(network_name)
+    chain.verify()
+    if unit is None or unit.upper() == "ETH":
+        draft = transfers.eth_transfer(account.address, to, parsed)
+    else:
+        draft = transfers.token_transfer(chain, account.address, to, parsed, net.token(unit))
+    prepared = transfers.prepare(chain, draft, speed=speed, max_fee=overrides[0], tip=overrides[1], gas=gas)
+    if as_json and not yes:
+        raise WalletError("--json needs --yes (a script cannot answer the confirmation)")
+    if not as_json:
+        show_preview(prepared, net.name)
+    confirm(yes)
+    key = wallet.unlock(secrets.password(password_file)).private_key(index)
+    record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
+    receipt = None if no_wait else wait_with_progress(chain, record.hash, history(), timeout, as_json)
+    report_sent(as_json, record, receipt, net.explorer_link(record.hash))
+
+
+@click.command()
+@click.argument("address")
+@click.argument("amount")
+@network_option
+@no_wait_option
+@json_option
+def faucet(address, amount, network_name, no_wait, as_json):
+    """Fund ADDRESS with AMOUNT ETH from anvil's first dev account (local network only)."""
+    from wallet import localchain, transfers
+
+    who = addr.parse(address)
+    net = network(network_name)
+    if not net.is_local:
+        raise WalletError(f"the faucet only works on the local network, not {net.name!r} (its funds come from anvil's public dev keys)")
+    parsed = parse_amount(amount, "ETH")
+    if parsed.is_max or (parsed.unit or "ETH").upper() != "ETH":
+        raise AmountError("the faucet sends an exact amount of ETH, e.g. `hongbao faucet 0x... 10`")
+    chain = connect(network_name)
+    prepared = transfers.prepare(chain, transfers.eth_transfer(localchain.DEV_ADDRESS, who, parsed))
+    record = transfers.send(chain, prepared, localchain.DEV_KEY, history(), lock_path=nonce_lock_path())
+    receipt = None if no_wait else wait_with_progress(chain, record.hash, history(), 60, as_json)
+    report_sent(as_json, record, receipt, None)

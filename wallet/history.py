@@ -1,0 +1,362 @@
+"""The local history: transactions we sent, transfers we received, and sync cursors.
+
+One SQLite file, `<home>/history.sqlite`, for every network (each row carries its
+chain_id). It is a local client cache, so `metadata.create_all` is the schema tool; WAL
+mode lets `hongbao sync` write while another command reads. The file is created 0600
+(SQLite gives the -wal/-shm files the same mode): it reveals which addresses are ours.
+
+Amounts and fees are uint256, beyond SQLite's 64-bit INTEGER, so they are stored as
+decimal strings and come back as exact ints. Every public method opens its own short
+session; `save_batch` writes the found rows and the cursor in one transaction, so an
+interrupted sync resumes without gaps or duplicates.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlalchemy import Engine, Index, String, Text, UniqueConstraint, create_engine, event, func, or_, select, update
+from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from . import address as addr
+from .home import ensure_private_dir
+
+FILE = "history.sqlite"
+UINT256_MAX = 2**256 - 1
+STATUSES = ("pending", "confirmed", "failed", "replaced", "dropped")
+KINDS = ("transfer", "token-transfer", "call", "speed-up", "cancel", "deploy")
+ETH_LOG_INDEX = -1  # an incoming plain ETH transfer has no log
+
+
+class Uint256(TypeDecorator[int]):
+    """A uint256 as a decimal string: exact, unlike REAL, and unbounded, unlike INTEGER."""
+
+    impl = String(78)
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= UINT256_MAX:
+            raise ValueError(f"not a uint256: {value!r}")
+        return str(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> int | None:
+        return None if value is None else int(value)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SentRow(Base):
+    __tablename__ = "sent"
+    __table_args__ = (UniqueConstraint("chain_id", "hash"), Index("sent_by_sender", "chain_id", "sender", "nonce"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain_id: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(66))
+    sender: Mapped[str] = mapped_column(String(42))
+    nonce: Mapped[int]
+    to: Mapped[str | None] = mapped_column(String(42))
+    value: Mapped[int] = mapped_column(Uint256)
+    data: Mapped[str] = mapped_column(Text)
+    gas_limit: Mapped[int]
+    max_fee_per_gas: Mapped[int | None] = mapped_column(Uint256)
+    max_priority_fee_per_gas: Mapped[int | None] = mapped_column(Uint256)
+    gas_price: Mapped[int | None] = mapped_column(Uint256)
+    kind: Mapped[str] = mapped_column(String(16))
+    token: Mapped[str | None] = mapped_column(String(42))
+    token_amount: Mapped[int | None] = mapped_column(Uint256)
+    replaces: Mapped[str | None] = mapped_column(String(66))
+    raw: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[int]
+    block: Mapped[int | None]
+    gas_used: Mapped[int | None]
+    effective_gas_price: Mapped[int | None] = mapped_column(Uint256)
+
+
+class IncomingRow(Base):
+    __tablename__ = "incoming"
+    __table_args__ = (UniqueConstraint("chain_id", "hash", "log_index"), Index("incoming_by_recipient", "chain_id", "to", "block"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain_id: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(66))
+    log_index: Mapped[int]
+    block: Mapped[int]
+    from_: Mapped[str] = mapped_column("from", String(42))
+    to: Mapped[str] = mapped_column(String(42))
+    token: Mapped[str | None] = mapped_column(String(42))
+    amount: Mapped[int] = mapped_column(Uint256)
+    timestamp: Mapped[int]
+
+
+class CursorRow(Base):
+    __tablename__ = "cursor"
+
+    chain_id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    block: Mapped[int]
+
+
+@dataclass(slots=True)
+class SentTx:
+    """A transaction we signed and broadcast. Statuses: pending; confirmed; failed (mined
+    but reverted: its nonce is used); replaced (a speed-up/cancel with its nonce was
+    mined); dropped (never mined: its nonce is free again)."""
+
+    chain_id: int
+    hash: str
+    sender: str
+    nonce: int
+    to: str | None
+    value: int
+    data: str
+    gas_limit: int
+    max_fee_per_gas: int | None
+    max_priority_fee_per_gas: int | None
+    gas_price: int | None
+    kind: str
+    token: str | None
+    token_amount: int | None
+    replaces: str | None
+    raw: str
+    created_at: int  # unix seconds, from the caller's clock
+    status: str = "pending"
+    block: int | None = None
+    gas_used: int | None = None
+    effective_gas_price: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """ETH (token None, log_index -1) or an ERC-20 Transfer log (token = the log's contract)."""
+
+    chain_id: int
+    hash: str
+    log_index: int
+    block: int
+    from_: str
+    to: str
+    token: str | None
+    amount: int
+    timestamp: int  # the block's, unix seconds
+
+
+_SENT_FIELDS = tuple(f.name for f in fields(SentTx))
+_INCOMING_FIELDS = tuple(f.name for f in fields(Incoming))
+
+
+def _sent(row: SentRow) -> SentTx:
+    return SentTx(**{name: getattr(row, name) for name in _SENT_FIELDS})
+
+
+def _incoming(row: IncomingRow) -> Incoming:
+    return Incoming(**{name: getattr(row, name) for name in _INCOMING_FIELDS})
+
+
+def _address(value: str | None) -> str | None:
+    return None if value is None else addr.to_checksum(value)
+
+
+def _hash(value: str | None) -> str | None:
+    return None if value is None else value.lower()
+
+
+def _sent_values(tx: SentTx) -> dict[str, Any]:
+    if tx.kind not in KINDS:
+        raise ValueError(f"unknown kind {tx.kind!r}")
+    if tx.status not in STATUSES:
+        raise ValueError(f"unknown status {tx.status!r}")
+    values = {name: getattr(tx, name) for name in _SENT_FIELDS}
+    values.update(hash=_hash(tx.hash), replaces=_hash(tx.replaces), sender=_address(tx.sender), to=_address(tx.to), token=_address(tx.token))
+    return values
+
+
+def _incoming_values(item: Incoming) -> dict[str, Any]:
+    values = {name: getattr(item, name) for name in _INCOMING_FIELDS}
+    values.update(hash=_hash(item.hash), from_=_address(item.from_), to=_address(item.to), token=_address(item.token))
+    return values
+
+
+def open_engine(path: Path) -> Engine:
+    """An engine on the history file, created 0600 in a 0700 folder, in WAL mode."""
+    path = Path(path)
+    ensure_private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)  # before SQLite creates it with the umask's mode
+    try:
+        os.fchmod(fd, 0o600)  # and narrow a file some older version left wider
+    finally:
+        os.close(fd)
+    engine = create_engine(f"sqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")  # a concurrent writer (sync vs send) waits, not fails
+        cursor.close()
+
+    return engine
+
+
+class History:
+    def __init__(self, path_or_engine: Path | str | Engine) -> None:
+        self.engine = path_or_engine if isinstance(path_or_engine, Engine) else open_engine(Path(path_or_engine))
+        Base.metadata.create_all(self.engine)
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- sent transactions ---------------------------------------------------------------
+
+    def record_sent(self, tx: SentTx) -> bool:
+        """Store a broadcast transaction; False if (chain_id, hash) was already there."""
+        values = _sent_values(tx)
+        with self._session.begin() as session:
+            result = session.execute(insert(SentRow).values(**values).on_conflict_do_nothing(index_elements=["chain_id", "hash"]))
+            return result.rowcount == 1
+
+    def set_status(self, chain_id: int, hash: str, status: str, *, block: int | None = None, gas_used: int | None = None, effective_gas_price: int | None = None) -> bool:
+        """Update a sent transaction's status (and receipt facts); False if it is unknown."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        changes: dict[str, Any] = {"status": status}
+        for name, value in (("block", block), ("gas_used", gas_used), ("effective_gas_price", effective_gas_price)):
+            if value is not None:
+                changes[name] = value
+        with self._session.begin() as session:
+            result = session.execute(update(SentRow).where(SentRow.chain_id == chain_id, SentRow.hash == hash.lower()).values(**changes))
+            return result.rowcount == 1
+
+    def mark_replaced(self, chain_id: int, hash: str) -> bool:
+        """The original of a speed-up/cancel whose replacement was mined."""
+        return self.set_status(chain_id, hash, "replaced")
+
+    def get_sent(self, chain_id: int, hash: str) -> SentTx | None:
+        with self._session() as session:
+            row = session.scalar(select(SentRow).where(SentRow.chain_id == chain_id, SentRow.hash == hash.lower()))
+            return None if row is None else _sent(row)
+
+    def pending(self, chain_id: int, sender: str) -> list[SentTx]:
+        with self._session() as session:
+            rows = session.scalars(
+                select(SentRow).where(SentRow.chain_id == chain_id, SentRow.sender == _address(sender), SentRow.status == "pending").order_by(SentRow.nonce, SentRow.id)
+            )
+            return [_sent(r) for r in rows]
+
+    def highest_nonce(self, chain_id: int, sender: str) -> int | None:
+        """The highest nonce we used that the chain may still count (for the nonce manager).
+
+        Only dropped transactions free their nonce: a failed one was mined (reverted), so
+        its nonce is spent; a replaced one shares its nonce with its replacement.
+        """
+        with self._session() as session:
+            return session.scalar(
+                select(func.max(SentRow.nonce)).where(SentRow.chain_id == chain_id, SentRow.sender == _address(sender), SentRow.status != "dropped")
+            )
+
+    # -- incoming transfers and the sync cursor -------------------------------------------
+
+    def add_incoming(self, item: Incoming) -> bool:
+        """Store one incoming transfer; False if (chain_id, hash, log_index) was there."""
+        with self._session.begin() as session:
+            return self._insert_incoming(session, item)
+
+    @staticmethod
+    def _insert_incoming(session: Session, item: Incoming) -> bool:
+        statement = insert(IncomingRow).values(**_incoming_values(item)).on_conflict_do_nothing(index_elements=["chain_id", "hash", "log_index"])
+        return session.execute(statement).rowcount == 1
+
+    def incoming_by_hash(self, chain_id: int, hash: str) -> list[Incoming]:
+        with self._session() as session:
+            rows = session.scalars(select(IncomingRow).where(IncomingRow.chain_id == chain_id, IncomingRow.hash == hash.lower()).order_by(IncomingRow.log_index))
+            return [_incoming(r) for r in rows]
+
+    def get_cursor(self, chain_id: int, key: str) -> int | None:
+        """The last block fully synced for `key`, or None before the first sync."""
+        with self._session() as session:
+            return session.scalar(select(CursorRow.block).where(CursorRow.chain_id == chain_id, CursorRow.key == key))
+
+    def set_cursor(self, chain_id: int, key: str, block: int) -> None:
+        with self._session.begin() as session:
+            self._advance_cursors(session, chain_id, [key], block, only_forward=False)
+
+    @staticmethod
+    def _advance_cursors(session: Session, chain_id: int, keys: Iterable[str], block: int, *, only_forward: bool) -> None:
+        for key in keys:
+            statement = insert(CursorRow).values(chain_id=chain_id, key=key, block=block)
+            where = CursorRow.block < block if only_forward else None
+            session.execute(statement.on_conflict_do_update(index_elements=["chain_id", "key"], set_={"block": block}, where=where))
+
+    def save_batch(self, chain_id: int, key: str | Iterable[str], incoming: list[Incoming], cursor_block: int) -> list[Incoming]:
+        """Store found rows and move the cursor(s) to `cursor_block` in one transaction.
+
+        A cursor only moves forward, so re-scanning old blocks (`--from-block`) never
+        makes the next sync redo what was already done. Returns the rows that were new.
+        """
+        keys = [key] if isinstance(key, str) else list(key)
+        with self._session.begin() as session:
+            new = [item for item in incoming if self._insert_incoming(session, item)]
+            self._advance_cursors(session, chain_id, keys, cursor_block, only_forward=True)
+        return new
+
+    # -- the merged view -------------------------------------------------------------------
+
+    def activity(self, chain_id: int, address: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Sent and received, newest first, as plain dicts (amounts are exact ints)."""
+        with self._session() as session:
+            sent_query = select(SentRow).where(SentRow.chain_id == chain_id)
+            incoming_query = select(IncomingRow).where(IncomingRow.chain_id == chain_id)
+            if address is not None:
+                address = _address(address)
+                sent_query = sent_query.where(or_(SentRow.sender == address, SentRow.to == address))
+                incoming_query = incoming_query.where(IncomingRow.to == address)
+            sent = session.scalars(sent_query.order_by(SentRow.created_at.desc(), SentRow.id.desc()).limit(limit)).all()
+            received = session.scalars(incoming_query.order_by(IncomingRow.timestamp.desc(), IncomingRow.block.desc(), IncomingRow.log_index.desc()).limit(limit)).all()
+        items = [_sent_activity(r) for r in sent] + [_incoming_activity(r) for r in received]
+        items.sort(key=lambda item: (item["timestamp"], item["block"] or 0, item["log_index"]), reverse=True)
+        return items[:limit]
+
+
+def _sent_activity(row: SentRow) -> dict[str, Any]:
+    token_transfer = row.kind == "token-transfer"
+    return {
+        "direction": "out",
+        "kind": row.kind,
+        "hash": row.hash,
+        "log_index": ETH_LOG_INDEX,
+        "from": row.sender,
+        "to": row.to,
+        "token": row.token,
+        "amount": row.token_amount if token_transfer else row.value,
+        "nonce": row.nonce,
+        "status": row.status,
+        "block": row.block,
+        "timestamp": row.created_at,
+    }
+
+
+def _incoming_activity(row: IncomingRow) -> dict[str, Any]:
+    return {
+        "direction": "in",
+        "kind": "transfer" if row.token is None else "token-transfer",
+        "hash": row.hash,
+        "log_index": row.log_index,
+        "from": row.from_,
+        "to": row.to,
+        "token": row.token,
+        "amount": row.amount,
+        "nonce": None,
+        "status": "confirmed",
+        "block": row.block,
+        "timestamp": row.timestamp,
+    }

@@ -1,0 +1,198 @@
+"""The local chain: an anvil process (from npm) run in the background for `hongbao chain`.
+
+Its files live in `<home>/chain/`: `anvil.pid`, `anvil.log`, and `state.json`, which anvil
+loads at start and dumps at a clean stop and every few seconds, so balances survive
+`down`/`up` (and a crash loses at most the last interval).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import WalletError
+from .rpc import Rpc, RpcUnreachable, to_int
+
+ANVIL_ENV = "HONGBAO_ANVIL"
+STATE_INTERVAL_S = 5
+START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 15.0
+
+
+class ChainError(WalletError):
+    pass
+
+
+def find_anvil() -> str:
+    """The anvil binary: $HONGBAO_ANVIL, the checkout's node_modules, or PATH."""
+    explicit = os.environ.get(ANVIL_ENV)
+    if explicit:
+        if not os.access(explicit, os.X_OK):
+            raise ChainError(f"{ANVIL_ENV}={explicit} is not an executable file")
+        return explicit
+    bundled = Path(__file__).resolve().parents[1] / "node_modules" / ".bin" / "anvil"
+    if os.access(bundled, os.X_OK):
+        return str(bundled)
+    found = shutil.which("anvil")
+    if found:
+        return found
+    raise ChainError(f"anvil is not installed: run `npm ci` in the Hongbao checkout (or `make setup`), or set {ANVIL_ENV}")
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_answers(url: str, process: subprocess.Popen | None = None, timeout: float = START_TIMEOUT_S) -> int:
+    """Poll eth_chainId until it answers (returns the chain id) or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    with Rpc(url, timeout=2) as rpc:
+        while True:
+            if process is not None and process.poll() is not None:
+                raise ChainError(f"anvil exited with status {process.returncode} while starting")
+            try:
+                return to_int(rpc.call("eth_chainId"))
+            except RpcUnreachable:
+                if time.monotonic() > deadline:
+                    raise ChainError(f"anvil did not answer on {url} within {timeout:.0f} s") from None
+            time.sleep(delay)  # polling a condition with a deadline, not a fixed wait
+            delay = min(delay * 2, 0.2)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_anvil(pid: int) -> bool:
+    try:
+        return b"anvil" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return _alive(pid)  # no /proc (macOS): trust the pid file
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    running: bool
+    pid: int | None
+    url: str
+    chain_id: int | None = None
+    block: int | None = None
+
+
+class LocalChain:
+    def __init__(self, home: Path, port: int, *, chain_id: int = 31337) -> None:
+        self.folder = Path(home) / "chain"
+        self.port = port
+        self.chain_id = chain_id
+        self.pid_file = self.folder / "anvil.pid"
+        self.log_file = self.folder / "anvil.log"
+        self.state_file = self.folder / "state.json"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _pid(self) -> int | None:
+        try:
+            text = self.pid_file.read_text().strip()
+        except FileNotFoundError:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            raise ChainError(f"{self.pid_file} is damaged; remove it and run the command again") from None
+
+    def _live_pid(self) -> int | None:
+        """The pid of our running anvil; ChainError for a stale pid file."""
+        pid = self._pid()
+        if pid is None:
+            return None
+        if not (_alive(pid) and _is_anvil(pid)):
+            raise ChainError(f"stale pid file {self.pid_file} (process {pid} is not anvil); run `hongbao chain down` to clean it up")
+        return pid
+
+    def up(self) -> Status:
+        pid = self._live_pid()
+        if pid is not None:
+            return self.status()
+        if not port_free(self.port):
+            raise ChainError(f"port {self.port} is in use by another program; stop it or choose another port (`hongbao chain up --port N`)")
+        binary = find_anvil()
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        args = [binary, "--host", "127.0.0.1", "--port", str(self.port), "--chain-id", str(self.chain_id),
+                "--state", str(self.state_file), "--state-interval", str(STATE_INTERVAL_S)]
+        with open(self.log_file, "ab") as log:
+            process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_until_answers(self.url, process)
+        except ChainError as error:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            process.wait()
+            raise ChainError(f"{error}; see {self.log_file}") from None
+        self.pid_file.write_text(f"{process.pid}\n")
+        return self.status()
+
+    def down(self) -> bool:
+        """Stop anvil (state is dumped on SIGTERM). False if it was not running."""
+        pid = self._pid()
+        if pid is None:
+            return False
+        if not (_alive(pid) and _is_anvil(pid)):
+            self.pid_file.unlink(missing_ok=True)  # stale: clean up, nothing to stop
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while _alive(pid) and time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child (tests): reap it
+                    break
+            time.sleep(0.02)
+        if _alive(pid) and _is_anvil(pid):
+            os.kill(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def status(self) -> Status:
+        pid = self._pid()
+        if pid is not None and not (_alive(pid) and _is_anvil(pid)):
+            return Status(False, pid, self.url)
+        try:
+            with Rpc(self.url, timeout=2) as rpc:
+                chain_id, block = rpc.batch([("eth_chainId", []), ("eth_blockNumber", [])])
+        except (RpcUnreachable, WalletError):
+            return Status(False, pid, self.url)
+        return Status(True, pid, self.url, to_int(chain_id), to_int(block))
+
+
+# anvil's first dev account (from the public "test test ... junk" phrase): local faucet only.
+DEV_ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+DEV_KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")

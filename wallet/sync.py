@@ -1,0 +1,204 @@
+"""Find incoming ETH and ERC-20 transfers to our addresses and store them in the history.
+
+What is found: block transactions whose `to` is ours with a non-zero value and a
+successful receipt (plain ETH), and `Transfer(address,address,uint256)` logs of any
+contract whose recipient topic is ours (ERC-20; ERC-721 Transfers, which index the
+token id, are skipped). Not found: ETH sent to us by contracts (internal transfers need
+trace APIs that public RPCs rarely offer). Zero-amount transfers are skipped: they move
+nothing and are the usual tool of address-poisoning spam.
+
+Cursors are per address, key "sync:<EIP-55 address>", holding the last block fully
+scanned for it. So adding an account, or syncing one wallet and then all of them, never
+rescans what other addresses already covered: each run starts at the lowest cursor + 1,
+looks for an address once its own start is reached, and moves the cursors of the
+addresses it covered forward with each batch, in the batch's transaction. Rows are
+idempotent by (chain, hash, log index), so overlapping scans never duplicate anything.
+
+Reorgs: the newest `confirmations` blocks are left for a later run (default 12, but 0 on
+the local chain id 31337, where anvil does not reorganise on its own).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Container, Iterable
+
+from . import address as addr
+from .errors import WalletError
+from .history import ETH_LOG_INDEX, History, Incoming
+from .rpc import Rpc, to_int
+
+TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"  # keccak("Transfer(address,address,uint256)")
+LOGS_RANGE_CAP = 2_000  # blocks per eth_getLogs: many providers refuse wider ranges
+LOCAL_CHAIN_ID = 31337
+DEFAULT_CONFIRMATIONS = 12
+CURSOR_PREFIX = "sync:"
+
+Progress = Callable[[int, int], None]
+
+
+class SyncError(WalletError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    from_block: int
+    to_block: int  # < from_block when there was nothing new to scan
+    found: list[Incoming] = field(default_factory=list)  # new rows only
+
+    @property
+    def blocks(self) -> int:
+        return max(0, self.to_block - self.from_block + 1)
+
+
+def default_confirmations(chain_id: int) -> int:
+    return 0 if chain_id == LOCAL_CHAIN_ID else DEFAULT_CONFIRMATIONS
+
+
+def cursor_key(address: str) -> str:
+    return CURSOR_PREFIX + addr.to_checksum(address)
+
+
+# -- pure logic: ranges and parsing -----------------------------------------------------------
+
+
+def ranges(first: int, last: int, size: int) -> list[tuple[int, int]]:
+    """[first, last] cut into inclusive pieces of at most `size` blocks."""
+    if size < 1:
+        raise ValueError("size must be >= 1")
+    return [(lo, min(lo + size - 1, last)) for lo in range(first, last + 1, size)]
+
+
+def address_topic(address: str) -> str:
+    return "0x" + "0" * 24 + address.lower().removeprefix("0x")
+
+
+def eth_candidates(chain_id: int, block: dict[str, Any], wanted: Container[str]) -> list[Incoming]:
+    """Value-carrying transactions of `block` to an address in `wanted` (lowercase). Their
+    receipts still need checking: a reverted one moved nothing."""
+    number = to_int(block["number"])
+    found = []
+    for tx in block["transactions"]:
+        to = tx.get("to")
+        if to is None:
+            continue
+        if to.lower() not in wanted:
+            continue
+        value = to_int(tx["value"])
+        if value == 0:
+            continue
+        found.append(Incoming(chain_id, tx["hash"].lower(), ETH_LOG_INDEX, number, addr.to_checksum(tx["from"]), addr.to_checksum(to), None, value, to_int(block["timestamp"])))
+    return found
+
+
+def token_transfers(chain_id: int, logs: Iterable[dict[str, Any]], wanted: Container[str], timestamps: dict[int, int]) -> list[Incoming]:
+    """ERC-20 Transfer logs to an address in `wanted` (lowercase), with their blocks' timestamps."""
+    found = []
+    for log in logs:
+        topics = log.get("topics") or []
+        data = log.get("data") or "0x"
+        if log.get("removed") or len(topics) != 3 or topics[0].lower() != TRANSFER_TOPIC or len(data) != 66:
+            continue  # not ERC-20 shaped (ERC-721 indexes a 4th topic and has no data)
+        to = "0x" + topics[2][-40:].lower()
+        if to not in wanted:
+            continue
+        number = to_int(log["blockNumber"])
+        amount = int(data, 16)
+        if amount == 0:
+            continue
+        found.append(
+            Incoming(chain_id, log["transactionHash"].lower(), to_int(log["logIndex"]), number, addr.to_checksum(topics[1][-40:]), addr.to_checksum(to), addr.to_checksum(log["address"]), amount, timestamps[number])
+        )
+    return found
+
+
+def succeeded(receipt: dict[str, Any]) -> bool:
+    # pre-Byzantium receipts have no status field; treat them as successful
+    return to_int(receipt.get("status", "0x1")) == 1
+
+
+# -- I/O: the sync loop -----------------------------------------------------------------------
+
+
+def sync(
+    rpc: Rpc,
+    history: History,
+    chain_id: int,
+    addresses: Iterable[str],
+    *,
+    tokens: Iterable[str] | None = None,
+    start_block: int | None = None,
+    to_block: int | None = None,
+    batch: int = 200,
+    progress: Progress | None = None,
+    confirmations: int | None = None,
+    lookback: int | None = None,
+) -> SyncResult:
+    """Scan from each address's cursor (or `start_block`) to the head minus `confirmations`.
+
+    `tokens`: only these token contracts (None: any contract). `batch`: blocks per round
+    trip. `lookback`: where an address with no cursor starts, in blocks before the safe
+    head (None: block 0). Each batch is committed with its cursors, so an interrupted
+    sync resumes where it stopped.
+    """
+    wanted_addresses = sorted({addr.to_checksum(a) for a in addresses})
+    if not wanted_addresses:
+        raise ValueError("no addresses to sync")
+    if confirmations is None:
+        confirmations = default_confirmations(chain_id)
+    head = to_int(rpc.call("eth_blockNumber"))
+    end = head - confirmations if to_block is None else min(to_block, head - confirmations)
+
+    starts: dict[str, int] = {}
+    for a in wanted_addresses:
+        if start_block is not None:
+            starts[a] = start_block
+        else:
+            cursor = history.get_cursor(chain_id, cursor_key(a))
+            starts[a] = cursor + 1 if cursor is not None else (0 if lookback is None else max(0, end - lookback + 1))
+    first = min(starts.values())
+    if first > end:
+        return SyncResult(first, end)
+
+    contracts = None if tokens is None else sorted({a.lower() for a in tokens})
+    total = end - first + 1
+    found: list[Incoming] = []
+    for lo, hi in ranges(first, end, batch):
+        active = [a for a, s in starts.items() if s <= hi]  # whose scan has begun by this batch's end
+        rows = _scan(rpc, chain_id, lo, hi, {a.lower() for a in active}, contracts)
+        found += history.save_batch(chain_id, [cursor_key(a) for a in active], rows, hi)
+        if progress is not None:
+            progress(hi - first + 1, total)
+    return SyncResult(first, end, found)
+
+
+def _scan(rpc: Rpc, chain_id: int, lo: int, hi: int, wanted: set[str], contracts: list[str] | None) -> list[Incoming]:
+    """Blocks lo..hi and their Transfer logs in one round trip, then the candidates' receipts."""
+    calls: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", [hex(n), True]) for n in range(lo, hi + 1)]
+    topics = [TRANSFER_TOPIC, None, [address_topic(a) for a in sorted(wanted)]]
+    for log_lo, log_hi in ranges(lo, hi, LOGS_RANGE_CAP):
+        log_filter: dict[str, Any] = {"fromBlock": hex(log_lo), "toBlock": hex(log_hi), "topics": topics}
+        if contracts is not None:
+            log_filter["address"] = contracts
+        calls.append(("eth_getLogs", [log_filter]))
+    replies = rpc.batch(calls)
+    count = hi - lo + 1
+    blocks, log_lists = replies[:count], replies[count:]
+
+    timestamps: dict[int, int] = {}
+    candidates: list[Incoming] = []
+    for number, block in zip(range(lo, hi + 1), blocks):
+        if block is None:
+            raise SyncError(f"the RPC at {rpc.url} has no block {number} (still syncing, or the chain was reset); run the sync again later")
+        timestamps[number] = to_int(block["timestamp"])
+        if block["transactions"]:
+            candidates += eth_candidates(chain_id, block, wanted)
+    if candidates:
+        receipts = rpc.batch([("eth_getTransactionReceipt", [c.hash]) for c in candidates])
+        for c, receipt in zip(candidates, receipts):
+            if receipt is None:  # skipping it would move the cursor past it for good
+                raise SyncError(f"the RPC at {rpc.url} has no receipt for {c.hash} in block {c.block} (a lagging or pruned node?); run the sync again later")
+        candidates = [c for c, receipt in zip(candidates, receipts) if succeeded(receipt)]
+    logs = [log for log_list in log_lists for log in (log_list or [])]
+    return candidates + token_transfers(chain_id, logs, wanted, timestamps)

@@ -1,0 +1,311 @@
+"""Transactions from draft to receipt: check, price, simulate, sign, send, wait, replace.
+
+The order of checks is the user's: the chain is the configured one; the amount is there;
+the call would not revert (and why it would); the fee fits. Only then is anything signed.
+Nonces come from the node's pending count and our own history, under a file lock, so
+two sends in a row (or in parallel) never take the same nonce.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from . import erc20, fees, signing
+from .amounts import Amount, AmountError, ETH_DECIMALS, format_units, to_units
+from .chain import Chain
+from .config import Token
+from .errors import WalletError
+from .rpc import RpcError, to_int
+
+GAS_MARGIN = (6, 5)  # estimate x 1.2: state can shift between estimate and inclusion
+PLAIN_TRANSFER_GAS = 21_000
+
+
+class InsufficientFunds(WalletError):
+    pass
+
+
+class Reverted(WalletError):
+    pass
+
+
+class NonceTooLow(WalletError):
+    pass
+
+
+class ReplacementUnderpriced(WalletError):
+    pass
+
+
+class NotReplaceable(WalletError):
+    pass
+
+
+class ReceiptTimeout(WalletError):
+    pass
+
+
+@dataclass
+class Draft:
+    sender: str
+    to: str | None
+    value: int = 0
+    data: bytes = b""
+    kind: str = "transfer"
+    token: Token | None = None
+    token_amount: int | None = None
+    send_max: bool = False  # ETH "max": the balance less the most the fee can be
+
+
+def eth_transfer(sender: str, to: str, amount: Amount) -> Draft:
+    if amount.is_max:
+        return Draft(sender, to, send_max=True)
+    return Draft(sender, to, to_units(amount.value, ETH_DECIMALS, "ETH"))
+
+
+def token_transfer(chain: Chain, sender: str, to: str, amount: Amount, token: Token) -> Draft:
+    held = erc20.balance_of(chain.rpc, token.address, sender)
+    units = held if amount.is_max else to_units(amount.value, token.decimals, token.symbol)
+    if units == 0:
+        raise AmountError(f"nothing to send: the amount is 0 {token.symbol}")
+    if units > held:
+        raise InsufficientFunds(f"insufficient {token.symbol}: sending {format_units(units, token.decimals)}, have {format_units(held, token.decimals)}")
+    return Draft(sender, token.address, 0, erc20.transfer_data(to, units), "token-transfer", token, units)
+
+
+@dataclass
+class Prepared:
+    draft: Draft
+    value: int
+    gas: int
+    fees: fees.Fees
+    quote: fees.FeeQuote
+    balance: int
+    chain_id: int
+    decoded: erc20.DecodedCall | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def max_fee_cost(self) -> int:
+        return self.gas * self.fees.max_fee
+
+    @property
+    def expected_fee(self) -> int:
+        return self.quote.expected_cost(self.gas, self.fees)
+
+    def tx(self, nonce: int) -> dict:
+        tx = {
+            "chainId": self.chain_id,
+            "nonce": nonce,
+            "gas": self.gas,
+            "maxFeePerGas": self.fees.max_fee,
+            "maxPriorityFeePerGas": self.fees.priority_fee,
+            "value": self.value,
+            "data": self.draft.data,
+        }
+        if self.draft.to is not None:
+            tx["to"] = self.draft.to
+        return tx
+
+
+def choose_fees(quote: fees.FeeQuote, speed: str, max_fee: int | None, tip: int | None) -> fees.Fees:
+    if speed not in quote.tiers:
+        raise WalletError(f"unknown speed {speed!r}; choose slow, normal or fast")
+    tier = quote.tiers[speed]
+    if tip is None:
+        tip = tier.priority_fee if max_fee is None else min(tier.priority_fee, max_fee)
+    if max_fee is None:
+        max_fee = 2 * quote.base_fee + tip
+    if tip > max_fee:
+        raise WalletError("the tip (--tip) cannot exceed the max fee (--max-fee)")
+    if max_fee < quote.base_fee:
+        raise WalletError(f"--max-fee {format_units(max_fee, 9)} gwei is below the current base fee {format_units(quote.base_fee, 9)} gwei: the tx could not be included")
+    return fees.Fees(max_fee, tip)
+
+
+def _call_object(draft: Draft, value: int, gas: int | None = None) -> dict:
+    call = {"from": draft.sender, "value": hex(value), "data": "0x" + draft.data.hex()}
+    if draft.to is not None:
+        call["to"] = draft.to
+    if gas is not None:
+        call["gas"] = hex(gas)
+    return call
+
+
+def simulate(chain: Chain, draft: Draft, value: int) -> None:
+    """eth_call the tx as it would run now; Reverted with the decoded reason if it fails."""
+    try:
+        chain.rpc.call("eth_call", _call_object(draft, value), "pending")
+    except RpcError as error:
+        message = error.rpc_message.lower()
+        if "revert" in message or error.code == 3:
+            from .abi import revert_reason
+
+            data = error.data if isinstance(error.data, str) else (error.data or {}).get("data") if isinstance(error.data, dict) else None
+            reason = revert_reason(bytes.fromhex(data[2:]) if isinstance(data, str) and data.startswith("0x") else None)
+            raise Reverted(f"the transaction would fail ({reason}); nothing was sent") from None
+        raise
+
+
+def _need(amount: int, fee: int, balance: int, what: str) -> InsufficientFunds:
+    return InsufficientFunds(
+        f"insufficient funds: {what} needs {format_units(amount + fee, ETH_DECIMALS)} ETH "
+        f"({format_units(amount, ETH_DECIMALS)} + up to {format_units(fee, ETH_DECIMALS)} fee), "
+        f"have {format_units(balance, ETH_DECIMALS)} ETH"
+    )
+
+
+def prepare(chain: Chain, draft: Draft, *, speed: str = "normal", max_fee: int | None = None, tip: int | None = None, gas: int | None = None) -> Prepared:
+    chain.verify()
+    quote = fees.fetch(chain.rpc)
+    chosen = choose_fees(quote, speed, max_fee, tip)
+    balance = chain.balance(draft.sender, "pending")
+    plain = draft.to is not None and not draft.data and not chain.code(draft.to)
+    value = draft.value
+    if draft.send_max:
+        gas = gas or (PLAIN_TRANSFER_GAS if plain else None)
+        if gas is None:
+            raise WalletError("'max' is for plain ETH transfers to an ordinary address; give an exact amount for a contract")
+        value = balance - gas * chosen.max_fee
+        if value <= 0:
+            raise _need(0, gas * chosen.max_fee, balance, "sending the maximum")
+    elif value > balance:
+        raise _need(value, 0, balance, "this transfer")
+    simulate(chain, draft, value)
+    if gas is None:
+        estimate = to_int(chain.rpc.call("eth_estimateGas", _call_object(draft, value), "pending"))
+        gas = estimate if plain else -(-estimate * GAS_MARGIN[0] // GAS_MARGIN[1])
+    if value + gas * chosen.max_fee > balance:
+        raise _need(value, gas * chosen.max_fee, balance, "this transaction")
+    decoded = erc20.decode_call(draft.data) if draft.data else None
+    warnings = []
+    if decoded and decoded.function == "approve" and decoded.args["amount"] >= 2**255:
+        warnings.append(f"UNLIMITED APPROVAL: {decoded.args['spender']} could take every token of this kind you hold, now or later")
+    return Prepared(draft, value, gas, chosen, quote, balance, chain.chain_id, decoded, warnings)
+
+
+# -- sending ------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def nonce_lock(path: Path) -> Iterator[None]:
+    """One sender of transactions at a time per home (processes included)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def broadcast(chain: Chain, raw: bytes) -> None:
+    try:
+        chain.rpc.call("eth_sendRawTransaction", "0x" + raw.hex())
+    except RpcError as error:
+        message = error.rpc_message.lower()
+        if "already known" in message:
+            return  # the same signed bytes are already in the pool
+        if "nonce too low" in message:
+            raise NonceTooLow("nonce too low: that nonce is already used on chain; the wallet's history was behind, run the command again") from None
+        if "underpriced" in message:
+            raise ReplacementUnderpriced("replacement transaction underpriced: the node wants higher fees to replace it; retry with --max-fee/--tip higher") from None
+        if "insufficient funds" in message:
+            raise InsufficientFunds("insufficient funds for gas * price + value (the node refused it)") from None
+        raise WalletError(f"the node refused the transaction: {error.rpc_message}") from None
+
+
+def next_nonce(chain: Chain, history, sender: str) -> int:
+    """max(node's pending count, our highest live nonce + 1), rebroadcasting what the node forgot."""
+    pending_count = to_int(chain.rpc.call("eth_getTransactionCount", sender, "pending"))
+    for tx in history.pending(chain.chain_id, sender):
+        if tx.nonce >= pending_count and tx.raw:
+            with contextlib.suppress(WalletError):
+                broadcast(chain, bytes.fromhex(tx.raw[2:]))
+    local = history.highest_nonce(chain.chain_id, sender)
+    return max(pending_count, local + 1 if local is not None else 0)
+
+
+def send(chain: Chain, prepared: Prepared, private_key: bytes, history, *, lock_path: Path, now: Callable[[], float] = time.time, nonce: int | None = None, replaces: str | None = None):
+    from .history import SentTx
+
+    draft = prepared.draft
+    with nonce_lock(lock_path):
+        if nonce is None:
+            nonce = next_nonce(chain, history, draft.sender)
+        signed = signing.sign_transaction(private_key, prepared.tx(nonce))
+        if signed.sender != draft.sender:
+            raise WalletError("the signing key does not belong to the sending account")
+        broadcast(chain, signed.raw)
+        record = SentTx(
+            chain_id=chain.chain_id, hash="0x" + signed.hash.hex(), sender=draft.sender, nonce=nonce, to=draft.to,
+            value=prepared.value, data="0x" + draft.data.hex(), gas_limit=prepared.gas,
+            max_fee_per_gas=prepared.fees.max_fee, max_priority_fee_per_gas=prepared.fees.priority_fee, gas_price=None,
+            kind=draft.kind, token=draft.token.address if draft.token else None, token_amount=draft.token_amount,
+            replaces=replaces, raw="0x" + signed.raw.hex(), status="pending", created_at=int(now()),
+        )
+        history.record_sent(record)
+    return record
+
+
+def wait_for_receipt(chain: Chain, tx_hash: str, history=None, *, timeout: float = 120.0, tick: Callable[[float], None] | None = None) -> dict:
+    """Poll for the receipt (no fixed sleep: a short, growing back-off with a deadline)."""
+    start = time.monotonic()
+    delay = 0.02
+    while True:
+        receipt = chain.rpc.call("eth_getTransactionReceipt", tx_hash)
+        if receipt is not None:
+            if history is not None:
+                record_receipt(chain, history, tx_hash, receipt)
+            return receipt
+        elapsed = time.monotonic() - start
+        if tick is not None:
+            tick(elapsed)
+        if elapsed > timeout:
+            raise ReceiptTimeout(f"{tx_hash} is not mined after {timeout:.0f} s; it is still pending: `hongbao tx show {tx_hash}`, or `hongbao tx speed-up {tx_hash}`")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 1.0)
+
+
+def record_receipt(chain: Chain, history, tx_hash: str, receipt: dict) -> None:
+    status = "confirmed" if to_int(receipt.get("status")) == 1 else "failed"
+    history.set_status(chain.chain_id, tx_hash, status, block=to_int(receipt["blockNumber"]), gas_used=to_int(receipt["gasUsed"]), effective_gas_price=to_int(receipt.get("effectiveGasPrice")))
+    sent = history.get_sent(chain.chain_id, tx_hash)
+    if sent is not None and sent.replaces:
+        history.mark_replaced(chain.chain_id, sent.replaces)
+
+
+# -- replacing ------------------------------------------------------------------------------
+
+def replacement(chain: Chain, history, tx_hash: str, *, cancel: bool) -> tuple[Prepared, int, str]:
+    """A draft that takes the place of our pending `tx_hash`: (prepared, nonce, original hash)."""
+    chain.verify()
+    original = history.get_sent(chain.chain_id, tx_hash)
+    if original is None:
+        raise NotReplaceable(f"{tx_hash} is not a transaction this wallet sent on {chain.network.name}; only your own pending transactions can be replaced")
+    receipt = chain.rpc.call("eth_getTransactionReceipt", tx_hash)
+    if receipt is not None:
+        record_receipt(chain, history, tx_hash, receipt)
+        raise NotReplaceable(f"{tx_hash} is already mined (block {to_int(receipt['blockNumber'])}); there is nothing to replace")
+    mined_count = to_int(chain.rpc.call("eth_getTransactionCount", original.sender, "latest"))
+    if original.nonce < mined_count:
+        raise NotReplaceable(f"nonce {original.nonce} of {original.sender} is already used by another mined transaction; {tx_hash} can no longer be mined")
+    quote = fees.fetch(chain.rpc)
+    old = fees.Fees(original.max_fee_per_gas or original.gas_price or 0, original.max_priority_fee_per_gas or original.gas_price or 0)
+    new = fees.bump(old, quote.tiers["fast"])
+    if cancel:
+        draft = Draft(original.sender, original.sender, 0, b"", "cancel")
+        gas = PLAIN_TRANSFER_GAS
+    else:
+        data = bytes.fromhex(original.data[2:]) if original.data else b""
+        draft = Draft(original.sender, original.to, original.value, data, "speed-up")
+        gas = original.gas_limit
+    balance = chain.balance(original.sender, "latest")
+    prepared = Prepared(draft, draft.value, gas, new, quote, balance, chain.chain_id)
+    if draft.value + gas * new.max_fee > balance:
+        raise _need(draft.value, gas * new.max_fee, balance, "the replacement")
+    return prepared, original.nonce, tx_hash
