@@ -35,25 +35,10 @@ HARDFORK = "cancun"
 
 
 def start_anvil() -> tuple[subprocess.Popen, str]:
-    port = localchain.free_port()
-    process = subprocess.Popen([localchain.find_anvil(), "--port", str(port), "--silent", "--hardfork", HARDFORK], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        localchain.wait_until_answers(url, process)
-    except BaseException:
-        process.kill()
-        process.wait()
-        raise
-    return process, url
+    return localchain.spawn_ephemeral("--hardfork", HARDFORK)
 
 
-def stop_anvil(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+stop_anvil = localchain.terminate
 
 
 def send(rpc: Rpc, **tx: str) -> dict:

@@ -92,7 +92,7 @@ def tx_list(address, limit, network_name, as_json):
         if not rows:
             note(f"No activity on {net.name} yet. Incoming transfers appear after [bold]hongbao sync[/].")
             return
-        table(f"activity on {net.name}", ["time", "", "amount", "counterparty", "status", "hash"], [
+        table(f"activity on {net.name}", ["time", "direction", "amount", "counterparty", "status", "hash"], [
             [when(r["timestamp"]), r["direction"], r["text"], r["from"] if r["direction"] == "in" else (r["to"] or "(new contract)"), r["status"], r["hash"]] for r in rows
         ])
 

@@ -12,7 +12,7 @@ from . import secrets
 from .context import chain as connect
 from .context import confirm, history, network, network_option, nonce_lock_path, sending_account
 from .output import emit, json_option, table
-from .txview import preview_json, report_sent, show_preview, wait_with_progress
+from .txview import report_sent, show_preview, wait_with_progress
 from .wallet_cmd import index_option, open_wallet, password_file_option, wallet_option
 
 speed_option = click.option("--speed", type=click.Choice(["slow", "normal", "fast"]), default="normal", show_default=True, help="Fee level from recent blocks (eth_feeHistory).")

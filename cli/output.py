@@ -30,20 +30,35 @@ UNBREAKABLE = 66
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+    """Rows as a table when it fits the terminal, else as one block of `name  value` lines per
+    row: Rich would otherwise squeeze columns to nothing or crop addresses at the edge."""
     from rich.table import Table
     from rich.text import Text
 
+    out = console()
     cells = [["" if v is None else str(v) for v in row] for row in rows]
-    grid = Table(title=title, show_edge=False, header_style="bold")
+    widths = [max([len(column), *(len(row[i]) for row in cells)]) for i, column in enumerate(columns)]
+    if title:
+        out.print(Text(title, style="bold"))
+    if sum(widths) + 3 * len(columns) > out.width:
+        for row in cells:
+            record = Table.grid(padding=(0, 2))
+            record.add_column(style="bold", no_wrap=True)
+            record.add_column(overflow="fold")
+            for column, value in zip(columns, row):
+                record.add_row(column or "-", Text(value))  # Text: user data is never markup
+            out.print(record)
+            out.print()
+        return
+    grid = Table(show_edge=False, header_style="bold")
     for i, column in enumerate(columns):
-        widest = max((len(row[i]) for row in cells), default=0)
-        if widest <= UNBREAKABLE:
-            grid.add_column(column, no_wrap=True, min_width=max(widest, len(column)))
+        if widths[i] <= UNBREAKABLE:
+            grid.add_column(column, no_wrap=True, min_width=widths[i])
         else:
             grid.add_column(column, overflow="fold")
     for row in cells:
-        grid.add_row(*(Text(v) for v in row))  # Text: user data is never read as markup
-    console().print(grid)
+        grid.add_row(*(Text(v) for v in row))
+    out.print(grid)
 
 
 def note(message: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from wallet import config as config_mod
@@ -43,3 +45,54 @@ def list_(network_name, as_json):
     net = load_config().current(network_name)
     rows = [{"symbol": t.symbol, "address": t.address, "decimals": t.decimals} for t in net.tokens.values()]
     emit(as_json, rows, lambda: table(f"tokens on {net.name}", ["symbol", "address", "decimals"], [[r["symbol"], r["address"], r["decimals"]] for r in rows]))
+
+
+@token.command("deploy-test")
+@click.option("--name", default="Test Token", show_default=True)
+@click.option("--symbol", default="TKN", show_default=True)
+@click.option("--decimals", type=click.IntRange(0, 36), default=18, show_default=True)
+@click.option("--supply", default="1000000", show_default=True, help="Initial supply in whole tokens, minted to the deployer.")
+@click.option("--wallet", "wallet_name", envvar="HONGBAO_WALLET", help="Deploy from this wallet (default: anvil's dev account).")
+@click.option("--index", "-i", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path))
+@network_option
+@json_option
+def deploy_test(name, symbol, decimals, supply, wallet_name, index, password_file, network_name, as_json):
+    """Deploy the test ERC-20 (with EIP-2612 permit) on the local chain and add it here."""
+    from contracts.artifacts import load
+    from contracts.deploy import deployment_tx
+    from wallet import erc20, localchain, transfers
+    from wallet.amounts import parse_amount, to_units
+    from wallet.errors import WalletError
+
+    from . import secrets
+    from .context import history, nonce_lock_path, sending_account
+    from .txview import wait_with_progress
+
+    config = load_config()
+    net = config.current(network_name)
+    if not net.is_local:
+        raise WalletError(f"the test token is for the local network only, not {net.name!r}")
+    amount = parse_amount(supply)
+    if amount.is_max:
+        raise WalletError("--supply needs a number of tokens")
+    units = to_units(amount.value, decimals, symbol)
+    if wallet_name is None:
+        sender, key = localchain.DEV_ADDRESS, localchain.DEV_KEY
+    else:
+        wallet, account = sending_account(wallet_name, index)
+        sender, key = account.address, None
+    chain = connect(network_name)
+    draft = transfers.Draft(sender, None, 0, deployment_tx(load("TestToken"), name, symbol, decimals, units), "deploy")
+    prepared = transfers.prepare(chain, draft)
+    if key is None:
+        key = wallet.unlock(secrets.password(password_file)).private_key(index)
+    record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
+    receipt = wait_with_progress(chain, record.hash, history(), 60, as_json)
+    if not receipt.get("contractAddress"):
+        raise WalletError(f"the deployment {record.hash} did not create a contract")
+    found = erc20.read_token(chain.rpc, receipt["contractAddress"])
+    net.tokens[found.symbol] = found
+    config_mod.save(home(), config)
+    emit(as_json, {"network": net.name, "symbol": found.symbol, "address": found.address, "decimals": found.decimals, "supply": str(units), "holder": sender, "hash": record.hash},
+         lambda: click.echo(f"deployed {found.symbol} at {found.address} ({supply} minted to {sender}); added to {net.name}"))

@@ -68,9 +68,9 @@ ANVIL_KEYS = [
 
 
 class Anvil:
-    def __init__(self, port: int, process: subprocess.Popen) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+    def __init__(self, url: str, process: subprocess.Popen) -> None:
+        self.url = url
+        self.port = int(url.rsplit(":", 1)[1])
         self.process = process
 
     def rpc(self):
@@ -82,25 +82,14 @@ class Anvil:
 def start_anvil(*extra: str) -> Anvil:
     from wallet import localchain
 
-    binary = localchain.find_anvil()
-    port = localchain.free_port()
-    process = subprocess.Popen([binary, "--port", str(port), "--silent", *extra], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        localchain.wait_until_answers(f"http://127.0.0.1:{port}", process)
-    except BaseException:
-        process.kill()
-        process.wait()
-        raise
-    return Anvil(port, process)
+    process, url = localchain.spawn_ephemeral(*extra)
+    return Anvil(url, process)
 
 
 def stop_anvil(node: Anvil) -> None:
-    node.process.terminate()
-    try:
-        node.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        node.process.kill()
-        node.process.wait()
+    from wallet import localchain
+
+    localchain.terminate(node.process)
 
 
 @pytest.fixture

@@ -5,12 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import socket
 import subprocess
-import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,7 +18,6 @@ from contracts.deploy import constructor_types, deployment_tx
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS = ROOT / "contracts"
-ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
 
 # anvil's well-known dev accounts (mnemonic "test test ... junk"), unlocked for eth_sendTransaction.
 DEV0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
@@ -116,65 +110,17 @@ def test_deployment_tx_appends_encoded_constructor_args():
 # --- on a real anvil ---------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _chain_id(url: str) -> int | None:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=1) as response:
-            return int(json.load(response)["result"], 16)
-    except (OSError, urllib.error.URLError, ValueError, KeyError):
-        return None
-
-
-def _start_anvil(log) -> tuple[subprocess.Popen, str]:
-    """Start anvil on a free port; return once eth_chainId answers. Retries if the port got taken."""
-    last_error = ""
-    for _attempt in range(3):
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen(
-            [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-        )
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and proc.poll() is None:
-            if _chain_id(url) is not None:
-                return proc, url
-            time.sleep(0.02)  # poll interval, not a wait for readiness
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-            pytest.fail(f"anvil did not answer eth_chainId on {url} within 15 s")
-        log.seek(0)
-        last_error = log.read().decode(errors="replace")
-    pytest.fail(f"anvil exited before answering (3 attempts); last output:\n{last_error}")
-
-
 @pytest.fixture(scope="module")
 def w3():
-    if not ANVIL.exists():
-        pytest.skip("node_modules/.bin/anvil is missing: run `npm ci` to install the pinned anvil")
     from web3 import Web3
 
-    with tempfile.TemporaryFile() as log:
-        proc, url = _start_anvil(log)
-        try:
-            yield Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 10}))
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    from wallet import localchain
+
+    process, url = localchain.spawn_ephemeral()
+    try:
+        yield Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 10}))
+    finally:
+        localchain.terminate(process)
 
 
 def _deploy(w3, name: str, *args):

@@ -227,3 +227,47 @@ def test_watch_only_cannot_send(cli, anvil, hongbao_home):
     point_local_at(hongbao_home, anvil)
     cli("wallet", "import", "--wallet", "w", "--watch", ALICE, "--kdf", "interactive")
     one_line_error(cli("send", ALICE, "1", "--wallet", "w", "--yes", check=False), "watch-only")
+
+
+def test_token_send_and_sync_finds_the_incoming_transfer(cli, anvil, funded):
+    from wallet import abi, localchain
+
+    deployed = cli.json("token", "deploy-test", "--symbol", "HBT", "--decimals", "6", "--supply", "1000")
+    assert cli.json("token", "list") == [{"symbol": "HBT", "address": deployed["address"], "decimals": 6}]
+    one_line_error(cli("send", ALICE, "300 HBT", "--wallet", "me", "--yes", check=False), "insufficient HBT", "have 0")
+    # The dev account holds the supply: 300 HBT come to our wallet from outside it.
+    rpc = anvil.rpc()
+    rpc.call("eth_sendTransaction", {"from": localchain.DEV_ADDRESS, "to": deployed["address"], "data": "0x" + abi.call_data("transfer(address,uint256)", funded, 300 * 10**6).hex()})
+    rpc.call("evm_mine")
+    assert [b["formatted"] for b in cli.json("balance", funded)["balances"]] == ["5", "300"]
+    synced = cli.json("sync", "--wallet", "me")
+    incoming = [row for row in cli.json("tx", "list") if row["direction"] == "in"]
+    assert [(r["from"], r["token"], r["amount"]) for r in incoming if r["token"]] == [(localchain.DEV_ADDRESS, deployed["address"], str(300 * 10**6))], synced
+    # And our own token send: decoded, exact, confirmed.
+    sent = cli.json("send", ALICE, "250.5", "HBT", "--wallet", "me", "--yes")
+    assert sent["status"] == "confirmed" and sent["token_amount"] == str(250_500_000)
+    assert [b["formatted"] for b in cli.json("balance", funded)["balances"]][1] == "49.5"
+    one_line_error(cli("send", ALICE, "0.0000001 HBT", "--wallet", "me", "--yes", check=False), "more than 6 decimal places")
+
+
+def test_unlimited_approval_is_flagged(hongbao_home, anvil, cli):
+    from contracts.artifacts import load
+    from contracts.deploy import deployment_tx
+    from wallet import erc20
+
+    point_local_at(hongbao_home, anvil)
+    chain = Chain.connect(config.load(hongbao_home).current())
+    owner = addr.from_private_key(bytes.fromhex(ANVIL_KEYS[1]))
+    deploy = transfers.prepare(chain, transfers.Draft(owner, None, 0, deployment_tx(load("TestToken"), "T", "T", 18, 10**24), "deploy"))
+    record = transfers.send(chain, deploy, bytes.fromhex(ANVIL_KEYS[1]), History(hongbao_home / "h.sqlite"), lock_path=hongbao_home / "lock")
+    token = transfers.wait_for_receipt(chain, record.hash)["contractAddress"]
+    unlimited = transfers.prepare(chain, transfers.Draft(owner, addr.to_checksum(token), 0, abi_call("approve(address,uint256)", ALICE, erc20.UNLIMITED), "call"))
+    assert unlimited.decoded.function == "approve" and "UNLIMITED APPROVAL" in unlimited.warnings[0]
+    bounded = transfers.prepare(chain, transfers.Draft(owner, addr.to_checksum(token), 0, abi_call("approve(address,uint256)", ALICE, 10**18), "call"))
+    assert bounded.warnings == []
+
+
+def abi_call(signature, *args):
+    from wallet import abi
+
+    return abi.call_data(signature, *args)

@@ -196,3 +196,26 @@ class LocalChain:
 # anvil's first dev account (from the public "test test ... junk" phrase): local faucet only.
 DEV_ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 DEV_KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+
+
+def spawn_ephemeral(*extra: str) -> tuple[subprocess.Popen, str]:
+    """A throw-away anvil on a free port, no state file (tests, benchmarks): (process, url)."""
+    port = free_port()
+    process = subprocess.Popen([find_anvil(), "--host", "127.0.0.1", "--port", str(port), "--silent", *extra],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answers(url, process)
+    except BaseException:
+        terminate(process)
+        raise
+    return process, url
+
+
+def terminate(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
