@@ -28,6 +28,7 @@ demo: setup
 bench: setup
 	$(PY) bench/keys.py
 	$(PY) bench/sync.py
+	$(PY) bench/transfers.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis

@@ -1,7 +1,8 @@
-"""`make demo`: the wallet end to end, through the real `hongbao` command.
+"""`make demo`: the wallet and the local chain end to end, through the real `hongbao` command.
 
-Runs in a temporary HONGBAO_HOME that is deleted afterwards; nothing touches your own
-wallets. Each step prints the command it ran and what came back.
+Runs in a temporary HONGBAO_HOME that is deleted afterwards, with its own anvil on a free
+port; nothing touches your own wallets or chain. Each step prints the command it ran and
+what came back.
 """
 
 from __future__ import annotations
@@ -17,12 +18,20 @@ from pathlib import Path
 DEMO_PASSWORD = "demo password, not for real funds"
 
 
+def write_config(home: str, port: int) -> None:
+    from wallet import config
+
+    cfg = config.Config(port=port)
+    cfg.networks["local"] = config.local_network(port)
+    config.save(Path(home), cfg)
+
+
 def run(env: dict[str, str], *args: str, stdin: str = "", shown_env: str = "") -> str:
     print(f"\n$ {shown_env}hongbao {' '.join(shlex.quote(a) for a in args)}", flush=True)
     result = subprocess.run([sys.executable, "-m", "cli.main", *args], input=stdin, capture_output=True, text=True, env=env)
     sys.stdout.write(result.stdout)
+    sys.stdout.write(result.stderr)  # previews, progress and advice go to stderr
     if result.returncode != 0:
-        sys.stderr.write(result.stderr)
         raise SystemExit(f"demo step failed: hongbao {' '.join(args)}")
     return result.stdout
 
@@ -70,7 +79,37 @@ def main() -> None:
 
         print("\n8. Alice's receive address, with a QR code to scan.")
         run(env, "wallet", "address", "--wallet", "alice")
+
+        from wallet.localchain import free_port
+
+        port = free_port()
+        write_config(home, port)
+        print(f"\n9. A local chain: anvil on 127.0.0.1:{port}, its state kept in the home folder.")
+        run(env, "chain", "up")
+        try:
+            chain_demo(env, alice=rows[0]["address"], bob=bob_1)
+        finally:
+            run(env, "chain", "down")
         print("\nDone. The temporary home is deleted now.")
+
+
+def chain_demo(env: dict[str, str], alice: str, bob: str) -> None:
+    print("\n10. The faucet (local only) gives Alice 10 ETH; a test token (RED, with permit) is deployed.")
+    run(env, "faucet", alice, "10")
+    run(env, "token", "deploy-test", "--symbol", "RED", "--decimals", "6", "--supply", "88888")
+    run(env, "balance", "--wallet", "alice")
+
+    print("\n11. Alice sends Bob 1.5 ETH: simulated, shown decoded with its fee, then signed and sent.")
+    run(env, "send", bob, "1.5 ETH", "--wallet", "alice", "--yes")
+
+    print("\n12. Mistakes are caught before anything is signed: too much, a mistyped address.")
+    for args in (["send", bob, "100", "--wallet", "alice", "--yes"], ["send", bob[:-1] + bob[-1].swapcase() if bob[-1].isalpha() else bob[:-2] + bob[-2].swapcase() + bob[-1], "1", "--wallet", "alice", "--yes"]):
+        bad = subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, env=env)
+        print(f"$ hongbao {' '.join(args)}\n{bad.stderr.strip()}   (exit {bad.returncode})")
+
+    print("\n13. Bob syncs: incoming transfers land in his local history.")
+    run(env, "sync", "--wallet", "bob")
+    run(env, "tx", "list", "--address", bob)
 
 
 if __name__ == "__main__":

@@ -161,6 +161,7 @@ def test_insufficient_funds_says_needed_and_available(cli, anvil, funded):
     result = cli("send", ALICE, "5", "--wallet", "me", "--yes", check=False)
     line = one_line_error(result, "insufficient funds", "have 5 ETH")
     assert "needs 5.0" in line and "fee" in line
+    one_line_error(cli("send", ALICE, "6", "--wallet", "me", "--yes", check=False), "sending 6 ETH (plus the fee), have 5 ETH")
 
 
 def test_bad_checksum_and_bad_amounts(cli, anvil, funded):

@@ -184,7 +184,7 @@ def sign_transaction(private_key: bytes, tx: dict[str, Any]) -> SignedTransactio
     Encoded here with RLP rather than through eth-account, whose dict validation costs
     ~0.4 ms a signature (profiled); the tests check byte equality with eth-account.
     """
-    import rlp
+    from . import rlp
 
     tx = normalize_transaction(tx)
     to, value, data = _fields(tx)

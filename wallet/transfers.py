@@ -175,7 +175,7 @@ def prepare(chain: Chain, draft: Draft, *, speed: str = "normal", max_fee: int |
         if value <= 0:
             raise _need(0, gas * chosen.max_fee, balance, "sending the maximum")
     elif value > balance:
-        raise _need(value, 0, balance, "this transfer")
+        raise InsufficientFunds(f"insufficient funds: sending {format_units(value, ETH_DECIMALS)} ETH (plus the fee), have {format_units(balance, ETH_DECIMALS)} ETH")
     simulate(chain, draft, value)
     if gas is None:
         estimate = to_int(chain.rpc.call("eth_estimateGas", _call_object(draft, value), "pending"))
