@@ -43,30 +43,21 @@ def _replace(tx_hash: str, cancel: bool, network_name, no_wait, yes, timeout, pa
     report_sent(as_json, record, receipt, net.explorer_link(record.hash))
 
 
-@tx.command("speed-up")
-@click.argument("tx_hash", metavar="HASH")
-@network_option
-@no_wait_option
-@yes_option
-@timeout_option
-@password_file_option
-@json_option
-def speed_up(tx_hash, network_name, no_wait, yes, timeout, password_file, as_json):
-    """Resend a pending transaction with the same nonce and higher fees."""
-    _replace(tx_hash, False, network_name, no_wait, yes, timeout, password_file, as_json)
+def _replacement_command(name: str, cancel: bool, help_text: str) -> None:
+    @tx.command(name, help=help_text)
+    @click.argument("tx_hash", metavar="HASH")
+    @network_option
+    @no_wait_option
+    @yes_option
+    @timeout_option
+    @password_file_option
+    @json_option
+    def command(tx_hash, network_name, no_wait, yes, timeout, password_file, as_json):
+        _replace(tx_hash, cancel, network_name, no_wait, yes, timeout, password_file, as_json)
 
 
-@tx.command()
-@click.argument("tx_hash", metavar="HASH")
-@network_option
-@no_wait_option
-@yes_option
-@timeout_option
-@password_file_option
-@json_option
-def cancel(tx_hash, network_name, no_wait, yes, timeout, password_file, as_json):
-    """Cancel a pending transaction: a 0 ETH transfer to yourself with its nonce and higher fees."""
-    _replace(tx_hash, True, network_name, no_wait, yes, timeout, password_file, as_json)
+_replacement_command("speed-up", False, "Resend a pending transaction with the same nonce and higher fees.")
+_replacement_command("cancel", True, "Cancel a pending transaction: a 0 ETH transfer to yourself with its nonce and higher fees.")
 
 
 def _attach_history_commands() -> None:
