@@ -23,6 +23,7 @@ GROUPS = {
     "faucet": ("cli.money_cmd", "faucet", "Fund an address on the local chain."),
     "tx": ("cli.tx_cmd", "tx", "Transactions: list, show, speed-up, cancel."),
     "sync": ("cli.history_cmd", "sync_command", "Find incoming ETH and token transfers."),
+    "contracts": ("cli.contracts_cmd", "contracts", "Contracts: build, deploy (local chain)."),
 }
 
 

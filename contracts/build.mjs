@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// Compiles contracts/src/*.sol with the pinned solc-js (npm `solc`, never downloaded) and writes
-// one deterministic artifact per contract to contracts/artifacts/<Name>.json.
+// Compiles contracts/src/**/*.sol (src/*.sol and subfolders such as src/mocks/) with the pinned
+// solc-js (npm `solc`, never downloaded) and writes one deterministic artifact per contract to
+// contracts/artifacts/<Name>.json (flat: contract names must be unique across all folders).
 //
 //   node contracts/build.mjs           build (rewrites changed artifacts, removes stale ones)
 //   node contracts/build.mjs --check   compile in memory; exit 1 listing artifacts that differ
 //
 // Determinism: source unit names are relative to the repository root ("contracts/src/X.sol",
-// "@openzeppelin/contracts/..."), so no absolute path reaches the compiler; the metadata hash is
+// "@openzeppelin/contracts/..."), so no absolute path reaches the compiler; sources are listed in
+// sorted order of those names, whatever order the file system returns them in; the metadata hash is
 // left out of the bytecode (bytecodeHash "none"); JSON is written with sorted keys, 2-space
 // indent and a trailing newline. Same sources + same node_modules => byte-identical files.
 
@@ -23,7 +25,7 @@ const ARTIFACTS_DIR = join(CONTRACTS_DIR, "artifacts");
 const SRC_PREFIX = "contracts/src/";
 
 const SETTINGS = {
-  optimizer: { enabled: true, runs: 200 },
+  optimizer: { enabled: true, runs: 1000000 },
   evmVersion: "cancun",
   metadata: { bytecodeHash: "none" },
 };
@@ -88,6 +90,21 @@ function hex(object) {
   return `0x${object ?? ""}`;
 }
 
+// Paths of the .sol files under `dir`, relative to it with "/" separators, sorted (subfolders
+// included: "mocks/NoBoolToken.sol"). Dot-folders and node_modules are skipped.
+function listSources(dir, prefix = "") {
+  const found = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) {
+      if (entry.name.startsWith(".") || entry.name === "node_modules") continue;
+      found.push(...listSources(join(dir, entry.name), `${prefix}${entry.name}/`));
+    } else if (entry.isFile() && entry.name.endsWith(".sol")) {
+      found.push(`${prefix}${entry.name}`);
+    }
+  }
+  return found.sort();
+}
+
 function hasLinks(refs) {
   return refs && Object.keys(refs).length > 0;
 }
@@ -95,7 +112,7 @@ function hasLinks(refs) {
 // Returns { "<Name>.json": "<file text>" } for every contract defined in contracts/src.
 function compileAll() {
   if (!existsSync(SRC_DIR)) fail(`no source folder ${relative(ROOT, SRC_DIR)}`);
-  const files = readdirSync(SRC_DIR).filter((f) => f.endsWith(".sol")).sort();
+  const files = listSources(SRC_DIR);
   if (files.length === 0) fail(`no .sol files in ${relative(ROOT, SRC_DIR)}`);
 
   const solc = loadSolc();
@@ -103,7 +120,7 @@ function compileAll() {
   const sourceHashes = {};
   for (const file of files) {
     const unit = SRC_PREFIX + file;
-    const bytes = readFileSync(join(SRC_DIR, file));
+    const bytes = readFileSync(join(SRC_DIR, ...file.split("/")));
     sources[unit] = { content: bytes.toString("utf8") };
     sourceHashes[unit] = createHash("sha256").update(bytes).digest("hex");
   }
