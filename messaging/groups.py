@@ -1,0 +1,91 @@
+"""Groups: a named member list. A message to a group is sealed to each member (pairwise,
+no shared group key: nothing new to distribute or rotate when membership changes, at the
+cost of one envelope per member — fine for the hundreds of members red packets are for).
+
+Membership changes travel as `GroupControl` payloads to everyone in the group (and to
+whoever is removed), and every member applies them with `apply`. Pure.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from . import envelope as env
+from .errors import PayloadError
+from .identity import Bundle
+from .keys import MessagingKeys
+from .payloads import GroupControl, Payload
+
+MAX_MEMBERS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: str  # 32 hex digits
+    name: str
+    members: tuple[str, ...]  # checksummed addresses, creator included
+    admin: str  # who may change membership (the creator)
+
+
+def new_group_id() -> str:
+    return secrets.token_hex(16)
+
+
+def create(admin: str, name: str, members: list[str]) -> tuple[Group, GroupControl]:
+    unique = tuple(dict.fromkeys([admin, *members]))
+    if len(unique) > MAX_MEMBERS:
+        raise PayloadError(f"a group holds at most {MAX_MEMBERS} members")
+    group = Group(new_group_id(), name, unique, admin)
+    control = GroupControl("create", group.id, name, unique)
+    control.validate()
+    return group, control
+
+
+def apply(group: Group | None, control: GroupControl, sender: str) -> Group:
+    """The group after `control` from `sender`; PayloadError if it is not allowed."""
+    control.validate()
+    if control.op == "create":
+        if group is not None:
+            raise PayloadError("that group exists already")
+        if sender not in control.members:
+            raise PayloadError("a group's creator must be a member")
+        return Group(control.group_id, control.name, tuple(control.members), sender)
+    if group is None or group.id != control.group_id:
+        raise PayloadError("unknown group")
+    if sender != group.admin:
+        raise PayloadError("only the group's admin changes it")
+    if control.op == "rename":
+        return replace(group, name=control.name)
+    if control.op == "add":
+        members = tuple(dict.fromkeys([*group.members, *control.members]))
+        if len(members) > MAX_MEMBERS:
+            raise PayloadError(f"a group holds at most {MAX_MEMBERS} members")
+        return replace(group, members=members)
+    removed = set(control.members)
+    if group.admin in removed:
+        raise PayloadError("the admin cannot be removed")
+    return replace(group, members=tuple(m for m in group.members if m not in removed))
+
+
+def recipients(group: Group, control: GroupControl | None, me: str) -> list[str]:
+    """Who gets a message: every member but me; for a removal, the removed too."""
+    everyone = list(group.members)
+    if control is not None and control.op == "remove":
+        everyone += [m for m in control.members if m not in everyone]
+    return [m for m in everyone if m != me]
+
+
+def seal_to_group(
+    me: str,
+    my_keys: MessagingKeys,
+    group: Group,
+    payload: Payload,
+    bundle_of: Callable[[str], Bundle],
+    *,
+    now_ms: int,
+    control: GroupControl | None = None,
+) -> list[env.Envelope]:
+    """One envelope per recipient, each with its own message id."""
+    return [env.seal(me, my_keys, bundle_of(member), payload, now_ms=now_ms) for member in recipients(group, control, me)]

@@ -1,0 +1,222 @@
+"""Typed message payloads, encoded as canonical JSON.
+
+Why JSON: it is what every other layer here already speaks (relay API, config, history),
+it is readable when debugging a stored message, and canonical form (sorted keys, no
+spaces, UTF-8) makes the bytes deterministic for signing. CBOR or msgpack would save a
+few dozen bytes, which the envelope's power-of-two padding swallows anyway.
+
+Every payload is `{"type": ..., "v": 1, ...fields}`. A type this version does not know is
+decoded as `Unknown` with its fields intact, so it is shown, never dropped. Pure.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+from wallet import address as addr
+from wallet.errors import WalletError
+
+from .errors import PayloadError
+
+VERSION = 1
+MAX_TEXT = 16 * 1024
+_HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
+_HEX = re.compile(r"^0x([0-9a-f]{2})*$")
+
+
+def _address(value: Any, what: str) -> str:
+    try:
+        return addr.parse(value)
+    except (WalletError, AttributeError, TypeError):
+        raise PayloadError(f"{what} is not an address") from None
+
+
+def _hex32(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not _HEX32.match(value.lower()):
+        raise PayloadError(f"{what} must be 0x + 64 hex digits")
+    return value.lower()
+
+
+def _uint(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PayloadError(f"{what} must be a non-negative integer")
+    return value
+
+
+def _group(value: Any) -> None:
+    if value is not None and (not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{32}", value)):
+        raise PayloadError("a group id is 32 hex digits")
+
+
+def _text(value: Any, what: str, limit: int = MAX_TEXT) -> str:
+    if not isinstance(value, str) or len(value) > limit:
+        raise PayloadError(f"{what} must be text of at most {limit} characters")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    TYPE: ClassVar[str] = "text"
+    body: str
+    group_id: str | None = None  # set when sent to a group
+
+    def validate(self) -> None:
+        _text(self.body, "text body")
+        _group(self.group_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RedPacket:
+    """A red packet in a chat. `authorization` is this recipient's own claim signature
+    (with its slot) for an authorized packet; `claim_key` is the shared key of an open one."""
+
+    TYPE: ClassVar[str] = "red_packet"
+    chain_id: int
+    contract: str
+    packet_id: str
+    greeting: str = ""
+    theme: str = ""
+    slot: int | None = None
+    authorization: str | None = None  # 0x + 65-byte signature
+    claim_key: str | None = None  # 0x + 32-byte key of an open packet
+    token: str | None = None
+    total: str | None = None  # base units, as a decimal string (informational: the chain decides)
+    shares: int | None = None
+    group_id: str | None = None
+
+    def validate(self) -> None:
+        _group(self.group_id)
+        _uint(self.chain_id, "chain_id")
+        _address(self.contract, "contract")
+        _hex32(self.packet_id, "packet_id")
+        _text(self.greeting, "greeting", 512)
+        _text(self.theme, "theme", 64)
+        if (self.authorization is None) == (self.claim_key is None):
+            raise PayloadError("a red packet carries either an authorization or a claim key")
+        if self.authorization is not None:
+            if self.slot is None or not isinstance(self.authorization, str) or not _HEX.match(self.authorization) or len(self.authorization) != 132:
+                raise PayloadError("an authorization is a 65-byte signature with a slot")
+            _uint(self.slot, "slot")
+        if self.claim_key is not None:
+            _hex32(self.claim_key, "claim_key")
+        if self.token is not None:
+            _address(self.token, "token")
+        if self.total is not None and not (isinstance(self.total, str) and self.total.isdigit()):
+            raise PayloadError("total must be a decimal string")
+        if self.shares is not None:
+            _uint(self.shares, "shares")
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    TYPE: ClassVar[str] = "payment"
+    chain_id: int
+    tx_hash: str
+    amount: str  # base units, decimal string
+    token: str | None = None  # None: ETH
+    note: str = ""
+    group_id: str | None = None
+
+    def validate(self) -> None:
+        _group(self.group_id)
+        _uint(self.chain_id, "chain_id")
+        _hex32(self.tx_hash, "tx_hash")
+        if not isinstance(self.amount, str) or not self.amount.isdigit():
+            raise PayloadError("amount must be a decimal string of base units")
+        if self.token is not None:
+            _address(self.token, "token")
+        _text(self.note, "note", 512)
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    TYPE: ClassVar[str] = "receipt"
+    status: str  # delivered | read
+    message_ids: tuple[str, ...] = ()
+
+    def validate(self) -> None:
+        if self.status not in ("delivered", "read"):
+            raise PayloadError("a receipt is 'delivered' or 'read'")
+        if not isinstance(self.message_ids, (list, tuple)) or len(self.message_ids) > 500:
+            raise PayloadError("message_ids must be a list of at most 500 ids")
+        for mid in self.message_ids:
+            if not isinstance(mid, str) or not re.fullmatch(r"[0-9a-f]{32}", mid):
+                raise PayloadError("a message id is 32 hex digits")
+
+
+@dataclass(frozen=True, slots=True)
+class GroupControl:
+    """Membership changes, sent to everyone in the group (including who is removed)."""
+
+    TYPE: ClassVar[str] = "group"
+    op: str  # create | add | remove | rename
+    group_id: str
+    name: str = ""
+    members: tuple[str, ...] = ()
+
+    def validate(self) -> None:
+        if self.op not in ("create", "add", "remove", "rename"):
+            raise PayloadError("group op must be create, add, remove or rename")
+        if not isinstance(self.group_id, str) or not re.fullmatch(r"[0-9a-f]{32}", self.group_id):
+            raise PayloadError("a group id is 32 hex digits")
+        _text(self.name, "group name", 128)
+        if not isinstance(self.members, (list, tuple)) or len(self.members) > 500:
+            raise PayloadError("members must be a list of at most 500 addresses")
+        for member in self.members:
+            _address(member, "member")
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """A payload type this version does not understand, kept whole."""
+
+    type: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+KNOWN = {cls.TYPE: cls for cls in (Text, RedPacket, Payment, Receipt, GroupControl)}
+Payload = Text | RedPacket | Payment | Receipt | GroupControl | Unknown
+
+
+def type_of(payload: Payload) -> str:
+    return payload.type if isinstance(payload, Unknown) else payload.TYPE
+
+
+def encode(payload: Payload) -> bytes:
+    """Canonical JSON bytes (validated first)."""
+    if isinstance(payload, Unknown):
+        body = {**payload.fields, "type": payload.type}
+    else:
+        payload.validate()
+        body = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(payload).items() if v is not None}
+        body["type"] = payload.TYPE
+        body.setdefault("v", VERSION)
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def decode(data: bytes) -> Payload:
+    """Payload from bytes; PayloadError if malformed; Unknown for an unknown type."""
+    try:
+        body = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise PayloadError("payload is not JSON") from None
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+        raise PayloadError("payload has no type")
+    kind = body.pop("type")
+    cls = KNOWN.get(kind)
+    version = body.pop("v", VERSION)
+    if cls is None or version != VERSION:
+        return Unknown(kind, {**body, "v": version})
+    names = {f.name for f in fields(cls)}
+    unexpected = set(body) - names
+    if unexpected:
+        raise PayloadError(f"unexpected fields in a {kind} payload: {', '.join(sorted(unexpected))}")
+    try:
+        payload = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in body.items()})
+    except TypeError:
+        raise PayloadError(f"missing fields in a {kind} payload") from None
+    payload.validate()
+    return payload
