@@ -29,6 +29,7 @@ bench: setup
 	$(PY) bench/keys.py
 	$(PY) bench/sync.py
 	$(PY) bench/transfers.py
+	$(PY) bench/gas.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis

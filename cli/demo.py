@@ -107,7 +107,10 @@ def chain_demo(env: dict[str, str], alice: str, bob: str) -> None:
         bad = subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, env=env)
         print(f"$ hongbao {' '.join(args)}\n{bad.stderr.strip()}   (exit {bad.returncode})")
 
-    print("\n13. Bob syncs: incoming transfers land in his local history.")
+    print("\n13. The red packet contract, the test token and an ERC-4626 vault, deployed and recorded in config.toml.")
+    run(env, "contracts", "deploy")
+
+    print("\n14. Bob syncs: incoming transfers land in his local history.")
     run(env, "sync", "--wallet", "bob")
     run(env, "tx", "list", "--address", bob)
 
