@@ -13,18 +13,17 @@ interrupted sync resumes without gaps or duplicates.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable
 
-from sqlalchemy import Engine, Index, String, Text, UniqueConstraint, create_engine, event, func, or_, select, update
+from sqlalchemy import Engine, Index, String, Text, UniqueConstraint, func, or_, select, update
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from . import address as addr
-from .home import ensure_private_dir
+from .sqlite import open_engine
 
 FILE = "history.sqlite"
 UINT256_MAX = 2**256 - 1
@@ -184,27 +183,6 @@ def _incoming_values(item: Incoming) -> dict[str, Any]:
     values = {name: getattr(item, name) for name in _INCOMING_FIELDS}
     values.update(hash=_hash(item.hash), from_=_address(item.from_), to=_address(item.to), token=_address(item.token))
     return values
-
-
-def open_engine(path: Path) -> Engine:
-    """An engine on the history file, created 0600 in a 0700 folder, in WAL mode."""
-    path = Path(path)
-    ensure_private_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)  # before SQLite creates it with the umask's mode
-    try:
-        os.fchmod(fd, 0o600)  # and narrow a file some older version left wider
-    finally:
-        os.close(fd)
-    engine = create_engine(f"sqlite:///{path}")
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(connection: Any, _record: Any) -> None:
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=5000")  # a concurrent writer (sync vs send) waits, not fails
-        cursor.close()
-
-    return engine
 
 
 class History:
