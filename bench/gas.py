@@ -150,7 +150,7 @@ class Bench:
             self.send(self.creator, abi.call_data(erc20.APPROVE, self.contract, params.total), to=self.token)
         receipt = self.send(self.creator, rp.create_data(params), to=self.contract, value=params.value)
         packet_id = rp.packet_id(self.chain_id, self.contract, self.creator, params.nonce)
-        created = [e for e in map(rp.parse_log, receipt["logs"]) if isinstance(e, rp.Created)]
+        created = [e for e in (rp.parse_log(log, self.contract) for log in receipt["logs"]) if isinstance(e, rp.Created)]
         if len(created) != 1 or created[0].id != packet_id:
             raise BenchError("create emitted no PacketCreated event for the expected packet id")
         return Packet(packet_id, key, params.token), to_int(receipt["gasUsed"])
@@ -159,7 +159,7 @@ class Bench:
         slot = packet.slot()  # ignored by open packets, harmless to vary
         signature = rp.sign_claim(packet.claim_key, self.chain_id, self.contract, packet.id, recipient, slot)
         receipt = self.send(submitter, rp.claim_data(packet.id, recipient, slot, signature), to=self.contract)
-        events = [rp.parse_log(log) for log in receipt["logs"]]
+        events = [rp.parse_log(log, self.contract) for log in receipt["logs"]]
         claimed = [e for e in events if isinstance(e, rp.Claimed)]
         if len(claimed) != 1 or claimed[0].recipient != recipient or claimed[0].amount <= 0:
             raise BenchError(f"claim to {recipient} emitted no PacketClaimed event for it")
@@ -169,7 +169,7 @@ class Bench:
 
     def refund(self, packet: Packet) -> int:
         receipt = self.send(self.creator, rp.refund_data(packet.id), to=self.contract)
-        if not any(isinstance(e, rp.Refunded) for e in map(rp.parse_log, receipt["logs"])):
+        if not any(isinstance(e, rp.Refunded) for e in (rp.parse_log(log, self.contract) for log in receipt["logs"])):
             raise BenchError("refund emitted no PacketRefunded event")
         return to_int(receipt["gasUsed"])
 

@@ -59,8 +59,10 @@ ERRORS = {
         "AlreadyRefunded": "the packet was already refunded",
         "NothingToRefund": "nothing is left to refund",
         "EthTransferFailed": "the recipient refused the ETH",
+        "ReentrancyGuardReentrantCall": "re-entrant call refused",
     }.items()
 }
+ERRORS[abi.selector("SafeERC20FailedOperation(address)").hex()] = "the token refused the transfer"
 
 
 def explain_revert(data: bytes | None) -> str:
@@ -201,8 +203,10 @@ def read_packet(rpc: Rpc, contract: str, packet: bytes) -> PacketState | None:
 
     try:
         out = _call(rpc, contract, abi.call_data("packet(bytes32)", packet))
-    except RpcError:
-        return None  # UnknownPacket
+    except RpcError as error:
+        if "revert" in error.rpc_message.lower() or error.code == 3:
+            return None  # UnknownPacket
+        raise
     words = [out[i : i + 32] for i in range(0, 11 * 32, 32)]
     token = abi.decode_address(words[1])
     return PacketState(
@@ -259,8 +263,11 @@ class Refunded:
     deposit: int
 
 
-def parse_log(log: dict[str, Any]) -> Created | Claimed | Reimbursed | Refunded | None:
-    """One of our events from an eth_getLogs / receipt log entry, or None."""
+def parse_log(log: dict[str, Any], contract: str) -> Created | Claimed | Reimbursed | Refunded | None:
+    """One of our events from an eth_getLogs / receipt log entry, or None. Only logs emitted
+    by `contract` count: a token inside a claim could emit a look-alike PacketClaimed."""
+    if str(log.get("address", "")).lower() != contract.lower():
+        return None
     topics = [bytes.fromhex(t[2:]) for t in log.get("topics", [])]
     if not topics:
         return None

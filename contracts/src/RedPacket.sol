@@ -21,16 +21,20 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 ///   once. Nobody without an authorization can claim, whatever addresses they create.
 /// - open: the claim key itself is shared; each address claims at most once.
 ///
+/// Fixed split: each claim pays remaining / sharesLeft, recomputed at every claim, so the
+/// shares differ by at most one base unit and every unit is paid out.
+///
 /// Random split ("lucky draw"): the double-average rule. A share is drawn uniformly from
 /// [1, 2 * remaining / sharesLeft) base units and the last share takes what remains, so
 /// every share is > 0 and no share exceeds twice the current average. The draw is seeded
-/// by block.prevrandao, the packet id, the recipient and the claim index (shares left). Trade-off: a
-/// block proposer, or a contract that submits a claim and reverts when it dislikes the
-/// outcome, can re-roll its own draw at the cost of a failed transaction each block. The
-/// double-average bound caps what re-rolling can win (under 2x the average share) and it
-/// cannot take anything from others' claimed shares; for money that matters, use a fixed
-/// split. A commit-reveal or VRF scheme would remove this, at the price of a second
-/// transaction per claim or an oracle.
+/// by block.prevrandao, the packet id, the recipient and the claim index (shares left).
+/// Trade-off: prevrandao of the next block is public once the current block is out, so a
+/// claimer can compute its draw off-chain and submit only when it likes it (privately, so
+/// a pass costs nothing), and with an open packet try many recipient addresses. What
+/// bounds this is the rule itself: no draw reaches twice the current average, and nobody
+/// can take from shares already claimed. For money that matters, use a fixed split. A
+/// commit-reveal or VRF scheme would remove it, at the price of a second transaction per
+/// claim or an oracle.
 ///
 /// Optional gas deposit: ETH set aside at creation to reimburse whoever submits a claim,
 /// at most min(deposit left / shares left, CLAIM_GAS_ALLOWANCE * tx.gasprice) per claim.
@@ -260,8 +264,8 @@ contract RedPacket is EIP712, ReentrancyGuardTransient {
     }
 
     /// This claim's share and gas reimbursement.
-    /// Share: the last one takes what remains (a fixed split's dust); fixed = remaining /
-    /// left; random = the double-average rule, uniform in [1, 2 * remaining / left), seeded
+    /// Share: the last one takes what remains; fixed = remaining / left (recomputed each
+    /// claim, so shares differ by at most one unit); random = the double-average rule, uniform in [1, 2 * remaining / left), seeded
     /// differently for every claim (the recipient and the shares left differ).
     /// Reimbursement: an equal part of the deposit left, but no more than the gas is worth.
     function _amounts(uint256 word, bytes32 id, address recipient)
