@@ -50,7 +50,7 @@ MAX_TTL = 30 * 24 * 3600
 MAX_AGE_MS = MAX_TTL * 1000  # an envelope older than the longest TTL is stale
 MAX_SKEW_MS = 5 * 60 * 1000  # clocks disagree; five minutes into the future is accepted
 _HEAD = struct.Struct(">B20s20s16sQ")
-_MAILBOX = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_MAILBOX = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +75,12 @@ class Envelope:
             envelope = cls(str(data["to"]), bytes.fromhex(data["id"]), base64.b64decode(data["ct"], validate=True), int(data["ttl"]), version)
         except UnknownVersion:
             raise
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise Tampered("malformed envelope") from None
         if not _MAILBOX.match(envelope.to) or len(envelope.id) != 16:
             raise Tampered("malformed envelope (mailbox or id)")
+        if not 0 < envelope.ttl <= MAX_TTL:
+            raise Tampered(f"malformed envelope (ttl must be 1 s to {MAX_TTL} s)")
         return envelope
 
 
@@ -118,6 +120,8 @@ def seal(
     if not 0 < ttl <= MAX_TTL:
         raise ValueError(f"ttl must be 1 s to {MAX_TTL} s")
     message_id = message_id or new_message_id()
+    if len(message_id) != 16:
+        raise ValueError("a message id is 16 bytes")
     kind = payloads.type_of(payload).encode("ascii")
     body = payloads.encode(payload)
     frm = bytes.fromhex(sender_address[2:])
@@ -208,6 +212,10 @@ def open_envelope(
             raise SenderMismatch(f"the sender's enclosed identity bundle is invalid: {error}") from None
         if included.address != sender:
             raise SenderMismatch(f"the enclosed bundle belongs to {included.address}, not the sender {sender}")
+    if included is not None and known is not None and (included.version, included.issued_at) < (known.version, known.issued_at):
+        # A retired bundle must not speak for the sender: whoever holds an old messaging
+        # key could otherwise enclose the old bundle and pass as the address.
+        raise SenderMismatch(f"the enclosed bundle for {sender} is older than the one known (version {included.version} < {known.version})")
     bundle = included or known
     if bundle is None:
         raise SenderUnknown(f"no identity bundle known for {sender}; fetch and verify it first")
@@ -217,7 +225,7 @@ def open_envelope(
         raise BadSignature(f"the signature does not match {sender}'s messaging key") from None
     try:
         payload = payloads.decode(body)
-    except payloads.PayloadError as error:
+    except payloads.PayloadError as error:  # decode turns every malformation into PayloadError
         raise Tampered(f"malformed payload: {error}") from None
     if payloads.type_of(payload) != kind.decode("ascii", "replace"):
         raise Tampered("the payload type inside does not match the signed type")

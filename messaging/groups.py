@@ -12,6 +12,9 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from wallet import address as addr
+from wallet.errors import WalletError
+
 from . import envelope as env
 from .errors import PayloadError
 from .identity import Bundle
@@ -33,8 +36,16 @@ def new_group_id() -> str:
     return secrets.token_hex(16)
 
 
+def _members(addresses) -> tuple[str, ...]:
+    """Checksummed and de-duplicated, in order: one member, one envelope, one removal."""
+    try:
+        return tuple(dict.fromkeys(addr.parse(a) for a in addresses))
+    except (WalletError, AttributeError, TypeError):
+        raise PayloadError("a group member is not an address") from None
+
+
 def create(admin: str, name: str, members: list[str]) -> tuple[Group, GroupControl]:
-    unique = tuple(dict.fromkeys([admin, *members]))
+    unique = _members([admin, *members])
     if len(unique) > MAX_MEMBERS:
         raise PayloadError(f"a group holds at most {MAX_MEMBERS} members")
     group = Group(new_group_id(), name, unique, admin)
@@ -49,21 +60,22 @@ def apply(group: Group | None, control: GroupControl, sender: str) -> Group:
     if control.op == "create":
         if group is not None:
             raise PayloadError("that group exists already")
-        if sender not in control.members:
+        members = _members(control.members)
+        if addr.parse(sender) not in members:
             raise PayloadError("a group's creator must be a member")
-        return Group(control.group_id, control.name, tuple(control.members), sender)
+        return Group(control.group_id, control.name, members, addr.parse(sender))
     if group is None or group.id != control.group_id:
         raise PayloadError("unknown group")
-    if sender != group.admin:
+    if addr.parse(sender) != group.admin:
         raise PayloadError("only the group's admin changes it")
     if control.op == "rename":
         return replace(group, name=control.name)
     if control.op == "add":
-        members = tuple(dict.fromkeys([*group.members, *control.members]))
+        members = _members([*group.members, *control.members])
         if len(members) > MAX_MEMBERS:
             raise PayloadError(f"a group holds at most {MAX_MEMBERS} members")
         return replace(group, members=members)
-    removed = set(control.members)
+    removed = set(_members(control.members))
     if group.admin in removed:
         raise PayloadError("the admin cannot be removed")
     return replace(group, members=tuple(m for m in group.members if m not in removed))
@@ -73,7 +85,7 @@ def recipients(group: Group, control: GroupControl | None, me: str) -> list[str]
     """Who gets a message: every member but me; for a removal, the removed too."""
     everyone = list(group.members)
     if control is not None and control.op == "remove":
-        everyone += [m for m in control.members if m not in everyone]
+        everyone += [m for m in _members(control.members) if m not in everyone]
     return [m for m in everyone if m != me]
 
 

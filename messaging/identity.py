@@ -27,18 +27,21 @@ from wallet import address as addr
 from wallet import signing
 from wallet.errors import WalletError
 
+from . import jsonsafe
 from .errors import BundleInvalid, StaleBundle
 from .keys import MessagingKeys
 
 FORMAT_VERSION = 1  # of the text below; bumping it changes what is signed
 HEADER = "Hongbao messaging identity"
+MAX_ISSUED_AT = 253402300800  # 10000-01-01: the text's four-digit year
+MAX_BUNDLE_BYTES = 1024  # a real one is ~350
 _TEXT = re.compile(
     r"^Hongbao messaging identity\n"
     r"Address: (?P<address>0x[0-9a-fA-F]{40})\n"
     r"Encryption key \(X25519\): (?P<x25519>[0-9a-f]{64})\n"
     r"Signing key \(Ed25519\): (?P<ed25519>[0-9a-f]{64})\n"
-    r"Issued at: (?P<issued>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\n"
-    r"Version: (?P<version>\d{1,9})$"
+    r"Issued at: (?P<issued>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)\n"
+    r"Version: (?P<version>[0-9]{1,9})\Z"
 )
 
 
@@ -91,20 +94,22 @@ class Bundle:
                 int(data["version"]),
                 bytes.fromhex(str(data["signature"]).removeprefix("0x")),
             )
-        except (KeyError, TypeError, ValueError, AttributeError, WalletError):
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, WalletError):
             raise BundleInvalid("malformed identity bundle") from None
         if len(bundle.x25519) != 32 or len(bundle.ed25519) != 32 or len(bundle.signature) != 65:
             raise BundleInvalid("malformed identity bundle (key or signature length)")
-        if not 0 <= bundle.issued_at < 2**40 or not 0 < bundle.version < 10**9:
+        if not 0 <= bundle.issued_at < MAX_ISSUED_AT or not 0 < bundle.version < 10**9:
             raise BundleInvalid("malformed identity bundle (issued_at or version out of range)")
         return bundle
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Bundle":
+        if len(data) > MAX_BUNDLE_BYTES:
+            raise BundleInvalid("malformed identity bundle (too large)")
         try:
-            return cls.from_json(json.loads(data))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise BundleInvalid("malformed identity bundle (not JSON)") from None
+            return cls.from_json(jsonsafe.loads(data, max_depth=2))
+        except ValueError:
+            raise BundleInvalid("malformed identity bundle (not usable JSON)") from None
 
     @property
     def fingerprint(self) -> str:

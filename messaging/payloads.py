@@ -19,12 +19,14 @@ from typing import Any, ClassVar
 from wallet import address as addr
 from wallet.errors import WalletError
 
+from . import jsonsafe
 from .errors import PayloadError
 
 VERSION = 1
 MAX_TEXT = 16 * 1024
-_HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
-_HEX = re.compile(r"^0x([0-9a-f]{2})*$")
+_HEX32 = re.compile(r"^0x[0-9a-f]{64}\Z")
+_HEX = re.compile(r"^0x([0-9a-f]{2})*\Z")
+_DECIMAL = re.compile(r"^[0-9]{1,78}\Z")  # below 10^78 > 2^256
 
 
 def _address(value: Any, what: str) -> str:
@@ -54,6 +56,16 @@ def _group(value: Any) -> None:
 def _text(value: Any, what: str, limit: int = MAX_TEXT) -> str:
     if not isinstance(value, str) or len(value) > limit:
         raise PayloadError(f"{what} must be text of at most {limit} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PayloadError(f"{what} is not valid text (a lone surrogate)") from None
+    return value
+
+
+def _decimal(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not _DECIMAL.match(value):
+        raise PayloadError(f"{what} must be a decimal string of base units (ASCII digits)")
     return value
 
 
@@ -104,8 +116,8 @@ class RedPacket:
             _hex32(self.claim_key, "claim_key")
         if self.token is not None:
             _address(self.token, "token")
-        if self.total is not None and not (isinstance(self.total, str) and self.total.isdigit()):
-            raise PayloadError("total must be a decimal string")
+        if self.total is not None:
+            _decimal(self.total, "total")
         if self.shares is not None:
             _uint(self.shares, "shares")
 
@@ -124,8 +136,7 @@ class Payment:
         _group(self.group_id)
         _uint(self.chain_id, "chain_id")
         _hex32(self.tx_hash, "tx_hash")
-        if not isinstance(self.amount, str) or not self.amount.isdigit():
-            raise PayloadError("amount must be a decimal string of base units")
+        _decimal(self.amount, "amount")
         if self.token is not None:
             _address(self.token, "token")
         _text(self.note, "note", 512)
@@ -200,9 +211,9 @@ def encode(payload: Payload) -> bytes:
 def decode(data: bytes) -> Payload:
     """Payload from bytes; PayloadError if malformed; Unknown for an unknown type."""
     try:
-        body = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise PayloadError("payload is not JSON") from None
+        body = jsonsafe.loads(data)
+    except ValueError:
+        raise PayloadError("payload is not usable JSON") from None
     if not isinstance(body, dict) or not isinstance(body.get("type"), str):
         raise PayloadError("payload has no type")
     kind = body.pop("type")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from coincurve import PrivateKey, PublicKey
 from eth_hash.auto import keccak
 
 from .errors import InvalidAddress, InvalidKey
 
-_HEX_ADDRESS = re.compile(r"^(0x)?[0-9a-fA-F]{40}$")
+_HEX_ADDRESS = re.compile(r"^(0x)?[0-9a-fA-F]{40}\Z")
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
+@lru_cache(maxsize=8192)  # hot in message opening and sync; addresses repeat
 def to_checksum(address_hex: str) -> str:
     """EIP-55 mixed-case form of a 40-hex-digit address (with or without 0x)."""
     lower = address_hex.lower().removeprefix("0x")

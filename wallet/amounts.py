@@ -15,7 +15,7 @@ from .errors import WalletError
 
 ETH_DECIMALS = 18
 MAX = "max"
-_AMOUNT = re.compile(r"^\s*(?P<number>[0-9][0-9_,]*(?:\.[0-9_]*)?|\.[0-9_]+|max)\s*(?P<unit>[A-Za-z][A-Za-z0-9._-]{0,19}|0x[0-9a-fA-F]{40})?\s*$", re.IGNORECASE)
+_AMOUNT = re.compile(r"^\s*(?P<number>[0-9][0-9_,]*(?:\.[0-9_]*)?|\.[0-9_]+|max)\s*(?P<unit>[A-Za-z][A-Za-z0-9._-]{0,19}|0x[0-9a-fA-F]{40})?\s*\Z", re.IGNORECASE)
 _UNIT_SCALE = {"wei": 0, "gwei": 9}
 
 

@@ -30,7 +30,7 @@ SCHEMES = {
 }
 DEFAULT_SCHEME = "bip44"
 
-_SEGMENT = re.compile(r"^(\d+)(['hH]?)$")
+_SEGMENT = re.compile(r"^([0-9]+)(['hH]?)\Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from .errors import (
 
 DEFAULT_WALLET = "default"
 SUFFIX = ".vault"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 KINDS = ("hd", "imported", "watch")
 
 
