@@ -212,9 +212,10 @@ def open_envelope(
             raise SenderMismatch(f"the sender's enclosed identity bundle is invalid: {error}") from None
         if included.address != sender:
             raise SenderMismatch(f"the enclosed bundle belongs to {included.address}, not the sender {sender}")
-    if included is not None and known is not None and (included.version, included.issued_at) < (known.version, known.issued_at):
-        # A retired bundle must not speak for the sender: whoever holds an old messaging
-        # key could otherwise enclose the old bundle and pass as the address.
+    if included is not None and known is not None and not same_keys(included, known) and (included.version, included.issued_at) < (known.version, known.issued_at):
+        # A retired key must not speak for the sender: whoever holds an old messaging key
+        # could otherwise enclose the old bundle and pass as the address. (An older bundle
+        # with the same keys is fine: two devices of one account issue their own.)
         raise SenderMismatch(f"the enclosed bundle for {sender} is older than the one known (version {included.version} < {known.version})")
     bundle = included or known
     if bundle is None:

@@ -48,7 +48,7 @@ def create(admin: str, name: str, members: list[str]) -> tuple[Group, GroupContr
     unique = _members([admin, *members])
     if len(unique) > MAX_MEMBERS:
         raise PayloadError(f"a group holds at most {MAX_MEMBERS} members")
-    group = Group(new_group_id(), name, unique, admin)
+    group = Group(new_group_id(), name, unique, unique[0])
     control = GroupControl("create", group.id, name, unique)
     control.validate()
     return group, control
@@ -83,10 +83,18 @@ def apply(group: Group | None, control: GroupControl, sender: str) -> Group:
 
 def recipients(group: Group, control: GroupControl | None, me: str) -> list[str]:
     """Who gets a message: every member but me; for a removal, the removed too."""
+    me = addr.parse(me)
     everyone = list(group.members)
     if control is not None and control.op == "remove":
         everyone += [m for m in _members(control.members) if m not in everyone]
     return [m for m in everyone if m != me]
+
+
+def _payload_for(member: str, payload: Payload, group: Group, control: GroupControl | None) -> Payload:
+    """New members get the whole group (as a create), since a delta means nothing to them."""
+    if control is not None and control.op == "add" and member in _members(control.members):
+        return GroupControl("create", group.id, group.name, group.members)
+    return payload
 
 
 def seal_to_group(
@@ -100,4 +108,7 @@ def seal_to_group(
     control: GroupControl | None = None,
 ) -> list[env.Envelope]:
     """One envelope per recipient, each with its own message id."""
-    return [env.seal(me, my_keys, bundle_of(member), payload, now_ms=now_ms) for member in recipients(group, control, me)]
+    return [
+        env.seal(addr.parse(me), my_keys, bundle_of(member), _payload_for(member, payload, group, control), now_ms=now_ms)
+        for member in recipients(group, control, me)
+    ]

@@ -10,6 +10,7 @@ surrogates (valid JSON escapes that are not valid text).
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 MAX_DEPTH = 16
@@ -41,13 +42,20 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number here")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses as inf, which JSON cannot write back
+        raise ValueError("a number overflows")
+    return value
+
+
 def loads(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     try:
         text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
         # Counting is C-fast; the careful scan runs only when nesting is even possible.
         if text.count("[") + text.count("{") > max_depth and _too_deep(text, max_depth):
             raise ValueError("JSON nested too deeply")
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
         json.dumps(value, ensure_ascii=False).encode("utf-8")  # lone surrogates fail here
         return value
     except (UnicodeError, RecursionError, OverflowError, TypeError, ValueError) as error:

@@ -205,7 +205,10 @@ def encode(payload: Payload) -> bytes:
         body = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(payload).items() if v is not None}
         body["type"] = payload.TYPE
         body.setdefault("v", VERSION)
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    try:
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (ValueError, UnicodeEncodeError):
+        raise PayloadError("payload has a value JSON cannot carry (NaN, infinity or a lone surrogate)") from None
 
 
 def decode(data: bytes) -> Payload:
