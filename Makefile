@@ -30,6 +30,7 @@ bench: setup
 	$(PY) bench/sync.py
 	$(PY) bench/transfers.py
 	$(PY) bench/gas.py
+	$(PY) bench/messaging.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
