@@ -24,6 +24,7 @@ GROUPS = {
     "tx": ("cli.tx_cmd", "tx", "Transactions: list, show, speed-up, cancel."),
     "sync": ("cli.history_cmd", "sync_command", "Find incoming ETH and token transfers."),
     "contracts": ("cli.contracts_cmd", "contracts", "Contracts: build, deploy (local chain)."),
+    "node": ("cli.node_cmd", "node", "The relay daemon: start, stop, status, migrate."),
 }
 
 

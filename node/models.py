@@ -1,0 +1,94 @@
+"""The relay's tables (SQLAlchemy 2 typed ORM). The schema itself is created by the Alembic
+migrations in node/migrations, which spell these tables out; keep the two in step.
+
+Beyond the four tables of the spec, `mailbox_usage` keeps each mailbox's count and bytes
+(an O(1) quota check instead of counting up to 10,000 rows on every post).
+
+`envelopes.seq` is the mailbox cursor: it only grows and is never reused (SQLite
+AUTOINCREMENT, a PostgreSQL sequence), and the store makes one mailbox's seqs commit in
+order, so a reader that saw seq N never later finds a new envelope below N.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SEQ = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Identity(Base):
+    __tablename__ = "identities"
+
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)  # checksummed
+    bundle: Mapped[str] = mapped_column(Text)  # Bundle.to_bytes(), as published
+    version: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    ed25519: Mapped[str] = mapped_column(String(64))  # hex: checked against tokens
+    updated_at: Mapped[int] = mapped_column(BigInteger)  # unix ms
+
+
+class StoredEnvelopeRow(Base):
+    __tablename__ = "envelopes"
+    __table_args__ = (
+        Index("ix_envelopes_mailbox_seq", "mailbox", "seq"),
+        Index("ix_envelopes_expires_at", "expires_at"),
+        UniqueConstraint("id", name="uq_envelopes_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
+    mailbox: Mapped[str] = mapped_column(String(42))
+    id: Mapped[str] = mapped_column(String(32))  # message id, hex: unique
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(BigInteger)  # unix ms
+    expires_at: Mapped[int] = mapped_column(BigInteger)  # unix ms
+
+
+class MailboxUsage(Base):
+    """What each mailbox holds (expired or not, until swept), kept with every insert and
+    delete, so the quota check on each post is one row, not a count of the mailbox."""
+
+    __tablename__ = "mailbox_usage"
+
+    mailbox: Mapped[str] = mapped_column(String(42), primary_key=True)
+    messages: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class Challenge(Base):
+    __tablename__ = "challenges"
+    __table_args__ = (Index("ix_challenges_expires_at", "expires_at"),)
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex of 32 random bytes
+    mailbox: Mapped[str] = mapped_column(String(42))
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RelaySecret(Base):
+    __tablename__ = "relay_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+identities = Identity.__table__
+envelopes = StoredEnvelopeRow.__table__
+mailbox_usage = MailboxUsage.__table__
+challenges = Challenge.__table__
+relay_secrets = RelaySecret.__table__

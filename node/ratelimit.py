@@ -1,0 +1,42 @@
+"""Per-client token buckets: `rate` requests a second, with `burst` in reserve.
+
+The clock is passed in (unix ms); buckets idle long enough to be full again are dropped,
+so memory follows the clients seen in the last burst/rate seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+
+class RateLimiter:
+    def __init__(self, rate: float, burst: int, clock: Callable[[], int], *, max_clients: int = 100_000) -> None:
+        self.rate = rate / 1000.0  # tokens per ms
+        self.burst = float(max(burst, 1))
+        self.clock = clock
+        self.max_clients = max_clients
+        self._buckets: dict[str, tuple[float, int]] = {}  # client -> (tokens, at ms)
+
+    def take(self, client: str) -> int:
+        """0 if the request may go ahead, else the seconds to wait (Retry-After)."""
+        now = self.clock()
+        tokens, at = self._buckets.get(client, (self.burst, now))
+        tokens = min(self.burst, tokens + max(now - at, 0) * self.rate)
+        if tokens >= 1.0:
+            self._store(client, tokens - 1.0, now)
+            return 0
+        self._store(client, tokens, now)
+        return max(1, math.ceil((1.0 - tokens) / self.rate / 1000.0))
+
+    def _store(self, client: str, tokens: float, now: int) -> None:
+        if len(self._buckets) >= self.max_clients and client not in self._buckets:
+            self._prune(now)
+        self._buckets[client] = (tokens, now)
+
+    def _prune(self, now: int) -> None:
+        full_after = self.burst / self.rate if self.rate > 0 else math.inf
+        self._buckets = {c: (t, at) for c, (t, at) in self._buckets.items() if now - at < full_after}
+        if len(self._buckets) >= self.max_clients:  # a flood of fresh clients: forget the oldest half
+            keep = sorted(self._buckets.items(), key=lambda item: item[1][1])[len(self._buckets) // 2 :]
+            self._buckets = dict(keep)

@@ -1,0 +1,73 @@
+"""POST /v1/messages: store a batch of sealed envelopes (anyone may post to any mailbox:
+the envelope hides its sender). The answer comes after the batch is committed."""
+
+from __future__ import annotations
+
+import binascii
+import json
+import logging
+import time
+from base64 import b64decode
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from messaging.envelope import VERSION, Envelope
+from wallet.address import parse
+from wallet.errors import InvalidAddress
+
+from .. import logs
+from ..deps import Relay
+from ..errors import Invalid, TooLarge
+from ..schemas import EnvelopeIn, MessagesIn, MessagesOut, errors
+from ..settings import Settings
+
+router = APIRouter(prefix="/v1/messages", tags=["messages"])
+log = logs.get("messages")
+
+
+def _envelope(index: int, item: EnvelopeIn, settings: Settings) -> Envelope:
+    where = f"envelopes[{index}]"
+    if item.v != VERSION:
+        raise Invalid(f"{where}: envelope version {item.v} is not supported (this relay stores version {VERSION})", code="unknown_version")
+    if not 0 < item.ttl <= settings.max_ttl:
+        raise Invalid(f"{where}: ttl must be 1 to {settings.max_ttl} seconds")
+    if len(item.ct) > (settings.max_envelope + 2) // 3 * 4:
+        raise TooLarge(f"{where}: ciphertext over {settings.max_envelope} bytes")
+    try:
+        to = parse(item.to)
+        ciphertext = b64decode(item.ct, validate=True)
+    except InvalidAddress as error:
+        raise Invalid(f"{where}: {error}") from None
+    except (binascii.Error, ValueError):
+        raise Invalid(f"{where}: ct is not standard base64") from None
+    if len(ciphertext) > settings.max_envelope:
+        raise TooLarge(f"{where}: ciphertext of {len(ciphertext)} bytes is over {settings.max_envelope}")
+    return Envelope(to, bytes.fromhex(item.id), ciphertext, item.ttl, item.v)
+
+
+@router.post(
+    "",
+    response_model=MessagesOut,
+    responses=errors(400, 413, 422, 507),
+    summary="Store envelopes; idempotent by message id (a repeat returns its seq with duplicate=true)",
+)
+async def post_messages(body: MessagesIn, context: Relay) -> Response:
+    settings = context.settings
+    if not body.envelopes:
+        raise Invalid("no envelopes")
+    if len(body.envelopes) > settings.max_batch:
+        raise TooLarge(f"{len(body.envelopes)} envelopes in one batch; at most {settings.max_batch}")
+    batch = [_envelope(i, item, settings) for i, item in enumerate(body.envelopes)]
+    posted = await context.run(context.store.post_batch, batch, context.clock())
+    committed = time.perf_counter()
+    accepted = posted.accepted
+    fresh = sum(1 for a in accepted if not a.duplicate)
+    if fresh:
+        context.hub.deliver(posted.deliveries, committed)
+        context.metrics.accepted.inc(fresh)
+    if fresh < len(accepted):
+        context.metrics.duplicates.inc(len(accepted) - fresh)
+    logs.event(log, logging.DEBUG, "envelopes posted", count=len(accepted), new=fresh)
+    payload = {"accepted": [{"id": a.id, "seq": a.seq, "duplicate": a.duplicate} for a in accepted]}
+    return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json")

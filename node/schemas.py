@@ -1,0 +1,139 @@
+"""Request and response bodies of the HTTP API (Pydantic), as published in /openapi.json.
+
+The hot paths (posting and reading envelopes) build their JSON directly; these models
+still declare it, so the OpenAPI document is the contract.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+HEX32 = r"^[0-9a-fA-F]{32}$"
+HEX64 = r"^[0-9a-fA-F]{64}$"
+MAX_SEQ = 2**63 - 1
+SIGNATURE = r"^(0x)?[0-9a-fA-F]{130}$"
+BASE64 = r"^[A-Za-z0-9+/]+={0,2}$"
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["quota_exceeded"])
+    message: str
+    mailbox: str | None = Field(None, description="The mailbox over quota (507 only)")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Missing, invalid, expired or revoked token; or a failed challenge",
+    403: "A valid token used for another mailbox",
+    404: "Not found",
+    409: "An older identity bundle than the one stored",
+    413: "Too large: a ciphertext over 64 KiB, a batch over 500, or the request body",
+    422: "Malformed",
+    429: "Rate limited: see Retry-After",
+    507: "Insufficient Storage: the recipient's mailbox is over its quota; nothing was stored",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Error responses for the OpenAPI document (429 everywhere; 400 for a body that is not
+    even JSON text)."""
+    return {status: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[status]} for status in (*statuses, 429)}
+
+
+class BundleJson(BaseModel):
+    """messaging.identity.Bundle.to_json()"""
+
+    address: str = Field(pattern=ADDRESS)
+    x25519: str = Field(pattern=HEX64, description="hex, 32 bytes")
+    ed25519: str = Field(pattern=HEX64, description="hex, 32 bytes")
+    issued_at: int = Field(ge=0, lt=2**40, description="unix seconds")
+    version: int = Field(gt=0, lt=10**9)
+    signature: str = Field(pattern=SIGNATURE, description="0x + hex, 65 bytes (EIP-191 by the address)")
+
+
+class PublishOut(BaseModel):
+    address: str
+    version: int
+    result: Literal["created", "updated", "unchanged"]
+
+
+class EnvelopeIn(BaseModel):
+    """messaging.envelope.Envelope.to_json()"""
+
+    # v and ttl are checked by the route (422 "unknown_version"; the relay's max_ttl), so
+    # their bounds are stated here for the schema only
+    v: int = Field(json_schema_extra={"enum": [1]}, description="envelope format version (1)")
+    to: str = Field(pattern=ADDRESS, description="the recipient's mailbox")
+    id: str = Field(pattern=HEX32, description="message id, 16 bytes hex")
+    ttl: int = Field(json_schema_extra={"minimum": 1, "maximum": 30 * 24 * 3600}, description="seconds, 1 to 30 days")
+    ct: str = Field(min_length=4, json_schema_extra={"pattern": BASE64}, description="ciphertext, standard base64, at most 65536 bytes decoded (413 beyond)")
+
+
+class MessagesIn(BaseModel):
+    envelopes: list[EnvelopeIn] = Field(description="1 to 500 envelopes, stored in one transaction")
+
+
+class AcceptedOut(BaseModel):
+    id: str
+    seq: int
+    duplicate: bool
+
+
+class MessagesOut(BaseModel):
+    accepted: list[AcceptedOut]
+
+
+class StoredEnvelopeOut(BaseModel):
+    seq: int
+    v: int
+    to: str
+    id: str
+    ttl: int
+    ct: str
+
+
+class MailboxOut(BaseModel):
+    envelopes: list[StoredEnvelopeOut]
+    next: int = Field(description="the cursor for the next read: the last seq returned, else `after`")
+
+
+class AckIn(BaseModel):
+    ids: list[Annotated[str, Field(pattern=HEX32)]] = Field(max_length=1000, description="message ids, hex")
+
+
+class AckOut(BaseModel):
+    deleted: int
+
+
+class ChallengeIn(BaseModel):
+    address: str = Field(pattern=ADDRESS)
+
+
+class ChallengeOut(BaseModel):
+    nonce: str = Field(description="hex, 32 bytes")
+    expires_at: int = Field(description="unix ms")
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"description": "signature: hex Ed25519 over b'hongbao-relay-auth-v1\\0' + address (20 bytes) + nonce (32 bytes)"})
+
+    address: str = Field(pattern=ADDRESS)
+    nonce: str
+    signature: str
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_at: int = Field(description="unix ms")
+
+
+class HealthOut(BaseModel):
+    ok: bool
+    db: str

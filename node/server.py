@@ -1,0 +1,63 @@
+"""Running the relay: `python -m node.server --home H [--host] [--port] [--db URL]`.
+
+What `hongbao node start` runs (in the foreground, or detached by node.daemon): JSON logs
+on stderr, migrations applied, then uvicorn with uvloop and httptools, one process. The
+uvicorn access log stays off: it would print query strings, where a token may be.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from . import db, logs
+from .settings import Settings
+
+log = logs.get("server")
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    logs.configure(settings.log_level)
+    logs.event(log, logging.INFO, "migrating", db=db.redact(settings.db_url))
+    db.migrate(settings.db_url)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        proxy_headers=False,  # clients are rate limited by their address: behind a proxy, set it up there
+        ws_max_size=2 * 1024 * 1024,
+        timeout_graceful_shutdown=5,
+    )
+    uvicorn.Server(config).run()
+
+
+def settings_from_args(args: argparse.Namespace, environ=None) -> Settings:
+    settings = Settings.load(Path(args.home), os.environ if environ is None else environ)
+    return settings.replace(host=args.host, port=args.port, db_url=args.db)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m node.server", description="The Hongbao relay, in the foreground.")
+    parser.add_argument("--home", default=os.environ.get("HONGBAO_HOME"), required=not os.environ.get("HONGBAO_HOME"))
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--db")
+    serve(settings_from_args(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""The relay's repository (node/store.py) and its migrations, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import pytest
+import test_node_support as support
+from sqlalchemy import inspect
+from test_node_support import (
+    NOW_MS,
+    ManualClock,
+    Person,
+    PgSchema,
+    envelope,
+    postgres_base,
+)
+
+from messaging.errors import StaleBundle
+from node import db
+from node.errors import QuotaExceeded
+from node.store import RelayStore
+
+# shared fixtures, from tests/test_node_support.py
+db_url = support.db_url
+pg_url = support.pg_url
+sqlite_template = support.sqlite_template
+
+
+TABLES = {"identities", "envelopes", "mailbox_usage", "challenges", "relay_secrets", "alembic_version"}
+BOB = Person.make(1).address
+CAROL = Person.make(2).address
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def store(db_url, clock):
+    engine = db.make_engine(db_url)
+    yield RelayStore(engine, clock, quota_messages=5, quota_bytes=4096)
+    engine.dispose()
+
+
+# -- migrations ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_alembic_upgrade_on_an_empty_database_creates_the_schema(backend, tmp_path):
+    from alembic import command
+
+    schema = PgSchema(postgres_base()) if backend == "postgres" else None
+    url = schema.url if schema else f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    engine = db.make_engine(url)
+    try:
+        assert set(inspect(engine).get_table_names()) == set()
+        db.migrate(url)
+        assert set(inspect(engine).get_table_names()) == TABLES
+        assert db.current_revision(url) == "0001"
+        indexes = {i["name"] for i in inspect(engine).get_indexes("envelopes")}
+        assert {"ix_envelopes_mailbox_seq", "ix_envelopes_expires_at"} <= indexes
+        db.migrate(url)  # again: nothing to do
+        with engine.connect() as connection:
+            command.downgrade(db.alembic_config(connection), "base")
+            connection.commit()
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    finally:
+        engine.dispose()
+        if schema:
+            schema.drop()
+
+
+# -- identities ------------------------------------------------------------------------------------
+
+
+def test_publish_identity_created_unchanged_updated_and_refuses_older(store):
+    bob = Person.make(1)
+    assert store.get_identity(bob.address) is None
+    assert store.publish_identity(bob.bundle()) == "created"
+    assert store.publish_identity(bob.bundle()) == "unchanged"
+    assert store.get_identity(bob.address) == bob.bundle()
+    assert store.publish_identity(bob.bundle(version=2)) == "updated"
+    with pytest.raises(StaleBundle):
+        store.publish_identity(bob.bundle(version=1))
+    assert store.get_identity(bob.address.lower()).version == 2
+    assert store.identity_key(bob.address) == bob.keys.ed25519_public
+
+
+# -- envelopes ---------------------------------------------------------------------------------
+
+
+def test_a_batch_is_idempotent_by_message_id(store):
+    first, second = envelope(BOB), envelope(CAROL)
+    accepted = store.post_envelopes([first, second, first], NOW_MS)
+    assert [(a.id, a.duplicate) for a in accepted] == [(first.id.hex(), False), (second.id.hex(), False), (first.id.hex(), True)]
+    assert accepted[0].seq == accepted[2].seq < accepted[1].seq
+    assert accepted[1] == (second.id.hex(), accepted[1].seq, False)  # plain (id_hex, seq, duplicate) tuples
+    again = store.post_envelopes([second, first], NOW_MS + 5)  # a retry after a lost answer
+    assert [(a.seq, a.duplicate) for a in again] == [(accepted[1].seq, True), (accepted[0].seq, True)]
+    stored = store.fetch(BOB, 0, 100, NOW_MS)
+    assert [s.envelope for s in stored] == [first]  # stored once
+    assert store.counts()["envelopes"] == 2
+
+
+def test_seqs_only_grow_even_after_the_newest_is_deleted(store):
+    first = envelope(BOB)
+    seq = store.post_envelopes([first], NOW_MS)[0].seq
+    assert store.ack(BOB, [first.id.hex()]) == 1
+    assert store.post_envelopes([envelope(BOB)], NOW_MS)[0].seq > seq  # a reader at `seq` misses nothing
+    assert store.latest_seq(BOB) > seq
+
+
+def test_fetch_after_a_cursor_with_a_limit_unexpired_only(store, clock):
+    short = envelope(BOB, ttl=60)
+    posted = [envelope(BOB), short, envelope(BOB), envelope(CAROL)]
+    seqs = [a.seq for a in store.post_envelopes(posted, NOW_MS)]
+    page = store.fetch(BOB, 0, 2, NOW_MS)
+    assert [s.seq for s in page] == seqs[:2] and page[1].envelope == short
+    assert [s.seq for s in store.fetch(BOB, seqs[1], 10, NOW_MS)] == [seqs[2]]
+    later = NOW_MS + 61_000
+    assert [s.seq for s in store.fetch(BOB, 0, 10, later)] == [seqs[0], seqs[2]]  # the expired one is hidden
+    assert store.sweep(later) == 1  # and swept
+    assert store.counts()["envelopes"] == 3
+
+
+def test_ack_deletes_only_the_mailbox_own_envelopes(store):
+    mine, theirs = envelope(BOB), envelope(CAROL)
+    store.post_envelopes([mine, theirs], NOW_MS)
+    assert store.ack(BOB, [theirs.id.hex()]) == 0
+    assert store.ack(BOB, [mine.id.hex(), theirs.id.hex(), "00" * 16]) == 1
+    assert store.fetch(CAROL, 0, 10, NOW_MS)[0].envelope == theirs
+    assert store.fetch(BOB, 0, 10, NOW_MS) == []
+
+
+def test_quota_by_count_refuses_the_whole_batch(store):
+    store.post_envelopes([envelope(BOB) for _ in range(4)], NOW_MS)
+    with pytest.raises(QuotaExceeded) as refused:
+        store.post_envelopes([envelope(CAROL), envelope(BOB), envelope(BOB)], NOW_MS)
+    assert refused.value.mailbox == BOB
+    assert store.fetch(CAROL, 0, 10, NOW_MS) == []  # nothing of that batch was stored
+    store.post_envelopes([envelope(BOB)], NOW_MS)  # exactly the quota (5) fits
+    assert len(store.fetch(BOB, 0, 10, NOW_MS)) == 5
+
+
+def test_quota_by_bytes_and_expired_envelopes_free_room(store):
+    store.post_envelopes([envelope(BOB, size=2048, ttl=10), envelope(BOB, size=2048)], NOW_MS)
+    with pytest.raises(QuotaExceeded):
+        store.post_envelopes([envelope(BOB, size=256)], NOW_MS)
+    store.post_envelopes([envelope(BOB, size=256)], NOW_MS + 11_000)  # the first expired: room again, before any sweep
+    assert sum(len(s.envelope.ciphertext) for s in store.fetch(BOB, 0, 10, NOW_MS + 11_000)) == 2048 + 256
+
+
+def test_acked_and_swept_envelopes_leave_the_quota(store):
+    batch = [envelope(BOB, ttl=10) for _ in range(5)]
+    store.post_envelopes(batch, NOW_MS)
+    with pytest.raises(QuotaExceeded):
+        store.post_envelopes([envelope(BOB)], NOW_MS)
+    store.ack(BOB, [batch[0].id.hex()])
+    store.post_envelopes([envelope(BOB)], NOW_MS)
+    assert store.sweep(NOW_MS + 10_000) == 4
+    store.post_envelopes([envelope(BOB) for _ in range(4)], NOW_MS + 10_000)
+
+
+def test_concurrent_writers_leave_no_gap_behind_a_reader(store):
+    """Readers resume after the last seq they saw: seqs must become visible in order."""
+    store.quota_messages = 10_000
+    store.quota_bytes = 10**9
+    posted: list[str] = []
+    seen: list[str] = []
+    done = threading.Event()
+
+    def write(n: int) -> None:
+        for _ in range(n):
+            batch = [envelope(BOB, size=64) for _ in range(3)]
+            store.post_envelopes(batch, NOW_MS)
+            posted.extend(e.id.hex() for e in batch)
+
+    def read() -> None:
+        cursor = 0
+        while True:
+            finished = done.is_set()
+            page = store.fetch(BOB, cursor, 1000, NOW_MS)
+            seen.extend(s.envelope.id.hex() for s in page)
+            cursor = page[-1].seq if page else cursor
+            if finished and not page:
+                return
+
+    writers = [threading.Thread(target=write, args=(20,)) for _ in range(4)]
+    reader = threading.Thread(target=read)
+    reader.start()
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    done.set()
+    reader.join()
+    assert len(seen) == len(set(seen)) == 240
+    assert set(seen) == set(posted)
+
+
+# -- challenges and secrets ----------------------------------------------------------------------
+
+
+def test_a_challenge_is_used_once_by_its_mailbox_before_it_expires(store):
+    nonce = store.new_challenge(BOB, NOW_MS, ttl=120)
+    assert len(nonce) == 64
+    assert store.use_challenge(nonce, CAROL, NOW_MS) is False
+    assert store.use_challenge(nonce, BOB, NOW_MS) is True
+    assert store.use_challenge(nonce, BOB, NOW_MS) is False  # replayed
+    late = store.new_challenge(BOB, NOW_MS, ttl=120)
+    assert store.use_challenge(late, BOB, NOW_MS + 120_000) is False  # expired
+    assert store.use_challenge("ab" * 32, BOB, NOW_MS) is False  # unknown
+    store.sweep(NOW_MS + 120_000)
+
+
+def test_the_secret_is_made_once_and_shared(db_url, clock):
+    engines = [db.make_engine(db_url) for _ in range(4)]
+    values: list[bytes] = []
+    try:
+        threads = [threading.Thread(target=lambda e=e: values.append(RelayStore(e, clock).secret("token"))) for e in engines]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for e in engines:
+            e.dispose()
+    assert len(values) == 4 and len(set(values)) == 1 and len(values[0]) == 32
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_relays_migrating_together_take_turns(backend, tmp_path):
+    """Processes (as relays are): Alembic's context is global, so not threads."""
+    schema = PgSchema(postgres_base()) if backend == "postgres" else None
+    url = schema.url if schema else f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    code = f"from node import db; db.migrate({url!r})"
+    try:
+        runs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        for run in runs:
+            assert run.wait(timeout=60) == 0, run.stderr.read()
+            run.stderr.close()
+        assert db.current_revision(url) == "0001"
+    finally:
+        if schema:
+            schema.drop()
