@@ -69,6 +69,7 @@ class RelayRejected(MessagingError):
 
     def __init__(self, status: int, code: str, message: str, *, url: str = "") -> None:
         where = f" ({url})" if url else ""
+        message = " ".join(str(message).split())  # one line, whatever the relay sent
         super().__init__(f"the relay refused{where}: HTTP {status} {code}: {message}")
         self.status = status
         self.code = code
@@ -140,7 +141,10 @@ def _error_of(response: httpx.Response) -> tuple[str, str]:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+    return _retry_after_header(response.headers.get("retry-after"))
+
+
+def _retry_after_header(value: str | None) -> float | None:
     if value is None:
         return None
     try:
@@ -265,15 +269,17 @@ class RelayClient:
         return base * (0.5 + random.random() / 2)
 
     def _request(self, method: str, path: str, *, retry: bool = True, **kwargs: Any) -> httpx.Response:
-        """One request; retried (if `retry`) on connection errors, 5xx (not 507) and short 429s."""
-        attempts = self.retries + 1 if retry else 1
+        """One request. With `retry`, tried again on connection errors and 5xx (not 507).
+        A 429 with a short Retry-After is waited out and retried in any case: the relay
+        refused it before doing anything, so even a one-shot request may be sent again."""
+        attempts = self.retries + 1
         what = f"{method} {path}"
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
                 response = self._http.request(method, path, **kwargs)
             except httpx.TransportError as error:  # connect, read, write, timeouts, protocol
-                if last:
+                if last or not retry:
                     reason = _transport_reason(error)
                     raise RelayUnreachable(f"cannot reach the relay at {self.base_url} ({reason}) for {what}") from None
                 self._sleep(self._delay(attempt))
@@ -283,7 +289,7 @@ class RelayClient:
                 if wait is not None and wait <= self.max_rate_wait:
                     self._sleep(wait + random.random() * 0.05)
                     continue
-            if _retryable(response.status_code) and not last:
+            if retry and _retryable(response.status_code) and not last:
                 self._sleep(self._delay(attempt))
                 continue
             _raise_for(response, what)
@@ -520,6 +526,9 @@ class RelayClient:
         while True:
             try:
                 token = await asyncio.to_thread(self._token, mailbox)
+            except RateLimited as error:
+                await asyncio.sleep(error.retry_after if error.retry_after is not None else max_backoff)
+                continue
             except RelayUnreachable:
                 failures += 1
                 if max_failures is not None and failures >= max_failures:
@@ -536,6 +545,7 @@ class RelayClient:
                     ping_timeout=20,
                 ) as socket:
                     failures = 0
+                    auth_refusals = 0  # the relay took this token: a later 4401 is an expiry or a rotation
                     if on_connect is not None:
                         on_connect(last)
                     async for raw in socket:
@@ -555,11 +565,10 @@ class RelayClient:
                             continue  # already yielded (a relay resending after a race): no duplicates
                         seq, envelope = _parse_envelope(item, mailbox, last)
                         last = seq
-                        auth_refusals = 0
                         yield seq, envelope
                     code = socket.close_code
-                    if code in (1008, 4401, 4403, 4001, 4003):
-                        raise _ws_auth_error(code, socket.close_reason or "")
+                    if code in _WS_REFUSALS:
+                        raise _ws_refusal(code, socket.close_reason or "")
             except InvalidStatus as error:
                 status = error.response.status_code
                 if status in (401, 403):
@@ -568,6 +577,10 @@ class RelayClient:
                     if status == 403 or auth_refusals > 1:
                         raise AuthFailed(status, "forbidden" if status == 403 else "unauthorized",
                                          f"the relay refused the stream of {mailbox}") from None
+                    continue
+                if status == 429:
+                    wait = _retry_after_header(error.response.headers.get("retry-after"))
+                    await asyncio.sleep(wait if wait is not None else max_backoff)
                     continue
                 if status < 500:
                     raise RelayRejected(status, "ws_refused", f"the relay refused the WebSocket upgrade (HTTP {status})", url="WS /v1/stream") from None
@@ -580,9 +593,9 @@ class RelayClient:
                 raise
             except (ConnectionClosed, InvalidHandshake, OSError, asyncio.TimeoutError) as error:
                 code = getattr(getattr(error, "rcvd", None), "code", None)
-                if code in (1008, 4401, 4403, 4001, 4003):
-                    failure = _ws_auth_error(code, getattr(error.rcvd, "reason", ""))
-                    if failure.status == 401 and auth_refusals == 0:
+                if code in _WS_REFUSALS:
+                    failure = _ws_refusal(code, getattr(error.rcvd, "reason", ""))
+                    if isinstance(failure, AuthFailed) and failure.status == 401 and auth_refusals == 0:
                         auth_refusals += 1
                         self._tokens.pop(mailbox, None)
                         continue
@@ -595,8 +608,13 @@ class RelayClient:
             await asyncio.sleep(min(max_backoff, self.backoff * 2 ** min(failures, 16)) * (0.5 + random.random() / 2))
 
 
-def _ws_auth_error(code: int, reason: str) -> AuthFailed:
-    status = 403 if code in (4403, 4003) else 401
+_WS_REFUSALS = (1008, 4401, 4403)  # policy violation; the relay's 4000 + HTTP status for 401 / 403
+
+
+def _ws_refusal(code: int, reason: str) -> RelayRejected:
+    if code == 1008:
+        return RelayRejected(400, "policy_violation", reason or "the relay closed the stream (policy violation)", url="WS /v1/stream")
+    status = 403 if code == 4403 else 401
     return AuthFailed(status, "forbidden" if status == 403 else "unauthorized", reason or f"the relay closed the stream (code {code})", url="WS /v1/stream")
 
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any
 
 LOGGER = "hongbao.relay"
+# uvicorn logs each WebSocket handshake with its query string, where `?token=` may be: any
+# log line, from any logger, has credentials in query strings blanked before it is written.
+_SECRET_QUERY = re.compile(r"((?:token|nonce|signature)=)[^&\s\"']+", re.IGNORECASE)
 
 
 class JsonFormatter(logging.Formatter):
@@ -21,7 +25,7 @@ class JsonFormatter(logging.Formatter):
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "event": record.getMessage(),
+            "event": _SECRET_QUERY.sub(r"\1[redacted]", record.getMessage()),
         }
         fields = getattr(record, "fields", None)
         if fields:
