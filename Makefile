@@ -31,6 +31,7 @@ bench: setup
 	$(PY) bench/transfers.py
 	$(PY) bench/gas.py
 	$(PY) bench/messaging.py
+	$(PY) bench/relay.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
