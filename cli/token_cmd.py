@@ -16,7 +16,7 @@ from .output import emit, json_option, table
 
 @click.group()
 def token() -> None:
-    """ERC-20 tokens: add, list."""
+    """ERC-20 tokens: add, list, approve, allowances, revoke, permit."""
 
 
 @token.command()
