@@ -27,6 +27,11 @@ GROUPS = {
     "sync": ("cli.history_cmd", "sync_command", "Find incoming ETH and token transfers."),
     "contracts": ("cli.contracts_cmd", "contracts", "Contracts: build, deploy (local chain)."),
     "node": ("cli.node_cmd", "node", "The relay daemon: start, stop, status, migrate."),
+    "packet": ("cli.packet_cmd", "packet", "Red packets: create, list, claim, submit, info, refund, resend."),
+    "chat": ("cli.chat_cmd", "chat", "Chat: send, inbox, show, watch."),
+    "contacts": ("cli.contacts_cmd", "contacts", "Contacts: add, list, remove, verify."),
+    "group": ("cli.group_cmd", "group", "Groups: create, add, remove, rename, list."),
+    "relay": ("cli.relay_cmd", "relay", "The relay chats go through: use, status."),
 }
 
 

@@ -1,0 +1,275 @@
+"""`hongbao chat ...`: send, inbox, show, watch. Plus what the contacts, group and relay
+commands share: opening the account's Messenger and rendering messages.
+
+The work is in messaging/chat.py; this file parses and renders.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from wallet.errors import WalletError
+from wallet.home import home
+
+from .output import console, emit, json_option, note, table
+from .wallet_cmd import index_option, password_file_option, wallet_option
+
+
+def account_options(function):
+    """--wallet, --index, --password-file, --json: the account that chats."""
+    for option in reversed((wallet_option, index_option, password_file_option, json_option)):
+        function = option(function)
+    return function
+
+
+@contextlib.contextmanager
+def messenger(wallet_name: str | None, index: int, password_file: Path | None):
+    """The account's Messenger, unlocked with the wallet password."""
+    from messaging.chat import Messenger
+
+    from .wallet_cmd import open_wallet, secrets
+
+    wallet = open_wallet(wallet_name)
+    account = wallet.account(index)
+    if account.kind == "watch":
+        raise WalletError(f"account {index} ({account.address}) is watch-only: it has no key to chat with")
+    key = wallet.unlock(secrets.password(password_file)).private_key(index)
+    with Messenger.open(home(), key) as opened:
+        yield opened
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+
+def payload_json(payload) -> dict:
+    from messaging import payloads
+
+    return json.loads(payloads.encode(payload))
+
+
+def message_json(message, names: dict[str, str] | None = None) -> dict:
+    data = {
+        "id": message.id,
+        "conversation": message.conversation,
+        "direction": message.direction,
+        "sender": message.sender,
+        "timestamp_ms": message.timestamp_ms,
+        "type": message.type,
+        "state": message.state,
+        "payload": payload_json(message.payload),
+    }
+    if names is not None:
+        data["sender_name"] = names.get(message.sender)
+    return data
+
+
+def names_of(m) -> dict[str, str]:
+    """address -> how to show it: "me", a contact name, or nothing (the address itself)."""
+    names = {c.address: c.name for c in m.store.contacts() if c.name}
+    names[m.address] = "me"
+    return names
+
+
+def _amount(value: str | None, token: str | None, chain_id: int) -> str:
+    from wallet import amounts
+
+    if value is None:
+        return "?"
+    if token is None:
+        return amounts.eth(int(value))
+    with contextlib.suppress(WalletError):
+        from .context import load_config
+
+        for network in load_config().networks.values():
+            if network.chain_id == chain_id:
+                for known in network.tokens.values():
+                    if known.address.lower() == token.lower():
+                        return f"{amounts.format_units(int(value), known.decimals)} {known.symbol}"
+    return f"{value} base units of token {token}"
+
+
+def describe(payload, names: dict[str, str] | None = None) -> str:
+    """One line for people; never markup (callers print it as plain text)."""
+    from messaging import payloads
+
+    names = names or {}
+
+    if isinstance(payload, payloads.Text):
+        return payload.body
+    if isinstance(payload, payloads.RedPacket):
+        total = _amount(payload.total, payload.token, payload.chain_id)
+        shares = f" in {payload.shares} shares" if payload.shares else ""
+        greeting = f" “{payload.greeting}”" if payload.greeting else ""
+        return f"🧧 red packet{greeting}: {total}{shares} — claim it: hongbao packet claim {payload.packet_id}"
+    if isinstance(payload, payloads.Payment):
+        note_text = f" “{payload.note}”" if payload.note else ""
+        return f"💸 payment of {_amount(payload.amount, payload.token, payload.chain_id)}{note_text} (tx {payload.tx_hash})"
+    if isinstance(payload, payloads.GroupControl):
+        if payload.op == "rename":
+            return f"[group renamed to {payload.name!r}]"
+        who = ", ".join(names.get(m) or m for m in payload.members)
+        return f"[group {payload.op} {payload.name!r}: {who}]"
+    if isinstance(payload, payloads.Receipt):
+        return f"[receipt: {payload.status} {len(payload.message_ids)}]"
+    return f"[unknown message type {payloads.type_of(payload)!r}: this version cannot show it]"
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
+
+
+def print_message(message, names: dict[str, str]) -> None:
+    from rich.text import Text
+
+    who = names.get(message.sender) or message.sender
+    where = "" if not message.conversation.startswith("group:") else f" [{message.conversation}]"
+    line = Text(f"{_when(message.timestamp_ms)}  ", style="dim")
+    line.append(who, style="bold")
+    line.append(f"{where}: ")
+    line.append(describe(message.payload, names))
+    if message.direction == "out":
+        line.append(f"  ({message.state})", style="dim")
+    console().print(line)
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+@click.group()
+def chat() -> None:
+    """Chat: send, inbox, show, watch (end-to-end encrypted through the relay)."""
+
+
+@chat.command()
+@click.argument("to")
+@click.argument("text")
+@account_options
+def send(to, text, wallet_name, index, password_file, as_json):
+    """Send TEXT to TO: an address, a contact name, a group name or group:<id>."""
+    from messaging import payloads
+
+    with messenger(wallet_name, index, password_file) as m:
+        target = m.resolve(to)
+        sent = m.send(to, payloads.Text(text))
+        data = {
+            "to": target.conversation, "name": target.name, "kind": target.kind, "id": sent.message_id,
+            "recipients": sent.envelope_ids, "state": sent.state, "first_contact": sent.first_contact,
+        }
+
+    def human() -> None:
+        for address, fp in sent.first_contact.items():
+            note(f"first message to {address}: their fingerprint is [bold]{fp}[/]; compare it with them (`hongbao contacts verify {address}`)")
+        who = target.name or target.conversation
+        click.echo(f"sent to {who} ({len(sent.envelope_ids)} recipient{'s' if len(sent.envelope_ids) != 1 else ''}), id {sent.message_id}")
+
+    emit(as_json, data, human)
+
+
+@chat.command()
+@click.option("--no-fetch", is_flag=True, help="Show what is stored; do not ask the relay for new mail.")
+@account_options
+def inbox(no_fetch, wallet_name, index, password_file, as_json):
+    """Fetch new mail, then list conversations with unread counts."""
+    with messenger(wallet_name, index, password_file) as m:
+        received = None if no_fetch else m.receive()
+        names = names_of(m)
+        rows = []
+        for summary in m.store.conversations():
+            last = next((x for x in reversed(m.store.messages(summary.id, limit=5)) if x.type != "receipt"), None)
+            rows.append({
+                "conversation": summary.id, "name": summary.name, "group": summary.is_group, "unread": summary.unread,
+                "last_activity_ms": summary.last_activity_ms,
+                "last": None if last is None else {"sender": last.sender, "sender_name": names.get(last.sender), "type": last.type, "preview": describe(last.payload, names)[:80]},
+            })
+        data = {
+            "received": 0 if received is None else len(received),
+            "failures": 0 if received is None else received.failures,
+            "errors": [] if received is None else received.errors,
+            "conversations": rows,
+        }
+
+    def human() -> None:
+        if received is not None and received.failures:
+            note(f"{received.failures} envelope(s) could not be opened and were discarded")
+        if not rows:
+            note("No conversations yet: [bold]hongbao chat send CONTACT \"text\"[/]")
+            return
+        table(None, ["conversation", "unread", "last", ""], [
+            [r["name"] or r["conversation"], r["unread"] or "", _when(r["last_activity_ms"]),
+             "" if r["last"] is None else f"{r['last']['sender_name'] or r['last']['sender'][:10]}: {r['last']['preview']}"]
+            for r in rows
+        ])
+
+    emit(as_json, data, human)
+
+
+@chat.command()
+@click.argument("conversation")
+@click.option("--limit", type=click.IntRange(min=1, max=10_000), default=50, show_default=True, help="Newest messages to show.")
+@account_options
+def show(conversation, limit, wallet_name, index, password_file, as_json):
+    """Show a conversation (contact, address, group or group:<id>); marks it read and
+    sends read receipts."""
+    with messenger(wallet_name, index, password_file) as m:
+        target = m.resolve(conversation)
+        names = names_of(m)
+        messages = [x for x in m.store.messages(target.conversation, limit=limit) if x.type != "receipt"]
+        read = m.mark_read(target.conversation)
+        data = {
+            "conversation": target.conversation, "name": target.name, "kind": target.kind,
+            "messages": [message_json(x, names) for x in messages], "marked_read": read.ids, "receipts_sent": read.receipts_sent,
+        }
+
+    def human() -> None:
+        if not messages:
+            note(f"No messages with {target.name or target.conversation} yet")
+        for message in messages:
+            print_message(message, names)
+        if read.ids and not read.receipts_sent:
+            note("read receipts could not be sent (relay unreachable)")
+
+    emit(as_json, data, human)
+
+
+@chat.command()
+@click.option("--once", is_flag=True, help="Process what the relay holds now, then exit.")
+@account_options
+def watch(once, wallet_name, index, password_file, as_json):
+    """Live view of new messages, red packets and payments (Ctrl-C to stop).
+
+    With --json, one JSON object per line."""
+    import asyncio
+
+    def show_one(message, names) -> None:
+        if as_json:
+            sys.stdout.write(json.dumps(message_json(message, names), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        else:
+            print_message(message, names)
+
+    with messenger(wallet_name, index, password_file) as m:
+        names = names_of(m)
+        if once:
+            received = m.receive()
+            for message in received:
+                show_one(message, names)
+            if received.failures and not as_json:
+                note(f"{received.failures} envelope(s) could not be opened and were discarded")
+            return
+
+        async def run() -> None:
+            if not as_json:
+                note(f"watching {m.address} on {m.relay.base_url} (Ctrl-C to stop)")
+            async for message, _counts in m.watch():
+                if message.sender not in names:
+                    names.update(names_of(m))
+                show_one(message, names)
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run())

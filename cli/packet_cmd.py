@@ -1,0 +1,718 @@
+"""`hongbao packet ...`: red packets in chats: create, list, claim, submit, info, refund, resend.
+
+The work is in contracts/flows.py (plans, reads, tickets, checks) and messaging/chat.py
+(recipients, delivery, the message store); this file parses, previews, asks, renders.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import click
+
+from wallet.amounts import ETH_DECIMALS, AmountError, format_units, parse_amount, to_units
+from wallet.errors import WalletError
+
+from .context import chain as connect
+from .context import confirm, history, network, network_option, nonce_lock_path, sending_account
+from .money_cmd import _fee_overrides, max_fee_option, speed_option, timeout_option, tip_option, yes_option
+from .output import console, emit, json_option, note, table
+from .wallet_cmd import index_option, open_wallet, password_file_option, wallet_option
+
+_DURATION = re.compile(r"(\d+)\s*([dhms])", re.IGNORECASE)
+_UNIT_SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+SUBMITTER_PASSWORD_ENV = "HONGBAO_SUBMITTER_PASSWORD"
+
+
+# -- parsing ------------------------------------------------------------------------------
+
+
+def parse_duration(text: str) -> int:
+    """`24h`, `30m`, `7d`, `1d12h`, `90s`, or plain seconds."""
+    body = text.strip()
+    if body.isdigit():
+        return int(body)
+    parts = _DURATION.findall(body)
+    if not parts or _DURATION.sub("", body).strip():
+        raise WalletError(f"{text!r} is not a duration: write e.g. 24h, 30m, 7d or 1d12h")
+    return sum(int(n) * _UNIT_SECONDS[u.lower()] for n, u in parts)
+
+
+def parse_account(text: str) -> tuple[str, int]:
+    """`WALLET` or `WALLET:INDEX`."""
+    name, _, index = text.partition(":")
+    if not name or (index and not index.isdigit()):
+        raise WalletError(f"{text!r} is not WALLET or WALLET:INDEX (e.g. `--submit-from gas:0`)")
+    return name, int(index or 0)
+
+
+class Unlocker:
+    """Wallets unlocked at most once per command, and only when a key is needed."""
+
+    def __init__(self, password_file: Path | None) -> None:
+        self.password_file = password_file
+        self._open: dict[str, object] = {}
+        self._password: str | None = None
+
+    def _main_password(self) -> str:
+        from . import secrets
+
+        if self._password is None:
+            self._password = secrets.password(self.password_file)
+        return self._password
+
+    def key(self, wallet, index: int, *, other: bool = False) -> bytes:
+        """The key of account `index` of `wallet`; `other` = a second wallet of this command
+        (its password: HONGBAO_SUBMITTER_PASSWORD, a prompt, else the same password)."""
+        if wallet.name not in self._open:
+            from . import secrets
+
+            if other and (SUBMITTER_PASSWORD_ENV in os.environ or secrets.interactive()):
+                password = secrets.obtain(what="submitter password", env=SUBMITTER_PASSWORD_ENV, file=None, label=f"Password of wallet {wallet.name}")
+            else:
+                password = self._main_password()
+            self._open[wallet.name] = wallet.unlock(password)
+        return self._open[wallet.name].private_key(index)
+
+
+def _messenger(key: bytes):
+    from messaging.chat import Messenger
+    from wallet.home import home
+
+    return Messenger.open(home(), key)
+
+
+def _amount(units: int | None, token) -> str:
+    from contracts.flows import format_amount
+
+    return "-" if units is None else format_amount(units, token)
+
+
+def _token_json(token) -> dict | None:
+    return None if token is None else {"symbol": token.symbol, "address": token.address, "decimals": token.decimals}
+
+
+def _send_tx(chain, draft, *, wallet, index, unlocker, other, speed, max_fee, tip, yes, as_json, timeout, question, details=None):
+    """Simulate (RedPacket's errors in words), prepare, preview, confirm, unlock, send, wait."""
+    from contracts import flows
+    from wallet import transfers
+
+    from .txview import show_preview, wait_with_progress
+
+    _script_check(as_json, yes)
+    flows.simulate(chain, draft)
+    overrides = _fee_overrides(max_fee, tip)
+    prepared = transfers.prepare(chain, draft, speed=speed, max_fee=overrides[0], tip=overrides[1])
+    if not as_json:
+        if details:
+            _grid(details)
+        show_preview(prepared, chain.network.name)
+    confirm(yes, question)
+    key = unlocker.key(wallet, index, other=other)
+    record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
+    receipt = wait_with_progress(chain, record.hash, history(), timeout, as_json)
+    return record, receipt
+
+
+def _script_check(as_json: bool, yes: bool) -> None:
+    if as_json and not yes:
+        raise WalletError("--json needs --yes (a script cannot answer the confirmation)")
+
+
+def _grid(rows: list[tuple[str, str]]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for name, value in rows:
+        grid.add_row(name, Text(value))
+    console(stderr=True).print(grid)
+
+
+def _status(receipt: dict) -> int:
+    from wallet.rpc import to_int
+
+    return to_int(receipt.get("status"))
+
+
+def _block(receipt: dict) -> int:
+    from wallet.rpc import to_int
+
+    return to_int(receipt["blockNumber"])
+
+
+def _payload(plan, recipient: str, total: int):
+    """The chat message for one recipient: its own authorization (slot = its index among
+    the recipients), or an open packet's claim key."""
+    from contracts import flows
+    from messaging import payloads
+
+    base = dict(chain_id=plan.chain_id, contract=plan.contract, packet_id=flows.id_hex(plan.packet_id), greeting=plan.greeting, theme=plan.theme,
+                token=plan.token.address if plan.token else None, total=str(total), shares=plan.params.shares)
+    if plan.open:
+        return payloads.RedPacket(**base, claim_key="0x" + plan.claim_key.hex())
+    grant = plan.authorization(recipient)
+    return payloads.RedPacket(**base, slot=grant.slot, authorization="0x" + grant.signature.hex())
+
+
+def _fee_paid(receipt: dict) -> int:
+    from wallet.rpc import to_int
+
+    return to_int(receipt["gasUsed"]) * to_int(receipt.get("effectiveGasPrice"))
+
+
+tx_options = [speed_option, max_fee_option, tip_option, yes_option, timeout_option, password_file_option, network_option, json_option]
+
+
+def with_tx_options(function):
+    for option in reversed(tx_options):
+        function = option(function)
+    return function
+
+
+@click.group()
+def packet() -> None:
+    """Red packets (红包): create, list, claim, submit, info, refund, resend."""
+
+
+# -- create --------------------------------------------------------------------------------
+
+
+@packet.command()
+@click.option("--to", "to", help="A contact, group name, group:<id> or address: each recipient gets their own authorization in the chat.")
+@click.option("--amount", required=True, help='The whole packet: "1 ETH", "250 TKN" (or a number with --token).')
+@click.option("--token", help="Token symbol or address (default: ETH, or the amount's unit).")
+@click.option("--shares", type=click.IntRange(min=1, max=500), help="Number of shares (default: one per recipient).")
+@click.option("--random/--fixed", "random", default=False, show_default=True, help="Random (lucky draw) or equal shares.")
+@click.option("--expires", default="24h", show_default=True, help="Time until the creator can take the rest back: 24h, 30m, 7d.")
+@click.option("--greeting", default="恭喜发财", show_default=True, help="Shown with the packet (on chain if <= 32 bytes, else its hash).")
+@click.option("--theme", default="classic", show_default=True, help="classic, spring-festival, birthday, wedding, mid-autumn, thanks.")
+@click.option("--open", "open_packet", is_flag=True, help="Anyone with the printed claim code can claim (one share per address); sent to the chat if --to is given.")
+@click.option("--deposit", help='ETH set aside to reimburse whoever submits each claim (e.g. "0.01 ETH"), so recipients without ETH claim for free.')
+@wallet_option
+@index_option
+@with_tx_options
+def create(to, amount, token, shares, random, expires, greeting, theme, open_packet, deposit, wallet_name, index,
+           speed, max_fee, tip, yes, timeout, password_file, network_name, as_json):
+    """Create a red packet on chain and hand it out in a chat (or print an open claim code).
+
+    ERC-20 packets approve the exact total first (a second transaction, previewed too).
+    """
+    from contracts import flows
+    from wallet.home import home
+
+    parsed = parse_amount(amount)
+    unit = token or parsed.unit
+    if token and parsed.unit and parsed.unit.lower() != token.lower():
+        raise AmountError(f"the amount says {parsed.unit} but --token says {token}")
+    if parsed.is_max:
+        raise AmountError("a packet needs an exact amount, not 'max'")
+    duration = parse_duration(expires)
+    deposit_wei = 0
+    if deposit:
+        given = parse_amount(deposit, "ETH")
+        if given.is_max or (given.unit or "ETH").upper() != "ETH":
+            raise AmountError("the gas deposit is in ETH, e.g. --deposit \"0.01 ETH\"")
+        deposit_wei = to_units(given.value, ETH_DECIMALS, "ETH")
+    if not to and not open_packet:
+        raise WalletError("give --to CONTACT|GROUP (authorizations sent in the chat), or --open for a shareable claim code")
+    _script_check(as_json, yes)
+
+    wallet, account = sending_account(wallet_name, index)
+    net = network(network_name)
+    chain = connect(network_name)
+    chain.verify()
+    contract = flows.contract_of(net)
+    coin = None if unit is None or unit.upper() == "ETH" else net.token(unit)
+    total = to_units(parsed.value, coin.decimals if coin else ETH_DECIMALS, coin.symbol if coin else "ETH")
+    unlocker = Unlocker(password_file)
+
+    messenger = target = None
+    recipients: list[str] = []
+    try:
+        if to:  # the chat is checked before any money moves: recipients, their keys, the relay
+            messenger = _messenger(unlocker.key(wallet, index))
+            target = messenger.resolve(to)
+            recipients = list(target.recipients)
+            if not recipients:
+                raise WalletError(f"{target.name or target.conversation} has no one else in it to send a packet to")
+            for recipient in recipients:
+                messenger.bundle_for(recipient, refresh=True)
+                messenger.store.check_can_send(recipient)
+        plan = flows.plan_create(
+            chain.chain_id, contract, account.address, total=total, shares=shares or len(recipients) or 1, duration=duration,
+            random=random, open=open_packet, token=coin, deposit=deposit_wei, greeting=greeting, theme=theme,
+            recipients=() if open_packet else recipients,
+        )
+        common = dict(wallet=wallet, index=index, unlocker=unlocker, other=False, speed=speed, max_fee=max_fee, tip=tip, yes=yes, as_json=as_json, timeout=timeout)
+        approved = None
+        approval = flows.approve_draft(chain, plan)
+        if approval is not None:
+            if not as_json:
+                note(f"step 1 of 2: allow the RedPacket contract to take exactly {flows.format_amount(total, coin)}")
+            record, receipt = _send_tx(chain, approval, question="Approve?", **common)
+            approved = record.hash
+            if _status(receipt) != 1:
+                raise WalletError(f"the approval {record.hash} reverted; no packet was created")
+        who = "anyone with the claim code, one share per address" if plan.open else f"{len(recipients)} recipient(s) of {target.name or target.conversation}, one authorization each"
+        details = [
+            ("red packet", f"{flows.format_amount(total, coin)} in {plan.params.shares} {'random' if random else 'equal'} share(s)"),
+            ("for", who),
+            ("expires", f"in {flows.describe_wait(duration)} (then the creator may refund the rest)"),
+            ("greeting", greeting or "-"), ("theme", theme),
+            ("gas deposit", f"{format_units(deposit_wei, ETH_DECIMALS)} ETH (reimburses claim submitters)" if deposit_wei else "none"),
+            ("packet id", flows.id_hex(plan.packet_id)),
+        ]
+        if approval is not None and not as_json:
+            note("step 2 of 2: create the packet")
+        keeper = flows.Keeper(home())
+        record, receipt = _create(chain, plan, keeper, details, common, target)
+        try:
+            event = flows.created_in(receipt, plan)
+        except flows.PacketError:
+            keeper.forget(plan.packet_id)  # reverted: there is no packet to remember
+            raise
+        keeper.mined(plan.packet_id, record.hash, _block(receipt))
+
+        sent = None
+        delivery_error = None
+        if messenger is not None:
+            try:
+                sent = messenger.send_each(to, lambda recipient, _index: _payload(plan, recipient, event.total))
+            except WalletError as error:
+                delivery_error = str(error)
+    finally:
+        if messenger is not None:
+            messenger.close()
+
+    data = {
+        "packet_id": flows.id_hex(plan.packet_id), "chain_id": plan.chain_id, "contract": plan.contract, "creator": plan.creator,
+        "tx": record.hash, "block": _block(receipt), "approve_tx": approved, "token": _token_json(coin),
+        "total": str(event.total), "shares": plan.params.shares, "random": random, "open": plan.open, "expiry": event.expiry,
+        "deposit": str(deposit_wei), "fee": str(_fee_paid(receipt)),
+        "recipients": [{"address": r, "slot": i} for i, r in enumerate(plan.recipients)],
+        "code": str(plan.code) if plan.open else None,
+        "sent": None if sent is None else {"conversation": sent.conversation, "message_id": sent.message_id, "recipients": list(sent.envelope_ids)},
+        "delivery_error": delivery_error,
+    }
+
+    def human() -> None:
+        click.echo(data["packet_id"])
+        if plan.open:
+            click.echo(data["code"])
+            note("anyone holding this code can claim a share: share it like cash")
+        if sent is not None:
+            note(f"sent to {target.name or target.conversation}: {len(sent.envelope_ids)} recipient(s)")
+        note(f"created in block {data['block']}; follow it with `hongbao packet info {data['packet_id'][:10]}`")
+
+    emit(as_json, data, human)
+    if delivery_error is not None:
+        raise WalletError(f"the packet is on chain ({data['packet_id']}) but the chat messages were not sent ({delivery_error}); send them with `hongbao packet resend {data['packet_id'][:10]}`")
+
+
+def _create(chain, plan, keeper, details, common, target):
+    """The create transaction; the claim key is written to the keeper after the confirmation
+    and before the broadcast, and forgotten again if the transaction never lands."""
+    from contracts import flows
+    from wallet import transfers
+
+    from .txview import show_preview, wait_with_progress
+
+    draft = flows.create_draft(plan)
+    flows.simulate(chain, draft)
+    overrides = _fee_overrides(common["max_fee"], common["tip"])
+    prepared = transfers.prepare(chain, draft, speed=common["speed"], max_fee=overrides[0], tip=overrides[1])
+    if not common["as_json"]:
+        _grid(details)
+        show_preview(prepared, chain.network.name)
+    confirm(common["yes"], "Create the packet?")
+    key = common["unlocker"].key(common["wallet"], common["index"])
+    keeper.remember(plan, key, to=target.conversation if target else None)
+    try:
+        record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
+    except WalletError:
+        keeper.forget(plan.packet_id)
+        raise
+    receipt = wait_with_progress(chain, record.hash, history(), common["timeout"], common["as_json"])
+    return record, receipt
+
+
+# -- finding packets -----------------------------------------------------------------------
+
+
+def _received(messenger) -> list:
+    """Every red_packet message we received, oldest first."""
+    found = []
+    for summary in messenger.store.conversations():
+        for message in messenger.store.messages(summary.id, limit=10_000):
+            if message.direction == "in" and message.type == "red_packet":
+                found.append(message)
+    return sorted(found, key=lambda m: (m.timestamp_ms, m.id))
+
+
+def _match(messages: list, wanted: str) -> list:
+    prefix = wanted.strip().lower().removeprefix("0x")
+    return [m for m in messages if m.payload.packet_id[2:].startswith(prefix)]
+
+
+def _packet_ref(text: str, chain):
+    """(contract, packet id, kept record or None) from a full id, a claim code or an id prefix
+    of a packet this home created."""
+    from contracts import flows
+    from wallet.home import home
+
+    keeper = flows.Keeper(home())
+    body = text.strip()
+    if body.lower().startswith(flows.CODE_PREFIX):
+        code = flows.OpenCode.parse(body)
+        return code.contract, code.packet_id, keeper.get(code.packet_id)
+    if re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", body):
+        packet_id = flows.parse_id(body)
+        kept = keeper.get(packet_id)
+        return (kept.contract if kept else flows.contract_of(chain.network)), packet_id, kept
+    if not re.fullmatch(r"(0x)?[0-9a-fA-F]{4,63}", body):
+        raise WalletError(f"{text!r} is not a packet id, an id prefix or a claim code")
+    matches = [k for k in keeper.find(body) if k.chain_id == chain.chain_id]
+    if len(matches) > 1:
+        raise WalletError(f"{len(matches)} of your packets start with {body}: give more digits")
+    if not matches:
+        raise WalletError(f"none of the packets created here starts with {body}: give the full packet id (0x + 64 hex digits)")
+    return matches[0].contract, flows.parse_id(matches[0].packet_id), matches[0]
+
+
+# -- list ---------------------------------------------------------------------------------
+
+
+@packet.command(name="list")
+@click.option("--no-fetch", is_flag=True, help="Only what is stored; do not ask the relay for new mail.")
+@wallet_option
+@index_option
+@password_file_option
+@network_option
+@json_option
+def list_(no_fetch, wallet_name, index, password_file, network_name, as_json):
+    """Red packets received in chats, each with its state on chain: open, claimed by me
+    (how much), exhausted, expired, refunded."""
+    from contracts import flows
+
+    wallet, account = sending_account(wallet_name, index)
+    chain = connect(network_name)
+    chain.verify()
+    contract = chain.network.contracts.get(flows.CONTRACT_KEY)
+    with _messenger(Unlocker(password_file).key(wallet, index)) as m:
+        if not no_fetch:
+            m.receive()
+        latest = {x.payload.packet_id: x for x in _received(m)}  # a re-sent packet counts once
+        messages = sorted(latest.values(), key=lambda x: (x.timestamp_ms, x.id))
+        names = {c.address: c.name for c in m.store.contacts() if c.name}
+        groups = {f"group:{g.id}": g.name for g in m.store.groups()}
+    here = [flows.parse_id(x.payload.packet_id) for x in messages if x.payload.chain_id == chain.chain_id and contract and x.payload.contract == contract]
+    states = flows.my_claims(chain, contract, here, account.address) if here else {}
+    tokens: dict[str | None, object] = {}
+    rows = []
+    for message in messages:
+        p = message.payload
+        if p.chain_id != chain.chain_id:
+            mine = flows.Mine("other network")
+        elif p.contract != contract:
+            mine = flows.Mine("unknown contract")  # not this network's RedPacket: never called
+        else:
+            mine = states[flows.parse_id(p.packet_id)]
+        token_address = mine.state.token if mine.state else p.token
+        if token_address not in tokens:
+            try:
+                tokens[token_address] = flows.token_of(chain, token_address) if mine.state else None
+            except WalletError:
+                tokens[token_address] = None
+        coin = tokens[token_address]
+        rows.append({
+            "packet_id": p.packet_id, "from": message.sender, "from_name": names.get(message.sender),
+            "conversation": message.conversation, "conversation_name": groups.get(message.conversation) or names.get(message.conversation),
+            "greeting": p.greeting, "theme": p.theme, "kind": "open" if p.claim_key else "authorized", "slot": p.slot,
+            "token": token_address, "total": p.total, "shares": p.shares,
+            "status": mine.status, "amount": None if mine.amount is None else str(mine.amount),
+            "formatted": None if mine.amount is None or (token_address and coin is None) else _amount(mine.amount, coin),
+            "expiry": mine.state.expiry if mine.state else None, "received_ms": message.timestamp_ms,
+        })
+
+    def human() -> None:
+        if not rows:
+            note("No red packets received yet (`hongbao chat inbox` fetches new mail)")
+            return
+        table(f"red packets received by {account.address}", ["id", "from", "greeting", "status"], [
+            [r["packet_id"][:10], r["from_name"] or r["from"], r["greeting"],
+             f"claimed by me ({r['formatted'] or r['amount']})" if r["status"] == "claimed" else r["status"]]
+            for r in rows
+        ])
+
+    emit(as_json, rows, human)
+
+
+# -- claim / submit -------------------------------------------------------------------------
+
+
+def _ticket_from_chat(messenger, wanted: str, me: str):
+    from contracts import flows
+
+    messages = _match(_received(messenger), wanted)
+    if not messages:
+        messenger.receive()  # perhaps it has just arrived
+        messages = _match(_received(messenger), wanted)
+    ids = {m.payload.packet_id for m in messages}
+    if not ids:
+        raise WalletError(f"no red packet {wanted} in your chats (see `hongbao packet list`); an open packet's code works too")
+    if len(ids) > 1:
+        raise WalletError(f"{len(ids)} packets in your chats start with {wanted}: give more digits")
+    p = messages[-1].payload
+    if p.claim_key:
+        return flows.OpenCode(p.chain_id, p.contract, flows.parse_id(p.packet_id), bytes.fromhex(p.claim_key[2:])).ticket(me), messages[-1].sender
+    return flows.Ticket.from_authorization(p.chain_id, p.contract, p.packet_id, me, p.slot, p.authorization), messages[-1].sender
+
+
+def _submit(chain, ticket, report, *, wallet, index, unlocker, other, common, as_json):
+    """Send a checked ticket from `wallet`/`index`; returns the JSON result."""
+    from contracts import flows
+    from wallet import fees
+
+    submitter = wallet.account(index).address
+    coin = flows.token_of(chain, report.state.token)
+    quote = fees.fetch(chain.rpc)
+    back = flows.expected_reimbursement(report.state, quote.base_fee + quote.tiers[common["speed"]].priority_fee)
+    details = [
+        ("claim", f"packet {flows.id_hex(ticket.packet_id)[:18]}... ({'random' if report.state.random else 'equal'} shares, {report.state.shares_left} of {report.state.shares} left, {_amount(report.state.remaining, coin)} remaining)"),
+        ("share goes to", ticket.recipient),
+        ("submitted by", submitter + (" (pays the gas)" if submitter != ticket.recipient else "")),
+        ("gas reimbursed", f"about {format_units(back, ETH_DECIMALS)} ETH from the packet's deposit" if back else "no (the packet has no gas deposit left)"),
+    ]
+    record, receipt = _send_tx(chain, ticket.draft(submitter), wallet=wallet, index=index, unlocker=unlocker, other=other,
+                               question="Submit the claim?", details=details, as_json=as_json, **common)
+    claim = flows.claimed_in(receipt, ticket)
+    return {
+        "packet_id": flows.id_hex(ticket.packet_id), "recipient": ticket.recipient, "amount": str(claim.amount),
+        "formatted": _amount(claim.amount, coin), "token": _token_json(coin), "tx": record.hash, "block": claim.block,
+        "submitter": submitter, "reimbursed": str(claim.reimbursed), "fee": str(_fee_paid(receipt)),
+    }
+
+
+@packet.command()
+@click.argument("packet_ref", metavar="ID|CODE")
+@click.option("--submit-from", "submit_from", metavar="WALLET[:INDEX]", help="Another local account pays the gas and submits the claim (the share still goes to you).")
+@click.option("--export", "export", is_flag=True, help="Print the signed claim ticket instead of sending it: anyone can submit it (`hongbao packet submit TICKET`).")
+@wallet_option
+@index_option
+@with_tx_options
+def claim(packet_ref, submit_from, export, wallet_name, index, speed, max_fee, tip, yes, timeout, password_file, network_name, as_json):
+    """Claim your share: ID is a packet received in a chat (or an id prefix), CODE an open
+    packet's claim code.
+
+    The claim is a signature anyone may submit, paying the share to you: with ETH for gas
+    your account sends it; without, --submit-from another local account, or --export the
+    ticket for the sender or a relay operator. A packet with a gas deposit reimburses
+    whoever submits it, on chain.
+    """
+    from contracts import flows
+
+    if not export:
+        _script_check(as_json, yes)
+    wallet, account = sending_account(wallet_name, index)
+    chain = connect(network_name)
+    chain.verify()
+    unlocker = Unlocker(password_file)
+    sender = None
+    if packet_ref.strip().lower().startswith(flows.CODE_PREFIX):
+        ticket = flows.OpenCode.parse(packet_ref).ticket(account.address)
+    else:
+        if not re.fullmatch(r"(0x)?[0-9a-fA-F]{4,64}", packet_ref.strip()):
+            raise WalletError(f"{packet_ref!r} is neither a packet id (or prefix) nor a claim code ({flows.CODE_PREFIX}...)")
+        with _messenger(unlocker.key(wallet, index)) as m:
+            ticket, sender = _ticket_from_chat(m, packet_ref, account.address)
+    report = flows.check_claim(chain, ticket)
+    if export:
+        def exported() -> None:
+            click.echo(str(ticket))
+            note(f"anyone can submit this (`hongbao packet submit TICKET`); the share goes only to {ticket.recipient}")
+
+        emit(as_json, {"ticket": str(ticket), "recipient": ticket.recipient, "packet_id": flows.id_hex(ticket.packet_id)}, exported)
+        return
+    if submit_from:
+        name, sponsor_index = parse_account(submit_from)
+        sponsor_wallet = open_wallet(name)
+        sponsor = sponsor_wallet.account(sponsor_index)
+        if sponsor.kind == "watch":
+            raise WalletError(f"{submit_from} ({sponsor.address}) is watch-only: it cannot submit a claim")
+        flows.choose_submitter(chain, ticket, sponsor.address)
+        use_wallet, use_index, other = sponsor_wallet, sponsor_index, sponsor_wallet.name != wallet.name
+    else:
+        flows.choose_submitter(chain, ticket)
+        use_wallet, use_index, other = wallet, index, False
+    common = dict(speed=speed, max_fee=max_fee, tip=tip, yes=yes, timeout=timeout)
+    data = _submit(chain, ticket, report, wallet=use_wallet, index=use_index, unlocker=unlocker, other=other, common=common, as_json=as_json)
+    data["from"] = sender
+
+    def human() -> None:
+        click.echo(f"claimed {data['formatted']} (tx {data['tx']})")
+        if data["submitter"] != data["recipient"]:
+            note(f"submitted by {data['submitter']}" + (f", reimbursed {format_units(int(data['reimbursed']), ETH_DECIMALS)} ETH from the packet's deposit" if int(data["reimbursed"]) else ""))
+
+    emit(as_json, data, human)
+
+
+@packet.command()
+@click.argument("ticket_text", metavar="TICKET")
+@wallet_option
+@index_option
+@with_tx_options
+def submit(ticket_text, wallet_name, index, speed, max_fee, tip, yes, timeout, password_file, network_name, as_json):
+    """Submit someone's claim ticket (from `packet claim --export`) from your account: you
+    pay the gas (reimbursed from the packet's deposit, if it has one); the share goes to
+    the ticket's recipient, never to you."""
+    from contracts import flows
+
+    ticket = flows.Ticket.parse(ticket_text)
+    wallet, _account = sending_account(wallet_name, index)
+    chain = connect(network_name)
+    chain.verify()
+    report = flows.check_claim(chain, ticket)
+    common = dict(speed=speed, max_fee=max_fee, tip=tip, yes=yes, timeout=timeout)
+    data = _submit(chain, ticket, report, wallet=wallet, index=index, unlocker=Unlocker(password_file), other=False, common=common, as_json=as_json)
+    emit(as_json, data, lambda: click.echo(f"claimed {data['formatted']} for {data['recipient']} (tx {data['tx']})"))
+
+
+# -- info / refund / resend ---------------------------------------------------------------
+
+
+def _report_json(report, coin) -> dict:
+    from contracts import flows
+
+    s = report.state
+    return {
+        "packet_id": flows.id_hex(report.packet_id), "chain_id": report.chain_id, "contract": report.contract, "creator": s.creator,
+        "token": _token_json(coin), "total": str(report.total), "claimed": str(report.claimed), "remaining": str(s.remaining),
+        "deposit": str(s.deposit), "shares": s.shares, "shares_left": s.shares_left, "random": s.random, "open": s.open,
+        "refunded": s.refunded, "expiry": s.expiry, "now": report.now, "status": report.status,
+        "greeting": None if report.created is None else flows.rp.decode_greeting(report.created.greeting),
+        "theme": None if report.created is None else flows.theme_name(report.created.theme),
+        "created_tx": report.created_tx, "created_block": report.created_block,
+        "claims": [
+            {"recipient": c.recipient, "amount": str(c.amount), "formatted": _amount(c.amount, coin), "tx": c.tx_hash, "block": c.block,
+             "submitter": c.submitter, "reimbursed": str(c.reimbursed)}
+            for c in report.claims
+        ],
+        "refund": None if report.refund is None else {"amount": str(report.refund.amount), "deposit": str(report.refund.deposit), "tx": report.refund_tx},
+    }
+
+
+@packet.command()
+@click.argument("packet_ref", metavar="ID|CODE")
+@network_option
+@json_option
+def info(packet_ref, network_name, as_json):
+    """Who claimed how much (from the contract's events), what is left, the expiry. ID: a
+    full packet id, an open packet's code, or a prefix of a packet created here."""
+    from contracts import flows
+
+    chain = connect(network_name)
+    chain.verify()
+    contract, packet_id, kept = _packet_ref(packet_ref, chain)
+    report = flows.read(chain, contract, packet_id, from_block=(kept.block or 0) if kept else 0)
+    coin = flows.token_of(chain, report.state.token)
+    data = _report_json(report, coin)
+    s = report.state
+
+    def human() -> None:
+        when = f"expires {flows.utc(s.expiry)} (in {flows.describe_wait(s.expiry - report.now)})" if not report.expired else f"expired {flows.utc(s.expiry)}"
+        _grid_out([
+            ("packet", data["packet_id"]), ("creator", s.creator),
+            ("total", f"{_amount(report.total, coin)} in {s.shares} {'random' if s.random else 'equal'} share(s), {'open (claim code)' if s.open else 'authorized (chat)'}"),
+            ("claimed", f"{_amount(report.claimed, coin)} in {len(report.claims)} claim(s), {s.shares_left} share(s) left"),
+            ("left", _amount(s.remaining, coin) + (f" + {format_units(s.deposit, ETH_DECIMALS)} ETH gas deposit" if s.deposit else "")),
+            ("status", f"{report.status}; {when}"),
+        ] + ([("greeting", data["greeting"])] if data["greeting"] else [])
+          + ([("refunded", f"{_amount(report.refund.amount, coin)} + {format_units(report.refund.deposit, ETH_DECIMALS)} ETH deposit (tx {report.refund_tx})")] if report.refund else []))
+        if report.claims:
+            table(None, ["recipient", "amount", "block", "submitted by"], [
+                [c.recipient, _amount(c.amount, coin), c.block, (f"{c.submitter} (reimbursed {format_units(c.reimbursed, ETH_DECIMALS)} ETH)" if c.submitter else "")]
+                for c in report.claims
+            ])
+
+    emit(as_json, data, human)
+
+
+def _grid_out(rows: list[tuple[str, str]]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for name, value in rows:
+        grid.add_row(name, Text(str(value)))
+    console().print(grid)
+
+
+@packet.command()
+@click.argument("packet_ref", metavar="ID")
+@wallet_option
+@click.option("--index", "-i", type=click.IntRange(min=0), help="The creator's account (default: the one that created it here, else 0).")
+@with_tx_options
+def refund(packet_ref, wallet_name, index, speed, max_fee, tip, yes, timeout, password_file, network_name, as_json):
+    """After expiry, take back what is left and the unused gas deposit (creator only)."""
+    from contracts import flows
+
+    chain = connect(network_name)
+    chain.verify()
+    contract, packet_id, kept = _packet_ref(packet_ref, chain)
+    wallet = open_wallet(wallet_name)
+    if index is None:
+        index = next((a.index for a in wallet.accounts if kept and a.address == kept.creator), 0)
+    wallet, account = sending_account(wallet.name, index)
+    report = flows.check_refund(chain, contract, packet_id, account.address)
+    coin = flows.token_of(chain, report.state.token)
+    details = [("refund", f"packet {flows.id_hex(packet_id)[:18]}...: {_amount(report.state.remaining, coin)} left"
+                + (f" + {format_units(report.state.deposit, ETH_DECIMALS)} ETH gas deposit" if report.state.deposit else "")),
+               ("expired", flows.utc(report.state.expiry))]
+    record, receipt = _send_tx(chain, flows.refund_draft(contract, packet_id, account.address), wallet=wallet, index=index, unlocker=Unlocker(password_file),
+                               other=False, speed=speed, max_fee=max_fee, tip=tip, yes=yes, as_json=as_json, timeout=timeout, question="Refund?", details=details)
+    event = flows.refunded_in(receipt, contract, packet_id)
+    data = {"packet_id": flows.id_hex(packet_id), "creator": account.address, "amount": str(event.amount), "deposit": str(event.deposit),
+            "formatted": _amount(event.amount, coin), "token": _token_json(coin), "tx": record.hash, "fee": str(_fee_paid(receipt))}
+    emit(as_json, data, lambda: click.echo(f"refunded {data['formatted']}" + (f" + {format_units(event.deposit, ETH_DECIMALS)} ETH deposit" if event.deposit else "") + f" (tx {record.hash})"))
+
+
+@packet.command()
+@click.argument("packet_ref", metavar="ID")
+@click.option("--to", "to", help="Where to send it (default: the chat it was created for).")
+@wallet_option
+@password_file_option
+@network_option
+@json_option
+def resend(packet_ref, to, wallet_name, password_file, network_name, as_json):
+    """Send a packet you created to its chat again: each recipient's authorization (an open
+    packet: its claim code). For when the relay was down at `create`."""
+    from contracts import flows
+    from wallet.home import home
+
+    chain = connect(network_name)
+    chain.verify()
+    contract, packet_id, kept = _packet_ref(packet_ref, chain)
+    if kept is None:
+        raise WalletError("only packets created from this home can be re-sent (their claim key is kept here)")
+    destination = to or kept.to
+    if not destination:
+        raise WalletError("this packet was created without a chat: give --to")
+    wallet = open_wallet(wallet_name)
+    account = next((a for a in wallet.accounts if a.address == kept.creator), None)
+    if account is None:
+        raise WalletError(f"the packet's creator {kept.creator} is not an account of wallet {wallet.name!r}: pick it with --wallet")
+    key = Unlocker(password_file).key(wallet, account.index)
+    coin = flows.token_of(chain, kept.token) if kept.token else None
+    plan = flows.Keeper(home()).plan(kept, key, coin)
+    report = flows.read(chain, contract, packet_id, from_block=kept.block or 0)
+    with _messenger(key) as m:
+        sent = m.send_each(destination, lambda recipient, _index: _payload(plan, recipient, report.total))
+    data = {"packet_id": kept.packet_id, "conversation": sent.conversation, "recipients": list(sent.envelope_ids)}
+    emit(as_json, data, lambda: click.echo(f"sent packet {kept.packet_id[:10]} to {len(sent.envelope_ids)} recipient(s)"))

@@ -1,0 +1,451 @@
+"""The chat service of one account: the local store, the relay, and the rules between them.
+
+`Messenger` is what commands (and other packages, e.g. red packets) use to talk: resolve a
+contact or group, send (sealed per recipient), receive (open, store, apply receipts and
+group changes, acknowledge), publish our identity bundle. The CLI only parses and renders.
+
+Trust: a peer's bundle is pinned on first contact (verified by the client, never trusted
+from the relay); before each send the relay is asked again, and a newer bundle with other
+keys is recorded as a key change that blocks sending until the user confirms it
+(`hongbao contacts verify NAME --confirm`).
+
+No I/O beyond the store, the relay client and (for the relay URL) config.toml.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+import unicodedata
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+from wallet import address as addr
+from wallet import config as config_mod
+
+from . import envelope as env
+from . import groups as groups_mod
+from . import payloads
+from .client import RelayClient
+from .errors import (
+    BundleInvalid,
+    EnvelopeError,
+    MessagingError,
+    PayloadError,
+    Replay,
+    StaleBundle,
+)
+from .identity import Bundle, fingerprint, make_bundle, same_keys
+from .keys import MessagingKeys, store_key
+from .store import (
+    GROUP_PREFIX,
+    BundleChange,
+    KeyChangeUnconfirmed,
+    MessageStore,
+    NotGroupMember,
+    StoredMessage,
+    path_for,
+)
+
+RELAY_SECTION = "messaging"  # config.toml: [messaging] relay = "http://127.0.0.1:8787"
+RELAY_KEY = "relay"
+_ADDRESS = re.compile(r"^(0x)?[0-9a-fA-F]{40}\Z")
+_SILENT = (payloads.Receipt.TYPE,)
+
+
+# -- configuration -----------------------------------------------------------------------
+
+
+def configured_relay(home: Path) -> str | None:
+    """The relay URL from config.toml's [messaging] section, or None."""
+    section = config_mod.load(home).extra.get(RELAY_SECTION)
+    url = section.get(RELAY_KEY) if isinstance(section, dict) else None
+    return str(url) if url else None
+
+
+def save_relay(home: Path, url: str) -> None:
+    """Set [messaging] relay in config.toml, keeping every other section."""
+    config = config_mod.load(home)
+    section = dict(config.extra.get(RELAY_SECTION) or {})
+    section[RELAY_KEY] = url.rstrip("/")
+    config.extra[RELAY_SECTION] = section
+    config_mod.save(home, config)
+
+
+# -- results -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    kind: str  # "direct" | "group"
+    conversation: str  # peer address or group:<id>
+    recipients: list[str]  # everyone who gets an envelope (never us)
+    name: str | None = None  # contact or group name, for display
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    conversation: str
+    message_id: str  # our stored message (32 hex); a direct message's envelope id
+    envelope_ids: dict[str, str]  # recipient -> the envelope id they got (receipts name it)
+    stored: StoredMessage
+    first_contact: dict[str, str] = field(default_factory=dict)  # recipient -> fingerprint, pinned just now
+    state: str = "sent"
+
+
+class Received(list):
+    """The new messages stored by `receive` (receipts left out), oldest first, plus counts."""
+
+    def __init__(self, messages=(), *, failures: int = 0, errors: list[str] | None = None, receipts: int = 0, acked: int = 0) -> None:
+        super().__init__(messages)
+        self.failures = failures  # envelopes that could not be opened or stored (acked anyway)
+        self.errors = errors or []  # why, one line each
+        self.receipts = receipts  # receipts applied to our outgoing messages
+        self.acked = acked
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    ids: list[str]  # incoming message ids newly marked read
+    receipts_sent: bool  # False when the relay could not be reached (the marks stay)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _with_group(payload: payloads.Payload, group_id: str) -> payloads.Payload:
+    if isinstance(payload, payloads.Unknown):
+        return payloads.Unknown(payload.type, {**payload.fields, "group_id": group_id})
+    if isinstance(payload, (payloads.Text, payloads.RedPacket, payloads.Payment)):
+        return dataclasses.replace(payload, group_id=group_id)
+    return payload
+
+
+# -- the service -------------------------------------------------------------------------
+
+
+class Messenger:
+    def __init__(self, account_key: bytes, store: MessageStore, relay_url: str | None, clock: Callable[[], int]) -> None:
+        self._account_key = account_key
+        self.address = addr.from_private_key(account_key)
+        self.keys = MessagingKeys.from_account_key(account_key)
+        self.store = store
+        self.clock = clock
+        self.relay_url = relay_url
+        self._relay: RelayClient | None = None
+        self._bundle: Bundle | None = None  # ours, as published
+
+    @classmethod
+    def open(cls, home: Path, account_key: bytes, *, relay_url: str | None = None, clock: Callable[[], int] | None = None) -> Messenger:
+        clock = clock or _now_ms
+        address = addr.from_private_key(account_key)
+        store = MessageStore(path_for(home, address), store_key(account_key), address, clock)
+        return cls(account_key, store, relay_url or configured_relay(home), clock)
+
+    @property
+    def relay(self) -> RelayClient:
+        if self._relay is None:
+            if not self.relay_url:
+                raise MessagingError("no relay set: choose one with `hongbao relay use URL`")
+            self._relay = RelayClient(self.relay_url, clock=self.clock)
+        return self._relay
+
+    def close(self) -> None:
+        if self._relay is not None:
+            self._relay.close()
+        self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- our identity ----------------------------------------------------------------------
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(Bundle(self.address, self.keys.x25519_public, self.keys.ed25519_public, 0, 1))
+
+    def publish(self) -> str:
+        """Make sure the relay holds a bundle with our keys: "created", "updated" or
+        "unchanged". Idempotent (one GET when nothing is to do)."""
+        current = self.relay.get_bundle(self.address)
+        mine = Bundle(self.address, self.keys.x25519_public, self.keys.ed25519_public, 0, 1)
+        if current is not None and same_keys(current, mine):
+            self._bundle = current
+            return "unchanged"
+        version = current.version + 1 if current is not None else 1
+        bundle = make_bundle(self._account_key, self.clock() // 1000, version, self.keys)
+        status = self.relay.publish_bundle(bundle)
+        self._bundle = bundle
+        return status
+
+    def _own_bundle(self) -> Bundle:
+        if self._bundle is None:
+            self.publish()
+        return self._bundle
+
+    # -- peers -----------------------------------------------------------------------------
+
+    def bundle_for(self, address: str, *, refresh: bool = False) -> tuple[Bundle, BundleChange]:
+        """The pinned bundle of `address`; if none (or with `refresh`), the relay's, verified
+        here and recorded (NEW on first contact, KEY_CHANGED flags the contact). A relay
+        offering an older bundle than the pinned one, or none, does not replace it."""
+        address = addr.parse(address)
+        known = self.store.known_bundle(address)
+        if known is not None and not refresh:
+            return known, BundleChange.UNCHANGED
+        try:
+            fetched = self.relay.get_bundle(address, known=known)
+        except StaleBundle:
+            fetched = None  # a rolled-back relay: keep what we trust
+        if fetched is None:
+            if known is not None:
+                return known, BundleChange.UNCHANGED
+            raise MessagingError(f"{address} has no messaging identity on {self.relay.base_url}: they have not used Hongbao chat there yet (they publish it with `hongbao relay use URL`)")
+        change = self.store.record_bundle(fetched)
+        return self.store.known_bundle(address) or fetched, change
+
+    def resolve(self, to: str) -> Target:
+        """An address, a contact name, a group name or group:<id>."""
+        text = to.strip() if isinstance(to, str) else ""
+        if text.startswith(GROUP_PREFIX):
+            group = self.store.group(text[len(GROUP_PREFIX) :].lower())
+            if group is None:
+                raise MessagingError(f"unknown group {text!r}: see `hongbao group list`")
+            return self._group_target(group)
+        if _ADDRESS.match(text):
+            address = addr.parse(text)
+            contact = self.store.contact(address)
+            return Target("direct", address, [address], contact.name if contact else None)
+        contact = self.store.contact(text) if text else None
+        key = unicodedata.normalize("NFKC", text).casefold()
+        named = [g for g in self.store.groups() if unicodedata.normalize("NFKC", g.name).casefold() == key] if text else []
+        if contact is not None and contact.saved and named:
+            raise MessagingError(f"{text!r} names both a contact and a group: use the address or group:{named[0].id}")
+        if contact is not None and contact.saved:
+            return Target("direct", contact.address, [contact.address], contact.name)
+        if len(named) > 1:
+            raise MessagingError(f"{len(named)} groups are named {text!r}: use " + " or ".join(f"group:{g.id}" for g in named))
+        if named:
+            return self._group_target(named[0])
+        raise MessagingError(f"unknown contact or group {text!r}: add it with `hongbao contacts add`")
+
+    def _group_target(self, group: groups_mod.Group) -> Target:
+        return Target("group", GROUP_PREFIX + group.id, groups_mod.recipients(group, None, self.address), group.name)
+
+    def _member_address(self, member: str) -> str:
+        """A member given as an address or a saved contact's name."""
+        text = member.strip()
+        if _ADDRESS.match(text):
+            return addr.parse(text)
+        contact = self.store.contact(text)
+        if contact is None or not contact.saved:
+            raise MessagingError(f"unknown contact {text!r}: add it with `hongbao contacts add`")
+        return contact.address
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def send(self, to: str, payload: payloads.Payload) -> SentMessage:
+        """Send one payload to a contact or every member of a group."""
+        return self.send_each(to, lambda _recipient, _index: payload)
+
+    def send_each(self, to: str, make_payload: Callable[[str, int], payloads.Payload]) -> SentMessage:
+        """Send a payload made for each recipient (`make_payload(address, index)`); the
+        local copy keeps the first recipient's payload."""
+        target = self.resolve(to)
+        group_id = target.conversation[len(GROUP_PREFIX) :] if target.kind == "group" else None
+        items = []
+        for index, recipient in enumerate(target.recipients):
+            payload = make_payload(recipient, index)
+            items.append((recipient, _with_group(payload, group_id) if group_id else payload))
+        if not items:  # a group of one: only our own copy
+            stored = make_payload(self.address, 0)
+            items_stored = _with_group(stored, group_id) if group_id else stored
+            return self._deliver(target.conversation, [], items_stored)
+        return self._deliver(target.conversation, items, items[0][1])
+
+    def _deliver(self, conversation: str, items: list[tuple[str, payloads.Payload]], stored_payload: payloads.Payload) -> SentMessage:
+        """Seal each (recipient, payload) with its own id, store one outgoing message with a
+        copy per recipient, post, mark sent. Nothing is sealed while any recipient's key
+        change is unconfirmed."""
+        first_contact: dict[str, str] = {}
+        bundles: dict[str, Bundle] = {}
+        for recipient, _ in items:
+            bundle, change = self.bundle_for(recipient, refresh=True)
+            bundles[recipient] = bundle
+            if change is BundleChange.NEW:
+                first_contact[recipient] = bundle.fingerprint
+        for recipient in bundles:
+            self._check_can_send(recipient)
+        ours = self._own_bundle()
+        now = self.clock()
+        envelopes = []
+        for recipient, payload in items:
+            include = ours if recipient in first_contact or not self.store.messages(recipient, limit=1) else None
+            envelopes.append(env.seal(self.address, self.keys, bundles[recipient], payload, now_ms=now, include_bundle=include))
+        copies = {e.to: e.id.hex() for e in envelopes}
+        message_id = envelopes[0].id if len(envelopes) == 1 and not conversation.startswith(GROUP_PREFIX) else env.new_message_id()
+        stored = self.store.add_outgoing(conversation, message_id, stored_payload, now, copies=copies)
+        if envelopes:
+            self.relay.send(envelopes)  # stays pending in the store if this fails
+        self.store.mark_sent(message_id)
+        return SentMessage(stored.conversation, stored.id, copies, stored, first_contact)
+
+    def _check_can_send(self, address: str) -> None:
+        try:
+            self.store.check_can_send(address)
+        except KeyChangeUnconfirmed as error:
+            contact = self.store.contact(address)
+            who = contact.name if contact is not None and contact.name else address
+            raised = KeyChangeUnconfirmed(f"{error}: `hongbao contacts verify {who} --confirm`")
+            raised.address = address
+            raise raised from None
+
+    def _post_silent(self, to: str, payload: payloads.Payload) -> None:
+        """Control traffic (receipts): sealed to the pinned key, not stored."""
+        bundle = self.store.known_bundle(to)
+        contact = self.store.contact(to)
+        if bundle is None or contact is None or contact.key_changed:
+            return
+        self.relay.send([env.seal(self.address, self.keys, bundle, payload, now_ms=self.clock())])
+
+    # -- groups ----------------------------------------------------------------------------
+
+    def _group(self, group: str) -> groups_mod.Group:
+        target = self.resolve(group)
+        if target.kind != "group":
+            raise MessagingError(f"{group!r} is a contact, not a group")
+        found = self.store.group(target.conversation[len(GROUP_PREFIX) :])
+        if found.admin != self.address:
+            raise MessagingError(f"only the group's admin ({found.admin}) changes {found.name!r}")
+        return found
+
+    def _control(self, group: groups_mod.Group, control: payloads.GroupControl) -> tuple[groups_mod.Group, SentMessage]:
+        """Apply a membership change locally, then tell everyone (new members get the whole group)."""
+        updated = groups_mod.apply(None if control.op == "create" else group, control, self.address)
+        recipients = groups_mod.recipients(updated, control, self.address)
+        for recipient in recipients:  # fail before anything changes, not half-way
+            self.bundle_for(recipient, refresh=True)
+            self._check_can_send(recipient)
+        self.store.save_group(updated)
+        added = set(control.members) if control.op == "add" else set()
+        whole = payloads.GroupControl("create", updated.id, updated.name, updated.members)
+        items = [(r, whole if r in added else control) for r in recipients]
+        return updated, self._deliver(GROUP_PREFIX + updated.id, items, control)
+
+    def create_group(self, name: str, members: list[str]) -> tuple[groups_mod.Group, SentMessage]:
+        group, control = groups_mod.create(self.address, name, [self._member_address(m) for m in members])
+        return self._control(group, control)
+
+    def add_members(self, group: str, members: list[str]) -> tuple[groups_mod.Group, SentMessage]:
+        current = self._group(group)
+        new = [m for m in dict.fromkeys(self._member_address(m) for m in members) if m not in current.members]
+        if not new:
+            raise MessagingError(f"everyone named is already in {current.name!r}")
+        return self._control(current, payloads.GroupControl("add", current.id, current.name, tuple(new)))
+
+    def remove_members(self, group: str, members: list[str]) -> tuple[groups_mod.Group, SentMessage]:
+        current = self._group(group)
+        gone = [m for m in dict.fromkeys(self._member_address(m) for m in members) if m in current.members]
+        if not gone:
+            raise MessagingError(f"no one named is in {current.name!r}")
+        return self._control(current, payloads.GroupControl("remove", current.id, current.name, tuple(gone)))
+
+    def rename_group(self, group: str, name: str) -> tuple[groups_mod.Group, SentMessage]:
+        current = self._group(group)
+        return self._control(current, payloads.GroupControl("rename", current.id, name, ()))
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def _handle(self, envelope: env.Envelope, result: Received) -> StoredMessage | None:
+        """Open, store and apply one envelope; None for junk or a replay (counted in result)."""
+        try:
+            opened = env.open_envelope(envelope, self.address, self.keys, now_ms=self.clock(), known_bundle=self.store.known_bundle, seen=self.store.seen)
+            stored = self.store.add_incoming(opened)
+        except Replay:
+            return None  # stored before: only the ack was missing
+        except (EnvelopeError, StaleBundle, BundleInvalid, NotGroupMember, PayloadError) as error:
+            result.failures += 1
+            result.errors.append(f"message {envelope.id.hex()}: {error}")
+            return None
+        payload = stored.payload
+        if isinstance(payload, payloads.Receipt):
+            if self.store.apply_receipt(payload, stored.sender):
+                result.receipts += 1
+        elif isinstance(payload, payloads.GroupControl):
+            current = self.store.group(payload.group_id)
+            if payload.op == "create" and current is not None and current.admin == stored.sender:
+                current = None  # re-added after a removal: the whole group again
+            try:
+                self.store.save_group(groups_mod.apply(current, payload, stored.sender))
+            except PayloadError as error:
+                result.failures += 1
+                result.errors.append(f"group change {stored.id} from {stored.sender} ignored: {error}")
+        return stored
+
+    def _delivered(self, messages: list[StoredMessage]) -> None:
+        by_sender: dict[str, list[str]] = {}
+        for message in messages:
+            if message.type not in _SILENT:
+                by_sender.setdefault(message.sender, []).append(message.id)
+        for sender, ids in by_sender.items():
+            for start in range(0, len(ids), 500):
+                self._post_silent(sender, payloads.Receipt("delivered", tuple(ids[start : start + 500])))
+
+    def receive(self) -> Received:
+        """Fetch the mailbox, store what opens, apply receipts and group changes, ack
+        everything handled (junk too), send delivered receipts. RelayUnreachable leaves
+        what was stored in place."""
+        self._own_bundle()
+        self.relay.authenticate(self.address, self.keys)
+        result = Received()
+        handled: list[bytes] = []
+        try:
+            for _seq, envelope in self.relay.fetch_all(0, address=self.address):
+                stored = self._handle(envelope, result)
+                handled.append(envelope.id)
+                if stored is not None and stored.type not in _SILENT:
+                    result.append(stored)
+        finally:
+            if handled:
+                result.acked = self.relay.ack(handled, address=self.address)
+        self._delivered(result)
+        return result
+
+    async def watch(self, *, on_connect: Callable[[int], None] | None = None, max_failures: int | None = None) -> AsyncIterator[tuple[StoredMessage, Received]]:
+        """Stream the mailbox: each envelope is handled and acked as it arrives; yields
+        (new message, running counts). Receipts are applied, junk counted, neither yielded."""
+        self._own_bundle()
+        self.relay.authenticate(self.address, self.keys)
+        counts = Received()
+        async for _seq, envelope in self.relay.stream(0, address=self.address, on_connect=on_connect, max_failures=max_failures):
+            stored = self._handle(envelope, counts)
+            self.relay.ack([envelope.id], address=self.address)
+            counts.acked += 1
+            if stored is not None and stored.type not in _SILENT:
+                self._delivered([stored])
+                yield stored, counts
+
+    def mark_read(self, conversation: str) -> Read:
+        """Mark a conversation read and send each sender a read receipt (best effort: if
+        the relay is down the messages stay read and receipts_sent is False)."""
+        from .client import RelayRejected, RelayUnreachable
+
+        by_sender = self.store.mark_read_by_sender(conversation)
+        sent = True
+        for sender, ids in by_sender.items():
+            try:
+                for start in range(0, len(ids), 500):
+                    self._post_silent(sender, payloads.Receipt("read", tuple(ids[start : start + 500])))
+            except (RelayUnreachable, RelayRejected, MessagingError):
+                sent = False
+        return Read([i for ids in by_sender.values() for i in ids], sent)
+
+
+__all__ = ["RELAY_SECTION", "Messenger", "Read", "Received", "SentMessage", "Target", "configured_relay", "save_relay"]

@@ -1,0 +1,297 @@
+"""Red packets from a terminal, end to end: a real anvil, a real relay process, real wallets
+(one HONGBAO_HOME per person) and the real `hongbao` entry point in subprocesses.
+
+Alice creates a random 3-share ETH packet for the group {Bob, Carol}; both receive it in
+the chat and claim it (Carol holds no ETH: a funded wallet of hers submits the claim);
+Alice sees both claims; a second claim is one clear line; an open packet's code is
+claimed by Dave, an outsider without ETH, whose exported ticket Bob submits (reimbursed
+from the packet's gas deposit); after the expiry a claim is refused and Alice refunds
+both packets. Every balance is checked to the wei against the transactions' fees and the
+contract's events. A second test covers an ERC-20 packet (approve, then create) and the
+refusals around refunds.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from test_relay_e2e import Relay, sqlite_url
+from wallet import config
+from wallet.rpc import to_int
+
+pytestmark = pytest.mark.slow
+
+E18 = 10**18
+# Command groups this test needs; registered for the subprocess until cli/main.py lists
+# them (a no-op once it does).
+GROUPS = {
+    "chat": ("cli.chat_cmd", "chat", "Chat: send, inbox, show, watch."),
+    "contacts": ("cli.contacts_cmd", "contacts", "Contacts: add, list, remove, verify."),
+    "group": ("cli.group_cmd", "group", "Groups: create, add, remove, rename, list."),
+    "relay": ("cli.relay_cmd", "relay", "The relay chats go through: use, status."),
+    "packet": ("cli.packet_cmd", "packet", "Red packets: create, list, claim, submit, info, refund, resend."),
+}
+BOOT = f"import sys, cli.main as m; [m.GROUPS.setdefault(k, v) for k, v in {GROUPS!r}.items()]; sys.argv[0] = 'hongbao'; m.main()"
+
+
+class Person:
+    def __init__(self, cli, home, name: str) -> None:
+        self.cli, self.home, self.name = cli, home, name
+        self.address = ""
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "-c", BOOT, *args], input="", capture_output=True, text=True,
+                                env={**self.cli.env, "HONGBAO_HOME": str(self.home), "COLUMNS": "200"}, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{self.name}: hongbao {' '.join(args)} exited {result.returncode}: {result.stderr}")
+        return result
+
+    def json(self, *args: str):
+        return json.loads(self(*args, "--json").stdout)
+
+    def fails(self, *args: str) -> str:
+        """Exit 1 with exactly one line on stderr, `error: ...`, and no traceback."""
+        result = self(*args, check=False)
+        assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+        return lines[0]
+
+
+@pytest.fixture(scope="module")
+def relay(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("packet-relay")
+    with Relay(folder / "home", sqlite_url(folder)) as running:
+        yield running
+
+
+def person(cli, tmp_path, anvil, name: str, relay=None, network: config.Network | None = None) -> Person:
+    """A wallet of one's own, on the test's anvil (with Alice's contracts when given)."""
+    someone = Person(cli, tmp_path / name, name)
+    someone.address = someone.json("wallet", "create", "--kdf", "interactive")["accounts"][0]["address"]
+    cfg = config.load(someone.home)
+    cfg.networks["local"] = network or config.Network("local", anvil.url, 31337)
+    config.save(someone.home, cfg)
+    if relay is not None:
+        someone("relay", "use", relay.url)
+        someone.json("chat", "inbox")  # publishes the identity bundle
+    return someone
+
+
+def balance(anvil, who: str) -> int:
+    return to_int(anvil.rpc().call("eth_getBalance", who, "latest"))
+
+
+def fee(result: dict) -> int:
+    return int(result["fee"])
+
+
+def warp(anvil, seconds: int) -> None:
+    rpc = anvil.rpc()
+    rpc.call("evm_increaseTime", seconds)
+    rpc.call("evm_mine")
+
+
+def test_group_packet_open_code_expiry_and_refund(cli, tmp_path, anvil, relay):
+    alice = person(cli, tmp_path, anvil, "alice", relay)
+    alice("faucet", alice.address, "10")
+    deployed = alice.json("contracts", "deploy")
+    contract = deployed["red_packet"]
+    network = config.load(alice.home).networks["local"]
+    bob, carol = (person(cli, tmp_path, anvil, name, relay, network) for name in ("bob", "carol"))
+    dave = person(cli, tmp_path, anvil, "dave", None, network)  # an outsider: no chat, no ETH
+    bob("faucet", bob.address, "1")
+    gas = carol.json("wallet", "create", "--wallet", "gas", "--kdf", "interactive")["accounts"][0]["address"]
+    carol("faucet", gas, "1")  # Carol's own account stays empty
+
+    alice.json("contacts", "add", bob.address, "--name", "bob")
+    alice.json("contacts", "add", carol.address, "--name", "carol")
+    group = alice.json("group", "create", "family", "bob", "carol")
+
+    # -- a random 3-share packet for the group: one authorization each ---------------------
+    created = alice.json("packet", "create", "--to", "family", "--amount", "1 ETH", "--shares", "3", "--random", "--expires", "1h",
+                         "--greeting", "新年快乐", "--theme", "spring-festival", "--yes")
+    pid = created["packet_id"]
+    assert created["contract"] == contract and created["total"] == str(E18) and created["random"] and not created["open"]
+    assert {r["address"]: r["slot"] for r in created["recipients"]} == {bob.address: 0, carol.address: 1}
+    assert created["sent"]["conversation"] == group["conversation"] and set(created["sent"]["recipients"]) == {bob.address, carol.address}
+    assert created["delivery_error"] is None and created["code"] is None
+
+    inbox = bob.json("chat", "inbox")
+    assert any(c["conversation"] == group["conversation"] for c in inbox["conversations"])
+    (listed,) = bob.json("packet", "list")
+    assert listed["packet_id"] == pid and listed["status"] == "open" and listed["greeting"] == "新年快乐" and listed["slot"] == 0
+    assert listed["from"] == alice.address and listed["conversation"] == group["conversation"]
+
+    before = balance(anvil, bob.address)
+    got_b = bob.json("packet", "claim", pid[:12], "--yes")
+    a_b = int(got_b["amount"])
+    assert got_b["recipient"] == got_b["submitter"] == bob.address and got_b["from"] == alice.address
+    assert 0 < a_b < 2 * E18 // 3  # double-average rule: below twice the average
+    assert balance(anvil, bob.address) == before - fee(got_b) + a_b
+    (listed,) = bob.json("packet", "list")
+    assert listed["status"] == "claimed" and listed["amount"] == str(a_b)
+
+    # Carol has no ETH: her claim says how to get it submitted, then a funded wallet does it
+    error = carol.fails("packet", "claim", pid, "--yes")
+    assert "not enough for the claim's gas" in error and "--submit-from" in error
+    before_gas = balance(anvil, gas)
+    got_c = carol.json("packet", "claim", pid, "--submit-from", "gas", "--yes")
+    a_c = int(got_c["amount"])
+    assert got_c["recipient"] == carol.address and got_c["submitter"] == gas and got_c["reimbursed"] == "0"
+    assert balance(anvil, carol.address) == a_c  # the whole share, no gas paid by Carol
+    assert balance(anvil, gas) == before_gas - fee(got_c)
+
+    info = alice.json("packet", "info", pid[:10])
+    assert {c["recipient"]: int(c["amount"]) for c in info["claims"]} == {bob.address: a_b, carol.address: a_c}
+    assert info["remaining"] == str(E18 - a_b - a_c) and info["shares_left"] == 1 and info["status"] == "open"
+    assert info["greeting"] == "新年快乐" and info["theme"] == "spring-festival" and info["creator"] == alice.address
+    assert "0x" in alice("packet", "info", pid).stdout  # the human view renders too
+
+    error = bob.fails("packet", "claim", pid, "--yes")
+    assert "already claimed" in error
+    # the relay was fine, but a re-send (e.g. after it was down) reaches the chat again and
+    # still counts once; the creator's file keeps the claim key sealed, never in clear
+    assert set(alice.json("packet", "resend", pid[:10])["recipients"]) == {bob.address, carol.address}
+    assert [(r["packet_id"], r["status"]) for r in bob.json("packet", "list")] == [(pid, "claimed")]
+    kept = alice.home / "packets.json"
+    assert kept.stat().st_mode & 0o777 == 0o600 and json.loads(kept.read_text())["packets"][pid]["tx"] == created["tx"]
+
+    # -- an open packet: a code, claimed by an outsider without ETH through a ticket --------
+    opened = alice.json("packet", "create", "--open", "--amount", "0.5", "--shares", "2", "--fixed", "--expires", "2h",
+                        "--deposit", "0.01 ETH", "--yes")
+    code, oid = opened["code"], opened["packet_id"]
+    assert code.rsplit(":", 1)[1][2:] not in kept.read_text()  # the claim key is stored sealed
+    assert code.startswith(f"hongbao:redpacket:31337:{contract}:{oid}:") and opened["sent"] is None
+    ticket = dave.json("packet", "claim", code, "--export")["ticket"]
+    assert ticket.startswith(f"hongbao:claim:31337:{contract}:{oid}:{dave.address}:0:")
+    before_bob = balance(anvil, bob.address)
+    submitted = bob.json("packet", "submit", ticket, "--yes")
+    assert submitted["recipient"] == dave.address and submitted["amount"] == str(E18 // 4) and submitted["submitter"] == bob.address
+    reimbursed = int(submitted["reimbursed"])
+    assert 0 < reimbursed <= 10**16 // 2
+    assert balance(anvil, dave.address) == E18 // 4
+    assert balance(anvil, bob.address) == before_bob - fee(submitted) + reimbursed
+    assert "already claimed" in dave.fails("packet", "claim", code, "--export")
+
+    # -- expiry: no more claims, the creator refunds, balances add up ------------------------
+    assert "expires at" in alice.fails("packet", "refund", pid[:10], "--yes")
+    warp(anvil, 2 * 3600 + 1)
+    assert "expired" in bob.fails("packet", "claim", code, "--yes")
+    assert "only the packet's creator" in bob.fails("packet", "refund", pid, "--yes")
+
+    before_alice = balance(anvil, alice.address)
+    refunded = alice.json("packet", "refund", pid[:10], "--yes")
+    assert int(refunded["amount"]) == E18 - a_b - a_c and refunded["deposit"] == "0"
+    refunded_open = alice.json("packet", "refund", oid[:10], "--yes")
+    assert int(refunded_open["amount"]) == E18 // 4 and int(refunded_open["deposit"]) == 10**16 - reimbursed
+    assert balance(anvil, alice.address) == before_alice - fee(refunded) - fee(refunded_open) + E18 - a_b - a_c + E18 // 4 + 10**16 - reimbursed
+    info = alice.json("packet", "info", pid)
+    assert info["status"] == "refunded" and info["refund"]["amount"] == str(E18 - a_b - a_c) and info["remaining"] == "0"
+    assert sum(int(c["amount"]) for c in info["claims"]) + int(info["refund"]["amount"]) == E18
+    assert "already refunded" in alice.fails("packet", "refund", pid, "--yes")
+    statuses = {row["packet_id"]: row["status"] for row in carol.json("packet", "list")}
+    assert statuses == {pid: "claimed"}
+
+
+def test_token_packet_approves_first_and_refunds_tokens(cli, tmp_path, anvil, relay):
+    from contracts import token as test_token
+    from wallet import erc20
+
+    alice = person(cli, tmp_path, anvil, "alice", relay)
+    alice("faucet", alice.address, "2")
+    deployed = alice.json("contracts", "deploy")
+    tkn, contract = deployed["token"]["address"], deployed["red_packet"]
+    rpc = anvil.rpc()
+    rpc.call("eth_sendTransaction", {"from": deployed["deployer"], "to": tkn, "data": "0x" + test_token.mint_data(alice.address, 1_000 * E18).hex()})
+    bob = person(cli, tmp_path, anvil, "bob", relay, config.load(alice.home).networks["local"])
+    bob("faucet", bob.address, "1")
+    alice.json("contacts", "add", bob.address, "--name", "bob")
+
+    assert "--json needs --yes" in alice.fails("packet", "create", "--to", "bob", "--open", "--amount", "100 TKN", "--json")
+    created = alice.json("packet", "create", "--to", "bob", "--open", "--amount", "100", "--token", "TKN", "--shares", "3",
+                         "--random", "--expires", "10m", "--yes")
+    pid = created["packet_id"]
+    assert created["approve_tx"] and created["token"]["symbol"] == "TKN" and created["total"] == str(100 * E18)
+    assert erc20.allowance(rpc, tkn, alice.address, contract) == 0  # exactly the total was approved, and spent
+    assert erc20.balance_of(rpc, tkn, alice.address) == 900 * E18
+
+    # an open packet sent to a chat: Bob claims it by id, with the key from his message
+    got = bob.json("packet", "claim", pid[:10], "--yes")
+    share = int(got["amount"])
+    assert got["token"]["symbol"] == "TKN" and erc20.balance_of(rpc, tkn, bob.address) == share
+    (listed,) = bob.json("packet", "list", "--no-fetch")
+    assert listed["kind"] == "open" and listed["status"] == "claimed" and listed["formatted"].endswith(" TKN")
+
+    assert "expires at" in alice.fails("packet", "refund", pid[:10], "--yes")
+    warp(anvil, 601)
+    (listed,) = bob.json("packet", "list", "--no-fetch")
+    assert listed["status"] == "claimed"
+    refunded = alice.json("packet", "refund", pid[:10], "--yes")
+    assert int(refunded["amount"]) == 100 * E18 - share and refunded["formatted"].endswith(" TKN")
+    assert erc20.balance_of(rpc, tkn, alice.address) == 1_000 * E18 - share
+    info = alice.json("packet", "info", pid)
+    assert info["status"] == "refunded" and info["open"] and [c["recipient"] for c in info["claims"]] == [bob.address]
+
+
+def test_plans_codes_tickets_and_the_keeper_offline(tmp_path):
+    """The pure parts of contracts/flows.py: slots, signatures bound to their recipient,
+    code and ticket round trips, damaged input in words, the keeper's sealed claim keys."""
+    from dataclasses import replace
+
+    from cli.packet_cmd import parse_account, parse_duration
+    from contracts import flows
+    from wallet import address as addr
+    from wallet.errors import WalletError
+
+    creator_key, other_key = bytes(range(1, 33)), bytes(range(2, 34))
+    creator, a, b = addr.from_private_key(creator_key), "0x" + "aa" * 20, "0x" + "bb" * 20
+    contract = "0x" + "cc" * 20
+    plan = flows.plan_create(31337, contract, creator, total=10, shares=2, duration=60, recipients=[a, b], greeting="x" * 40, theme="wedding")
+    assert plan.params.theme == flows.THEMES.index("wedding") and len(plan.params.greeting) == 32  # a long greeting goes as its hash
+    grant = plan.authorization(b)
+    assert grant.slot == 1 and grant.recipient == addr.parse(b)
+    ticket = flows.Ticket.from_authorization(31337, contract, flows.id_hex(plan.packet_id), b, 1, "0x" + grant.signature.hex())
+    assert ticket.signer() == plan.params.claim_key and flows.Ticket.parse(str(ticket)) == ticket
+    assert replace(ticket, recipient=addr.parse(a)).signer() != plan.params.claim_key  # not redirectable
+    assert replace(ticket, slot=0).signer() != plan.params.claim_key
+    with pytest.raises(flows.PacketError, match="open packet"):
+        plan.code
+
+    opened = flows.plan_create(31337, contract, creator, total=10, shares=2, duration=60, open=True)
+    code = flows.OpenCode.parse(str(opened.code))
+    assert code == opened.code and code.ticket(a).signer() == opened.params.claim_key
+    with pytest.raises(flows.PacketError, match="damaged"):
+        flows.OpenCode.parse(str(opened.code)[:-4] + "zzzz")
+    with pytest.raises(flows.PacketError, match="fields"):
+        flows.Ticket.parse(str(ticket).rsplit(":", 1)[0])
+
+    for kwargs, message in [
+        (dict(recipients=[a, a.upper().replace("0X", "0x")]), "twice"),
+        (dict(recipients=[]), "needs recipients"),
+        (dict(recipients=[a], theme="halloween"), "unknown theme"),
+        (dict(recipients=[a], duration=366 * 86_400), "365 days"),
+    ]:
+        with pytest.raises(flows.PacketError, match=message):
+            flows.plan_create(31337, contract, creator, **{"total": 10, "shares": 2, "duration": 60, **kwargs})
+
+    keeper = flows.Keeper(tmp_path)
+    kept = keeper.remember(plan, creator_key, to="group:" + "0" * 32)
+    assert (tmp_path / flows.KEEPER_FILE).stat().st_mode & 0o777 == 0o600
+    assert plan.claim_key.hex() not in (tmp_path / flows.KEEPER_FILE).read_text()
+    assert keeper.claim_key(kept, creator_key) == plan.claim_key
+    assert keeper.plan(kept, creator_key).authorization(b) == grant
+    with pytest.raises(flows.PacketError, match="does not open"):
+        keeper.claim_key(kept, other_key)
+    assert keeper.find(kept.packet_id[2:10]) == [kept]
+    keeper.forget(plan.packet_id)
+    assert keeper.all() == []
+
+    assert parse_duration("1d12h") == 129_600 and parse_duration("90") == 90 and parse_duration("30m") == 1_800
+    with pytest.raises(WalletError):
+        parse_duration("soon")
+    assert parse_account("gas") == ("gas", 0) and parse_account("gas:3") == ("gas", 3)
