@@ -53,7 +53,7 @@ def payload_json(payload) -> dict:
     return json.loads(payloads.encode(payload))
 
 
-def message_json(message, names: dict[str, str] | None = None) -> dict:
+def message_json(message, names: dict[str, str] | None = None, me: str | None = None) -> dict:
     data = {
         "id": message.id,
         "conversation": message.conversation,
@@ -66,6 +66,9 @@ def message_json(message, names: dict[str, str] | None = None) -> dict:
     }
     if names is not None:
         data["sender_name"] = names.get(message.sender)
+    check = payment_check(message, me) if me else None
+    if check is not None:
+        data["payment_check"] = check
     return data
 
 
@@ -124,7 +127,30 @@ def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
 
 
-def print_message(message, names: dict[str, str]) -> None:
+def payment_check(message, me: str) -> str | None:
+    """For an incoming payment notice: what the chain says about it (never trust the note)."""
+    from messaging import payloads
+
+    if message.direction != "in" or not isinstance(message.payload, payloads.Payment):
+        return None
+    from wallet import payments
+    from wallet.rpc import Rpc
+
+    from .context import load_config
+
+    payment = message.payload
+    network = next((n for n in load_config().networks.values() if n.chain_id == payment.chain_id), None)
+    if network is None:
+        return f"not checked: no network with chain id {payment.chain_id} is configured"
+    try:
+        with Rpc(network.rpc_url, timeout=5) as rpc:
+            verdict = payments.verify(rpc, payment.tx_hash, me, int(payment.amount), payment.token)
+    except WalletError as error:
+        return f"not checked: {error}"
+    return ("✓ " if verdict.ok else "✗ NOT CONFIRMED: ") + verdict.reason
+
+
+def print_message(message, names: dict[str, str], me: str | None = None) -> None:
     from rich.text import Text
 
     who = names.get(message.sender) or message.sender
@@ -135,6 +161,9 @@ def print_message(message, names: dict[str, str]) -> None:
     line.append(describe(message.payload, names))
     if message.direction == "out":
         line.append(f"  ({message.state})", style="dim")
+    check = payment_check(message, me) if me else None
+    if check is not None:
+        line.append(f"  [{check}]", style="green" if check.startswith("✓") else "bold red")
     console().print(line)
 
 
@@ -223,14 +252,14 @@ def show(conversation, limit, wallet_name, index, password_file, as_json):
         read = m.mark_read(target.conversation)
         data = {
             "conversation": target.conversation, "name": target.name, "kind": target.kind,
-            "messages": [message_json(x, names) for x in messages], "marked_read": read.ids, "receipts_sent": read.receipts_sent,
+            "messages": [message_json(x, names, m.address) for x in messages], "marked_read": read.ids, "receipts_sent": read.receipts_sent,
         }
 
     def human() -> None:
         if not messages:
             note(f"No messages with {target.name or target.conversation} yet")
         for message in messages:
-            print_message(message, names)
+            print_message(message, names, m.address)
         if read.ids and not read.receipts_sent:
             note("read receipts could not be sent (relay unreachable)")
 
@@ -248,10 +277,10 @@ def watch(once, wallet_name, index, password_file, as_json):
 
     def show_one(message, names) -> None:
         if as_json:
-            sys.stdout.write(json.dumps(message_json(message, names), ensure_ascii=False) + "\n")
+            sys.stdout.write(json.dumps(message_json(message, names, m.address), ensure_ascii=False) + "\n")
             sys.stdout.flush()
         else:
-            print_message(message, names)
+            print_message(message, names, m.address)
 
     with messenger(wallet_name, index, password_file) as m:
         names = names_of(m)

@@ -67,9 +67,11 @@ def _fee_overrides(max_fee: str | None, tip: str | None) -> tuple[int | None, in
 @no_wait_option
 @yes_option
 @timeout_option
+@click.option("--notify", is_flag=True, help="After the receipt, tell the recipient in the chat (a payment notice).")
+@click.option("--note", default="", help="A short note for the payment notice.")
 @password_file_option
 @json_option
-def send(to, amount, token, wallet_name, index, network_name, speed, max_fee, tip, gas, no_wait, yes, timeout, password_file, as_json):
+def send(to, amount, token, wallet_name, index, network_name, speed, max_fee, tip, gas, no_wait, yes, timeout, notify, note, password_file, as_json):
     """Send ETH or a token: `send 0xTO 1.5` (ETH), `send 0xTO "250 TKN"`, `send 0xTO max`.
 
     The transaction is simulated and shown (decoded call, balance change, fee) before you
@@ -77,6 +79,8 @@ def send(to, amount, token, wallet_name, index, network_name, speed, max_fee, ti
     """
     from wallet import transfers
 
+    if notify and no_wait:
+        raise WalletError("--notify sends the notice after the receipt: drop --no-wait")
     to = addr.parse(to)
     parsed = parse_amount(amount)
     unit = token or parsed.unit
@@ -100,7 +104,31 @@ def send(to, amount, token, wallet_name, index, network_name, speed, max_fee, ti
     key = wallet.unlock(secrets.password(password_file)).private_key(index)
     record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
     receipt = None if no_wait else wait_with_progress(chain, record.hash, history(), timeout, as_json)
-    report_sent(as_json, record, receipt, net.explorer_link(record.hash))
+    notice = _notify(key, to, record, receipt, net.chain_id, note) if notify else None
+    report_sent(as_json, record, receipt, net.explorer_link(record.hash), extra=notice)
+
+
+def _notify(key: bytes, recipient: str, record, receipt: dict, chain_id: int, note_text: str) -> dict:
+    """Send a payment notice through the chat. The money has moved by now, so a failure here
+    is reported (stderr, and `notified: false` in JSON), not raised."""
+    from messaging import payloads
+    from messaging.chat import Messenger
+    from wallet.home import home
+    from wallet.rpc import to_int
+
+    from .output import note
+
+    if to_int(receipt.get("status")) != 1:
+        return {"notified": False, "notify_error": "the transaction failed; no notice sent"}
+    amount = record.token_amount if record.token else record.value
+    payment = payloads.Payment(chain_id, record.hash, str(amount), record.token, note_text)
+    try:
+        with Messenger.open(home(), key) as messenger:
+            messenger.send(recipient, payment)
+    except WalletError as error:
+        note(f"[yellow]payment confirmed, but the notice was not sent: {error}[/]")
+        return {"notified": False, "notify_error": str(error)}
+    return {"notified": True}
 
 
 @click.command()

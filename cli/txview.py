@@ -102,7 +102,7 @@ def sent_json(record, receipt: dict | None) -> dict:
     return data
 
 
-def report_sent(as_json: bool, record, receipt: dict | None, explorer_link: str | None) -> None:
+def report_sent(as_json: bool, record, receipt: dict | None, explorer_link: str | None, extra: dict | None = None) -> None:
     from .output import emit
 
     def human() -> None:
@@ -113,5 +113,7 @@ def report_sent(as_json: bool, record, receipt: dict | None, explorer_link: str 
             console(stderr=True).print(f"sent (nonce {record.nonce}); follow it with `hongbao tx show {record.hash}`")
         if explorer_link:
             console(stderr=True).print(explorer_link)
+        if extra and extra.get("notified"):
+            console(stderr=True).print("payment notice sent to the recipient's chat")
 
-    emit(as_json, sent_json(record, receipt), human)
+    emit(as_json, {**sent_json(record, receipt), **(extra or {})}, human)

@@ -1,0 +1,79 @@
+"""`hongbao send --notify`: a payment notice through the chat, checked against the chain."""
+
+from __future__ import annotations
+
+import pytest
+
+from test_chat_cli import people, relay  # noqa: F401  (the module-scoped relay fixture)
+from wallet import config, payments
+
+ETH = 10**18
+WHO = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+TX = {"to": WHO, "value": hex(ETH)}
+OK = {"status": "0x1", "logs": []}
+
+
+def test_check_is_exact():
+    assert payments.check(TX, OK, WHO, ETH, None).ok
+    assert not payments.check(TX, OK, WHO, ETH + 1, None).ok
+    assert not payments.check({**TX, "to": "0x" + "11" * 20}, OK, WHO, ETH, None).ok
+    assert not payments.check(TX, {"status": "0x0", "logs": []}, WHO, ETH, None).ok
+    assert not payments.check(None, None, WHO, ETH, None).ok
+    token = "0x" + "22" * 20
+    log = {"address": token, "topics": ["0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef", "0x" + "00" * 32, "0x" + "00" * 12 + WHO[2:].lower()], "data": hex(5)}
+    assert payments.check({"to": token, "value": "0x0"}, {"status": "0x1", "logs": [log]}, WHO, 5, token).ok
+    assert not payments.check({"to": token, "value": "0x0"}, {"status": "0x1", "logs": [log]}, WHO, 6, token).ok
+    spoofed = {**log, "address": "0x" + "33" * 20}  # the same event from another contract pays nothing
+    assert not payments.check({"to": token, "value": "0x0"}, {"status": "0x1", "logs": [spoofed]}, WHO, 5, token).ok
+
+
+def point_at(home, anvil) -> None:
+    cfg = config.load(home)
+    cfg.networks["local"] = config.Network("local", anvil.url, 31337)
+    config.save(home, cfg)
+
+
+def test_send_notify_reaches_the_chat_and_is_checked(cli, tmp_path, relay, anvil):  # noqa: F811
+    alice, bob = people(cli, tmp_path, relay, "alice", "bob")
+    for person in (alice, bob):
+        point_at(person.home, anvil)
+    alice("faucet", alice.address, "3")
+    alice("contacts", "add", bob.address, "--name", "bob")
+    sent = alice.json("send", bob.address, "1.25", "--yes", "--notify", "--note", "for dinner")
+    assert sent["status"] == "confirmed" and sent["notified"] is True
+
+    bob.json("chat", "inbox")
+    shown = bob.json("chat", "show", alice.address)
+    (message,) = shown["messages"]
+    assert message["payload"]["type"] == "payment" and message["payload"]["amount"] == str(125 * ETH // 100)
+    assert message["payment_check"].startswith("✓")
+    assert "✓ ETH transfer confirmed on chain" in " ".join(bob("chat", "show", alice.address).stdout.split())  # the human view (wrapped)
+
+    # A notice that lies about the amount is shown as not confirmed.
+    from messaging import payloads
+    from messaging.chat import Messenger
+    from wallet import keyring
+
+    key = keyring.WalletStore(alice.home).open("default").unlock(alice.cli.env["HONGBAO_PASSWORD"]).private_key(0)
+    with Messenger.open(alice.home, key) as messenger:
+        messenger.send(bob.address, payloads.Payment(31337, sent["hash"], str(9 * ETH)))
+    bob.json("chat", "inbox")
+    lie = bob.json("chat", "show", alice.address)["messages"][-1]
+    assert lie["payment_check"].startswith("✗ NOT CONFIRMED")
+
+
+def test_notify_needs_the_receipt(cli, tmp_path, relay, anvil):  # noqa: F811
+    (alice,) = people(cli, tmp_path, relay, "alice")
+    point_at(alice.home, anvil)
+    assert "drop --no-wait" in alice.fails("send", WHO, "1", "--yes", "--no-wait", "--notify")
+
+
+@pytest.fixture
+def anvil():
+    from conftest import start_anvil, stop_anvil
+
+    node = start_anvil()
+    try:
+        yield node
+    finally:
+        stop_anvil(node)
