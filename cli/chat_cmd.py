@@ -17,6 +17,7 @@ import click
 from wallet.errors import WalletError
 from wallet.home import home
 
+from .context import network_option
 from .output import console, emit, json_option, note, table
 from .wallet_cmd import index_option, password_file_option, wallet_option
 
@@ -266,39 +267,154 @@ def show(conversation, limit, wallet_name, index, password_file, as_json):
     emit(as_json, data, human)
 
 
-@chat.command()
-@click.option("--once", is_flag=True, help="Process what the relay holds now, then exit.")
-@account_options
-def watch(once, wallet_name, index, password_file, as_json):
-    """Live view of new messages, red packets and payments (Ctrl-C to stop).
+# -- my packets on chain: claims and deadlines (for `watch`) ---------------------------------
 
-    With --json, one JSON object per line."""
+CHAIN_POLL_SECONDS = 5.0
+
+
+def claim_event(news, names: dict[str, str], amount: str) -> dict:
+    k = news.kept
+    return {
+        "kind": "claim", "packet_id": k.packet_id, "greeting": k.greeting, "recipient": news.recipient,
+        "recipient_name": names.get(news.recipient), "amount": str(news.amount), "formatted": amount,
+        "claimed": news.claimed, "shares": news.shares, "tx": news.tx_hash, "block": news.block,
+        "text": f"🧧 {names.get(news.recipient) or news.recipient} claimed {amount} from your packet {_packet_name(k)} "
+                f"({news.claimed} of {news.shares} claimed)",
+    }
+
+
+def deadline_event(news, left: str) -> dict:
+    from contracts import flows
+
+    s, k = news.state, news.kept
+    shares = f"{s.shares_left} share{'s' if s.shares_left != 1 else ''} left"
+    if news.kind == "expiring":
+        text = (f"⏳ your packet {_packet_name(k)} expires in {flows.describe_wait(news.seconds_left)}; {shares}: "
+                f"`hongbao packet refund {k.packet_id[:10]}` after expiry")
+    else:
+        text = f"⌛ your packet {_packet_name(k)} has expired with {left} left ({shares}): refund it now: `hongbao packet refund {k.packet_id[:10]}`"
+    return {
+        "kind": news.kind, "packet_id": k.packet_id, "greeting": k.greeting, "expiry": s.expiry, "seconds_left": news.seconds_left,
+        "shares_left": s.shares_left, "shares": s.shares, "remaining": str(s.remaining), "deposit": str(s.deposit), "formatted": left,
+        "text": text,
+    }
+
+
+def _packet_name(kept) -> str:
+    return f"“{kept.greeting}”" if kept.greeting else kept.packet_id[:10] + "..."
+
+
+class ChainNews:
+    """The chain side of `watch`: claims of my packets (each told once, see
+    contracts.flows.PacketWatch) and deadlines (told once per run and kind)."""
+
+    def __init__(self, address: str, network_name: str | None) -> None:
+        from contracts import flows
+
+        self.address, self.network_name = address, network_name
+        self.watch = flows.PacketWatch(flows.Keeper(home()), address)
+        self.chain = None
+        self.told: set[tuple[str, str]] = set()
+        self.tokens: dict[str | None, object] = {}
+        self.failing = False
+
+    def _amount(self, units: int, token: str | None) -> str:
+        from contracts import flows
+
+        if token not in self.tokens:
+            self.tokens[token] = flows.token_of(self.chain, token)
+        return flows.format_amount(units, self.tokens[token])
+
+    def poll(self, names: dict[str, str]) -> list[dict]:
+        """Events since the last poll; a chain that cannot be read is noted once per outage."""
+        from contracts import flows
+
+        from .context import chain as connect
+
+        try:
+            if self.chain is None:
+                chain = connect(self.network_name)
+                if not flows.my_packets(self.watch.keeper, chain.network.chain_id, self.address):
+                    return []
+                chain.verify()
+                self.chain = chain
+            claims, due = self.watch.poll(self.chain)
+            events = [claim_event(c, names, self._amount(c.amount, c.kept.token)) for c in claims]
+            for news in due:
+                if (news.kept.packet_id, news.kind) not in self.told:
+                    self.told.add((news.kept.packet_id, news.kind))
+                    left = self._amount(news.state.remaining, news.state.token)
+                    if news.state.deposit:
+                        left += f" + {flows.format_amount(news.state.deposit, None)} gas deposit"
+                    events.append(deadline_event(news, left))
+        except WalletError as error:
+            if not self.failing:
+                note(f"[yellow]could not check your red packets on chain: {error}[/]")
+            self.failing = True
+            return []
+        self.failing = False
+        return events
+
+
+@chat.command()
+@click.option("--once", is_flag=True, help="Process what the relay holds now and check the chain once, then exit.")
+@network_option
+@account_options
+def watch(once, network_name, wallet_name, index, password_file, as_json):
+    """Live view of new messages, red packets and payments, claims of the packets you
+    created and those about to expire (Ctrl-C to stop).
+
+    With --json, one JSON object per line, each with a "kind": message, claim, expiring
+    or expired."""
     import asyncio
 
     def show_one(message, names) -> None:
         if as_json:
-            sys.stdout.write(json.dumps(message_json(message, names, m.address), ensure_ascii=False) + "\n")
-            sys.stdout.flush()
+            line({"kind": "message", **message_json(message, names, m.address)})
         else:
             print_message(message, names, m.address)
 
+    def line(data: dict) -> None:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    def show_chain(events: list[dict]) -> None:
+        from rich.text import Text
+
+        for event in events:
+            if as_json:
+                line(event)
+            else:
+                console().print(Text(event["text"], style="bold" if event["kind"] == "claim" else "yellow"))
+
     with messenger(wallet_name, index, password_file) as m:
         names = names_of(m)
+        news = ChainNews(m.address, network_name)
         if once:
             received = m.receive()
             for message in received:
                 show_one(message, names)
             if received.failures and not as_json:
                 note(f"{received.failures} envelope(s) could not be opened and were discarded")
+            show_chain(news.poll(names))
             return
+
+        async def poll_chain() -> None:
+            while True:
+                show_chain(await asyncio.to_thread(news.poll, names))
+                await asyncio.sleep(CHAIN_POLL_SECONDS)
 
         async def run() -> None:
             if not as_json:
                 note(f"watching {m.address} on {m.relay.base_url} (Ctrl-C to stop)")
-            async for message, _counts in m.watch():
-                if message.sender not in names:
-                    names.update(names_of(m))
-                show_one(message, names)
+            poller = asyncio.create_task(poll_chain())
+            try:
+                async for message, _counts in m.watch():
+                    if message.sender not in names:
+                        names.update(names_of(m))
+                    show_one(message, names)
+            finally:
+                poller.cancel()
 
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run())
