@@ -1,159 +1,329 @@
-"""`make demo`: the wallet and the local chain end to end, through the real `hongbao` command.
+"""`make demo`: Hongbao end to end, through the real `hongbao` command, from nothing.
 
-Runs in a temporary HONGBAO_HOME that is deleted afterwards, with its own anvil on a free
-port; nothing touches your own wallets or chain. Each step prints the command it ran and
-what came back.
+Alice, Bob and Carol each get a HONGBAO_HOME of their own (alice/, bob/, carol/ under one
+temporary folder, deleted afterwards); an "operator" home runs the relay. A local anvil
+chain (started from Alice's home, its state kept there) and the relay listen on free local
+ports, so nothing touches your own wallets, chain or relay.
+
+The story: the chain, the contracts and the relay come up; the three create wallets and
+get test ETH; they publish their messaging identities and chat; Alice sends a random red
+packet of 3 shares to the group; Bob and Carol claim; Alice sees who got what; the chain's
+clock jumps past the expiry and Alice refunds the rest; Alice pays Bob with a payment
+notice in the chat; Alice deposits into the vault. Then everything started is stopped.
+
+Every step prints the command as `name$ hongbao ...` and what it printed (stdout and
+stderr, in order). If a command fails the demo stops there, names it, stops what it
+started and exits 1.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
+import re
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from wallet.localchain import free_port
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "demo password, not for real funds"
+COLUMNS = "120"
+COMMAND_TIMEOUT_S = 120
+EXPIRY_S = 3600  # the red packet's expiry (`--expires 1h`)
 
-DEMO_PASSWORD = "demo password, not for real funds"
+ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+PACKET_ID = re.compile(r"^(0x[0-9a-f]{64})$", re.MULTILINE)
 
 
-def write_config(home: str, port: int) -> None:
+class StepFailed(Exception):
+    """A command exited non-zero (or did not say what it must)."""
+
+
+class Person:
+    """Someone with a HONGBAO_HOME of their own, driving the real `hongbao` command."""
+
+    def __init__(self, name: str, root: Path) -> None:
+        self.name = name
+        self.home = root / name
+        self.home.mkdir(mode=0o700)
+        self.address = ""
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("HONGBAO_")}
+        self.env.update(HONGBAO_HOME=str(self.home), HONGBAO_PASSWORD=PASSWORD, COLUMNS=COLUMNS, PYTHONUNBUFFERED="1")
+
+    def __call__(self, *args: str, expect: str | None = None) -> str:
+        """Run `hongbao ARGS` as this person; print the command and its output (stdout and
+        stderr merged, in the order a terminal shows them); return that output."""
+        shown = f"{self.name}$ hongbao {' '.join(shlex.quote(a) for a in args)}"
+        print(f"\n{shown}", flush=True)
+        try:
+            result = subprocess.run([sys.executable, "-m", "cli.main", *args], check=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, env=self.env, cwd=ROOT, timeout=COMMAND_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise StepFailed(f"`{shown}` did not finish within {COMMAND_TIMEOUT_S} s") from None
+        sys.stdout.write("".join(line.rstrip() + "\n" for line in result.stdout.splitlines()))  # Rich pads grids to the width
+        sys.stdout.flush()
+        if result.returncode != 0:
+            raise StepFailed(f"`{shown}` exited with status {result.returncode}")
+        if expect is not None and expect not in result.stdout:
+            raise StepFailed(f"`{shown}` did not print {expect!r}")
+        return result.stdout
+
+
+_steps = [0]
+
+
+def step(text: str) -> None:
+    _steps[0] += 1
+    print(f"\n\n== {_steps[0]}. {text}", flush=True)
+
+
+def say(text: str) -> None:
+    print(f"   -> {text}", flush=True)
+
+
+def write_config(person: Person, port: int, network=None) -> None:
+    """The person's config.toml: the `local` network at the shared anvil (with the contracts
+    and tokens Alice deployed, once there are some)."""
     from wallet import config
 
-    cfg = config.Config(port=port)
-    cfg.networks["local"] = config.local_network(port)
-    config.save(Path(home), cfg)
+    cfg = config.load(person.home)
+    cfg.port = port
+    cfg.networks["local"] = network or config.local_network(port)
+    cfg.network = "local"
+    config.save(person.home, cfg)
 
 
-def run(env: dict[str, str], *args: str, stdin: str = "", shown_env: str = "") -> str:
-    print(f"\n$ {shown_env}hongbao {' '.join(shlex.quote(a) for a in args)}", flush=True)
-    result = subprocess.run([sys.executable, "-m", "cli.main", *args], input=stdin, capture_output=True, text=True, env=env)
-    sys.stdout.write(result.stdout)
-    sys.stdout.write(result.stderr)  # previews, progress and advice go to stderr
-    if result.returncode != 0:
-        raise SystemExit(f"demo step failed: hongbao {' '.join(args)}")
-    return result.stdout
+def local_network(person: Person):
+    from wallet import config
+
+    return config.load(person.home).networks["local"]
+
+
+def time_travel(url: str, seconds: int) -> int:
+    """anvil's clock jumps ahead (a local-chain trick: evm_increaseTime, then evm_mine)."""
+    from wallet.rpc import Rpc, to_int
+
+    with Rpc(url) as rpc:
+        rpc.call("evm_increaseTime", seconds)
+        rpc.call("evm_mine")
+        return to_int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"])
+
+
+def gone(pid: int) -> bool:
+    """The process no longer runs (a zombie waiting for its parent counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    return False
+
+
+def make_sure_stopped(what: str, pid: int | None) -> None:
+    """After `chain down` / `node stop`: the process must be gone; if the command could not
+    stop it, end it here (it is ours: we started it)."""
+    if pid is None:
+        return
+    deadline = time.monotonic() + 10
+    while not gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not gone(pid):
+        print(f"   !! {what} (pid {pid}) still runs: sending SIGKILL", flush=True)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def pid_in(output: str) -> int | None:
+    found = re.search(r"pid (\d+)", output)
+    return int(found.group(1)) if found else None
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="hongbao-demo-") as home:
-        env = {**os.environ, "HONGBAO_HOME": home, "HONGBAO_PASSWORD": DEMO_PASSWORD, "COLUMNS": "100"}
-        env.pop("HONGBAO_WALLET", None)
-        print(f"HONGBAO_HOME={home} (temporary); the password comes from HONGBAO_PASSWORD")
+    from wallet.localchain import free_port
 
-        print("\n1. Alice creates a wallet with a new 12-word phrase and three accounts.")
-        run(env, "wallet", "create", "--wallet", "alice", "--accounts", "3", "--kdf", "interactive")
-
-        print("\n2. Bob restores Foundry/anvil's well-known test phrase (piped on stdin).")
-        run(env, "wallet", "import", "--wallet", "bob", "--kdf", "interactive", stdin="test test test test test test test test test test test junk\n")
-        run(env, "wallet", "derive", "--wallet", "bob", "--count", "2", "--label", "savings")
-        run(env, "wallet", "derive", "--wallet", "bob", "--path", "m/44'/60'/7'/0/0", "--label", "ledger-live #7")
-
-        print("\n3. Every account of every wallet, as JSON for scripts.")
-        rows = json.loads(run(env, "wallet", "list", "--json"))
-        bob_1 = next(r["address"] for r in rows if r["wallet"] == "bob" and r["index"] == 1)
-        print(f"   -> {len(rows)} accounts in {len({r['wallet'] for r in rows})} wallets")
-
-        print("\n4. Bob signs a message with account 1; anyone can verify it.")
-        signature = run(env, "wallet", "sign-message", "--wallet", "bob", "--index", "1", "恭喜发财, Alice!").strip()
-        signer = run(env, "wallet", "verify", "--signature", signature, "--address", bob_1, "恭喜发财, Alice!").strip()
-        print(f"   -> recovered {signer}: the signature is Bob's account 1")
-
-        print("\n5. Bob exports account 0 as a keystore that geth, cast and MetaMask import.")
-        keystore_path = Path(home) / "bob-0.json"
-        run(env, "wallet", "export-keystore", "--wallet", "bob", "--index", "0", "--out", str(keystore_path), "--scrypt-n", "16384")
-        document = json.loads(keystore_path.read_text())
-        print(f"   -> {keystore_path.name}: version {document['version']}, kdf {document['crypto']['kdf']}, address 0x{document['address']}, mode {oct(keystore_path.stat().st_mode & 0o777)}")
-
-        print("\n6. Carol imports that keystore into a wallet of her own.")
-        keystore_env = {**env, "HONGBAO_KEYSTORE_PASSWORD": DEMO_PASSWORD}  # export used the wallet password
-        run(keystore_env, "wallet", "import", "--wallet", "carol", "--keystore", str(keystore_path), "--label", "from bob", "--kdf", "interactive", shown_env="HONGBAO_KEYSTORE_PASSWORD=... ")
-
-        print("\n7. A wrong password is one clear line, and the file is left untouched.")
-        wallet_file = Path(home) / "wallets" / "alice.vault"
-        before = wallet_file.read_bytes()
-        bad = subprocess.run([sys.executable, "-m", "cli.main", "wallet", "derive", "--wallet", "alice"], capture_output=True, text=True, env={**env, "HONGBAO_PASSWORD": "guess"})
-        print(f"$ HONGBAO_PASSWORD=guess hongbao wallet derive --wallet alice\n{bad.stderr.strip()}   (exit {bad.returncode})")
-        print(f"   -> file unchanged: {wallet_file.read_bytes() == before}")
-
-        print("\n8. Alice's receive address, with a QR code to scan.")
-        run(env, "wallet", "address", "--wallet", "alice")
-
-        port = free_port()
-        write_config(home, port)
-        print(f"\n9. A local chain: anvil on 127.0.0.1:{port}, its state kept in the home folder.")
-        run(env, "chain", "up")
-        try:
-            chain_demo(env, alice=rows[0]["address"], bob=bob_1)
-        finally:
-            run(env, "chain", "down")
-
+    started = time.monotonic()
+    chain_port = free_port()
+    relay_port = free_port()
+    while relay_port == chain_port:
         relay_port = free_port()
-        print(f"\n15. A relay on 127.0.0.1:{relay_port} (SQLite in the home folder), started in the background.")
-        run(env, "node", "start", "--detach", "--port", str(relay_port))
+    relay_url = f"http://127.0.0.1:{relay_port}"
+    failure = None
+    with tempfile.TemporaryDirectory(prefix="hongbao-demo-") as folder:
+        root = Path(folder)
+        alice, bob, carol, operator = (Person(name, root) for name in ("alice", "bob", "carol", "operator"))
+        print(f"Homes: {root}/{{alice,bob,carol,operator}} (temporary); passwords come from HONGBAO_PASSWORD.")
+        print(f"anvil will listen on 127.0.0.1:{chain_port}, the relay on {relay_url}.")
+        running: dict[str, int | None] = {}
         try:
-            relay_demo(home, f"http://127.0.0.1:{relay_port}")
+            story(alice, bob, carol, operator, chain_port, relay_url, running)
+        except StepFailed as error:
+            failure = str(error)
         finally:
-            run(env, "node", "stop")
-        print("\nDone. The temporary home is deleted now.")
+            step("Everything the demo started is stopped.")
+            left = stop(alice, operator, running, {"anvil": chain_port, "relay": relay_port})
+            failure = failure or left
+    if failure is not None:
+        print(f"\nDEMO FAILED: {failure}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    print(f"\nDone in {time.monotonic() - started:.1f} s. The temporary homes are deleted.")
 
 
-def relay_demo(home: str, url: str) -> None:
-    """Alice writes to Bob through the relay (the `hongbao chat` commands come with issue 7;
-    this drives the same library calls they will make)."""
-    import time
+def stop(alice: Person, operator: Person, running: dict[str, int | None], ports: dict[str, int]) -> str | None:
+    """Stop the relay and the chain if they were started (each even if the other fails);
+    returns what went wrong, if anything."""
+    from wallet.localchain import port_free
 
-    from messaging import envelope, identity, payloads
-    from messaging.client import RelayClient
-    from messaging.keys import MessagingKeys
-    from wallet import keyring
-
-    store = keyring.WalletStore(Path(home))
-    alice_key = store.open("alice").unlock(DEMO_PASSWORD).private_key(0)
-    bob_key = store.open("bob").unlock(DEMO_PASSWORD).private_key(1)
-    now = int(time.time())
-    alice_bundle, bob_bundle = identity.make_bundle(alice_key, now), identity.make_bundle(bob_key, now)
-    with RelayClient(url) as relay:
-        print("\n16. Alice and Bob publish their identity bundles; each is signed by the wallet address.")
-        for name, bundle in (("Alice", alice_bundle), ("Bob", bob_bundle)):
-            print(f"   {name}: {bundle.address} fingerprint {bundle.fingerprint} -> {relay.publish_bundle(bundle)}")
-        print("\n17. Alice fetches Bob's bundle, verifies it herself, seals a message and sends it.")
-        verified = relay.get_bundle(bob_bundle.address)
-        sealed = envelope.seal(alice_bundle.address, MessagingKeys.from_account_key(alice_key), verified, payloads.Text("新年快乐, Bob! 红包 coming soon."), now_ms=int(time.time() * 1000), include_bundle=alice_bundle)
-        accepted = relay.send([sealed])[0]
-        print(f"   the relay stored {len(sealed.ciphertext)} bytes of ciphertext as seq {accepted.seq}; it cannot read them")
-        print("\n18. Bob proves his messaging key, fetches his mailbox, opens, acks.")
-        bob_keys = MessagingKeys.from_account_key(bob_key)
-        relay.authenticate(bob_bundle.address, bob_keys)
-        for seq, env in relay.fetch(0):
-            opened = envelope.open_envelope(env, bob_bundle.address, bob_keys, now_ms=int(time.time() * 1000), known_bundle=lambda _a: None)
-            print(f"   seq {seq} from {opened.sender}: {opened.payload.body!r}")
-        print(f"   acked: {relay.ack([sealed.id])}, mailbox now {len(relay.fetch(0))} messages")
+    problems = []
+    for what, person, args in (("relay", operator, ("node", "stop")), ("anvil", alice, ("chain", "down"))):
+        if what not in running:
+            continue
+        try:
+            person(*args)
+        except StepFailed as error:
+            problems.append(str(error))
+        make_sure_stopped(what, running[what])
+    for what, pid in running.items():
+        if pid is not None and not gone(pid):
+            problems.append(f"{what} (pid {pid}) is still running")
+        deadline = time.monotonic() + 5
+        while not port_free(ports[what]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not port_free(ports[what]):
+            problems.append(f"port {ports[what]} ({what}) is still in use")
+    if running and not problems:
+        say("; ".join(f"{what}: pid {pid} gone, port {ports[what]} free" for what, pid in running.items()))
+    return "; ".join(problems) or None
 
 
-def chain_demo(env: dict[str, str], alice: str, bob: str) -> None:
-    print("\n10. The faucet (local only) gives Alice 10 ETH; a test token (RED, with permit) is deployed.")
-    run(env, "faucet", alice, "10")
-    run(env, "token", "deploy-test", "--symbol", "RED", "--decimals", "6", "--supply", "88888")
-    run(env, "balance", "--wallet", "alice")
+def story(alice: Person, bob: Person, carol: Person, operator: Person, chain_port: int, relay_url: str, running: dict[str, int | None]) -> None:
+    chain_url = f"http://127.0.0.1:{chain_port}"
 
-    print("\n11. Alice sends Bob 1.5 ETH: simulated, shown decoded with its fee, then signed and sent.")
-    run(env, "send", bob, "1.5 ETH", "--wallet", "alice", "--yes")
+    # -- the infrastructure ------------------------------------------------------------------
+    step(f"A local chain: anvil on 127.0.0.1:{chain_port}, started from Alice's home (its state is kept there).")
+    write_config(alice, chain_port)
+    say(f"alice/config.toml: network `local` = {chain_url}, chain id 31337")
+    running["anvil"] = None
+    running["anvil"] = pid_in(alice("chain", "up"))
 
-    print("\n12. Mistakes are caught before anything is signed: too much, a mistyped address.")
-    for args in (["send", bob, "100", "--wallet", "alice", "--yes"], ["send", bob[:-1] + bob[-1].swapcase() if bob[-1].isalpha() else bob[:-2] + bob[-2].swapcase() + bob[-1], "1", "--wallet", "alice", "--yes"]):
-        bad = subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, env=env)
-        print(f"$ hongbao {' '.join(args)}\n{bad.stderr.strip()}   (exit {bad.returncode})")
+    step("Test contracts on that chain: the red packet contract, a test token (TKN) and an ERC-4626 vault.")
+    alice("contracts", "deploy")
+    network = local_network(alice)
+    for person in (bob, carol):
+        write_config(person, chain_port, network)
+    say(f"bob/ and carol/config.toml: the same `local` network, with red_packet {network.contracts['red_packet']}, "
+        f"vault {network.contracts['vault']} and token TKN {network.tokens['TKN'].address}")
 
-    print("\n13. The red packet contract, the test token and an ERC-4626 vault, deployed and recorded in config.toml.")
-    run(env, "contracts", "deploy")
+    step(f"A relay on {relay_url}, run by an operator in the background (SQLite in the operator's home).")
+    running["relay"] = None
+    running["relay"] = pid_in(operator("node", "start", "--detach", "--port", relay_url.rsplit(":", 1)[1]))
 
-    print("\n14. Bob syncs: incoming transfers land in his local history.")
-    run(env, "sync", "--wallet", "bob")
-    run(env, "tx", "list", "--address", bob)
+    # -- wallets and money -------------------------------------------------------------------
+    step("Alice, Bob and Carol each create a wallet (a new 12-word phrase; Argon2id `interactive` for speed).")
+    for person in (alice, bob, carol):
+        person.address = ADDRESS.search(person("wallet", "create", "--kdf", "interactive")).group(0)
+    say(f"alice {alice.address}, bob {bob.address}, carol {carol.address}")
+
+    step("The faucet (local chain only) gives Alice 10 ETH, Bob and Carol 1 ETH each.")
+    alice("faucet", alice.address, "10")
+    alice("faucet", bob.address, "1")
+    alice("faucet", carol.address, "1")
+    alice("balance")
+
+    step("Bob signs a message with his address; Alice checks who signed it.")
+    signature = bob("wallet", "sign-message", "恭喜发财, Alice!").strip()
+    alice("wallet", "verify", "--signature", signature, "--address", bob.address, "恭喜发财, Alice!", expect=bob.address)
+
+    # -- chat --------------------------------------------------------------------------------
+    step("Each of them uses the relay and publishes a messaging identity signed by their address.")
+    for person in (alice, bob, carol):
+        person("relay", "use", relay_url)
+
+    step("Contacts: the relay's identities are fetched and verified locally; fingerprints are compared out of band.")
+    alice("contacts", "add", bob.address, "--name", "bob")
+    alice("contacts", "add", carol.address, "--name", "carol")
+    bob("contacts", "add", alice.address, "--name", "alice")
+    carol("contacts", "add", alice.address, "--name", "alice")
+    bob("contacts", "verify", "alice")
+
+    step("Alice writes to Bob (end-to-end encrypted; the relay holds only ciphertext); Bob reads and answers.")
+    alice("chat", "send", "bob", "新年快乐, Bob! A red packet is coming tonight 🧧")
+    bob("chat", "inbox")
+    bob("chat", "show", "alice")
+    bob("chat", "send", "alice", "新年快乐! Looking forward to it.")
+
+    step("Alice sees Bob's answer, and that her message was read (the receipts came back).")
+    alice("chat", "inbox")
+    alice("chat", "show", "bob", expect="(read)")
+
+    step("Alice makes a group `family` with Bob and Carol, and says hello to everyone.")
+    alice("group", "create", "family", "bob", "carol")
+    alice("chat", "send", "family", "Family red packet in a minute, be quick!")
+
+    # -- the red packet ----------------------------------------------------------------------
+    step("Alice sends a random red packet of 1 ETH in 3 shares to the group (expires in 1 hour).")
+    say("each member gets their own signed authorization in the chat; nobody else can claim")
+    created = alice("packet", "create", "--to", "family", "--amount", "1 ETH", "--shares", "3", "--random", "--expires", "1h",
+                    "--greeting", "新年快乐", "--theme", "spring-festival", "--yes")
+    found = PACKET_ID.search(created)
+    if found is None:
+        raise StepFailed("`alice$ hongbao packet create ...` printed no packet id")
+    packet_id = found.group(1)
+    short = packet_id[:10]
+
+    step("Bob finds the packet in the group chat and claims his share.")
+    bob("chat", "inbox")
+    bob("chat", "show", "family", expect="red packet")
+    bob("packet", "list")
+    bob("balance")
+    bob("packet", "claim", short, "--yes", expect="claimed")
+    bob("packet", "list", "--no-fetch", expect="claimed by me")
+
+    step("Carol claims hers.")
+    carol("packet", "list")
+    carol("packet", "claim", short, "--yes", expect="claimed")
+
+    step("Alice sees who got what (the contract's events): 2 of 3 shares claimed, one left.")
+    alice("packet", "info", short, expect="2 claim(s), 1 share(s) left")
+    say(f"{bob.address} is Bob, {carol.address} is Carol")
+
+    step("An hour passes: the packet expires.")
+    say(f"local-chain trick, not a hongbao command: anvil's evm_increaseTime({EXPIRY_S + 1}) then evm_mine on {chain_url}")
+    now = time_travel(chain_url, EXPIRY_S + 1)
+    say(f"the chain's clock now reads {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(now))}")
+
+    step("Alice refunds what nobody claimed; the packet is closed.")
+    alice("packet", "refund", short, "--yes", expect="refunded")
+    alice("packet", "info", short, expect="refunded")
+    carol("packet", "list", "--no-fetch")
+
+    # -- a payment with a notice -------------------------------------------------------------
+    step("Alice pays Bob 0.25 ETH for the dumplings, with a payment notice in their chat.")
+    alice("send", bob.address, "0.25", "--notify", "--note", "for the dumplings 🥟", "--yes", expect="0x")
+    bob("chat", "inbox")
+    bob("chat", "show", "alice", expect="payment of 0.25 ETH")
+    say("Bob's wallet checked the notice against the chain before showing it as paid")
+    bob("balance")
+    say("Bob: 1 ETH from the faucet + his share of the packet + 0.25 ETH from Alice - the gas of his claim")
+
+    # -- DeFi --------------------------------------------------------------------------------
+    step("Alice gets 100 TKN from the test token's open mint (local test token only).")
+    tkn = local_network(alice).tokens["TKN"].address
+    say("`contract send` takes integers in base units: 100 TKN = 100 x 10^18")
+    alice("contract", "send", tkn, "mint(address,uint256)", alice.address, str(100 * 10**18), "--yes")
+
+    step("Alice deposits 60 TKN into the vault (approving exactly 60 first, each transaction previewed).")
+    alice("vault", "deposit", "60", "--approve", "--yes")
+    alice("vault", "position", expect="60 vTKN")
+
+    step("Alice's balances at the end.")
+    alice("balance")
 
 
 if __name__ == "__main__":
