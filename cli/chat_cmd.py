@@ -242,12 +242,21 @@ def inbox(no_fetch, wallet_name, index, password_file, as_json):
 @chat.command()
 @click.argument("conversation")
 @click.option("--limit", type=click.IntRange(min=1, max=10_000), default=50, show_default=True, help="Newest messages to show.")
+@click.option("--fetch/--no-fetch", default=True, help="Fetch new mail from the relay first (if it answers).")
 @account_options
-def show(conversation, limit, wallet_name, index, password_file, as_json):
+def show(conversation, limit, fetch, wallet_name, index, password_file, as_json):
     """Show a conversation (contact, address, group or group:<id>); marks it read and
-    sends read receipts."""
+    sends read receipts. New mail is fetched first; with the relay down, what is stored
+    locally is shown."""
+    from messaging.client import RelayUnreachable
+
     with messenger(wallet_name, index, password_file) as m:
         target = m.resolve(conversation)
+        if fetch:
+            try:
+                m.receive()
+            except RelayUnreachable as error:
+                note(f"[yellow]showing stored messages only: {error}[/]")
         names = names_of(m)
         messages = [x for x in m.store.messages(target.conversation, limit=limit) if x.type != "receipt"]
         read = m.mark_read(target.conversation)

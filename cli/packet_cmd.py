@@ -486,7 +486,7 @@ def _submit(chain, ticket, report, *, wallet, index, unlocker, other, common, as
         ("claim", f"packet {flows.id_hex(ticket.packet_id)[:18]}... ({'random' if report.state.random else 'equal'} shares, {report.state.shares_left} of {report.state.shares} left, {_amount(report.state.remaining, coin)} remaining)"),
         ("share goes to", ticket.recipient),
         ("submitted by", submitter + (" (pays the gas)" if submitter != ticket.recipient else "")),
-        ("gas reimbursed", f"about {format_units(back, ETH_DECIMALS)} ETH from the packet's deposit" if back else "no (the packet has no gas deposit left)"),
+        ("gas reimbursed", f"about {format_units(back, ETH_DECIMALS)} ETH from the packet's deposit" if back else ("no (the packet has no gas deposit)" if not report.state.deposit else "no (the deposit does not cover this claim)")),
     ]
     record, receipt = _send_tx(chain, ticket.draft(submitter), wallet=wallet, index=index, unlocker=unlocker, other=other,
                                question="Submit the claim?", details=details, as_json=as_json, **common)
