@@ -9,15 +9,15 @@ Its files live in `<home>/relay/`: `relay.pid` (the pid, then the URL it serves)
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from wallet import process
+from wallet.process import port_free  # noqa: F401  (re-exported for callers and tests)
 
 from .settings import FOLDER, Settings
 
@@ -30,32 +30,8 @@ class DaemonError(Exception):
     pass
 
 
-def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                return False
-            raise
-    return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _is_relay(pid: int) -> bool:
-    try:
-        return MARKER in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return _alive(pid)  # no /proc (macOS): trust the pid file
+    return process.runs(pid, MARKER)
 
 
 def health(url: str, timeout: float = 2.0) -> dict | None:
@@ -103,7 +79,7 @@ class RelayDaemon:
             raise DaemonError(f"{self.pid_file} is damaged; remove it and run the command again") from None
 
     def _running(self, pid: int) -> bool:
-        return _alive(pid) and _is_relay(pid)
+        return process.alive(pid) and _is_relay(pid)
 
     def start(self) -> Status:
         found = self._read()
@@ -154,15 +130,7 @@ class RelayDaemon:
         if not self._running(pid):
             self.pid_file.unlink(missing_ok=True)  # stale: clean up, nothing to stop
             return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        while _alive(pid) and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child (tests): reap it
-                    break
-            time.sleep(0.02)
-        if _alive(pid) and _is_relay(pid):
-            os.kill(pid, signal.SIGKILL)
+        process.stop(pid, MARKER, STOP_TIMEOUT_S)
         self.pid_file.unlink(missing_ok=True)
         return True
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from test_chat_cli import people, relay  # noqa: F401  (the module-scoped relay fixture)
 from wallet import config, payments
 
@@ -66,14 +64,3 @@ def test_notify_needs_the_receipt(cli, tmp_path, relay, anvil):  # noqa: F811
     (alice,) = people(cli, tmp_path, relay, "alice")
     point_at(alice.home, anvil)
     assert "drop --no-wait" in alice.fails("send", WHO, "1", "--yes", "--no-wait", "--notify")
-
-
-@pytest.fixture
-def anvil():
-    from conftest import start_anvil, stop_anvil
-
-    node = start_anvil()
-    try:
-        yield node
-    finally:
-        stop_anvil(node)

@@ -8,17 +8,15 @@ loads at start and dumps at a clean stop and every few seconds, so balances surv
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import WalletError
+from .process import alive, free_port, port_free, runs, stop  # noqa: F401  (free_port: for callers)
 from .rpc import Rpc, RpcUnreachable, to_int
 
 ANVIL_ENV = "HONGBAO_ANVIL"
@@ -47,23 +45,6 @@ def find_anvil() -> str:
     raise ChainError(f"anvil is not installed: run `npm ci` in the Hongbao checkout (or `make setup`), or set {ANVIL_ENV}")
 
 
-def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                return False
-            raise
-    return True
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def wait_until_answers(url: str, process: subprocess.Popen | None = None, timeout: float = START_TIMEOUT_S) -> int:
     """Poll eth_chainId until it answers (returns the chain id) or the deadline passes."""
     deadline = time.monotonic() + timeout
@@ -81,21 +62,8 @@ def wait_until_answers(url: str, process: subprocess.Popen | None = None, timeou
             delay = min(delay * 2, 0.2)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _is_anvil(pid: int) -> bool:
-    try:
-        return b"anvil" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return _alive(pid)  # no /proc (macOS): trust the pid file
+    return runs(pid, b"anvil")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +103,7 @@ class LocalChain:
         pid = self._pid()
         if pid is None:
             return None
-        if not (_alive(pid) and _is_anvil(pid)):
+        if not (alive(pid) and _is_anvil(pid)):
             raise ChainError(f"stale pid file {self.pid_file} (process {pid} is not anvil); run `hongbao chain down` to clean it up")
         return pid
 
@@ -166,24 +134,16 @@ class LocalChain:
         pid = self._pid()
         if pid is None:
             return False
-        if not (_alive(pid) and _is_anvil(pid)):
+        if not (alive(pid) and _is_anvil(pid)):
             self.pid_file.unlink(missing_ok=True)  # stale: clean up, nothing to stop
             return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        while _alive(pid) and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child (tests): reap it
-                    break
-            time.sleep(0.02)
-        if _alive(pid) and _is_anvil(pid):
-            os.kill(pid, signal.SIGKILL)
+        stop(pid, b"anvil", STOP_TIMEOUT_S)
         self.pid_file.unlink(missing_ok=True)
         return True
 
     def status(self) -> Status:
         pid = self._pid()
-        if pid is not None and not (_alive(pid) and _is_anvil(pid)):
+        if pid is not None and not (alive(pid) and _is_anvil(pid)):
             return Status(False, pid, self.url)
         try:
             with Rpc(self.url, timeout=2) as rpc:

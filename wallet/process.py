@@ -1,0 +1,60 @@
+"""Background processes we start and stop by pid file (the local chain, the relay)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def runs(pid: int, marker: bytes) -> bool:
+    """Whether `pid` is alive and its command line contains `marker` (so a recycled pid
+    of an unrelated program is never signalled)."""
+    try:
+        return marker in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return alive(pid)  # no /proc (macOS): trust the pid file
+
+
+def stop(pid: int, marker: bytes, timeout: float) -> None:
+    """SIGTERM (the program saves its state and exits), then SIGKILL after `timeout`."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child (tests): reap it
+                break
+        time.sleep(0.02)  # polling the process with a deadline, not a fixed wait
+    if alive(pid) and runs(pid, marker):
+        os.kill(pid, signal.SIGKILL)
