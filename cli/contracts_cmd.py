@@ -1,4 +1,4 @@
-"""`hongbao contracts build|deploy`: compile the Solidity sources; put the local chain's contracts on it."""
+"""`hongbao contracts build|deploy|add`: compile the Solidity sources; put the local chain's contracts on it."""
 
 from __future__ import annotations
 
@@ -152,3 +152,27 @@ def deploy(force, network_name, as_json):
             note("nothing to deploy: the recorded contracts are on chain (--force deploys new ones)")
 
     emit(as_json, result, human)
+
+
+@contracts.command("add")
+@click.argument("name", type=click.Choice([RED_PACKET_KEY, VAULT_KEY]))
+@click.argument("address")
+@network_option
+@json_option
+def add(name, address, network_name, as_json):
+    """Record a contract someone else deployed (e.g. the network's RedPacket), after
+    checking that code is there: packets from any other contract are never touched."""
+    from wallet import address as addr
+    from wallet import config as config_mod
+    from wallet.home import home
+
+    address = addr.parse(address)
+    config = load_config()
+    net = config.current(network_name)
+    chain = connect(network_name)
+    chain.verify()
+    if not chain.code(address):
+        raise WalletError(f"no contract at {address} on {net.name}: check the address and the network")
+    net.contracts[name] = address
+    config_mod.save(home(), config)
+    emit(as_json, {"network": net.name, "name": name, "address": address}, lambda: click.echo(f"{name} on {net.name} is now {address}"))

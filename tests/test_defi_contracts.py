@@ -335,3 +335,27 @@ def test_contracts_deploy_refuses_a_non_local_network(hongbao_home):
     assert isinstance(result.exception, WalletError)
     message = str(result.exception)
     assert "local network only" in message and "sepolia" in message and "\n" not in message
+
+
+def test_contracts_add_records_only_real_contracts(anvil, hongbao_home):
+    from click.testing import CliRunner
+
+    from cli.contracts_cmd import contracts
+    from wallet import config
+
+    cfg = config.load(hongbao_home)
+    cfg.networks["local"] = config.Network("local", anvil.url, 31337)
+    config.save(hongbao_home, cfg)
+    runner = CliRunner()
+    empty = "0x" + "12" * 20
+    refused = runner.invoke(contracts, ["add", "red_packet", empty])
+    assert refused.exit_code != 0 and "no contract at" in str(refused.exception)
+    deployed = runner.invoke(contracts, ["deploy", "--json"])
+    assert deployed.exit_code == 0, deployed.output
+    address = config.load(hongbao_home).current().contracts["red_packet"]
+    cfg = config.load(hongbao_home)
+    cfg.networks["local"].contracts.clear()
+    config.save(hongbao_home, cfg)
+    added = runner.invoke(contracts, ["add", "red_packet", address.lower(), "--json"])
+    assert added.exit_code == 0, added.output
+    assert config.load(hongbao_home).current().contracts["red_packet"] == address
