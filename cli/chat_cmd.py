@@ -315,13 +315,13 @@ def _packet_name(kept) -> str:
 
 class ChainNews:
     """The chain side of `watch`: claims of my packets (each told once, see
-    contracts.flows.PacketWatch) and deadlines (told once per run and kind)."""
+    contracts.packet_watch.PacketWatch) and deadlines (told once per run and kind)."""
 
     def __init__(self, address: str, network_name: str | None) -> None:
-        from contracts import flows
+        from contracts import packet_keeper, packet_watch
 
         self.address, self.network_name = address, network_name
-        self.watch = flows.PacketWatch(flows.Keeper(home()), address)
+        self.watch = packet_watch.PacketWatch(packet_keeper.Keeper(home()), address)
         self.chain = None
         self.told: set[tuple[str, str]] = set()
         self.tokens: dict[str | None, object] = {}
@@ -336,14 +336,14 @@ class ChainNews:
 
     def poll(self, names: dict[str, str]) -> list[dict]:
         """Events since the last poll; a chain that cannot be read is noted once per outage."""
-        from contracts import flows
+        from contracts import flows, packet_watch
 
         from .context import chain as connect
 
         try:
             if self.chain is None:
                 chain = connect(self.network_name)
-                if not flows.my_packets(self.watch.keeper, chain.network.chain_id, self.address):
+                if not packet_watch.my_packets(self.watch.keeper, chain.network.chain_id, self.address):
                     return []
                 chain.verify()
                 self.chain = chain

@@ -202,7 +202,7 @@ def create(to, amount, token, shares, random, expires, greeting, theme, open_pac
 
     ERC-20 packets approve the exact total first (a second transaction, previewed too).
     """
-    from contracts import flows
+    from contracts import flows, packet_keeper
     from wallet.home import home
 
     parsed = parse_amount(amount)
@@ -269,7 +269,7 @@ def create(to, amount, token, shares, random, expires, greeting, theme, open_pac
         ]
         if approval is not None and not as_json:
             note("step 2 of 2: create the packet")
-        keeper = flows.Keeper(home())
+        keeper = packet_keeper.Keeper(home())
         record, receipt = _create(chain, plan, keeper, details, common, target)
         try:
             event = flows.created_in(receipt, plan)
@@ -362,10 +362,10 @@ def _match(messages: list, wanted: str) -> list:
 def _packet_ref(text: str, chain):
     """(contract, packet id, kept record or None) from a full id, a claim code or an id prefix
     of a packet this home created."""
-    from contracts import flows
+    from contracts import flows, packet_keeper
     from wallet.home import home
 
-    keeper = flows.Keeper(home())
+    keeper = packet_keeper.Keeper(home())
     body = text.strip()
     if body.lower().startswith(flows.CODE_PREFIX):
         code = flows.OpenCode.parse(body)
@@ -693,7 +693,7 @@ def refund(packet_ref, wallet_name, index, speed, max_fee, tip, yes, timeout, pa
 def resend(packet_ref, to, wallet_name, password_file, network_name, as_json):
     """Send a packet you created to its chat again: each recipient's authorization (an open
     packet: its claim code). For when the relay was down at `create`."""
-    from contracts import flows
+    from contracts import flows, packet_keeper
     from wallet.home import home
 
     chain = connect(network_name)
@@ -710,7 +710,7 @@ def resend(packet_ref, to, wallet_name, password_file, network_name, as_json):
         raise WalletError(f"the packet's creator {kept.creator} is not an account of wallet {wallet.name!r}: pick it with --wallet")
     key = Unlocker(password_file).key(wallet, account.index)
     coin = flows.token_of(chain, kept.token) if kept.token else None
-    plan = flows.Keeper(home()).plan(kept, key, coin)
+    plan = packet_keeper.Keeper(home()).plan(kept, key, coin)
     report = flows.read(chain, contract, packet_id, from_block=kept.block or 0)
     with _messenger(key) as m:
         sent = m.send_each(destination, lambda recipient, _index: _payload(plan, recipient, report.total))

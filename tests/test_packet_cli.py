@@ -244,7 +244,7 @@ def test_plans_codes_tickets_and_the_keeper_offline(tmp_path):
     from dataclasses import replace
 
     from cli.packet_cmd import parse_account, parse_duration
-    from contracts import flows
+    from contracts import flows, packet_keeper
     from wallet import address as addr
     from wallet.errors import WalletError
 
@@ -279,10 +279,10 @@ def test_plans_codes_tickets_and_the_keeper_offline(tmp_path):
         with pytest.raises(flows.PacketError, match=message):
             flows.plan_create(31337, contract, creator, **{"total": 10, "shares": 2, "duration": 60, **kwargs})
 
-    keeper = flows.Keeper(tmp_path)
+    keeper = packet_keeper.Keeper(tmp_path)
     kept = keeper.remember(plan, creator_key, to="group:" + "0" * 32)
-    assert (tmp_path / flows.KEEPER_FILE).stat().st_mode & 0o777 == 0o600
-    assert plan.claim_key.hex() not in (tmp_path / flows.KEEPER_FILE).read_text()
+    assert (tmp_path / packet_keeper.KEEPER_FILE).stat().st_mode & 0o777 == 0o600
+    assert plan.claim_key.hex() not in (tmp_path / packet_keeper.KEEPER_FILE).read_text()
     assert keeper.claim_key(kept, creator_key) == plan.claim_key
     assert keeper.plan(kept, creator_key).authorization(b) == grant
     with pytest.raises(flows.PacketError, match="does not open"):

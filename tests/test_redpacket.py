@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from eth_hash.auto import keccak
 
-from conftest import start_anvil, stop_anvil
 from contracts import redpacket as rp
 from contracts.artifacts import available, load
 from contracts.deploy import deployment_tx
