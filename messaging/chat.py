@@ -29,7 +29,7 @@ from wallet import config as config_mod
 from . import envelope as env
 from . import groups as groups_mod
 from . import payloads
-from .client import RelayClient
+from .client import RateLimited, RelayClient, RelayRejected, RelayUnreachable
 from .errors import (
     BundleInvalid,
     EnvelopeError,
@@ -258,6 +258,7 @@ class Messenger:
     def send_each(self, to: str, make_payload: Callable[[str, int], payloads.Payload]) -> SentMessage:
         """Send a payload made for each recipient (`make_payload(address, index)`); the
         local copy keeps the first recipient's payload."""
+        self._flush_quietly()  # older messages first
         target = self.resolve(to)
         group_id = target.conversation[len(GROUP_PREFIX) :] if target.kind == "group" else None
         items = []
@@ -273,17 +274,34 @@ class Messenger:
     def _deliver(self, conversation: str, items: list[tuple[str, payloads.Payload]], stored_payload: payloads.Payload) -> SentMessage:
         """Seal each (recipient, payload) with its own id, store one outgoing message with a
         copy per recipient, post, mark sent. Nothing is sealed while any recipient's key
-        change is unconfirmed."""
+        change is unconfirmed. With the relay down, recipients already pinned are sealed to
+        their pinned bundles and the message is stored pending before RelayUnreachable is
+        raised: `flush_pending` posts it later."""
         first_contact: dict[str, str] = {}
         bundles: dict[str, Bundle] = {}
+        unreachable: RelayUnreachable | None = None
         for recipient, _ in items:
-            bundle, change = self.bundle_for(recipient, refresh=True)
+            known = self.store.known_bundle(recipient)
+            if unreachable is not None and known is not None:
+                bundles[recipient] = known
+                continue
+            try:
+                bundle, change = self.bundle_for(recipient, refresh=True)
+            except RelayUnreachable as error:
+                if known is None:
+                    raise  # a first contact needs the relay: nothing stored
+                bundle, change, unreachable = known, BundleChange.UNCHANGED, error
             bundles[recipient] = bundle
             if change is BundleChange.NEW:
                 first_contact[recipient] = bundle.fingerprint
         for recipient in bundles:
             self._check_can_send(recipient)
-        ours = self._own_bundle()
+        ours = None
+        if items:
+            try:
+                ours = self._own_bundle()
+            except RelayUnreachable as error:
+                unreachable = error
         now = self.clock()
         envelopes = []
         for recipient, payload in items:
@@ -292,10 +310,80 @@ class Messenger:
         copies = {e.to: e.id.hex() for e in envelopes}
         message_id = envelopes[0].id if len(envelopes) == 1 and not conversation.startswith(GROUP_PREFIX) else env.new_message_id()
         stored = self.store.add_outgoing(conversation, message_id, stored_payload, now, copies=copies)
+        if unreachable is not None:
+            raise unreachable  # stored pending: the next send or receive flushes it
         if envelopes:
             self.relay.send(envelopes)  # stays pending in the store if this fails
         self.store.mark_sent(message_id)
         return SentMessage(stored.conversation, stored.id, copies, stored, first_contact)
+
+    def flush_pending(self) -> int:
+        """Post every outgoing copy still pending, sealed again from the stored payload to
+        the recipient's current bundle with the same envelope id and timestamp (the relay
+        deduplicates by id, the recipient ignores a replay: a retry of a post that did
+        arrive is harmless), and mark it sent. Returns how many were sent. Stops quietly
+        when the relay cannot be reached or rate-limits us; a copy whose recipient has an
+        unconfirmed key change (or no bundle, or is older than a recipient accepts, or is
+        refused by the relay) stays pending."""
+        pending = self.store.pending_copies()
+        if not pending:
+            return 0
+        sent = 0
+        bundles: dict[str, Bundle | None] = {}
+        try:
+            ours = self._own_bundle()
+            for copy in pending:
+                if self.clock() - copy.timestamp_ms > env.MAX_AGE_MS - env.MAX_SKEW_MS:
+                    continue  # the recipient would refuse it as stale
+                if isinstance(copy.payload, payloads.RedPacket):
+                    # Each member's packet message carries that member's own authorization,
+                    # but the store keeps one recipient's version: `hongbao packet resend`
+                    # rebuilds them from the creator's keeper instead.
+                    continue
+                if copy.recipient not in bundles:
+                    try:
+                        bundle, _change = self.bundle_for(copy.recipient, refresh=True)
+                        self.store.check_can_send(copy.recipient)
+                        bundles[copy.recipient] = bundle
+                    except (RelayUnreachable, RateLimited):
+                        raise
+                    except MessagingError:  # a key change to confirm, no identity, ...
+                        bundles[copy.recipient] = None
+                bundle = bundles[copy.recipient]
+                if bundle is None:
+                    continue
+                payload = self._retry_payload(copy.conversation, copy.recipient, copy.payload)
+                envelope = env.seal(
+                    self.address, self.keys, bundle, payload, now_ms=copy.timestamp_ms,
+                    message_id=bytes.fromhex(copy.envelope_id), include_bundle=ours,
+                )
+                try:
+                    self.relay.send([envelope])
+                except RateLimited:
+                    raise
+                except RelayRejected:
+                    continue  # refused (too big, mailbox full, ...): left pending
+                self.store.mark_sent(copy.message_id, to=copy.recipient)
+                sent += 1
+        except (RelayUnreachable, RateLimited):
+            pass  # the rest stays pending
+        return sent
+
+    def _retry_payload(self, conversation: str, recipient: str, payload: payloads.Payload) -> payloads.Payload:
+        """The payload a copy was sent with: the stored one, except that members a group
+        change added got the whole group (as in `_control`)."""
+        if isinstance(payload, payloads.GroupControl) and payload.op == "add" and recipient in payload.members:
+            group = self.store.group(payload.group_id)
+            if group is not None:
+                return payloads.GroupControl("create", group.id, group.name, group.members)
+        return payload
+
+    def _flush_quietly(self) -> None:
+        """Best effort before a send or receive: a failure must not stop them."""
+        try:
+            self.flush_pending()
+        except MessagingError:
+            pass
 
     def _check_can_send(self, address: str) -> None:
         try:
@@ -401,7 +489,8 @@ class Messenger:
     def receive(self) -> Received:
         """Fetch the mailbox, store what opens, apply receipts and group changes, ack
         everything handled (junk too), send delivered receipts. RelayUnreachable leaves
-        what was stored in place."""
+        what was stored in place. Pending outgoing messages are posted first (best effort)."""
+        self._flush_quietly()
         self._own_bundle()
         self.relay.authenticate(self.address, self.keys)
         result = Received()

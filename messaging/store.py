@@ -227,6 +227,18 @@ class StoredMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingCopy:
+    """One recipient's copy of an outgoing message the relay has not accepted yet."""
+
+    conversation: str
+    recipient: str
+    envelope_id: str  # 32 hex: the id to seal it with again (the relay deduplicates by it)
+    message_id: str  # our stored message
+    payload: payloads.Payload
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationSummary:
     id: str
     name: str | None
@@ -698,6 +710,23 @@ class MessageStore:
             )
             return {recipient: state for recipient, state in rows}
 
+    def pending_copies(self) -> list[PendingCopy]:
+        """Every copy of our outgoing messages the relay has not accepted yet (still
+        pending), oldest first, with the stored payload (to seal it again)."""
+        query = (
+            select(MessageRow, CopyRow.recipient, CopyRow.envelope_id)
+            .join(CopyRow, CopyRow.message_seq == MessageRow.seq)
+            .where(MessageRow.direction == "out", CopyRow.state == "pending")
+            .order_by(MessageRow.timestamp_ms, MessageRow.seq, CopyRow.seq)
+        )
+        with self._session() as session:
+            rows = session.execute(query).all()
+        found = []
+        for row, recipient, envelope_id in rows:
+            stored = self._stored(row)
+            found.append(PendingCopy(stored.conversation, recipient, envelope_id, stored.id, stored.payload, stored.timestamp_ms))
+        return found
+
     def messages(self, conversation: str, limit: int = 50, before: int | str | None = None) -> list[StoredMessage]:
         """The `limit` newest messages of a conversation (before a timestamp in ms, or
         before a message given by id), oldest first, with decrypted payloads."""
@@ -775,5 +804,5 @@ def open_store(home: Path, account_key: bytes, clock: Callable[[], int] = _defau
 
 __all__ = [
     "BundleChange", "Contact", "ConversationSummary", "DuplicateMessage", "KeyChangeUnconfirmed", "MessageStore", "NameTaken",
-    "NotGroupMember", "StoreCorrupt", "StoreError", "StoreLocked", "StoredMessage", "open_store", "path_for",
+    "NotGroupMember", "PendingCopy", "StoreCorrupt", "StoreError", "StoreLocked", "StoredMessage", "open_store", "path_for",
 ]
