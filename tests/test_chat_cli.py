@@ -18,17 +18,6 @@ from test_relay_e2e import Relay, sqlite_url
 
 pytestmark = pytest.mark.slow
 
-# The lines cli/main.py's GROUPS needs; until it has them the commands are registered for
-# the subprocess here (a no-op once main.py lists them).
-CHAT_GROUPS = {
-    "chat": ("cli.chat_cmd", "chat", "Chat: send, inbox, show, watch."),
-    "contacts": ("cli.contacts_cmd", "contacts", "Contacts: add, list, remove, verify."),
-    "group": ("cli.group_cmd", "group", "Groups: create, add, remove, rename, list."),
-    "relay": ("cli.relay_cmd", "relay", "The relay chats go through: use, status."),
-}
-BOOT = f"import sys, cli.main as m; [m.GROUPS.setdefault(k, v) for k, v in {CHAT_GROUPS!r}.items()]; sys.argv[0] = 'hongbao'; m.main()"
-
-
 class Person:
     """One user: a HONGBAO_HOME of their own, driven through the `cli` fixture."""
 
@@ -36,11 +25,7 @@ class Person:
         self.cli, self.home, self.name = cli, home, name
 
     def argv(self, *args: str) -> list[str]:
-        from cli.main import GROUPS
-
-        if all(name in GROUPS for name in CHAT_GROUPS):
-            return [sys.executable, "-m", "cli.main", *args]
-        return [sys.executable, "-c", BOOT, *args]
+        return [sys.executable, "-m", "cli.main", *args]
 
     def env(self) -> dict[str, str]:
         return {**self.cli.env, "HONGBAO_HOME": str(self.home)}

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -20,37 +19,6 @@ from wallet.rpc import to_int
 
 E18 = 10**18
 BOB = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # anvil dev account 2
-
-# The lines cli/main.py's GROUPS needs; until it has them the commands are registered for the
-# subprocess here (importing cli.defi_cmd attaches `token approve|allowances|revoke|permit`).
-DEFI_GROUPS = {
-    "vault": ("cli.defi_cmd", "vault", "The ERC-4626 vault: deposit, withdraw, position."),
-    "contract": ("cli.defi_cmd", "contract", "Any contract: call (a read), send (a transaction)."),
-}
-BOOT = f"import sys, cli.main as m, cli.defi_cmd; [m.GROUPS.setdefault(k, v) for k, v in {DEFI_GROUPS!r}.items()]; sys.argv[0] = 'hongbao'; m.main()"
-
-
-@pytest.fixture
-def cli(cli):
-    """The conftest `cli`, running through BOOT until cli/main.py lists the groups."""
-    from cli.main import GROUPS
-
-    if all(name in GROUPS for name in DEFI_GROUPS):
-        return cli
-    import subprocess
-
-    class Booted(type(cli)):
-        def __call__(self, *args, input=None, env=None, check=True):
-            result = subprocess.run([sys.executable, "-c", BOOT, *args], check=False, input=input or "", capture_output=True, text=True,
-                                    env={**self.env, **(env or {})}, timeout=120)
-            if check and result.returncode != 0:
-                raise AssertionError(f"hongbao {' '.join(args)} exited {result.returncode}: {result.stderr}")
-            return result
-
-    booted = Booted.__new__(Booted)
-    booted.env = cli.env
-    return booted
-
 
 @pytest.fixture
 def setup(cli, hongbao_home, anvil):

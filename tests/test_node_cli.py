@@ -9,12 +9,8 @@ import subprocess
 import pytest
 from test_node_support import one_line_error
 
-from cli.main import GROUPS
 from node.settings import Settings, SettingsError
 from wallet.localchain import free_port
-
-needs_group = pytest.mark.skipif("node" not in GROUPS, reason='cli/main.py GROUPS has no "node" entry yet: `hongbao node` is not reachable')
-
 
 @pytest.fixture
 def port(cli):
@@ -23,7 +19,6 @@ def port(cli):
     cli("node", "stop", check=False)  # never leave a relay running
 
 
-@needs_group
 def test_migrate(cli, hongbao_home):
     done = cli.json("node", "migrate")
     assert done == {"db": f"sqlite:///{hongbao_home / 'relay' / 'relay.sqlite'}", "revision": "0001"}
@@ -32,7 +27,6 @@ def test_migrate(cli, hongbao_home):
     one_line_error(cli("node", "migrate", "--db", "postgresql+psycopg://nobody:secret@127.0.0.1:1/none", check=False), "failed", "***")
 
 
-@needs_group
 def test_start_detached_status_stop(cli, port, hongbao_home):
     assert cli.json("node", "status", "--port", str(port))["running"] is False
     started = cli.json("node", "start", "--detach", "--port", str(port))
@@ -48,7 +42,6 @@ def test_start_detached_status_stop(cli, port, hongbao_home):
     assert '"event": "relay started"' in log and '"event": "relay stopped"' in log
 
 
-@needs_group
 def test_stale_pid_file_and_port_in_use(cli, port, hongbao_home):
     gone = subprocess.Popen(["true"])
     gone.wait()

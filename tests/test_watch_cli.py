@@ -8,11 +8,10 @@ import json
 import select
 import signal
 import subprocess
-import sys
 
 import pytest
 
-from test_packet_cli import BOOT, person, relay, warp  # noqa: F401  (relay: the module's relay fixture)
+from test_packet_cli import HONGBAO, person, relay, warp  # noqa: F401  (relay: the module's relay fixture)
 from wallet import config
 
 pytestmark = pytest.mark.slow
@@ -49,7 +48,7 @@ def test_watch_tells_claims_once_and_deadlines(cli, tmp_path, anvil, relay):  # 
     # the live view polls the chain too: a claim made while Alice watches shows up, and is
     # not told again by a later `--once`; an exhausted packet has no deadline to tell
     other = alice.json("packet", "create", "--to", "bob", "--amount", "0.1 ETH", "--shares", "1", "--expires", "2h", "--yes")["packet_id"]
-    watcher = subprocess.Popen([sys.executable, "-c", BOOT, "chat", "watch", "--json"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    watcher = subprocess.Popen([*HONGBAO, "chat", "watch", "--json"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env={**cli.env, "HONGBAO_HOME": str(alice.home)})
     try:
         bob.json("packet", "claim", other[:12], "--yes")
