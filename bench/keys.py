@@ -16,28 +16,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.timing import best_of, print_table, rate  # noqa: E402
+
 from wallet import address, bip39, hd, keystore, signing, vault  # noqa: E402
 
 MNEMONIC = "test test test test test test test test test test test junk"
-
-
-def best_of(runs: int, fn) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def derive_1000() -> None:
     deriver = hd.Deriver(bip39.to_seed(MNEMONIC))
     for i in range(1000):
         address.from_private_key(deriver.private_key(hd.scheme_path("bip44", i)))
-
-
-def rate(count: int, fn) -> float:
-    return count / best_of(3, lambda: [fn(i) for i in range(count)])
 
 
 def cli_help_seconds(runs: int = 15) -> tuple[float, float]:
@@ -50,9 +39,6 @@ def cli_help_seconds(runs: int = 15) -> tuple[float, float]:
 
 
 def main() -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     key = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
     tx = {"chainId": 31337, "nonce": 0, "to": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "value": 10**18, "gas": 21000, "maxFeePerGas": 2 * 10**9, "maxPriorityFeePerGas": 10**9}
     signing.sign_transaction(key, tx)  # import eth-account outside the timing
@@ -72,12 +58,7 @@ def main() -> None:
         rows.append((f"vault unlock, Argon2id {preset}", f"{best_of(2, lambda: kdf.stretch('pw')) * 1000:.0f} ms", ""))
     rows.append(("keystore export, scrypt n=2^18 r=8 p=1", f"{best_of(1, lambda: keystore.encrypt(key, 'pw')) * 1000:.0f} ms", ""))
 
-    table = Table(title="bench/keys.py")
-    for column in ("what", "measured", "target"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+    print_table("bench/keys.py", rows)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.timing import print_table, rate  # noqa: E402
 
 from messaging import envelope, identity  # noqa: E402
 from messaging.keys import MessagingKeys  # noqa: E402
@@ -27,23 +28,7 @@ ISSUED_AT = 1_767_225_600  # 2026-01-01T00:00:00Z
 NOW_MS = ISSUED_AT * 1000 + 60_000
 
 
-def best_of(runs: int, fn) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def rate(count: int, fn) -> float:
-    return count / best_of(3, lambda: [fn(i) for i in range(count)])
-
-
 def main() -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     sender_keys = MessagingKeys.from_account_key(SENDER_KEY)
     recipient_keys = MessagingKeys.from_account_key(RECIPIENT_KEY)
     sender = identity.make_bundle(SENDER_KEY, ISSUED_AT)
@@ -78,12 +63,7 @@ def main() -> None:
     rows.append(("messaging keys from an account key (incl. public keys)", f"{rate(3000, lambda i: MessagingKeys.from_account_key(SENDER_KEY).ed25519_public):,.0f} /s", ""))
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    table = Table(title="bench/messaging.py", caption=f"{os.cpu_count()} CPUs, 1-min load average {load:.1f} at the end (a busy machine lowers every rate)")
-    for column in ("what", "measured", "target"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+    print_table("bench/messaging.py", rows, f"{os.cpu_count()} CPUs, 1-min load average {load:.1f} at the end (a busy machine lowers every rate)")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ import pytest
 from test_relay_e2e import Relay, sqlite_url
 
 pytestmark = pytest.mark.slow
+HONGBAO = [sys.executable, "-m", "cli.main"]  # the real entry point, as a user runs it
+
 
 class Person:
     """One user: a HONGBAO_HOME of their own, driven through the `cli` fixture."""
@@ -25,7 +27,7 @@ class Person:
         self.cli, self.home, self.name = cli, home, name
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "cli.main", *args]
+        return [*HONGBAO, *args]
 
     def env(self) -> dict[str, str]:
         return {**self.cli.env, "HONGBAO_HOME": str(self.home)}
@@ -33,13 +35,14 @@ class Person:
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run(self.argv(*args), check=False, input="", capture_output=True, text=True, env=self.env(), timeout=120)
         if check and result.returncode != 0:
-            raise AssertionError(f"hongbao {' '.join(args)} exited {result.returncode}: {result.stderr}")
+            raise AssertionError(f"{self.name}: hongbao {' '.join(args)} exited {result.returncode}: {result.stderr}")
         return result
 
     def json(self, *args: str):
         return json.loads(self(*args, "--json").stdout)
 
     def fails(self, *args: str) -> str:
+        """Exit 1 with exactly one line on stderr, `error: ...`, and no traceback."""
         result = self(*args, check=False)
         assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
         lines = result.stderr.strip().splitlines()

@@ -14,11 +14,11 @@ refusals around refunds.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
+from test_chat_cli import HONGBAO  # noqa: F401  (re-exported for test_watch_cli)
+from test_chat_cli import Person as ChatPerson
 from test_relay_e2e import Relay, sqlite_url
 from wallet import config
 from wallet.rpc import to_int
@@ -26,31 +26,13 @@ from wallet.rpc import to_int
 pytestmark = pytest.mark.slow
 
 E18 = 10**18
-HONGBAO = [sys.executable, "-m", "cli.main"]  # the real entry point, as a user runs it
+class Person(ChatPerson):
+    """As in the chat tests, with a wide terminal so tables keep whole addresses on one line."""
 
+    address = ""
 
-class Person:
-    def __init__(self, cli, home, name: str) -> None:
-        self.cli, self.home, self.name = cli, home, name
-        self.address = ""
-
-    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run([*HONGBAO, *args], input="", capture_output=True, text=True,
-                                env={**self.cli.env, "HONGBAO_HOME": str(self.home), "COLUMNS": "200"}, timeout=120)
-        if check and result.returncode != 0:
-            raise AssertionError(f"{self.name}: hongbao {' '.join(args)} exited {result.returncode}: {result.stderr}")
-        return result
-
-    def json(self, *args: str):
-        return json.loads(self(*args, "--json").stdout)
-
-    def fails(self, *args: str) -> str:
-        """Exit 1 with exactly one line on stderr, `error: ...`, and no traceback."""
-        result = self(*args, check=False)
-        assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-        return lines[0]
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "COLUMNS": "200"}
 
 
 @pytest.fixture(scope="module")
