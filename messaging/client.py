@@ -1,9 +1,11 @@
 """A client for the Hongbao relay (node/): publish and fetch identity bundles, post sealed
-envelopes, authenticate as a mailbox, fetch / acknowledge / stream its envelopes.
+envelopes, authenticate as a mailbox, fetch / acknowledge / stream its envelopes, upload
+its X3DH prekeys and claim a peer's.
 
 The relay is never trusted: every bundle it returns is verified here (signature and the
 address that was asked for), every envelope it returns is parsed and checked to be for
-the mailbox that asked, in increasing `seq` order. What a relay can still do is withhold
+the mailbox that asked, in increasing `seq` order, and every claimed prekey bundle is
+checked against the identity key the caller verified. What a relay can still do is withhold
 or delay messages; it cannot forge, read or redirect them.
 
 Sync requests share one keep-alive `httpx.Client`. `stream()` is an async iterator over a
@@ -22,7 +24,8 @@ Errors are one-line `MessagingError`s:
         QuotaExceeded                  507: the recipient's mailbox is full
         RateLimited(retry_after)       429
     RelayProtocolError                 the relay answered something that is not the protocol
-Plus BundleInvalid / StaleBundle (messaging.errors) for a bundle that fails verification.
+Plus BundleInvalid / StaleBundle (messaging.errors) for a bundle that fails verification,
+and PrekeyBundleInvalid (messaging.prekeys) for a claimed prekey bundle that does.
 """
 
 from __future__ import annotations
@@ -45,6 +48,18 @@ from .envelope import Envelope
 from .errors import BundleInvalid, EnvelopeError, MessagingError, StaleBundle
 from .identity import Bundle, supersedes, verify_bundle
 from .keys import MessagingKeys
+from .prekeys import (
+    MAX_UPLOAD,
+    OneTimePrekey,
+    PrekeyBundle,
+    PrekeyBundleInvalid,
+    SignedPrekey,
+    check_one_time,
+    check_signed,
+    parse_bundle,
+    parse_signed,
+)
+from .prekeys import verify_bundle as verify_prekeys
 
 AUTH_DOMAIN = b"hongbao-relay-auth-v1\0"
 MAX_BATCH = 500  # envelopes per POST /v1/messages (the relay's max_batch)
@@ -100,6 +115,14 @@ class Accepted:
     id: bytes
     seq: int
     duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PrekeyStatus:
+    """What the relay holds of a mailbox's prekeys: replenish when `one_time` runs low."""
+
+    one_time: int
+    signed_prekey: SignedPrekey | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,6 +514,64 @@ class RelayClient:
             except (KeyError, TypeError, ValueError):
                 raise RelayProtocolError("the relay's ack answer has no deleted count") from None
         return deleted
+
+    # -- prekeys (X3DH) ------------------------------------------------------------------
+
+    def publish_prekeys(self, address: str, signed: SignedPrekey | None, one_time: Sequence[OneTimePrekey]) -> PrekeyStatus:
+        """Upload the mailbox's prekeys (authenticate(address, keys) first): `signed`
+        replaces the relay's signed prekey; one-time prekeys go in requests of MAX_UPLOAD.
+        Each request is retried like a send (the relay skips keys it holds already); a
+        refusal (422 beyond the relay's MAX_STORED) leaves earlier requests' keys stored.
+        PrekeyBundleInvalid, before anything is sent, for a key not signed by our key."""
+        mailbox = self._mailbox(address)
+        identity_key = self._identities[mailbox].ed25519_public
+        if signed is not None:
+            check_signed(identity_key, signed)  # the relay would refuse it: say so here
+        one_time = [check_one_time(identity_key, p) for p in one_time]
+        if signed is None and not one_time:
+            return self.prekey_status(mailbox)
+        status = None
+        for start in range(0, max(len(one_time), 1), MAX_UPLOAD):
+            body = {
+                "signed_prekey": signed.to_json() if signed is not None and start == 0 else None,
+                "one_time_prekeys": [p.to_json() for p in one_time[start : start + MAX_UPLOAD]],
+            }
+            status = self._prekey_status(mailbox, self._authed(mailbox, "PUT", f"/v1/prekeys/{mailbox}", json=body))
+        assert status is not None
+        return status
+
+    def prekey_status(self, address: str | None = None) -> PrekeyStatus:
+        """How many one-time prekeys the relay has left for the mailbox, and its signed prekey."""
+        mailbox = self._mailbox(address)
+        return self._prekey_status(mailbox, self._authed(mailbox, "GET", f"/v1/prekeys/{mailbox}"))
+
+    def _prekey_status(self, mailbox: str, response: httpx.Response) -> PrekeyStatus:
+        body = self._json(response)
+        count = body.get("one_time") if isinstance(body, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise RelayProtocolError("the relay's prekey status has no one_time count")
+        signed = body.get("signed_prekey")
+        try:
+            # ours: checked anyway, so a caller deciding whether to rotate sees only real keys
+            signed = None if signed is None else check_signed(self._identities[mailbox].ed25519_public, parse_signed(signed))
+        except PrekeyBundleInvalid as error:
+            raise RelayProtocolError(f"the relay's prekey status for {mailbox}: {error}") from None
+        return PrekeyStatus(count, signed)
+
+    def claim_prekeys(self, address: str, identity_ed25519: bytes) -> PrekeyBundle | None:
+        """Claim a prekey bundle of `address` to start a session with it: None if it has
+        published none. The bundle is verified against `identity_ed25519`, which must come
+        from `address`'s verified identity bundle, never from this answer; otherwise
+        PrekeyBundleInvalid. Each claim takes a one-time prekey (None in the bundle once
+        they ran out); a retry after a lost answer takes another, which costs only a key."""
+        wanted = _checked_address(address)
+        try:
+            response = self._request("POST", f"/v1/prekeys/{wanted}/claim")
+        except RelayRejected as error:
+            if error.status == 404:
+                return None
+            raise
+        return verify_prekeys(parse_bundle(self._json(response)), wanted, identity_ed25519)
 
     # -- streaming ---------------------------------------------------------------------
 

@@ -24,15 +24,16 @@ from .context import RelayContext
 from .errors import RelayError
 from .middleware import RelayMiddleware
 from .push import PgListener
-from .routes import auth, identities, mailbox, messages, ops, stream
+from .routes import auth, identities, mailbox, messages, ops, prekeys, stream
 from .settings import Settings
 
 log = logs.get("app")
 API_DESCRIPTION = """Stores and forwards sealed envelopes for Hongbao mailboxes (addresses).
 
-Anyone may publish a verifiable identity bundle and post envelopes; reading, acknowledging
-and streaming a mailbox need a bearer token proving its messaging key, which serves that
-mailbox only. Errors are `{"error": {"code": ..., "message": ...}}`."""
+Anyone may publish a verifiable identity bundle, post envelopes and claim prekeys;
+reading, acknowledging and streaming a mailbox, and uploading its prekeys, need a bearer
+token proving its messaging key, which serves that mailbox only. Errors are
+`{"error": {"code": ..., "message": ...}}`."""
 
 
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
@@ -58,7 +59,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
 
     app = FastAPI(title="Hongbao relay", version="1", description=API_DESCRIPTION, lifespan=lifespan)
     app.state.relay = context
-    routers = [module.router for module in (identities, messages, mailbox, auth, stream, ops)]
+    routers = [module.router for module in (identities, prekeys, messages, mailbox, auth, stream, ops)]
     for router in routers:
         app.include_router(router)
     app.add_middleware(RelayMiddleware, context=context)

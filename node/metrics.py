@@ -41,6 +41,7 @@ class Metrics:
         self.swept = Counter("hongbao_relay_envelopes_swept", "Expired envelopes deleted", registry=r)
         self.acked = Counter("hongbao_relay_envelopes_acked", "Envelopes deleted by their recipient", registry=r)
         self.fetches = Counter("hongbao_relay_mailbox_fetches", "Mailbox reads (GET /v1/mailbox)", registry=r)
+        self.prekey_claims = Counter("hongbao_relay_prekey_claims", "Prekey bundles claimed; outcome exhausted: no one-time prekey was left", ["outcome"], registry=r)
         self.rate_limited = Counter("hongbao_relay_rate_limited", "Requests refused with 429", registry=r)
         self.ws_connections = Gauge("hongbao_relay_ws_connections", "Open WebSocket streams", registry=r)
         self.pushed = Counter("hongbao_relay_envelopes_pushed", "Envelopes sent over WebSocket streams", registry=r)

@@ -4,6 +4,10 @@ migrations in node/migrations, which spell these tables out; keep the two in ste
 Beyond the four tables of the spec, `mailbox_usage` keeps each mailbox's count and bytes
 (an O(1) quota check instead of counting up to 10,000 rows on every post).
 
+X3DH prekeys (messaging/prekeys.py; migration 0002): one signed prekey per address, and up
+to MAX_STORED one-time prekeys per address, handed out oldest first (by seq) and deleted
+as they are claimed. Keys and signatures are lowercase hex, as `ed25519` in identities.
+
 `envelopes.seq` is the mailbox cursor: it only grows and is never reused (SQLite
 AUTOINCREMENT, a PostgreSQL sequence), and the store makes one mailbox's seqs commit in
 order, so a reader that saw seq N never later finds a new envelope below N.
@@ -87,8 +91,34 @@ class RelaySecret(Base):
     value: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class SignedPrekeyRow(Base):
+    __tablename__ = "signed_prekeys"
+
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)  # checksummed
+    key: Mapped[str] = mapped_column(String(64))  # X25519, hex
+    signature: Mapped[str] = mapped_column(String(128))  # Ed25519 by the identity key, hex
+    created_at: Mapped[int] = mapped_column(BigInteger)  # unix s, as the owner stated it
+    updated_at: Mapped[int] = mapped_column(BigInteger)  # unix ms, when the relay stored it
+
+
+class OneTimePrekeyRow(Base):
+    __tablename__ = "one_time_prekeys"
+    __table_args__ = (
+        Index("ix_one_time_prekeys_address_seq", "address", "seq"),
+        UniqueConstraint("address", "key", name="uq_one_time_prekeys_address_key"),
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)  # claim order
+    address: Mapped[str] = mapped_column(String(42))
+    key: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
+
+
 identities = Identity.__table__
 envelopes = StoredEnvelopeRow.__table__
 mailbox_usage = MailboxUsage.__table__
 challenges = Challenge.__table__
 relay_secrets = RelaySecret.__table__
+signed_prekeys = SignedPrekeyRow.__table__
+one_time_prekeys = OneTimePrekeyRow.__table__

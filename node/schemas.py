@@ -10,9 +10,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from messaging.prekeys import MAX_STORED, MAX_UPLOAD
+
 ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 HEX32 = r"^[0-9a-fA-F]{32}$"
 HEX64 = r"^[0-9a-fA-F]{64}$"
+HEX128 = r"^[0-9a-fA-F]{128}$"
 MAX_SEQ = 2**63 - 1
 SIGNATURE = r"^(0x)?[0-9a-fA-F]{130}$"
 BASE64 = r"^[A-Za-z0-9+/]+={0,2}$"
@@ -33,7 +36,7 @@ ERROR_DESCRIPTIONS = {
     401: "Missing, invalid, expired or revoked token; or a failed challenge",
     403: "A valid token used for another mailbox",
     404: "Not found",
-    409: "An older identity bundle than the one stored",
+    409: "An older identity bundle than the one stored; or (prekeys) the identity key changed during the upload",
     413: "Too large: a ciphertext over 64 KiB, a batch over 500, or the request body",
     422: "Malformed",
     429: "Rate limited: see Retry-After",
@@ -137,3 +140,45 @@ class TokenOut(BaseModel):
 class HealthOut(BaseModel):
     ok: bool
     db: str
+
+
+# -- X3DH prekeys (messaging/prekeys.py) -------------------------------------------------------
+
+class SignedPrekeyJson(BaseModel):
+    """messaging.prekeys.SignedPrekey.to_json()"""
+
+    key: str = Field(pattern=HEX64, description="X25519 public key, hex, 32 bytes")
+    signature: str = Field(pattern=HEX128, description="Ed25519 by the identity key over b'hongbao-x3dh-v1\\0' + b'\\x05' + key, hex, 64 bytes")
+    created_at: int = Field(ge=0, lt=2**40, description="unix seconds")
+
+
+class OneTimePrekeyJson(BaseModel):
+    """messaging.prekeys.OneTimePrekey.to_json()"""
+
+    key: str = Field(pattern=HEX64, description="X25519 public key, hex, 32 bytes")
+    signature: str = Field(pattern=HEX128, description="Ed25519 by the identity key over b'hongbao-one-time-prekey-v1\\0' + key, hex, 64 bytes")
+
+
+class PrekeyUploadIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"description": "Every key must be signed by the mailbox's current identity (Ed25519) key; 422 otherwise, and nothing is stored"})
+
+    signed_prekey: SignedPrekeyJson | None = Field(None, description="replaces the stored signed prekey")
+    one_time_prekeys: list[OneTimePrekeyJson] = Field(
+        default_factory=list,
+        json_schema_extra={"maxItems": MAX_UPLOAD},  # checked by parse_upload, whose message is clearer
+        description=f"at most {MAX_UPLOAD} per upload and {MAX_STORED} stored; ones already stored are skipped (a retry is harmless)",
+    )
+
+
+class PrekeyStatusOut(BaseModel):
+    one_time: int = Field(description="one-time prekeys left at the relay")
+    signed_prekey: SignedPrekeyJson | None
+
+
+class PrekeyBundleOut(BaseModel):
+    """messaging.prekeys.PrekeyBundle.to_json(): verify it against the identity bundle"""
+
+    address: str
+    identity_key: str = Field(description="the Ed25519 key of the address's identity bundle, hex")
+    signed_prekey: SignedPrekeyJson
+    one_time_prekey: OneTimePrekeyJson | None = Field(description="null when they ran out")

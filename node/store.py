@@ -1,4 +1,5 @@
-"""The relay's repository: identities, envelopes, auth challenges, secrets.
+"""The relay's repository: identities, envelopes, auth challenges, secrets; X3DH prekeys
+in node/prekey_store.py (`store.prekeys`), sharing this store's write transaction.
 
 Sync SQLAlchemy Core (no ORM object per envelope); posting a batch goes through
 node/batch.py on the driver's cursor: one multi-row INSERT ... ON CONFLICT (id) DO NOTHING
@@ -33,6 +34,7 @@ from .batch import NOTIFY_CHANNEL, BatchWriter
 from .clock import Clock
 from .db import IMMEDIATE
 from .models import challenges, envelopes, identities, mailbox_usage, relay_secrets
+from .prekey_store import PrekeyStore, wipe
 
 SWEEP_CHUNK = 5000
 
@@ -82,6 +84,7 @@ class RelayStore:
         self._write_lock: contextlib.AbstractContextManager = contextlib.nullcontext() if self.postgres else threading.Lock()
         self._secrets: dict[str, bytes] = {}
         self._batches = BatchWriter(engine, self._write_lock, quota_messages, quota_bytes)
+        self.prekeys = PrekeyStore(engine, self._write, self._insert)
 
     @property
     def quota_messages(self) -> int:
@@ -112,7 +115,8 @@ class RelayStore:
 
     def publish_identity(self, bundle: Bundle) -> PublishResult:
         """Store a bundle the caller verified. StaleBundle if a newer one is stored. On
-        PostgreSQL an update is NOTIFYed, so every relay's streams re-check their tokens."""
+        PostgreSQL an update is NOTIFYed, so every relay's streams re-check their tokens.
+        A new Ed25519 key deletes the address's prekeys, in the same transaction."""
         values = {
             "address": bundle.address,
             "bundle": bundle.to_bytes().decode(),
@@ -125,10 +129,12 @@ class RelayStore:
             created = connection.execute(self._insert(identities).values(values).on_conflict_do_nothing(index_elements=["address"]).returning(identities.c.address))
             if created.first() is not None:  # (RETURNING: rowcount is not reliable across drivers here)
                 return "created"
-            stored = connection.execute(select(identities.c.bundle).where(identities.c.address == bundle.address).with_for_update()).scalar_one()
-            if not supersedes(bundle, Bundle.from_bytes(stored.encode())):
+            stored = Bundle.from_bytes(connection.execute(select(identities.c.bundle).where(identities.c.address == bundle.address).with_for_update()).scalar_one().encode())
+            if not supersedes(bundle, stored):
                 return "unchanged"
             connection.execute(update(identities).where(identities.c.address == bundle.address).values(values))
+            if stored.ed25519 != bundle.ed25519:
+                wipe(connection, bundle.address)  # prekeys signed by the old key: void with it
             if self.postgres:
                 connection.execute(text("SELECT pg_notify(:channel, :mailbox)"), {"channel": NOTIFY_CHANNEL, "mailbox": bundle.address})
             return "updated"

@@ -42,6 +42,9 @@ MAX_EXAMPLES = 100
 OPERATIONS = [  # the HTTP API of the spec (the WebSocket is not in OpenAPI)
     "PUT /v1/identities/{address}",
     "GET /v1/identities/{address}",
+    "PUT /v1/prekeys/{address}",
+    "GET /v1/prekeys/{address}",
+    "POST /v1/prekeys/{address}/claim",
     "POST /v1/messages",
     "POST /v1/auth/challenge",
     "POST /v1/auth/token",
