@@ -31,6 +31,7 @@ bench: setup
 	$(PY) bench/transfers.py
 	$(PY) bench/gas.py
 	$(PY) bench/messaging.py
+	$(PY) bench/sessions.py
 	$(PY) bench/relay.py
 
 clean:

@@ -190,13 +190,14 @@ def send(to, text, wallet_name, index, password_file, as_json):
         data = {
             "to": target.conversation, "name": target.name, "kind": target.kind, "id": sent.message_id,
             "recipients": sent.envelope_ids, "state": sent.state, "first_contact": sent.first_contact,
+            "protection": m.protection(target.conversation),
         }
 
     def human() -> None:
         for address, fp in sent.first_contact.items():
             note(f"first message to {address}: their fingerprint is [bold]{fp}[/]; compare it with them (`hongbao contacts verify {address}`)")
         who = target.name or target.conversation
-        click.echo(f"sent to {who} ({len(sent.envelope_ids)} recipient{'s' if len(sent.envelope_ids) != 1 else ''}), id {sent.message_id}")
+        click.echo(f"sent to {who} ({len(sent.envelope_ids)} recipient{'s' if len(sent.envelope_ids) != 1 else ''}), id {sent.message_id}; {data['protection']}")
 
     emit(as_json, data, human)
 
@@ -221,12 +222,15 @@ def inbox(no_fetch, wallet_name, index, password_file, as_json):
             "received": 0 if received is None else len(received),
             "failures": 0 if received is None else received.failures,
             "errors": [] if received is None else received.errors,
+            "session_resets": m.sessions.resets,
             "conversations": rows,
         }
 
     def human() -> None:
         if received is not None and received.failures:
             note(f"{received.failures} envelope(s) could not be opened and were discarded")
+        for line in data["session_resets"]:
+            note(f"[yellow]{line}[/]")
         if not rows:
             note("No conversations yet: [bold]hongbao chat send CONTACT \"text\"[/]")
             return
@@ -261,11 +265,12 @@ def show(conversation, limit, fetch, wallet_name, index, password_file, as_json)
         messages = [x for x in m.store.messages(target.conversation, limit=limit) if x.type != "receipt"]
         read = m.mark_read(target.conversation)
         data = {
-            "conversation": target.conversation, "name": target.name, "kind": target.kind,
+            "conversation": target.conversation, "name": target.name, "kind": target.kind, "protection": m.protection(target.conversation),
             "messages": [message_json(x, names, m.address) for x in messages], "marked_read": read.ids, "receipts_sent": read.receipts_sent,
         }
 
     def human() -> None:
+        note(f"{target.name or target.conversation}: {data['protection']}")
         if not messages:
             note(f"No messages with {target.name or target.conversation} yet")
         for message in messages:

@@ -55,15 +55,15 @@ def add(address, name, wallet_name, index, password_file, as_json):
 def list_(wallet_name, index, password_file, as_json):
     """List saved contacts."""
     with messenger(wallet_name, index, password_file) as m:
-        rows = [contact_json(c) for c in m.store.contacts()]
+        rows = [{**contact_json(c), "protection": m.protection(c.address)} for c in m.store.contacts()]
 
     def human() -> None:
         if not rows:
             note("No contacts yet: [bold]hongbao contacts add ADDRESS --name NAME[/]")
             return
-        table(None, ["name", "address", "fingerprint", "status"], [
+        table(None, ["name", "address", "fingerprint", "status", "protection"], [
             [r["name"] or "", r["address"], r["fingerprint"] or "(no bundle)",
-             "KEY CHANGED" if r["key_changed"] else ("verified" if r["verified"] else "")]
+             "KEY CHANGED" if r["key_changed"] else ("verified" if r["verified"] else ""), r["protection"].split(" (")[0]]
             for r in rows
         ])
 

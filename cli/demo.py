@@ -241,9 +241,9 @@ def story(alice: Person, bob: Person, carol: Person, operator: Person, chain_por
     alice("wallet", "verify", "--signature", signature, "--address", bob.address, "恭喜发财, Alice!", expect=bob.address)
 
     # -- chat --------------------------------------------------------------------------------
-    step("Each of them uses the relay and publishes a messaging identity signed by their address.")
+    step("Each of them uses the relay and publishes a messaging identity signed by their address, and prekeys.")
     for person in (alice, bob, carol):
-        person("relay", "use", relay_url)
+        person("relay", "use", relay_url, expect="one-time prekeys")
 
     step("Contacts: the relay's identities are fetched and verified locally; fingerprints are compared out of band.")
     alice("contacts", "add", bob.address, "--name", "bob")
@@ -253,7 +253,8 @@ def story(alice: Person, bob: Person, carol: Person, operator: Person, chain_por
     bob("contacts", "verify", "alice")
 
     step("Alice writes to Bob (end-to-end encrypted; the relay holds only ciphertext); Bob reads and answers.")
-    alice("chat", "send", "bob", "新年快乐, Bob! A red packet is coming tonight 🧧")
+    say("the first message starts a forward-secret session (X3DH with Bob's prekeys, then the Double Ratchet)")
+    alice("chat", "send", "bob", "新年快乐, Bob! A red packet is coming tonight 🧧", expect="forward-secret")
     bob("chat", "inbox")
     bob("chat", "show", "alice")
     bob("chat", "send", "alice", "新年快乐! Looking forward to it.")

@@ -54,12 +54,14 @@ def use(url, no_publish, wallet_name, index, password_file, as_json):
             note(f"identity not published ({error}): run `hongbao relay use {url} --wallet NAME`")
         else:
             with messenger(wallet_name, index, password_file) as m:
-                published = {"address": m.address, "fingerprint": m.fingerprint, "status": m.publish()}
+                status = m.publish()
+                published = {"address": m.address, "fingerprint": m.fingerprint, "status": status, "one_time_prekeys": m.prekeys_at_relay}
 
     def human() -> None:
         click.echo(f"chats now go through {url}")
         if published:
             click.echo(f"identity of {published['address']} published ({published['status']}); fingerprint {published['fingerprint']}")
+            click.echo(f"prekeys for forward-secret sessions published ({published['one_time_prekeys']} one-time prekeys at the relay)")
 
     emit(as_json, {"relay": url, "health": health, "published": published}, human)
 

@@ -40,6 +40,7 @@ from .errors import (
 )
 from .identity import Bundle, fingerprint, make_bundle, same_keys
 from .keys import MessagingKeys, store_key
+from .sessions import SessionKeeper
 from .store import (
     GROUP_PREFIX,
     BundleChange,
@@ -105,6 +106,7 @@ class Received(list):
         self.errors = errors or []  # why, one line each
         self.receipts = receipts  # receipts applied to our outgoing messages
         self.acked = acked
+        self.healed: list[str] = []  # peers offered a new session (theirs could not be opened)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,8 @@ class Messenger:
         self.relay_url = relay_url
         self._relay: RelayClient | None = None
         self._bundle: Bundle | None = None  # ours, as published
+        self.sessions = SessionKeeper(self.address, self.keys, store, lambda: self.relay)
+        self.prekeys_at_relay: int | None = None  # one-time prekeys the relay holds for us, once published
 
     @classmethod
     def open(cls, home: Path, account_key: bytes, *, relay_url: str | None = None, clock: Callable[[], int] | None = None) -> Messenger:
@@ -172,18 +176,30 @@ class Messenger:
         return fingerprint(Bundle(self.address, self.keys.x25519_public, self.keys.ed25519_public, 0, 1))
 
     def publish(self) -> str:
-        """Make sure the relay holds a bundle with our keys: "created", "updated" or
-        "unchanged". Idempotent (one GET when nothing is to do)."""
+        """Make sure the relay holds a bundle with our keys ("created", "updated" or
+        "unchanged") and enough of our prekeys (see sessions.py). Idempotent."""
         current = self.relay.get_bundle(self.address)
         mine = Bundle(self.address, self.keys.x25519_public, self.keys.ed25519_public, 0, 1)
         if current is not None and same_keys(current, mine):
             self._bundle = current
-            return "unchanged"
-        version = current.version + 1 if current is not None else 1
-        bundle = make_bundle(self._account_key, self.clock() // 1000, version, self.keys)
-        status = self.relay.publish_bundle(bundle)
-        self._bundle = bundle
+            status = "unchanged"
+        else:
+            version = current.version + 1 if current is not None else 1
+            bundle = make_bundle(self._account_key, self.clock() // 1000, version, self.keys)
+            status = self.relay.publish_bundle(bundle)
+            self._bundle = bundle
+        self.relay.authenticate(self.address, self.keys)
+        self.prekeys_at_relay = self.sessions.maintain()
         return status
+
+    def protection(self, conversation: str) -> str:
+        """How a conversation's messages are protected, in words (see sessions.py)."""
+        if conversation.startswith(GROUP_PREFIX):
+            group = self.store.group(conversation[len(GROUP_PREFIX) :])
+            members = groups_mod.recipients(group, None, self.address) if group is not None else []
+            secret = sum(self.sessions.protection(m).startswith("forward-secret") for m in members)
+            return f"pairwise sessions: forward-secret with {secret} of {len(members)} members"
+        return self.sessions.protection(addr.parse(conversation))
 
     def _own_bundle(self) -> Bundle:
         if self._bundle is None:
@@ -303,12 +319,14 @@ class Messenger:
             except RelayUnreachable as error:
                 unreachable = error
         now = self.clock()
+        ids = {recipient: env.new_message_id() for recipient, _ in items}
         envelopes = []
-        for recipient, payload in items:
-            include = ours if recipient in first_contact or not self.store.messages(recipient, limit=1) else None
-            envelopes.append(env.seal(self.address, self.keys, bundles[recipient], payload, now_ms=now, include_bundle=include))
-        copies = {e.to: e.id.hex() for e in envelopes}
-        message_id = envelopes[0].id if len(envelopes) == 1 and not conversation.startswith(GROUP_PREFIX) else env.new_message_id()
+        if unreachable is None:  # else nothing is posted now: flush_pending seals later
+            for recipient, payload in items:
+                include = ours if recipient in first_contact or not self.store.messages(recipient, limit=1) else None
+                envelopes.append(self.sessions.seal(bundles[recipient], payload, now_ms=now, message_id=ids[recipient], include_bundle=include))
+        copies = {recipient: message_id.hex() for recipient, message_id in ids.items()}
+        message_id = next(iter(ids.values())) if len(ids) == 1 and not conversation.startswith(GROUP_PREFIX) else env.new_message_id()
         stored = self.store.add_outgoing(conversation, message_id, stored_payload, now, copies=copies)
         if unreachable is not None:
             raise unreachable  # stored pending: the next send or receive flushes it
@@ -353,10 +371,12 @@ class Messenger:
                 if bundle is None:
                     continue
                 payload = self._retry_payload(copy.conversation, copy.recipient, copy.payload)
-                envelope = env.seal(
-                    self.address, self.keys, bundle, payload, now_ms=copy.timestamp_ms,
-                    message_id=bytes.fromhex(copy.envelope_id), include_bundle=ours,
-                )
+                try:
+                    envelope = self.sessions.seal(bundle, payload, now_ms=copy.timestamp_ms, message_id=bytes.fromhex(copy.envelope_id), include_bundle=ours)
+                except (RelayUnreachable, RateLimited):
+                    raise
+                except MessagingError:  # a forged prekey bundle, a refused downgrade: left pending
+                    continue
                 try:
                     self.relay.send([envelope])
                 except RateLimited:
@@ -395,13 +415,24 @@ class Messenger:
             raised.address = address
             raise raised from None
 
-    def _post_silent(self, to: str, payload: payloads.Payload) -> None:
-        """Control traffic (receipts): sealed to the pinned key, not stored."""
+    def _post_silent(self, to: str, payload: payloads.Payload, *, new_session: bool = False) -> None:
+        """Control traffic (receipts): to the pinned key, in the current session if any
+        (receipts start no session unless asked), not stored."""
         bundle = self.store.known_bundle(to)
         contact = self.store.contact(to)
         if bundle is None or contact is None or contact.key_changed:
             return
-        self.relay.send([env.seal(self.address, self.keys, bundle, payload, now_ms=self.clock())])
+        envelope = self.sessions.seal(bundle, payload, now_ms=self.clock(), new_session=new_session)
+        if envelope is not None:
+            self.relay.send([envelope])
+
+    def _heal(self, peer: str) -> None:
+        """They write in a session we no longer have: an empty receipt in a new session
+        (which their client adopts), so their next messages open again."""
+        try:
+            self._post_silent(peer, payloads.Receipt("delivered", ()), new_session=True)
+        except MessagingError:
+            pass  # best effort: our next message to them starts the session anyway
 
     # -- groups ----------------------------------------------------------------------------
 
@@ -453,14 +484,20 @@ class Messenger:
 
     def _handle(self, envelope: env.Envelope, result: Received) -> StoredMessage | None:
         """Open, store and apply one envelope; None for junk or a replay (counted in result)."""
+        opening = self.sessions.opening()
         try:
-            opened = env.open_envelope(envelope, self.address, self.keys, now_ms=self.clock(), known_bundle=self.store.known_bundle, seen=self.store.seen)
-            stored = self.store.add_incoming(opened)
+            opened = env.open_envelope(
+                envelope, self.address, self.keys, now_ms=self.clock(), known_bundle=self.store.known_bundle, seen=self.store.seen, decrypt=opening.decrypt,
+            )
+            stored = self.store.add_incoming(opened, also=opening.commit)
         except Replay:
-            return None  # stored before: only the ack was missing
+            return None  # stored before (or a ratchet duplicate): only the ack was missing
         except (EnvelopeError, StaleBundle, BundleInvalid, NotGroupMember, PayloadError) as error:
             result.failures += 1
             result.errors.append(f"message {envelope.id.hex()}: {error}")
+            if opening.heal is not None and opening.heal not in result.healed:
+                result.healed.append(opening.heal)
+                self._heal(opening.heal)
             return None
         payload = stored.payload
         if isinstance(payload, payloads.Receipt):

@@ -570,8 +570,9 @@ class MessageStore:
         with self._session() as session:
             return session.scalar(select(MessageRow.seq).where(MessageRow.direction == "in", MessageRow.id == message_id_hex(message_id))) is not None
 
-    def add_incoming(self, opened: Opened, conversation: str | None = None) -> StoredMessage:
-        """Store an opened envelope, in one transaction with pinning its sender's bundle.
+    def add_incoming(self, opened: Opened, conversation: str | None = None, *, also: Callable[[Session], None] | None = None) -> StoredMessage:
+        """Store an opened envelope, in one transaction with pinning its sender's bundle
+        (and with `also`, e.g. the ratchet state that opened it: both or neither).
 
         The conversation is group:<id> when the payload names a group, else the sender.
         Raises Replay for an id already stored, StaleBundle if the envelope was vouched
@@ -600,6 +601,8 @@ class MessageStore:
                     raise NotGroupMember(f"{sender} is not a member of the group {group.name!r}; message {row.id} refused")
             self._record_bundle(session, opened.bundle)
             session.add(row)
+            if also is not None:
+                also(session)
             if kind not in _SILENT_TYPES:
                 self._touch(session, conversation, now)
         return StoredMessage(row.id, conversation, sender, "in", row.timestamp_ms, kind, opened.payload, row.state, now)

@@ -1,0 +1,178 @@
+"""Session state at rest: our prekey state and the ratchet sessions with each peer, in
+the account's message store file (same engine, same store key), sealed like message
+bodies.
+
+Each sealed value starts with what it belongs to ("session", the peer; "prekeys", us),
+checked on opening, so moving a sealed session from one peer's row to another's is caught.
+A value that does not open or parse raises `SessionCorrupt`: the caller resets that
+session (a new X3DH), never sends on garbage.
+
+`had_session` stays set once a peer's identity key and we had a forward-secret session,
+even after a reset: from then on, a relay that offers no prekeys for that key cannot
+quietly turn the conversation back into format 1 (the caller refuses instead). A new
+identity key (a key change the user accepted) starts afresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nacl.exceptions import CryptoError
+from sqlalchemy import LargeBinary, String, delete, select
+from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from .keys import MessagingKeys
+from .ratchet import PeerSessions, PrekeyState, SessionError
+from .store import MessageStore
+
+
+class SessionCorrupt(SessionError):
+    """A stored session or prekey state does not open or parse."""
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class SessionRow(_Base):
+    __tablename__ = "sessions"
+
+    peer: Mapped[str] = mapped_column(String(42), primary_key=True)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # PeerSessions, sealed; None after a reset
+    had_session: Mapped[bool] = mapped_column(default=False)
+    identity: Mapped[str | None] = mapped_column(String(64))  # hex Ed25519 key of the last session's peer
+    no_prekeys_at: Mapped[int | None]  # unix ms when the relay last had no prekeys for them
+    updated_at: Mapped[int]
+
+
+class PrekeyRow(_Base):
+    __tablename__ = "prekey_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    has_session: bool
+    had_session: bool
+    no_prekeys_at: int | None
+
+
+Write = Callable[[Session], None]
+
+
+class SessionStore:
+    def __init__(self, store: MessageStore, keys: MessagingKeys) -> None:
+        self.store = store
+        self.keys = keys
+        self._box = store._box
+        self._session = store._session
+        _Base.metadata.create_all(store.engine)
+
+    def _seal(self, label: str, data: bytes) -> bytes:
+        return bytes(self._box.encrypt(label.encode() + b"\n" + data))
+
+    def _open(self, label: str, sealed: bytes) -> bytes:
+        prefix = label.encode() + b"\n"
+        try:
+            plain = self._box.decrypt(sealed)
+        except (CryptoError, ValueError, TypeError):
+            raise SessionCorrupt(f"the stored {label.split(':')[0]} state does not decrypt") from None
+        if not plain.startswith(prefix):
+            raise SessionCorrupt(f"the stored {label.split(':')[0]} state belongs to another row")
+        return plain[len(prefix) :]
+
+    # -- our prekeys ----------------------------------------------------------------------
+
+    def prekey_state(self) -> PrekeyState:
+        """Ours; created (and saved) on first use. SessionCorrupt if unreadable."""
+        with self._session() as session:
+            sealed = session.scalar(select(PrekeyRow.sealed).where(PrekeyRow.id == 1))
+        if sealed is None:
+            state = PrekeyState.create(self.keys)
+            with self._session.begin() as session:
+                self.write_prekeys(state)(session)
+            return state
+        try:
+            return PrekeyState.from_bytes(self.keys, self._open("prekeys", sealed))
+        except SessionCorrupt:
+            raise
+        except SessionError as error:
+            raise SessionCorrupt(str(error)) from None
+
+    def write_prekeys(self, state: PrekeyState) -> Write:
+        sealed = self._seal("prekeys", state.to_bytes())
+
+        def write(session: Session) -> None:
+            statement = insert(PrekeyRow).values(id=1, sealed=sealed)
+            session.execute(statement.on_conflict_do_update(index_elements=["id"], set_={"sealed": sealed}))
+
+        return write
+
+    def reset_prekeys(self) -> PrekeyState:
+        """A corrupt prekey state is replaced: first messages to the old keys are lost."""
+        state = PrekeyState.create(self.keys)
+        with self._session.begin() as session:
+            self.write_prekeys(state)(session)
+        return state
+
+    # -- sessions with peers --------------------------------------------------------------
+
+    def info(self, peer: str, identity: bytes | None = None) -> PeerInfo:
+        """What we know of `peer` (with `identity`: had_session only for that key)."""
+        with self._session() as session:
+            row = session.get(SessionRow, peer)
+            if row is None:
+                return PeerInfo(False, False, None)
+            had = row.had_session and (identity is None or row.identity == identity.hex())
+            return PeerInfo(row.sealed is not None, had, row.no_prekeys_at)
+
+    def load(self, peer: str) -> PeerSessions:
+        """The sessions with `peer` (none: empty). SessionCorrupt if unreadable."""
+        with self._session() as session:
+            sealed = session.scalar(select(SessionRow.sealed).where(SessionRow.peer == peer))
+        if sealed is None:
+            return PeerSessions()
+        try:
+            return PeerSessions.from_bytes(self._open(f"session:{peer}", sealed))
+        except SessionCorrupt:
+            raise
+        except SessionError as error:
+            raise SessionCorrupt(str(error)) from None
+
+    def write(self, peer: str, sessions: PeerSessions) -> Write:
+        """A writer to run inside a store transaction (with the message it came with)."""
+        sealed = self._seal(f"session:{peer}", sessions.to_bytes()) if sessions.sessions else None
+        now = self.store.clock()
+
+        def write(session: Session) -> None:
+            values = {"sealed": sealed, "updated_at": now, "no_prekeys_at": None}
+            if sealed is not None:
+                values.update(had_session=True, identity=sessions.current.peer_identity.hex())
+            statement = insert(SessionRow).values(peer=peer, **values)
+            session.execute(statement.on_conflict_do_update(index_elements=["peer"], set_=values))
+
+        return write
+
+    def save(self, peer: str, sessions: PeerSessions) -> None:
+        with self._session.begin() as session:
+            self.write(peer, sessions)(session)
+
+    def reset(self, peer: str) -> None:
+        """Forget the sessions with `peer` (corrupt, or the peer lost theirs); keeps
+        `had_session`, so the next message starts a new session or is refused."""
+        with self._session.begin() as session:
+            session.execute(insert(SessionRow).values(peer=peer, sealed=None, updated_at=self.store.clock()).on_conflict_do_update(index_elements=["peer"], set_={"sealed": None}))
+
+    def mark_no_prekeys(self, peer: str) -> None:
+        now = self.store.clock()
+        with self._session.begin() as session:
+            statement = insert(SessionRow).values(peer=peer, sealed=None, no_prekeys_at=now, updated_at=now)
+            session.execute(statement.on_conflict_do_update(index_elements=["peer"], set_={"no_prekeys_at": now}))
+
+    def forget(self, peer: str) -> None:
+        with self._session.begin() as session:
+            session.execute(delete(SessionRow).where(SessionRow.peer == peer))

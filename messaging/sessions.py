@@ -1,0 +1,178 @@
+"""Which protection each message gets, and the session bookkeeping around it.
+
+* Sending to a peer: their current session if there is one (format 2); else claim a
+  prekey bundle from the relay, verify it against the identity key the peer's bundle
+  vouches for (a forged one is refused: nothing is sent) and start a session; a peer
+  with no prekeys at the relay gets format 1 (signed, sealed to the identity key) and is
+  asked again after `NO_PREKEYS_RECHECK_MS`. Once a peer and we had a session, format 1
+  is never used for them again: no prekeys then means `SessionDowngrade`, not a quiet
+  step back that a relay could force.
+* Receiving: the sessions with the sender open the message (a first message starts one,
+  consuming our one-time prekey); the changed state is written in the same transaction
+  as the message (`Opening.writes`).
+* Upkeep (`maintain`): the signed prekey rotates weekly and one-time prekeys are topped
+  up to `ONE_TIME_TARGET` at the relay whenever fewer than `ONE_TIME_LOW` are left.
+* A stored session that does not open (corrupt file) is dropped and reported; the next
+  message starts a new one. Receipts never start sessions.
+
+Groups use the same pairwise sessions: each member's copy is sealed in that member's
+session (see README, "Forward secrecy").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session as DbSession
+
+from . import envelope as env
+from . import payloads
+from .client import RelayClient
+from .errors import MessagingError
+from .identity import Bundle
+from .keys import MessagingKeys
+from .ratchet import ONE_TIME_LOW, ONE_TIME_TARGET, NoSession, PeerSessions, PrekeyState, RatchetMessage, Session, X3DHHeader
+from .session_store import SessionCorrupt, SessionStore, Write
+from .store import MessageStore
+
+NO_PREKEYS_RECHECK_MS = 10 * 60 * 1000
+
+FORWARD_SECRET = "forward-secret"
+SIGNED = "signed"  # format 1
+
+
+class SessionDowngrade(MessagingError):
+    """A peer we had a session with has no prekeys at the relay now."""
+
+
+@dataclass
+class Opening:
+    """What opening one envelope changed, written with the message (`writes`), and
+    whether the sender needs a fresh session from us (`heal`)."""
+
+    keeper: SessionKeeper
+    writes: list[Write] = field(default_factory=list)
+    heal: str | None = None
+
+    def decrypt(self, sender: str, identity: bytes, header: X3DHHeader | None, message: RatchetMessage, context: bytes) -> bytes:
+        keeper = self.keeper
+        sessions = keeper.load(sender)
+        state = keeper.prekeys() if header is not None else None
+        try:
+            plaintext, started = sessions.decrypt(state, identity, header, message, context)
+        except NoSession:
+            if header is None and not sessions.for_identity(identity).sessions:
+                self.heal = sender  # they write in a session we lost: offer a new one
+            raise
+        self.writes.append(keeper.store.write(sender, sessions))
+        if started:
+            self.writes.append(keeper.store.write_prekeys(state))
+        return plaintext
+
+    def commit(self, session: DbSession) -> None:
+        for write in self.writes:
+            write(session)
+
+
+class SessionKeeper:
+    def __init__(self, address: str, keys: MessagingKeys, store: MessageStore, relay: Callable[[], RelayClient]) -> None:
+        self.address = address
+        self.keys = keys
+        self.store = SessionStore(store, keys)
+        self.clock = store.clock
+        self._relay = relay
+        self.resets: list[str] = []  # what was found corrupt and reset, for the user
+
+    # -- state ----------------------------------------------------------------------------
+
+    def load(self, peer: str) -> PeerSessions:
+        try:
+            return self.store.load(peer)
+        except SessionCorrupt as error:
+            self.store.reset(peer)
+            self.resets.append(f"the session with {peer} was unreadable ({error}) and was reset: the next message starts a new one")
+            return PeerSessions()
+
+    def prekeys(self) -> PrekeyState:
+        try:
+            return self.store.prekey_state()
+        except SessionCorrupt as error:
+            self.resets.append(f"our prekeys were unreadable ({error}) and were replaced: first messages sent to the old ones cannot be opened")
+            return self.store.reset_prekeys()
+
+    def protection(self, peer: str) -> str:
+        info = self.store.info(peer)
+        if info.has_session:
+            return FORWARD_SECRET
+        if info.had_session:
+            return f"{FORWARD_SECRET} (session reset: the next message starts a new one)"
+        if info.no_prekeys_at is not None:
+            return f"{SIGNED}, not forward-secret (they have published no prekeys)"
+        return "not yet known (no message sent)"
+
+    # -- sending --------------------------------------------------------------------------
+
+    def seal(
+        self,
+        bundle: Bundle,
+        payload: payloads.Payload,
+        *,
+        now_ms: int,
+        message_id: bytes | None = None,
+        include_bundle: Bundle | None = None,
+        new_session: bool = True,
+    ) -> env.Envelope | None:
+        """The envelope for `bundle`'s owner: in their session (started now if needed and
+        `new_session`), else format 1. None only when `new_session` is False and a
+        session is due but gone. The session is saved before this returns."""
+        peer = bundle.address
+        sessions = self.load(peer).for_identity(bundle.ed25519)
+        session = sessions.current
+        if session is None and new_session:
+            session = self._start(bundle)
+            if session is not None:
+                sessions.promote(session)
+        if session is None:
+            if self.store.info(peer, bundle.ed25519).had_session:
+                if not new_session:
+                    return None
+                raise SessionDowngrade(f"{peer} and you had a forward-secret session, but the relay offers no prekeys for them now: not sent (ask them to open Hongbao, which publishes new ones)")
+            return env.seal(self.address, self.keys, bundle, payload, now_ms=now_ms, message_id=message_id, include_bundle=include_bundle)
+        envelope = env.seal_session(self.address, self.keys, bundle, payload, session, now_ms=now_ms, message_id=message_id, include_bundle=include_bundle)
+        self.store.save(peer, sessions)
+        return envelope
+
+    def _start(self, bundle: Bundle) -> Session | None:
+        info = self.store.info(bundle.address, bundle.ed25519)
+        if not info.had_session and info.no_prekeys_at is not None and self.clock() - info.no_prekeys_at < NO_PREKEYS_RECHECK_MS:
+            return None
+        claimed = self._relay().claim_prekeys(bundle.address, bundle.ed25519)  # PrekeyBundleInvalid: refused
+        if claimed is None:
+            self.store.mark_no_prekeys(bundle.address)
+            return None
+        return Session.initiate(self.keys, claimed)
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def opening(self) -> Opening:
+        return Opening(self)
+
+    # -- upkeep ---------------------------------------------------------------------------
+
+    def maintain(self) -> int:
+        """Rotate the signed prekey when due and top up one-time prekeys at the relay
+        (the caller has authenticated). Returns how many one-time prekeys the relay holds."""
+        relay = self._relay()
+        state = self.prekeys()
+        rotated = state.rotate_if_due(self.clock() // 1000)
+        status = relay.prekey_status(self.address)
+        signed = state.signed_prekey
+        upload_signed = status.signed_prekey is None or status.signed_prekey.key != signed.key
+        fresh = state.new_one_time(ONE_TIME_TARGET - status.one_time) if status.one_time < ONE_TIME_LOW else []
+        if rotated or fresh:
+            with self.store._session.begin() as session:  # saved before the upload: a key the relay hands out is always ours
+                self.store.write_prekeys(state)(session)
+        if upload_signed or fresh:
+            status = relay.publish_prekeys(self.address, signed if upload_signed else None, fresh)
+        return status.one_time

@@ -1,0 +1,189 @@
+"""Forward-secret sessions through the Messenger (the library API the CLI uses), against
+one real relay process on SQLite: who gets which format, prekeys consumed and topped up,
+a forged prekey bundle refused, a downgrade refused, a corrupt session reset and healed,
+groups in pairwise sessions."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+
+import pytest
+from conftest import ANVIL_KEYS
+from test_relay_e2e import Relay, sqlite_url
+
+from messaging import payloads
+from messaging.chat import Messenger
+from messaging.client import RelayClient
+from messaging.identity import make_bundle
+from messaging.keys import MessagingKeys
+from messaging.prekeys import PrekeyBundleInvalid, encode_public_key
+from messaging.ratchet import ONE_TIME_TARGET
+from messaging.session_store import SessionRow
+from messaging.sessions import SessionDowngrade
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def relay(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sessions-relay")
+    running = Relay(folder / "home", sqlite_url(folder)).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def people(tmp_path, relay):
+    opened = []
+
+    def person(index: int, *, publish: bool = True) -> Messenger:
+        key = bytes.fromhex(ANVIL_KEYS[index]) if index < len(ANVIL_KEYS) else secrets.token_bytes(32)
+        messenger = Messenger.open(tmp_path / f"person{index}-{secrets.token_hex(4)}", key, relay_url=relay.url)
+        opened.append(messenger)
+        if publish:
+            messenger.publish()
+        return messenger
+
+    yield person
+    for messenger in opened:
+        messenger.close()
+
+
+def _fresh(people, *, publish: bool = True) -> Messenger:
+    """Someone with a random account (no prekey state left over from another test)."""
+    return people(10_000, publish=publish)
+
+
+def _texts(received) -> list[str]:
+    return [m.payload.body for m in received]
+
+
+def _relay_db(relay: Relay) -> sqlite3.Connection:
+    return sqlite3.connect(relay.db_url.removeprefix("sqlite:///"))
+
+
+def test_a_session_starts_with_the_first_message_and_consumes_one_prekey(people):
+    alice, bob = _fresh(people), _fresh(people)
+    assert bob.prekeys_at_relay == ONE_TIME_TARGET
+    assert alice.protection(bob.address).startswith("not yet known")
+
+    alice.bundle_for(bob.address)
+    alice.send(bob.address, payloads.Text("one"))
+    alice.send(bob.address, payloads.Text("two"))
+    assert alice.protection(bob.address) == "forward-secret"
+    with RelayClient(bob.relay_url) as client:
+        client.authenticate(bob.address, bob.keys)
+        assert client.prekey_status(bob.address).one_time == ONE_TIME_TARGET - 1
+
+    assert _texts(bob.receive()) == ["one", "two"]
+    assert bob.protection(alice.address) == "forward-secret"
+    bob.send(alice.address, payloads.Text("three"))
+    assert _texts(alice.receive()) == ["three"]
+    for index in range(3):  # the ratchet turns both ways
+        alice.send(bob.address, payloads.Text(f"a{index}"))
+        assert _texts(bob.receive()) == [f"a{index}"]
+        bob.send(alice.address, payloads.Text(f"b{index}"))
+        assert _texts(alice.receive()) == [f"b{index}"]
+
+
+def test_a_peer_without_prekeys_gets_format_1_and_the_user_sees_it(people):
+    alice = _fresh(people)
+    carol = _fresh(people, publish=False)
+    with RelayClient(carol.relay_url) as client:  # an older client: a bundle, no prekeys
+        client.publish_bundle(make_bundle(carol._account_key, 1_700_000_000, 1, carol.keys))
+    alice.bundle_for(carol.address)
+    alice.send(carol.address, payloads.Text("hello"))
+    assert alice.protection(carol.address).startswith("signed, not forward-secret")
+    assert _texts(carol.receive()) == ["hello"]  # (receive publishes Carol's prekeys now)
+
+    carol.send(alice.address, payloads.Text("I upgraded"))  # Carol claims Alice's prekeys
+    assert _texts(alice.receive()) == ["I upgraded"]
+    assert alice.protection(carol.address) == "forward-secret"
+
+
+def test_a_forged_prekey_bundle_is_refused_and_nothing_is_stored(people, relay):
+    alice, bob = _fresh(people), _fresh(people)
+    alice.bundle_for(bob.address)
+    mallory = MessagingKeys.from_account_key(secrets.token_bytes(32))
+    forged_key = secrets.token_bytes(32)
+    from nacl.bindings import crypto_sign
+
+    signature = crypto_sign(encode_public_key(True, forged_key), mallory.ed25519_secret)[:64]
+    with _relay_db(relay) as db:  # the relay (or whoever owns its database) swaps in its own key
+        db.execute("UPDATE signed_prekeys SET key = ?, signature = ? WHERE address = ?", (forged_key.hex(), signature.hex(), bob.address))
+    with pytest.raises(PrekeyBundleInvalid, match="not signed by the identity key"):
+        alice.send(bob.address, payloads.Text("secret"))
+    assert alice.store.messages(bob.address) == [] and alice.store.pending_copies() == []
+    assert alice.protection(bob.address).startswith("not yet known")
+
+
+def test_after_a_session_a_relay_without_prekeys_cannot_downgrade_it(people, relay):
+    alice, bob = _fresh(people), _fresh(people)
+    alice.bundle_for(bob.address)
+    alice.send(bob.address, payloads.Text("hi"))
+    assert _texts(bob.receive()) == ["hi"]
+    alice.sessions.store.reset(bob.address)  # Alice lost the session
+    with _relay_db(relay) as db:
+        db.execute("DELETE FROM signed_prekeys WHERE address = ?", (bob.address,))
+        db.execute("DELETE FROM one_time_prekeys WHERE address = ?", (bob.address,))
+    with pytest.raises(SessionDowngrade, match="forward-secret session"):
+        alice.send(bob.address, payloads.Text("now in the clear?"))
+    assert [m.payload.body for m in alice.store.messages(bob.address)] == ["hi"]
+
+
+def test_a_corrupt_session_is_reset_reported_and_healed(people):
+    alice, bob = _fresh(people), _fresh(people)
+    alice.bundle_for(bob.address)
+    alice.send(bob.address, payloads.Text("first"))
+    assert _texts(bob.receive()) == ["first"]
+    bob.send(alice.address, payloads.Text("reply"))
+    assert _texts(alice.receive()) == ["reply"]
+
+    with bob.store.engine.begin() as db:  # Bob's session with Alice is damaged on disk
+        db.execute(SessionRow.__table__.update().where(SessionRow.peer == alice.address).values(sealed=secrets.token_bytes(200)))
+    alice.send(bob.address, payloads.Text("lost in the old session"))
+    got = bob.receive()
+    # Alice's text and her delivered receipt for "reply" were both in the lost session
+    assert _texts(got) == [] and got.failures == 2 and got.healed == [alice.address]
+    assert all("no session with the sender" in line for line in got.errors)
+    assert any("was reset" in line for line in bob.sessions.resets)
+
+    assert _texts(alice.receive()) == []  # Bob's empty receipt, in a new session Alice adopts
+    alice.send(bob.address, payloads.Text("after the reset"))
+    assert _texts(bob.receive()) == ["after the reset"]
+    bob.send(alice.address, payloads.Text("and back"))
+    assert _texts(alice.receive()) == ["and back"]
+    assert alice.protection(bob.address) == bob.protection(alice.address) == "forward-secret"
+
+
+def test_exhausted_one_time_prekeys_still_give_a_session_and_are_topped_up(people):
+    bob = _fresh(people)
+    with RelayClient(bob.relay_url) as client:
+        for _ in range(ONE_TIME_TARGET):
+            assert client.claim_prekeys(bob.address, bob.keys.ed25519_public).one_time_prekey is not None
+        drained = client.claim_prekeys(bob.address, bob.keys.ed25519_public)
+        assert drained.one_time_prekey is None and drained.signed_prekey is not None
+
+    alice = _fresh(people)
+    alice.bundle_for(bob.address)
+    alice.send(bob.address, payloads.Text("signed prekey only"))
+    assert alice.protection(bob.address) == "forward-secret"
+    reopened = Messenger.open(bob.store.path.parent.parent, bob._account_key, relay_url=bob.relay_url)
+    with reopened:
+        assert _texts(reopened.receive()) == ["signed prekey only"]
+        assert reopened.prekeys_at_relay == ONE_TIME_TARGET  # replenished on the way
+
+
+def test_a_group_message_travels_in_each_members_session(people):
+    alice, bob, carol = _fresh(people), _fresh(people), _fresh(people)
+    for member in (bob, carol):
+        alice.store.add_contact(member.address)
+        alice.bundle_for(member.address)
+    group, _ = alice.create_group("friends", [bob.address, carol.address])
+    assert alice.protection("group:" + group.id) == "pairwise sessions: forward-secret with 2 of 2 members"
+    alice.send("group:" + group.id, payloads.Text("hello all"))
+    for member in (bob, carol):
+        got = member.receive()
+        assert _texts([m for m in got if m.type == "text"]) == ["hello all"]
+        assert member.protection(alice.address) == "forward-secret"
