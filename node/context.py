@@ -32,6 +32,7 @@ class RelayContext:
     hub: Hub
     metrics: Metrics
     limiter: RateLimiter
+    claim_limiter: RateLimiter  # one-time prekeys handed out per address (see routes/prekeys.py)
     listener: PgListener | None = None
     own_pids: set[int] = field(default_factory=set)
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(DB_THREADS, thread_name_prefix="relay-db"))
@@ -55,6 +56,7 @@ class RelayContext:
             hub=hub,
             metrics=Metrics(store.counts),
             limiter=RateLimiter(settings.rate, settings.rate_burst, clock),
+            claim_limiter=RateLimiter(settings.one_time_claims_per_minute / 60.0, max(int(settings.one_time_claims_per_minute), 1), clock),
             own_pids=own_pids,
         )
 

@@ -95,9 +95,9 @@ class PrekeyStore:
                 )
             return status
 
-    def claim(self, address: str) -> Claimed | None:
-        """Take (delete) the address's oldest one-time prekey, with its signed prekey and
-        identity key; None if it has no signed prekey."""
+    def claim(self, address: str, *, one_time: bool = True) -> Claimed | None:
+        """Take (delete) the address's oldest one-time prekey (unless `one_time` is False),
+        with its signed prekey and identity key; None if it has no signed prekey."""
         oldest = (
             select(one_time_prekeys.c.seq)
             .where(one_time_prekeys.c.address == address)
@@ -112,6 +112,6 @@ class PrekeyStore:
             signed = self._signed(connection, address) if identity is not None else None
             if signed is None:
                 return None
-            taken = connection.execute(take).first()
+            taken = connection.execute(take).first() if one_time else None
         one_time = None if taken is None else OneTimePrekey(bytes.fromhex(taken.key), bytes.fromhex(taken.signature))
         return Claimed(bytes.fromhex(identity), signed, one_time)

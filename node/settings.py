@@ -43,6 +43,7 @@ class Settings:
     max_ttl: int = 30 * DAY_S  # seconds (messaging.envelope.MAX_TTL)
     rate: float = 200.0  # requests/s per client
     rate_burst: int = 400
+    one_time_claims_per_minute: float = 20.0  # per address; beyond, bundles come without a one-time prekey
     mailbox_quota_messages: int = 10_000
     mailbox_quota_bytes: int = 256 * 1024 * 1024
     token_ttl: int = 900  # seconds

@@ -357,7 +357,7 @@ def test_migration_0002_matches_the_models_and_downgrades(backend, request, tmp_
 
 @pytest.fixture
 def live(db_url):
-    relay = LiveRelay(settings_for(db_url, rate=100_000, rate_burst=100_000), ManualClock())
+    relay = LiveRelay(settings_for(db_url, rate=100_000, rate_burst=100_000, one_time_claims_per_minute=100_000), ManualClock())
     yield relay
     relay.stop()
 
@@ -475,3 +475,24 @@ def test_client_refuses_a_relay_lying_about_a_bundle(lie):
         assert client.claim_prekeys(bob.address, bob.keys.ed25519_public).to_json() == honest
     with lying_relay(answers[lie]) as client, pytest.raises(PrekeyBundleInvalid):
         client.claim_prekeys(bob.address, bob.keys.ed25519_public)
+
+
+@pytest.mark.anyio
+async def test_claims_beyond_the_per_address_limit_get_no_one_time_prekey(sqlite_template, tmp_path):
+    """Draining someone's one-time prekeys: past the limit, bundles still start sessions
+    (signed prekey only) but the remaining one-time prekeys stay for real senders."""
+    relay = make_api(support.sqlite_url(sqlite_template, tmp_path / "db"), one_time_claims_per_minute=3)
+    async with relay.client:
+        _, bob, carol = people()
+        for person in (bob, carol):
+            await relay.publish(person)
+            answer = await relay.put(f"/v1/prekeys/{person.address}", json=upload(signed_by(person), one_time_by(person, 10)), headers=await relay.login(person))
+            assert answer.status_code == 200, answer.text
+        claims = [(await relay.post(f"/v1/prekeys/{bob.address}/claim")).json() for _ in range(5)]
+        assert [c["one_time_prekey"] is not None for c in claims] == [True, True, True, False, False]
+        assert all(c["signed_prekey"] is not None for c in claims)
+        assert (await status_of(relay, bob))["one_time"] == 7
+        assert (await relay.post(f"/v1/prekeys/{carol.address}/claim")).json()["one_time_prekey"] is not None  # per address
+        relay.clock.advance(20)  # a third of a minute: one more
+        assert (await relay.post(f"/v1/prekeys/{bob.address}/claim")).json()["one_time_prekey"] is not None
+    relay.context.close()

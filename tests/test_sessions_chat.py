@@ -28,7 +28,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def relay(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sessions-relay")
-    running = Relay(folder / "home", sqlite_url(folder)).start()
+    # no per-address claim limit here: one test drains a person's one-time prekeys
+    running = Relay(folder / "home", sqlite_url(folder), env={"HONGBAO_RELAY_ONE_TIME_CLAIMS_PER_MINUTE": "100000"}).start()
     yield running
     running.stop()
 

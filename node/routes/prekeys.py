@@ -1,10 +1,17 @@
 """X3DH prekeys (messaging/prekeys.py): PUT and GET /v1/prekeys/{address} with that
 mailbox's own token; POST /v1/prekeys/{address}/claim by anyone (rate limited per client,
 as every route). The relay checks every signature against the mailbox's current identity
-key before storing, so it never hands out junk; clients verify again all the same."""
+key before storing, so it never hands out junk; clients verify again all the same.
+
+Claims are public, so anyone could empty someone's one-time prekeys in a second and make
+every later session start from the signed prekey alone. Per address, at most
+`one_time_claims_per_minute` claims (that many in a burst) get a one-time prekey; the rest
+get a bundle without one (a valid X3DH, as when they ran out), so a drainer spends at most
+that many keys a minute while the owner tops up on every receive."""
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -82,7 +89,8 @@ async def get(address: AddressPath, given: Token, context: Relay) -> JSONRespons
 )
 async def claim(address: AddressPath, context: Relay) -> JSONResponse:
     wanted = _address(address)
-    claimed = await context.run(context.store.prekeys.claim, wanted)
+    one_time = context.claim_limiter.take(wanted) == 0
+    claimed = await context.run(functools.partial(context.store.prekeys.claim, wanted, one_time=one_time))
     if claimed is None:
         raise NotFound(f"no prekeys are published for {wanted}")
     context.metrics.prekey_claims.labels("one_time" if claimed.one_time else "exhausted").inc()
