@@ -19,11 +19,13 @@ the cryptography).
   settles two people starting sessions with each other at once.
 * Lost and out-of-order messages: up to `MAX_SKIP` message keys are derived ahead in one
   chain and at most `MAX_SKIPPED_KEYS` kept per session (oldest dropped first); a later
-  message beyond that cannot be opened. A repeated message raises `Duplicate`.
+  message beyond that cannot be opened. A message whose key is gone (opened already, or
+  dropped) raises `Duplicate`, a NoSession: repeats are caught before, by envelope id.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from collections.abc import Coroutine
@@ -34,19 +36,22 @@ import doubleratchet
 import x3dh
 from doubleratchet.recommended import aead_aes_hmac, diffie_hellman_ratchet_curve25519, kdf_hkdf, kdf_separate_hmacs
 from doubleratchet.recommended import HashFunction as RatchetHash
+from doubleratchet.recommended.crypto_provider_impl import CryptoProviderImpl
 from x3dh import HashFunction, IdentityKeyFormat
 from x3dh.identity_key_pair import IdentityKeyPairSeed
 from x3dh.models import BaseStateModel, IdentityKeyPairModel, SignedPreKeyPairModel
 from x3dh.types import SecretType
+from xeddsa import XEdDSAException
 
 from . import prekeys
-from .errors import EnvelopeError, Replay
+from .errors import EnvelopeError
 from .keys import MessagingKeys
 
 INFO = b"hongbao/x3dh/v1"
 MAX_SKIP = 500  # message keys derived ahead at once (more is refused: DoS protection)
 MAX_SKIPPED_KEYS = 1000  # skipped message keys kept per session
 MAX_SESSIONS = 4  # per peer
+MAX_ONE_TIME_HELD = 500  # one-time prekey private halves kept (the relay holds at most 200)
 SIGNED_PREKEY_ROTATION_S = 7 * 24 * 3600
 ONE_TIME_TARGET = 100  # one-time prekeys kept at the relay
 ONE_TIME_LOW = 25  # replenish below this
@@ -61,8 +66,10 @@ class NoSession(SessionError):
     """No session opens this message (never made, lost, reset, or too old)."""
 
 
-class Duplicate(SessionError, Replay):
-    """This message was already decrypted."""
+class Duplicate(NoSession):
+    """Its message key is gone: already opened, or it came after its skipped key was
+    dropped. (The library cannot tell the two apart, so this is a failure, not a Replay:
+    true repeats are caught earlier by their envelope id.)"""
 
 
 class AgreementFailed(SessionError):
@@ -97,6 +104,19 @@ class _AEAD(aead_aes_hmac.AEAD):
     def _get_info() -> bytes:
         return b"hongbao/ratchet/v1/message"
 
+    @classmethod
+    async def decrypt(cls, ciphertext: bytes, key: bytes, associated_data: bytes) -> bytes:
+        # As the library's, but the tag is compared in constant time (it uses !=).
+        hash_function = cls._get_hash_function()
+        size = hash_function.hash_size
+        if len(ciphertext) < size:
+            raise doubleratchet.AuthenticationFailedException("the ciphertext is shorter than its tag")
+        body, tag = ciphertext[:-size], ciphertext[-size:]
+        encryption_key, authentication_key, iv = await aead_aes_hmac.AEAD._AEAD__derive(key, hash_function, cls._get_info())
+        if not hmac.compare_digest(await CryptoProviderImpl.hmac_calculate(authentication_key, hash_function, associated_data + body), tag):
+            raise doubleratchet.AuthenticationFailedException("Authentication tags do not match.")
+        return await CryptoProviderImpl.aes_cbc_decrypt(encryption_key, iv, body)
+
 
 class _RootKDF(kdf_hkdf.KDF):
     @staticmethod
@@ -125,6 +145,10 @@ class _DoubleRatchet(doubleratchet.DoubleRatchet):
             + header.sending_chain_length.to_bytes(4, "big")
         )
 
+
+# What the libraries raise for a low-order or off-curve public key (all-zero X25519
+# output, an identity key that is no Ed25519 point): the sender's fault, never a crash.
+_HOSTILE = (ValueError, TypeError, XEdDSAException)
 
 _CONFIG = (diffie_hellman_ratchet_curve25519.DiffieHellmanRatchet, _RootKDF, _ChainKDF, b"\x02\x01", MAX_SKIP, MAX_SKIPPED_KEYS, _AEAD)
 
@@ -157,30 +181,71 @@ def _hex_or_none(value: bytes | None) -> str | None:
 # -- our prekeys --------------------------------------------------------------------------
 
 
+class _SignedPair(NamedTuple):
+    priv: bytes
+    sig: bytes
+    timestamp: int  # unix seconds
+
+    def model(self) -> SignedPreKeyPairModel:
+        return SignedPreKeyPairModel(priv=self.priv, sig=self.sig, timestamp=self.timestamp)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"priv": self.priv.hex(), "sig": self.sig.hex(), "timestamp": self.timestamp}
+
+    @classmethod
+    def from_json(cls, item: Any) -> _SignedPair:
+        pair = cls(_exact(item["priv"], 32), _exact(item["sig"], 64), item["timestamp"])
+        if not isinstance(pair.timestamp, int) or not 0 <= pair.timestamp < 2**40:
+            raise ValueError("timestamp out of range")
+        return pair
+
+
+def _exact(text: Any, size: int) -> bytes:
+    value = bytes.fromhex(text)
+    if len(value) != size:
+        raise ValueError(f"a stored key must be {size} bytes")
+    return value
+
+
+def _curve_public(priv: bytes) -> bytes:
+    import xeddsa
+
+    return xeddsa.priv_to_curve25519_pub(priv)
+
+
 @dataclass
 class PrekeyState:
-    """Our X3DH state: signed prekey(s) and one-time prekeys (private halves). The
-    identity key is never stored: it comes from the account key every time."""
+    """Our X3DH state: signed prekey(s) and one-time prekeys (public -> private, oldest
+    first, at most MAX_ONE_TIME_HELD). The identity key is never stored: it comes from the
+    account key every time. The x3dh library's state is built per agreement holding only
+    the keys that agreement names: its own would derive every public key on each use."""
 
     keys: MessagingKeys
-    _state: _X3DH
+    signed: _SignedPair
+    old_signed: _SignedPair | None = None
+    one_time: dict[bytes, bytes] = field(default_factory=dict)
 
     @classmethod
     def create(cls, keys: MessagingKeys) -> PrekeyState:
-        return cls(keys, _X3DH.create(IdentityKeyFormat.ED_25519, HashFunction.SHA_256, INFO, IdentityKeyPairSeed(keys.ed25519_seed)))
+        model = _X3DH.create(IdentityKeyFormat.ED_25519, HashFunction.SHA_256, INFO, IdentityKeyPairSeed(keys.ed25519_seed)).model
+        spk = model.signed_pre_key
+        return cls(keys, _SignedPair(spk.priv, spk.sig, spk.timestamp))
+
+    def _library(self, one_time: bytes | None = None) -> _X3DH:
+        held = self.one_time.get(one_time) if one_time is not None else None
+        return _x3dh_state(BaseStateModel(
+            identity_key=IdentityKeyPairModel(secret=self.keys.ed25519_seed, secret_type=SecretType.SEED),
+            signed_pre_key=self.signed.model(),
+            old_signed_pre_key=None if self.old_signed is None else self.old_signed.model(),
+            pre_keys=frozenset() if held is None else frozenset({held}),
+        ))
 
     def to_bytes(self) -> bytes:
-        model = self._state.model
-        old = model.old_signed_pre_key
-
-        def signed(pair: SignedPreKeyPairModel) -> dict[str, Any]:
-            return {"priv": pair.priv.hex(), "sig": pair.sig.hex(), "timestamp": pair.timestamp}
-
         return json.dumps({
             "format": STATE_FORMAT,
-            "signed_prekey": signed(model.signed_pre_key),
-            "old_signed_prekey": None if old is None else signed(old),
-            "one_time_prekeys": sorted(priv.hex() for priv in model.pre_keys),
+            "signed_prekey": self.signed.to_json(),
+            "old_signed_prekey": None if self.old_signed is None else self.old_signed.to_json(),
+            "one_time_prekeys": [[public.hex(), private.hex()] for public, private in self.one_time.items()],
         }).encode()
 
     @classmethod
@@ -189,47 +254,61 @@ class PrekeyState:
             raw = json.loads(data)
             if raw["format"] != STATE_FORMAT:
                 raise ValueError("unknown format")
-
-            def signed(item: dict[str, Any]) -> SignedPreKeyPairModel:
-                return SignedPreKeyPairModel(priv=bytes.fromhex(item["priv"]), sig=bytes.fromhex(item["sig"]), timestamp=int(item["timestamp"]))
-
-            model = BaseStateModel(
-                identity_key=IdentityKeyPairModel(secret=keys.ed25519_seed, secret_type=SecretType.SEED),
-                signed_pre_key=signed(raw["signed_prekey"]),
-                old_signed_pre_key=None if raw["old_signed_prekey"] is None else signed(raw["old_signed_prekey"]),
-                pre_keys=frozenset(bytes.fromhex(p) for p in raw["one_time_prekeys"]),
-            )
-        except (ValueError, KeyError, TypeError) as error:
+            old = raw["old_signed_prekey"]
+            one_time = {_exact(public, 32): _exact(private, 32) for public, private in raw["one_time_prekeys"]}
+            return cls(keys, _SignedPair.from_json(raw["signed_prekey"]), None if old is None else _SignedPair.from_json(old), one_time)
+        except Exception as error:  # whatever a damaged file makes json or the checks raise
             raise SessionError(f"the stored prekey state is unreadable ({type(error).__name__})") from None
-        return cls(keys, _x3dh_state(model))
 
     @property
     def signed_prekey(self) -> prekeys.SignedPrekey:
-        bundle = self._state.bundle
-        return prekeys.SignedPrekey(bundle.signed_pre_key, bundle.signed_pre_key_sig, self._state.model.signed_pre_key.timestamp)
+        return prekeys.SignedPrekey(_curve_public(self.signed.priv), self.signed.sig, self.signed.timestamp)
 
     @property
     def one_time_publics(self) -> frozenset[bytes]:
-        return self._state.bundle.pre_keys
+        return frozenset(self.one_time)
 
     def rotate_if_due(self, now_s: int | None = None) -> bool:
         """A new signed prekey once the current one is a week old (the previous one is kept
         one more period, then forgotten: first messages older than that cannot open)."""
         now_s = int(time.time()) if now_s is None else now_s
-        if now_s - self._state.model.signed_pre_key.timestamp < SIGNED_PREKEY_ROTATION_S:
+        if now_s - self.signed.timestamp < SIGNED_PREKEY_ROTATION_S:
             return False
-        self._state.rotate_signed_pre_key()
+        library = self._library()
+        library.rotate_signed_pre_key()  # x3dh signs the new one (XEdDSA)
+        spk = library.model.signed_pre_key
+        self.old_signed, self.signed = self.signed, _SignedPair(spk.priv, spk.sig, spk.timestamp)
         return True
 
     def new_one_time(self, count: int) -> list[prekeys.OneTimePrekey]:
-        """Generate `count` one-time prekeys, signed, ready to upload."""
-        before = self.one_time_publics
-        self._state.generate_pre_keys(count)
+        """Generate `count` one-time prekeys, signed, ready to upload. Beyond
+        MAX_ONE_TIME_HELD the oldest are forgotten (handed out long ago and never used)."""
+        import secrets
+
         secret = self.keys.ed25519_secret
-        return [prekeys.sign_one_time(secret, public) for public in sorted(self.one_time_publics - before)]
+        fresh = []
+        for _ in range(max(count, 0)):
+            private = secrets.token_bytes(32)
+            public = _curve_public(private)
+            self.one_time[public] = private
+            fresh.append(prekeys.sign_one_time(secret, public))
+        for public in list(self.one_time)[: max(len(self.one_time) - MAX_ONE_TIME_HELD, 0)]:
+            del self.one_time[public]
+        return fresh
 
     def forget_one_time(self, public: bytes) -> bool:
-        return self._state.delete_pre_key(public)
+        return self.one_time.pop(public, None) is not None
+
+    def agree(self, header: X3DHHeader) -> tuple[bytes, bytes, bytes]:
+        """X3DH as the responder: (shared secret, associated data, signed prekey private)."""
+        library_header = x3dh.Header(header.identity_key, header.ephemeral_key, header.signed_prekey, header.one_time_prekey)
+        try:
+            secret, associated, signed = run(self._library(header.one_time_prekey).get_shared_secret_passive(library_header, require_pre_key=False))
+        except x3dh.KeyAgreementException as error:
+            raise AgreementFailed(f"cannot start the session: {error}") from None
+        except _HOSTILE as error:  # a low-order or off-curve key from the sender
+            raise AgreementFailed(f"cannot start the session: a key in the header is unusable ({type(error).__name__})") from None
+        return secret, associated, signed.priv
 
     def bundle(self, address: str, one_time: bytes | None = None) -> prekeys.PrekeyBundle:
         """Our prekey bundle as the relay would serve it (tests, benchmarks)."""
@@ -273,6 +352,8 @@ class Session:
             secret, associated, header = run(_identity(keys).get_shared_secret_active(library_bundle, require_pre_key=False))
         except x3dh.KeyAgreementException as error:
             raise AgreementFailed(str(error)) from None
+        except _HOSTILE as error:
+            raise AgreementFailed(f"the peer's prekeys are unusable ({type(error).__name__})") from None
         x3dh_header = X3DHHeader(header.identity_key, header.ephemeral_key, header.signed_pre_key, header.pre_key)
         return cls(bundle.identity_key, header.ephemeral_key, associated, x3dh_header, now_s or int(time.time()), None, (secret, bundle.signed_prekey.key))
 
@@ -281,17 +362,15 @@ class Session:
         """X3DH as the responder, from an initiator's first (or any pre-reply) message;
         returns the session and the plaintext. The one-time prekey used is forgotten from
         `state` (the caller saves both, or neither)."""
-        library_header = x3dh.Header(header.identity_key, header.ephemeral_key, header.signed_prekey, header.one_time_prekey)
+        secret, associated, signed_private = state.agree(header)
         try:
-            secret, associated, signed = run(state._state.get_shared_secret_passive(library_header, require_pre_key=False))
-        except x3dh.KeyAgreementException as error:
-            raise AgreementFailed(f"cannot start the session: {error}") from None
-        try:
-            ratchet, plaintext = run(_DoubleRatchet.decrypt_initial_message(*_CONFIG, secret, signed.priv, _encrypted(message), associated + context))
+            ratchet, plaintext = run(_DoubleRatchet.decrypt_initial_message(*_CONFIG, secret, signed_private, _encrypted(message), associated + context))
         except (doubleratchet.AuthenticationFailedException, doubleratchet.DecryptionFailedException):
             raise NoSession("the first message of a new session does not authenticate") from None
         except doubleratchet.DoSProtectionException:
             raise NoSession(f"the message is more than {MAX_SKIP} messages ahead") from None
+        except _HOSTILE as error:
+            raise NoSession(f"the message's ratchet key is unusable ({type(error).__name__})") from None
         if header.one_time_prekey is not None:
             state.forget_one_time(header.one_time_prekey)
         return cls(header.identity_key, header.ephemeral_key, associated, None, now_s or int(time.time()), ratchet), plaintext
@@ -316,11 +395,13 @@ class Session:
         try:
             plaintext = run(self._ratchet.decrypt_message(_encrypted(message), self.associated_data + context))
         except doubleratchet.DuplicateMessageException:
-            raise Duplicate("this message was already decrypted") from None
+            raise Duplicate("this message's key is gone: it was opened already, or came after its key was dropped") from None
         except (doubleratchet.AuthenticationFailedException, doubleratchet.DecryptionFailedException):
             raise NoSession("the message does not authenticate in this session") from None
         except doubleratchet.DoSProtectionException:
             raise NoSession(f"the message is more than {MAX_SKIP} messages ahead in its chain") from None
+        except _HOSTILE as error:
+            raise NoSession(f"the message's ratchet key is unusable ({type(error).__name__})") from None
         self.header = None
         return plaintext
 
@@ -344,15 +425,17 @@ class Session:
         try:
             header = data["header"]
             ratchet = _DoubleRatchet.from_json(data["ratchet"], *_CONFIG)
-            return cls(
-                bytes.fromhex(data["peer_identity"]),
-                bytes.fromhex(data["session_id"]),
-                bytes.fromhex(data["associated_data"]),
-                None if header is None else X3DHHeader(*(None if part is None else bytes.fromhex(part) for part in header)),
-                int(data["created_at"]),
-                ratchet,
-            )
-        except Exception as error:  # the library raises pydantic's and its own errors
+            keys = ratchet.model.diffie_hellman_ratchet
+            if len(keys.own_ratchet_priv) != 32 or len(keys.other_ratchet_pub) != 32:
+                raise ValueError("a ratchet key must be 32 bytes")
+            if header is not None:
+                one_time = header[3]
+                header = X3DHHeader(_exact(header[0], 32), _exact(header[1], 32), _exact(header[2], 32), None if one_time is None else _exact(one_time, 32))
+            created_at = data["created_at"]
+            if not isinstance(created_at, int):
+                raise ValueError("created_at")
+            return cls(_exact(data["peer_identity"], 32), _exact(data["session_id"], 32), bytes.fromhex(data["associated_data"]), header, created_at, ratchet)
+        except Exception as error:  # the library raises pydantic's and its own errors; json anything
             raise SessionError(f"a stored session is unreadable ({type(error).__name__})") from None
 
 
@@ -395,17 +478,20 @@ class PeerSessions:
             candidates = [known]
         else:
             candidates = list(self.sessions)
+        candidates = [s for s in candidates if s.peer_identity == sender_identity]
         if not candidates:
             raise NoSession("no session with the sender: it was lost or reset; a new one starts with the next message either way")
+        refusals: list[NoSession] = []
         for session in candidates:
-            if session.peer_identity != sender_identity:
-                continue
             try:
                 plaintext = session.decrypt(message, context)
-            except NoSession:
+            except NoSession as refused:
+                refusals.append(refused)
                 continue
             self.promote(session)
             return plaintext, False
+        if len(refusals) == 1 or any(isinstance(r, Duplicate) for r in refusals):
+            raise next((r for r in refusals if isinstance(r, Duplicate)), refusals[0])
         raise NoSession("no session with the sender opens this message (lost, reset, or too far behind)")
 
     def to_bytes(self) -> bytes:
@@ -417,7 +503,8 @@ class PeerSessions:
             raw = json.loads(data)
             if raw["format"] != STATE_FORMAT:
                 raise ValueError("unknown format")
-            items = raw["sessions"]
-        except (ValueError, KeyError, TypeError) as error:
+            return cls([Session.from_json(item) for item in raw["sessions"]])
+        except SessionError:
+            raise
+        except Exception as error:  # whatever a damaged file makes json raise
             raise SessionError(f"stored sessions are unreadable ({type(error).__name__})") from None
-        return cls([Session.from_json(item) for item in items])

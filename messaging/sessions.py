@@ -32,7 +32,7 @@ from .client import RelayClient
 from .errors import MessagingError
 from .identity import Bundle
 from .keys import MessagingKeys
-from .ratchet import ONE_TIME_LOW, ONE_TIME_TARGET, NoSession, PeerSessions, PrekeyState, RatchetMessage, Session, X3DHHeader
+from .ratchet import ONE_TIME_LOW, ONE_TIME_TARGET, AgreementFailed, NoSession, PeerSessions, PrekeyState, RatchetMessage, Session, X3DHHeader
 from .session_store import SessionCorrupt, SessionStore, Write
 from .store import MessageStore
 
@@ -61,9 +61,12 @@ class Opening:
         state = keeper.prekeys() if header is not None else None
         try:
             plaintext, started = sessions.decrypt(state, identity, header, message, context)
-        except NoSession:
-            if header is None and not sessions.for_identity(identity).sessions:
-                self.heal = sender  # they write in a session we lost: offer a new one
+        except (NoSession, AgreementFailed):
+            # They write in a session we lost, or start one from prekeys we no longer hold:
+            # offer a new session. (Not when a session exists and a headerless message
+            # fails: anyone can send junk in our name, and that must not reset anything.)
+            if header is not None or not sessions.for_identity(identity).sessions:
+                self.heal = sender
             raise
         self.writes.append(keeper.store.write(sender, sessions))
         if started:
