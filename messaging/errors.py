@@ -58,3 +58,25 @@ class SenderMismatch(EnvelopeError):
 
 class BadSignature(EnvelopeError):
     pass
+
+
+# Sessions (messaging/ratchet.py). Here, not there, so that code handling them need not
+# load the ratchet libraries.
+
+
+class SessionError(EnvelopeError):
+    """A ratchet message could not be opened (or a session not restored); the subclass says why."""
+
+
+class NoSession(SessionError):
+    """No session opens this message (never made, lost, reset, or too old)."""
+
+
+class Duplicate(NoSession):
+    """Its message key is gone: already opened, or it came after its skipped key was
+    dropped. (The library cannot tell the two apart, so this is a failure, not a Replay:
+    true repeats are caught earlier by their envelope id.)"""
+
+
+class AgreementFailed(SessionError):
+    """The X3DH header names prekeys we no longer hold, or does not check out."""

@@ -44,7 +44,7 @@ from x3dh.types import SecretType
 from xeddsa import XEdDSAException
 
 from . import prekeys
-from .errors import EnvelopeError
+from .errors import AgreementFailed, Duplicate, NoSession, SessionError
 from .keys import MessagingKeys
 
 INFO = b"hongbao/x3dh/v1"
@@ -56,24 +56,6 @@ SIGNED_PREKEY_ROTATION_S = 7 * 24 * 3600
 ONE_TIME_TARGET = 100  # one-time prekeys kept at the relay
 ONE_TIME_LOW = 25  # replenish below this
 STATE_FORMAT = 1
-
-
-class SessionError(EnvelopeError):
-    """A ratchet message could not be opened (or a session not restored); the subclass says why."""
-
-
-class NoSession(SessionError):
-    """No session opens this message (never made, lost, reset, or too old)."""
-
-
-class Duplicate(NoSession):
-    """Its message key is gone: already opened, or it came after its skipped key was
-    dropped. (The library cannot tell the two apart, so this is a failure, not a Replay:
-    true repeats are caught earlier by their envelope id.)"""
-
-
-class AgreementFailed(SessionError):
-    """The X3DH header names prekeys we no longer hold, or does not check out."""
 
 
 def run(coroutine: Coroutine[Any, Any, Any]) -> Any:

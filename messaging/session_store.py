@@ -17,15 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nacl.exceptions import CryptoError
 from sqlalchemy import LargeBinary, String, delete, select
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from .errors import SessionError
 from .keys import MessagingKeys
-from .ratchet import PeerSessions, PrekeyState, SessionError
 from .store import MessageStore
+
+if TYPE_CHECKING:  # loaded when a session is used: listing contacts needs no ratchet
+    from .ratchet import PeerSessions, PrekeyState
 
 
 class SessionCorrupt(SessionError):
@@ -89,6 +93,8 @@ class SessionStore:
 
     def prekey_state(self) -> PrekeyState:
         """Ours; created (and saved) on first use. SessionCorrupt if unreadable."""
+        from .ratchet import PrekeyState
+
         with self._session() as session:
             sealed = session.scalar(select(PrekeyRow.sealed).where(PrekeyRow.id == 1))
         if sealed is None:
@@ -114,6 +120,8 @@ class SessionStore:
 
     def reset_prekeys(self) -> PrekeyState:
         """A corrupt prekey state is replaced: first messages to the old keys are lost."""
+        from .ratchet import PrekeyState
+
         state = PrekeyState.create(self.keys)
         with self._session.begin() as session:
             self.write_prekeys(state)(session)
@@ -132,6 +140,8 @@ class SessionStore:
 
     def load(self, peer: str) -> PeerSessions:
         """The sessions with `peer` (none: empty). SessionCorrupt if unreadable."""
+        from .ratchet import PeerSessions
+
         with self._session() as session:
             sealed = session.scalar(select(SessionRow.sealed).where(SessionRow.peer == peer))
         if sealed is None:

@@ -23,18 +23,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session as DbSession
 
 from . import envelope as env
 from . import payloads
 from .client import RelayClient
-from .errors import MessagingError
+from .errors import AgreementFailed, MessagingError, NoSession
 from .identity import Bundle
 from .keys import MessagingKeys
-from .ratchet import ONE_TIME_LOW, ONE_TIME_TARGET, AgreementFailed, NoSession, PeerSessions, PrekeyState, RatchetMessage, Session, X3DHHeader
 from .session_store import SessionCorrupt, SessionStore, Write
 from .store import MessageStore
+
+if TYPE_CHECKING:  # the ratchet (and its libraries) load when a session is used
+    from .ratchet import PeerSessions, PrekeyState, RatchetMessage, Session, X3DHHeader
 
 NO_PREKEYS_RECHECK_MS = 10 * 60 * 1000
 
@@ -93,6 +96,8 @@ class SessionKeeper:
         try:
             return self.store.load(peer)
         except SessionCorrupt as error:
+            from .ratchet import PeerSessions
+
             self.store.reset(peer)
             self.resets.append(f"the session with {peer} was unreadable ({error}) and was reset: the next message starts a new one")
             return PeerSessions()
@@ -150,6 +155,8 @@ class SessionKeeper:
         info = self.store.info(bundle.address, bundle.ed25519)
         if not info.had_session and info.no_prekeys_at is not None and self.clock() - info.no_prekeys_at < NO_PREKEYS_RECHECK_MS:
             return None
+        from .ratchet import Session
+
         claimed = self._relay().claim_prekeys(bundle.address, bundle.ed25519)  # PrekeyBundleInvalid: refused
         if claimed is None:
             self.store.mark_no_prekeys(bundle.address)
@@ -166,6 +173,8 @@ class SessionKeeper:
     def maintain(self) -> int:
         """Rotate the signed prekey when due and top up one-time prekeys at the relay
         (the caller has authenticated). Returns how many one-time prekeys the relay holds."""
+        from .ratchet import ONE_TIME_LOW, ONE_TIME_TARGET
+
         relay = self._relay()
         state = self.prekeys()
         rotated = state.rotate_if_due(self.clock() // 1000)

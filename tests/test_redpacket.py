@@ -852,7 +852,7 @@ def test_a_reentrant_recipient_cannot_claim_twice_or_refund_from_receive(w):
 
 
 def test_a_reentrant_creator_cannot_double_refund_from_receive(w):
-    owner, relayer = w.accounts[2], w.accounts[1]
+    owner = w.accounts[2]
     ck = key_for("reentrant creator")
     evil = deploy(w.rpc, owner, "ReentrantClaimer")
     total, deposit = 2 * E18, 10**15
