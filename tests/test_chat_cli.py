@@ -75,6 +75,7 @@ def test_chat_receipts_groups_and_unknown_contact(cli, tmp_path, relay):
     assert added["address"] == bob.address and len(added["fingerprint"].split()) == 6 and added["change"] == "new"
     sent = alice.json("chat", "send", "bob", "新年快乐")
     assert sent["to"] == bob.address and list(sent["recipients"]) == [bob.address]
+    assert sent["protection"] == "forward-secret"  # Bob's `relay use` published prekeys
 
     inbox = bob.json("chat", "inbox")
     assert inbox["received"] == 1 and inbox["failures"] == 0
@@ -84,6 +85,7 @@ def test_chat_receipts_groups_and_unknown_contact(cli, tmp_path, relay):
     shown = bob.json("chat", "show", alice.address)
     assert [m["payload"]["body"] for m in shown["messages"]] == ["新年快乐"]
     assert shown["marked_read"] == [sent["id"]] and shown["receipts_sent"] is True
+    assert shown["protection"] == "forward-secret"
     assert bob.json("chat", "inbox")["conversations"][0]["unread"] == 0
     assert "新年快乐" in bob("chat", "show", alice.address).stdout  # the human view too
 
@@ -93,7 +95,8 @@ def test_chat_receipts_groups_and_unknown_contact(cli, tmp_path, relay):
 
     group = alice.json("group", "create", "family", "bob", carol.address)
     assert set(group["members"]) == {alice.address, bob.address, carol.address} and group["admin"] == alice.address
-    alice.json("chat", "send", "family", "恭喜发财")
+    assert alice.json("chat", "send", "family", "恭喜发财")["protection"] == "pairwise sessions: forward-secret with 2 of 2 members"  # (the group message started Carol's)
+    assert {c["name"]: c["protection"] for c in alice.json("contacts", "list")}["bob"] == "forward-secret"
     for member in (bob, carol):
         member.json("chat", "inbox")
         messages = member.json("chat", "show", group["conversation"])["messages"]
