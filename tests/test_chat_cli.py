@@ -95,7 +95,7 @@ def test_chat_receipts_groups_and_unknown_contact(cli, tmp_path, relay):
 
     group = alice.json("group", "create", "family", "bob", carol.address)
     assert set(group["members"]) == {alice.address, bob.address, carol.address} and group["admin"] == alice.address
-    assert alice.json("chat", "send", "family", "恭喜发财")["protection"] == "pairwise sessions: forward-secret with 2 of 2 members"  # (the group message started Carol's)
+    assert alice.json("chat", "send", "family", "恭喜发财")["protection"] == "pairwise sessions: forward-secret with 2 of 2 members"  # (group create started Carol's)
     assert {c["name"]: c["protection"] for c in alice.json("contacts", "list")}["bob"] == "forward-secret"
     for member in (bob, carol):
         member.json("chat", "inbox")
