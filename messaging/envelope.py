@@ -124,6 +124,16 @@ def new_message_id() -> bytes:
     return secrets.token_bytes(16)
 
 
+def _checked(message_id: bytes | None, ttl: int) -> bytes:
+    """The message id to seal with (a new one if none), once id and TTL are valid."""
+    if not 0 < ttl <= MAX_TTL:
+        raise ValueError(f"ttl must be 1 s to {MAX_TTL} s")
+    message_id = message_id or new_message_id()
+    if len(message_id) != 16:
+        raise ValueError("a message id is 16 bytes")
+    return message_id
+
+
 def _signed_part(recipient: bytes, message_id: bytes, timestamp_ms: int, kind: bytes, body: bytes) -> bytes:
     return SIGNATURE_DOMAIN + recipient + message_id + timestamp_ms.to_bytes(8, "big") + bytes([len(kind)]) + kind + body
 
@@ -142,11 +152,7 @@ def seal(
     """Seal `payload` from the sender to `recipient` (a bundle the caller verified)."""
     from nacl.bindings import crypto_box_seal, crypto_sign
 
-    if not 0 < ttl <= MAX_TTL:
-        raise ValueError(f"ttl must be 1 s to {MAX_TTL} s")
-    message_id = message_id or new_message_id()
-    if len(message_id) != 16:
-        raise ValueError("a message id is 16 bytes")
+    message_id = _checked(message_id, ttl)
     kind = payloads.type_of(payload).encode("ascii")
     body = payloads.encode(payload)
     frm = bytes.fromhex(sender_address[2:])
@@ -208,11 +214,7 @@ def seal_session(
     posting the envelope)."""
     from nacl.bindings import crypto_box_seal
 
-    if not 0 < ttl <= MAX_TTL:
-        raise ValueError(f"ttl must be 1 s to {MAX_TTL} s")
-    message_id = message_id or new_message_id()
-    if len(message_id) != 16:
-        raise ValueError("a message id is 16 bytes")
+    message_id = _checked(message_id, ttl)
     kind = payloads.type_of(payload).encode("ascii")
     bundle = include_bundle.to_bytes() if include_bundle is not None else b""
     header = session.header
