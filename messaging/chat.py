@@ -29,7 +29,7 @@ from wallet import config as config_mod
 from . import envelope as env
 from . import groups as groups_mod
 from . import payloads
-from .client import RateLimited, RelayClient, RelayRejected, RelayUnreachable
+from .client import RateLimited, RelayClient, RelayProtocolError, RelayRejected, RelayUnreachable
 from .errors import (
     BundleInvalid,
     EnvelopeError,
@@ -142,6 +142,7 @@ class Messenger:
         self._bundle: Bundle | None = None  # ours, as published
         self.sessions = SessionKeeper(self.address, self.keys, store, lambda: self.relay)
         self.prekeys_at_relay: int | None = None  # one-time prekeys the relay holds for us, once published
+        self.prekey_problem: str | None = None  # why they could not be published, if so
 
     @classmethod
     def open(cls, home: Path, account_key: bytes, *, relay_url: str | None = None, clock: Callable[[], int] | None = None) -> Messenger:
@@ -189,7 +190,12 @@ class Messenger:
             status = self.relay.publish_bundle(bundle)
             self._bundle = bundle
         self.relay.authenticate(self.address, self.keys)
-        self.prekeys_at_relay = self.sessions.maintain()
+        try:
+            self.prekeys_at_relay = self.sessions.maintain()
+        except (RelayRejected, RelayProtocolError) as error:
+            # An older relay without prekeys, or one refusing them now: chats still work,
+            # in format 1 (peers see "signed, not forward-secret"); the next command retries.
+            self.prekeys_at_relay, self.prekey_problem = None, str(error)
         return status
 
     def protection(self, conversation: str) -> str:

@@ -189,3 +189,19 @@ def test_a_group_message_travels_in_each_members_session(people):
         got = member.receive()
         assert _texts([m for m in got if m.type == "text"]) == ["hello all"]
         assert member.protection(alice.address) == "forward-secret"
+
+
+def test_a_relay_without_prekeys_still_carries_chats_in_format_1(people, monkeypatch):
+    from messaging.client import RelayRejected
+
+    def older_relay(self, *args, **kwargs):
+        raise RelayRejected(404, "not_found", "Not Found")
+
+    monkeypatch.setattr(RelayClient, "prekey_status", older_relay)
+    monkeypatch.setattr(RelayClient, "claim_prekeys", lambda self, address, key: None)
+    alice, bob = _fresh(people), _fresh(people)  # publishing succeeds without prekeys
+    assert bob.prekeys_at_relay is None and "Not Found" in bob.prekey_problem
+    alice.bundle_for(bob.address)
+    alice.send(bob.address, payloads.Text("plain"))
+    assert alice.protection(bob.address).startswith("signed, not forward-secret")
+    assert _texts(bob.receive()) == ["plain"]
