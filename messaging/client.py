@@ -517,9 +517,10 @@ class RelayClient:
 
     # -- prekeys (X3DH) ------------------------------------------------------------------
 
-    def publish_prekeys(self, address: str, signed: SignedPrekey | None, one_time: Sequence[OneTimePrekey]) -> PrekeyStatus:
+    def publish_prekeys(self, address: str, signed: SignedPrekey | None, one_time: Sequence[OneTimePrekey], *, replace: bool = False) -> PrekeyStatus:
         """Upload the mailbox's prekeys (authenticate(address, keys) first): `signed`
-        replaces the relay's signed prekey; one-time prekeys go in requests of MAX_UPLOAD.
+        replaces the relay's signed prekey; one-time prekeys go in requests of MAX_UPLOAD
+        (with `replace`, the first request deletes the ones the relay held).
         Each request is retried like a send (the relay skips keys it holds already); a
         refusal (422 beyond the relay's MAX_STORED) leaves earlier requests' keys stored.
         PrekeyBundleInvalid, before anything is sent, for a key not signed by our key."""
@@ -528,13 +529,14 @@ class RelayClient:
         if signed is not None:
             check_signed(identity_key, signed)  # the relay would refuse it: say so here
         one_time = [check_one_time(identity_key, p) for p in one_time]
-        if signed is None and not one_time:
+        if signed is None and not one_time and not replace:
             return self.prekey_status(mailbox)
         status = None
         for start in range(0, max(len(one_time), 1), MAX_UPLOAD):
             body = {
                 "signed_prekey": signed.to_json() if signed is not None and start == 0 else None,
                 "one_time_prekeys": [p.to_json() for p in one_time[start : start + MAX_UPLOAD]],
+                "replace_one_time": replace and start == 0,
             }
             status = self._prekey_status(mailbox, self._authed(mailbox, "PUT", f"/v1/prekeys/{mailbox}", json=body))
         assert status is not None

@@ -186,6 +186,6 @@ def parse_upload(data: Any, identity_ed25519: bytes) -> tuple[SignedPrekey | Non
     one_time = [check_one_time(identity_ed25519, parse_one_time(item)) for item in items]
     if len({p.key for p in one_time}) != len(one_time):
         raise PrekeyBundleInvalid("the upload repeats a one-time prekey")
-    if signed_prekey is None and not one_time:
+    if signed_prekey is None and not one_time and data.get("replace_one_time") is not True:
         raise PrekeyBundleInvalid("an upload carries a signed prekey, one-time prekeys, or both")
     return signed_prekey, one_time

@@ -246,6 +246,10 @@ class PrekeyState:
     def signed_prekey(self) -> prekeys.SignedPrekey:
         return prekeys.SignedPrekey(_curve_public(self.signed.priv), self.signed.sig, self.signed.timestamp)
 
+    def holds_signed(self, public: bytes) -> bool:
+        """Whether `public` is our current or previous signed prekey."""
+        return public == self.signed_prekey.key or (self.old_signed is not None and public == _curve_public(self.old_signed.priv))
+
     @property
     def one_time_publics(self) -> frozenset[bytes]:
         return frozenset(self.one_time)

@@ -181,10 +181,14 @@ class SessionKeeper:
         status = relay.prekey_status(self.address)
         signed = state.signed_prekey
         upload_signed = status.signed_prekey is None or status.signed_prekey.key != signed.key
-        fresh = state.new_one_time(ONE_TIME_TARGET - status.one_time) if status.one_time < ONE_TIME_LOW else []
+        # The relay's prekeys are not from this state (a restored wallet, a reset, another
+        # device): its one-time prekeys' private halves are elsewhere, so replace them all.
+        foreign = upload_signed and status.signed_prekey is not None and not state.holds_signed(status.signed_prekey.key)
+        missing = ONE_TIME_TARGET if foreign else ONE_TIME_TARGET - status.one_time
+        fresh = state.new_one_time(missing) if foreign or status.one_time < ONE_TIME_LOW else []
         if rotated or fresh:
             with self.store._session.begin() as session:  # saved before the upload: a key the relay hands out is always ours
                 self.store.write_prekeys(state)(session)
         if upload_signed or fresh:
-            status = relay.publish_prekeys(self.address, signed if upload_signed else None, fresh)
+            status = relay.publish_prekeys(self.address, signed if upload_signed else None, fresh, replace=foreign)
         return status.one_time

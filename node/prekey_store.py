@@ -69,10 +69,10 @@ class PrekeyStore:
         with self.engine.connect() as connection:
             return self._status(connection, address)
 
-    def put(self, address: str, identity_key: bytes, signed: SignedPrekey | None, one_time: Sequence[OneTimePrekey], now_ms: int) -> PrekeyStatus:
+    def put(self, address: str, identity_key: bytes, signed: SignedPrekey | None, one_time: Sequence[OneTimePrekey], now_ms: int, *, replace: bool = False) -> PrekeyStatus:
         """Store prekeys the caller verified against `identity_key`: replace the signed
         prekey (if given), add the one-time prekeys not already stored (a retry adds
-        nothing). NotFound without an identity; Conflict if the identity key is no longer
+        nothing; with `replace`, the stored ones are deleted first, in the same transaction). NotFound without an identity; Conflict if the identity key is no longer
         `identity_key`; Invalid (nothing stored) beyond MAX_STORED one-time prekeys."""
         with self._write() as connection:
             current = connection.execute(select(identities.c.ed25519).where(identities.c.address == address).with_for_update()).scalar()
@@ -84,6 +84,8 @@ class PrekeyStore:
                 values = {"key": signed.key.hex(), "signature": signed.signature.hex(), "created_at": signed.created_at, "updated_at": now_ms}
                 upsert = self._insert(signed_prekeys).values(address=address, **values)
                 connection.execute(upsert.on_conflict_do_update(index_elements=["address"], set_=values))
+            if replace:
+                connection.execute(delete(one_time_prekeys).where(one_time_prekeys.c.address == address))
             if one_time:
                 rows = [{"address": address, "key": p.key.hex(), "signature": p.signature.hex()} for p in one_time]
                 connection.execute(self._insert(one_time_prekeys).on_conflict_do_nothing(index_elements=["address", "key"]), rows)

@@ -168,6 +168,7 @@ class PrekeyUploadIn(BaseModel):
         json_schema_extra={"maxItems": MAX_UPLOAD},  # checked by parse_upload, whose message is clearer
         description=f"at most {MAX_UPLOAD} per upload and {MAX_STORED} stored; ones already stored are skipped (a retry is harmless)",
     )
+    replace_one_time: bool = Field(False, description="delete the one-time prekeys stored before adding these (a device that lost their private halves)")
 
 
 class PrekeyStatusOut(BaseModel):

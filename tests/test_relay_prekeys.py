@@ -496,3 +496,19 @@ async def test_claims_beyond_the_per_address_limit_get_no_one_time_prekey(sqlite
         relay.clock.advance(20)  # a third of a minute: one more
         assert (await relay.post(f"/v1/prekeys/{bob.address}/claim")).json()["one_time_prekey"] is not None
     relay.context.close()
+
+
+@pytest.mark.anyio
+async def test_an_upload_may_replace_the_one_time_prekeys_held(api):
+    _, bob, _ = people()
+    await api.publish(bob)
+    auth = await api.login(bob)
+    old, new = one_time_by(bob, 5), one_time_by(bob, 3)
+    assert (await api.put(f"/v1/prekeys/{bob.address}", json=upload(signed_by(bob), old), headers=auth)).status_code == 200
+    replaced = await api.put(f"/v1/prekeys/{bob.address}", json={**upload(None, new), "replace_one_time": True}, headers=auth)
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["one_time"] == 3
+    claims = [(await api.post(f"/v1/prekeys/{bob.address}/claim")).json()["one_time_prekey"] for _ in range(4)]
+    assert claims == [k.to_json() for k in new] + [None]
+    emptied = await api.put(f"/v1/prekeys/{bob.address}", json={"replace_one_time": True}, headers=auth)
+    assert emptied.status_code == 200 and emptied.json()["one_time"] == 0

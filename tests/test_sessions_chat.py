@@ -205,3 +205,27 @@ def test_a_relay_without_prekeys_still_carries_chats_in_format_1(people, monkeyp
     alice.send(bob.address, payloads.Text("plain"))
     assert alice.protection(bob.address).startswith("signed, not forward-secret")
     assert _texts(bob.receive()) == ["plain"]
+
+
+def test_a_restored_wallet_replaces_the_prekeys_whose_private_halves_it_lacks(people, relay):
+    """Same account, new device (or a restore): the relay still holds one-time prekeys made
+    by the old state. They are replaced, so a first message to the new state opens."""
+    from messaging.session_store import PrekeyRow
+
+    bob = _fresh(people)
+    with _relay_db(relay) as db:
+        before = {row[0] for row in db.execute("SELECT key FROM one_time_prekeys WHERE address = ?", (bob.address,))}
+    assert len(before) == ONE_TIME_TARGET
+    with bob.store.engine.begin() as db:  # the old device's prekey state is gone
+        db.execute(PrekeyRow.__table__.delete())
+    restored = Messenger.open(bob.store.path.parent.parent, bob._account_key, relay_url=bob.relay_url)
+    with restored:
+        restored.publish()
+        assert restored.prekeys_at_relay == ONE_TIME_TARGET
+        with _relay_db(relay) as db:
+            after = {row[0] for row in db.execute("SELECT key FROM one_time_prekeys WHERE address = ?", (bob.address,))}
+        assert after and not after & before
+        alice = _fresh(people)
+        alice.bundle_for(bob.address)
+        alice.send(bob.address, payloads.Text("to the new device"))
+        assert _texts(restored.receive()) == ["to the new device"]

@@ -57,7 +57,7 @@ def _put(context: RelayContext, given: Credentials, address: str, upload: dict) 
     except PrekeyBundleInvalid as error:
         raise Invalid(str(error)) from None
     # the store re-checks the key under a lock: a re-published identity may have won the race
-    return context.store.prekeys.put(address, identity_key, signed, one_time, context.clock())
+    return context.store.prekeys.put(address, identity_key, signed, one_time, context.clock(), replace=upload.get("replace_one_time") is True)
 
 
 @router.put(
