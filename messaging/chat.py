@@ -492,10 +492,11 @@ class Messenger:
         """Open, store and apply one envelope; None for junk or a replay (counted in result)."""
         opening = self.sessions.opening()
         try:
-            opened = env.open_envelope(
-                envelope, self.address, self.keys, now_ms=self.clock(), known_bundle=self.store.known_bundle, seen=self.store.seen, decrypt=opening.decrypt,
-            )
-            stored = self.store.add_incoming(opened, also=opening.commit)
+            with self.sessions.lock():  # the ratchet state read, advanced and stored with the message as one step
+                opened = env.open_envelope(
+                    envelope, self.address, self.keys, now_ms=self.clock(), known_bundle=self.store.known_bundle, seen=self.store.seen, decrypt=opening.decrypt,
+                )
+                stored = self.store.add_incoming(opened, also=opening.commit)
         except Replay:
             return None  # stored before (or a ratchet duplicate): only the ack was missing
         except (EnvelopeError, StaleBundle, BundleInvalid, NotGroupMember, PayloadError) as error:

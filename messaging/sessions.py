@@ -14,6 +14,9 @@
   up to `ONE_TIME_TARGET` at the relay whenever fewer than `ONE_TIME_LOW` are left.
 * A stored session that does not open (corrupt file) is dropped and reported; the next
   message starts a new one. Receipts never start sessions.
+* Every read-modify-write of session or prekey state holds `lock()` (a file lock next to
+  the store), so a `chat watch` and a `chat send` of one account in two terminals never
+  both advance the same ratchet from the same state (which would reuse a message key).
 
 Groups use the same pairwise sessions: each member's copy is sealed in that member's
 session (see README, "Forward secrecy").
@@ -21,7 +24,8 @@ session (see README, "Forward secrecy").
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -88,7 +92,29 @@ class SessionKeeper:
         self.store = SessionStore(store, keys)
         self.clock = store.clock
         self._relay = relay
+        self._lock_path = store.path.with_name(store.path.name + ".sessions.lock")
+        self._held = 0
         self.resets: list[str] = []  # what was found corrupt and reset, for the user
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Exclusive use of the session and prekey state (other processes wait);
+        re-entrant within this keeper."""
+        if self._held:
+            self._held += 1
+            try:
+                yield
+            finally:
+                self._held -= 1
+            return
+        from wallet.locks import exclusive
+
+        with exclusive(self._lock_path):
+            self._held = 1
+            try:
+                yield
+            finally:
+                self._held = 0
 
     # -- state ----------------------------------------------------------------------------
 
@@ -134,6 +160,10 @@ class SessionKeeper:
         """The envelope for `bundle`'s owner: in their session (started now if needed and
         `new_session`), else format 1. None only when `new_session` is False and a
         session is due but gone. The session is saved before this returns."""
+        with self.lock():
+            return self._seal(bundle, payload, now_ms=now_ms, message_id=message_id, include_bundle=include_bundle, new_session=new_session)
+
+    def _seal(self, bundle: Bundle, payload: payloads.Payload, *, now_ms: int, message_id: bytes | None, include_bundle: Bundle | None, new_session: bool) -> env.Envelope | None:
         peer = bundle.address
         sessions = self.load(peer).for_identity(bundle.ed25519)
         session = sessions.current
@@ -173,6 +203,10 @@ class SessionKeeper:
     def maintain(self) -> int:
         """Rotate the signed prekey when due and top up one-time prekeys at the relay
         (the caller has authenticated). Returns how many one-time prekeys the relay holds."""
+        with self.lock():
+            return self._maintain()
+
+    def _maintain(self) -> int:
         from .ratchet import ONE_TIME_LOW, ONE_TIME_TARGET
 
         relay = self._relay()

@@ -229,3 +229,34 @@ def test_a_restored_wallet_replaces_the_prekeys_whose_private_halves_it_lacks(pe
         alice.bundle_for(bob.address)
         alice.send(bob.address, payloads.Text("to the new device"))
         assert _texts(restored.receive()) == ["to the new device"]
+
+
+def test_two_processes_of_one_account_never_reuse_a_message_key(people):
+    """`chat watch` in one terminal, `chat send` in another: two Messengers of one account
+    (two threads here, each with its own store connection and lock file handle) sending to
+    Bob at once. Every message opens. (With SessionKeeper.lock replaced by a no-op, both
+    advance the ratchet from the same saved state and Bob refuses the reused keys: 4 runs
+    in 5 here; a race is not a reliable test, so that variant is not kept.)"""
+    import threading
+
+    alice, bob = _fresh(people), _fresh(people)
+    alice.bundle_for(bob.address)
+    alice.send(bob.address, payloads.Text("start"))
+    assert _texts(bob.receive()) == ["start"]
+    twins = [Messenger.open(alice.store.path.parent.parent, alice._account_key, relay_url=alice.relay_url) for _ in range(2)]
+    start = threading.Barrier(2)
+
+    def send_all(twin: Messenger, name: str) -> None:
+        start.wait()
+        for index in range(15):
+            twin.send(bob.address, payloads.Text(f"{name}{index}"))
+
+    threads = [threading.Thread(target=send_all, args=(twin, name)) for twin, name in zip(twins, "xy")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for twin in twins:
+        twin.close()
+    got = bob.receive()
+    assert sorted(_texts(got)) == sorted(f"{n}{i}" for n in "xy" for i in range(15)) and got.failures == 0

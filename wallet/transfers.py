@@ -9,13 +9,12 @@ two sends in a row (or in parallel) never take the same nonce.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
-from . import erc20, fees, signing
+from . import erc20, fees, locks, signing
 from .amounts import Amount, AmountError, ETH_DECIMALS, format_units, to_units
 from .chain import Chain
 from .config import Token
@@ -191,16 +190,9 @@ def prepare(chain: Chain, draft: Draft, *, speed: str = "normal", max_fee: int |
 
 # -- sending ------------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def nonce_lock(path: Path) -> Iterator[None]:
+def nonce_lock(path: Path) -> contextlib.AbstractContextManager[None]:
     """One sender of transactions at a time per home (processes included)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return locks.exclusive(path)
 
 
 def broadcast(chain: Chain, raw: bytes) -> None:
