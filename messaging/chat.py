@@ -55,6 +55,7 @@ RELAY_SECTION = "messaging"  # config.toml: [messaging] relay = "http://127.0.0.
 RELAY_KEY = "relay"
 _ADDRESS = re.compile(r"^(0x)?[0-9a-fA-F]{40}\Z")
 _SILENT = (payloads.Receipt.TYPE,)
+UPKEEP_MS = 10 * 60 * 1000  # how often a long `watch` checks its prekeys at the relay
 
 
 # -- configuration -----------------------------------------------------------------------
@@ -143,6 +144,7 @@ class Messenger:
         self.sessions = SessionKeeper(self.address, self.keys, store, lambda: self.relay)
         self.prekeys_at_relay: int | None = None  # one-time prekeys the relay holds for us, once published
         self.prekey_problem: str | None = None  # why they could not be published, if so
+        self._maintained_at: int | None = None  # clock ms of the last prekey upkeep
 
     @classmethod
     def open(cls, home: Path, account_key: bytes, *, relay_url: str | None = None, clock: Callable[[], int] | None = None) -> Messenger:
@@ -190,6 +192,7 @@ class Messenger:
             status = self.relay.publish_bundle(bundle)
             self._bundle = bundle
         self.relay.authenticate(self.address, self.keys)
+        self._maintained_at = self.clock()
         try:
             self.prekeys_at_relay = self.sessions.maintain()
         except (RelayRejected, RelayProtocolError) as error:
@@ -561,9 +564,21 @@ class Messenger:
             stored = self._handle(envelope, counts)
             self.relay.ack([envelope.id], address=self.address)
             counts.acked += 1
+            self._upkeep()
             if stored is not None and stored.type not in _SILENT:
                 self._delivered([stored])
                 yield stored, counts
+
+    def _upkeep(self) -> None:
+        """A long `watch` keeps its prekeys topped up (and rotated) as first messages use
+        them: at most every UPKEEP_MS, best effort."""
+        if self._maintained_at is not None and self.clock() - self._maintained_at < UPKEEP_MS:
+            return
+        self._maintained_at = self.clock()
+        try:
+            self.prekeys_at_relay = self.sessions.maintain()
+        except (RelayRejected, RelayProtocolError, RelayUnreachable) as error:
+            self.prekey_problem = str(error)
 
     def mark_read(self, conversation: str) -> Read:
         """Mark a conversation read and send each sender a read receipt (best effort: if

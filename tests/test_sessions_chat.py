@@ -260,3 +260,22 @@ def test_two_processes_of_one_account_never_reuse_a_message_key(people):
         twin.close()
     got = bob.receive()
     assert sorted(_texts(got)) == sorted(f"{n}{i}" for n in "xy" for i in range(15)) and got.failures == 0
+
+
+def test_a_long_watch_tops_up_prekeys_at_most_every_ten_minutes(people, monkeypatch):
+    from messaging import chat
+
+    bob = _fresh(people)
+    calls = []
+    monkeypatch.setattr(bob.sessions, "maintain", lambda: calls.append(bob.clock()) or 100)
+    now = [bob.clock()]
+    monkeypatch.setattr(bob, "clock", lambda: now[0])
+    bob._maintained_at = now[0]  # as publish() left it
+    bob._upkeep()
+    now[0] += chat.UPKEEP_MS - 1
+    bob._upkeep()
+    assert calls == []
+    now[0] += 1
+    bob._upkeep()
+    bob._upkeep()
+    assert calls == [now[0]]
