@@ -192,13 +192,7 @@ class Messenger:
             status = self.relay.publish_bundle(bundle)
             self._bundle = bundle
         self.relay.authenticate(self.address, self.keys)
-        self._maintained_at = self.clock()
-        try:
-            self.prekeys_at_relay = self.sessions.maintain()
-        except (RelayRejected, RelayProtocolError) as error:
-            # An older relay without prekeys, or one refusing them now: chats still work,
-            # in format 1 (peers see "signed, not forward-secret"); the next command retries.
-            self.prekeys_at_relay, self.prekey_problem = None, str(error)
+        self._upkeep(force=True)
         return status
 
     def protection(self, conversation: str) -> str:
@@ -206,7 +200,7 @@ class Messenger:
         if conversation.startswith(GROUP_PREFIX):
             group = self.store.group(conversation[len(GROUP_PREFIX) :])
             members = groups_mod.recipients(group, None, self.address) if group is not None else []
-            secret = sum(self.sessions.protection(m).startswith("forward-secret") for m in members)
+            secret = sum(self.sessions.forward_secret(m) for m in members)
             return f"pairwise sessions: forward-secret with {secret} of {len(members)} members"
         return self.sessions.protection(addr.parse(conversation))
 
@@ -569,14 +563,16 @@ class Messenger:
                 self._delivered([stored])
                 yield stored, counts
 
-    def _upkeep(self) -> None:
-        """A long `watch` keeps its prekeys topped up (and rotated) as first messages use
-        them: at most every UPKEEP_MS, best effort."""
-        if self._maintained_at is not None and self.clock() - self._maintained_at < UPKEEP_MS:
+    def _upkeep(self, *, force: bool = False) -> None:
+        """Prekey upkeep (sessions.maintain), best effort: on publishing, and in a long
+        `watch` at most every UPKEEP_MS as first messages use them up. An older relay
+        without prekeys, or one refusing them now, leaves chats working in format 1
+        (peers see "signed, not forward-secret"); `prekey_problem` says why."""
+        if not force and self._maintained_at is not None and self.clock() - self._maintained_at < UPKEEP_MS:
             return
         self._maintained_at = self.clock()
         try:
-            self.prekeys_at_relay = self.sessions.maintain()
+            self.prekeys_at_relay, self.prekey_problem = self.sessions.maintain(), None
         except (RelayRejected, RelayProtocolError, RelayUnreachable) as error:
             self.prekey_problem = str(error)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nacl.exceptions import CryptoError
-from sqlalchemy import LargeBinary, String, delete, select
+from sqlalchemy import LargeBinary, String, select
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -98,10 +98,7 @@ class SessionStore:
         with self._session() as session:
             sealed = session.scalar(select(PrekeyRow.sealed).where(PrekeyRow.id == 1))
         if sealed is None:
-            state = PrekeyState.create(self.keys)
-            with self._session.begin() as session:
-                self.write_prekeys(state)(session)
-            return state
+            return self.save_prekeys(PrekeyState.create(self.keys))
         try:
             return PrekeyState.from_bytes(self.keys, self._open("prekeys", sealed))
         except SessionCorrupt:
@@ -118,11 +115,7 @@ class SessionStore:
 
         return write
 
-    def reset_prekeys(self) -> PrekeyState:
-        """A corrupt prekey state is replaced: first messages to the old keys are lost."""
-        from .ratchet import PrekeyState
-
-        state = PrekeyState.create(self.keys)
+    def save_prekeys(self, state: PrekeyState) -> PrekeyState:
         with self._session.begin() as session:
             self.write_prekeys(state)(session)
         return state
@@ -182,7 +175,3 @@ class SessionStore:
         with self._session.begin() as session:
             statement = insert(SessionRow).values(peer=peer, sealed=None, no_prekeys_at=now, updated_at=now)
             session.execute(statement.on_conflict_do_update(index_elements=["peer"], set_={"no_prekeys_at": now}))
-
-    def forget(self, peer: str) -> None:
-        with self._session.begin() as session:
-            session.execute(delete(SessionRow).where(SessionRow.peer == peer))

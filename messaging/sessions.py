@@ -37,7 +37,7 @@ from .client import RelayClient
 from .errors import AgreementFailed, MessagingError, NoSession
 from .identity import Bundle
 from .keys import MessagingKeys
-from .session_store import SessionCorrupt, SessionStore, Write
+from .session_store import PeerInfo, SessionCorrupt, SessionStore, Write
 from .store import MessageStore
 
 if TYPE_CHECKING:  # the ratchet (and its libraries) load when a session is used
@@ -132,8 +132,15 @@ class SessionKeeper:
         try:
             return self.store.prekey_state()
         except SessionCorrupt as error:
+            from .ratchet import PrekeyState
+
             self.resets.append(f"our prekeys were unreadable ({error}) and were replaced: first messages sent to the old ones cannot be opened")
-            return self.store.reset_prekeys()
+            return self.store.save_prekeys(PrekeyState.create(self.keys))
+
+    def forward_secret(self, peer: str) -> bool:
+        """Whether messages to `peer` go (or, after a reset, will go) in a session."""
+        info = self.store.info(peer)
+        return info.has_session or info.had_session
 
     def protection(self, peer: str) -> str:
         info = self.store.info(peer)
@@ -167,12 +174,13 @@ class SessionKeeper:
         peer = bundle.address
         sessions = self.load(peer).for_identity(bundle.ed25519)
         session = sessions.current
+        info = self.store.info(peer, bundle.ed25519) if session is None else None
         if session is None and new_session:
-            session = self._start(bundle)
+            session = self._start(bundle, info)
             if session is not None:
                 sessions.promote(session)
         if session is None:
-            if self.store.info(peer, bundle.ed25519).had_session:
+            if info.had_session:
                 if not new_session:
                     return None
                 raise SessionDowngrade(f"{peer} and you had a forward-secret session, but the relay offers no prekeys for them now: not sent (ask them to open Hongbao, which publishes new ones)")
@@ -181,8 +189,7 @@ class SessionKeeper:
         self.store.save(peer, sessions)
         return envelope
 
-    def _start(self, bundle: Bundle) -> Session | None:
-        info = self.store.info(bundle.address, bundle.ed25519)
+    def _start(self, bundle: Bundle, info: PeerInfo) -> Session | None:
         if not info.had_session and info.no_prekeys_at is not None and self.clock() - info.no_prekeys_at < NO_PREKEYS_RECHECK_MS:
             return None
         from .ratchet import Session
@@ -221,8 +228,7 @@ class SessionKeeper:
         missing = ONE_TIME_TARGET if foreign else ONE_TIME_TARGET - status.one_time
         fresh = state.new_one_time(missing) if foreign or status.one_time < ONE_TIME_LOW else []
         if rotated or fresh:
-            with self.store._session.begin() as session:  # saved before the upload: a key the relay hands out is always ours
-                self.store.write_prekeys(state)(session)
+            self.store.save_prekeys(state)  # before the upload: a key the relay hands out is always ours
         if upload_signed or fresh:
             status = relay.publish_prekeys(self.address, signed if upload_signed else None, fresh, replace=foreign)
         return status.one_time
