@@ -181,6 +181,12 @@ class Messenger:
     def publish(self) -> str:
         """Make sure the relay holds a bundle with our keys ("created", "updated" or
         "unchanged") and enough of our prekeys (see sessions.py). Idempotent."""
+        status = self._publish_bundle()
+        self.relay.authenticate(self.address, self.keys)
+        self._upkeep(force=True)
+        return status
+
+    def _publish_bundle(self) -> str:
         current = self.relay.get_bundle(self.address)
         mine = Bundle(self.address, self.keys.x25519_public, self.keys.ed25519_public, 0, 1)
         if current is not None and same_keys(current, mine):
@@ -191,8 +197,6 @@ class Messenger:
             bundle = make_bundle(self._account_key, self.clock() // 1000, version, self.keys)
             status = self.relay.publish_bundle(bundle)
             self._bundle = bundle
-        self.relay.authenticate(self.address, self.keys)
-        self._upkeep(force=True)
         return status
 
     def protection(self, conversation: str) -> str:
@@ -206,7 +210,7 @@ class Messenger:
 
     def _own_bundle(self) -> Bundle:
         if self._bundle is None:
-            self.publish()
+            self._publish_bundle()  # prekey upkeep is for commands that receive: a send need not wait for it
         return self._bundle
 
     # -- peers -----------------------------------------------------------------------------
@@ -534,6 +538,7 @@ class Messenger:
         self._flush_quietly()
         self._own_bundle()
         self.relay.authenticate(self.address, self.keys)
+        self._upkeep()
         result = Received()
         handled: list[bytes] = []
         try:
@@ -553,6 +558,7 @@ class Messenger:
         (new message, running counts). Receipts are applied, junk counted, neither yielded."""
         self._own_bundle()
         self.relay.authenticate(self.address, self.keys)
+        self._upkeep()
         counts = Received()
         async for _seq, envelope in self.relay.stream(0, address=self.address, on_connect=on_connect, max_failures=max_failures):
             stored = self._handle(envelope, counts)
