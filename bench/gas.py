@@ -33,12 +33,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from contracts import redpacket as rp  # noqa: E402
-from contracts.artifacts import load  # noqa: E402
-from contracts.deploy import deployment_tx  # noqa: E402
-from wallet import abi, erc20, localchain  # noqa: E402
-from wallet import address as addr  # noqa: E402
-from wallet.rpc import Rpc, RpcError, to_int  # noqa: E402
+from contracts import redpacket as rp
+from contracts.artifacts import load
+from contracts.deploy import deployment_tx
+from wallet import abi, erc20, localchain
+from wallet import address as addr
+from wallet.rpc import Rpc, RpcError, to_int
 
 RECEIPT_TIMEOUT_S = 30.0
 DAY = 86_400
@@ -50,7 +50,13 @@ SHARES = 10
 MASK = {"create": 127_882, "claim_eth": 73_103, "claim_erc20": 87_887, "refund": 40_201}
 PROXY_OVERHEAD = 7_300
 # our row name -> the Mask figure it compares with
-MASK_OF = {"create": "create", "claim_eth": "claim_eth", "claim_open": "claim_eth", "claim_erc20": "claim_erc20", "refund": "refund"}
+MASK_OF = {
+    "create": "create",
+    "claim_eth": "claim_eth",
+    "claim_open": "claim_eth",
+    "claim_erc20": "claim_erc20",
+    "refund": "refund",
+}
 
 
 class BenchError(RuntimeError):
@@ -139,18 +145,29 @@ class Bench:
 
     # -- operations ---------------------------------------------------------------------
 
-    def create(self, *, token: bool = False, random_split: bool = False, open_: bool = False, deposit: int = 0) -> tuple[Packet, int]:
+    def create(
+        self, *, token: bool = False, random_split: bool = False, open_: bool = False, deposit: int = 0
+    ) -> tuple[Packet, int]:
         key = self.claim_key()
         params = rp.CreateParams(
-            nonce=self.rng.randbytes(32), total=ETH, shares=SHARES, duration=DAY,
-            claim_key=addr.from_private_key(key), token=self.token if token else None,
-            deposit=deposit, random=random_split, open=open_, greeting=rp.encode_greeting("恭喜发财"),
+            nonce=self.rng.randbytes(32),
+            total=ETH,
+            shares=SHARES,
+            duration=DAY,
+            claim_key=addr.from_private_key(key),
+            token=self.token if token else None,
+            deposit=deposit,
+            random=random_split,
+            open=open_,
+            greeting=rp.encode_greeting("恭喜发财"),
         )
         if token:
             self.send(self.creator, abi.call_data(erc20.APPROVE, self.contract, params.total), to=self.token)
         receipt = self.send(self.creator, rp.create_data(params), to=self.contract, value=params.value)
         packet_id = rp.packet_id(self.chain_id, self.contract, self.creator, params.nonce)
-        created = [e for e in (rp.parse_log(log, self.contract) for log in receipt["logs"]) if isinstance(e, rp.Created)]
+        created = [
+            e for e in (rp.parse_log(log, self.contract) for log in receipt["logs"]) if isinstance(e, rp.Created)
+        ]
         if len(created) != 1 or created[0].id != packet_id:
             raise BenchError("create emitted no PacketCreated event for the expected packet id")
         return Packet(packet_id, key, params.token), to_int(receipt["gasUsed"])
@@ -187,7 +204,9 @@ def measure(bench: Bench) -> tuple[list[Row], dict[str, int]]:
     def first_claim(packet: Packet) -> None:  # unmeasured: later claims are "not the first"
         bench.claim(packet, bench.fresh_address(), bench.relayer, reimbursed=None)
 
-    def claim_pair(label: str, packet: Packet, target: int | None, name: str | None = None, *, fresh_label: str = "fresh address") -> None:
+    def claim_pair(
+        label: str, packet: Packet, target: int | None, name: str | None = None, *, fresh_label: str = "fresh address"
+    ) -> None:
         holder = next(holders)
         add(f"{label} → holder", bench.claim(packet, holder, holder), target, name)
         add(f"{label} → {fresh_label}", bench.claim(packet, bench.fresh_address(), bench.relayer))
@@ -209,7 +228,10 @@ def measure(bench: Bench) -> tuple[list[Row], dict[str, int]]:
     # -- authorized claims: the first of a packet pays bitmap word 0
     holder = next(holders)
     add("claim fixed, authorized, packet's first claim → holder", bench.claim(fixed, holder, holder))
-    add("claim fixed, authorized, packet's first claim → fresh address", bench.claim(first_fresh, bench.fresh_address(), bench.relayer))
+    add(
+        "claim fixed, authorized, packet's first claim → fresh address",
+        bench.claim(first_fresh, bench.fresh_address(), bench.relayer),
+    )
     claim_pair("claim fixed, authorized", fixed, 60_000, "claim_eth")
     holder = next(holders)  # the same, sent by someone else: the recipient's account is then cold (+2,500)
     add("claim fixed, authorized → holder, sent by a relayer", bench.claim(fixed, holder, bench.relayer))
@@ -227,10 +249,14 @@ def measure(bench: Bench) -> tuple[list[Row], dict[str, int]]:
     claim_pair("claim ERC-20, authorized", token_packet, 70_000, "claim_erc20", fresh_label="fresh address (no token)")
     first_claim(deposit_packet)
     recipient = next(holders)
-    add("claim by a relayer, reimbursed from the deposit → fresh address",
-        bench.claim(deposit_packet, bench.fresh_address(), bench.relayer, reimbursed=True))
-    add("claim by a relayer, reimbursed from the deposit → holder",
-        bench.claim(deposit_packet, recipient, bench.relayer, reimbursed=True))
+    add(
+        "claim by a relayer, reimbursed from the deposit → fresh address",
+        bench.claim(deposit_packet, bench.fresh_address(), bench.relayer, reimbursed=True),
+    )
+    add(
+        "claim by a relayer, reimbursed from the deposit → holder",
+        bench.claim(deposit_packet, recipient, bench.relayer, reimbursed=True),
+    )
 
     # -- refunds, after expiry
     first_claim(token_refund)
@@ -262,7 +288,11 @@ def comparison(key: dict[str, int]) -> list[tuple[str, int, int, str]]:
 
 
 def markdown(deploy_gas: int, rows: list[Row]) -> str:
-    lines = ["| operation | gas | target | Mask HappyRedPacket |", "|---|---:|---:|---:|", f"| deploy RedPacket | {deploy_gas:,} | | |"]
+    lines = [
+        "| operation | gas | target | Mask HappyRedPacket |",
+        "|---|---:|---:|---:|",
+        f"| deploy RedPacket | {deploy_gas:,} | | |",
+    ]
     for row in rows:
         mask = f"{row.mask:,} (~{row.mask + PROXY_OVERHEAD:,} via its proxy)" if row.mask is not None else ""
         target = f"≤ {row.target:,}" if row.target is not None else ""
@@ -274,7 +304,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=4, help="seed for nonces, claim keys and fresh addresses")
     parser.add_argument("--hardfork", help="anvil's --hardfork (default: anvil's own default)")
-    parser.add_argument("--markdown", action="store_true", help="also print the main table as Markdown (for the README)")
+    parser.add_argument(
+        "--markdown", action="store_true", help="also print the main table as Markdown (for the README)"
+    )
     args = parser.parse_args()
 
     from rich.console import Console
@@ -303,8 +335,10 @@ def main() -> int:
         status = "" if row.target is None else "[red]OVER[/red]" if row.over else "[green]OK[/green]"
         table.add_row(row.operation, f"{row.gas:,}", f"≤ {row.target:,}" if row.target is not None else "", status)
     console.print(table)
-    console.print(f"{info}. holder: a dev account (holds ETH, and TestToken for ERC-20 rows) that sends its own claim"
-                  " unless the row says a relayer does; fresh: a new address, its claim sent by a relayer.")
+    console.print(
+        f"{info}. holder: a dev account (holds ETH, and TestToken for ERC-20 rows) that sends its own claim"
+        " unless the row says a relayer does; fresh: a new address, its claim sent by a relayer."
+    )
 
     versus = Table(title="vs Mask Network HappyRedPacket (anvil 1.7.1, solc 0.8.28; its proxy adds ~7,300 per call)")
     for column in ("operation", "Hongbao row", "Hongbao", "Mask", "Mask via proxy", "Hongbao − Mask"):

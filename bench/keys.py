@@ -16,9 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.timing import best_of, print_table, rate  # noqa: E402
-
-from wallet import address, bip39, hd, keystore, signing, vault  # noqa: E402
+from bench.timing import best_of, print_table, rate
+from wallet import address, bip39, hd, keystore, signing, vault
 
 MNEMONIC = "test test test test test test test test test test test junk"
 
@@ -40,7 +39,15 @@ def cli_help_seconds(runs: int = 15) -> tuple[float, float]:
 
 def main() -> None:
     key = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
-    tx = {"chainId": 31337, "nonce": 0, "to": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "value": 10**18, "gas": 21000, "maxFeePerGas": 2 * 10**9, "maxPriorityFeePerGas": 10**9}
+    tx = {
+        "chainId": 31337,
+        "nonce": 0,
+        "to": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        "value": 10**18,
+        "gas": 21000,
+        "maxFeePerGas": 2 * 10**9,
+        "maxPriorityFeePerGas": 10**9,
+    }
     signing.sign_transaction(key, tx)  # import eth-account outside the timing
     message = b"hongbao benchmark message"
     signature = signing.sign_message(key, message)
@@ -48,15 +55,35 @@ def main() -> None:
     rows = []
     seconds = best_of(3, derive_1000)
     rows.append(("1,000 accounts from one mnemonic (incl. seed)", f"{seconds:.3f} s", "< 1 s"))
-    rows.append(("EIP-1559 signatures", f"{rate(2000, lambda i: signing.sign_transaction(key, {**tx, 'nonce': i})):,.0f} /s", ">= 2,000 /s"))
+    rows.append(
+        (
+            "EIP-1559 signatures",
+            f"{rate(2000, lambda i: signing.sign_transaction(key, {**tx, 'nonce': i})):,.0f} /s",
+            ">= 2,000 /s",
+        )
+    )
     rows.append(("EIP-191 signatures", f"{rate(5000, lambda i: signing.sign_message(key, message)):,.0f} /s", ""))
-    rows.append(("EIP-191 recoveries", f"{rate(5000, lambda i: signing.recover_message(message, signature)):,.0f} /s", ">= 8,000 /s"))
+    rows.append(
+        (
+            "EIP-191 recoveries",
+            f"{rate(5000, lambda i: signing.recover_message(message, signature)):,.0f} /s",
+            ">= 8,000 /s",
+        )
+    )
     median, worst = cli_help_seconds()
-    rows.append(("`hongbao --help` wall time (median / max of 15)", f"{median * 1000:.0f} / {worst * 1000:.0f} ms", "< 250 ms"))
+    rows.append(
+        ("`hongbao --help` wall time (median / max of 15)", f"{median * 1000:.0f} / {worst * 1000:.0f} ms", "< 250 ms")
+    )
     for preset in ("interactive", "moderate"):
         kdf = vault.Kdf.new(preset)
         rows.append((f"vault unlock, Argon2id {preset}", f"{best_of(2, lambda: kdf.stretch('pw')) * 1000:.0f} ms", ""))
-    rows.append(("keystore export, scrypt n=2^18 r=8 p=1", f"{best_of(1, lambda: keystore.encrypt(key, 'pw')) * 1000:.0f} ms", ""))
+    rows.append(
+        (
+            "keystore export, scrypt n=2^18 r=8 p=1",
+            f"{best_of(1, lambda: keystore.encrypt(key, 'pw')) * 1000:.0f} ms",
+            "",
+        )
+    )
 
     print_table("bench/keys.py", rows)
 

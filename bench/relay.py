@@ -39,13 +39,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx  # noqa: E402
+import httpx
 
-from messaging.client import RelayClient  # noqa: E402
-from messaging.identity import make_bundle  # noqa: E402
-from messaging.keys import MessagingKeys  # noqa: E402
-from wallet import address as addr  # noqa: E402
-from wallet.localchain import free_port  # noqa: E402
+from messaging.client import RelayClient
+from messaging.identity import make_bundle
+from messaging.keys import MessagingKeys
+from wallet import address as addr
+from wallet.localchain import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CT_SIZE = 1024  # a 1 KiB bucket
@@ -77,13 +77,21 @@ class RelayProcess:
         self.log = home / "relay.out"
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "RelayProcess":
+    def __enter__(self) -> RelayProcess:
         self.home.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("HONGBAO_")}
         env.update({"HONGBAO_HOME": str(self.home), **RELAY_ENV})
         args = [*RELAY_CMD, "--host", "127.0.0.1", "--port", str(self.port), "--db", self.db_url]
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                args,
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 30
         with httpx.Client(timeout=2) as http:
             while True:
@@ -121,7 +129,13 @@ class Mailbox:
 
 
 def envelope_json(to: str) -> dict:
-    return {"v": 1, "to": to, "id": secrets.token_hex(16), "ttl": 3600, "ct": b64encode(secrets.token_bytes(CT_SIZE)).decode()}
+    return {
+        "v": 1,
+        "to": to,
+        "id": secrets.token_hex(16),
+        "ttl": 3600,
+        "ct": b64encode(secrets.token_bytes(CT_SIZE)).decode(),
+    }
 
 
 def random_mailboxes(n: int) -> list[str]:
@@ -166,7 +180,9 @@ def bench_single(url: str, total: int, to: list[str]) -> float:
 
 
 def fill(url: str, mailbox: str, total: int) -> None:
-    bodies = [json.dumps({"envelopes": [envelope_json(mailbox) for _ in range(500)]}).encode() for _ in range(total // 500)]
+    bodies = [
+        json.dumps({"envelopes": [envelope_json(mailbox) for _ in range(500)]}).encode() for _ in range(total // 500)
+    ]
     asyncio.run(run_bodies(url, bodies, 2))
 
 
@@ -206,7 +222,7 @@ def _subscribe(ws_url: str, token: str, count: int, ready, results) -> None:
             while len(received) < count:
                 try:
                     frame = await asyncio.wait_for(socket.recv(), 5.0)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
                 at = time.perf_counter()
                 received[json.loads(frame)["id"]] = at
@@ -241,7 +257,9 @@ def bench_push(url: str, token: str, mailbox: str, seconds: float, rate: int) ->
         import aiohttp
 
         connector = aiohttp.TCPConnector(limit=16)
-        async with aiohttp.ClientSession(url, connector=connector, headers={"Content-Type": "application/json"}) as http:
+        async with aiohttp.ClientSession(
+            url, connector=connector, headers={"Content-Type": "application/json"}
+        ) as http:
             for _ in range(4):
                 async with http.get("/healthz") as response:  # a warm connection
                     await response.read()
@@ -284,7 +302,9 @@ def run_backend(name: str, db_url: str, home: Path, args: argparse.Namespace) ->
         print(f"[{name}] batched posts ...", file=sys.stderr)
         bench_batched(relay.url, 2_000, spread)  # warm-up
         rate = bench_batched(relay.url, args.batched, spread)
-        rows.append((name, f"posts, batches of {BATCH} ({BATCH_INFLIGHT} requests in flight)", f"{rate:,.0f} /s", ">= 5,000 /s"))
+        rows.append(
+            (name, f"posts, batches of {BATCH} ({BATCH_INFLIGHT} requests in flight)", f"{rate:,.0f} /s", ">= 5,000 /s")
+        )
         print(f"[{name}] single posts ...", file=sys.stderr)
         bench_single(relay.url, 500, spread)
         rate = bench_single(relay.url, args.single, spread)
@@ -308,14 +328,25 @@ def run_backend(name: str, db_url: str, home: Path, args: argparse.Namespace) ->
         print(f"[{name}] push latency at {PUSH_RATE} msg/s for {args.push_seconds:g} s ...", file=sys.stderr)
         p50, p99, worst, got, sent = bench_push(relay.url, token, listener.address, args.push_seconds, PUSH_RATE)
         lost = f", {sent - got} not received" if got != sent else ""
-        rows.append((name, f"push latency p50 at {PUSH_RATE} msg/s over WebSocket ({sent:,} msgs{lost})", f"{p50:.2f} ms", "< 3 ms"))
+        rows.append(
+            (
+                name,
+                f"push latency p50 at {PUSH_RATE} msg/s over WebSocket ({sent:,} msgs{lost})",
+                f"{p50:.2f} ms",
+                "< 3 ms",
+            )
+        )
         rows.append((name, f"push latency p99 (max {worst:.1f} ms)", f"{p99:.2f} ms", "< 10 ms"))
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pg", default=os.environ.get("HONGBAO_TEST_POSTGRES_URL"), help="PostgreSQL URL (a fresh schema is created and dropped)")
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("HONGBAO_TEST_POSTGRES_URL"),
+        help="PostgreSQL URL (a fresh schema is created and dropped)",
+    )
     parser.add_argument("--batched", type=int, default=50_000, help="envelopes posted in batches of 100")
     parser.add_argument("--single", type=int, default=10_000, help="envelopes posted one per request")
     parser.add_argument("--fetch", type=int, default=50_000, help="envelopes in the mailbox that is fetched")
@@ -342,8 +373,10 @@ def main() -> None:
     for row in rows:
         table.add_row(*row)
     Console().print(table)
-    Console().print("Reference, same machine: nostr-relay 1.14 ingests ~500 msg/s, returns a mailbox at ~14,000/s, "
-                    "pushes p50 2.6 ms / p99 10 ms at 200 msg/s.")
+    Console().print(
+        "Reference, same machine: nostr-relay 1.14 ingests ~500 msg/s, returns a mailbox at ~14,000/s, "
+        "pushes p50 2.6 ms / p99 10 ms at 200 msg/s."
+    )
 
 
 def with_pg_schema(base: str, run):

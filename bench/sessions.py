@@ -77,17 +77,26 @@ class Pair:
         self.bob = identity.make_bundle(BOB_KEY, ISSUED_AT, keys=self.bob_keys)
         self.bob_prekeys = PrekeyState.create(self.bob_keys)
         one_time = self.bob_prekeys.new_one_time(one_time_held)[0]
-        claimed = prekeys.verify_bundle(self.bob_prekeys.bundle(self.bob.address, one_time.key), self.bob.address, self.bob.ed25519)
+        claimed = prekeys.verify_bundle(
+            self.bob_prekeys.bundle(self.bob.address, one_time.key), self.bob.address, self.bob.ed25519
+        )
         self.alice_sessions = PeerSessions([Session.initiate(self.alice_keys, claimed, now_s=NOW_S)])
         self.bob_sessions = PeerSessions()
         first = self.alice_sessions.current.encrypt(b"hello", CONTEXT)
-        self.bob_sessions.decrypt(self.bob_prekeys, self.alice_keys.ed25519_public, self.alice_sessions.current.header, first, CONTEXT)
+        self.bob_sessions.decrypt(
+            self.bob_prekeys, self.alice_keys.ed25519_public, self.alice_sessions.current.header, first, CONTEXT
+        )
         reply = self.bob_sessions.current.encrypt(b"hi", CONTEXT)
-        self.alice_sessions.decrypt(None, self.bob_keys.ed25519_public, None, reply, CONTEXT)  # no X3DH header: no prekeys needed
+        self.alice_sessions.decrypt(
+            None, self.bob_keys.ed25519_public, None, reply, CONTEXT
+        )  # no X3DH header: no prekeys needed
 
     def alice_to_bob(self, plaintext: bytes = KIB) -> None:
         message = self.alice_sessions.current.encrypt(plaintext, CONTEXT)
-        assert self.bob_sessions.decrypt(self.bob_prekeys, self.alice_keys.ed25519_public, None, message, CONTEXT)[0] is not None
+        assert (
+            self.bob_sessions.decrypt(self.bob_prekeys, self.alice_keys.ed25519_public, None, message, CONTEXT)[0]
+            is not None
+        )
 
     def bob_to_alice(self, plaintext: bytes = KIB) -> None:
         message = self.bob_sessions.current.encrypt(plaintext, CONTEXT)
@@ -97,7 +106,13 @@ class Pair:
 def ratchet_rows() -> list[tuple[str, str, str]]:
     rows = []
     pair = Pair()
-    rows.append(("ratchet encrypt+decrypt, 1 KiB, one direction (one chain)", f"{rate(2000, lambda i: pair.alice_to_bob()):,.0f} /s", ""))
+    rows.append(
+        (
+            "ratchet encrypt+decrypt, 1 KiB, one direction (one chain)",
+            f"{rate(2000, lambda i: pair.alice_to_bob()):,.0f} /s",
+            "",
+        )
+    )
     for every in (100, 10, 1):
         pair = Pair()
 
@@ -105,7 +120,13 @@ def ratchet_rows() -> list[tuple[str, str, str]]:
             (pair.alice_to_bob if (i // every) % 2 == 0 else pair.bob_to_alice)()
 
         what = "a DH ratchet step each" if every == 1 else f"a DH ratchet step every {every}"
-        rows.append((f"ratchet encrypt+decrypt, 1 KiB, direction turning every {every} ({what})", f"{rate(2000, alternating):,.0f} /s", ""))
+        rows.append(
+            (
+                f"ratchet encrypt+decrypt, 1 KiB, direction turning every {every} ({what})",
+                f"{rate(2000, alternating):,.0f} /s",
+                "",
+            )
+        )
     return rows
 
 
@@ -129,10 +150,18 @@ def setup_rows() -> list[tuple[str, str, str]]:
             claimed = prekeys.verify_bundle(prekeys.parse_bundle(next(wire)), bob.address, bob.ed25519)
             session = Session.initiate(alice_keys, claimed, now_s=NOW_S)
             first = session.encrypt(KIB, CONTEXT)
-            plaintext, started = PeerSessions().decrypt(state, alice_keys.ed25519_public, session.header, first, CONTEXT)
+            plaintext, started = PeerSessions().decrypt(
+                state, alice_keys.ed25519_public, session.header, first, CONTEXT
+            )
             assert started and plaintext == KIB
 
-        rows.append((f"session setup: claim check + X3DH both sides + first 1 KiB message, Bob holding {held} one-time prekey{'s' if held > 1 else ''}", f"{rate(count, setup):,.0f} /s", ""))
+        rows.append(
+            (
+                f"session setup: claim check + X3DH both sides + first 1 KiB message, Bob holding {held} one-time prekey{'s' if held > 1 else ''}",
+                f"{rate(count, setup):,.0f} /s",
+                "",
+            )
+        )
     return rows
 
 
@@ -147,7 +176,15 @@ def envelope_rows() -> list[tuple[str, str, str]]:
             return sessions.decrypt(state, sender_identity, header, message, context)[0]
 
         def opened(sealed: envelope.Envelope) -> envelope.Opened:
-            return envelope.open_envelope(sealed, me.address, keys, now_ms=NOW_MS, known_bundle=known.get, seen=set().__contains__, decrypt=decrypt)
+            return envelope.open_envelope(
+                sealed,
+                me.address,
+                keys,
+                now_ms=NOW_MS,
+                known_bundle=known.get,
+                seen=set().__contains__,
+                decrypt=decrypt,
+            )
 
         return opened
 
@@ -159,19 +196,41 @@ def envelope_rows() -> list[tuple[str, str, str]]:
         assert open_bob(sealed).format == 1
 
     def format_2_from_alice() -> None:
-        sealed = envelope.seal_session(pair.alice.address, pair.alice_keys, pair.bob, payload, pair.alice_sessions.current, now_ms=NOW_MS)
+        sealed = envelope.seal_session(
+            pair.alice.address, pair.alice_keys, pair.bob, payload, pair.alice_sessions.current, now_ms=NOW_MS
+        )
         assert open_bob(sealed).format == 2
 
     def format_2_from_bob() -> None:
-        sealed = envelope.seal_session(pair.bob.address, pair.bob_keys, pair.alice, payload, pair.bob_sessions.current, now_ms=NOW_MS)
+        sealed = envelope.seal_session(
+            pair.bob.address, pair.bob_keys, pair.alice, payload, pair.bob_sessions.current, now_ms=NOW_MS
+        )
         assert open_alice(sealed).format == 2
 
     format_1(0)
     format_2_from_alice()
     size_1 = len(envelope.seal(pair.alice.address, pair.alice_keys, pair.bob, payload, now_ms=NOW_MS).ciphertext)
-    rows.append((f"envelope format 1 (signed) seal+open, 1 KiB text ({size_1:,} B ciphertext)", f"{rate(3000, format_1):,.0f} /s", ">= 5,000 /s (issue #5)"))
-    rows.append(("envelope format 2 (session) seal+open, 1 KiB text, one direction", f"{rate(3000, lambda i: format_2_from_alice()):,.0f} /s", ""))
-    rows.append(("envelope format 2 (session) seal+open, 1 KiB text, direction turning every message", f"{rate(3000, lambda i: (format_2_from_alice if i % 2 == 0 else format_2_from_bob)()):,.0f} /s", ""))
+    rows.append(
+        (
+            f"envelope format 1 (signed) seal+open, 1 KiB text ({size_1:,} B ciphertext)",
+            f"{rate(3000, format_1):,.0f} /s",
+            ">= 5,000 /s (issue #5)",
+        )
+    )
+    rows.append(
+        (
+            "envelope format 2 (session) seal+open, 1 KiB text, one direction",
+            f"{rate(3000, lambda i: format_2_from_alice()):,.0f} /s",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "envelope format 2 (session) seal+open, 1 KiB text, direction turning every message",
+            f"{rate(3000, lambda i: (format_2_from_alice if i % 2 == 0 else format_2_from_bob)()):,.0f} /s",
+            "",
+        )
+    )
     return rows
 
 
@@ -189,15 +248,36 @@ def persistence_rows() -> list[tuple[str, str, str]]:
         worst.bob_to_alice()
     prekey_state = PrekeyState.create(typical.bob_keys)
     prekey_state.new_one_time(ONE_TIME_TARGET)
-    for label, sessions in (("a session with no skipped keys", typical.bob_sessions), ("a session with 1,000 skipped keys", worst.bob_sessions)):
+    for label, sessions in (
+        ("a session with no skipped keys", typical.bob_sessions),
+        ("a session with 1,000 skipped keys", worst.bob_sessions),
+    ):
         stored = sessions.to_bytes()
         assert PeerSessions.from_bytes(stored).to_bytes() == stored
         count = 1000 if len(stored) < 10_000 else 100
-        rows.append((f"PeerSessions.to_bytes, {label} ({len(stored):,} B)", f"{rate(count, lambda i, sessions=sessions: sessions.to_bytes()):,.0f} /s", ""))
-        rows.append((f"PeerSessions.from_bytes, {label}", f"{rate(count, lambda i, stored=stored: PeerSessions.from_bytes(stored)):,.0f} /s", ""))
+        rows.append(
+            (
+                f"PeerSessions.to_bytes, {label} ({len(stored):,} B)",
+                f"{rate(count, lambda i, sessions=sessions: sessions.to_bytes()):,.0f} /s",
+                "",
+            )
+        )
+        rows.append(
+            (
+                f"PeerSessions.from_bytes, {label}",
+                f"{rate(count, lambda i, stored=stored: PeerSessions.from_bytes(stored)):,.0f} /s",
+                "",
+            )
+        )
     stored = prekey_state.to_bytes()
     keys = typical.bob_keys
-    rows.append((f"PrekeyState.to_bytes + from_bytes, {ONE_TIME_TARGET} one-time prekeys ({len(stored):,} B)", f"{rate(300, lambda i: PrekeyState.from_bytes(keys, prekey_state.to_bytes())):,.0f} /s", ""))
+    rows.append(
+        (
+            f"PrekeyState.to_bytes + from_bytes, {ONE_TIME_TARGET} one-time prekeys ({len(stored):,} B)",
+            f"{rate(300, lambda i: PrekeyState.from_bytes(keys, prekey_state.to_bytes())):,.0f} /s",
+            "",
+        )
+    )
     return rows
 
 
@@ -224,7 +304,11 @@ def main() -> None:
         return
     rows = ratchet_rows() + setup_rows() + envelope_rows() + persistence_rows()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print_table("bench/sessions.py", rows, f"{os.cpu_count()} CPUs, 1-min load average {load:.1f} at the end (a busy machine lowers every rate)")
+    print_table(
+        "bench/sessions.py",
+        rows,
+        f"{os.cpu_count()} CPUs, 1-min load average {load:.1f} at the end (a busy machine lowers every rate)",
+    )
 
 
 if __name__ == "__main__":

@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wallet import address, erc20, localchain  # noqa: E402
-from wallet.history import History  # noqa: E402
-from wallet.rpc import Rpc, to_int  # noqa: E402
-from wallet.sync import sync  # noqa: E402
+from wallet import address, erc20, localchain
+from wallet.history import History
+from wallet.rpc import Rpc, to_int
+from wallet.sync import sync
 
 DEV = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 TARGET = address.to_checksum("0x" + "be" * 20)
@@ -53,7 +53,9 @@ def prepare(rpc: Rpc, blocks: int) -> int:
     from contracts.deploy import deployment_tx
 
     rpc.call("evm_setAutomine", False)
-    token = send(rpc, data="0x" + deployment_tx(load("TestToken"), "Bench", "BNCH", 18, 10**27).hex())["contractAddress"]
+    token = send(rpc, data="0x" + deployment_tx(load("TestToken"), "Bench", "BNCH", 18, 10**27).hex())[
+        "contractAddress"
+    ]
     for i in range(3):
         send(rpc, to=TARGET, value=hex(10**18 + i))
         send(rpc, to=token, data="0x" + erc20.transfer_data(TARGET, 10**18 + i).hex())

@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wallet import address, config, localchain, signing, transfers  # noqa: E402
-from wallet.amounts import Amount  # noqa: E402
-from wallet.chain import Chain  # noqa: E402
-from wallet.history import History  # noqa: E402
+from wallet import address, config, localchain, signing, transfers
+from wallet.amounts import Amount
+from wallet.chain import Chain
+from wallet.history import History
 
 KEY = bytes.fromhex("59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d")  # anvil #1
 TO = "0x" + "be" * 20
@@ -65,7 +65,15 @@ def raw_path(count: int) -> float:
         chain = Chain.connect(config.Network("local", url, 31337))
         start = time.perf_counter()
         for nonce in range(count):
-            tx = {"chainId": 31337, "nonce": nonce, "to": address.to_checksum(TO), "value": 1, "gas": 21000, "maxFeePerGas": 3 * 10**9, "maxPriorityFeePerGas": 10**9}
+            tx = {
+                "chainId": 31337,
+                "nonce": nonce,
+                "to": address.to_checksum(TO),
+                "value": 1,
+                "gas": 21000,
+                "maxFeePerGas": 3 * 10**9,
+                "maxPriorityFeePerGas": 10**9,
+            }
             transfers.broadcast(chain, signing.sign_transaction(KEY, tx).raw)
         return count / (time.perf_counter() - start)
     finally:
@@ -81,11 +89,23 @@ def cli_path(runs: int) -> list[float]:
             cfg.networks["local"] = config.Network("local", url, 31337)
             config.save(Path(home), cfg)
             hongbao = [sys.executable, "-m", "cli.main"]
-            subprocess.run([*hongbao, "wallet", "import", "--private-key-file", "/dev/stdin", "--kdf", "interactive"], input=KEY.hex(), env=env, check=True, capture_output=True, text=True)
+            subprocess.run(
+                [*hongbao, "wallet", "import", "--private-key-file", "/dev/stdin", "--kdf", "interactive"],
+                input=KEY.hex(),
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             times = []
             for _ in range(runs):
                 t0 = time.perf_counter()
-                subprocess.run([*hongbao, "send", TO, "0.001", "--yes", "--no-wait", "--json"], env=env, check=True, capture_output=True)
+                subprocess.run(
+                    [*hongbao, "send", TO, "0.001", "--yes", "--no-wait", "--json"],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
                 times.append(time.perf_counter() - t0)
             return times
     finally:
@@ -108,8 +128,18 @@ def main() -> None:
     for column in ("path", "transfers/s", "p50 to hash", "p99 to hash"):
         table.add_column(column)
     ms = lambda s: f"{s * 1000:.1f} ms"  # noqa: E731
-    table.add_row("library (checks, simulate, sign, send, record)", f"{rate:,.0f}", ms(statistics.median(latencies)), ms(percentile(latencies, 0.99)))
-    table.add_row(f"`hongbao send --yes --no-wait` ({args.cli_runs} processes)", f"{len(cli_times) / sum(cli_times):,.1f}", ms(statistics.median(cli_times)), ms(percentile(cli_times, 0.99)))
+    table.add_row(
+        "library (checks, simulate, sign, send, record)",
+        f"{rate:,.0f}",
+        ms(statistics.median(latencies)),
+        ms(percentile(latencies, 0.99)),
+    )
+    table.add_row(
+        f"`hongbao send --yes --no-wait` ({args.cli_runs} processes)",
+        f"{len(cli_times) / sum(cli_times):,.1f}",
+        ms(statistics.median(cli_times)),
+        ms(percentile(cli_times, 0.99)),
+    )
     table.add_row("sign + eth_sendRawTransaction only", f"{raw:,.0f}", "", "")
     Console().print(table)
 

@@ -9,7 +9,9 @@ from wallet.home import home
 from .context import load_config
 from .output import emit, json_option
 
-port_option = click.option("--port", type=click.IntRange(1, 65535), help="Port (default: [chain] port in config.toml, 8545).")
+port_option = click.option(
+    "--port", type=click.IntRange(1, 65535), help="Port (default: [chain] port in config.toml, 8545)."
+)
 
 
 def _local(port: int | None):
@@ -19,7 +21,13 @@ def _local(port: int | None):
 
 
 def _status_json(status) -> dict:
-    return {"running": status.running, "pid": status.pid, "url": status.url, "chain_id": status.chain_id, "block": status.block}
+    return {
+        "running": status.running,
+        "pid": status.pid,
+        "url": status.url,
+        "chain_id": status.chain_id,
+        "block": status.block,
+    }
 
 
 @click.group()
@@ -34,7 +42,13 @@ def up(port, as_json):
     """Start anvil in the background; its state is kept in HONGBAO_HOME/chain."""
     local = _local(port)
     status = local.up()
-    emit(as_json, _status_json(status), lambda: click.echo(f"local chain running at {status.url} (chain id {status.chain_id}, block {status.block}, pid {status.pid}); state in {local.state_file}"))
+    emit(
+        as_json,
+        _status_json(status),
+        lambda: click.echo(
+            f"local chain running at {status.url} (chain id {status.chain_id}, block {status.block}, pid {status.pid}); state in {local.state_file}"
+        ),
+    )
 
 
 @chain.command()
@@ -43,7 +57,11 @@ def up(port, as_json):
 def down(port, as_json):
     """Stop anvil (its state is saved first)."""
     stopped = _local(port).down()
-    emit(as_json, {"stopped": stopped}, lambda: click.echo("local chain stopped" if stopped else "local chain was not running"))
+    emit(
+        as_json,
+        {"stopped": stopped},
+        lambda: click.echo("local chain stopped" if stopped else "local chain was not running"),
+    )
 
 
 @chain.command()

@@ -188,16 +188,25 @@ def send(to, text, wallet_name, index, password_file, as_json):
         target = m.resolve(to)
         sent = m.send(to, payloads.Text(text))
         data = {
-            "to": target.conversation, "name": target.name, "kind": target.kind, "id": sent.message_id,
-            "recipients": sent.envelope_ids, "state": sent.state, "first_contact": sent.first_contact,
+            "to": target.conversation,
+            "name": target.name,
+            "kind": target.kind,
+            "id": sent.message_id,
+            "recipients": sent.envelope_ids,
+            "state": sent.state,
+            "first_contact": sent.first_contact,
             "protection": m.protection(target.conversation),
         }
 
     def human() -> None:
         for address, fp in sent.first_contact.items():
-            note(f"first message to {address}: their fingerprint is [bold]{fp}[/]; compare it with them (`hongbao contacts verify {address}`)")
+            note(
+                f"first message to {address}: their fingerprint is [bold]{fp}[/]; compare it with them (`hongbao contacts verify {address}`)"
+            )
         who = target.name or target.conversation
-        click.echo(f"sent to {who} ({len(sent.envelope_ids)} recipient{'s' if len(sent.envelope_ids) != 1 else ''}), id {sent.message_id}; {data['protection']}")
+        click.echo(
+            f"sent to {who} ({len(sent.envelope_ids)} recipient{'s' if len(sent.envelope_ids) != 1 else ''}), id {sent.message_id}; {data['protection']}"
+        )
 
     emit(as_json, data, human)
 
@@ -213,11 +222,23 @@ def inbox(no_fetch, wallet_name, index, password_file, as_json):
         rows = []
         for summary in m.store.conversations():
             last = next((x for x in reversed(m.store.messages(summary.id, limit=5)) if x.type != "receipt"), None)
-            rows.append({
-                "conversation": summary.id, "name": summary.name, "group": summary.is_group, "unread": summary.unread,
-                "last_activity_ms": summary.last_activity_ms,
-                "last": None if last is None else {"sender": last.sender, "sender_name": names.get(last.sender), "type": last.type, "preview": describe(last.payload, names)[:80]},
-            })
+            rows.append(
+                {
+                    "conversation": summary.id,
+                    "name": summary.name,
+                    "group": summary.is_group,
+                    "unread": summary.unread,
+                    "last_activity_ms": summary.last_activity_ms,
+                    "last": None
+                    if last is None
+                    else {
+                        "sender": last.sender,
+                        "sender_name": names.get(last.sender),
+                        "type": last.type,
+                        "preview": describe(last.payload, names)[:80],
+                    },
+                }
+            )
         data = {
             "received": 0 if received is None else len(received),
             "failures": 0 if received is None else received.failures,
@@ -232,20 +253,32 @@ def inbox(no_fetch, wallet_name, index, password_file, as_json):
         for line in data["session_resets"]:
             note(f"[yellow]{line}[/]")
         if not rows:
-            note("No conversations yet: [bold]hongbao chat send CONTACT \"text\"[/]")
+            note('No conversations yet: [bold]hongbao chat send CONTACT "text"[/]')
             return
-        table(None, ["conversation", "unread", "last", ""], [
-            [r["name"] or r["conversation"], r["unread"] or "", _when(r["last_activity_ms"]),
-             "" if r["last"] is None else f"{r['last']['sender_name'] or r['last']['sender'][:10]}: {r['last']['preview']}"]
-            for r in rows
-        ])
+        table(
+            None,
+            ["conversation", "unread", "last", ""],
+            [
+                [
+                    r["name"] or r["conversation"],
+                    r["unread"] or "",
+                    _when(r["last_activity_ms"]),
+                    ""
+                    if r["last"] is None
+                    else f"{r['last']['sender_name'] or r['last']['sender'][:10]}: {r['last']['preview']}",
+                ]
+                for r in rows
+            ],
+        )
 
     emit(as_json, data, human)
 
 
 @chat.command()
 @click.argument("conversation")
-@click.option("--limit", type=click.IntRange(min=1, max=10_000), default=50, show_default=True, help="Newest messages to show.")
+@click.option(
+    "--limit", type=click.IntRange(min=1, max=10_000), default=50, show_default=True, help="Newest messages to show."
+)
 @click.option("--fetch/--no-fetch", default=True, help="Fetch new mail from the relay first (if it answers).")
 @account_options
 def show(conversation, limit, fetch, wallet_name, index, password_file, as_json):
@@ -265,8 +298,13 @@ def show(conversation, limit, fetch, wallet_name, index, password_file, as_json)
         messages = [x for x in m.store.messages(target.conversation, limit=limit) if x.type != "receipt"]
         read = m.mark_read(target.conversation)
         data = {
-            "conversation": target.conversation, "name": target.name, "kind": target.kind, "protection": m.protection(target.conversation),
-            "messages": [message_json(x, names, m.address) for x in messages], "marked_read": read.ids, "receipts_sent": read.receipts_sent,
+            "conversation": target.conversation,
+            "name": target.name,
+            "kind": target.kind,
+            "protection": m.protection(target.conversation),
+            "messages": [message_json(x, names, m.address) for x in messages],
+            "marked_read": read.ids,
+            "receipts_sent": read.receipts_sent,
         }
 
     def human() -> None:
@@ -289,11 +327,19 @@ CHAIN_POLL_SECONDS = 5.0
 def claim_event(news, names: dict[str, str], amount: str) -> dict:
     k = news.kept
     return {
-        "kind": "claim", "packet_id": k.packet_id, "greeting": k.greeting, "recipient": news.recipient,
-        "recipient_name": names.get(news.recipient), "amount": str(news.amount), "formatted": amount,
-        "claimed": news.claimed, "shares": news.shares, "tx": news.tx_hash, "block": news.block,
+        "kind": "claim",
+        "packet_id": k.packet_id,
+        "greeting": k.greeting,
+        "recipient": news.recipient,
+        "recipient_name": names.get(news.recipient),
+        "amount": str(news.amount),
+        "formatted": amount,
+        "claimed": news.claimed,
+        "shares": news.shares,
+        "tx": news.tx_hash,
+        "block": news.block,
         "text": f"🧧 {names.get(news.recipient) or news.recipient} claimed {amount} from your packet {_packet_name(k)} "
-                f"({news.claimed} of {news.shares} claimed)",
+        f"({news.claimed} of {news.shares} claimed)",
     }
 
 
@@ -303,13 +349,23 @@ def deadline_event(news, left: str) -> dict:
     s, k = news.state, news.kept
     shares = f"{s.shares_left} share{'s' if s.shares_left != 1 else ''} left"
     if news.kind == "expiring":
-        text = (f"⏳ your packet {_packet_name(k)} expires in {flows.describe_wait(news.seconds_left)}; {shares}: "
-                f"`hongbao packet refund {k.packet_id[:10]}` after expiry")
+        text = (
+            f"⏳ your packet {_packet_name(k)} expires in {flows.describe_wait(news.seconds_left)}; {shares}: "
+            f"`hongbao packet refund {k.packet_id[:10]}` after expiry"
+        )
     else:
         text = f"⌛ your packet {_packet_name(k)} has expired with {left} left ({shares}): refund it now: `hongbao packet refund {k.packet_id[:10]}`"
     return {
-        "kind": news.kind, "packet_id": k.packet_id, "greeting": k.greeting, "expiry": s.expiry, "seconds_left": news.seconds_left,
-        "shares_left": s.shares_left, "shares": s.shares, "remaining": str(s.remaining), "deposit": str(s.deposit), "formatted": left,
+        "kind": news.kind,
+        "packet_id": k.packet_id,
+        "greeting": k.greeting,
+        "expiry": s.expiry,
+        "seconds_left": news.seconds_left,
+        "shares_left": s.shares_left,
+        "shares": s.shares,
+        "remaining": str(s.remaining),
+        "deposit": str(s.deposit),
+        "formatted": left,
         "text": text,
     }
 

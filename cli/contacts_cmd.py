@@ -43,9 +43,13 @@ def add(address, name, wallet_name, index, password_file, as_json):
         click.echo(f"added {contact.name or contact.address} ({contact.address})")
         click.echo(f"fingerprint: {contact.fingerprint}")
         if change is BundleChange.KEY_CHANGED or contact.key_changed:
-            note(f"[bold]their messaging key changed[/]: compare the fingerprint with them, then `hongbao contacts verify {contact.name or contact.address} --confirm`")
+            note(
+                f"[bold]their messaging key changed[/]: compare the fingerprint with them, then `hongbao contacts verify {contact.name or contact.address} --confirm`"
+            )
         elif not contact.verified_out_of_band:
-            note("compare this fingerprint with them (in person or by phone), then `hongbao contacts verify ... --confirm`")
+            note(
+                "compare this fingerprint with them (in person or by phone), then `hongbao contacts verify ... --confirm`"
+            )
 
     emit(as_json, data, human)
 
@@ -61,11 +65,20 @@ def list_(wallet_name, index, password_file, as_json):
         if not rows:
             note("No contacts yet: [bold]hongbao contacts add ADDRESS --name NAME[/]")
             return
-        table(None, ["name", "address", "fingerprint", "status", "protection"], [
-            [r["name"] or "", r["address"], r["fingerprint"] or "(no bundle)",
-             "KEY CHANGED" if r["key_changed"] else ("verified" if r["verified"] else ""), r["protection"].split(" (")[0]]
-            for r in rows
-        ])
+        table(
+            None,
+            ["name", "address", "fingerprint", "status", "protection"],
+            [
+                [
+                    r["name"] or "",
+                    r["address"],
+                    r["fingerprint"] or "(no bundle)",
+                    "KEY CHANGED" if r["key_changed"] else ("verified" if r["verified"] else ""),
+                    r["protection"].split(" (")[0],
+                ]
+                for r in rows
+            ],
+        )
 
     emit(as_json, rows, human)
 
@@ -79,12 +92,18 @@ def remove(contact, wallet_name, index, password_file, as_json):
         found = m.store.contact(contact)
         if found is None or not m.store.remove_contact(contact):
             raise WalletError(f"no contact {contact!r}")
-    emit(as_json, {"removed": found.address, "name": found.name}, lambda: click.echo(f"removed {found.name or found.address}"))
+    emit(
+        as_json,
+        {"removed": found.address, "name": found.name},
+        lambda: click.echo(f"removed {found.name or found.address}"),
+    )
 
 
 @contacts.command()
 @click.argument("contact")
-@click.option("--confirm", is_flag=True, help="You compared the fingerprints: mark it verified (this also accepts a key change).")
+@click.option(
+    "--confirm", is_flag=True, help="You compared the fingerprints: mark it verified (this also accepts a key change)."
+)
 @account_options
 def verify(contact, confirm, wallet_name, index, password_file, as_json):
     """Show our fingerprint and theirs to compare out of band; --confirm marks it verified."""
@@ -115,7 +134,9 @@ def verify(contact, confirm, wallet_name, index, password_file, as_json):
         if confirm:
             click.echo(f"marked {found.name or found.address} as verified")
         elif found.key_changed:
-            note(f"[bold]their key changed[/]: if the fingerprint matches what they read to you, `hongbao contacts verify {contact} --confirm`")
+            note(
+                f"[bold]their key changed[/]: if the fingerprint matches what they read to you, `hongbao contacts verify {contact} --confirm`"
+            )
         elif not found.verified_out_of_band:
             note(f"if both match what they read to you: `hongbao contacts verify {contact} --confirm`")
 

@@ -10,7 +10,12 @@ from wallet import config as config_mod
 from wallet.errors import WalletError
 from wallet.home import home
 
-network_option = click.option("--network", "network_name", envvar="HONGBAO_NETWORK", help="Network from config.toml (default: the one `hongbao network use` chose).")
+network_option = click.option(
+    "--network",
+    "network_name",
+    envvar="HONGBAO_NETWORK",
+    help="Network from config.toml (default: the one `hongbao network use` chose).",
+)
 
 
 def load_config() -> config_mod.Config:

@@ -22,7 +22,9 @@ def contracts() -> None:
 
 
 @contracts.command()
-@click.option("--check", is_flag=True, help="Compile in memory and fail if contracts/artifacts/ differs (writes nothing).")
+@click.option(
+    "--check", is_flag=True, help="Compile in memory and fail if contracts/artifacts/ differs (writes nothing)."
+)
 @click.pass_context
 def build(ctx, check):
     """Compile contracts/src with the pinned solc (node contracts/build.mjs)."""
@@ -79,7 +81,9 @@ def deploy(force, network_name, as_json):
     config = load_config()
     net = config.current(network_name)
     if not net.is_local:
-        raise WalletError(f"`contracts deploy` is for the local network only, not {net.name!r} (it deploys test contracts from anvil's public dev key)")
+        raise WalletError(
+            f"`contracts deploy` is for the local network only, not {net.name!r} (it deploys test contracts from anvil's public dev key)"
+        )
     before = net.to_toml()
     chain = connect(network_name)
     chain.verify()
@@ -88,7 +92,9 @@ def deploy(force, network_name, as_json):
     notes: list[str] = []
 
     def row(name: str, address: str, tx_hash: str | None) -> None:
-        rows.append({"contract": name, "address": address, "status": "deployed" if tx_hash else "existing", "hash": tx_hash})
+        rows.append(
+            {"contract": name, "address": address, "status": "deployed" if tx_hash else "existing", "hash": tx_hash}
+        )
 
     # TestToken + TestVault: the vault records its token (asset()), so a live vault means both are there.
     token_artifact, vault_artifact = load("TestToken"), load("TestVault")
@@ -99,10 +105,18 @@ def deploy(force, network_name, as_json):
         if _live(chain, candidate, token_artifact):
             token_address = candidate
     if token_address is None:
-        data = token_binding.deployment_data(TOKEN["name"], TOKEN["symbol"], TOKEN["decimals"], TOKEN["supply"] * 10 ** TOKEN["decimals"])
+        data = token_binding.deployment_data(
+            TOKEN["name"], TOKEN["symbol"], TOKEN["decimals"], TOKEN["supply"] * 10 ** TOKEN["decimals"]
+        )
         token_address, tx_hash = _deploy(chain, hist, data, "TestToken", as_json)
         row("TestToken", token_address, tx_hash)
-        vault_address, tx_hash = _deploy(chain, hist, vault_binding.deployment_data(token_address, VAULT["name"], VAULT["symbol"]), "TestVault", as_json)
+        vault_address, tx_hash = _deploy(
+            chain,
+            hist,
+            vault_binding.deployment_data(token_address, VAULT["name"], VAULT["symbol"]),
+            "TestVault",
+            as_json,
+        )
         row("TestVault", vault_address, tx_hash)
     else:
         row("TestToken", token_address, None)
@@ -118,14 +132,18 @@ def deploy(force, network_name, as_json):
 
     red_packet = net.contracts.get(RED_PACKET_KEY)
     if "RedPacket" not in available():
-        notes.append("RedPacket skipped: contracts/artifacts/RedPacket.json does not exist yet (add contracts/src/RedPacket.sol, then `hongbao contracts build`)")
+        notes.append(
+            "RedPacket skipped: contracts/artifacts/RedPacket.json does not exist yet (add contracts/src/RedPacket.sol, then `hongbao contracts build`)"
+        )
         red_packet = None
     else:
         artifact = load("RedPacket")
         if not force and _live(chain, red_packet, artifact):
             row("RedPacket", red_packet, None)
         elif artifact.constructor_inputs:
-            notes.append(f"RedPacket skipped: its constructor takes {len(artifact.constructor_inputs)} argument(s); `contracts deploy` expects none")
+            notes.append(
+                f"RedPacket skipped: its constructor takes {len(artifact.constructor_inputs)} argument(s); `contracts deploy` expects none"
+            )
             red_packet = None
         else:
             red_packet, tx_hash = _deploy(chain, hist, deployment_tx(artifact), "RedPacket", as_json)
@@ -145,7 +163,11 @@ def deploy(force, network_name, as_json):
     }
 
     def human() -> None:
-        table(f"contracts on {net.name}", ["contract", "address", "status"], [[r["contract"], r["address"], r["status"]] for r in rows])
+        table(
+            f"contracts on {net.name}",
+            ["contract", "address", "status"],
+            [[r["contract"], r["address"], r["status"]] for r in rows],
+        )
         for line in notes:
             note(line)
         if all(r["status"] == "existing" for r in rows):
@@ -175,4 +197,8 @@ def add(name, address, network_name, as_json):
         raise WalletError(f"no contract at {address} on {net.name}: check the address and the network")
     net.contracts[name] = address
     config_mod.save(home(), config)
-    emit(as_json, {"network": net.name, "name": name, "address": address}, lambda: click.echo(f"{name} on {net.name} is now {address}"))
+    emit(
+        as_json,
+        {"network": net.name, "name": name, "address": address},
+        lambda: click.echo(f"{name} on {net.name} is now {address}"),
+    )

@@ -40,8 +40,22 @@ def _say(message: str) -> None:
 
 def tx_options(function):
     """The options of every state-changing command here (the same as `hongbao send`)."""
-    for option in reversed([wallet_option, index_option, network_option, speed_option, max_fee_option, tip_option, gas_option,
-                            no_wait_option, yes_option, timeout_option, password_file_option, json_option]):
+    for option in reversed(
+        [
+            wallet_option,
+            index_option,
+            network_option,
+            speed_option,
+            max_fee_option,
+            tip_option,
+            gas_option,
+            no_wait_option,
+            yes_option,
+            timeout_option,
+            password_file_option,
+            json_option,
+        ]
+    ):
         function = option(function)
     return function
 
@@ -80,8 +94,18 @@ class Session:
             parts.append(f"--network {self.opts['network_name']}")
         return "".join(" " + p for p in parts)
 
-    def run(self, to: str, data: bytes, *, value: int = 0, call: tuple[str, dict] | None = None, warnings: list[str] | None = None,
-            summary: str | None = None, must_wait: bool = False, report: bool = True):
+    def run(
+        self,
+        to: str,
+        data: bytes,
+        *,
+        value: int = 0,
+        call: tuple[str, dict] | None = None,
+        warnings: list[str] | None = None,
+        summary: str | None = None,
+        must_wait: bool = False,
+        report: bool = True,
+    ):
         """prepare (simulate, estimate) -> preview -> confirm -> unlock, sign, send -> receipt.
 
         `call` = (function, {label: shown value}) shows a call `erc20.decode_call` does not
@@ -171,6 +195,7 @@ def _finish(session: Session, data: dict) -> None:
 
 # -- resolving what the user typed ----------------------------------------------------------
 
+
 def resolve_token(net, chain, text: str):
     """A configured token by symbol or address, or any ERC-20 by address (read from the chain)."""
     from wallet import erc20
@@ -202,6 +227,7 @@ def _contract_name(net, address: str) -> str | None:
 
 # -- token approve | allowances | revoke | permit -----------------------------------------
 
+
 def _approve(session: Session, tok, spender: str, units: int, *, must_wait: bool = False) -> Sent:
     from wallet import calls, erc20
 
@@ -219,8 +245,14 @@ def _approve(session: Session, tok, spender: str, units: int, *, must_wait: bool
 def _approval_json(tok, spender: str, units: int, sent: Sent) -> dict:
     from wallet import calls
 
-    return {"token": tok.symbol, "token_address": tok.address, "spender": spender, "allowance": str(units),
-            "formatted": calls.format_allowance(units, tok), **sent.json()}
+    return {
+        "token": tok.symbol,
+        "token_address": tok.address,
+        "spender": spender,
+        "allowance": str(units),
+        "formatted": calls.format_allowance(units, tok),
+        **sent.json(),
+    }
 
 
 @click.command("approve")
@@ -257,8 +289,20 @@ def revoke(token_ref, spender, **opts):
     tok = resolve_token(session.net, session.chain, token_ref)
     who = resolve_spender(session.net, spender)
     if erc20.allowance(session.chain.rpc, tok.address, session.owner, who) == 0:
-        data = {"token": tok.symbol, "token_address": tok.address, "spender": who, "allowance": "0", "formatted": f"0 {tok.symbol}", "hash": None, "status": "unchanged"}
-        emit(session.as_json, data, lambda: _say(f"{who} has no {tok.symbol} allowance from {session.owner}: nothing to revoke"))
+        data = {
+            "token": tok.symbol,
+            "token_address": tok.address,
+            "spender": who,
+            "allowance": "0",
+            "formatted": f"0 {tok.symbol}",
+            "hash": None,
+            "status": "unchanged",
+        }
+        emit(
+            session.as_json,
+            data,
+            lambda: _say(f"{who} has no {tok.symbol} allowance from {session.owner}: nothing to revoke"),
+        )
         return
     sent = _approve(session, tok, who, 0)
     _finish(session, _approval_json(tok, who, 0, sent))
@@ -266,7 +310,9 @@ def revoke(token_ref, spender, **opts):
 
 @click.command("allowances")
 @click.argument("address", required=False)
-@click.option("--spender", "spenders", multiple=True, help="Also check this spender (address or contract name); repeatable.")
+@click.option(
+    "--spender", "spenders", multiple=True, help="Also check this spender (address or contract name); repeatable."
+)
 @wallet_option
 @index_option
 @network_option
@@ -288,21 +334,53 @@ def allowances(address, spenders, wallet_name, index, network_name, as_json):
         chain = connect(network_name)
         chain.verify()
         pairs = [(t, s) for t in tokens for s in who]
-        results = chain.rpc.batch([("eth_call", [{"to": t.address, "data": "0x" + abi.call_data("allowance(address,address)", owner, s).hex()}, "latest"]) for t, s in pairs])
+        results = chain.rpc.batch(
+            [
+                (
+                    "eth_call",
+                    [
+                        {"to": t.address, "data": "0x" + abi.call_data("allowance(address,address)", owner, s).hex()},
+                        "latest",
+                    ],
+                )
+                for t, s in pairs
+            ]
+        )
         for (tok, spender), raw in zip(pairs, results):
             units = int(raw, 16) if raw and raw != "0x" else 0
-            rows.append({"token": tok.symbol, "token_address": tok.address, "spender": spender, "spender_name": who[spender],
-                         "allowance": str(units), "formatted": calls.format_allowance(units, tok), "unlimited": calls.is_unlimited(units)})
+            rows.append(
+                {
+                    "token": tok.symbol,
+                    "token_address": tok.address,
+                    "spender": spender,
+                    "spender_name": who[spender],
+                    "allowance": str(units),
+                    "formatted": calls.format_allowance(units, tok),
+                    "unlimited": calls.is_unlimited(units),
+                }
+            )
 
     def human() -> None:
         if not rows:
-            _say(f"nothing to check on {net.name}: " + ("no tokens configured (`hongbao token add`)" if not tokens else "no known spenders (`hongbao contracts deploy`, or --spender)"))
+            _say(
+                f"nothing to check on {net.name}: "
+                + (
+                    "no tokens configured (`hongbao token add`)"
+                    if not tokens
+                    else "no known spenders (`hongbao contracts deploy`, or --spender)"
+                )
+            )
             return
-        table(f"allowances of {owner} on {net.name}", ["token", "spender", "", "allowance"],
-              [[r["token"], r["spender"], r["spender_name"] or "", r["formatted"]] for r in rows])
+        table(
+            f"allowances of {owner} on {net.name}",
+            ["token", "spender", "", "allowance"],
+            [[r["token"], r["spender"], r["spender_name"] or "", r["formatted"]] for r in rows],
+        )
         for r in rows:
             if r["unlimited"]:
-                _say(f"WARNING: {r['spender']} has an UNLIMITED {r['token']} approval: `hongbao token revoke {r['token']} {r['spender']}` withdraws it")
+                _say(
+                    f"WARNING: {r['spender']} has an UNLIMITED {r['token']} approval: `hongbao token revoke {r['token']} {r['spender']}` withdraws it"
+                )
 
     emit(as_json, {"owner": owner, "network": net.name, "allowances": rows}, human)
 
@@ -311,8 +389,15 @@ def allowances(address, spenders, wallet_name, index, network_name, as_json):
 @click.argument("token_ref", metavar="TOKEN")
 @click.argument("spender")
 @click.argument("amount")
-@click.option("--deadline", default="1h", show_default=True, help="How long the signature stays valid: 30m, 1h, 7d (from the latest block).")
-@click.option("--submit", is_flag=True, help="Also send the permit transaction from this account (simulated, shown, confirmed).")
+@click.option(
+    "--deadline",
+    default="1h",
+    show_default=True,
+    help="How long the signature stays valid: 30m, 1h, 7d (from the latest block).",
+)
+@click.option(
+    "--submit", is_flag=True, help="Also send the permit transaction from this account (simulated, shown, confirmed)."
+)
 @tx_options
 def permit(token_ref, spender, amount, deadline, submit, **opts):
     """Sign an EIP-2612 permit: SPENDER may spend AMOUNT of TOKEN until the deadline.
@@ -334,17 +419,33 @@ def permit(token_ref, spender, amount, deadline, submit, **opts):
     try:
         name, nonce = token_binding.name(rpc, tok.address), token_binding.nonces(rpc, tok.address, session.owner)
     except (RpcError, ValueError):
-        raise WalletError(f"{tok.symbol} ({tok.address}) does not answer name() and nonces(owner): it does not support EIP-2612 permits") from None
+        raise WalletError(
+            f"{tok.symbol} ({tok.address}) does not answer name() and nonces(owner): it does not support EIP-2612 permits"
+        ) from None
     expires = to_int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"]) + seconds
-    typed = token_binding.permit_typed_data(tok.address, session.chain.chain_id, name, session.owner, who, units, nonce, expires)
-    warnings = [f"UNLIMITED PERMIT: {who} could take every {tok.symbol} you hold, now or later"] if calls.is_unlimited(units) else []
+    typed = token_binding.permit_typed_data(
+        tok.address, session.chain.chain_id, name, session.owner, who, units, nonce, expires
+    )
+    warnings = (
+        [f"UNLIMITED PERMIT: {who} could take every {tok.symbol} you hold, now or later"]
+        if calls.is_unlimited(units)
+        else []
+    )
     if session.as_json:
         for warning in warnings:
             _say(f"WARNING: {warning}")
     else:
-        _grid([["sign", f"EIP-2612 permit for {tok.symbol} ({tok.address})"], ["owner", session.owner], ["spender", who],
-               ["value", calls.format_allowance(units, tok)], ["nonce", str(nonce)], ["deadline", f"{expires} ({_when(expires)})"],
-               ["network", f"{session.net.name} (chain id {session.chain.chain_id})"]])
+        _grid(
+            [
+                ["sign", f"EIP-2612 permit for {tok.symbol} ({tok.address})"],
+                ["owner", session.owner],
+                ["spender", who],
+                ["value", calls.format_allowance(units, tok)],
+                ["nonce", str(nonce)],
+                ["deadline", f"{expires} ({_when(expires)})"],
+                ["network", f"{session.net.name} (chain id {session.chain.chain_id})"],
+            ]
+        )
         for warning in warnings:
             _say(f"WARNING: {warning}")
     confirm(opts["yes"], "Sign this permit?")
@@ -357,12 +458,29 @@ def permit(token_ref, spender, amount, deadline, submit, **opts):
             raise
         from wallet.abi import revert_reason
 
-        raise WalletError(f"{tok.symbol} would refuse this permit ({revert_reason(calls.revert_data(error))}); the signature was discarded") from None
-    result = {"token": tok.symbol, "token_address": tok.address, "owner": session.owner, "spender": who, "value": str(units), "nonce": nonce,
-              "deadline": expires, "v": v, "r": "0x" + r.hex(), "s": "0x" + s.hex(), "signature": "0x" + (r + s + bytes([v])).hex(),
-              "calldata": "0x" + data.hex(), "warnings": warnings}
+        raise WalletError(
+            f"{tok.symbol} would refuse this permit ({revert_reason(calls.revert_data(error))}); the signature was discarded"
+        ) from None
+    result = {
+        "token": tok.symbol,
+        "token_address": tok.address,
+        "owner": session.owner,
+        "spender": who,
+        "value": str(units),
+        "nonce": nonce,
+        "deadline": expires,
+        "v": v,
+        "r": "0x" + r.hex(),
+        "s": "0x" + s.hex(),
+        "signature": "0x" + (r + s + bytes([v])).hex(),
+        "calldata": "0x" + data.hex(),
+        "warnings": warnings,
+    }
     if submit:
-        call = ("permit", {"owner": session.owner, "spender": who, "value": calls.format_allowance(units, tok), "deadline": expires})
+        call = (
+            "permit",
+            {"owner": session.owner, "spender": who, "value": calls.format_allowance(units, tok), "deadline": expires},
+        )
         sent = session.run(tok.address, data, call=call, summary=f"submitting the permit for {who}", report=False)
         result["tx"] = sent.json()
         if not session.as_json and sent.receipt is not None:
@@ -385,7 +503,9 @@ for _command in TOKEN_COMMANDS:  # attach to `hongbao token` (idempotent)
 
 # -- vault deposit | withdraw | position ---------------------------------------------------
 
-vault_option = click.option("--vault", "vault_ref", help="Vault address or contract name (default: the network's recorded `vault`).")
+vault_option = click.option(
+    "--vault", "vault_ref", help="Vault address or contract name (default: the network's recorded `vault`)."
+)
 
 
 @click.group()
@@ -400,24 +520,35 @@ def _vault(net, chain, ref: str | None):
 
     if ref is None:
         if VAULT_KEY not in net.contracts:
-            raise WalletError(f"no vault recorded on {net.name}: run `hongbao contracts deploy` (local chain) or pass --vault ADDRESS")
+            raise WalletError(
+                f"no vault recorded on {net.name}: run `hongbao contracts deploy` (local chain) or pass --vault ADDRESS"
+            )
         where = net.contracts[VAULT_KEY]
     else:
         where = resolve_spender(net, ref)
     if not chain.code(where):
-        raise WalletError(f"no contract at {where} on {net.name}: the vault is gone (a fresh chain?); run `hongbao contracts deploy`")
+        raise WalletError(
+            f"no contract at {where} on {net.name}: the vault is gone (a fresh chain?); run `hongbao contracts deploy`"
+        )
     try:
         asset_address = vault_binding.asset(chain.rpc, where)
     except (WalletError, ValueError):
         raise WalletError(f"{where} does not answer asset(): it is not an ERC-4626 vault") from None
-    asset = next((t for t in net.tokens.values() if t.address == asset_address), None) or erc20.read_token(chain.rpc, asset_address)
+    asset = next((t for t in net.tokens.values() if t.address == asset_address), None) or erc20.read_token(
+        chain.rpc, asset_address
+    )
     return where, asset, erc20.read_token(chain.rpc, where)
 
 
 @vault.command()
 @click.argument("amount")
 @vault_option
-@click.option("--approve", "with_approve", is_flag=True, help="If the vault's allowance is short, approve exactly AMOUNT first (its own preview and confirmation).")
+@click.option(
+    "--approve",
+    "with_approve",
+    is_flag=True,
+    help="If the vault's allowance is short, approve exactly AMOUNT first (its own preview and confirmation).",
+)
 @tx_options
 def deposit(amount, vault_ref, with_approve, **opts):
     """Deposit AMOUNT of the vault's asset (`100`, `100 TKN`, `max`) for shares.
@@ -436,9 +567,14 @@ def deposit(amount, vault_ref, with_approve, **opts):
     held = erc20.balance_of(rpc, asset.address, session.owner)
     units = held if parse_amount(amount).is_max else calls.token_units(amount, asset)
     if units == 0:
-        raise WalletError(f"nothing to deposit: the amount is 0 {asset.symbol}" + (f" (you hold no {asset.symbol})" if held == 0 else ""))
+        raise WalletError(
+            f"nothing to deposit: the amount is 0 {asset.symbol}"
+            + (f" (you hold no {asset.symbol})" if held == 0 else "")
+        )
     if units > held:
-        raise InsufficientFunds(f"insufficient {asset.symbol}: depositing {format_units(units, asset.decimals)}, have {format_units(held, asset.decimals)}")
+        raise InsufficientFunds(
+            f"insufficient {asset.symbol}: depositing {format_units(units, asset.decimals)}, have {format_units(held, asset.decimals)}"
+        )
     allowed = erc20.allowance(rpc, asset.address, session.owner, where)
     approval = None
     if allowed < units:
@@ -453,8 +589,15 @@ def deposit(amount, vault_ref, with_approve, **opts):
     call = ("deposit", {"assets": f"{format_units(units, asset.decimals)} {asset.symbol}", "receiver": session.owner})
     summary = f"deposit: {format_units(units, asset.decimals)} {asset.symbol} into the vault {where} for ~{format_units(expected, shares_token.decimals)} {shares_token.symbol}"
     done = session.run(where, vault_binding.deposit_data(units, session.owner), call=call, summary=summary)
-    data = {"vault": where, "asset": asset.symbol, "asset_address": asset.address, "assets": str(units), "expected_shares": str(expected),
-            "approve": _approval_json(asset, where, units, approval) if approval else None, "deposit": done.json()}
+    data = {
+        "vault": where,
+        "asset": asset.symbol,
+        "asset_address": asset.address,
+        "assets": str(units),
+        "expected_shares": str(expected),
+        "approve": _approval_json(asset, where, units, approval) if approval else None,
+        "deposit": done.json(),
+    }
     _finish(session, data)
 
 
@@ -477,19 +620,42 @@ def withdraw(amount, vault_ref, **opts):
     if parse_amount(amount).is_max:
         units = vault_binding.convert_to_assets(rpc, where, shares)
         data = vault_binding.redeem_data(shares, session.owner, session.owner)
-        call = ("redeem", {"shares": f"{format_units(shares, shares_token.decimals)} {shares_token.symbol} (all)", "receiver": session.owner, "owner": session.owner})
+        call = (
+            "redeem",
+            {
+                "shares": f"{format_units(shares, shares_token.decimals)} {shares_token.symbol} (all)",
+                "receiver": session.owner,
+                "owner": session.owner,
+            },
+        )
     else:
         units = calls.token_units(amount, asset)
         most = vault_binding.max_withdraw(rpc, where, session.owner)
         if units == 0:
             raise WalletError(f"nothing to withdraw: the amount is 0 {asset.symbol}")
         if units > most:
-            raise WalletError(f"you can withdraw at most {format_units(most, asset.decimals)} {asset.symbol} from the vault (asked {format_units(units, asset.decimals)}); `max` takes it all")
+            raise WalletError(
+                f"you can withdraw at most {format_units(most, asset.decimals)} {asset.symbol} from the vault (asked {format_units(units, asset.decimals)}); `max` takes it all"
+            )
         data = vault_binding.withdraw_data(units, session.owner, session.owner)
-        call = ("withdraw", {"assets": f"{format_units(units, asset.decimals)} {asset.symbol}", "receiver": session.owner, "owner": session.owner})
+        call = (
+            "withdraw",
+            {
+                "assets": f"{format_units(units, asset.decimals)} {asset.symbol}",
+                "receiver": session.owner,
+                "owner": session.owner,
+            },
+        )
     summary = f"withdraw: ~{format_units(units, asset.decimals)} {asset.symbol} from the vault {where}"
     done = session.run(where, data, call=call, summary=summary)
-    result = {"vault": where, "asset": asset.symbol, "asset_address": asset.address, "assets": str(units), "all": parse_amount(amount).is_max, **done.json()}
+    result = {
+        "vault": where,
+        "asset": asset.symbol,
+        "asset_address": asset.address,
+        "assets": str(units),
+        "all": parse_amount(amount).is_max,
+        **done.json(),
+    }
     _finish(session, result)
 
 
@@ -512,20 +678,44 @@ def position(address, vault_ref, wallet_name, index, network_name, as_json):
     shares = vault_binding.balance_of(chain.rpc, where, owner)
     worth = vault_binding.convert_to_assets(chain.rpc, where, shares) if shares else 0
     total = vault_binding.total_assets(chain.rpc, where)
-    data = {"owner": owner, "network": net.name, "vault": where, "asset": asset.symbol, "asset_address": asset.address, "share_symbol": shares_token.symbol,
-            "shares": str(shares), "shares_formatted": format_units(shares, shares_token.decimals), "value": str(worth),
-            "value_formatted": format_units(worth, asset.decimals), "total_assets": str(total), "total_assets_formatted": format_units(total, asset.decimals)}
-    emit(as_json, data, lambda: table(f"vault {where} on {net.name}", ["", ""], [
-        ["owner", owner],
-        ["shares", f"{data['shares_formatted']} {shares_token.symbol}"],
-        ["worth", f"{data['value_formatted']} {asset.symbol}"],
-        ["vault total", f"{data['total_assets_formatted']} {asset.symbol}"],
-    ]))
+    data = {
+        "owner": owner,
+        "network": net.name,
+        "vault": where,
+        "asset": asset.symbol,
+        "asset_address": asset.address,
+        "share_symbol": shares_token.symbol,
+        "shares": str(shares),
+        "shares_formatted": format_units(shares, shares_token.decimals),
+        "value": str(worth),
+        "value_formatted": format_units(worth, asset.decimals),
+        "total_assets": str(total),
+        "total_assets_formatted": format_units(total, asset.decimals),
+    }
+    emit(
+        as_json,
+        data,
+        lambda: table(
+            f"vault {where} on {net.name}",
+            ["", ""],
+            [
+                ["owner", owner],
+                ["shares", f"{data['shares_formatted']} {shares_token.symbol}"],
+                ["worth", f"{data['value_formatted']} {asset.symbol}"],
+                ["vault total", f"{data['total_assets_formatted']} {asset.symbol}"],
+            ],
+        ),
+    )
 
 
 # -- contract call | send --------------------------------------------------------------------
 
-abi_option = click.option("--abi", "abi_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="JSON ABI (or an artifact with an \"abi\" list): FUNCTION is then a name.")
+abi_option = click.option(
+    "--abi",
+    "abi_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON ABI (or an artifact with an "abi" list): FUNCTION is then a name.',
+)
 
 
 @click.group()
@@ -539,7 +729,9 @@ def _function(function_text: str, abi_file: Path | None):
     if abi_file is not None:
         return calls.function_from_abi(calls.load_abi(abi_file), function_text)
     if "(" not in function_text:
-        raise WalletError(f"{function_text!r} is not a function signature: write it as name(types), e.g. \"balanceOf(address)(uint256)\", or give --abi FILE")
+        raise WalletError(
+            f'{function_text!r} is not a function signature: write it as name(types), e.g. "balanceOf(address)(uint256)", or give --abi FILE'
+        )
     return calls.parse_signature(function_text)
 
 
@@ -589,8 +781,14 @@ def call_command(address, function, args, abi_file, sender, block, network_name,
         raise WalletError(f"{fn.signature} on {where} reverted ({revert_reason(calls.revert_data(error))})") from None
     decoded = calls.decode_result(fn, raw)
     outputs = fn.outputs or ()
-    data = {"to": where, "function": fn.signature, "returns": [p.type for p in outputs], "args": [calls.to_json(p.type, v) for p, v in zip(fn.inputs, values)],
-            "result": [calls.to_json(p.type, v) for p, v in zip(outputs, decoded)], "raw": "0x" + raw.hex()}
+    data = {
+        "to": where,
+        "function": fn.signature,
+        "returns": [p.type for p in outputs],
+        "args": [calls.to_json(p.type, v) for p, v in zip(fn.inputs, values)],
+        "result": [calls.to_json(p.type, v) for p, v in zip(outputs, decoded)],
+        "raw": "0x" + raw.hex(),
+    }
 
     def human() -> None:
         if not outputs:
@@ -624,14 +822,22 @@ def send_command(address, function, args, abi_file, value_text, **opts):
     where = _contract_at(session.chain, session.net, address)
     warnings = []
     if fn.mutability in ("view", "pure"):
-        warnings.append(f"{fn.name} is a {fn.mutability} function: a transaction changes nothing; `hongbao contract call` reads it for free")
+        warnings.append(
+            f"{fn.name} is a {fn.mutability} function: a transaction changes nothing; `hongbao contract call` reads it for free"
+        )
     if value and fn.mutability == "nonpayable":
         warnings.append(f"{fn.name} is not payable: sending ETH with it should fail")
     shown = {label: calls.to_text(p.type, v) for label, p, v in zip(fn.labels(), fn.inputs, values)}
     summary = f"function: {fn.signature} (selector 0x{fn.selector.hex()})"
-    sent = session.run(where, calls.calldata(fn, values), value=value, call=(fn.name, shown), warnings=warnings, summary=summary)
+    sent = session.run(
+        where, calls.calldata(fn, values), value=value, call=(fn.name, shown), warnings=warnings, summary=summary
+    )
     result = sent.json()
-    result["function"] = {"signature": fn.signature, "selector": "0x" + fn.selector.hex(), "args": [calls.to_json(p.type, v) for p, v in zip(fn.inputs, values)]}
+    result["function"] = {
+        "signature": fn.signature,
+        "selector": "0x" + fn.selector.hex(),
+        "args": [calls.to_json(p.type, v) for p, v in zip(fn.inputs, values)],
+    }
     _finish(session, result)
 
 

@@ -60,11 +60,22 @@ class Person:
         shown = f"{self.name}$ hongbao {' '.join(shlex.quote(a) for a in args)}"
         print(f"\n{shown}", flush=True)
         try:
-            result = subprocess.run([sys.executable, "-m", "cli.main", *args], check=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, env=self.env, cwd=ROOT, timeout=COMMAND_TIMEOUT_S)
+            result = subprocess.run(
+                [sys.executable, "-m", "cli.main", *args],
+                check=False,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=self.env,
+                cwd=ROOT,
+                timeout=COMMAND_TIMEOUT_S,
+            )
         except subprocess.TimeoutExpired:
             raise StepFailed(f"`{shown}` did not finish within {COMMAND_TIMEOUT_S} s") from None
-        sys.stdout.write("".join(line.rstrip() + "\n" for line in result.stdout.splitlines()))  # Rich pads grids to the width
+        sys.stdout.write(
+            "".join(line.rstrip() + "\n" for line in result.stdout.splitlines())
+        )  # Rich pads grids to the width
         sys.stdout.flush()
         if result.returncode != 0:
             raise StepFailed(f"`{shown}` exited with status {result.returncode}")
@@ -202,7 +213,15 @@ def stop(alice: Person, operator: Person, running: dict[str, int | None], ports:
     return "; ".join(problems) or None
 
 
-def story(alice: Person, bob: Person, carol: Person, operator: Person, chain_port: int, relay_url: str, running: dict[str, int | None]) -> None:
+def story(
+    alice: Person,
+    bob: Person,
+    carol: Person,
+    operator: Person,
+    chain_port: int,
+    relay_url: str,
+    running: dict[str, int | None],
+) -> None:
     chain_url = f"http://127.0.0.1:{chain_port}"
 
     # -- the infrastructure ------------------------------------------------------------------
@@ -217,8 +236,10 @@ def story(alice: Person, bob: Person, carol: Person, operator: Person, chain_por
     network = local_network(alice)
     for person in (bob, carol):
         write_config(person, chain_port, network)
-    say(f"bob/ and carol/config.toml: the same `local` network, with red_packet {network.contracts['red_packet']}, "
-        f"vault {network.contracts['vault']} and token TKN {network.tokens['TKN'].address}")
+    say(
+        f"bob/ and carol/config.toml: the same `local` network, with red_packet {network.contracts['red_packet']}, "
+        f"vault {network.contracts['vault']} and token TKN {network.tokens['TKN'].address}"
+    )
 
     step(f"A relay on {relay_url}, run by an operator in the background (SQLite in the operator's home).")
     running["relay"] = None
@@ -238,7 +259,9 @@ def story(alice: Person, bob: Person, carol: Person, operator: Person, chain_por
 
     step("Bob signs a message with his address; Alice checks who signed it.")
     signature = bob("wallet", "sign-message", "恭喜发财, Alice!").strip()
-    alice("wallet", "verify", "--signature", signature, "--address", bob.address, "恭喜发财, Alice!", expect=bob.address)
+    alice(
+        "wallet", "verify", "--signature", signature, "--address", bob.address, "恭喜发财, Alice!", expect=bob.address
+    )
 
     # -- chat --------------------------------------------------------------------------------
     step("Each of them uses the relay and publishes a messaging identity signed by their address, and prekeys.")
@@ -270,8 +293,24 @@ def story(alice: Person, bob: Person, carol: Person, operator: Person, chain_por
     # -- the red packet ----------------------------------------------------------------------
     step("Alice sends a random red packet of 1 ETH in 3 shares to the group (expires in 1 hour).")
     say("each member gets their own signed authorization in the chat; nobody else can claim")
-    created = alice("packet", "create", "--to", "family", "--amount", "1 ETH", "--shares", "3", "--random", "--expires", "1h",
-                    "--greeting", "新年快乐", "--theme", "spring-festival", "--yes")
+    created = alice(
+        "packet",
+        "create",
+        "--to",
+        "family",
+        "--amount",
+        "1 ETH",
+        "--shares",
+        "3",
+        "--random",
+        "--expires",
+        "1h",
+        "--greeting",
+        "新年快乐",
+        "--theme",
+        "spring-festival",
+        "--yes",
+    )
     found = PACKET_ID.search(created)
     if found is None:
         raise StepFailed("`alice$ hongbao packet create ...` printed no packet id")
@@ -295,7 +334,9 @@ def story(alice: Person, bob: Person, carol: Person, operator: Person, chain_por
     say(f"{bob.address} is Bob, {carol.address} is Carol")
 
     step("An hour passes: the packet expires.")
-    say(f"local-chain trick, not a hongbao command: anvil's evm_increaseTime({EXPIRY_S + 1}) then evm_mine on {chain_url}")
+    say(
+        f"local-chain trick, not a hongbao command: anvil's evm_increaseTime({EXPIRY_S + 1}) then evm_mine on {chain_url}"
+    )
     now = time_travel(chain_url, EXPIRY_S + 1)
     say(f"the chain's clock now reads {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(now))}")
 

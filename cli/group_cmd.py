@@ -9,12 +9,24 @@ from .output import emit, note, table
 
 
 def group_json(group) -> dict:
-    return {"id": group.id, "conversation": f"group:{group.id}", "name": group.name, "admin": group.admin, "members": list(group.members)}
+    return {
+        "id": group.id,
+        "conversation": f"group:{group.id}",
+        "name": group.name,
+        "admin": group.admin,
+        "members": list(group.members),
+    }
 
 
 def _changed(as_json: bool, verb: str, group, sent) -> None:
     data = {**group_json(group), "message_id": sent.message_id, "notified": list(sent.envelope_ids)}
-    emit(as_json, data, lambda: click.echo(f"{verb} {group.name!r} (group:{group.id}): {len(group.members)} members, {len(sent.envelope_ids)} notified"))
+    emit(
+        as_json,
+        data,
+        lambda: click.echo(
+            f"{verb} {group.name!r} (group:{group.id}): {len(group.members)} members, {len(sent.envelope_ids)} notified"
+        ),
+    )
 
 
 @click.group()
@@ -80,10 +92,18 @@ def list_(wallet_name, index, password_file, as_json):
         if not rows:
             note("No groups yet: [bold]hongbao group create NAME MEMBER...[/]")
             return
-        table(None, ["name", "id", "members", "admin"], [
-            [r["name"] + ("" if r["member"] else " (removed)"), r["conversation"],
-             ", ".join(names.get(a) or a for a in r["members"]), names.get(r["admin"]) or r["admin"]]
-            for r in rows
-        ])
+        table(
+            None,
+            ["name", "id", "members", "admin"],
+            [
+                [
+                    r["name"] + ("" if r["member"] else " (removed)"),
+                    r["conversation"],
+                    ", ".join(names.get(a) or a for a in r["members"]),
+                    names.get(r["admin"]) or r["admin"],
+                ]
+                for r in rows
+            ],
+        )
 
     emit(as_json, rows, human)

@@ -8,7 +8,7 @@ precision past 2**53 in most parsers), next to a `formatted` human value.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -48,11 +48,20 @@ def money_text(value: dict[str, Any], token: str | None, *, short: bool = False)
 def when(timestamp: int | None) -> str:
     if timestamp is None:
         return ""
-    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def incoming_json(net, item) -> dict[str, Any]:
-    return {"hash": item.hash, "log_index": item.log_index, "block": item.block, "from": item.from_, "to": item.to, "token": item.token, **money(net, item.token, item.amount), "timestamp": item.timestamp}
+    return {
+        "hash": item.hash,
+        "log_index": item.log_index,
+        "block": item.block,
+        "from": item.from_,
+        "to": item.to,
+        "token": item.token,
+        **money(net, item.token, item.amount),
+        "timestamp": item.timestamp,
+    }
 
 
 def sent_json(net, tx) -> dict[str, Any]:
@@ -60,11 +69,24 @@ def sent_json(net, tx) -> dict[str, Any]:
         return None if value is None else str(value)
 
     data = {
-        "hash": tx.hash, "from": tx.sender, "to": tx.to, "nonce": tx.nonce, "kind": tx.kind, "status": tx.status,
-        "value": str(tx.value), "value_formatted": format_units(tx.value, ETH_DECIMALS), "data": tx.data,
-        "gas_limit": tx.gas_limit, "max_fee_per_gas": wei(tx.max_fee_per_gas), "max_priority_fee_per_gas": wei(tx.max_priority_fee_per_gas),
-        "gas_price": wei(tx.gas_price), "replaces": tx.replaces, "created_at": tx.created_at,
-        "block": tx.block, "gas_used": tx.gas_used, "effective_gas_price": wei(tx.effective_gas_price),
+        "hash": tx.hash,
+        "from": tx.sender,
+        "to": tx.to,
+        "nonce": tx.nonce,
+        "kind": tx.kind,
+        "status": tx.status,
+        "value": str(tx.value),
+        "value_formatted": format_units(tx.value, ETH_DECIMALS),
+        "data": tx.data,
+        "gas_limit": tx.gas_limit,
+        "max_fee_per_gas": wei(tx.max_fee_per_gas),
+        "max_priority_fee_per_gas": wei(tx.max_priority_fee_per_gas),
+        "gas_price": wei(tx.gas_price),
+        "replaces": tx.replaces,
+        "created_at": tx.created_at,
+        "block": tx.block,
+        "gas_used": tx.gas_used,
+        "effective_gas_price": wei(tx.effective_gas_price),
     }
     if tx.token is not None:
         data["token"] = {"address": tx.token, **money(net, tx.token, tx.token_amount or 0)}
@@ -76,7 +98,13 @@ def sent_json(net, tx) -> dict[str, Any]:
 
 @click.command("list")
 @click.option("--address", "address", help="Only this address's activity.")
-@click.option("--limit", type=click.IntRange(min=1, max=10_000), default=50, show_default=True, help="How many entries, newest first.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1, max=10_000),
+    default=50,
+    show_default=True,
+    help="How many entries, newest first.",
+)
 @network_option
 @json_option
 def tx_list(address, limit, network_name, as_json):
@@ -92,9 +120,21 @@ def tx_list(address, limit, network_name, as_json):
         if not rows:
             note(f"No activity on {net.name} yet. Incoming transfers appear after [bold]hongbao sync[/].")
             return
-        table(f"activity on {net.name}", ["time", "direction", "amount", "counterparty", "status", "hash"], [
-            [when(r["timestamp"]), r["direction"], r["text"], r["from"] if r["direction"] == "in" else (r["to"] or "(new contract)"), r["status"], r["hash"]] for r in rows
-        ])
+        table(
+            f"activity on {net.name}",
+            ["time", "direction", "amount", "counterparty", "status", "hash"],
+            [
+                [
+                    when(r["timestamp"]),
+                    r["direction"],
+                    r["text"],
+                    r["from"] if r["direction"] == "in" else (r["to"] or "(new contract)"),
+                    r["status"],
+                    r["hash"],
+                ]
+                for r in rows
+            ],
+        )
 
     emit(as_json, [{k: v for k, v in r.items() if k != "text"} for r in rows], human)
 
@@ -123,14 +163,22 @@ def tx_show(tx_hash, network_name, as_json):
             note(f"showing the local record: {error}")
     incoming = log.incoming_by_hash(net.chain_id, tx_hash)
     if sent is not None or incoming:
-        data = {"source": "history", "network": net.name, "hash": tx_hash, "sent": sent_json(net, sent) if sent else None, "incoming": [incoming_json(net, i) for i in incoming]}
+        data = {
+            "source": "history",
+            "network": net.name,
+            "hash": tx_hash,
+            "sent": sent_json(net, sent) if sent else None,
+            "incoming": [incoming_json(net, i) for i in incoming],
+        }
         emit(as_json, data, lambda: _show_local(net, sent, incoming))
         return
     chain = connect(network_name)
     chain.verify()
     tx, receipt = chain.rpc.batch([("eth_getTransactionByHash", [tx_hash]), ("eth_getTransactionReceipt", [tx_hash])])
     if tx is None:
-        raise WalletError(f"transaction {tx_hash} is in neither the local history nor on {net.name} ({net.rpc_url}); check the hash and the network")
+        raise WalletError(
+            f"transaction {tx_hash} is in neither the local history nor on {net.name} ({net.rpc_url}); check the hash and the network"
+        )
     data = {"source": "rpc", "network": net.name, **_chain_tx(net, tx, receipt)}
     emit(as_json, data, lambda: _show_chain(data))
 
@@ -153,17 +201,37 @@ def _chain_tx(net, tx: dict, receipt: dict | None) -> dict[str, Any]:
 
     value = to_int(tx["value"])
     data: dict[str, Any] = {
-        "hash": tx["hash"], "from": addr.to_checksum(tx["from"]), "to": addr.to_checksum(tx["to"]) if tx.get("to") else None,
-        "nonce": to_int(tx["nonce"]), "value": str(value), "value_formatted": format_units(value, ETH_DECIMALS), "input": tx.get("input", "0x"),
-        "block": to_int(tx["blockNumber"]) if tx.get("blockNumber") else None, "status": "pending", "gas_used": None, "effective_gas_price": None, "transfers": [],
+        "hash": tx["hash"],
+        "from": addr.to_checksum(tx["from"]),
+        "to": addr.to_checksum(tx["to"]) if tx.get("to") else None,
+        "nonce": to_int(tx["nonce"]),
+        "value": str(value),
+        "value_formatted": format_units(value, ETH_DECIMALS),
+        "input": tx.get("input", "0x"),
+        "block": to_int(tx["blockNumber"]) if tx.get("blockNumber") else None,
+        "status": "pending",
+        "gas_used": None,
+        "effective_gas_price": None,
+        "transfers": [],
     }
     if receipt is not None:
-        data.update(status="confirmed" if to_int(receipt.get("status", "0x1")) == 1 else "failed", gas_used=to_int(receipt["gasUsed"]), effective_gas_price=str(to_int(receipt.get("effectiveGasPrice"))))
+        data.update(
+            status="confirmed" if to_int(receipt.get("status", "0x1")) == 1 else "failed",
+            gas_used=to_int(receipt["gasUsed"]),
+            effective_gas_price=str(to_int(receipt.get("effectiveGasPrice"))),
+        )
         for entry in receipt.get("logs") or []:
             topics = entry.get("topics") or []
             if len(topics) == 3 and topics[0].lower() == TRANSFER_TOPIC and len(entry.get("data", "")) == 66:
                 token = addr.to_checksum(entry["address"])
-                data["transfers"].append({"token": token, "from": addr.to_checksum(topics[1][-40:]), "to": addr.to_checksum(topics[2][-40:]), **money(net, token, int(entry["data"], 16))})
+                data["transfers"].append(
+                    {
+                        "token": token,
+                        "from": addr.to_checksum(topics[1][-40:]),
+                        "to": addr.to_checksum(topics[2][-40:]),
+                        **money(net, token, int(entry["data"], 16)),
+                    }
+                )
     return data
 
 
@@ -180,23 +248,57 @@ def _grid(rows: list[tuple[str, Any]]) -> None:
 
 def _show_local(net, sent, incoming) -> None:
     if sent is not None:
-        what = money_text(money(net, sent.token, sent.token_amount or 0), sent.token) if sent.token else f"{format_units(sent.value, ETH_DECIMALS)} ETH"
-        fee = sent.gas_used * sent.effective_gas_price if sent.gas_used is not None and sent.effective_gas_price is not None else None
-        _grid([
-            ("hash", sent.hash), ("status", sent.status), ("kind", sent.kind), ("from", sent.sender), ("to", sent.to or "(new contract)"),
-            ("amount", what), ("nonce", sent.nonce), ("block", sent.block), ("fee", f"{format_units(fee, ETH_DECIMALS)} ETH" if fee is not None else None),
-            ("replaces", sent.replaces), ("sent at", when(sent.created_at)), ("explorer", net.explorer_link(sent.hash)),
-        ])
+        what = (
+            money_text(money(net, sent.token, sent.token_amount or 0), sent.token)
+            if sent.token
+            else f"{format_units(sent.value, ETH_DECIMALS)} ETH"
+        )
+        fee = (
+            sent.gas_used * sent.effective_gas_price
+            if sent.gas_used is not None and sent.effective_gas_price is not None
+            else None
+        )
+        _grid(
+            [
+                ("hash", sent.hash),
+                ("status", sent.status),
+                ("kind", sent.kind),
+                ("from", sent.sender),
+                ("to", sent.to or "(new contract)"),
+                ("amount", what),
+                ("nonce", sent.nonce),
+                ("block", sent.block),
+                ("fee", f"{format_units(fee, ETH_DECIMALS)} ETH" if fee is not None else None),
+                ("replaces", sent.replaces),
+                ("sent at", when(sent.created_at)),
+                ("explorer", net.explorer_link(sent.hash)),
+            ]
+        )
     for item in incoming:
-        _grid([
-            ("received", money_text(money(net, item.token, item.amount), item.token)), ("from", item.from_), ("to", item.to),
-            ("block", f"{item.block} ({when(item.timestamp)})"), ("hash", item.hash),
-        ])
+        _grid(
+            [
+                ("received", money_text(money(net, item.token, item.amount), item.token)),
+                ("from", item.from_),
+                ("to", item.to),
+                ("block", f"{item.block} ({when(item.timestamp)})"),
+                ("hash", item.hash),
+            ]
+        )
 
 
 def _show_chain(data: dict[str, Any]) -> None:
-    rows = [("hash", data["hash"]), ("status", data["status"]), ("from", data["from"]), ("to", data["to"] or "(new contract)"), ("value", f"{data['value_formatted']} ETH"), ("nonce", data["nonce"]), ("block", data["block"])]
-    rows += [("token transfer", f"{money_text(t, t['token'])} from {t['from']} to {t['to']}") for t in data["transfers"]]
+    rows = [
+        ("hash", data["hash"]),
+        ("status", data["status"]),
+        ("from", data["from"]),
+        ("to", data["to"] or "(new contract)"),
+        ("value", f"{data['value_formatted']} ETH"),
+        ("nonce", data["nonce"]),
+        ("block", data["block"]),
+    ]
+    rows += [
+        ("token transfer", f"{money_text(t, t['token'])} from {t['from']} to {t['to']}") for t in data["transfers"]
+    ]
     _grid(rows)
     note("(from the RPC: not a transaction of this wallet's history)")
 
@@ -206,28 +308,48 @@ def _show_chain(data: dict[str, Any]) -> None:
 
 @click.command("sync")
 @click.option("--wallet", "wallet_name", envvar=WALLET_ENV, help="Only this wallet's accounts (default: every wallet).")
-@click.option("--from-block", type=click.IntRange(min=0), help="Rescan from this block (default: where the last sync stopped).")
+@click.option(
+    "--from-block", type=click.IntRange(min=0), help="Rescan from this block (default: where the last sync stopped)."
+)
 @network_option
 @json_option
 def sync_command(wallet_name, from_block, network_name, as_json):
     """Find incoming ETH and token transfers to your accounts (watch-only ones too)."""
     from wallet import keyring, sync
 
-    wallets = [store().open(keyring.check_name(wallet_name))] if wallet_name else [store().open(n) for n in store().names()]
+    wallets = (
+        [store().open(keyring.check_name(wallet_name))] if wallet_name else [store().open(n) for n in store().names()]
+    )
     addresses = sorted({a.address for w in wallets for a in w.accounts})
     if not addresses:
-        raise WalletError("no accounts to sync: create a wallet (`hongbao wallet create`) or watch an address (`hongbao wallet import --watch ADDRESS`)")
+        raise WalletError(
+            "no accounts to sync: create a wallet (`hongbao wallet create`) or watch an address (`hongbao wallet import --watch ADDRESS`)"
+        )
     net = network(network_name)
     chain = connect(network_name)
     chain.verify()
     log = history()
     lookback = None if net.is_local else DEFAULT_LOOKBACK
-    if lookback is not None and from_block is None and any(log.get_cursor(net.chain_id, sync.cursor_key(a)) is None for a in addresses):
+    if (
+        lookback is not None
+        and from_block is None
+        and any(log.get_cursor(net.chain_id, sync.cursor_key(a)) is None for a in addresses)
+    ):
         note(f"first sync on {net.name}: looking back {lookback:,} blocks; pass --from-block N to look further")
     with _progress() as progress:
-        result = sync.sync(chain.rpc, log, net.chain_id, addresses, start_block=from_block, progress=progress, lookback=lookback)
+        result = sync.sync(
+            chain.rpc, log, net.chain_id, addresses, start_block=from_block, progress=progress, lookback=lookback
+        )
     found = [incoming_json(net, i) for i in result.found]
-    data = {"network": net.name, "chain_id": net.chain_id, "from_block": result.from_block, "to_block": result.to_block, "blocks": result.blocks, "addresses": addresses, "found": found}
+    data = {
+        "network": net.name,
+        "chain_id": net.chain_id,
+        "from_block": result.from_block,
+        "to_block": result.to_block,
+        "blocks": result.blocks,
+        "addresses": addresses,
+        "found": found,
+    }
 
     def human() -> None:
         span = f"blocks {result.from_block:,}..{result.to_block:,}" if result.blocks else "no new blocks"
@@ -235,9 +357,20 @@ def sync_command(wallet_name, from_block, network_name, as_json):
             note(f"nothing new for {len(addresses)} address(es) ({span})")
             return
         several = len(addresses) > 1
-        table(f"received on {net.name} ({span})", ["block", "amount", "from", *(["to"] if several else []), "hash"], [
-            [f["block"], money_text(f, f["token"], short=True), f["from"], *([f["to"]] if several else []), f["hash"]] for f in found
-        ])
+        table(
+            f"received on {net.name} ({span})",
+            ["block", "amount", "from", *(["to"] if several else []), "hash"],
+            [
+                [
+                    f["block"],
+                    money_text(f, f["token"], short=True),
+                    f["from"],
+                    *([f["to"]] if several else []),
+                    f["hash"],
+                ]
+                for f in found
+            ],
+        )
 
     emit(as_json, data, human)
 
@@ -268,4 +401,12 @@ class _progress:
 def _bar(out):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("blocks"), TimeRemainingColumn(), console=out, transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("blocks"),
+        TimeRemainingColumn(),
+        console=out,
+        transient=True,
+    )

@@ -76,7 +76,11 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(shown.ctx.get_help())
         sys.exit(0)
     except click.ClickException as error:
-        where = f"hongbao {error.ctx.command_path.split(' ', 1)[1]}" if getattr(error, "ctx", None) and " " in error.ctx.command_path else "hongbao"
+        where = (
+            f"hongbao {error.ctx.command_path.split(' ', 1)[1]}"
+            if getattr(error, "ctx", None) and " " in error.ctx.command_path
+            else "hongbao"
+        )
         _fail(f"{error.format_message()} (see `{where} --help`)")
     except KeyboardInterrupt:
         _fail("interrupted")

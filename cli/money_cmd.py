@@ -15,13 +15,21 @@ from .output import emit, json_option, table
 from .txview import report_sent, show_preview, wait_with_progress
 from .wallet_cmd import index_option, open_wallet, password_file_option, wallet_option
 
-speed_option = click.option("--speed", type=click.Choice(["slow", "normal", "fast"]), default="normal", show_default=True, help="Fee level from recent blocks (eth_feeHistory).")
+speed_option = click.option(
+    "--speed",
+    type=click.Choice(["slow", "normal", "fast"]),
+    default="normal",
+    show_default=True,
+    help="Fee level from recent blocks (eth_feeHistory).",
+)
 max_fee_option = click.option("--max-fee", "max_fee", help="Max fee per gas, in gwei (overrides --speed).")
 tip_option = click.option("--tip", help="Priority fee per gas, in gwei.")
 gas_option = click.option("--gas", type=click.IntRange(min=21000), help="Gas limit (default: estimated + 20%).")
 no_wait_option = click.option("--no-wait", is_flag=True, help="Print the hash at once; don't wait for the receipt.")
 yes_option = click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
-timeout_option = click.option("--timeout", type=click.FloatRange(min=1), default=120, show_default=True, help="Seconds to wait for the receipt.")
+timeout_option = click.option(
+    "--timeout", type=click.FloatRange(min=1), default=120, show_default=True, help="Seconds to wait for the receipt."
+)
 
 
 @click.command()
@@ -39,14 +47,39 @@ def balance(address, wallet_name, index, network_name, as_json):
     chain = connect(network_name)
     chain.verify()
     tokens = list(net.tokens.values())
-    results = chain.rpc.batch([("eth_getBalance", [who, "latest"])] + [
-        ("eth_call", [{"to": t.address, "data": "0x" + erc20.abi.call_data("balanceOf(address)", who).hex()}, "latest"]) for t in tokens
-    ])
-    rows = [{"symbol": "ETH", "address": None, "balance": str(int(results[0], 16)), "formatted": format_units(int(results[0], 16), ETH_DECIMALS)}]
+    results = chain.rpc.batch(
+        [("eth_getBalance", [who, "latest"])]
+        + [
+            (
+                "eth_call",
+                [{"to": t.address, "data": "0x" + erc20.abi.call_data("balanceOf(address)", who).hex()}, "latest"],
+            )
+            for t in tokens
+        ]
+    )
+    rows = [
+        {
+            "symbol": "ETH",
+            "address": None,
+            "balance": str(int(results[0], 16)),
+            "formatted": format_units(int(results[0], 16), ETH_DECIMALS),
+        }
+    ]
     for t, raw in zip(tokens, results[1:]):
         units = int(raw, 16) if raw and raw != "0x" else 0
-        rows.append({"symbol": t.symbol, "address": t.address, "balance": str(units), "formatted": format_units(units, t.decimals)})
-    emit(as_json, {"address": who, "network": net.name, "balances": rows}, lambda: table(f"{who} on {net.name}", ["asset", "balance"], [[r["symbol"], r["formatted"]] for r in rows]))
+        rows.append(
+            {
+                "symbol": t.symbol,
+                "address": t.address,
+                "balance": str(units),
+                "formatted": format_units(units, t.decimals),
+            }
+        )
+    emit(
+        as_json,
+        {"address": who, "network": net.name, "balances": rows},
+        lambda: table(f"{who} on {net.name}", ["asset", "balance"], [[r["symbol"], r["formatted"]] for r in rows]),
+    )
 
 
 def _fee_overrides(max_fee: str | None, tip: str | None) -> tuple[int | None, int | None]:
@@ -71,7 +104,25 @@ def _fee_overrides(max_fee: str | None, tip: str | None) -> tuple[int | None, in
 @click.option("--note", default="", help="A short note for the payment notice.")
 @password_file_option
 @json_option
-def send(to, amount, token, wallet_name, index, network_name, speed, max_fee, tip, gas, no_wait, yes, timeout, notify, note, password_file, as_json):
+def send(
+    to,
+    amount,
+    token,
+    wallet_name,
+    index,
+    network_name,
+    speed,
+    max_fee,
+    tip,
+    gas,
+    no_wait,
+    yes,
+    timeout,
+    notify,
+    note,
+    password_file,
+    as_json,
+):
     """Send ETH or a token: `send 0xTO 1.5` (ETH), `send 0xTO "250 TKN"`, `send 0xTO max`.
 
     The transaction is simulated and shown (decoded call, balance change, fee) before you
@@ -144,7 +195,9 @@ def faucet(address, amount, network_name, no_wait, as_json):
     who = addr.parse(address)
     net = network(network_name)
     if not net.is_local:
-        raise WalletError(f"the faucet only works on the local network, not {net.name!r} (its funds come from anvil's public dev keys)")
+        raise WalletError(
+            f"the faucet only works on the local network, not {net.name!r} (its funds come from anvil's public dev keys)"
+        )
     parsed = parse_amount(amount, "ETH")
     if parsed.is_max or (parsed.unit or "ETH").upper() != "ETH":
         raise AmountError("the faucet sends an exact amount of ETH, e.g. `hongbao faucet 0x... 10`")

@@ -13,7 +13,15 @@ from .output import emit, json_option, table
 
 
 def _json(net: config_mod.Network, current: str) -> dict:
-    return {"name": net.name, "rpc_url": net.rpc_url, "chain_id": net.chain_id, "explorer": net.explorer, "current": net.name == current, "contracts": net.contracts, "tokens": {s: t.to_toml() for s, t in net.tokens.items()}}
+    return {
+        "name": net.name,
+        "rpc_url": net.rpc_url,
+        "chain_id": net.chain_id,
+        "explorer": net.explorer,
+        "current": net.name == current,
+        "contracts": net.contracts,
+        "tokens": {s: t.to_toml() for s, t in net.tokens.items()},
+    }
 
 
 @click.group()
@@ -45,11 +53,24 @@ def add(name, rpc_url, chain_id, explorer, use_it, as_json):
         raise WalletError(f"the RPC at {rpc_url} reports chain id {actual}, not {chain_id}; check the URL")
     config = load_config()
     previous = config.networks.get(name)
-    config.networks[name] = config_mod.Network(name, rpc_url, chain_id or actual, explorer, previous.contracts if previous else {}, previous.tokens if previous else {})
+    config.networks[name] = config_mod.Network(
+        name,
+        rpc_url,
+        chain_id or actual,
+        explorer,
+        previous.contracts if previous else {},
+        previous.tokens if previous else {},
+    )
     if use_it:
         config.network = name
     config_mod.save(home(), config)
-    emit(as_json, _json(config.networks[name], config.network), lambda: click.echo(f"network {name}: {rpc_url} (chain id {chain_id or actual})" + (" [current]" if use_it else "")))
+    emit(
+        as_json,
+        _json(config.networks[name], config.network),
+        lambda: click.echo(
+            f"network {name}: {rpc_url} (chain id {chain_id or actual})" + (" [current]" if use_it else "")
+        ),
+    )
 
 
 @network.command("list")
@@ -58,7 +79,18 @@ def list_(as_json):
     """The configured networks."""
     config = load_config()
     rows = [_json(n, config.network) for n in config.networks.values()]
-    emit(as_json, rows, lambda: table(None, ["", "name", "chain id", "rpc", "tokens"], [["*" if r["current"] else "", r["name"], r["chain_id"], r["rpc_url"], ", ".join(r["tokens"])] for r in rows]))
+    emit(
+        as_json,
+        rows,
+        lambda: table(
+            None,
+            ["", "name", "chain id", "rpc", "tokens"],
+            [
+                ["*" if r["current"] else "", r["name"], r["chain_id"], r["rpc_url"], ", ".join(r["tokens"])]
+                for r in rows
+            ],
+        ),
+    )
 
 
 @network.command()

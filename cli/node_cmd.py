@@ -10,8 +10,15 @@ from wallet.home import home
 from .output import emit, json_option
 
 host_option = click.option("--host", help="Address to listen on (default: [relay] host in config.toml, 127.0.0.1).")
-port_option = click.option("--port", type=click.IntRange(1, 65535), help="Port (default: [relay] port in config.toml, 8787).")
-db_option = click.option("--db", "db_url", metavar="URL", help="Database: sqlite:///PATH or postgresql+psycopg://... (default: HONGBAO_HOME/relay/relay.sqlite).")
+port_option = click.option(
+    "--port", type=click.IntRange(1, 65535), help="Port (default: [relay] port in config.toml, 8787)."
+)
+db_option = click.option(
+    "--db",
+    "db_url",
+    metavar="URL",
+    help="Database: sqlite:///PATH or postgresql+psycopg://... (default: HONGBAO_HOME/relay/relay.sqlite).",
+)
 
 
 class RelayCommandError(WalletError):
@@ -67,7 +74,11 @@ def start(host, port, db_url, detach, as_json):
         return
     daemon = _daemon(settings)
     status = _guard(daemon.start)
-    emit(as_json, _status_json(status), lambda: click.echo(f"relay running at {status.url} (pid {status.pid}); log in {daemon.log_file}"))
+    emit(
+        as_json,
+        _status_json(status),
+        lambda: click.echo(f"relay running at {status.url} (pid {status.pid}); log in {daemon.log_file}"),
+    )
 
 
 @node.command()
@@ -88,7 +99,9 @@ def status(host, port, as_json):
 
     def human() -> None:
         if status.running:
-            click.echo(f"running at {status.url}" + (f", pid {status.pid}" if status.pid else "") + f"; database {status.db}")
+            click.echo(
+                f"running at {status.url}" + (f", pid {status.pid}" if status.pid else "") + f"; database {status.db}"
+            )
         else:
             click.echo(f"not running ({status.url}); start it with `hongbao node start --detach`")
 
@@ -108,4 +121,8 @@ def migrate(db_url, as_json):
         revision = db.current_revision(settings.db_url)
     except Exception as error:  # noqa: BLE001 (a driver's message may hold the URL's password: name the type only)
         raise RelayCommandError(f"migrating {db.redact(settings.db_url)} failed ({type(error).__name__})") from None
-    emit(as_json, {"db": db.redact(settings.db_url), "revision": revision}, lambda: click.echo(f"{db.redact(settings.db_url)} is at revision {revision}"))
+    emit(
+        as_json,
+        {"db": db.redact(settings.db_url), "revision": revision},
+        lambda: click.echo(f"{db.redact(settings.db_url)} is at revision {revision}"),
+    )

@@ -70,7 +70,12 @@ class Unlocker:
             from . import secrets
 
             if other and (SUBMITTER_PASSWORD_ENV in os.environ or secrets.interactive()):
-                password = secrets.obtain(what="submitter password", env=SUBMITTER_PASSWORD_ENV, file=None, label=f"Password of wallet {wallet.name}")
+                password = secrets.obtain(
+                    what="submitter password",
+                    env=SUBMITTER_PASSWORD_ENV,
+                    file=None,
+                    label=f"Password of wallet {wallet.name}",
+                )
             else:
                 password = self._main_password()
             self._open[wallet.name] = wallet.unlock(password)
@@ -94,7 +99,9 @@ def _token_json(token) -> dict | None:
     return None if token is None else {"symbol": token.symbol, "address": token.address, "decimals": token.decimals}
 
 
-def _send_tx(chain, draft, *, wallet, index, unlocker, other, speed, max_fee, tip, yes, as_json, timeout, question, details=None):
+def _send_tx(
+    chain, draft, *, wallet, index, unlocker, other, speed, max_fee, tip, yes, as_json, timeout, question, details=None
+):
     """Simulate (RedPacket's errors in words), prepare, preview, confirm, unlock, send, wait."""
     from contracts import flows
     from wallet import transfers
@@ -151,8 +158,16 @@ def _payload(plan, recipient: str, total: int):
     from contracts import flows
     from messaging import payloads
 
-    base = dict(chain_id=plan.chain_id, contract=plan.contract, packet_id=flows.id_hex(plan.packet_id), greeting=plan.greeting, theme=plan.theme,
-                token=plan.token.address if plan.token else None, total=str(total), shares=plan.params.shares)
+    base = dict(
+        chain_id=plan.chain_id,
+        contract=plan.contract,
+        packet_id=flows.id_hex(plan.packet_id),
+        greeting=plan.greeting,
+        theme=plan.theme,
+        token=plan.token.address if plan.token else None,
+        total=str(total),
+        shares=plan.params.shares,
+    )
     if plan.open:
         return payloads.RedPacket(**base, claim_key="0x" + plan.claim_key.hex())
     grant = plan.authorization(recipient)
@@ -165,7 +180,16 @@ def _fee_paid(receipt: dict) -> int:
     return to_int(receipt["gasUsed"]) * to_int(receipt.get("effectiveGasPrice"))
 
 
-tx_options = [speed_option, max_fee_option, tip_option, yes_option, timeout_option, password_file_option, network_option, json_option]
+tx_options = [
+    speed_option,
+    max_fee_option,
+    tip_option,
+    yes_option,
+    timeout_option,
+    password_file_option,
+    network_option,
+    json_option,
+]
 
 
 def with_tx_options(function):
@@ -183,21 +207,67 @@ def packet() -> None:
 
 
 @packet.command()
-@click.option("--to", "to", help="A contact, group name, group:<id> or address: each recipient gets their own authorization in the chat.")
+@click.option(
+    "--to",
+    "to",
+    help="A contact, group name, group:<id> or address: each recipient gets their own authorization in the chat.",
+)
 @click.option("--amount", required=True, help='The whole packet: "1 ETH", "250 TKN" (or a number with --token).')
 @click.option("--token", help="Token symbol or address (default: ETH, or the amount's unit).")
 @click.option("--shares", type=click.IntRange(min=1, max=500), help="Number of shares (default: one per recipient).")
-@click.option("--random/--fixed", "random", default=False, show_default=True, help="Random (lucky draw) or equal shares.")
-@click.option("--expires", default="24h", show_default=True, help="Time until the creator can take the rest back: 24h, 30m, 7d.")
-@click.option("--greeting", default="恭喜发财", show_default=True, help="Shown with the packet (on chain if <= 32 bytes, else its hash).")
-@click.option("--theme", default="classic", show_default=True, help="classic, spring-festival, birthday, wedding, mid-autumn, thanks.")
-@click.option("--open", "open_packet", is_flag=True, help="Anyone with the printed claim code can claim (one share per address); sent to the chat if --to is given.")
-@click.option("--deposit", help='ETH set aside to reimburse whoever submits each claim (e.g. "0.01 ETH"), so recipients without ETH claim for free.')
+@click.option(
+    "--random/--fixed", "random", default=False, show_default=True, help="Random (lucky draw) or equal shares."
+)
+@click.option(
+    "--expires", default="24h", show_default=True, help="Time until the creator can take the rest back: 24h, 30m, 7d."
+)
+@click.option(
+    "--greeting",
+    default="恭喜发财",
+    show_default=True,
+    help="Shown with the packet (on chain if <= 32 bytes, else its hash).",
+)
+@click.option(
+    "--theme",
+    default="classic",
+    show_default=True,
+    help="classic, spring-festival, birthday, wedding, mid-autumn, thanks.",
+)
+@click.option(
+    "--open",
+    "open_packet",
+    is_flag=True,
+    help="Anyone with the printed claim code can claim (one share per address); sent to the chat if --to is given.",
+)
+@click.option(
+    "--deposit",
+    help='ETH set aside to reimburse whoever submits each claim (e.g. "0.01 ETH"), so recipients without ETH claim for free.',
+)
 @wallet_option
 @index_option
 @with_tx_options
-def create(to, amount, token, shares, random, expires, greeting, theme, open_packet, deposit, wallet_name, index,
-           speed, max_fee, tip, yes, timeout, password_file, network_name, as_json):
+def create(
+    to,
+    amount,
+    token,
+    shares,
+    random,
+    expires,
+    greeting,
+    theme,
+    open_packet,
+    deposit,
+    wallet_name,
+    index,
+    speed,
+    max_fee,
+    tip,
+    yes,
+    timeout,
+    password_file,
+    network_name,
+    as_json,
+):
     """Create a red packet on chain and hand it out in a chat (or print an open claim code).
 
     ERC-20 packets approve the exact total first (a second transaction, previewed too).
@@ -216,10 +286,12 @@ def create(to, amount, token, shares, random, expires, greeting, theme, open_pac
     if deposit:
         given = parse_amount(deposit, "ETH")
         if given.is_max or (given.unit or "ETH").upper() != "ETH":
-            raise AmountError("the gas deposit is in ETH, e.g. --deposit \"0.01 ETH\"")
+            raise AmountError('the gas deposit is in ETH, e.g. --deposit "0.01 ETH"')
         deposit_wei = to_units(given.value, ETH_DECIMALS, "ETH")
     if not to and not open_packet:
-        raise WalletError("give --to CONTACT|GROUP (authorizations sent in the chat), or --open for a shareable claim code")
+        raise WalletError(
+            "give --to CONTACT|GROUP (authorizations sent in the chat), or --open for a shareable claim code"
+        )
     _script_check(as_json, yes)
 
     wallet, account = sending_account(wallet_name, index)
@@ -244,11 +316,32 @@ def create(to, amount, token, shares, random, expires, greeting, theme, open_pac
                 messenger.bundle_for(recipient, refresh=True)
                 messenger.store.check_can_send(recipient)
         plan = flows.plan_create(
-            chain.chain_id, contract, account.address, total=total, shares=shares or len(recipients) or 1, duration=duration,
-            random=random, open=open_packet, token=coin, deposit=deposit_wei, greeting=greeting, theme=theme,
+            chain.chain_id,
+            contract,
+            account.address,
+            total=total,
+            shares=shares or len(recipients) or 1,
+            duration=duration,
+            random=random,
+            open=open_packet,
+            token=coin,
+            deposit=deposit_wei,
+            greeting=greeting,
+            theme=theme,
             recipients=() if open_packet else recipients,
         )
-        common = dict(wallet=wallet, index=index, unlocker=unlocker, other=False, speed=speed, max_fee=max_fee, tip=tip, yes=yes, as_json=as_json, timeout=timeout)
+        common = dict(
+            wallet=wallet,
+            index=index,
+            unlocker=unlocker,
+            other=False,
+            speed=speed,
+            max_fee=max_fee,
+            tip=tip,
+            yes=yes,
+            as_json=as_json,
+            timeout=timeout,
+        )
         approved = None
         approval = flows.approve_draft(chain, plan)
         if approval is not None:
@@ -258,13 +351,26 @@ def create(to, amount, token, shares, random, expires, greeting, theme, open_pac
             approved = record.hash
             if _status(receipt) != 1:
                 raise WalletError(f"the approval {record.hash} reverted; no packet was created")
-        who = "anyone with the claim code, one share per address" if plan.open else f"{len(recipients)} recipient(s) of {target.name or target.conversation}, one authorization each"
+        who = (
+            "anyone with the claim code, one share per address"
+            if plan.open
+            else f"{len(recipients)} recipient(s) of {target.name or target.conversation}, one authorization each"
+        )
         details = [
-            ("red packet", f"{flows.format_amount(total, coin)} in {plan.params.shares} {'random' if random else 'equal'} share(s)"),
+            (
+                "red packet",
+                f"{flows.format_amount(total, coin)} in {plan.params.shares} {'random' if random else 'equal'} share(s)",
+            ),
             ("for", who),
             ("expires", f"in {flows.describe_wait(duration)} (then the creator may refund the rest)"),
-            ("greeting", greeting or "-"), ("theme", theme),
-            ("gas deposit", f"{format_units(deposit_wei, ETH_DECIMALS)} ETH (reimburses claim submitters)" if deposit_wei else "none"),
+            ("greeting", greeting or "-"),
+            ("theme", theme),
+            (
+                "gas deposit",
+                f"{format_units(deposit_wei, ETH_DECIMALS)} ETH (reimburses claim submitters)"
+                if deposit_wei
+                else "none",
+            ),
             ("packet id", flows.id_hex(plan.packet_id)),
         ]
         if approval is not None and not as_json:
@@ -290,13 +396,26 @@ def create(to, amount, token, shares, random, expires, greeting, theme, open_pac
             messenger.close()
 
     data = {
-        "packet_id": flows.id_hex(plan.packet_id), "chain_id": plan.chain_id, "contract": plan.contract, "creator": plan.creator,
-        "tx": record.hash, "block": _block(receipt), "approve_tx": approved, "token": _token_json(coin),
-        "total": str(event.total), "shares": plan.params.shares, "random": random, "open": plan.open, "expiry": event.expiry,
-        "deposit": str(deposit_wei), "fee": str(_fee_paid(receipt)),
+        "packet_id": flows.id_hex(plan.packet_id),
+        "chain_id": plan.chain_id,
+        "contract": plan.contract,
+        "creator": plan.creator,
+        "tx": record.hash,
+        "block": _block(receipt),
+        "approve_tx": approved,
+        "token": _token_json(coin),
+        "total": str(event.total),
+        "shares": plan.params.shares,
+        "random": random,
+        "open": plan.open,
+        "expiry": event.expiry,
+        "deposit": str(deposit_wei),
+        "fee": str(_fee_paid(receipt)),
         "recipients": [{"address": r, "slot": i} for i, r in enumerate(plan.recipients)],
         "code": str(plan.code) if plan.open else None,
-        "sent": None if sent is None else {"conversation": sent.conversation, "message_id": sent.message_id, "recipients": list(sent.envelope_ids)},
+        "sent": None
+        if sent is None
+        else {"conversation": sent.conversation, "message_id": sent.message_id, "recipients": list(sent.envelope_ids)},
         "delivery_error": delivery_error,
     }
 
@@ -311,7 +430,9 @@ def create(to, amount, token, shares, random, expires, greeting, theme, open_pac
 
     emit(as_json, data, human)
     if delivery_error is not None:
-        raise WalletError(f"the packet is on chain ({data['packet_id']}) but the chat messages were not sent ({delivery_error}); send them with `hongbao packet resend {data['packet_id'][:10]}`")
+        raise WalletError(
+            f"the packet is on chain ({data['packet_id']}) but the chat messages were not sent ({delivery_error}); send them with `hongbao packet resend {data['packet_id'][:10]}`"
+        )
 
 
 def _create(chain, plan, keeper, details, common, target):
@@ -380,7 +501,9 @@ def _packet_ref(text: str, chain):
     if len(matches) > 1:
         raise WalletError(f"{len(matches)} of your packets start with {body}: give more digits")
     if not matches:
-        raise WalletError(f"none of the packets created here starts with {body}: give the full packet id (0x + 64 hex digits)")
+        raise WalletError(
+            f"none of the packets created here starts with {body}: give the full packet id (0x + 64 hex digits)"
+        )
     return matches[0].contract, flows.parse_id(matches[0].packet_id), matches[0]
 
 
@@ -410,7 +533,11 @@ def list_(no_fetch, wallet_name, index, password_file, network_name, as_json):
         messages = sorted(latest.values(), key=lambda x: (x.timestamp_ms, x.id))
         names = {c.address: c.name for c in m.store.contacts() if c.name}
         groups = {f"group:{g.id}": g.name for g in m.store.groups()}
-    here = [flows.parse_id(x.payload.packet_id) for x in messages if x.payload.chain_id == chain.chain_id and contract and x.payload.contract == contract]
+    here = [
+        flows.parse_id(x.payload.packet_id)
+        for x in messages
+        if x.payload.chain_id == chain.chain_id and contract and x.payload.contract == contract
+    ]
     states = flows.my_claims(chain, contract, here, account.address) if here else {}
     tokens: dict[str | None, object] = {}
     rows = []
@@ -429,25 +556,47 @@ def list_(no_fetch, wallet_name, index, password_file, network_name, as_json):
             except WalletError:
                 tokens[token_address] = None
         coin = tokens[token_address]
-        rows.append({
-            "packet_id": p.packet_id, "from": message.sender, "from_name": names.get(message.sender),
-            "conversation": message.conversation, "conversation_name": groups.get(message.conversation) or names.get(message.conversation),
-            "greeting": p.greeting, "theme": p.theme, "kind": "open" if p.claim_key else "authorized", "slot": p.slot,
-            "token": token_address, "total": p.total, "shares": p.shares,
-            "status": mine.status, "amount": None if mine.amount is None else str(mine.amount),
-            "formatted": None if mine.amount is None or (token_address and coin is None) else _amount(mine.amount, coin),
-            "expiry": mine.state.expiry if mine.state else None, "received_ms": message.timestamp_ms,
-        })
+        rows.append(
+            {
+                "packet_id": p.packet_id,
+                "from": message.sender,
+                "from_name": names.get(message.sender),
+                "conversation": message.conversation,
+                "conversation_name": groups.get(message.conversation) or names.get(message.conversation),
+                "greeting": p.greeting,
+                "theme": p.theme,
+                "kind": "open" if p.claim_key else "authorized",
+                "slot": p.slot,
+                "token": token_address,
+                "total": p.total,
+                "shares": p.shares,
+                "status": mine.status,
+                "amount": None if mine.amount is None else str(mine.amount),
+                "formatted": None
+                if mine.amount is None or (token_address and coin is None)
+                else _amount(mine.amount, coin),
+                "expiry": mine.state.expiry if mine.state else None,
+                "received_ms": message.timestamp_ms,
+            }
+        )
 
     def human() -> None:
         if not rows:
             note("No red packets received yet (`hongbao chat inbox` fetches new mail)")
             return
-        table(f"red packets received by {account.address}", ["id", "from", "greeting", "status"], [
-            [r["packet_id"][:10], r["from_name"] or r["from"], r["greeting"],
-             f"claimed by me ({r['formatted'] or r['amount']})" if r["status"] == "claimed" else r["status"]]
-            for r in rows
-        ])
+        table(
+            f"red packets received by {account.address}",
+            ["id", "from", "greeting", "status"],
+            [
+                [
+                    r["packet_id"][:10],
+                    r["from_name"] or r["from"],
+                    r["greeting"],
+                    f"claimed by me ({r['formatted'] or r['amount']})" if r["status"] == "claimed" else r["status"],
+                ]
+                for r in rows
+            ],
+        )
 
     emit(as_json, rows, human)
 
@@ -464,13 +613,19 @@ def _ticket_from_chat(messenger, wanted: str, me: str):
         messages = _match(_received(messenger), wanted)
     ids = {m.payload.packet_id for m in messages}
     if not ids:
-        raise WalletError(f"no red packet {wanted} in your chats (see `hongbao packet list`); an open packet's code works too")
+        raise WalletError(
+            f"no red packet {wanted} in your chats (see `hongbao packet list`); an open packet's code works too"
+        )
     if len(ids) > 1:
         raise WalletError(f"{len(ids)} packets in your chats start with {wanted}: give more digits")
     p = messages[-1].payload
     if p.claim_key:
-        return flows.OpenCode(p.chain_id, p.contract, flows.parse_id(p.packet_id), bytes.fromhex(p.claim_key[2:])).ticket(me), messages[-1].sender
-    return flows.Ticket.from_authorization(p.chain_id, p.contract, p.packet_id, me, p.slot, p.authorization), messages[-1].sender
+        return flows.OpenCode(
+            p.chain_id, p.contract, flows.parse_id(p.packet_id), bytes.fromhex(p.claim_key[2:])
+        ).ticket(me), messages[-1].sender
+    return flows.Ticket.from_authorization(p.chain_id, p.contract, p.packet_id, me, p.slot, p.authorization), messages[
+        -1
+    ].sender
 
 
 def _submit(chain, ticket, report, *, wallet, index, unlocker, other, common, as_json):
@@ -483,29 +638,82 @@ def _submit(chain, ticket, report, *, wallet, index, unlocker, other, common, as
     quote = fees.fetch(chain.rpc)
     back = flows.expected_reimbursement(report.state, quote.base_fee + quote.tiers[common["speed"]].priority_fee)
     details = [
-        ("claim", f"packet {flows.id_hex(ticket.packet_id)[:18]}... ({'random' if report.state.random else 'equal'} shares, {report.state.shares_left} of {report.state.shares} left, {_amount(report.state.remaining, coin)} remaining)"),
+        (
+            "claim",
+            f"packet {flows.id_hex(ticket.packet_id)[:18]}... ({'random' if report.state.random else 'equal'} shares, {report.state.shares_left} of {report.state.shares} left, {_amount(report.state.remaining, coin)} remaining)",
+        ),
         ("share goes to", ticket.recipient),
         ("submitted by", submitter + (" (pays the gas)" if submitter != ticket.recipient else "")),
-        ("gas reimbursed", f"about {format_units(back, ETH_DECIMALS)} ETH from the packet's deposit" if back else ("no (the packet has no gas deposit)" if not report.state.deposit else "no (the deposit does not cover this claim)")),
+        (
+            "gas reimbursed",
+            f"about {format_units(back, ETH_DECIMALS)} ETH from the packet's deposit"
+            if back
+            else (
+                "no (the packet has no gas deposit)"
+                if not report.state.deposit
+                else "no (the deposit does not cover this claim)"
+            ),
+        ),
     ]
-    record, receipt = _send_tx(chain, ticket.draft(submitter), wallet=wallet, index=index, unlocker=unlocker, other=other,
-                               question="Submit the claim?", details=details, as_json=as_json, **common)
+    record, receipt = _send_tx(
+        chain,
+        ticket.draft(submitter),
+        wallet=wallet,
+        index=index,
+        unlocker=unlocker,
+        other=other,
+        question="Submit the claim?",
+        details=details,
+        as_json=as_json,
+        **common,
+    )
     claim = flows.claimed_in(receipt, ticket)
     return {
-        "packet_id": flows.id_hex(ticket.packet_id), "recipient": ticket.recipient, "amount": str(claim.amount),
-        "formatted": _amount(claim.amount, coin), "token": _token_json(coin), "tx": record.hash, "block": claim.block,
-        "submitter": submitter, "reimbursed": str(claim.reimbursed), "fee": str(_fee_paid(receipt)),
+        "packet_id": flows.id_hex(ticket.packet_id),
+        "recipient": ticket.recipient,
+        "amount": str(claim.amount),
+        "formatted": _amount(claim.amount, coin),
+        "token": _token_json(coin),
+        "tx": record.hash,
+        "block": claim.block,
+        "submitter": submitter,
+        "reimbursed": str(claim.reimbursed),
+        "fee": str(_fee_paid(receipt)),
     }
 
 
 @packet.command()
 @click.argument("packet_ref", metavar="ID|CODE")
-@click.option("--submit-from", "submit_from", metavar="WALLET[:INDEX]", help="Another local account pays the gas and submits the claim (the share still goes to you).")
-@click.option("--export", "export", is_flag=True, help="Print the signed claim ticket instead of sending it: anyone can submit it (`hongbao packet submit TICKET`).")
+@click.option(
+    "--submit-from",
+    "submit_from",
+    metavar="WALLET[:INDEX]",
+    help="Another local account pays the gas and submits the claim (the share still goes to you).",
+)
+@click.option(
+    "--export",
+    "export",
+    is_flag=True,
+    help="Print the signed claim ticket instead of sending it: anyone can submit it (`hongbao packet submit TICKET`).",
+)
 @wallet_option
 @index_option
 @with_tx_options
-def claim(packet_ref, submit_from, export, wallet_name, index, speed, max_fee, tip, yes, timeout, password_file, network_name, as_json):
+def claim(
+    packet_ref,
+    submit_from,
+    export,
+    wallet_name,
+    index,
+    speed,
+    max_fee,
+    tip,
+    yes,
+    timeout,
+    password_file,
+    network_name,
+    as_json,
+):
     """Claim your share: ID is a packet received in a chat (or an id prefix), CODE an open
     packet's claim code.
 
@@ -527,16 +735,23 @@ def claim(packet_ref, submit_from, export, wallet_name, index, speed, max_fee, t
         ticket = flows.OpenCode.parse(packet_ref).ticket(account.address)
     else:
         if not re.fullmatch(r"(0x)?[0-9a-fA-F]{4,64}", packet_ref.strip()):
-            raise WalletError(f"{packet_ref!r} is neither a packet id (or prefix) nor a claim code ({flows.CODE_PREFIX}...)")
+            raise WalletError(
+                f"{packet_ref!r} is neither a packet id (or prefix) nor a claim code ({flows.CODE_PREFIX}...)"
+            )
         with _messenger(unlocker.key(wallet, index)) as m:
             ticket, sender = _ticket_from_chat(m, packet_ref, account.address)
     report = flows.check_claim(chain, ticket)
     if export:
+
         def exported() -> None:
             click.echo(str(ticket))
             note(f"anyone can submit this (`hongbao packet submit TICKET`); the share goes only to {ticket.recipient}")
 
-        emit(as_json, {"ticket": str(ticket), "recipient": ticket.recipient, "packet_id": flows.id_hex(ticket.packet_id)}, exported)
+        emit(
+            as_json,
+            {"ticket": str(ticket), "recipient": ticket.recipient, "packet_id": flows.id_hex(ticket.packet_id)},
+            exported,
+        )
         return
     if submit_from:
         name, sponsor_index = parse_account(submit_from)
@@ -550,13 +765,30 @@ def claim(packet_ref, submit_from, export, wallet_name, index, speed, max_fee, t
         flows.choose_submitter(chain, ticket)
         use_wallet, use_index, other = wallet, index, False
     common = dict(speed=speed, max_fee=max_fee, tip=tip, yes=yes, timeout=timeout)
-    data = _submit(chain, ticket, report, wallet=use_wallet, index=use_index, unlocker=unlocker, other=other, common=common, as_json=as_json)
+    data = _submit(
+        chain,
+        ticket,
+        report,
+        wallet=use_wallet,
+        index=use_index,
+        unlocker=unlocker,
+        other=other,
+        common=common,
+        as_json=as_json,
+    )
     data["from"] = sender
 
     def human() -> None:
         click.echo(f"claimed {data['formatted']} (tx {data['tx']})")
         if data["submitter"] != data["recipient"]:
-            note(f"submitted by {data['submitter']}" + (f", reimbursed {format_units(int(data['reimbursed']), ETH_DECIMALS)} ETH from the packet's deposit" if int(data["reimbursed"]) else ""))
+            note(
+                f"submitted by {data['submitter']}"
+                + (
+                    f", reimbursed {format_units(int(data['reimbursed']), ETH_DECIMALS)} ETH from the packet's deposit"
+                    if int(data["reimbursed"])
+                    else ""
+                )
+            )
 
     emit(as_json, data, human)
 
@@ -578,7 +810,17 @@ def submit(ticket_text, wallet_name, index, speed, max_fee, tip, yes, timeout, p
     chain.verify()
     report = flows.check_claim(chain, ticket)
     common = dict(speed=speed, max_fee=max_fee, tip=tip, yes=yes, timeout=timeout)
-    data = _submit(chain, ticket, report, wallet=wallet, index=index, unlocker=Unlocker(password_file), other=False, common=common, as_json=as_json)
+    data = _submit(
+        chain,
+        ticket,
+        report,
+        wallet=wallet,
+        index=index,
+        unlocker=Unlocker(password_file),
+        other=False,
+        common=common,
+        as_json=as_json,
+    )
     emit(as_json, data, lambda: click.echo(f"claimed {data['formatted']} for {data['recipient']} (tx {data['tx']})"))
 
 
@@ -590,19 +832,42 @@ def _report_json(report, coin) -> dict:
 
     s = report.state
     return {
-        "packet_id": flows.id_hex(report.packet_id), "chain_id": report.chain_id, "contract": report.contract, "creator": s.creator,
-        "token": _token_json(coin), "total": str(report.total), "claimed": str(report.claimed), "remaining": str(s.remaining),
-        "deposit": str(s.deposit), "shares": s.shares, "shares_left": s.shares_left, "random": s.random, "open": s.open,
-        "refunded": s.refunded, "expiry": s.expiry, "now": report.now, "status": report.status,
+        "packet_id": flows.id_hex(report.packet_id),
+        "chain_id": report.chain_id,
+        "contract": report.contract,
+        "creator": s.creator,
+        "token": _token_json(coin),
+        "total": str(report.total),
+        "claimed": str(report.claimed),
+        "remaining": str(s.remaining),
+        "deposit": str(s.deposit),
+        "shares": s.shares,
+        "shares_left": s.shares_left,
+        "random": s.random,
+        "open": s.open,
+        "refunded": s.refunded,
+        "expiry": s.expiry,
+        "now": report.now,
+        "status": report.status,
         "greeting": None if report.created is None else flows.rp.decode_greeting(report.created.greeting),
         "theme": None if report.created is None else flows.theme_name(report.created.theme),
-        "created_tx": report.created_tx, "created_block": report.created_block,
+        "created_tx": report.created_tx,
+        "created_block": report.created_block,
         "claims": [
-            {"recipient": c.recipient, "amount": str(c.amount), "formatted": _amount(c.amount, coin), "tx": c.tx_hash, "block": c.block,
-             "submitter": c.submitter, "reimbursed": str(c.reimbursed)}
+            {
+                "recipient": c.recipient,
+                "amount": str(c.amount),
+                "formatted": _amount(c.amount, coin),
+                "tx": c.tx_hash,
+                "block": c.block,
+                "submitter": c.submitter,
+                "reimbursed": str(c.reimbursed),
+            }
             for c in report.claims
         ],
-        "refund": None if report.refund is None else {"amount": str(report.refund.amount), "deposit": str(report.refund.deposit), "tx": report.refund_tx},
+        "refund": None
+        if report.refund is None
+        else {"amount": str(report.refund.amount), "deposit": str(report.refund.deposit), "tx": report.refund_tx},
     }
 
 
@@ -624,20 +889,60 @@ def info(packet_ref, network_name, as_json):
     s = report.state
 
     def human() -> None:
-        when = f"expires {flows.utc(s.expiry)} (in {flows.describe_wait(s.expiry - report.now)})" if not report.expired else f"expired {flows.utc(s.expiry)}"
-        _grid_out([
-            ("packet", data["packet_id"]), ("creator", s.creator),
-            ("total", f"{_amount(report.total, coin)} in {s.shares} {'random' if s.random else 'equal'} share(s), {'open (claim code)' if s.open else 'authorized (chat)'}"),
-            ("claimed", f"{_amount(report.claimed, coin)} in {len(report.claims)} claim(s), {s.shares_left} share(s) left"),
-            ("left", _amount(s.remaining, coin) + (f" + {format_units(s.deposit, ETH_DECIMALS)} ETH gas deposit" if s.deposit else "")),
-            ("status", f"{report.status}; {when}"),
-        ] + ([("greeting", data["greeting"])] if data["greeting"] else [])
-          + ([("refunded", f"{_amount(report.refund.amount, coin)} + {format_units(report.refund.deposit, ETH_DECIMALS)} ETH deposit (tx {report.refund_tx})")] if report.refund else []))
+        when = (
+            f"expires {flows.utc(s.expiry)} (in {flows.describe_wait(s.expiry - report.now)})"
+            if not report.expired
+            else f"expired {flows.utc(s.expiry)}"
+        )
+        _grid_out(
+            [
+                ("packet", data["packet_id"]),
+                ("creator", s.creator),
+                (
+                    "total",
+                    f"{_amount(report.total, coin)} in {s.shares} {'random' if s.random else 'equal'} share(s), {'open (claim code)' if s.open else 'authorized (chat)'}",
+                ),
+                (
+                    "claimed",
+                    f"{_amount(report.claimed, coin)} in {len(report.claims)} claim(s), {s.shares_left} share(s) left",
+                ),
+                (
+                    "left",
+                    _amount(s.remaining, coin)
+                    + (f" + {format_units(s.deposit, ETH_DECIMALS)} ETH gas deposit" if s.deposit else ""),
+                ),
+                ("status", f"{report.status}; {when}"),
+            ]
+            + ([("greeting", data["greeting"])] if data["greeting"] else [])
+            + (
+                [
+                    (
+                        "refunded",
+                        f"{_amount(report.refund.amount, coin)} + {format_units(report.refund.deposit, ETH_DECIMALS)} ETH deposit (tx {report.refund_tx})",
+                    )
+                ]
+                if report.refund
+                else []
+            )
+        )
         if report.claims:
-            table(None, ["recipient", "amount", "block", "submitted by"], [
-                [c.recipient, _amount(c.amount, coin), c.block, (f"{c.submitter} (reimbursed {format_units(c.reimbursed, ETH_DECIMALS)} ETH)" if c.submitter else "")]
-                for c in report.claims
-            ])
+            table(
+                None,
+                ["recipient", "amount", "block", "submitted by"],
+                [
+                    [
+                        c.recipient,
+                        _amount(c.amount, coin),
+                        c.block,
+                        (
+                            f"{c.submitter} (reimbursed {format_units(c.reimbursed, ETH_DECIMALS)} ETH)"
+                            if c.submitter
+                            else ""
+                        ),
+                    ]
+                    for c in report.claims
+                ],
+            )
 
     emit(as_json, data, human)
 
@@ -657,7 +962,12 @@ def _grid_out(rows: list[tuple[str, str]]) -> None:
 @packet.command()
 @click.argument("packet_ref", metavar="ID")
 @wallet_option
-@click.option("--index", "-i", type=click.IntRange(min=0), help="The creator's account (default: the one that created it here, else 0).")
+@click.option(
+    "--index",
+    "-i",
+    type=click.IntRange(min=0),
+    help="The creator's account (default: the one that created it here, else 0).",
+)
 @with_tx_options
 def refund(packet_ref, wallet_name, index, speed, max_fee, tip, yes, timeout, password_file, network_name, as_json):
     """After expiry, take back what is left and the unused gas deposit (creator only)."""
@@ -672,15 +982,52 @@ def refund(packet_ref, wallet_name, index, speed, max_fee, tip, yes, timeout, pa
     wallet, account = sending_account(wallet.name, index)
     report = flows.check_refund(chain, contract, packet_id, account.address)
     coin = flows.token_of(chain, report.state.token)
-    details = [("refund", f"packet {flows.id_hex(packet_id)[:18]}...: {_amount(report.state.remaining, coin)} left"
-                + (f" + {format_units(report.state.deposit, ETH_DECIMALS)} ETH gas deposit" if report.state.deposit else "")),
-               ("expired", flows.utc(report.state.expiry))]
-    record, receipt = _send_tx(chain, flows.refund_draft(contract, packet_id, account.address), wallet=wallet, index=index, unlocker=Unlocker(password_file),
-                               other=False, speed=speed, max_fee=max_fee, tip=tip, yes=yes, as_json=as_json, timeout=timeout, question="Refund?", details=details)
+    details = [
+        (
+            "refund",
+            f"packet {flows.id_hex(packet_id)[:18]}...: {_amount(report.state.remaining, coin)} left"
+            + (
+                f" + {format_units(report.state.deposit, ETH_DECIMALS)} ETH gas deposit" if report.state.deposit else ""
+            ),
+        ),
+        ("expired", flows.utc(report.state.expiry)),
+    ]
+    record, receipt = _send_tx(
+        chain,
+        flows.refund_draft(contract, packet_id, account.address),
+        wallet=wallet,
+        index=index,
+        unlocker=Unlocker(password_file),
+        other=False,
+        speed=speed,
+        max_fee=max_fee,
+        tip=tip,
+        yes=yes,
+        as_json=as_json,
+        timeout=timeout,
+        question="Refund?",
+        details=details,
+    )
     event = flows.refunded_in(receipt, contract, packet_id)
-    data = {"packet_id": flows.id_hex(packet_id), "creator": account.address, "amount": str(event.amount), "deposit": str(event.deposit),
-            "formatted": _amount(event.amount, coin), "token": _token_json(coin), "tx": record.hash, "fee": str(_fee_paid(receipt))}
-    emit(as_json, data, lambda: click.echo(f"refunded {data['formatted']}" + (f" + {format_units(event.deposit, ETH_DECIMALS)} ETH deposit" if event.deposit else "") + f" (tx {record.hash})"))
+    data = {
+        "packet_id": flows.id_hex(packet_id),
+        "creator": account.address,
+        "amount": str(event.amount),
+        "deposit": str(event.deposit),
+        "formatted": _amount(event.amount, coin),
+        "token": _token_json(coin),
+        "tx": record.hash,
+        "fee": str(_fee_paid(receipt)),
+    }
+    emit(
+        as_json,
+        data,
+        lambda: click.echo(
+            f"refunded {data['formatted']}"
+            + (f" + {format_units(event.deposit, ETH_DECIMALS)} ETH deposit" if event.deposit else "")
+            + f" (tx {record.hash})"
+        ),
+    )
 
 
 @packet.command()
@@ -707,7 +1054,9 @@ def resend(packet_ref, to, wallet_name, password_file, network_name, as_json):
     wallet = open_wallet(wallet_name)
     account = next((a for a in wallet.accounts if a.address == kept.creator), None)
     if account is None:
-        raise WalletError(f"the packet's creator {kept.creator} is not an account of wallet {wallet.name!r}: pick it with --wallet")
+        raise WalletError(
+            f"the packet's creator {kept.creator} is not an account of wallet {wallet.name!r}: pick it with --wallet"
+        )
     key = Unlocker(password_file).key(wallet, account.index)
     coin = flows.token_of(chain, kept.token) if kept.token else None
     plan = packet_keeper.Keeper(home()).plan(kept, key, coin)
@@ -715,4 +1064,6 @@ def resend(packet_ref, to, wallet_name, password_file, network_name, as_json):
     with _messenger(key) as m:
         sent = m.send_each(destination, lambda recipient, _index: _payload(plan, recipient, report.total))
     data = {"packet_id": kept.packet_id, "conversation": sent.conversation, "recipients": list(sent.envelope_ids)}
-    emit(as_json, data, lambda: click.echo(f"sent packet {kept.packet_id[:10]} to {len(sent.envelope_ids)} recipient(s)"))
+    emit(
+        as_json, data, lambda: click.echo(f"sent packet {kept.packet_id[:10]} to {len(sent.envelope_ids)} recipient(s)")
+    )

@@ -55,16 +55,28 @@ def use(url, no_publish, wallet_name, index, password_file, as_json):
         else:
             with messenger(wallet_name, index, password_file) as m:
                 status = m.publish()
-                published = {"address": m.address, "fingerprint": m.fingerprint, "status": status, "one_time_prekeys": m.prekeys_at_relay, "prekey_problem": m.prekey_problem}
+                published = {
+                    "address": m.address,
+                    "fingerprint": m.fingerprint,
+                    "status": status,
+                    "one_time_prekeys": m.prekeys_at_relay,
+                    "prekey_problem": m.prekey_problem,
+                }
 
     def human() -> None:
         click.echo(f"chats now go through {url}")
         if published:
-            click.echo(f"identity of {published['address']} published ({published['status']}); fingerprint {published['fingerprint']}")
+            click.echo(
+                f"identity of {published['address']} published ({published['status']}); fingerprint {published['fingerprint']}"
+            )
             if published["prekey_problem"] is None:
-                click.echo(f"prekeys for forward-secret sessions published ({published['one_time_prekeys']} one-time prekeys at the relay)")
+                click.echo(
+                    f"prekeys for forward-secret sessions published ({published['one_time_prekeys']} one-time prekeys at the relay)"
+                )
             else:
-                note(f"[yellow]prekeys not published ({published['prekey_problem']}): chats with you are signed but not forward-secret until they are[/]")
+                note(
+                    f"[yellow]prekeys not published ({published['prekey_problem']}): chats with you are signed but not forward-secret until they are[/]"
+                )
 
     emit(as_json, {"relay": url, "health": health, "published": published}, human)
 

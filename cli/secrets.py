@@ -42,7 +42,9 @@ def _prompt(label: str, confirm: bool) -> str:
     return first
 
 
-def obtain(*, what: str, env: str, file: Path | None, label: str, confirm: bool = False, fallback: str | None = None) -> str:
+def obtain(
+    *, what: str, env: str, file: Path | None, label: str, confirm: bool = False, fallback: str | None = None
+) -> str:
     """A secret from --*-file, then `env`, then a prompt (terminal only), then `fallback`."""
     if file is not None:
         return read_secret_file(file, what)
@@ -63,7 +65,9 @@ def password(file: Path | None) -> str:
     return value
 
 
-def new_password(file: Path | None, *, env: str = PASSWORD_ENV, what: str = "password", label: str = "New wallet password") -> str:
+def new_password(
+    file: Path | None, *, env: str = PASSWORD_ENV, what: str = "password", label: str = "New wallet password"
+) -> str:
     value = obtain(what=what, env=env, file=file, label=label, confirm=True)
     if len(value) < MIN_PASSWORD:
         raise WalletError(f"the new password is too short: use at least {MIN_PASSWORD} characters")

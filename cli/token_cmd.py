@@ -34,7 +34,11 @@ def add(address, network_name, as_json):
     found = erc20.read_token(chain.rpc, address)
     net.tokens[found.symbol] = found
     config_mod.save(home(), config)
-    emit(as_json, {"network": net.name, "symbol": found.symbol, "address": found.address, "decimals": found.decimals}, lambda: click.echo(f"added {found.symbol} ({found.address}, {found.decimals} decimals) on {net.name}"))
+    emit(
+        as_json,
+        {"network": net.name, "symbol": found.symbol, "address": found.address, "decimals": found.decimals},
+        lambda: click.echo(f"added {found.symbol} ({found.address}, {found.decimals} decimals) on {net.name}"),
+    )
 
 
 @token.command("list")
@@ -44,15 +48,27 @@ def list_(network_name, as_json):
     """Tokens configured on the network."""
     net = load_config().current(network_name)
     rows = [{"symbol": t.symbol, "address": t.address, "decimals": t.decimals} for t in net.tokens.values()]
-    emit(as_json, rows, lambda: table(f"tokens on {net.name}", ["symbol", "address", "decimals"], [[r["symbol"], r["address"], r["decimals"]] for r in rows]))
+    emit(
+        as_json,
+        rows,
+        lambda: table(
+            f"tokens on {net.name}",
+            ["symbol", "address", "decimals"],
+            [[r["symbol"], r["address"], r["decimals"]] for r in rows],
+        ),
+    )
 
 
 @token.command("deploy-test")
 @click.option("--name", default="Test Token", show_default=True)
 @click.option("--symbol", default="TKN", show_default=True)
 @click.option("--decimals", type=click.IntRange(0, 36), default=18, show_default=True)
-@click.option("--supply", default="1000000", show_default=True, help="Initial supply in whole tokens, minted to the deployer.")
-@click.option("--wallet", "wallet_name", envvar="HONGBAO_WALLET", help="Deploy from this wallet (default: anvil's dev account).")
+@click.option(
+    "--supply", default="1000000", show_default=True, help="Initial supply in whole tokens, minted to the deployer."
+)
+@click.option(
+    "--wallet", "wallet_name", envvar="HONGBAO_WALLET", help="Deploy from this wallet (default: anvil's dev account)."
+)
 @click.option("--index", "-i", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path))
 @network_option
@@ -94,5 +110,18 @@ def deploy_test(name, symbol, decimals, supply, wallet_name, index, password_fil
     found = erc20.read_token(chain.rpc, receipt["contractAddress"])
     net.tokens[found.symbol] = found
     config_mod.save(home(), config)
-    emit(as_json, {"network": net.name, "symbol": found.symbol, "address": found.address, "decimals": found.decimals, "supply": str(units), "holder": sender, "hash": record.hash},
-         lambda: click.echo(f"deployed {found.symbol} at {found.address} ({supply} minted to {sender}); added to {net.name}"))
+    emit(
+        as_json,
+        {
+            "network": net.name,
+            "symbol": found.symbol,
+            "address": found.address,
+            "decimals": found.decimals,
+            "supply": str(units),
+            "holder": sender,
+            "hash": record.hash,
+        },
+        lambda: click.echo(
+            f"deployed {found.symbol} at {found.address} ({supply} minted to {sender}); added to {net.name}"
+        ),
+    )

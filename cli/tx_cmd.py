@@ -27,13 +27,25 @@ def _replace(tx_hash: str, cancel: bool, network_name, no_wait, yes, timeout, pa
     log = history()
     prepared, nonce, original = transfers.replacement(chain, log, tx_hash, cancel=cancel)
     sender = prepared.draft.sender
-    owner = next(((w, a) for w in (store().open(n) for n in store().names()) for a in w.accounts if a.address == sender and a.kind != "watch"), None)
+    owner = next(
+        (
+            (w, a)
+            for w in (store().open(n) for n in store().names())
+            for a in w.accounts
+            if a.address == sender and a.kind != "watch"
+        ),
+        None,
+    )
     if owner is None:
         raise WalletError(f"no wallet here holds the key of {sender}")
     wallet, account = owner
     if not as_json:
         show_preview(prepared, net.name)
-        click.echo(f"replaces {original} (nonce {nonce}) with higher fees" + (" by a 0 ETH transfer to yourself" if cancel else ""), err=True)
+        click.echo(
+            f"replaces {original} (nonce {nonce}) with higher fees"
+            + (" by a 0 ETH transfer to yourself" if cancel else ""),
+            err=True,
+        )
     if as_json and not yes:
         raise WalletError("--json needs --yes (a script cannot answer the confirmation)")
     confirm(yes, "Sign and send the replacement?")
@@ -57,7 +69,9 @@ def _replacement_command(name: str, cancel: bool, help_text: str) -> None:
 
 
 _replacement_command("speed-up", False, "Resend a pending transaction with the same nonce and higher fees.")
-_replacement_command("cancel", True, "Cancel a pending transaction: a 0 ETH transfer to yourself with its nonce and higher fees.")
+_replacement_command(
+    "cancel", True, "Cancel a pending transaction: a 0 ETH transfer to yourself with its nonce and higher fees."
+)
 
 
 def _attach_history_commands() -> None:

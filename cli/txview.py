@@ -29,9 +29,16 @@ def preview_json(prepared) -> dict:
         "warnings": prepared.warnings,
     }
     if prepared.decoded:
-        data["call"] = {"function": prepared.decoded.function, "args": {k: str(v) for k, v in prepared.decoded.args.items()}}
+        data["call"] = {
+            "function": prepared.decoded.function,
+            "args": {k: str(v) for k, v in prepared.decoded.args.items()},
+        }
     if draft.token:
-        data["token"] = {"symbol": draft.token.symbol, "address": draft.token.address, "amount": str(draft.token_amount)}
+        data["token"] = {
+            "symbol": draft.token.symbol,
+            "address": draft.token.address,
+            "amount": str(draft.token_amount),
+        }
     return data
 
 
@@ -47,7 +54,10 @@ def show_preview(prepared, network_name: str) -> None:
     grid.add_row("network", f"{network_name} (chain id {prepared.chain_id})")
     grid.add_row("from", draft.sender)
     if draft.token is not None:
-        grid.add_row("call", f"{draft.token.symbol}.transfer(to={prepared.decoded.args['to']}, amount={format_units(draft.token_amount, draft.token.decimals)} {draft.token.symbol})")
+        grid.add_row(
+            "call",
+            f"{draft.token.symbol}.transfer(to={prepared.decoded.args['to']}, amount={format_units(draft.token_amount, draft.token.decimals)} {draft.token.symbol})",
+        )
         grid.add_row("token contract", draft.token.address)
     elif prepared.decoded is not None:
         args = ", ".join(f"{k}={v}" for k, v in prepared.decoded.args.items())
@@ -57,8 +67,16 @@ def show_preview(prepared, network_name: str) -> None:
         grid.add_row("to", draft.to or "(new contract)")
         if draft.data:
             grid.add_row("data", f"0x{draft.data[:4].hex()}... ({len(draft.data)} bytes, not decoded)")
-    grid.add_row("sends", _eth(prepared.value) if draft.token is None else f"{format_units(draft.token_amount, draft.token.decimals)} {draft.token.symbol}")
-    grid.add_row("fee", f"~{_eth(prepared.expected_fee)} (at most {_eth(prepared.max_fee_cost)}; gas {prepared.gas:,}, max {format_units(prepared.fees.max_fee, 9)} gwei, tip {format_units(prepared.fees.priority_fee, 9)} gwei)")
+    grid.add_row(
+        "sends",
+        _eth(prepared.value)
+        if draft.token is None
+        else f"{format_units(draft.token_amount, draft.token.decimals)} {draft.token.symbol}",
+    )
+    grid.add_row(
+        "fee",
+        f"~{_eth(prepared.expected_fee)} (at most {_eth(prepared.max_fee_cost)}; gas {prepared.gas:,}, max {format_units(prepared.fees.max_fee, 9)} gwei, tip {format_units(prepared.fees.priority_fee, 9)} gwei)",
+    )
     worst = prepared.value + prepared.max_fee_cost
     change = f"-{_eth(prepared.value + prepared.expected_fee)} (at most -{_eth(worst)})"
     if draft.token is not None:
@@ -75,7 +93,9 @@ def describe_receipt(receipt: dict) -> str:
 
     status = "confirmed" if to_int(receipt.get("status")) == 1 else "FAILED (reverted)"
     fee = to_int(receipt["gasUsed"]) * to_int(receipt.get("effectiveGasPrice"))
-    return f"{status} in block {to_int(receipt['blockNumber'])}, gas used {to_int(receipt['gasUsed']):,}, fee {_eth(fee)}"
+    return (
+        f"{status} in block {to_int(receipt['blockNumber'])}, gas used {to_int(receipt['gasUsed']):,}, fee {_eth(fee)}"
+    )
 
 
 def wait_with_progress(chain, tx_hash: str, history, timeout: float, quiet: bool) -> dict:
@@ -86,23 +106,44 @@ def wait_with_progress(chain, tx_hash: str, history, timeout: float, quiet: bool
     from rich.status import Status
 
     with Status(f"waiting for {tx_hash[:10]}... to be mined", console=console(stderr=True)) as status:
-        return wait_for_receipt(chain, tx_hash, history, timeout=timeout, tick=lambda s: status.update(f"waiting for {tx_hash[:10]}... to be mined ({s:.0f} s)"))
+        return wait_for_receipt(
+            chain,
+            tx_hash,
+            history,
+            timeout=timeout,
+            tick=lambda s: status.update(f"waiting for {tx_hash[:10]}... to be mined ({s:.0f} s)"),
+        )
 
 
 def sent_json(record, receipt: dict | None) -> dict:
     from wallet.rpc import to_int
 
-    data = {"hash": record.hash, "from": record.sender, "to": record.to, "nonce": record.nonce, "value": str(record.value), "kind": record.kind, "status": "pending"}
+    data = {
+        "hash": record.hash,
+        "from": record.sender,
+        "to": record.to,
+        "nonce": record.nonce,
+        "value": str(record.value),
+        "kind": record.kind,
+        "status": "pending",
+    }
     if record.token:
         data.update(token=record.token, token_amount=str(record.token_amount))
     if record.replaces:
         data["replaces"] = record.replaces
     if receipt is not None:
-        data.update(status="confirmed" if to_int(receipt.get("status")) == 1 else "failed", block=to_int(receipt["blockNumber"]), gas_used=to_int(receipt["gasUsed"]), fee=str(to_int(receipt["gasUsed"]) * to_int(receipt.get("effectiveGasPrice"))))
+        data.update(
+            status="confirmed" if to_int(receipt.get("status")) == 1 else "failed",
+            block=to_int(receipt["blockNumber"]),
+            gas_used=to_int(receipt["gasUsed"]),
+            fee=str(to_int(receipt["gasUsed"]) * to_int(receipt.get("effectiveGasPrice"))),
+        )
     return data
 
 
-def report_sent(as_json: bool, record, receipt: dict | None, explorer_link: str | None, extra: dict | None = None) -> None:
+def report_sent(
+    as_json: bool, record, receipt: dict | None, explorer_link: str | None, extra: dict | None = None
+) -> None:
     from .output import emit
 
     def human() -> None:

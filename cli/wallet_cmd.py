@@ -18,11 +18,36 @@ from .output import console, emit, json_option, note, table
 
 WALLET_ENV = "HONGBAO_WALLET"
 
-wallet_option = click.option("--wallet", "wallet_name", envvar=WALLET_ENV, help="Wallet name (default: 'default', or the only wallet).")
-password_file_option = click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the wallet password from this file's first line.")
-index_option = click.option("--index", "-i", type=click.IntRange(min=0), default=0, show_default=True, help="Account number (see `hongbao wallet list`).")
-kdf_option = click.option("--kdf", type=click.Choice(list(vault.ARGON2ID_PRESETS)), default=vault.DEFAULT_PRESET, show_default=True, help="Argon2id cost preset for the password.")
-scheme_option = click.option("--scheme", type=click.Choice(list(hd.SCHEMES)), default=hd.DEFAULT_SCHEME, show_default=True, help="Account path scheme (bip44: MetaMask/Foundry; ledger-live: Ledger Live).")
+wallet_option = click.option(
+    "--wallet", "wallet_name", envvar=WALLET_ENV, help="Wallet name (default: 'default', or the only wallet)."
+)
+password_file_option = click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the wallet password from this file's first line.",
+)
+index_option = click.option(
+    "--index",
+    "-i",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Account number (see `hongbao wallet list`).",
+)
+kdf_option = click.option(
+    "--kdf",
+    type=click.Choice(list(vault.ARGON2ID_PRESETS)),
+    default=vault.DEFAULT_PRESET,
+    show_default=True,
+    help="Argon2id cost preset for the password.",
+)
+scheme_option = click.option(
+    "--scheme",
+    type=click.Choice(list(hd.SCHEMES)),
+    default=hd.DEFAULT_SCHEME,
+    show_default=True,
+    help="Account path scheme (bip44: MetaMask/Foundry; ledger-live: Ledger Live).",
+)
 
 
 def store() -> keyring.WalletStore:
@@ -56,7 +81,11 @@ def account_json(account: keyring.Account, wallet: str | None = None) -> dict:
 
 
 def show_accounts(wallet_name: str, accounts: list[keyring.Account]) -> None:
-    table(f"wallet {wallet_name}", ["index", "address", "path / kind", "label"], [[a.index, a.address, a.path or a.kind, a.label] for a in accounts])
+    table(
+        f"wallet {wallet_name}",
+        ["index", "address", "path / kind", "label"],
+        [[a.index, a.address, a.path or a.kind, a.label] for a in accounts],
+    )
 
 
 @click.group()
@@ -66,17 +95,44 @@ def wallet() -> None:
 
 @wallet.command()
 @wallet_option
-@click.option("--words", type=click.Choice(["12", "24"]), default="12", show_default=True, help="Recovery phrase length.")
-@click.option("--language", default="english", show_default=True, help="Wordlist: english, chinese_simplified (zh), ...")
-@click.option("--passphrase", "use_passphrase", is_flag=True, help="Add a BIP39 passphrase (prompt or HONGBAO_BIP39_PASSPHRASE).")
-@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the BIP39 passphrase from a file.")
-@click.option("--accounts", "count", type=click.IntRange(min=1, max=10_000), default=1, show_default=True, help="Accounts to derive now.")
+@click.option(
+    "--words", type=click.Choice(["12", "24"]), default="12", show_default=True, help="Recovery phrase length."
+)
+@click.option(
+    "--language", default="english", show_default=True, help="Wordlist: english, chinese_simplified (zh), ..."
+)
+@click.option(
+    "--passphrase", "use_passphrase", is_flag=True, help="Add a BIP39 passphrase (prompt or HONGBAO_BIP39_PASSPHRASE)."
+)
+@click.option(
+    "--passphrase-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the BIP39 passphrase from a file."
+)
+@click.option(
+    "--accounts",
+    "count",
+    type=click.IntRange(min=1, max=10_000),
+    default=1,
+    show_default=True,
+    help="Accounts to derive now.",
+)
 @click.option("--show-mnemonic", is_flag=True, help="Print the new recovery phrase (it is shown in a terminal anyway).")
 @scheme_option
 @kdf_option
 @password_file_option
 @json_option
-def create(wallet_name, words, language, use_passphrase, passphrase_file, count, show_mnemonic, scheme, kdf, password_file, as_json):
+def create(
+    wallet_name,
+    words,
+    language,
+    use_passphrase,
+    passphrase_file,
+    count,
+    show_mnemonic,
+    scheme,
+    kdf,
+    password_file,
+    as_json,
+):
     """Create a wallet with a new recovery phrase."""
     from wallet import bip39
 
@@ -86,7 +142,9 @@ def create(wallet_name, words, language, use_passphrase, passphrase_file, count,
     phrase = bip39.generate(int(words), language)
     passphrase = secrets.bip39_passphrase(use_passphrase, passphrase_file)
     password = secrets.new_password(password_file)
-    unlocked = store().create_from_mnemonic(name, phrase, password, passphrase=passphrase, language=language, preset=kdf, accounts=count, scheme=scheme)
+    unlocked = store().create_from_mnemonic(
+        name, phrase, password, passphrase=passphrase, language=language, preset=kdf, accounts=count, scheme=scheme
+    )
     reveal = show_mnemonic or (secrets.interactive() and not as_json)
     data = {"wallet": name, "file": str(unlocked.wallet.path), "accounts": [account_json(a) for a in unlocked.accounts]}
     if reveal and as_json:
@@ -97,7 +155,9 @@ def create(wallet_name, words, language, use_passphrase, passphrase_file, count,
         if reveal:
             _print_phrase(phrase, bip39.language_name(language), bool(passphrase))
             if secrets.interactive():
-                click.prompt("Press Enter once the phrase is written down", default="", show_default=False, prompt_suffix="")
+                click.prompt(
+                    "Press Enter once the phrase is written down", default="", show_default=False, prompt_suffix=""
+                )
         else:
             note(f"Write down the recovery phrase now: [bold]hongbao wallet reveal --wallet {name}[/]")
 
@@ -106,7 +166,6 @@ def create(wallet_name, words, language, use_passphrase, passphrase_file, count,
 
 def _print_phrase(phrase: str, language: str, has_passphrase: bool) -> None:
     from rich.panel import Panel
-
     from rich.table import Table
 
     words = phrase.split()
@@ -118,26 +177,75 @@ def _print_phrase(phrase: str, language: str, has_passphrase: bool) -> None:
     for start in range(0, len(numbered), per_row):
         grid.add_row(*numbered[start : start + per_row])
     extra = "\nThis wallet also needs its BIP39 passphrase to recover." if has_passphrase else ""
-    console().print(Panel(grid, title=f"recovery phrase ({language}, {len(words)} words)", subtitle="anyone with these words owns the funds", expand=False))
+    console().print(
+        Panel(
+            grid,
+            title=f"recovery phrase ({language}, {len(words)} words)",
+            subtitle="anyone with these words owns the funds",
+            expand=False,
+        )
+    )
     console().print(f"Write it on paper; never type it into a website.{extra}")
 
 
 @wallet.command("import")
 @wallet_option
-@click.option("--private-key-file", type=click.Path(dir_okay=False, path_type=Path), help="Import a raw hex private key from this file.")
-@click.option("--keystore", "keystore_file", type=click.Path(dir_okay=False, path_type=Path), help="Import a Web3 Secret Storage v3 keystore (geth, cast, MetaMask).")
-@click.option("--keystore-password-file", type=click.Path(dir_okay=False, path_type=Path), help="The keystore's password (else HONGBAO_KEYSTORE_PASSWORD or a prompt).")
+@click.option(
+    "--private-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Import a raw hex private key from this file.",
+)
+@click.option(
+    "--keystore",
+    "keystore_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Import a Web3 Secret Storage v3 keystore (geth, cast, MetaMask).",
+)
+@click.option(
+    "--keystore-password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The keystore's password (else HONGBAO_KEYSTORE_PASSWORD or a prompt).",
+)
 @click.option("--watch", "watch_address", metavar="ADDRESS", help="Add a watch-only address (no key).")
 @click.option("--label", default="", help="Label for the imported account.")
 @click.option("--language", default=None, help="Wordlist of the phrase (detected if omitted).")
-@click.option("--passphrase", "use_passphrase", is_flag=True, help="The phrase has a BIP39 passphrase (prompt or HONGBAO_BIP39_PASSPHRASE).")
-@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the BIP39 passphrase from a file.")
-@click.option("--accounts", "count", type=click.IntRange(min=1, max=10_000), default=1, show_default=True, help="Accounts to derive from the phrase.")
+@click.option(
+    "--passphrase",
+    "use_passphrase",
+    is_flag=True,
+    help="The phrase has a BIP39 passphrase (prompt or HONGBAO_BIP39_PASSPHRASE).",
+)
+@click.option(
+    "--passphrase-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the BIP39 passphrase from a file."
+)
+@click.option(
+    "--accounts",
+    "count",
+    type=click.IntRange(min=1, max=10_000),
+    default=1,
+    show_default=True,
+    help="Accounts to derive from the phrase.",
+)
 @scheme_option
 @kdf_option
 @password_file_option
 @json_option
-def import_(wallet_name, private_key_file, keystore_file, keystore_password_file, watch_address, label, language, use_passphrase, passphrase_file, count, scheme, kdf, password_file, as_json):
+def import_(
+    wallet_name,
+    private_key_file,
+    keystore_file,
+    keystore_password_file,
+    watch_address,
+    label,
+    language,
+    use_passphrase,
+    passphrase_file,
+    count,
+    scheme,
+    kdf,
+    password_file,
+    as_json,
+):
     """Import a recovery phrase (prompt, or stdin when piped), a key, a keystore or a watch-only address.
 
     A phrase makes a new wallet. A key, keystore or address is added to the wallet if it
@@ -156,7 +264,9 @@ def import_(wallet_name, private_key_file, keystore_file, keystore_password_file
         phrase, language = bip39.check(phrase, language)  # fail before asking for passwords
         passphrase = secrets.bip39_passphrase(use_passphrase, passphrase_file)
         password = secrets.new_password(password_file)
-        unlocked = store().create_from_mnemonic(name, phrase, password, passphrase=passphrase, language=language, preset=kdf, accounts=count, scheme=scheme)
+        unlocked = store().create_from_mnemonic(
+            name, phrase, password, passphrase=passphrase, language=language, preset=kdf, accounts=count, scheme=scheme
+        )
         added = unlocked.accounts
     else:
         key = None
@@ -171,7 +281,11 @@ def import_(wallet_name, private_key_file, keystore_file, keystore_password_file
         else:
             unlocked = store().create_empty(name, secrets.new_password(password_file), preset=kdf)
         added = [unlocked.add_private_key(key, label) if key is not None else unlocked.add_watch(watch_address, label)]
-    emit(as_json, {"wallet": name, "file": str(unlocked.wallet.path), "accounts": [account_json(a) for a in added]}, lambda: show_accounts(name, added))
+    emit(
+        as_json,
+        {"wallet": name, "file": str(unlocked.wallet.path), "accounts": [account_json(a) for a in added]},
+        lambda: show_accounts(name, added),
+    )
 
 
 def _read_keystore(path: Path, password_file: Path | None) -> bytes:
@@ -182,7 +296,12 @@ def _read_keystore(path: Path, password_file: Path | None) -> bytes:
     except OSError as error:
         raise WalletError(f"cannot read keystore {path}: {error.strerror}") from None
     document = keystore.parse(data, str(path))
-    password = secrets.obtain(what="keystore password", env=secrets.KEYSTORE_PASSWORD_ENV, file=password_file, label=f"Password of {path.name}")
+    password = secrets.obtain(
+        what="keystore password",
+        env=secrets.KEYSTORE_PASSWORD_ENV,
+        file=password_file,
+        label=f"Password of {path.name}",
+    )
     return keystore.decrypt(document, password, str(path))
 
 
@@ -206,10 +325,21 @@ def list_(wallet_name, as_json):
 
 @wallet.command()
 @wallet_option
-@click.option("--count", "-n", type=click.IntRange(min=1, max=10_000), default=1, show_default=True, help="How many accounts to add.")
+@click.option(
+    "--count",
+    "-n",
+    type=click.IntRange(min=1, max=10_000),
+    default=1,
+    show_default=True,
+    help="How many accounts to add.",
+)
 @click.option("--path", "path", help="Derive exactly this BIP32 path (e.g. m/44'/60'/0'/0/7).")
 @click.option("--label", default="", help="Label for the new account(s).")
-@click.option("--scheme", type=click.Choice(list(hd.SCHEMES)), help="Path scheme (default: the one the wallet already uses, else bip44).")
+@click.option(
+    "--scheme",
+    type=click.Choice(list(hd.SCHEMES)),
+    help="Path scheme (default: the one the wallet already uses, else bip44).",
+)
 @password_file_option
 @json_option
 def derive(wallet_name, count, path, label, scheme, password_file, as_json):
@@ -260,16 +390,28 @@ def address(wallet_name, index, qr, verify, password_file, as_json):
 def label(wallet_name, index, text, as_json):
     """Set an account's label (no password needed: labels are not secret)."""
     account = open_wallet(wallet_name).set_label(index, text)
-    emit(as_json, account_json(account), lambda: click.echo(f"account {account.index} is now labelled {account.label!r}"))
+    emit(
+        as_json, account_json(account), lambda: click.echo(f"account {account.index} is now labelled {account.label!r}")
+    )
 
 
 @wallet.command("export-keystore")
 @wallet_option
 @index_option
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Keystore file to write (mode 0600).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Keystore file to write (mode 0600).",
+)
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @click.option("--scrypt-n", type=int, default=262144, show_default=True, help="scrypt cost (power of two).")
-@click.option("--keystore-password-file", type=click.Path(dir_okay=False, path_type=Path), help="Password for the keystore (else HONGBAO_KEYSTORE_PASSWORD, a prompt, or the wallet password).")
+@click.option(
+    "--keystore-password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Password for the keystore (else HONGBAO_KEYSTORE_PASSWORD, a prompt, or the wallet password).",
+)
 @password_file_option
 @json_option
 def export_keystore(wallet_name, index, out, force, scrypt_n, keystore_password_file, password_file, as_json):
@@ -284,8 +426,19 @@ def export_keystore(wallet_name, index, out, force, scrypt_n, keystore_password_
         raise WalletError(f"{out} exists; pass --force to overwrite it")
     unlocked = unlock(wallet_name, password_file)
     key = unlocked.private_key(index)
-    wallet_password = None if secrets.interactive() or keystore_password_file or secrets.KEYSTORE_PASSWORD_ENV in os.environ else secrets.password(password_file)
-    password = secrets.obtain(what="keystore password", env=secrets.KEYSTORE_PASSWORD_ENV, file=keystore_password_file, label="Keystore password", confirm=True, fallback=wallet_password)
+    wallet_password = (
+        None
+        if secrets.interactive() or keystore_password_file or secrets.KEYSTORE_PASSWORD_ENV in os.environ
+        else secrets.password(password_file)
+    )
+    password = secrets.obtain(
+        what="keystore password",
+        env=secrets.KEYSTORE_PASSWORD_ENV,
+        file=keystore_password_file,
+        label="Keystore password",
+        confirm=True,
+        fallback=wallet_password,
+    )
     document = keystore.encrypt(key, password, scrypt_n=scrypt_n)
     data = json.dumps(document, indent=2).encode() + b"\n"
     try:
@@ -297,13 +450,19 @@ def export_keystore(wallet_name, index, out, force, scrypt_n, keystore_password_
     except OSError as error:
         raise WalletError(f"cannot write {out}: {error.strerror or error}") from None
     account = unlocked.wallet.account(index)
-    emit(as_json, {"address": account.address, "file": str(out)}, lambda: click.echo(f"wrote {out} ({account.address}, scrypt n={scrypt_n})"))
+    emit(
+        as_json,
+        {"address": account.address, "file": str(out)},
+        lambda: click.echo(f"wrote {out} ({account.address}, scrypt n={scrypt_n})"),
+    )
 
 
 @wallet.command()
 @wallet_option
 @index_option
-@click.option("--private-key", "private_key", is_flag=True, help="Reveal one account's private key instead of the phrase.")
+@click.option(
+    "--private-key", "private_key", is_flag=True, help="Reveal one account's private key instead of the phrase."
+)
 @click.option("--yes", is_flag=True, help="Skip the confirmation (scripts).")
 @password_file_option
 @json_option
@@ -314,20 +473,34 @@ def reveal(wallet_name, index, private_key, yes, password_file, as_json):
     if not yes:
         if not secrets.interactive():
             raise WalletError(f"revealing {what} needs a confirmation: pass --yes")
-        answer = click.prompt(f"Anyone who sees {what} can take the funds. Type 'reveal' to show it", default="", show_default=False)
+        answer = click.prompt(
+            f"Anyone who sees {what} can take the funds. Type 'reveal' to show it", default="", show_default=False
+        )
         if answer.strip() != "reveal":
             raise WalletError("not confirmed; nothing shown")
     if private_key:
         secret = "0x" + unlocked.private_key(index).hex()
-        emit(as_json, {"address": unlocked.wallet.account(index).address, "private_key": secret}, lambda: click.echo(secret))
+        emit(
+            as_json,
+            {"address": unlocked.wallet.account(index).address, "private_key": secret},
+            lambda: click.echo(secret),
+        )
         return
     phrase, language, has_passphrase = unlocked.mnemonic()
-    emit(as_json, {"mnemonic": phrase, "language": language, "passphrase": has_passphrase}, lambda: _print_phrase(phrase, language, has_passphrase))
+    emit(
+        as_json,
+        {"mnemonic": phrase, "language": language, "passphrase": has_passphrase},
+        lambda: _print_phrase(phrase, language, has_passphrase),
+    )
 
 
 @wallet.command("change-password")
 @wallet_option
-@click.option("--new-password-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the new password from a file (else HONGBAO_NEW_PASSWORD or a prompt).")
+@click.option(
+    "--new-password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the new password from a file (else HONGBAO_NEW_PASSWORD or a prompt).",
+)
 @kdf_option
 @password_file_option
 @json_option
@@ -336,7 +509,11 @@ def change_password(wallet_name, new_password_file, kdf, password_file, as_json)
     unlocked = unlock(wallet_name, password_file)
     new = secrets.new_password(new_password_file, env=secrets.NEW_PASSWORD_ENV, what="new password")
     unlocked.change_password(new, kdf)
-    emit(as_json, {"wallet": unlocked.wallet.name, "file": str(unlocked.wallet.path)}, lambda: click.echo(f"password changed for wallet {unlocked.wallet.name!r}"))
+    emit(
+        as_json,
+        {"wallet": unlocked.wallet.name, "file": str(unlocked.wallet.path)},
+        lambda: click.echo(f"password changed for wallet {unlocked.wallet.name!r}"),
+    )
 
 
 def _message_bytes(message: str, is_hex: bool) -> bytes:
@@ -374,7 +551,11 @@ def sign_message(wallet_name, index, message, is_hex, password_file, as_json):
     data = _message_bytes(message, is_hex)
     unlocked = unlock(wallet_name, password_file)
     signature = "0x" + signing.sign_message(unlocked.private_key(index), data).hex()
-    emit(as_json, {"address": unlocked.wallet.account(index).address, "signature": signature}, lambda: click.echo(signature))
+    emit(
+        as_json,
+        {"address": unlocked.wallet.account(index).address, "signature": signature},
+        lambda: click.echo(signature),
+    )
 
 
 @wallet.command("sign-typed-data")
@@ -389,7 +570,11 @@ def sign_typed_data(wallet_name, index, file, password_file, as_json):
     digest = signing.typed_data_hash(typed)  # invalid data fails before the password prompt
     unlocked = unlock(wallet_name, password_file)
     signature = "0x" + signing.sign_hash(unlocked.private_key(index), digest).hex()
-    emit(as_json, {"address": unlocked.wallet.account(index).address, "signature": signature, "digest": "0x" + digest.hex()}, lambda: click.echo(signature))
+    emit(
+        as_json,
+        {"address": unlocked.wallet.account(index).address, "signature": signature, "digest": "0x" + digest.hex()},
+        lambda: click.echo(signature),
+    )
 
 
 @wallet.command("sign-tx")
@@ -407,14 +592,23 @@ def sign_tx(wallet_name, index, file, password_file, as_json):
     unlocked = unlock(wallet_name, password_file)
     signed = signing.sign_transaction(unlocked.private_key(index), tx)
     raw = "0x" + signed.raw.hex()
-    emit(as_json, {"from": signed.sender, "hash": "0x" + signed.hash.hex(), "raw": raw, "type": tx.get("type", 0)}, lambda: click.echo(raw))
+    emit(
+        as_json,
+        {"from": signed.sender, "hash": "0x" + signed.hash.hex(), "raw": raw, "type": tx.get("type", 0)},
+        lambda: click.echo(raw),
+    )
 
 
 @wallet.command()
 @click.argument("message", required=False)
 @click.option("--signature", "-s", required=True, help="The 65-byte signature, hex.")
 @click.option("--address", "expected", help="Fail (exit 1) unless the signer is this address.")
-@click.option("--typed-data", "typed_file", type=click.Path(dir_okay=False, path_type=Path), help="Verify an EIP-712 signature over this JSON file.")
+@click.option(
+    "--typed-data",
+    "typed_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Verify an EIP-712 signature over this JSON file.",
+)
 @click.option("--hex", "is_hex", is_flag=True, help="MESSAGE is hex bytes, not text.")
 @json_option
 def verify(message, signature, expected, typed_file, is_hex, as_json):

@@ -55,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     unknown = [a for a in args if a != "--check"]
     if unknown:
-        print(f"contracts.build: unknown argument {unknown[0]}\nusage: python -m contracts.build [--check]", file=sys.stderr)
+        print(
+            f"contracts.build: unknown argument {unknown[0]}\nusage: python -m contracts.build [--check]",
+            file=sys.stderr,
+        )
         return 2
     try:
         return run("--check" in args)

@@ -22,7 +22,7 @@ def abi_type(param: dict[str, Any]) -> str:
     kind = param["type"]
     if kind.startswith("tuple"):
         inner = ",".join(abi_type(component) for component in param.get("components", []))
-        return f"({inner}){kind[len('tuple'):]}"
+        return f"({inner}){kind[len('tuple') :]}"
     return kind
 
 
@@ -43,9 +43,7 @@ def deployment_tx(artifact: Artifact, *constructor_args: Any) -> bytes:
         raise ValueError(f"{artifact.name} has no creation code (an interface or abstract contract cannot be deployed)")
     types = constructor_types(artifact)
     if len(constructor_args) != len(types):
-        signature = ", ".join(
-            f"{abi_type(p)} {p.get('name') or '_'}" for p in artifact.constructor_inputs
-        )
+        signature = ", ".join(f"{abi_type(p)} {p.get('name') or '_'}" for p in artifact.constructor_inputs)
         raise TypeError(
             f"{artifact.name} constructor({signature}) takes {len(types)} argument(s), got {len(constructor_args)}"
         )

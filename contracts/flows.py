@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from wallet import abi, erc20, signing
 from wallet import address as addr
@@ -86,7 +86,11 @@ def contract_of(network: Network) -> str:
     """The network's RedPacket contract (config), or a PacketError saying how to get one."""
     contract = network.contracts.get(CONTRACT_KEY)
     if not contract:
-        hint = "run `hongbao contracts deploy`" if network.is_local else f"add its address under [networks.{network.name}.contracts] red_packet in config.toml"
+        hint = (
+            "run `hongbao contracts deploy`"
+            if network.is_local
+            else f"add its address under [networks.{network.name}.contracts] red_packet in config.toml"
+        )
         raise PacketError(f"no RedPacket contract is known on {network.name}: {hint}")
     return contract
 
@@ -117,7 +121,12 @@ def describe_wait(seconds: int) -> str:
     days, rest = divmod(seconds, 86_400)
     hours, rest = divmod(rest, 3_600)
     minutes, secs = divmod(rest, 60)
-    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m" if minutes and not days else "", f"{secs}s" if secs and not days and not hours else ""]
+    parts = [
+        f"{days}d" if days else "",
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes and not days else "",
+        f"{secs}s" if secs and not days and not hours else "",
+    ]
     return "".join(parts) or "0s"
 
 
@@ -135,13 +144,21 @@ def simulate(chain: Chain, draft: Draft) -> None:
         chain.rpc.call("eth_call", call, "pending")
     except RpcError as error:
         if "revert" in error.rpc_message.lower() or error.code == 3:
-            raise Reverted(f"the transaction would fail ({rp.explain_revert(revert_data(error))}); nothing was sent") from None
+            raise Reverted(
+                f"the transaction would fail ({rp.explain_revert(revert_data(error))}); nothing was sent"
+            ) from None
         raise
 
 
 def revert_data(error: RpcError) -> bytes | None:
     """The revert bytes a node attaches to a failed call (as wallet.transfers.simulate reads them)."""
-    data = error.data if isinstance(error.data, str) else (error.data or {}).get("data") if isinstance(error.data, dict) else None
+    data = (
+        error.data
+        if isinstance(error.data, str)
+        else (error.data or {}).get("data")
+        if isinstance(error.data, dict)
+        else None
+    )
     return bytes.fromhex(data[2:]) if isinstance(data, str) and data.startswith("0x") else None
 
 
@@ -189,15 +206,19 @@ class Plan:
             raise PacketError("an open packet has no per-recipient authorizations: share its claim code")
         slot = self.slot_of(recipient)
         who = self.recipients[slot]
-        return Authorization(who, slot, rp.sign_claim(self.claim_key, self.chain_id, self.contract, self.packet_id, who, slot))
+        return Authorization(
+            who, slot, rp.sign_claim(self.claim_key, self.chain_id, self.contract, self.packet_id, who, slot)
+        )
 
     def authorizations(self) -> list[Authorization]:
         return [self.authorization(r) for r in self.recipients]
 
     @property
-    def code(self) -> "OpenCode":
+    def code(self) -> OpenCode:
         if not self.open:
-            raise PacketError("only an open packet has a claim code; this one is claimed with per-recipient authorizations")
+            raise PacketError(
+                "only an open packet has a claim code; this one is claimed with per-recipient authorizations"
+            )
         return OpenCode(self.chain_id, self.contract, self.packet_id, self.claim_key)
 
 
@@ -231,7 +252,9 @@ def plan_create(
     if not 1 <= shares <= rp.MAX_SHARES:
         raise PacketError(f"shares must be 1 to {rp.MAX_SHARES}, not {shares}")
     if total < shares:
-        raise PacketError(f"the total ({format_amount(total, token)}) is smaller than the number of shares ({shares}): each share needs at least one base unit")
+        raise PacketError(
+            f"the total ({format_amount(total, token)}) is smaller than the number of shares ({shares}): each share needs at least one base unit"
+        )
     if total > MAX_TOTAL:
         raise PacketError("the total is too large for a packet (below 2^96 base units)")
     if not 1 <= duration <= MAX_DURATION:
@@ -247,8 +270,17 @@ def plan_create(
     else:
         key_address = addr.from_private_key(claim_key)
     params = rp.CreateParams(
-        nonce=nonce, total=total, shares=shares, duration=duration, claim_key=key_address, token=token.address if token else None,
-        deposit=deposit, random=random, open=open, theme=number, greeting=rp.encode_greeting(greeting),
+        nonce=nonce,
+        total=total,
+        shares=shares,
+        duration=duration,
+        claim_key=key_address,
+        token=token.address if token else None,
+        deposit=deposit,
+        random=random,
+        open=open,
+        theme=number,
+        greeting=rp.encode_greeting(greeting),
     )
     packet = rp.packet_id(chain_id, contract, creator, nonce)
     return Plan(chain_id, contract, creator, params, packet, claim_key, greeting, theme, token, people)
@@ -261,10 +293,14 @@ def approve_draft(chain: Chain, plan: Plan) -> Draft | None:
         return None
     held = erc20.balance_of(chain.rpc, plan.token.address, plan.creator)
     if held < plan.params.total:
-        raise PacketError(f"insufficient {plan.token.symbol}: the packet needs {format_amount(plan.params.total, plan.token)}, {plan.creator} has {format_amount(held, plan.token)}")
+        raise PacketError(
+            f"insufficient {plan.token.symbol}: the packet needs {format_amount(plan.params.total, plan.token)}, {plan.creator} has {format_amount(held, plan.token)}"
+        )
     if erc20.allowance(chain.rpc, plan.token.address, plan.creator, plan.contract) >= plan.params.total:
         return None
-    return Draft(plan.creator, plan.token.address, 0, abi.call_data(erc20.APPROVE, plan.contract, plan.params.total), "call")
+    return Draft(
+        plan.creator, plan.token.address, 0, abi.call_data(erc20.APPROVE, plan.contract, plan.params.total), "call"
+    )
 
 
 def create_draft(plan: Plan) -> Draft:
@@ -279,7 +315,9 @@ def created_in(receipt: dict, plan: Plan) -> rp.Created:
         event = rp.parse_log(log, plan.contract)
         if isinstance(event, rp.Created) and event.id == plan.packet_id:
             return event
-    raise PacketError(f"transaction {receipt.get('transactionHash')} emitted no PacketCreated for {id_hex(plan.packet_id)}")
+    raise PacketError(
+        f"transaction {receipt.get('transactionHash')} emitted no PacketCreated for {id_hex(plan.packet_id)}"
+    )
 
 
 # -- codes and tickets -----------------------------------------------------------------------
@@ -289,7 +327,7 @@ def _fields(text: str, prefix: str, count: int, what: str) -> list[str]:
     body = text.strip()
     if not body.lower().startswith(prefix):
         raise PacketError(f"not {what} (it starts with {prefix})")
-    parts = body[len(prefix):].split(":")
+    parts = body[len(prefix) :].split(":")
     if len(parts) != count:
         raise PacketError(f"{what} has {count} fields after {prefix}; this one has {len(parts)}")
     return parts
@@ -315,7 +353,7 @@ class OpenCode:
         return f"{CODE_PREFIX}{self.chain_id}:{self.contract}:{id_hex(self.packet_id)}:0x{self.claim_key.hex()}"
 
     @classmethod
-    def parse(cls, text: str) -> "OpenCode":
+    def parse(cls, text: str) -> OpenCode:
         chain, contract, packet, key = _fields(text, CODE_PREFIX, 4, "a red packet code")
         try:
             contract = addr.parse(contract)
@@ -325,10 +363,17 @@ class OpenCode:
             raise PacketError("the red packet code is damaged (bad contract or key); ask for it again") from None
         return cls(_chain_id(chain), contract, parse_id(packet), claim_key)
 
-    def ticket(self, recipient: str) -> "Ticket":
+    def ticket(self, recipient: str) -> Ticket:
         """Sign this recipient's claim with the shared key (open packets ignore the slot: 0)."""
         who = addr.parse(recipient)
-        return Ticket(self.chain_id, self.contract, self.packet_id, who, 0, rp.sign_claim(self.claim_key, self.chain_id, self.contract, self.packet_id, who, 0))
+        return Ticket(
+            self.chain_id,
+            self.contract,
+            self.packet_id,
+            who,
+            0,
+            rp.sign_claim(self.claim_key, self.chain_id, self.contract, self.packet_id, who, 0),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,11 +392,13 @@ class Ticket:
         return f"{TICKET_PREFIX}{self.chain_id}:{self.contract}:{id_hex(self.packet_id)}:{self.recipient}:{self.slot}:0x{self.signature.hex()}"
 
     @classmethod
-    def parse(cls, text: str) -> "Ticket":
+    def parse(cls, text: str) -> Ticket:
         chain, contract, packet, recipient, slot, signature = _fields(text, TICKET_PREFIX, 6, "a claim ticket")
         try:
             sig = bytes.fromhex(signature.removeprefix("0x"))
-            ticket = cls(_chain_id(chain), addr.parse(contract), parse_id(packet), addr.parse(recipient), int(slot), sig)
+            ticket = cls(
+                _chain_id(chain), addr.parse(contract), parse_id(packet), addr.parse(recipient), int(slot), sig
+            )
         except (WalletError, ValueError):
             raise PacketError("the claim ticket is damaged; ask for it again") from None
         if len(sig) != 65 or not 0 <= ticket.slot <= MAX_SLOT:
@@ -359,7 +406,9 @@ class Ticket:
         return ticket
 
     @classmethod
-    def from_authorization(cls, chain_id: int, contract: str, packet_id: bytes | str, recipient: str, slot: int, signature: bytes | str) -> "Ticket":
+    def from_authorization(
+        cls, chain_id: int, contract: str, packet_id: bytes | str, recipient: str, slot: int, signature: bytes | str
+    ) -> Ticket:
         """The ticket of an authorization received in a chat (a `red_packet` payload)."""
         sig = signature if isinstance(signature, bytes) else bytes.fromhex(signature.removeprefix("0x"))
         packet = packet_id if isinstance(packet_id, bytes) else parse_id(packet_id)
@@ -371,7 +420,9 @@ class Ticket:
 
     def signer(self) -> str | None:
         try:
-            return signing.recover_hash(rp.claim_digest(self.chain_id, self.contract, self.packet_id, self.recipient, self.slot), self.signature)
+            return signing.recover_hash(
+                rp.claim_digest(self.chain_id, self.contract, self.packet_id, self.recipient, self.slot), self.signature
+            )
         except WalletError:
             return None
 
@@ -441,8 +492,13 @@ def read(chain: Chain, contract: str, packet_id: bytes, *, from_block: int = 0) 
     contract = addr.parse(contract)
     state = rp.read_packet(chain.rpc, contract, packet_id)
     if state is None:
-        raise PacketError(f"no packet {id_hex(packet_id)} on {chain.network.name} at {contract} (a wrong network, or it is not mined yet?)")
-    logs = chain.rpc.call("eth_getLogs", {"address": contract, "topics": [None, id_hex(packet_id)], "fromBlock": hex(from_block), "toBlock": "latest"})
+        raise PacketError(
+            f"no packet {id_hex(packet_id)} on {chain.network.name} at {contract} (a wrong network, or it is not mined yet?)"
+        )
+    logs = chain.rpc.call(
+        "eth_getLogs",
+        {"address": contract, "topics": [None, id_hex(packet_id)], "fromBlock": hex(from_block), "toBlock": "latest"},
+    )
     created = created_tx = created_block = refund = refund_tx = None
     claims: list[tuple[rp.Claimed, dict]] = []
     reimbursed: dict[str, rp.Reimbursed] = {}
@@ -461,9 +517,29 @@ def read(chain: Chain, contract: str, packet_id: bytes, *, from_block: int = 0) 
     records = []
     for event, log in claims:
         paid = reimbursed.get(log["transactionHash"])
-        records.append(ClaimRecord(event.recipient, event.amount, log["transactionHash"], to_int(log["blockNumber"]),
-                                   paid.submitter if paid else None, paid.amount if paid else 0))
-    return Report(chain.chain_id, contract, packet_id, state, chain_time(chain), created, created_tx, created_block, tuple(records), refund, refund_tx)
+        records.append(
+            ClaimRecord(
+                event.recipient,
+                event.amount,
+                log["transactionHash"],
+                to_int(log["blockNumber"]),
+                paid.submitter if paid else None,
+                paid.amount if paid else 0,
+            )
+        )
+    return Report(
+        chain.chain_id,
+        contract,
+        packet_id,
+        state,
+        chain_time(chain),
+        created,
+        created_tx,
+        created_block,
+        tuple(records),
+        refund,
+        refund_tx,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,7 +562,15 @@ def my_claims(chain: Chain, contract: str, packet_ids: Iterable[bytes], me: str)
     known = [p for p in ids if states[p] is not None]
     got: dict[bytes, int] = {}
     if known:
-        logs = chain.rpc.call("eth_getLogs", {"address": contract, "topics": ["0x" + rp.CLAIMED_TOPIC.hex(), [id_hex(p) for p in known], "0x" + abi.word(me).hex()], "fromBlock": "0x0", "toBlock": "latest"})
+        logs = chain.rpc.call(
+            "eth_getLogs",
+            {
+                "address": contract,
+                "topics": ["0x" + rp.CLAIMED_TOPIC.hex(), [id_hex(p) for p in known], "0x" + abi.word(me).hex()],
+                "fromBlock": "0x0",
+                "toBlock": "latest",
+            },
+        )
         for log in logs:
             event = rp.parse_log(log, contract)
             if isinstance(event, rp.Claimed) and event.recipient == me:
@@ -517,10 +601,14 @@ def check_ticket_origin(chain: Chain, ticket: Ticket) -> None:
     """The ticket names this network and its RedPacket contract: a packet message pointing at
     any other contract is refused (a stranger's contract could be made to look like a packet)."""
     if ticket.chain_id != chain.chain_id:
-        raise PacketError(f"this packet is on chain {ticket.chain_id}, but network {chain.network.name} is chain {chain.chain_id}: pick its network with --network")
+        raise PacketError(
+            f"this packet is on chain {ticket.chain_id}, but network {chain.network.name} is chain {chain.chain_id}: pick its network with --network"
+        )
     expected = contract_of(chain.network)
     if ticket.contract != expected:
-        raise PacketError(f"this packet names contract {ticket.contract}, not {chain.network.name}'s RedPacket {expected}; refusing to call an unknown contract")
+        raise PacketError(
+            f"this packet names contract {ticket.contract}, not {chain.network.name}'s RedPacket {expected}; refusing to call an unknown contract"
+        )
 
 
 def check_claim(chain: Chain, ticket: Ticket) -> Report:
@@ -530,11 +618,15 @@ def check_claim(chain: Chain, ticket: Ticket) -> Report:
     report = read(chain, ticket.contract, ticket.packet_id)
     state = report.state
     if ticket.signer() != state.claim_key:
-        raise PacketError(f"this claim authorization is not valid for {ticket.recipient} on packet {id_hex(ticket.packet_id)[:10]}...; ask the sender for your own")
+        raise PacketError(
+            f"this claim authorization is not valid for {ticket.recipient} on packet {id_hex(ticket.packet_id)[:10]}...; ask the sender for your own"
+        )
     if state.open:
         already = rp.claimed_by(chain.rpc, ticket.contract, ticket.packet_id, ticket.recipient)
         if already:
-            raise PacketError(f"{ticket.recipient} already claimed this packet ({_amount(chain, state, already)}); one share per address")
+            raise PacketError(
+                f"{ticket.recipient} already claimed this packet ({_amount(chain, state, already)}); one share per address"
+            )
     elif rp.slot_claimed(chain.rpc, ticket.contract, ticket.packet_id, ticket.slot):
         got = report.claimed_by(ticket.recipient)
         what = f" ({_amount(chain, state, got)})" if got is not None else ""
@@ -544,7 +636,9 @@ def check_claim(chain: Chain, ticket: Ticket) -> Report:
     if state.shares_left == 0:
         raise PacketError(f"every share of this packet has been claimed ({state.shares} of {state.shares}); too late")
     if report.expired:
-        raise PacketError(f"the packet expired at {utc(state.expiry)}; only its creator can take back what is left (`hongbao packet refund`)")
+        raise PacketError(
+            f"the packet expired at {utc(state.expiry)}; only its creator can take back what is left (`hongbao packet refund`)"
+        )
     return report
 
 
@@ -565,7 +659,9 @@ class Submitter:
     reason: str  # recipient | chosen
 
 
-def choose_submitter(chain: Chain, ticket: Ticket, submit_from: str | None = None, *, gas_price: int | None = None) -> Submitter:
+def choose_submitter(
+    chain: Chain, ticket: Ticket, submit_from: str | None = None, *, gas_price: int | None = None
+) -> Submitter:
     """Who sends the claim transaction: `submit_from` when given (any funded account: the
     recipient's other account, the sender's, a relay operator's), else the recipient itself
     when it holds the ETH the claim's gas may cost. Otherwise a PacketError that says how to
@@ -578,7 +674,13 @@ def choose_submitter(chain: Chain, ticket: Ticket, submit_from: str | None = Non
         quote = fees.fetch(chain.rpc)
         gas_price = 2 * quote.base_fee + quote.tiers["normal"].priority_fee
     try:
-        gas = to_int(chain.rpc.call("eth_estimateGas", {"from": ticket.recipient, "to": ticket.contract, "data": "0x" + ticket.data.hex()}, "pending"))
+        gas = to_int(
+            chain.rpc.call(
+                "eth_estimateGas",
+                {"from": ticket.recipient, "to": ticket.contract, "data": "0x" + ticket.data.hex()},
+                "pending",
+            )
+        )
     except RpcError:
         gas = 120_000
     need = gas * 6 // 5 * gas_price
@@ -605,7 +707,9 @@ def claimed_in(receipt: dict, ticket: Ticket) -> ClaimRecord:
             submitter, reimbursed = event.submitter, event.amount
     if amount is None:
         raise PacketError(f"transaction {receipt.get('transactionHash')} emitted no claim for {ticket.recipient}")
-    return ClaimRecord(ticket.recipient, amount, receipt["transactionHash"], to_int(receipt["blockNumber"]), submitter, reimbursed)
+    return ClaimRecord(
+        ticket.recipient, amount, receipt["transactionHash"], to_int(receipt["blockNumber"]), submitter, reimbursed
+    )
 
 
 # -- refunding --------------------------------------------------------------------------------
@@ -619,7 +723,9 @@ def check_refund(chain: Chain, contract: str, packet_id: bytes, sender: str) -> 
     if state.refunded:
         raise PacketError(f"the packet was already refunded (transaction {report.refund_tx or 'unknown'})")
     if not report.expired:
-        raise PacketError(f"the packet expires at {utc(state.expiry)} (in {describe_wait(state.expiry - report.now)}); it can be refunded after that")
+        raise PacketError(
+            f"the packet expires at {utc(state.expiry)} (in {describe_wait(state.expiry - report.now)}); it can be refunded after that"
+        )
     if state.remaining == 0 and state.deposit == 0:
         raise PacketError("nothing is left to refund: every share was claimed and the deposit is spent")
     return report

@@ -46,10 +46,14 @@ class Kept:
     block: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {name: (list(value) if isinstance(value, tuple) else value) for name in self.__slots__ for value in [getattr(self, name)]}
+        return {
+            name: (list(value) if isinstance(value, tuple) else value)
+            for name in self.__slots__
+            for value in [getattr(self, name)]
+        }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Kept":
+    def from_json(cls, data: dict[str, Any]) -> Kept:
         return cls(**{**data, "recipients": tuple(data.get("recipients", ()))})
 
 
@@ -83,7 +87,9 @@ class Keeper:
         except FileNotFoundError:
             return {"version": 1, "packets": {}}
         except (ValueError, UnicodeDecodeError):
-            raise PacketError(f"{self.path} is damaged (not JSON); move it away to go on (its packets stay on chain)") from None
+            raise PacketError(
+                f"{self.path} is damaged (not JSON); move it away to go on (its packets stay on chain)"
+            ) from None
         if not isinstance(raw, dict) or not isinstance(raw.get("packets"), dict):
             raise PacketError(f"{self.path} is damaged; move it away to go on (its packets stay on chain)")
         return raw
@@ -96,9 +102,21 @@ class Keeper:
             raise PacketError("the account key does not belong to the packet's creator")
         sealed = _box(account_key).encrypt(plan.packet_id + plan.claim_key)
         kept = Kept(
-            id_hex(plan.packet_id), plan.chain_id, plan.contract, plan.creator, "0x" + plan.params.nonce.hex(), plan.open,
-            str(plan.params.total), plan.params.shares, plan.token.address if plan.token else None, plan.greeting, plan.theme,
-            plan.recipients, to, int(now if now is not None else time.time()), bytes(sealed).hex(),
+            id_hex(plan.packet_id),
+            plan.chain_id,
+            plan.contract,
+            plan.creator,
+            "0x" + plan.params.nonce.hex(),
+            plan.open,
+            str(plan.params.total),
+            plan.params.shares,
+            plan.token.address if plan.token else None,
+            plan.greeting,
+            plan.theme,
+            plan.recipients,
+            to,
+            int(now if now is not None else time.time()),
+            bytes(sealed).hex(),
         )
         with self._locked():
             data = self._load()
@@ -144,9 +162,13 @@ class Keeper:
         try:
             plain = _box(account_key).decrypt(bytes.fromhex(kept.sealed_key))
         except (CryptoError, ValueError):
-            raise PacketError(f"the claim key of packet {kept.packet_id[:10]}... does not open with {addr.from_private_key(account_key)}'s key") from None
+            raise PacketError(
+                f"the claim key of packet {kept.packet_id[:10]}... does not open with {addr.from_private_key(account_key)}'s key"
+            ) from None
         if plain[:32] != bytes.fromhex(kept.packet_id[2:]):
-            raise PacketError(f"the claim key stored for packet {kept.packet_id[:10]}... belongs to another packet; {KEEPER_FILE} was altered")
+            raise PacketError(
+                f"the claim key stored for packet {kept.packet_id[:10]}... belongs to another packet; {KEEPER_FILE} was altered"
+            )
         return plain[32:]
 
     def plan(self, kept: Kept, account_key: bytes, token: Token | None = None) -> Plan:
@@ -154,11 +176,22 @@ class Keeper:
         key = self.claim_key(kept, account_key)
         nonce = bytes.fromhex(kept.nonce[2:])
         plan = plan_create(
-            kept.chain_id, kept.contract, kept.creator, total=int(kept.total), shares=kept.shares, duration=1, open=kept.open,
-            token=token, greeting=kept.greeting, theme=kept.theme, recipients=kept.recipients, nonce=nonce, claim_key=key,
+            kept.chain_id,
+            kept.contract,
+            kept.creator,
+            total=int(kept.total),
+            shares=kept.shares,
+            duration=1,
+            open=kept.open,
+            token=token,
+            greeting=kept.greeting,
+            theme=kept.theme,
+            recipients=kept.recipients,
+            nonce=nonce,
+            claim_key=key,
         )
         if id_hex(plan.packet_id) != kept.packet_id:
-            raise PacketError(f"the record of packet {kept.packet_id[:10]}... in {KEEPER_FILE} does not match its id; it was altered")
+            raise PacketError(
+                f"the record of packet {kept.packet_id[:10]}... in {KEEPER_FILE} does not match its id; it was altered"
+            )
         return plan
-
-

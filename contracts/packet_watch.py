@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from wallet import address as addr
 from wallet import atomic
@@ -13,8 +14,7 @@ from wallet.rpc import to_int
 
 from . import redpacket as rp
 from .flows import PacketError, chain_time, id_hex, parse_id
-from .packet_keeper import Keeper, Kept  # noqa: F401
-
+from .packet_keeper import Keeper, Kept
 
 # -- watching what we created: claims and deadlines (`hongbao chat watch`) --------------------
 
@@ -56,7 +56,9 @@ def my_packets(keeper: Keeper, chain_id: int, creator: str) -> list[Kept]:
     return [k for k in keeper.all() if k.chain_id == chain_id and k.creator == creator and k.block is not None]
 
 
-def new_claims(rpc, packets: Iterable[Kept], states: dict[str, rp.PacketState], through: dict[str, int], head: int) -> list[ClaimNews]:
+def new_claims(
+    rpc, packets: Iterable[Kept], states: dict[str, rp.PacketState], through: dict[str, int], head: int
+) -> list[ClaimNews]:
     """PacketClaimed events of `packets` in blocks after `through[id]` (default: the packet's
     creation block - 1) up to `head`, oldest first. One eth_getLogs per contract.
     `claimed` counts from the state read (shares - shares_left), back from the newest claim."""
@@ -67,25 +69,47 @@ def new_claims(rpc, packets: Iterable[Kept], states: dict[str, rp.PacketState], 
             by_contract.setdefault(kept.contract, []).append(kept)
     for contract, group in by_contract.items():
         start = min(through.get(k.packet_id, k.block - 1) for k in group) + 1
-        logs = rpc.call("eth_getLogs", {"address": contract, "topics": ["0x" + rp.CLAIMED_TOPIC.hex(), [k.packet_id for k in group]],
-                                        "fromBlock": hex(start), "toBlock": hex(head)})
+        logs = rpc.call(
+            "eth_getLogs",
+            {
+                "address": contract,
+                "topics": ["0x" + rp.CLAIMED_TOPIC.hex(), [k.packet_id for k in group]],
+                "fromBlock": hex(start),
+                "toBlock": hex(head),
+            },
+        )
         for kept in group:
             after = through.get(kept.packet_id, kept.block - 1)
             mine: list[tuple[rp.Claimed, dict]] = []
             for log in logs:
                 event = rp.parse_log(log, contract)
-                if isinstance(event, rp.Claimed) and id_hex(event.id) == kept.packet_id and to_int(log["blockNumber"]) > after:
+                if (
+                    isinstance(event, rp.Claimed)
+                    and id_hex(event.id) == kept.packet_id
+                    and to_int(log["blockNumber"]) > after
+                ):
                     mine.append((event, log))
             mine.sort(key=lambda pair: (to_int(pair[1]["blockNumber"]), to_int(pair[1].get("logIndex") or 0)))
             state = states[kept.packet_id]
             claimed_now = state.shares - state.shares_left
             for n, (event, log) in enumerate(mine):
-                found.append(ClaimNews(kept, event.recipient, event.amount, log["transactionHash"], to_int(log["blockNumber"]),
-                                       max(1, claimed_now - (len(mine) - 1 - n)), state.shares))
+                found.append(
+                    ClaimNews(
+                        kept,
+                        event.recipient,
+                        event.amount,
+                        log["transactionHash"],
+                        to_int(log["blockNumber"]),
+                        max(1, claimed_now - (len(mine) - 1 - n)),
+                        state.shares,
+                    )
+                )
     return sorted(found, key=lambda news: news.block)
 
 
-def deadlines(packets: Iterable[Kept], states: dict[str, rp.PacketState], now: int, within: int = EXPIRY_WARNING) -> list[DeadlineNews]:
+def deadlines(
+    packets: Iterable[Kept], states: dict[str, rp.PacketState], now: int, within: int = EXPIRY_WARNING
+) -> list[DeadlineNews]:
     """Packets expiring within `within` seconds with shares left, and expired ones not
     refunded with something left (shares or gas deposit): what the creator should act on."""
     result = []
@@ -122,20 +146,33 @@ class PacketWatch:
             raise PacketError(f"{self.path} is damaged; delete it to go on (claims already shown may be shown again)")
         return raw
 
-    def poll(self, chain: Chain, *, now: int | None = None, within: int = EXPIRY_WARNING) -> tuple[list[ClaimNews], list[DeadlineNews]]:
+    def poll(
+        self, chain: Chain, *, now: int | None = None, within: int = EXPIRY_WARNING
+    ) -> tuple[list[ClaimNews], list[DeadlineNews]]:
         packets = my_packets(self.keeper, chain.chain_id, self.creator)
         if not packets:
             return [], []
         seen = self._load()["packets"]
         live = [k for k in packets if not (seen.get(k.packet_id) or {}).get("done")]
-        states = {k.packet_id: s for k in live if (s := rp.read_packet(chain.rpc, k.contract, parse_id(k.packet_id))) is not None}
+        states = {
+            k.packet_id: s
+            for k in live
+            if (s := rp.read_packet(chain.rpc, k.contract, parse_id(k.packet_id))) is not None
+        }
         # the head after the states: every claim a state counts is in a block <= head, so a
         # packet marked done has had all its claims reported
         head = to_int(chain.rpc.call("eth_blockNumber"))
-        through = {pid: entry["through"] for pid, entry in seen.items() if isinstance(entry, dict) and isinstance(entry.get("through"), int)}
+        through = {
+            pid: entry["through"]
+            for pid, entry in seen.items()
+            if isinstance(entry, dict) and isinstance(entry.get("through"), int)
+        }
         claims = new_claims(chain.rpc, live, states, through, head)
         told = deadlines(live, states, chain_time(chain) if now is None else now, within)
-        updates = {pid: {"through": head, "done": s.refunded or (s.shares_left == 0 and s.deposit == 0)} for pid, s in states.items()}
+        updates = {
+            pid: {"through": head, "done": s.refunded or (s.shares_left == 0 and s.deposit == 0)}
+            for pid, s in states.items()
+        }
         if any(seen.get(pid) != entry for pid, entry in updates.items()):
             with self.keeper._locked():
                 data = self._load()

@@ -14,9 +14,8 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
-from wallet import abi
+from wallet import abi, signing
 from wallet import address as addr
-from wallet import signing
 from wallet.rpc import Rpc
 
 DOMAIN_NAME = "Hongbao RedPacket"
@@ -31,7 +30,9 @@ CREATE = "create((bytes32,address,uint256,uint256,uint256,address,uint256,bool,b
 CLAIM = "claim(bytes32,address,uint256,bytes32,bytes32)"
 REFUND = "refund(bytes32)"
 
-CREATED_TOPIC = keccak(b"PacketCreated(bytes32,address,address,uint256,uint256,uint256,bool,bool,address,uint256,uint32,bytes32)")
+CREATED_TOPIC = keccak(
+    b"PacketCreated(bytes32,address,address,uint256,uint256,uint256,bool,bool,address,uint256,uint32,bytes32)"
+)
 CLAIMED_TOPIC = keccak(b"PacketClaimed(bytes32,address,uint256)")
 REIMBURSED_TOPIC = keccak(b"ClaimReimbursed(bytes32,address,uint256)")
 REFUNDED_TOPIC = keccak(b"PacketRefunded(bytes32,address,uint256,uint256)")
@@ -129,11 +130,30 @@ def packet_id(chain_id: int, contract: str, creator: str, nonce: bytes) -> bytes
 def create_data(p: CreateParams) -> bytes:
     if len(p.nonce) != 32 or len(p.greeting) > 32:
         raise ValueError("nonce must be 32 bytes and greeting at most 32 bytes")
-    return abi.call_data(CREATE, p.nonce, p.token or ZERO, p.total, p.shares, p.duration, p.claim_key, p.deposit, p.random, p.open, p.theme, p.greeting)
+    return abi.call_data(
+        CREATE,
+        p.nonce,
+        p.token or ZERO,
+        p.total,
+        p.shares,
+        p.duration,
+        p.claim_key,
+        p.deposit,
+        p.random,
+        p.open,
+        p.theme,
+        p.greeting,
+    )
 
 
 def domain_separator(chain_id: int, contract: str) -> bytes:
-    return keccak(DOMAIN_TYPEHASH + keccak(DOMAIN_NAME.encode()) + keccak(DOMAIN_VERSION.encode()) + abi.word(chain_id) + abi.word(contract))
+    return keccak(
+        DOMAIN_TYPEHASH
+        + keccak(DOMAIN_NAME.encode())
+        + keccak(DOMAIN_VERSION.encode())
+        + abi.word(chain_id)
+        + abi.word(contract)
+    )
 
 
 def claim_digest(chain_id: int, contract: str, packet: bytes, recipient: str, slot: int = 0) -> bytes:
@@ -145,8 +165,17 @@ def claim_typed_data(chain_id: int, contract: str, packet: bytes, recipient: str
     """The same authorization as EIP-712 JSON, for wallets that sign typed data."""
     return {
         "types": {
-            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"}, {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
-            "Claim": [{"name": "packetId", "type": "bytes32"}, {"name": "recipient", "type": "address"}, {"name": "slot", "type": "uint256"}],
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "Claim": [
+                {"name": "packetId", "type": "bytes32"},
+                {"name": "recipient", "type": "address"},
+                {"name": "slot", "type": "uint256"},
+            ],
         },
         "primaryType": "Claim",
         "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain_id, "verifyingContract": contract},
@@ -179,6 +208,7 @@ def refund_data(packet: bytes) -> bytes:
 
 # -- reads ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class PacketState:
     creator: str
@@ -210,8 +240,11 @@ def read_packet(rpc: Rpc, contract: str, packet: bytes) -> PacketState | None:
     words = [out[i : i + 32] for i in range(0, 11 * 32, 32)]
     token = abi.decode_address(words[1])
     return PacketState(
-        abi.decode_address(words[0]), None if token == addr.to_checksum(ZERO) else token, abi.decode_address(words[2]),
-        *(abi.decode_uint(w) for w in words[3:8]), *(bool(abi.decode_uint(w)) for w in words[8:11]),
+        abi.decode_address(words[0]),
+        None if token == addr.to_checksum(ZERO) else token,
+        abi.decode_address(words[2]),
+        *(abi.decode_uint(w) for w in words[3:8]),
+        *(bool(abi.decode_uint(w)) for w in words[8:11]),
     )
 
 
@@ -224,6 +257,7 @@ def slot_claimed(rpc: Rpc, contract: str, packet: bytes, slot: int) -> bool:
 
 
 # -- events --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Created:
@@ -276,7 +310,20 @@ def parse_log(log: dict[str, Any], contract: str) -> Created | Claimed | Reimbur
     ints = [int.from_bytes(w, "big") for w in words]
     if topics[0] == CREATED_TOPIC and len(words) == 10:
         token = abi.decode_address(words[0])
-        return Created(topics[1], abi.decode_address(topics[2]), None if ints[0] == 0 else token, ints[1], ints[2], ints[3], bool(ints[4]), bool(ints[5]), abi.decode_address(words[6]), ints[7], ints[8], words[9])
+        return Created(
+            topics[1],
+            abi.decode_address(topics[2]),
+            None if ints[0] == 0 else token,
+            ints[1],
+            ints[2],
+            ints[3],
+            bool(ints[4]),
+            bool(ints[5]),
+            abi.decode_address(words[6]),
+            ints[7],
+            ints[8],
+            words[9],
+        )
     if topics[0] == CLAIMED_TOPIC and len(words) == 1:
         return Claimed(topics[1], abi.decode_address(topics[2]), ints[0])
     if topics[0] == REIMBURSED_TOPIC and len(words) == 1:

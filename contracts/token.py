@@ -58,6 +58,7 @@ def _call(rpc: Rpc, to: str, data: bytes, block: str = "latest") -> bytes:
 
 # -- transactions (calldata) ----------------------------------------------------------------
 
+
 def deployment_data(name: str, symbol: str, decimals: int, supply: int) -> bytes:
     """Creation code + constructor args; ``supply`` base units are minted to the deployer."""
     from contracts.artifacts import load
@@ -78,7 +79,9 @@ def permit_data(owner: str, spender: str, value: int, deadline: int, v: int, r: 
     return abi.call_data(PERMIT, owner, spender, value, deadline, v, r, s)
 
 
-def permit_typed_data(token_address: str, chain_id: int, name: str, owner: str, spender: str, value: int, nonce: int, deadline: int) -> dict[str, Any]:
+def permit_typed_data(
+    token_address: str, chain_id: int, name: str, owner: str, spender: str, value: int, nonce: int, deadline: int
+) -> dict[str, Any]:
     """The EIP-712 Permit message (full form, as ``wallet.signing.sign_typed_data`` takes it).
 
     ``name`` must be the token's ``name()`` and ``nonce`` its current ``nonces(owner)``;
@@ -87,8 +90,19 @@ def permit_typed_data(token_address: str, chain_id: int, name: str, owner: str, 
     return {
         "types": {"EIP712Domain": EIP712_DOMAIN, "Permit": PERMIT_TYPES},
         "primaryType": "Permit",
-        "domain": {"name": name, "version": DOMAIN_VERSION, "chainId": chain_id, "verifyingContract": addr.parse(token_address)},
-        "message": {"owner": addr.parse(owner), "spender": addr.parse(spender), "value": value, "nonce": nonce, "deadline": deadline},
+        "domain": {
+            "name": name,
+            "version": DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": addr.parse(token_address),
+        },
+        "message": {
+            "owner": addr.parse(owner),
+            "spender": addr.parse(spender),
+            "value": value,
+            "nonce": nonce,
+            "deadline": deadline,
+        },
     }
 
 
@@ -101,6 +115,7 @@ def split_signature(signature: bytes) -> tuple[int, bytes, bytes]:
 
 
 # -- reads (eth_call) -----------------------------------------------------------------------
+
 
 def name(rpc: Rpc, token: str) -> str:
     return abi.decode_text(_call(rpc, token, abi.selector("name()")))

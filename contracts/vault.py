@@ -45,6 +45,7 @@ def _uint(rpc: Rpc, vault: str, signature: str, *args: object) -> int:
 
 # -- transactions (calldata) ----------------------------------------------------------------
 
+
 def deployment_data(asset_address: str, name: str, symbol: str) -> bytes:
     """Creation code + constructor args for a vault over ``asset_address``."""
     from contracts.artifacts import load
@@ -66,6 +67,7 @@ def redeem_data(shares: int, receiver: str, owner: str) -> bytes:
 
 
 # -- reads (eth_call) -----------------------------------------------------------------------
+
 
 def asset(rpc: Rpc, vault: str) -> str:
     """The underlying token's address (checksummed)."""

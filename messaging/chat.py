@@ -101,7 +101,9 @@ class SentMessage:
 class Received(list):
     """The new messages stored by `receive` (receipts left out), oldest first, plus counts."""
 
-    def __init__(self, messages=(), *, failures: int = 0, errors: list[str] | None = None, receipts: int = 0, acked: int = 0) -> None:
+    def __init__(
+        self, messages=(), *, failures: int = 0, errors: list[str] | None = None, receipts: int = 0, acked: int = 0
+    ) -> None:
         super().__init__(messages)
         self.failures = failures  # envelopes that could not be opened or stored (acked anyway)
         self.errors = errors or []  # why, one line each
@@ -132,7 +134,9 @@ def _with_group(payload: payloads.Payload, group_id: str) -> payloads.Payload:
 
 
 class Messenger:
-    def __init__(self, account_key: bytes, store: MessageStore, relay_url: str | None, clock: Callable[[], int]) -> None:
+    def __init__(
+        self, account_key: bytes, store: MessageStore, relay_url: str | None, clock: Callable[[], int]
+    ) -> None:
         self._account_key = account_key
         self.address = addr.from_private_key(account_key)
         self.keys = MessagingKeys.from_account_key(account_key)
@@ -147,7 +151,9 @@ class Messenger:
         self._maintained_at: int | None = None  # clock ms of the last prekey upkeep
 
     @classmethod
-    def open(cls, home: Path, account_key: bytes, *, relay_url: str | None = None, clock: Callable[[], int] | None = None) -> Messenger:
+    def open(
+        cls, home: Path, account_key: bytes, *, relay_url: str | None = None, clock: Callable[[], int] | None = None
+    ) -> Messenger:
         clock = clock or _now_ms
         address = addr.from_private_key(account_key)
         store = MessageStore(path_for(home, address), store_key(account_key), address, clock)
@@ -230,7 +236,9 @@ class Messenger:
         if fetched is None:
             if known is not None:
                 return known, BundleChange.UNCHANGED
-            raise MessagingError(f"{address} has no messaging identity on {self.relay.base_url}: they have not used Hongbao chat there yet (they publish it with `hongbao relay use URL`)")
+            raise MessagingError(
+                f"{address} has no messaging identity on {self.relay.base_url}: they have not used Hongbao chat there yet (they publish it with `hongbao relay use URL`)"
+            )
         change = self.store.record_bundle(fetched)
         return self.store.known_bundle(address) or fetched, change
 
@@ -248,13 +256,17 @@ class Messenger:
             return Target("direct", address, [address], contact.name if contact else None)
         contact = self.store.contact(text) if text else None
         key = unicodedata.normalize("NFKC", text).casefold()
-        named = [g for g in self.store.groups() if unicodedata.normalize("NFKC", g.name).casefold() == key] if text else []
+        named = (
+            [g for g in self.store.groups() if unicodedata.normalize("NFKC", g.name).casefold() == key] if text else []
+        )
         if contact is not None and contact.saved and named:
             raise MessagingError(f"{text!r} names both a contact and a group: use the address or group:{named[0].id}")
         if contact is not None and contact.saved:
             return Target("direct", contact.address, [contact.address], contact.name)
         if len(named) > 1:
-            raise MessagingError(f"{len(named)} groups are named {text!r}: use " + " or ".join(f"group:{g.id}" for g in named))
+            raise MessagingError(
+                f"{len(named)} groups are named {text!r}: use " + " or ".join(f"group:{g.id}" for g in named)
+            )
         if named:
             return self._group_target(named[0])
         raise MessagingError(f"unknown contact or group {text!r}: add it with `hongbao contacts add`")
@@ -294,7 +306,9 @@ class Messenger:
             return self._deliver(target.conversation, [], items_stored)
         return self._deliver(target.conversation, items, items[0][1])
 
-    def _deliver(self, conversation: str, items: list[tuple[str, payloads.Payload]], stored_payload: payloads.Payload) -> SentMessage:
+    def _deliver(
+        self, conversation: str, items: list[tuple[str, payloads.Payload]], stored_payload: payloads.Payload
+    ) -> SentMessage:
         """Seal each (recipient, payload) with its own id, store one outgoing message with a
         copy per recipient, post, mark sent. Nothing is sealed while any recipient's key
         change is unconfirmed. With the relay down, recipients already pinned are sealed to
@@ -331,9 +345,17 @@ class Messenger:
         if unreachable is None:  # else nothing is posted now: flush_pending seals later
             for recipient, payload in items:
                 include = ours if recipient in first_contact or not self.store.messages(recipient, limit=1) else None
-                envelopes.append(self.sessions.seal(bundles[recipient], payload, now_ms=now, message_id=ids[recipient], include_bundle=include))
+                envelopes.append(
+                    self.sessions.seal(
+                        bundles[recipient], payload, now_ms=now, message_id=ids[recipient], include_bundle=include
+                    )
+                )
         copies = {recipient: message_id.hex() for recipient, message_id in ids.items()}
-        message_id = next(iter(ids.values())) if len(ids) == 1 and not conversation.startswith(GROUP_PREFIX) else env.new_message_id()
+        message_id = (
+            next(iter(ids.values()))
+            if len(ids) == 1 and not conversation.startswith(GROUP_PREFIX)
+            else env.new_message_id()
+        )
         stored = self.store.add_outgoing(conversation, message_id, stored_payload, now, copies=copies)
         if unreachable is not None:
             raise unreachable  # stored pending: the next send or receive flushes it
@@ -379,7 +401,13 @@ class Messenger:
                     continue
                 payload = self._retry_payload(copy.conversation, copy.recipient, copy.payload)
                 try:
-                    envelope = self.sessions.seal(bundle, payload, now_ms=copy.timestamp_ms, message_id=bytes.fromhex(copy.envelope_id), include_bundle=ours)
+                    envelope = self.sessions.seal(
+                        bundle,
+                        payload,
+                        now_ms=copy.timestamp_ms,
+                        message_id=bytes.fromhex(copy.envelope_id),
+                        include_bundle=ours,
+                    )
                 except (RelayUnreachable, RateLimited):
                     raise
                 except MessagingError:  # a forged prekey bundle, a refused downgrade: left pending
@@ -495,7 +523,13 @@ class Messenger:
         try:
             with self.sessions.lock():  # the ratchet state read, advanced and stored with the message as one step
                 opened = env.open_envelope(
-                    envelope, self.address, self.keys, now_ms=self.clock(), known_bundle=self.store.known_bundle, seen=self.store.seen, decrypt=opening.decrypt,
+                    envelope,
+                    self.address,
+                    self.keys,
+                    now_ms=self.clock(),
+                    known_bundle=self.store.known_bundle,
+                    seen=self.store.seen,
+                    decrypt=opening.decrypt,
                 )
                 stored = self.store.add_incoming(opened, also=opening.commit)
         except Replay:
@@ -553,14 +587,18 @@ class Messenger:
         self._delivered(result)
         return result
 
-    async def watch(self, *, on_connect: Callable[[int], None] | None = None, max_failures: int | None = None) -> AsyncIterator[tuple[StoredMessage, Received]]:
+    async def watch(
+        self, *, on_connect: Callable[[int], None] | None = None, max_failures: int | None = None
+    ) -> AsyncIterator[tuple[StoredMessage, Received]]:
         """Stream the mailbox: each envelope is handled and acked as it arrives; yields
         (new message, running counts). Receipts are applied, junk counted, neither yielded."""
         self._own_bundle()
         self.relay.authenticate(self.address, self.keys)
         self._upkeep()
         counts = Received()
-        async for _seq, envelope in self.relay.stream(0, address=self.address, on_connect=on_connect, max_failures=max_failures):
+        async for _seq, envelope in self.relay.stream(
+            0, address=self.address, on_connect=on_connect, max_failures=max_failures
+        ):
             stored = self._handle(envelope, counts)
             self.relay.ack([envelope.id], address=self.address)
             counts.acked += 1

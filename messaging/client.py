@@ -102,7 +102,9 @@ class QuotaExceeded(RelayRejected):
 class RateLimited(RelayRejected):
     """429: too many requests; `retry_after` seconds to wait (None if the relay did not say)."""
 
-    def __init__(self, status: int, code: str, message: str, *, url: str = "", retry_after: float | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, url: str = "", retry_after: float | None = None
+    ) -> None:
         super().__init__(status, code, message, url=url)
         self.retry_after = retry_after
 
@@ -149,7 +151,9 @@ def _error_of(response: httpx.Response) -> tuple[str, str]:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
         text = response.text.strip().splitlines()
-        return (response.reason_phrase or "error").lower().replace(" ", "_"), (text[0][:200] if text else response.reason_phrase)
+        return (response.reason_phrase or "error").lower().replace(" ", "_"), (
+            text[0][:200] if text else response.reason_phrase
+        )
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         error = body["error"]
         return str(error.get("code", "error")), str(error.get("message", ""))[:500]
@@ -279,7 +283,7 @@ class RelayClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "RelayClient":
+    def __enter__(self) -> RelayClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -324,7 +328,9 @@ class RelayClient:
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-            raise RelayProtocolError(f"the relay did not answer JSON for {response.request.method} {response.request.url.path}") from None
+            raise RelayProtocolError(
+                f"the relay did not answer JSON for {response.request.method} {response.request.url.path}"
+            ) from None
 
     # -- health ------------------------------------------------------------------------
 
@@ -341,7 +347,9 @@ class RelayClient:
             response = self._request("PUT", f"/v1/identities/{bundle.address}", json=bundle.to_json())
         except RelayRejected as error:
             if error.status == 409:
-                raise StaleBundle(f"the relay holds a newer identity bundle for {bundle.address} than version {bundle.version}") from None
+                raise StaleBundle(
+                    f"the relay holds a newer identity bundle for {bundle.address} than version {bundle.version}"
+                ) from None
             raise
         body = self._json(response)
         status = body.get("status") or body.get("result") if isinstance(body, dict) else None
@@ -394,7 +402,9 @@ class RelayClient:
                     item = by_id[envelope.id.hex()]
                     accepted.append(Accepted(envelope.id, int(item["seq"]), bool(item["duplicate"])))
             except (KeyError, TypeError, ValueError):
-                raise RelayProtocolError("the relay's answer to POST /v1/messages does not list every envelope as accepted") from None
+                raise RelayProtocolError(
+                    "the relay's answer to POST /v1/messages does not list every envelope as accepted"
+                ) from None
         return accepted
 
     # -- authentication ----------------------------------------------------------------
@@ -426,7 +436,9 @@ class RelayClient:
             body = self._json(self._request("POST", "/v1/auth/challenge", json={"address": address}))
         except RelayRejected as error:
             if error.status == 404:
-                raise AuthFailed(404, error.code, f"no identity is published for {address} on this relay: publish its bundle first") from None
+                raise AuthFailed(
+                    404, error.code, f"no identity is published for {address} on this relay: publish its bundle first"
+                ) from None
             raise
         try:
             nonce = bytes.fromhex(str(body["nonce"]))
@@ -437,8 +449,14 @@ class RelayClient:
         signature = keys.signing_key.sign(challenge_text(address, nonce)).signature.hex()
         # Not retried on its own: a retry of a token request whose answer was lost would
         # present a used nonce; authenticate() starts over with a new challenge instead.
-        body = self._json(self._request("POST", "/v1/auth/token", retry=False,
-                                        json={"address": address, "nonce": nonce.hex(), "signature": signature}))
+        body = self._json(
+            self._request(
+                "POST",
+                "/v1/auth/token",
+                retry=False,
+                json={"address": address, "nonce": nonce.hex(), "signature": signature},
+            )
+        )
         try:
             token, expires_at = str(body["token"]), _ms(body["expires_at"])
         except (KeyError, TypeError, ValueError):
@@ -455,7 +473,9 @@ class RelayClient:
         if mailbox is None:
             raise AuthFailed(401, "not_authenticated", "call authenticate(address, keys) before reading a mailbox")
         if mailbox not in self._identities:
-            raise AuthFailed(401, "not_authenticated", f"not authenticated as {mailbox}: call authenticate(address, keys)")
+            raise AuthFailed(
+                401, "not_authenticated", f"not authenticated as {mailbox}: call authenticate(address, keys)"
+            )
         return mailbox
 
     def _token(self, mailbox: str) -> str:
@@ -492,7 +512,9 @@ class RelayClient:
             last = seq
         return result
 
-    def fetch_all(self, after: int = 0, *, page: int = MAX_PAGE, address: str | None = None) -> list[tuple[int, Envelope]]:
+    def fetch_all(
+        self, after: int = 0, *, page: int = MAX_PAGE, address: str | None = None
+    ) -> list[tuple[int, Envelope]]:
         """Every envelope after `after`, page by page."""
         result: list[tuple[int, Envelope]] = []
         while True:
@@ -508,7 +530,9 @@ class RelayClient:
         hexes = [i.hex() if isinstance(i, bytes) else str(i) for i in ids]
         deleted = 0
         for start in range(0, len(hexes), MAX_PAGE):
-            body = self._json(self._authed(mailbox, "POST", "/v1/mailbox/ack", json={"ids": hexes[start : start + MAX_PAGE]}))
+            body = self._json(
+                self._authed(mailbox, "POST", "/v1/mailbox/ack", json={"ids": hexes[start : start + MAX_PAGE]})
+            )
             try:
                 deleted += int(body["deleted"])
             except (KeyError, TypeError, ValueError):
@@ -517,7 +541,9 @@ class RelayClient:
 
     # -- prekeys (X3DH) ------------------------------------------------------------------
 
-    def publish_prekeys(self, address: str, signed: SignedPrekey | None, one_time: Sequence[OneTimePrekey], *, replace: bool = False) -> PrekeyStatus:
+    def publish_prekeys(
+        self, address: str, signed: SignedPrekey | None, one_time: Sequence[OneTimePrekey], *, replace: bool = False
+    ) -> PrekeyStatus:
         """Upload the mailbox's prekeys (authenticate(address, keys) first): `signed`
         replaces the relay's signed prekey; one-time prekeys go in requests of MAX_UPLOAD
         (with `replace`, the first request deletes the ones the relay held).
@@ -555,7 +581,9 @@ class RelayClient:
         signed = body.get("signed_prekey")
         try:
             # ours: checked anyway, so a caller deciding whether to rotate sees only real keys
-            signed = None if signed is None else check_signed(self._identities[mailbox].ed25519_public, parse_signed(signed))
+            signed = (
+                None if signed is None else check_signed(self._identities[mailbox].ed25519_public, parse_signed(signed))
+            )
         except PrekeyBundleInvalid as error:
             raise RelayProtocolError(f"the relay's prekey status for {mailbox}: {error}") from None
         return PrekeyStatus(count, signed)
@@ -658,15 +686,23 @@ class RelayClient:
                     auth_refusals += 1
                     self._tokens.pop(mailbox, None)
                     if status == 403 or auth_refusals > 1:
-                        raise AuthFailed(status, "forbidden" if status == 403 else "unauthorized",
-                                         f"the relay refused the stream of {mailbox}") from None
+                        raise AuthFailed(
+                            status,
+                            "forbidden" if status == 403 else "unauthorized",
+                            f"the relay refused the stream of {mailbox}",
+                        ) from None
                     continue
                 if status == 429:
                     wait = _retry_after_header(error.response.headers.get("retry-after"))
                     await asyncio.sleep(wait if wait is not None else max_backoff)
                     continue
                 if status < 500:
-                    raise RelayRejected(status, "ws_refused", f"the relay refused the WebSocket upgrade (HTTP {status})", url="WS /v1/stream") from None
+                    raise RelayRejected(
+                        status,
+                        "ws_refused",
+                        f"the relay refused the WebSocket upgrade (HTTP {status})",
+                        url="WS /v1/stream",
+                    ) from None
                 failures += 1
             except AuthFailed as error:
                 if error.status == 401 and auth_refusals == 0:
@@ -674,7 +710,7 @@ class RelayClient:
                     self._tokens.pop(mailbox, None)
                     continue
                 raise
-            except (ConnectionClosed, InvalidHandshake, OSError, asyncio.TimeoutError) as error:
+            except (TimeoutError, ConnectionClosed, InvalidHandshake, OSError) as error:
                 code = getattr(getattr(error, "rcvd", None), "code", None)
                 if code in _WS_REFUSALS:
                     failure = _ws_refusal(code, getattr(error.rcvd, "reason", ""))
@@ -687,7 +723,9 @@ class RelayClient:
             else:
                 failures += 1  # the relay closed cleanly (a restart): reconnect
             if max_failures is not None and failures >= max_failures:
-                raise RelayUnreachable(f"cannot reach the relay stream at {self.stream_url(last)} after {failures} attempts")
+                raise RelayUnreachable(
+                    f"cannot reach the relay stream at {self.stream_url(last)} after {failures} attempts"
+                )
             await asyncio.sleep(min(max_backoff, self.backoff * 2 ** min(failures, 16)) * (0.5 + random.random() / 2))
 
 
@@ -696,9 +734,16 @@ _WS_REFUSALS = (1008, 4401, 4403)  # policy violation; the relay's 4000 + HTTP s
 
 def _ws_refusal(code: int, reason: str) -> RelayRejected:
     if code == 1008:
-        return RelayRejected(400, "policy_violation", reason or "the relay closed the stream (policy violation)", url="WS /v1/stream")
+        return RelayRejected(
+            400, "policy_violation", reason or "the relay closed the stream (policy violation)", url="WS /v1/stream"
+        )
     status = 403 if code == 4403 else 401
-    return AuthFailed(status, "forbidden" if status == 403 else "unauthorized", reason or f"the relay closed the stream (code {code})", url="WS /v1/stream")
+    return AuthFailed(
+        status,
+        "forbidden" if status == 403 else "unauthorized",
+        reason or f"the relay closed the stream (code {code})",
+        url="WS /v1/stream",
+    )
 
 
 def _transport_reason(error: httpx.TransportError) -> str:

@@ -40,8 +40,9 @@ import base64
 import re
 import secrets
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from . import padding, payloads
 from .errors import (
@@ -85,15 +86,29 @@ class Envelope:
     version: int = VERSION
 
     def to_json(self) -> dict:
-        return {"v": self.version, "to": self.to, "id": self.id.hex(), "ttl": self.ttl, "ct": base64.b64encode(self.ciphertext).decode()}
+        return {
+            "v": self.version,
+            "to": self.to,
+            "id": self.id.hex(),
+            "ttl": self.ttl,
+            "ct": base64.b64encode(self.ciphertext).decode(),
+        }
 
     @classmethod
-    def from_json(cls, data: dict) -> "Envelope":
+    def from_json(cls, data: dict) -> Envelope:
         try:
             version = int(data["v"])
             if version != VERSION:
-                raise UnknownVersion(f"envelope version {version} is not supported (this client reads {VERSION}): upgrade Hongbao")
-            envelope = cls(str(data["to"]), bytes.fromhex(data["id"]), base64.b64decode(data["ct"], validate=True), int(data["ttl"]), version)
+                raise UnknownVersion(
+                    f"envelope version {version} is not supported (this client reads {VERSION}): upgrade Hongbao"
+                )
+            envelope = cls(
+                str(data["to"]),
+                bytes.fromhex(data["id"]),
+                base64.b64decode(data["ct"], validate=True),
+                int(data["ttl"]),
+                version,
+            )
         except UnknownVersion:
             raise
         except (KeyError, TypeError, ValueError, OverflowError):
@@ -135,7 +150,9 @@ def _checked(message_id: bytes | None, ttl: int) -> bytes:
 
 
 def _signed_part(recipient: bytes, message_id: bytes, timestamp_ms: int, kind: bytes, body: bytes) -> bytes:
-    return SIGNATURE_DOMAIN + recipient + message_id + timestamp_ms.to_bytes(8, "big") + bytes([len(kind)]) + kind + body
+    return (
+        SIGNATURE_DOMAIN + recipient + message_id + timestamp_ms.to_bytes(8, "big") + bytes([len(kind)]) + kind + body
+    )
 
 
 def seal(
@@ -159,13 +176,18 @@ def seal(
     to = bytes.fromhex(recipient.address[2:])
     signature = crypto_sign(_signed_part(to, message_id, now_ms, kind, body), sender_keys.ed25519_secret)[:64]
     bundle = include_bundle.to_bytes() if include_bundle is not None else b""
-    inner = b"".join((
-        _HEAD.pack(VERSION, frm, to, message_id, now_ms),
-        bytes([len(kind)]), kind,
-        len(bundle).to_bytes(2, "big"), bundle,
-        len(body).to_bytes(4, "big"), body,
-        signature,
-    ))
+    inner = b"".join(
+        (
+            _HEAD.pack(VERSION, frm, to, message_id, now_ms),
+            bytes([len(kind)]),
+            kind,
+            len(bundle).to_bytes(2, "big"),
+            bundle,
+            len(body).to_bytes(4, "big"),
+            body,
+            signature,
+        )
+    )
     # libsodium's bindings directly: the PyNaCl object wrappers cost ~10% of a seal+open.
     return Envelope(recipient.address, message_id, crypto_box_seal(padding.pad(inner), recipient.x25519), ttl)
 
@@ -184,7 +206,6 @@ class _Reader:
 
     def int(self, n: int) -> int:
         return int.from_bytes(self.take(n), "big")
-
 
     def rest(self) -> bytes:
         return self.take(len(self.data) - self.at)
@@ -219,20 +240,30 @@ def seal_session(
     bundle = include_bundle.to_bytes() if include_bundle is not None else b""
     header = session.header
     flags = (FLAG_X3DH if header is not None else 0) | (FLAG_BUNDLE if bundle else 0)
-    context = b"".join((
-        _HEAD.pack(SESSION_VERSION, bytes.fromhex(sender_address[2:]), bytes.fromhex(recipient.address[2:]), message_id, now_ms),
-        bytes([flags]),
-        _x3dh_bytes(header) if header is not None else b"",
-        len(bundle).to_bytes(2, "big") + bundle if bundle else b"",
-    ))
+    context = b"".join(
+        (
+            _HEAD.pack(
+                SESSION_VERSION,
+                bytes.fromhex(sender_address[2:]),
+                bytes.fromhex(recipient.address[2:]),
+                message_id,
+                now_ms,
+            ),
+            bytes([flags]),
+            _x3dh_bytes(header) if header is not None else b"",
+            len(bundle).to_bytes(2, "big") + bundle if bundle else b"",
+        )
+    )
     message = session.encrypt(bytes([len(kind)]) + kind + payloads.encode(payload), context)
-    inner = b"".join((
-        context,
-        message.ratchet_key,
-        message.previous_chain_length.to_bytes(4, "big"),
-        message.chain_length.to_bytes(4, "big"),
-        message.ciphertext,
-    ))
+    inner = b"".join(
+        (
+            context,
+            message.ratchet_key,
+            message.previous_chain_length.to_bytes(4, "big"),
+            message.chain_length.to_bytes(4, "big"),
+            message.ciphertext,
+        )
+    )
     return Envelope(recipient.address, message_id, crypto_box_seal(padding.pad(inner), recipient.x25519), ttl)
 
 
@@ -261,7 +292,9 @@ def open_envelope(
     from nacl.exceptions import CryptoError
 
     if envelope.version != VERSION:
-        raise UnknownVersion(f"envelope version {envelope.version} is not supported (this client reads {VERSION}): upgrade Hongbao")
+        raise UnknownVersion(
+            f"envelope version {envelope.version} is not supported (this client reads {VERSION}): upgrade Hongbao"
+        )
     if len(envelope.ciphertext) > padding.MAX_BUCKET:
         raise Oversize(f"envelope of {len(envelope.ciphertext)} bytes exceeds {padding.MAX_BUCKET}")
     if envelope.to.lower() != my_address.lower():
@@ -275,7 +308,9 @@ def open_envelope(
         return _open_signed(_Reader(inner), envelope, my_address, now_ms, known_bundle, seen)
     if inner[:1] == bytes([SESSION_VERSION]) and decrypt is not None:
         return _open_session(_Reader(inner), envelope, my_address, now_ms, known_bundle, seen, decrypt)
-    raise UnknownVersion(f"message format {inner[0] if inner else '?'} is not supported here (this client reads 1 and 2): upgrade Hongbao")
+    raise UnknownVersion(
+        f"message format {inner[0] if inner else '?'} is not supported here (this client reads 1 and 2): upgrade Hongbao"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +320,9 @@ class _Head:
     timestamp_ms: int
 
 
-def _read_head(reader: _Reader, envelope: Envelope, my_address: str, now_ms: int, seen: Callable[[bytes], bool]) -> _Head:
+def _read_head(
+    reader: _Reader, envelope: Envelope, my_address: str, now_ms: int, seen: Callable[[bytes], bool]
+) -> _Head:
     from wallet.address import to_checksum
 
     _version, frm, to, message_id, timestamp_ms = _HEAD.unpack(reader.take(_HEAD.size))
@@ -300,7 +337,9 @@ def _read_head(reader: _Reader, envelope: Envelope, my_address: str, now_ms: int
     return _Head(to_checksum("0x" + frm.hex()), message_id, timestamp_ms)
 
 
-def _sender_bundle(sender: str, bundle_bytes: bytes, known_bundle: Callable[[str], Bundle | None]) -> tuple[Bundle, bool]:
+def _sender_bundle(
+    sender: str, bundle_bytes: bytes, known_bundle: Callable[[str], Bundle | None]
+) -> tuple[Bundle, bool]:
     """The verified bundle that vouches for the sender, and whether it is news (enclosed
     and not the one known)."""
     known = known_bundle(sender)
@@ -312,11 +351,18 @@ def _sender_bundle(sender: str, bundle_bytes: bytes, known_bundle: Callable[[str
             raise SenderMismatch(f"the sender's enclosed identity bundle is invalid: {error}") from None
         if included.address != sender:
             raise SenderMismatch(f"the enclosed bundle belongs to {included.address}, not the sender {sender}")
-    if included is not None and known is not None and not same_keys(included, known) and (included.version, included.issued_at) < (known.version, known.issued_at):
+    if (
+        included is not None
+        and known is not None
+        and not same_keys(included, known)
+        and (included.version, included.issued_at) < (known.version, known.issued_at)
+    ):
         # A retired key must not speak for the sender: whoever holds an old messaging key
         # could otherwise enclose the old bundle and pass as the address. (An older bundle
         # with the same keys is fine: two devices of one account issue their own.)
-        raise SenderMismatch(f"the enclosed bundle for {sender} is older than the one known (version {included.version} < {known.version})")
+        raise SenderMismatch(
+            f"the enclosed bundle for {sender} is older than the one known (version {included.version} < {known.version})"
+        )
     bundle = included or known
     if bundle is None:
         raise SenderUnknown(f"no identity bundle known for {sender}; fetch and verify it first")
@@ -333,7 +379,14 @@ def _payload(kind: bytes, body: bytes) -> payloads.Payload:
     return payload
 
 
-def _open_signed(reader: _Reader, envelope: Envelope, my_address: str, now_ms: int, known_bundle: Callable[[str], Bundle | None], seen: Callable[[bytes], bool]) -> Opened:
+def _open_signed(
+    reader: _Reader,
+    envelope: Envelope,
+    my_address: str,
+    now_ms: int,
+    known_bundle: Callable[[str], Bundle | None],
+    seen: Callable[[bytes], bool],
+) -> Opened:
     from nacl.bindings import crypto_sign_open
     from nacl.exceptions import BadSignatureError, CryptoError
 
@@ -350,10 +403,20 @@ def _open_signed(reader: _Reader, envelope: Envelope, my_address: str, now_ms: i
         crypto_sign_open(signature + _signed_part(to, head.message_id, head.timestamp_ms, kind, body), bundle.ed25519)
     except (BadSignatureError, CryptoError, ValueError):
         raise BadSignature(f"the signature does not match {head.sender}'s messaging key") from None
-    return Opened(head.sender, my_address, head.message_id, head.timestamp_ms, _payload(kind, body), bundle, news, VERSION)
+    return Opened(
+        head.sender, my_address, head.message_id, head.timestamp_ms, _payload(kind, body), bundle, news, VERSION
+    )
 
 
-def _open_session(reader: _Reader, envelope: Envelope, my_address: str, now_ms: int, known_bundle: Callable[[str], Bundle | None], seen: Callable[[bytes], bool], decrypt: Decrypt) -> Opened:
+def _open_session(
+    reader: _Reader,
+    envelope: Envelope,
+    my_address: str,
+    now_ms: int,
+    known_bundle: Callable[[str], Bundle | None],
+    seen: Callable[[bytes], bool],
+    decrypt: Decrypt,
+) -> Opened:
     from .ratchet import RatchetMessage, X3DHHeader
 
     head = _read_head(reader, envelope, my_address, now_ms, seen)
@@ -371,4 +434,13 @@ def _open_session(reader: _Reader, envelope: Envelope, my_address: str, now_ms: 
     plaintext = decrypt(head.sender, bundle.ed25519, header, message, context)
     plain = _Reader(plaintext)
     kind = plain.take(plain.int(1))
-    return Opened(head.sender, my_address, head.message_id, head.timestamp_ms, _payload(kind, plain.rest()), bundle, news, SESSION_VERSION)
+    return Opened(
+        head.sender,
+        my_address,
+        head.message_id,
+        head.timestamp_ms,
+        _payload(kind, plain.rest()),
+        bundle,
+        news,
+        SESSION_VERSION,
+    )

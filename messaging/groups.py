@@ -9,8 +9,8 @@ whoever is removed), and every member applies them with `apply`. Pure.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from wallet import address as addr
 from wallet.errors import WalletError
@@ -109,6 +109,8 @@ def seal_to_group(
 ) -> list[env.Envelope]:
     """One envelope per recipient, each with its own message id."""
     return [
-        env.seal(addr.parse(me), my_keys, bundle_of(member), _payload_for(member, payload, group, control), now_ms=now_ms)
+        env.seal(
+            addr.parse(me), my_keys, bundle_of(member), _payload_for(member, payload, group, control), now_ms=now_ms
+        )
         for member in recipients(group, control, me)
     ]

@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from wallet import address as addr
@@ -46,7 +46,7 @@ _TEXT = re.compile(
 
 
 def _iso(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,7 @@ class Bundle:
         return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
-    def from_json(cls, data: Any) -> "Bundle":
+    def from_json(cls, data: Any) -> Bundle:
         """Parse (not verify): BundleInvalid for anything malformed."""
         try:
             bundle = cls(
@@ -103,7 +103,7 @@ class Bundle:
         return bundle
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Bundle":
+    def from_bytes(cls, data: bytes) -> Bundle:
         if len(data) > MAX_BUNDLE_BYTES:
             raise BundleInvalid("malformed identity bundle (too large)")
         try:
@@ -151,7 +151,9 @@ def supersedes(new: Bundle, old: Bundle | None) -> bool:
     if new.address != old.address:
         raise BundleInvalid(f"bundle for {new.address} cannot replace one for {old.address}")
     if (new.version, new.issued_at) < (old.version, old.issued_at):
-        raise StaleBundle(f"an older identity bundle for {new.address} (version {new.version}) was offered over version {old.version}")
+        raise StaleBundle(
+            f"an older identity bundle for {new.address} (version {new.version}) was offered over version {old.version}"
+        )
     return (new.version, new.issued_at) > (old.version, old.issued_at) or same_keys(new, old) is False
 
 
@@ -163,7 +165,9 @@ def fingerprint(bundle: Bundle) -> str:
     """30 digits in six groups of five, over the address and both keys (not the date or
     version, so re-issuing the same keys keeps it). Two people read it to each other to
     know that no one sits between them. About 100 bits: far beyond a forgery's reach."""
-    digest = hashlib.sha256(b"hongbao-fingerprint-v1" + bytes.fromhex(bundle.address[2:]) + bundle.x25519 + bundle.ed25519).digest()
+    digest = hashlib.sha256(
+        b"hongbao-fingerprint-v1" + bytes.fromhex(bundle.address[2:]) + bundle.x25519 + bundle.ed25519
+    ).digest()
     number = int.from_bytes(digest[:13], "big") % 10**30
     digits = f"{number:030d}"
     return " ".join(digits[i : i + 5] for i in range(0, 30, 5))

@@ -31,7 +31,7 @@ class MessagingKeys:
     ed25519_seed: bytes
 
     @classmethod
-    def from_account_key(cls, account_key: bytes) -> "MessagingKeys":
+    def from_account_key(cls, account_key: bytes) -> MessagingKeys:
         return cls(derive(account_key, X25519_LABEL), derive(account_key, ED25519_LABEL))
 
     def __repr__(self) -> str:

@@ -18,7 +18,9 @@ def bucket_for(length: int) -> int:
     """The ciphertext size for a plaintext of `length` bytes (before padding)."""
     needed = length + 1 + SEAL_OVERHEAD  # + the 0x80 marker
     if needed > MAX_BUCKET:
-        raise Oversize(f"message too large: {length} bytes; the most an envelope holds is {MAX_BUCKET - SEAL_OVERHEAD - 1}")
+        raise Oversize(
+            f"message too large: {length} bytes; the most an envelope holds is {MAX_BUCKET - SEAL_OVERHEAD - 1}"
+        )
     bucket = MIN_BUCKET
     while bucket < needed:
         bucket *= 2

@@ -109,7 +109,12 @@ class RedPacket:
         if (self.authorization is None) == (self.claim_key is None):
             raise PayloadError("a red packet carries either an authorization or a claim key")
         if self.authorization is not None:
-            if self.slot is None or not isinstance(self.authorization, str) or not _HEX.match(self.authorization) or len(self.authorization) != 132:
+            if (
+                self.slot is None
+                or not isinstance(self.authorization, str)
+                or not _HEX.match(self.authorization)
+                or len(self.authorization) != 132
+            ):
                 raise PayloadError("an authorization is a 65-byte signature with a slot")
             _uint(self.slot, "slot")
         if self.claim_key is not None:
@@ -206,7 +211,9 @@ def encode(payload: Payload) -> bytes:
         body["type"] = payload.TYPE
         body.setdefault("v", VERSION)
     try:
-        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+            "utf-8"
+        )
     except (ValueError, UnicodeEncodeError):
         raise PayloadError("payload has a value JSON cannot carry (NaN, infinity or a lone surrogate)") from None
 

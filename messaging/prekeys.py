@@ -162,7 +162,9 @@ def verify_bundle(bundle: PrekeyBundle, address: str, identity_ed25519: bytes) -
     if bundle.address != address:
         raise PrekeyBundleInvalid(f"the relay answered prekeys of {bundle.address} when asked for {address}")
     if bundle.identity_key != identity_ed25519:
-        raise PrekeyBundleInvalid(f"the prekeys offered for {address} belong to another identity key than the one {address} signed")
+        raise PrekeyBundleInvalid(
+            f"the prekeys offered for {address} belong to another identity key than the one {address} signed"
+        )
     check_signed(identity_ed25519, bundle.signed_prekey)
     if bundle.one_time_prekey is not None:
         check_one_time(identity_ed25519, bundle.one_time_prekey)

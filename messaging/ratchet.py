@@ -34,8 +34,8 @@ from typing import Any, NamedTuple
 
 import doubleratchet
 import x3dh
-from doubleratchet.recommended import aead_aes_hmac, diffie_hellman_ratchet_curve25519, kdf_hkdf, kdf_separate_hmacs
 from doubleratchet.recommended import HashFunction as RatchetHash
+from doubleratchet.recommended import aead_aes_hmac, diffie_hellman_ratchet_curve25519, kdf_hkdf, kdf_separate_hmacs
 from doubleratchet.recommended.crypto_provider_impl import CryptoProviderImpl
 from x3dh import HashFunction, IdentityKeyFormat
 from x3dh.identity_key_pair import IdentityKeyPairSeed
@@ -94,8 +94,12 @@ class _AEAD(aead_aes_hmac.AEAD):
         if len(ciphertext) < size:
             raise doubleratchet.AuthenticationFailedException("the ciphertext is shorter than its tag")
         body, tag = ciphertext[:-size], ciphertext[-size:]
-        encryption_key, authentication_key, iv = await aead_aes_hmac.AEAD._AEAD__derive(key, hash_function, cls._get_info())
-        if not hmac.compare_digest(await CryptoProviderImpl.hmac_calculate(authentication_key, hash_function, associated_data + body), tag):
+        encryption_key, authentication_key, iv = await aead_aes_hmac.AEAD._AEAD__derive(
+            key, hash_function, cls._get_info()
+        )
+        if not hmac.compare_digest(
+            await CryptoProviderImpl.hmac_calculate(authentication_key, hash_function, associated_data + body), tag
+        ):
             raise doubleratchet.AuthenticationFailedException("Authentication tags do not match.")
         return await CryptoProviderImpl.aes_cbc_decrypt(encryption_key, iv, body)
 
@@ -132,7 +136,15 @@ class _DoubleRatchet(doubleratchet.DoubleRatchet):
 # output, an identity key that is no Ed25519 point): the sender's fault, never a crash.
 _HOSTILE = (ValueError, TypeError, XEdDSAException)
 
-_CONFIG = (diffie_hellman_ratchet_curve25519.DiffieHellmanRatchet, _RootKDF, _ChainKDF, b"\x02\x01", MAX_SKIP, MAX_SKIPPED_KEYS, _AEAD)
+_CONFIG = (
+    diffie_hellman_ratchet_curve25519.DiffieHellmanRatchet,
+    _RootKDF,
+    _ChainKDF,
+    b"\x02\x01",
+    MAX_SKIP,
+    MAX_SKIPPED_KEYS,
+    _AEAD,
+)
 
 
 def _x3dh_state(model: BaseStateModel) -> _X3DH:
@@ -209,26 +221,32 @@ class PrekeyState:
 
     @classmethod
     def create(cls, keys: MessagingKeys) -> PrekeyState:
-        model = _X3DH.create(IdentityKeyFormat.ED_25519, HashFunction.SHA_256, INFO, IdentityKeyPairSeed(keys.ed25519_seed)).model
+        model = _X3DH.create(
+            IdentityKeyFormat.ED_25519, HashFunction.SHA_256, INFO, IdentityKeyPairSeed(keys.ed25519_seed)
+        ).model
         spk = model.signed_pre_key
         return cls(keys, _SignedPair(spk.priv, spk.sig, spk.timestamp))
 
     def _library(self, one_time: bytes | None = None) -> _X3DH:
         held = self.one_time.get(one_time) if one_time is not None else None
-        return _x3dh_state(BaseStateModel(
-            identity_key=IdentityKeyPairModel(secret=self.keys.ed25519_seed, secret_type=SecretType.SEED),
-            signed_pre_key=self.signed.model(),
-            old_signed_pre_key=None if self.old_signed is None else self.old_signed.model(),
-            pre_keys=frozenset() if held is None else frozenset({held}),
-        ))
+        return _x3dh_state(
+            BaseStateModel(
+                identity_key=IdentityKeyPairModel(secret=self.keys.ed25519_seed, secret_type=SecretType.SEED),
+                signed_pre_key=self.signed.model(),
+                old_signed_pre_key=None if self.old_signed is None else self.old_signed.model(),
+                pre_keys=frozenset() if held is None else frozenset({held}),
+            )
+        )
 
     def to_bytes(self) -> bytes:
-        return json.dumps({
-            "format": STATE_FORMAT,
-            "signed_prekey": self.signed.to_json(),
-            "old_signed_prekey": None if self.old_signed is None else self.old_signed.to_json(),
-            "one_time_prekeys": [[public.hex(), private.hex()] for public, private in self.one_time.items()],
-        }).encode()
+        return json.dumps(
+            {
+                "format": STATE_FORMAT,
+                "signed_prekey": self.signed.to_json(),
+                "old_signed_prekey": None if self.old_signed is None else self.old_signed.to_json(),
+                "one_time_prekeys": [[public.hex(), private.hex()] for public, private in self.one_time.items()],
+            }
+        ).encode()
 
     @classmethod
     def from_bytes(cls, keys: MessagingKeys, data: bytes) -> PrekeyState:
@@ -238,7 +256,12 @@ class PrekeyState:
                 raise ValueError("unknown format")
             old = raw["old_signed_prekey"]
             one_time = {_exact(public, 32): _exact(private, 32) for public, private in raw["one_time_prekeys"]}
-            return cls(keys, _SignedPair.from_json(raw["signed_prekey"]), None if old is None else _SignedPair.from_json(old), one_time)
+            return cls(
+                keys,
+                _SignedPair.from_json(raw["signed_prekey"]),
+                None if old is None else _SignedPair.from_json(old),
+                one_time,
+            )
         except Exception as error:  # whatever a damaged file makes json or the checks raise
             raise SessionError(f"the stored prekey state is unreadable ({type(error).__name__})") from None
 
@@ -248,7 +271,9 @@ class PrekeyState:
 
     def holds_signed(self, public: bytes) -> bool:
         """Whether `public` is our current or previous signed prekey."""
-        return public == self.signed_prekey.key or (self.old_signed is not None and public == _curve_public(self.old_signed.priv))
+        return public == self.signed_prekey.key or (
+            self.old_signed is not None and public == _curve_public(self.old_signed.priv)
+        )
 
     @property
     def one_time_publics(self) -> frozenset[bytes]:
@@ -287,13 +312,19 @@ class PrekeyState:
 
     def agree(self, header: X3DHHeader) -> tuple[bytes, bytes, bytes]:
         """X3DH as the responder: (shared secret, associated data, signed prekey private)."""
-        library_header = x3dh.Header(header.identity_key, header.ephemeral_key, header.signed_prekey, header.one_time_prekey)
+        library_header = x3dh.Header(
+            header.identity_key, header.ephemeral_key, header.signed_prekey, header.one_time_prekey
+        )
         try:
-            secret, associated, signed = run(self._library(header.one_time_prekey).get_shared_secret_passive(library_header, require_pre_key=False))
+            secret, associated, signed = run(
+                self._library(header.one_time_prekey).get_shared_secret_passive(library_header, require_pre_key=False)
+            )
         except x3dh.KeyAgreementException as error:
             raise AgreementFailed(f"cannot start the session: {error}") from None
         except _HOSTILE as error:  # a low-order or off-curve key from the sender
-            raise AgreementFailed(f"cannot start the session: a key in the header is unusable ({type(error).__name__})") from None
+            raise AgreementFailed(
+                f"cannot start the session: a key in the header is unusable ({type(error).__name__})"
+            ) from None
         return secret, associated, signed.priv
 
     def bundle(self, address: str, one_time: bytes | None = None) -> prekeys.PrekeyBundle:
@@ -308,7 +339,12 @@ class PrekeyState:
 def _identity(keys: MessagingKeys) -> _X3DH:
     """An X3DH state holding only our identity (the initiator side needs no prekeys)."""
     signed = SignedPreKeyPairModel(priv=b"\x00" * 32, sig=b"\x00" * 64, timestamp=0)
-    model = BaseStateModel(identity_key=IdentityKeyPairModel(secret=keys.ed25519_seed, secret_type=SecretType.SEED), signed_pre_key=signed, old_signed_pre_key=None, pre_keys=frozenset())
+    model = BaseStateModel(
+        identity_key=IdentityKeyPairModel(secret=keys.ed25519_seed, secret_type=SecretType.SEED),
+        signed_pre_key=signed,
+        old_signed_pre_key=None,
+        pre_keys=frozenset(),
+    )
     return _x3dh_state(model)
 
 
@@ -335,22 +371,44 @@ class Session:
             frozenset() if bundle.one_time_prekey is None else frozenset({bundle.one_time_prekey.key}),
         )
         try:
-            secret, associated, header = run(_identity(keys).get_shared_secret_active(library_bundle, require_pre_key=False))
+            secret, associated, header = run(
+                _identity(keys).get_shared_secret_active(library_bundle, require_pre_key=False)
+            )
         except x3dh.KeyAgreementException as error:
             raise AgreementFailed(str(error)) from None
         except _HOSTILE as error:
             raise AgreementFailed(f"the peer's prekeys are unusable ({type(error).__name__})") from None
         x3dh_header = X3DHHeader(header.identity_key, header.ephemeral_key, header.signed_pre_key, header.pre_key)
-        return cls(bundle.identity_key, header.ephemeral_key, associated, x3dh_header, now_s or int(time.time()), None, (secret, bundle.signed_prekey.key))
+        return cls(
+            bundle.identity_key,
+            header.ephemeral_key,
+            associated,
+            x3dh_header,
+            now_s or int(time.time()),
+            None,
+            (secret, bundle.signed_prekey.key),
+        )
 
     @classmethod
-    def accept(cls, state: PrekeyState, header: X3DHHeader, message: RatchetMessage, context: bytes, *, now_s: int | None = None) -> tuple[Session, bytes]:
+    def accept(
+        cls,
+        state: PrekeyState,
+        header: X3DHHeader,
+        message: RatchetMessage,
+        context: bytes,
+        *,
+        now_s: int | None = None,
+    ) -> tuple[Session, bytes]:
         """X3DH as the responder, from an initiator's first (or any pre-reply) message;
         returns the session and the plaintext. The one-time prekey used is forgotten from
         `state` (the caller saves both, or neither)."""
         secret, associated, signed_private = state.agree(header)
         try:
-            ratchet, plaintext = run(_DoubleRatchet.decrypt_initial_message(*_CONFIG, secret, signed_private, _encrypted(message), associated + context))
+            ratchet, plaintext = run(
+                _DoubleRatchet.decrypt_initial_message(
+                    *_CONFIG, secret, signed_private, _encrypted(message), associated + context
+                )
+            )
         except (doubleratchet.AuthenticationFailedException, doubleratchet.DecryptionFailedException):
             raise NoSession("the first message of a new session does not authenticate") from None
         except doubleratchet.DoSProtectionException:
@@ -359,7 +417,9 @@ class Session:
             raise NoSession(f"the message's ratchet key is unusable ({type(error).__name__})") from None
         if header.one_time_prekey is not None:
             state.forget_one_time(header.one_time_prekey)
-        return cls(header.identity_key, header.ephemeral_key, associated, None, now_s or int(time.time()), ratchet), plaintext
+        return cls(
+            header.identity_key, header.ephemeral_key, associated, None, now_s or int(time.time()), ratchet
+        ), plaintext
 
     def encrypt(self, plaintext: bytes, context: bytes) -> RatchetMessage:
         """Encrypt with the next message key; `context` (authenticated, not encrypted) binds
@@ -367,11 +427,18 @@ class Session:
         data = self.associated_data + context
         if self._ratchet is None:
             secret, their_signed_prekey = self._start
-            self._ratchet, message = run(_DoubleRatchet.encrypt_initial_message(*_CONFIG, secret, their_signed_prekey, plaintext, data))
+            self._ratchet, message = run(
+                _DoubleRatchet.encrypt_initial_message(*_CONFIG, secret, their_signed_prekey, plaintext, data)
+            )
             self._start = None
         else:
             message = run(self._ratchet.encrypt_message(plaintext, data))
-        return RatchetMessage(message.header.ratchet_pub, message.header.previous_sending_chain_length, message.header.sending_chain_length, message.ciphertext)
+        return RatchetMessage(
+            message.header.ratchet_pub,
+            message.header.previous_sending_chain_length,
+            message.header.sending_chain_length,
+            message.ciphertext,
+        )
 
     def decrypt(self, message: RatchetMessage, context: bytes) -> bytes:
         """The plaintext; the state changes only on success. The initiator stops repeating
@@ -381,7 +448,9 @@ class Session:
         try:
             plaintext = run(self._ratchet.decrypt_message(_encrypted(message), self.associated_data + context))
         except doubleratchet.DuplicateMessageException:
-            raise Duplicate("this message's key is gone: it was opened already, or came after its key was dropped") from None
+            raise Duplicate(
+                "this message's key is gone: it was opened already, or came after its key was dropped"
+            ) from None
         except (doubleratchet.AuthenticationFailedException, doubleratchet.DecryptionFailedException):
             raise NoSession("the message does not authenticate in this session") from None
         except doubleratchet.DoSProtectionException:
@@ -416,17 +485,32 @@ class Session:
                 raise ValueError("a ratchet key must be 32 bytes")
             if header is not None:
                 one_time = header[3]
-                header = X3DHHeader(_exact(header[0], 32), _exact(header[1], 32), _exact(header[2], 32), None if one_time is None else _exact(one_time, 32))
+                header = X3DHHeader(
+                    _exact(header[0], 32),
+                    _exact(header[1], 32),
+                    _exact(header[2], 32),
+                    None if one_time is None else _exact(one_time, 32),
+                )
             created_at = data["created_at"]
             if not isinstance(created_at, int):
                 raise ValueError("created_at")
-            return cls(_exact(data["peer_identity"], 32), _exact(data["session_id"], 32), bytes.fromhex(data["associated_data"]), header, created_at, ratchet)
+            return cls(
+                _exact(data["peer_identity"], 32),
+                _exact(data["session_id"], 32),
+                bytes.fromhex(data["associated_data"]),
+                header,
+                created_at,
+                ratchet,
+            )
         except Exception as error:  # the library raises pydantic's and its own errors; json anything
             raise SessionError(f"a stored session is unreadable ({type(error).__name__})") from None
 
 
 def _encrypted(message: RatchetMessage) -> doubleratchet.EncryptedMessage:
-    return doubleratchet.EncryptedMessage(doubleratchet.Header(message.ratchet_key, message.previous_chain_length, message.chain_length), message.ciphertext)
+    return doubleratchet.EncryptedMessage(
+        doubleratchet.Header(message.ratchet_key, message.previous_chain_length, message.chain_length),
+        message.ciphertext,
+    )
 
 
 # -- the sessions with one peer -----------------------------------------------------------
@@ -447,9 +531,19 @@ class PeerSessions:
         return PeerSessions([s for s in self.sessions if s.peer_identity == identity])
 
     def promote(self, session: Session) -> None:
-        self.sessions = [session, *(s for s in self.sessions if s is not session and s.session_id != session.session_id)][:MAX_SESSIONS]
+        self.sessions = [
+            session,
+            *(s for s in self.sessions if s is not session and s.session_id != session.session_id),
+        ][:MAX_SESSIONS]
 
-    def decrypt(self, state: PrekeyState, sender_identity: bytes, header: X3DHHeader | None, message: RatchetMessage, context: bytes) -> tuple[bytes, bool]:
+    def decrypt(
+        self,
+        state: PrekeyState,
+        sender_identity: bytes,
+        header: X3DHHeader | None,
+        message: RatchetMessage,
+        context: bytes,
+    ) -> tuple[bytes, bool]:
         """Open a message from the peer whose verified identity key is `sender_identity`;
         returns (plaintext, whether a new session was started). The session that opened it
         becomes the current one. `state` changes only when a session starts."""
@@ -466,7 +560,9 @@ class PeerSessions:
             candidates = list(self.sessions)
         candidates = [s for s in candidates if s.peer_identity == sender_identity]
         if not candidates:
-            raise NoSession("no session with the sender: it was lost or reset; a new one starts with the next message either way")
+            raise NoSession(
+                "no session with the sender: it was lost or reset; a new one starts with the next message either way"
+            )
         refusals: list[NoSession] = []
         for session in candidates:
             try:

@@ -168,7 +168,11 @@ class SessionStore:
         """Forget the sessions with `peer` (corrupt, or the peer lost theirs); keeps
         `had_session`, so the next message starts a new session or is refused."""
         with self._session.begin() as session:
-            session.execute(insert(SessionRow).values(peer=peer, sealed=None, updated_at=self.store.clock()).on_conflict_do_update(index_elements=["peer"], set_={"sealed": None}))
+            session.execute(
+                insert(SessionRow)
+                .values(peer=peer, sealed=None, updated_at=self.store.clock())
+                .on_conflict_do_update(index_elements=["peer"], set_={"sealed": None})
+            )
 
     def mark_no_prekeys(self, peer: str) -> None:
         now = self.store.clock()

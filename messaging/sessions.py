@@ -62,7 +62,9 @@ class Opening:
     writes: list[Write] = field(default_factory=list)
     heal: str | None = None
 
-    def decrypt(self, sender: str, identity: bytes, header: X3DHHeader | None, message: RatchetMessage, context: bytes) -> bytes:
+    def decrypt(
+        self, sender: str, identity: bytes, header: X3DHHeader | None, message: RatchetMessage, context: bytes
+    ) -> bytes:
         keeper = self.keeper
         sessions = keeper.load(sender)
         state = keeper.prekeys() if header is not None else None
@@ -86,7 +88,9 @@ class Opening:
 
 
 class SessionKeeper:
-    def __init__(self, address: str, keys: MessagingKeys, store: MessageStore, relay: Callable[[], RelayClient]) -> None:
+    def __init__(
+        self, address: str, keys: MessagingKeys, store: MessageStore, relay: Callable[[], RelayClient]
+    ) -> None:
         self.address = address
         self.keys = keys
         self.store = SessionStore(store, keys)
@@ -125,7 +129,9 @@ class SessionKeeper:
             from .ratchet import PeerSessions
 
             self.store.reset(peer)
-            self.resets.append(f"the session with {peer} was unreadable ({error}) and was reset: the next message starts a new one")
+            self.resets.append(
+                f"the session with {peer} was unreadable ({error}) and was reset: the next message starts a new one"
+            )
             return PeerSessions()
 
     def prekeys(self) -> PrekeyState:
@@ -134,7 +140,9 @@ class SessionKeeper:
         except SessionCorrupt as error:
             from .ratchet import PrekeyState
 
-            self.resets.append(f"our prekeys were unreadable ({error}) and were replaced: first messages sent to the old ones cannot be opened")
+            self.resets.append(
+                f"our prekeys were unreadable ({error}) and were replaced: first messages sent to the old ones cannot be opened"
+            )
             return self.store.save_prekeys(PrekeyState.create(self.keys))
 
     def forward_secret(self, peer: str) -> bool:
@@ -168,9 +176,25 @@ class SessionKeeper:
         `new_session`), else format 1. None only when `new_session` is False and a
         session is due but gone. The session is saved before this returns."""
         with self.lock():
-            return self._seal(bundle, payload, now_ms=now_ms, message_id=message_id, include_bundle=include_bundle, new_session=new_session)
+            return self._seal(
+                bundle,
+                payload,
+                now_ms=now_ms,
+                message_id=message_id,
+                include_bundle=include_bundle,
+                new_session=new_session,
+            )
 
-    def _seal(self, bundle: Bundle, payload: payloads.Payload, *, now_ms: int, message_id: bytes | None, include_bundle: Bundle | None, new_session: bool) -> env.Envelope | None:
+    def _seal(
+        self,
+        bundle: Bundle,
+        payload: payloads.Payload,
+        *,
+        now_ms: int,
+        message_id: bytes | None,
+        include_bundle: Bundle | None,
+        new_session: bool,
+    ) -> env.Envelope | None:
         peer = bundle.address
         sessions = self.load(peer).for_identity(bundle.ed25519)
         session = sessions.current
@@ -183,14 +207,37 @@ class SessionKeeper:
             if info.had_session:
                 if not new_session:
                     return None
-                raise SessionDowngrade(f"{peer} and you had a forward-secret session, but the relay offers no prekeys for them now: not sent (ask them to open Hongbao, which publishes new ones)")
-            return env.seal(self.address, self.keys, bundle, payload, now_ms=now_ms, message_id=message_id, include_bundle=include_bundle)
-        envelope = env.seal_session(self.address, self.keys, bundle, payload, session, now_ms=now_ms, message_id=message_id, include_bundle=include_bundle)
+                raise SessionDowngrade(
+                    f"{peer} and you had a forward-secret session, but the relay offers no prekeys for them now: not sent (ask them to open Hongbao, which publishes new ones)"
+                )
+            return env.seal(
+                self.address,
+                self.keys,
+                bundle,
+                payload,
+                now_ms=now_ms,
+                message_id=message_id,
+                include_bundle=include_bundle,
+            )
+        envelope = env.seal_session(
+            self.address,
+            self.keys,
+            bundle,
+            payload,
+            session,
+            now_ms=now_ms,
+            message_id=message_id,
+            include_bundle=include_bundle,
+        )
         self.store.save(peer, sessions)
         return envelope
 
     def _start(self, bundle: Bundle, info: PeerInfo) -> Session | None:
-        if not info.had_session and info.no_prekeys_at is not None and self.clock() - info.no_prekeys_at < NO_PREKEYS_RECHECK_MS:
+        if (
+            not info.had_session
+            and info.no_prekeys_at is not None
+            and self.clock() - info.no_prekeys_at < NO_PREKEYS_RECHECK_MS
+        ):
             return None
         from .ratchet import Session
 
@@ -224,7 +271,9 @@ class SessionKeeper:
         upload_signed = status.signed_prekey is None or status.signed_prekey.key != signed.key
         # The relay's prekeys are not from this state (a restored wallet, a reset, another
         # device): its one-time prekeys' private halves are elsewhere, so replace them all.
-        foreign = upload_signed and status.signed_prekey is not None and not state.holds_signed(status.signed_prekey.key)
+        foreign = (
+            upload_signed and status.signed_prekey is not None and not state.holds_signed(status.signed_prekey.key)
+        )
         missing = ONE_TIME_TARGET if foreign else ONE_TIME_TARGET - status.one_time
         fresh = state.new_one_time(missing) if foreign or status.one_time < ONE_TIME_LOW else []
         if rotated or fresh:

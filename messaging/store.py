@@ -183,7 +183,10 @@ class CopyRow(Base):
     """One recipient's copy of an outgoing message: the envelope id they got, their state."""
 
     __tablename__ = "outgoing_copies"
-    __table_args__ = (UniqueConstraint("message_seq", "recipient"), Index("copies_by_recipient", "recipient", "envelope_id"))
+    __table_args__ = (
+        UniqueConstraint("message_seq", "recipient"),
+        Index("copies_by_recipient", "recipient", "envelope_id"),
+    )
 
     seq: Mapped[int] = mapped_column(primary_key=True)
     message_seq: Mapped[int] = mapped_column(ForeignKey("messages.seq"))
@@ -297,7 +300,16 @@ def _bundle_json(bundle: Bundle) -> str:
 
 def _contact(row: ContactRow) -> Contact:
     bundle = Bundle.from_bytes(row.bundle.encode()) if row.bundle else None
-    return Contact(row.address, row.name, row.saved, bundle, row.fingerprint, row.verified_at, row.key_changed, row.verified_out_of_band)
+    return Contact(
+        row.address,
+        row.name,
+        row.saved,
+        bundle,
+        row.fingerprint,
+        row.verified_at,
+        row.key_changed,
+        row.verified_out_of_band,
+    )
 
 
 def _group(row: GroupRow) -> Group:
@@ -344,10 +356,14 @@ class MessageStore:
         check = _KEY_CHECK + self.me.encode()
         with self._session.begin() as session:
             for key, value in (("format", str(FORMAT).encode()), ("me", self.me.encode())):
-                session.execute(insert(MetaRow).values(key=key, value=value).on_conflict_do_nothing(index_elements=["key"]))
+                session.execute(
+                    insert(MetaRow).values(key=key, value=value).on_conflict_do_nothing(index_elements=["key"])
+                )
             stored = {row.key: row.value for row in session.scalars(select(MetaRow))}
             if int(stored["format"]) > FORMAT:
-                raise StoreError(f"{self.path} was written by a newer Hongbao (store format {int(stored['format'])}): upgrade")
+                raise StoreError(
+                    f"{self.path} was written by a newer Hongbao (store format {int(stored['format'])}): upgrade"
+                )
             if stored["me"] != self.me.encode():
                 raise StoreError(f"{self.path} is the message store of {stored['me'].decode()}, not of {self.me}")
             sealed = stored.get("key_check")
@@ -356,8 +372,12 @@ class MessageStore:
                 if body is not None and not self._opens(body):
                     raise self._locked()
                 sealed = bytes(self._box.encrypt(check))
-                session.execute(insert(MetaRow).values(key="key_check", value=sealed).on_conflict_do_nothing(index_elements=["key"]))
-                sealed = session.scalar(select(MetaRow.value).where(MetaRow.key == "key_check"))  # a concurrent first open may have won
+                session.execute(
+                    insert(MetaRow).values(key="key_check", value=sealed).on_conflict_do_nothing(index_elements=["key"])
+                )
+                sealed = session.scalar(
+                    select(MetaRow.value).where(MetaRow.key == "key_check")
+                )  # a concurrent first open may have won
         if not self._opens(sealed, check):
             raise self._locked()
 
@@ -369,7 +389,9 @@ class MessageStore:
         return expected is None or plain == expected
 
     def _locked(self) -> StoreLocked:
-        return StoreLocked(f"cannot decrypt {self.path}: wrong store key (another account's store, or the file was altered)")
+        return StoreLocked(
+            f"cannot decrypt {self.path}: wrong store key (another account's store, or the file was altered)"
+        )
 
     # -- bodies ------------------------------------------------------------------------------
 
@@ -395,7 +417,17 @@ class MessageStore:
             raise StoreCorrupt(f"message {row.id} in {self.path} has a malformed body") from None
         if payloads.type_of(payload) != row.type:
             raise StoreCorrupt(f"message {row.id} in {self.path} does not match its recorded type")
-        return StoredMessage(row.id, row.conversation, row.sender, row.direction, row.timestamp_ms, row.type, payload, row.state, row.received_ms)
+        return StoredMessage(
+            row.id,
+            row.conversation,
+            row.sender,
+            row.direction,
+            row.timestamp_ms,
+            row.type,
+            payload,
+            row.state,
+            row.received_ms,
+        )
 
     # -- contacts and keys -------------------------------------------------------------------
 
@@ -425,7 +457,9 @@ class MessageStore:
                     raise NameTaken(f"the contact name {name!r} is already used for {holder}")
             row = session.get(ContactRow, address)
             if row is None:
-                row = ContactRow(address=address, created_at=self.clock(), saved=True, key_changed=False, verified_out_of_band=False)
+                row = ContactRow(
+                    address=address, created_at=self.clock(), saved=True, key_changed=False, verified_out_of_band=False
+                )
                 session.add(row)
             row.saved = True
             if name is not None:
@@ -448,7 +482,11 @@ class MessageStore:
     def contacts(self) -> list[Contact]:
         """Saved contacts, named ones first, by name."""
         with self._session() as session:
-            rows = session.scalars(select(ContactRow).where(ContactRow.saved).order_by(ContactRow.name_key.is_(None), ContactRow.name_key, ContactRow.address))
+            rows = session.scalars(
+                select(ContactRow)
+                .where(ContactRow.saved)
+                .order_by(ContactRow.name_key.is_(None), ContactRow.name_key, ContactRow.address)
+            )
             return [_contact(row) for row in rows]
 
     def contact(self, address_or_name: str) -> Contact | None:
@@ -476,7 +514,9 @@ class MessageStore:
         replace = supersedes(bundle, old)  # StaleBundle for an older one
         now = self.clock()
         if row is None:
-            row = ContactRow(address=bundle.address, saved=False, created_at=now, key_changed=False, verified_out_of_band=False)
+            row = ContactRow(
+                address=bundle.address, saved=False, created_at=now, key_changed=False, verified_out_of_band=False
+            )
             session.add(row)
         if old is None:
             change = BundleChange.NEW
@@ -522,7 +562,9 @@ class MessageStore:
                 members = [m for m in json.loads(row.members) if m != self.me]
             else:
                 members = [conversation]
-            changed = session.scalars(select(ContactRow).where(ContactRow.address.in_(members), ContactRow.key_changed)).first()
+            changed = session.scalars(
+                select(ContactRow).where(ContactRow.address.in_(members), ContactRow.key_changed)
+            ).first()
             if changed is not None:
                 raise KeyChangeUnconfirmed(
                     f"the messaging key of {changed.address} changed (new fingerprint {changed.fingerprint}): "
@@ -540,9 +582,16 @@ class MessageStore:
         conversation = group_conversation(group.id)
         members = [addr.parse(m) for m in group.members]
         now = self.clock()
-        values = {"name": group.name, "members": json.dumps(members), "admin": addr.parse(group.admin), "updated_at": now}
+        values = {
+            "name": group.name,
+            "members": json.dumps(members),
+            "admin": addr.parse(group.admin),
+            "updated_at": now,
+        }
         with self._session.begin() as session:
-            session.execute(insert(GroupRow).values(id=group.id, **values).on_conflict_do_update(index_elements=["id"], set_=values))
+            session.execute(
+                insert(GroupRow).values(id=group.id, **values).on_conflict_do_update(index_elements=["id"], set_=values)
+            )
             self._touch(session, conversation, now)
 
     def group(self, group_id: str) -> Group | None:
@@ -561,16 +610,28 @@ class MessageStore:
         statement = insert(ConversationRow).values(id=conversation, last_activity_ms=now)
         session.execute(
             statement.on_conflict_do_update(
-                index_elements=["id"], set_={"last_activity_ms": func.max(ConversationRow.last_activity_ms, statement.excluded.last_activity_ms)}
+                index_elements=["id"],
+                set_={
+                    "last_activity_ms": func.max(ConversationRow.last_activity_ms, statement.excluded.last_activity_ms)
+                },
             )
         )
 
     def seen(self, message_id: bytes | str) -> bool:
         """Whether an incoming message with this id was stored (open_envelope's `seen`)."""
         with self._session() as session:
-            return session.scalar(select(MessageRow.seq).where(MessageRow.direction == "in", MessageRow.id == message_id_hex(message_id))) is not None
+            return (
+                session.scalar(
+                    select(MessageRow.seq).where(
+                        MessageRow.direction == "in", MessageRow.id == message_id_hex(message_id)
+                    )
+                )
+                is not None
+            )
 
-    def add_incoming(self, opened: Opened, conversation: str | None = None, *, also: Callable[[Session], None] | None = None) -> StoredMessage:
+    def add_incoming(
+        self, opened: Opened, conversation: str | None = None, *, also: Callable[[Session], None] | None = None
+    ) -> StoredMessage:
         """Store an opened envelope, in one transaction with pinning its sender's bundle
         (and with `also`, e.g. the ratchet state that opened it: both or neither).
 
@@ -582,23 +643,40 @@ class MessageStore:
             raise NotForMe(f"message {message_id_hex(opened.id)} is for {opened.recipient}, not {self.me}")
         sender = addr.parse(opened.sender)
         if opened.bundle.address != sender:
-            raise StoreError(f"the bundle vouching for message {message_id_hex(opened.id)} belongs to {opened.bundle.address}, not {sender}")
+            raise StoreError(
+                f"the bundle vouching for message {message_id_hex(opened.id)} belongs to {opened.bundle.address}, not {sender}"
+            )
         group_id = _group_id_of(opened.payload)
-        conversation = conversation_id(conversation) if conversation is not None else (group_conversation(group_id) if group_id else sender)
+        conversation = (
+            conversation_id(conversation)
+            if conversation is not None
+            else (group_conversation(group_id) if group_id else sender)
+        )
         kind = payloads.type_of(opened.payload)
         now = self.clock()
         row = MessageRow(
-            id=message_id_hex(opened.id), direction="in", conversation=conversation, sender=sender, timestamp_ms=int(opened.timestamp_ms),
-            received_ms=now, type=kind, state="read" if kind in _SILENT_TYPES else "unread",
+            id=message_id_hex(opened.id),
+            direction="in",
+            conversation=conversation,
+            sender=sender,
+            timestamp_ms=int(opened.timestamp_ms),
+            received_ms=now,
+            type=kind,
+            state="read" if kind in _SILENT_TYPES else "unread",
         )
         row.body = self._seal_body(row, opened.payload)
         with self._session.begin() as session:
-            if session.scalar(select(MessageRow.seq).where(MessageRow.direction == "in", MessageRow.id == row.id)) is not None:
+            if (
+                session.scalar(select(MessageRow.seq).where(MessageRow.direction == "in", MessageRow.id == row.id))
+                is not None
+            ):
                 raise Replay(f"message {row.id} was already received")
             if conversation.startswith(GROUP_PREFIX):
                 group = session.get(GroupRow, conversation[len(GROUP_PREFIX) :])
                 if group is not None and sender not in json.loads(group.members):
-                    raise NotGroupMember(f"{sender} is not a member of the group {group.name!r}; message {row.id} refused")
+                    raise NotGroupMember(
+                        f"{sender} is not a member of the group {group.name!r}; message {row.id} refused"
+                    )
             self._record_bundle(session, opened.bundle)
             session.add(row)
             if also is not None:
@@ -627,8 +705,14 @@ class MessageStore:
         mid = message_id_hex(message_id)
         now = self.clock()
         row = MessageRow(
-            id=mid, direction="out", conversation=conversation, sender=self.me, timestamp_ms=int(timestamp_ms), received_ms=now,
-            type=payloads.type_of(payload), state="pending",
+            id=mid,
+            direction="out",
+            conversation=conversation,
+            sender=self.me,
+            timestamp_ms=int(timestamp_ms),
+            received_ms=now,
+            type=payloads.type_of(payload),
+            state="pending",
         )
         row.body = self._seal_body(row, payload)
         with self._session.begin() as session:
@@ -641,11 +725,16 @@ class MessageStore:
                 else:
                     copies = {conversation: mid}
             resolved = {addr.parse(recipient): message_id_hex(envelope_id) for recipient, envelope_id in copies.items()}
-            if session.scalar(select(MessageRow.seq).where(MessageRow.direction == "out", MessageRow.id == mid)) is not None:
+            if (
+                session.scalar(select(MessageRow.seq).where(MessageRow.direction == "out", MessageRow.id == mid))
+                is not None
+            ):
                 raise DuplicateMessage(f"an outgoing message {mid} is already stored")
             session.add(row)
             session.flush()
-            session.add_all(CopyRow(message_seq=row.seq, recipient=r, envelope_id=e, state="pending") for r, e in resolved.items())
+            session.add_all(
+                CopyRow(message_seq=row.seq, recipient=r, envelope_id=e, state="pending") for r, e in resolved.items()
+            )
             if row.type not in _SILENT_TYPES:
                 self._touch(session, conversation, now)
         return StoredMessage(mid, conversation, self.me, "out", row.timestamp_ms, row.type, payload, "pending", now)
@@ -674,7 +763,10 @@ class MessageStore:
             session.execute(statement.values(state="sent"))
             if self._settle(session, row):
                 return True
-            if row.state == "pending" and session.scalar(select(func.count()).where(CopyRow.message_seq == row.seq)) == 0:
+            if (
+                row.state == "pending"
+                and session.scalar(select(func.count()).where(CopyRow.message_seq == row.seq)) == 0
+            ):
                 row.state = "sent"  # a group of one: nobody else to send to
                 return True
             return False
@@ -691,7 +783,9 @@ class MessageStore:
             return []
         changed: list[str] = []
         with self._session.begin() as session:
-            copies = session.scalars(select(CopyRow).where(CopyRow.recipient == peer, CopyRow.envelope_id.in_(ids))).all()
+            copies = session.scalars(
+                select(CopyRow).where(CopyRow.recipient == peer, CopyRow.envelope_id.in_(ids))
+            ).all()
             touched = set()
             for copy in copies:
                 if _RANK[receipt.status] > _RANK[copy.state]:
@@ -709,7 +803,9 @@ class MessageStore:
         mid = message_id_hex(message_id)
         with self._session() as session:
             rows = session.execute(
-                select(CopyRow.recipient, CopyRow.state).join(MessageRow, MessageRow.seq == CopyRow.message_seq).where(MessageRow.direction == "out", MessageRow.id == mid)
+                select(CopyRow.recipient, CopyRow.state)
+                .join(MessageRow, MessageRow.seq == CopyRow.message_seq)
+                .where(MessageRow.direction == "out", MessageRow.id == mid)
             )
             return {recipient: state for recipient, state in rows}
 
@@ -727,7 +823,9 @@ class MessageStore:
         found = []
         for row, recipient, envelope_id in rows:
             stored = self._stored(row)
-            found.append(PendingCopy(stored.conversation, recipient, envelope_id, stored.id, stored.payload, stored.timestamp_ms))
+            found.append(
+                PendingCopy(stored.conversation, recipient, envelope_id, stored.id, stored.payload, stored.timestamp_ms)
+            )
         return found
 
     def messages(self, conversation: str, limit: int = 50, before: int | str | None = None) -> list[StoredMessage]:
@@ -741,16 +839,22 @@ class MessageStore:
             if isinstance(before, str):
                 mid = message_id_hex(before)
                 anchor = session.execute(
-                    select(MessageRow.timestamp_ms, MessageRow.seq).where(MessageRow.conversation == conversation, MessageRow.id == mid).order_by(MessageRow.seq).limit(1)
+                    select(MessageRow.timestamp_ms, MessageRow.seq)
+                    .where(MessageRow.conversation == conversation, MessageRow.id == mid)
+                    .order_by(MessageRow.seq)
+                    .limit(1)
                 ).first()
                 if anchor is None:
                     raise StoreError(f"no message {mid} in {conversation}")
                 query = query.where(
-                    (MessageRow.timestamp_ms < anchor.timestamp_ms) | ((MessageRow.timestamp_ms == anchor.timestamp_ms) & (MessageRow.seq < anchor.seq))
+                    (MessageRow.timestamp_ms < anchor.timestamp_ms)
+                    | ((MessageRow.timestamp_ms == anchor.timestamp_ms) & (MessageRow.seq < anchor.seq))
                 )
             elif before is not None:
                 query = query.where(MessageRow.timestamp_ms < int(before))
-            rows = session.scalars(query.order_by(MessageRow.timestamp_ms.desc(), MessageRow.seq.desc()).limit(limit)).all()
+            rows = session.scalars(
+                query.order_by(MessageRow.timestamp_ms.desc(), MessageRow.seq.desc()).limit(limit)
+            ).all()
         return [self._stored(row) for row in reversed(rows)]
 
     def mark_read_by_sender(self, conversation: str) -> dict[str, list[str]]:
@@ -760,11 +864,17 @@ class MessageStore:
         with self._session.begin() as session:
             rows = session.execute(
                 select(MessageRow.seq, MessageRow.id, MessageRow.sender)
-                .where(MessageRow.conversation == conversation, MessageRow.direction == "in", MessageRow.state == "unread")
+                .where(
+                    MessageRow.conversation == conversation, MessageRow.direction == "in", MessageRow.state == "unread"
+                )
                 .order_by(MessageRow.timestamp_ms, MessageRow.seq)
             ).all()
             if rows:
-                session.execute(update(MessageRow).where(MessageRow.seq.in_([r.seq for r in rows]), MessageRow.state == "unread").values(state="read"))
+                session.execute(
+                    update(MessageRow)
+                    .where(MessageRow.seq.in_([r.seq for r in rows]), MessageRow.state == "unread")
+                    .values(state="read")
+                )
         by_sender: dict[str, list[str]] = {}
         for row in rows:
             by_sender.setdefault(row.sender, []).append(row.id)
@@ -783,16 +893,32 @@ class MessageStore:
             .subquery()
         )
         query = (
-            select(ConversationRow.id, ConversationRow.last_activity_ms, ContactRow.name, GroupRow.name, func.coalesce(unread.c.n, 0))
+            select(
+                ConversationRow.id,
+                ConversationRow.last_activity_ms,
+                ContactRow.name,
+                GroupRow.name,
+                func.coalesce(unread.c.n, 0),
+            )
             .outerjoin(ContactRow, ContactRow.address == ConversationRow.id)
-            .outerjoin(GroupRow, (GroupRow.id == func.substr(ConversationRow.id, len(GROUP_PREFIX) + 1)) & ConversationRow.id.startswith(GROUP_PREFIX))
+            .outerjoin(
+                GroupRow,
+                (GroupRow.id == func.substr(ConversationRow.id, len(GROUP_PREFIX) + 1))
+                & ConversationRow.id.startswith(GROUP_PREFIX),
+            )
             .outerjoin(unread, unread.c.conversation == ConversationRow.id)
             .order_by(ConversationRow.last_activity_ms.desc(), ConversationRow.id)
         )
         with self._session() as session:
             rows = session.execute(query).all()
         return [
-            ConversationSummary(cid, group_name if cid.startswith(GROUP_PREFIX) else contact_name, cid.startswith(GROUP_PREFIX), last, count)
+            ConversationSummary(
+                cid,
+                group_name if cid.startswith(GROUP_PREFIX) else contact_name,
+                cid.startswith(GROUP_PREFIX),
+                last,
+                count,
+            )
             for cid, last, contact_name, group_name, count in rows
         ]
 
@@ -806,6 +932,19 @@ def open_store(home: Path, account_key: bytes, clock: Callable[[], int] = _defau
 
 
 __all__ = [
-    "BundleChange", "Contact", "ConversationSummary", "DuplicateMessage", "KeyChangeUnconfirmed", "MessageStore", "NameTaken",
-    "NotGroupMember", "PendingCopy", "StoreCorrupt", "StoreError", "StoreLocked", "StoredMessage", "open_store", "path_for",
+    "BundleChange",
+    "Contact",
+    "ConversationSummary",
+    "DuplicateMessage",
+    "KeyChangeUnconfirmed",
+    "MessageStore",
+    "NameTaken",
+    "NotGroupMember",
+    "PendingCopy",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreLocked",
+    "StoredMessage",
+    "open_store",
+    "path_for",
 ]

@@ -63,7 +63,9 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
     for router in routers:
         app.include_router(router)
     app.add_middleware(RelayMiddleware, context=context)
-    _install_error_handlers(app, [route for router in routers for route in router.routes if isinstance(route, APIRoute)])
+    _install_error_handlers(
+        app, [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+    )
     return app
 
 

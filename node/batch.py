@@ -38,7 +38,9 @@ def lock_key(mailbox: str) -> int:
 
 
 class BatchWriter:
-    def __init__(self, engine: Engine, write_lock: AbstractContextManager | threading.Lock, quota_messages: int, quota_bytes: int) -> None:
+    def __init__(
+        self, engine: Engine, write_lock: AbstractContextManager | threading.Lock, quota_messages: int, quota_bytes: int
+    ) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self.write_lock = write_lock
@@ -81,7 +83,10 @@ class BatchWriter:
             try:
                 if self.postgres:
                     keys = sorted({lock_key(row[0]) for row in rows})
-                    cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(k, i) ORDER BY i", (keys,))
+                    cursor.execute(
+                        "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(k, i) ORDER BY i",
+                        (keys,),
+                    )
                 else:
                     cursor.execute("BEGIN IMMEDIATE")  # take the write lock now, not at the first write
                 seqs, new = self._insert_new(cursor, rows)
@@ -91,7 +96,9 @@ class BatchWriter:
                     cursor.execute(self._cached("before", len(mailboxes)), [*mailboxes, min(seqs[key] for key in new)])
                     before = {mailbox: seq or 0 for mailbox, seq in cursor.fetchall()}
                     if self.postgres:
-                        cursor.execute("SELECT pg_notify(%s, m) FROM unnest(%s::text[]) AS m", (NOTIFY_CHANNEL, mailboxes))
+                        cursor.execute(
+                            "SELECT pg_notify(%s, m) FROM unnest(%s::text[]) AS m", (NOTIFY_CHANNEL, mailboxes)
+                        )
                 connection.commit()
             except BaseException:
                 connection.rollback()
@@ -133,9 +140,14 @@ class BatchWriter:
         for mailbox, messages, size in sorted(cursor.fetchall()):
             if messages <= self.quota_messages and size <= self.quota_bytes:
                 continue
-            cursor.execute(self._sql("DELETE FROM envelopes WHERE mailbox = ? AND expires_at <= ? RETURNING size"), (mailbox, now))
+            cursor.execute(
+                self._sql("DELETE FROM envelopes WHERE mailbox = ? AND expires_at <= ? RETURNING size"), (mailbox, now)
+            )
             freed = [r[0] for r in cursor.fetchall()]
             if not freed or messages - len(freed) > self.quota_messages or size - sum(freed) > self.quota_bytes:
                 raise QuotaExceeded(mailbox)  # rolls back the whole batch
-            cursor.execute(self._sql("UPDATE mailbox_usage SET messages = messages - ?, bytes = bytes - ? WHERE mailbox = ?"), (len(freed), sum(freed), mailbox))
+            cursor.execute(
+                self._sql("UPDATE mailbox_usage SET messages = messages - ?, bytes = bytes - ? WHERE mailbox = ?"),
+                (len(freed), sum(freed), mailbox),
+            )
         return mailboxes

@@ -35,7 +35,9 @@ class RelayContext:
     claim_limiter: RateLimiter  # one-time prekeys handed out per address (see routes/prekeys.py)
     listener: PgListener | None = None
     own_pids: set[int] = field(default_factory=set)
-    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(DB_THREADS, thread_name_prefix="relay-db"))
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(DB_THREADS, thread_name_prefix="relay-db")
+    )
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """Run blocking database work off the event loop: one hop per request. (Our own
@@ -46,7 +48,9 @@ class RelayContext:
     def build(cls, settings: Settings, clock: Clock = system_clock) -> RelayContext:
         engine = make_engine(settings.db_url)
         own_pids = track_backend_pids(engine) if engine.dialect.name == "postgresql" else set()
-        store = RelayStore(engine, clock, quota_messages=settings.mailbox_quota_messages, quota_bytes=settings.mailbox_quota_bytes)
+        store = RelayStore(
+            engine, clock, quota_messages=settings.mailbox_quota_messages, quota_bytes=settings.mailbox_quota_bytes
+        )
         hub = Hub()
         return cls(
             settings=settings,
@@ -56,7 +60,9 @@ class RelayContext:
             hub=hub,
             metrics=Metrics(store.counts),
             limiter=RateLimiter(settings.rate, settings.rate_burst, clock),
-            claim_limiter=RateLimiter(settings.one_time_claims_per_minute / 60.0, max(int(settings.one_time_claims_per_minute), 1), clock),
+            claim_limiter=RateLimiter(
+                settings.one_time_claims_per_minute / 60.0, max(int(settings.one_time_claims_per_minute), 1), clock
+            ),
             own_pids=own_pids,
         )
 

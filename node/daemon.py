@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wallet import process
-from wallet.process import port_free  # noqa: F401  (re-exported for callers and tests)
+from wallet.process import port_free
 
 from .settings import FOLDER, Settings
 
@@ -86,17 +86,35 @@ class RelayDaemon:
         if found is not None:
             pid, _url = found
             if not self._running(pid):
-                raise DaemonError(f"stale pid file {self.pid_file} (process {pid} is not a relay); run `hongbao node stop` to clean it up")
+                raise DaemonError(
+                    f"stale pid file {self.pid_file} (process {pid} is not a relay); run `hongbao node stop` to clean it up"
+                )
             return self.status()
         if not port_free(self.settings.port, self.settings.host):
-            raise DaemonError(f"port {self.settings.port} is in use by another program; stop it or choose another port (`hongbao node start --port N`)")
+            raise DaemonError(
+                f"port {self.settings.port} is in use by another program; stop it or choose another port (`hongbao node start --port N`)"
+            )
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        args = [sys.executable, "-m", "node.server", "--home", str(self.home), "--host", self.settings.host, "--port", str(self.settings.port), "--db", self.settings.db_url]
+        args = [
+            sys.executable,
+            "-m",
+            "node.server",
+            "--home",
+            str(self.home),
+            "--host",
+            self.settings.host,
+            "--port",
+            str(self.settings.port),
+            "--db",
+            self.settings.db_url,
+        ]
         root = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
         with open(self.log_file, "ab") as log:
             os.chmod(self.log_file, 0o600)
-            process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+            process = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+            )
         try:
             self._wait_until_healthy(process)
         except DaemonError:
@@ -112,11 +130,15 @@ class RelayDaemon:
         delay = 0.02
         while True:
             if process.poll() is not None:
-                raise DaemonError(f"the relay exited with status {process.returncode} while starting; see {self.log_file}")
+                raise DaemonError(
+                    f"the relay exited with status {process.returncode} while starting; see {self.log_file}"
+                )
             if health(self.url, timeout=1.0) is not None:
                 return
             if time.monotonic() > deadline:
-                raise DaemonError(f"the relay did not answer on {self.url} within {START_TIMEOUT_S:.0f} s; see {self.log_file}")
+                raise DaemonError(
+                    f"the relay did not answer on {self.url} within {START_TIMEOUT_S:.0f} s; see {self.log_file}"
+                )
             time.sleep(delay)  # polling a condition with a deadline, not a fixed wait
             delay = min(delay * 2, 0.25)
 

@@ -48,7 +48,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         return _sqlite_engine(url, parsed.database)
     if parsed.get_backend_name() == "postgresql":
         return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800)
-    raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite:///PATH or postgresql+psycopg://...")
+    raise ValueError(
+        f"unsupported database {parsed.get_backend_name()!r}: use sqlite:///PATH or postgresql+psycopg://..."
+    )
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:

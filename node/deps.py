@@ -34,7 +34,9 @@ class Credentials:
 
 async def credentials(
     auth: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    address: Annotated[str | None, Query(description="Optional: the mailbox you mean; it must be the token's (else 403)")] = None,
+    address: Annotated[
+        str | None, Query(description="Optional: the mailbox you mean; it must be the token's (else 403)")
+    ] = None,
     x_hongbao_mailbox: Annotated[str | None, Header(description="Optional: same as ?address=")] = None,
 ) -> Credentials:
     return Credentials(auth.credentials if auth else None, (address, x_hongbao_mailbox))

@@ -9,7 +9,9 @@ class RelayError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None, headers: dict[str, str] | None = None, **extra: object) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, headers: dict[str, str] | None = None, **extra: object
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:

@@ -25,7 +25,9 @@ class _StoreCollector:
 
     def collect(self):
         counts = self.counts()
-        yield GaugeMetricFamily("hongbao_relay_stored_envelopes", "Envelopes stored (unexpired or not yet swept)", value=counts["envelopes"])
+        yield GaugeMetricFamily(
+            "hongbao_relay_stored_envelopes", "Envelopes stored (unexpired or not yet swept)", value=counts["envelopes"]
+        )
         yield GaugeMetricFamily("hongbao_relay_stored_bytes", "Ciphertext bytes stored", value=counts["bytes"])
         yield GaugeMetricFamily("hongbao_relay_identities", "Identity bundles published", value=counts["identities"])
 
@@ -34,19 +36,37 @@ class Metrics:
     def __init__(self, counts: Callable[[], dict[str, int]] | None = None) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("hongbao_relay_requests", "HTTP requests by route and status", ["method", "route", "status"], registry=r)
-        self.request_seconds = Histogram("hongbao_relay_request_seconds", "HTTP request duration", ["route"], registry=r)
+        self.requests = Counter(
+            "hongbao_relay_requests", "HTTP requests by route and status", ["method", "route", "status"], registry=r
+        )
+        self.request_seconds = Histogram(
+            "hongbao_relay_request_seconds", "HTTP request duration", ["route"], registry=r
+        )
         self.accepted = Counter("hongbao_relay_envelopes_accepted", "Envelopes stored", registry=r)
-        self.duplicates = Counter("hongbao_relay_envelopes_duplicate", "Envelopes posted again (already stored)", registry=r)
+        self.duplicates = Counter(
+            "hongbao_relay_envelopes_duplicate", "Envelopes posted again (already stored)", registry=r
+        )
         self.swept = Counter("hongbao_relay_envelopes_swept", "Expired envelopes deleted", registry=r)
         self.acked = Counter("hongbao_relay_envelopes_acked", "Envelopes deleted by their recipient", registry=r)
         self.fetches = Counter("hongbao_relay_mailbox_fetches", "Mailbox reads (GET /v1/mailbox)", registry=r)
-        self.prekey_claims = Counter("hongbao_relay_prekey_claims", "Prekey bundles claimed; outcome exhausted: no one-time prekey was left", ["outcome"], registry=r)
+        self.prekey_claims = Counter(
+            "hongbao_relay_prekey_claims",
+            "Prekey bundles claimed; outcome exhausted: no one-time prekey was left",
+            ["outcome"],
+            registry=r,
+        )
         self.rate_limited = Counter("hongbao_relay_rate_limited", "Requests refused with 429", registry=r)
         self.ws_connections = Gauge("hongbao_relay_ws_connections", "Open WebSocket streams", registry=r)
         self.pushed = Counter("hongbao_relay_envelopes_pushed", "Envelopes sent over WebSocket streams", registry=r)
-        self.listening = Gauge("hongbao_relay_push_listening", "1 while the PostgreSQL LISTEN connection is up (0 on SQLite)", registry=r)
-        self.push_latency = Histogram("hongbao_relay_push_latency_seconds", "From a batch's commit (or its NOTIFY) to its push on a stream", buckets=PUSH_BUCKETS, registry=r)
+        self.listening = Gauge(
+            "hongbao_relay_push_listening", "1 while the PostgreSQL LISTEN connection is up (0 on SQLite)", registry=r
+        )
+        self.push_latency = Histogram(
+            "hongbao_relay_push_latency_seconds",
+            "From a batch's commit (or its NOTIFY) to its push on a stream",
+            buckets=PUSH_BUCKETS,
+            registry=r,
+        )
         if counts is not None:
             r.register(_StoreCollector(counts))
 

@@ -51,7 +51,12 @@ class RelayMiddleware:
                 wait = context.limiter.take(client)
                 if wait:
                     context.metrics.rate_limited.inc()
-                    await _send_error(send_status, 429, f"too many requests from this client; retry in {wait} s", {"Retry-After": str(wait)})
+                    await _send_error(
+                        send_status,
+                        429,
+                        f"too many requests from this client; retry in {wait} s",
+                        {"Retry-After": str(wait)},
+                    )
                     return
             limit = context.settings.max_body
             for name, value in scope["headers"]:
@@ -66,7 +71,16 @@ class RelayMiddleware:
             context.metrics.requests.labels(scope["method"], template, str(status)).inc()
             context.metrics.request_seconds.labels(template).observe(elapsed)
             level = logging.DEBUG if status < 400 else logging.WARNING if status >= 500 else logging.INFO
-            logs.event(log, level, "request", method=scope["method"], route=template, status=status, ms=round(elapsed * 1000, 3), client=client)
+            logs.event(
+                log,
+                level,
+                "request",
+                method=scope["method"],
+                route=template,
+                status=status,
+                ms=round(elapsed * 1000, 3),
+                client=client,
+            )
 
 
 def _capped(receive: Receive, limit: int) -> Receive:

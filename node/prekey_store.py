@@ -56,39 +56,68 @@ class PrekeyStore:
     @staticmethod
     def _signed(connection: Connection, address: str) -> SignedPrekey | None:
         row = connection.execute(
-            select(signed_prekeys.c.key, signed_prekeys.c.signature, signed_prekeys.c.created_at).where(signed_prekeys.c.address == address)
+            select(signed_prekeys.c.key, signed_prekeys.c.signature, signed_prekeys.c.created_at).where(
+                signed_prekeys.c.address == address
+            )
         ).first()
-        return None if row is None else SignedPrekey(bytes.fromhex(row.key), bytes.fromhex(row.signature), row.created_at)
+        return (
+            None if row is None else SignedPrekey(bytes.fromhex(row.key), bytes.fromhex(row.signature), row.created_at)
+        )
 
     @classmethod
     def _status(cls, connection: Connection, address: str) -> PrekeyStatus:
-        count = connection.execute(select(func.count()).select_from(one_time_prekeys).where(one_time_prekeys.c.address == address)).scalar_one()
+        count = connection.execute(
+            select(func.count()).select_from(one_time_prekeys).where(one_time_prekeys.c.address == address)
+        ).scalar_one()
         return PrekeyStatus(count, cls._signed(connection, address))
 
     def status(self, address: str) -> PrekeyStatus:
         with self.engine.connect() as connection:
             return self._status(connection, address)
 
-    def put(self, address: str, identity_key: bytes, signed: SignedPrekey | None, one_time: Sequence[OneTimePrekey], now_ms: int, *, replace: bool = False) -> PrekeyStatus:
+    def put(
+        self,
+        address: str,
+        identity_key: bytes,
+        signed: SignedPrekey | None,
+        one_time: Sequence[OneTimePrekey],
+        now_ms: int,
+        *,
+        replace: bool = False,
+    ) -> PrekeyStatus:
         """Store prekeys the caller verified against `identity_key`: replace the signed
         prekey (if given), add the one-time prekeys not already stored (a retry adds
         nothing; with `replace`, the stored ones are deleted first, in the same transaction). NotFound without an identity; Conflict if the identity key is no longer
         `identity_key`; Invalid (nothing stored) beyond MAX_STORED one-time prekeys."""
         with self._write() as connection:
-            current = connection.execute(select(identities.c.ed25519).where(identities.c.address == address).with_for_update()).scalar()
+            current = connection.execute(
+                select(identities.c.ed25519).where(identities.c.address == address).with_for_update()
+            ).scalar()
             if current is None:
-                raise NotFound(f"no identity is published for {address}; publish one first (PUT /v1/identities/{address})")
+                raise NotFound(
+                    f"no identity is published for {address}; publish one first (PUT /v1/identities/{address})"
+                )
             if current != identity_key.hex():
-                raise Conflict(f"the identity key of {address} changed during this upload; sign the prekeys with the new key", code="identity_changed")
+                raise Conflict(
+                    f"the identity key of {address} changed during this upload; sign the prekeys with the new key",
+                    code="identity_changed",
+                )
             if signed is not None:
-                values = {"key": signed.key.hex(), "signature": signed.signature.hex(), "created_at": signed.created_at, "updated_at": now_ms}
+                values = {
+                    "key": signed.key.hex(),
+                    "signature": signed.signature.hex(),
+                    "created_at": signed.created_at,
+                    "updated_at": now_ms,
+                }
                 upsert = self._insert(signed_prekeys).values(address=address, **values)
                 connection.execute(upsert.on_conflict_do_update(index_elements=["address"], set_=values))
             if replace:
                 connection.execute(delete(one_time_prekeys).where(one_time_prekeys.c.address == address))
             if one_time:
                 rows = [{"address": address, "key": p.key.hex(), "signature": p.signature.hex()} for p in one_time]
-                connection.execute(self._insert(one_time_prekeys).on_conflict_do_nothing(index_elements=["address", "key"]), rows)
+                connection.execute(
+                    self._insert(one_time_prekeys).on_conflict_do_nothing(index_elements=["address", "key"]), rows
+                )
             status = self._status(connection, address)
             if status.one_time > MAX_STORED:  # raising rolls the whole upload back
                 raise Invalid(
@@ -108,9 +137,15 @@ class PrekeyStore:
             .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's writers take turns anyway
             .scalar_subquery()
         )
-        take = delete(one_time_prekeys).where(one_time_prekeys.c.seq == oldest).returning(one_time_prekeys.c.key, one_time_prekeys.c.signature)
+        take = (
+            delete(one_time_prekeys)
+            .where(one_time_prekeys.c.seq == oldest)
+            .returning(one_time_prekeys.c.key, one_time_prekeys.c.signature)
+        )
         with self._write() as connection:
-            identity = connection.execute(select(identities.c.ed25519).where(identities.c.address == address).with_for_update(read=True)).scalar()
+            identity = connection.execute(
+                select(identities.c.ed25519).where(identities.c.address == address).with_for_update(read=True)
+            ).scalar()
             signed = self._signed(connection, address) if identity is not None else None
             if signed is None:
                 return None

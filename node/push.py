@@ -142,7 +142,9 @@ def track_backend_pids(engine: Engine) -> set[int]:
 class PgListener:
     RETRY_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 
-    def __init__(self, db_url: str, hub: Hub, own_pids: set[int], on_state: Callable[[bool], None] = lambda _up: None) -> None:
+    def __init__(
+        self, db_url: str, hub: Hub, own_pids: set[int], on_state: Callable[[bool], None] = lambda _up: None
+    ) -> None:
         self.conninfo = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
         self.hub = hub
         self.own_pids = own_pids

@@ -76,7 +76,11 @@ class EnvelopeIn(BaseModel):
     to: str = Field(pattern=ADDRESS, description="the recipient's mailbox")
     id: str = Field(pattern=HEX32, description="message id, 16 bytes hex")
     ttl: int = Field(json_schema_extra={"minimum": 1, "maximum": 30 * 24 * 3600}, description="seconds, 1 to 30 days")
-    ct: str = Field(min_length=4, json_schema_extra={"pattern": BASE64}, description="ciphertext, standard base64, at most 65536 bytes decoded (413 beyond)")
+    ct: str = Field(
+        min_length=4,
+        json_schema_extra={"pattern": BASE64},
+        description="ciphertext, standard base64, at most 65536 bytes decoded (413 beyond)",
+    )
 
 
 class MessagesIn(BaseModel):
@@ -125,7 +129,11 @@ class ChallengeOut(BaseModel):
 
 
 class TokenIn(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"description": "signature: hex Ed25519 over b'hongbao-relay-auth-v1\\0' + address (20 bytes) + nonce (32 bytes)"})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": "signature: hex Ed25519 over b'hongbao-relay-auth-v1\\0' + address (20 bytes) + nonce (32 bytes)"
+        }
+    )
 
     address: str = Field(pattern=ADDRESS)
     nonce: str
@@ -144,11 +152,15 @@ class HealthOut(BaseModel):
 
 # -- X3DH prekeys (messaging/prekeys.py) -------------------------------------------------------
 
+
 class SignedPrekeyJson(BaseModel):
     """messaging.prekeys.SignedPrekey.to_json()"""
 
     key: str = Field(pattern=HEX64, description="X25519 public key, hex, 32 bytes")
-    signature: str = Field(pattern=HEX128, description="Ed25519 by the identity key over b'hongbao-x3dh-v1\\0' + b'\\x05' + key, hex, 64 bytes")
+    signature: str = Field(
+        pattern=HEX128,
+        description="Ed25519 by the identity key over b'hongbao-x3dh-v1\\0' + b'\\x05' + key, hex, 64 bytes",
+    )
     created_at: int = Field(ge=0, lt=2**40, description="unix seconds")
 
 
@@ -156,11 +168,18 @@ class OneTimePrekeyJson(BaseModel):
     """messaging.prekeys.OneTimePrekey.to_json()"""
 
     key: str = Field(pattern=HEX64, description="X25519 public key, hex, 32 bytes")
-    signature: str = Field(pattern=HEX128, description="Ed25519 by the identity key over b'hongbao-one-time-prekey-v1\\0' + key, hex, 64 bytes")
+    signature: str = Field(
+        pattern=HEX128,
+        description="Ed25519 by the identity key over b'hongbao-one-time-prekey-v1\\0' + key, hex, 64 bytes",
+    )
 
 
 class PrekeyUploadIn(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"description": "Every key must be signed by the mailbox's current identity (Ed25519) key; 422 otherwise, and nothing is stored"})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": "Every key must be signed by the mailbox's current identity (Ed25519) key; 422 otherwise, and nothing is stored"
+        }
+    )
 
     signed_prekey: SignedPrekeyJson | None = Field(None, description="replaces the stored signed prekey")
     one_time_prekeys: list[OneTimePrekeyJson] = Field(
@@ -168,7 +187,10 @@ class PrekeyUploadIn(BaseModel):
         json_schema_extra={"maxItems": MAX_UPLOAD},  # checked by parse_upload, whose message is clearer
         description=f"at most {MAX_UPLOAD} per upload and {MAX_STORED} stored; ones already stored are skipped (a retry is harmless)",
     )
-    replace_one_time: bool = Field(False, description="delete the one-time prekeys stored before adding these (a device that lost their private halves)")
+    replace_one_time: bool = Field(
+        False,
+        description="delete the one-time prekeys stored before adding these (a device that lost their private halves)",
+    )
 
 
 class PrekeyStatusOut(BaseModel):

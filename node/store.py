@@ -73,7 +73,9 @@ class Posted:
 
 
 class RelayStore:
-    def __init__(self, engine: Engine, clock: Clock, *, quota_messages: int = 10_000, quota_bytes: int = 256 * 1024 * 1024) -> None:
+    def __init__(
+        self, engine: Engine, clock: Clock, *, quota_messages: int = 10_000, quota_bytes: int = 256 * 1024 * 1024
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self.postgres = engine.dialect.name == "postgresql"
@@ -81,7 +83,9 @@ class RelayStore:
         self._writer = engine if self.postgres else engine.execution_options(**IMMEDIATE)
         # SQLite has one writer per file: queue our threads here instead of in its busy
         # handler (which sleeps in steps of milliseconds).
-        self._write_lock: contextlib.AbstractContextManager = contextlib.nullcontext() if self.postgres else threading.Lock()
+        self._write_lock: contextlib.AbstractContextManager = (
+            contextlib.nullcontext() if self.postgres else threading.Lock()
+        )
         self._secrets: dict[str, bytes] = {}
         self._batches = BatchWriter(engine, self._write_lock, quota_messages, quota_bytes)
         self.prekeys = PrekeyStore(engine, self._write, self._insert)
@@ -126,22 +130,37 @@ class RelayStore:
             "updated_at": self.clock(),
         }
         with self._write() as connection:
-            created = connection.execute(self._insert(identities).values(values).on_conflict_do_nothing(index_elements=["address"]).returning(identities.c.address))
+            created = connection.execute(
+                self._insert(identities)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=["address"])
+                .returning(identities.c.address)
+            )
             if created.first() is not None:  # (RETURNING: rowcount is not reliable across drivers here)
                 return "created"
-            stored = Bundle.from_bytes(connection.execute(select(identities.c.bundle).where(identities.c.address == bundle.address).with_for_update()).scalar_one().encode())
+            stored = Bundle.from_bytes(
+                connection.execute(
+                    select(identities.c.bundle).where(identities.c.address == bundle.address).with_for_update()
+                )
+                .scalar_one()
+                .encode()
+            )
             if not supersedes(bundle, stored):
                 return "unchanged"
             connection.execute(update(identities).where(identities.c.address == bundle.address).values(values))
             if stored.ed25519 != bundle.ed25519:
                 wipe(connection, bundle.address)  # prekeys signed by the old key: void with it
             if self.postgres:
-                connection.execute(text("SELECT pg_notify(:channel, :mailbox)"), {"channel": NOTIFY_CHANNEL, "mailbox": bundle.address})
+                connection.execute(
+                    text("SELECT pg_notify(:channel, :mailbox)"), {"channel": NOTIFY_CHANNEL, "mailbox": bundle.address}
+                )
             return "updated"
 
     def get_identity(self, address: str) -> Bundle | None:
         with self.engine.connect() as connection:
-            stored = connection.execute(select(identities.c.bundle).where(identities.c.address == to_checksum(address))).scalar()
+            stored = connection.execute(
+                select(identities.c.bundle).where(identities.c.address == to_checksum(address))
+            ).scalar()
         return None if stored is None else Bundle.from_bytes(stored.encode())
 
     def identity_key(self, address: str) -> bytes | None:
@@ -166,7 +185,14 @@ class RelayStore:
         for envelope in batch:
             key = envelope.id.hex()
             if key not in rows:
-                rows[key] = (to_checksum(envelope.to), key, envelope.ciphertext, len(envelope.ciphertext), now, now + envelope.ttl * 1000)
+                rows[key] = (
+                    to_checksum(envelope.to),
+                    key,
+                    envelope.ciphertext,
+                    len(envelope.ciphertext),
+                    now,
+                    now + envelope.ttl * 1000,
+                )
         seqs, new, before = self._batches.write(list(rows.values()), now)
         accepted = []
         fresh_by_mailbox: dict[str, list[StoredEnvelope]] = {}
@@ -177,9 +203,15 @@ class RelayStore:
             accepted.append(Accepted(key, seqs[key], not fresh))
             if fresh:
                 mailbox = rows[key][0]
-                stored = envelope if envelope.to == mailbox else Envelope(mailbox, envelope.id, envelope.ciphertext, envelope.ttl, envelope.version)
+                stored = (
+                    envelope
+                    if envelope.to == mailbox
+                    else Envelope(mailbox, envelope.id, envelope.ciphertext, envelope.ttl, envelope.version)
+                )
                 fresh_by_mailbox.setdefault(mailbox, []).append(StoredEnvelope(seqs[key], stored))
-        deliveries = [Delivery(m, before.get(m, 0), sorted(items, key=lambda s: s.seq)) for m, items in fresh_by_mailbox.items()]
+        deliveries = [
+            Delivery(m, before.get(m, 0), sorted(items, key=lambda s: s.seq)) for m, items in fresh_by_mailbox.items()
+        ]
         return Posted(accepted, deliveries)
 
     @staticmethod
@@ -193,21 +225,28 @@ class RelayStore:
             connection.execute(
                 update(mailbox_usage)
                 .where(mailbox_usage.c.mailbox == bindparam("m"))
-                .values(messages=mailbox_usage.c.messages - bindparam("n"), bytes=mailbox_usage.c.bytes - bindparam("b")),
+                .values(
+                    messages=mailbox_usage.c.messages - bindparam("n"), bytes=mailbox_usage.c.bytes - bindparam("b")
+                ),
                 [{"m": m, "n": n, "b": b} for m, (n, b) in sorted(removed.items())],
             )
 
     def fetch(self, mailbox: str, after_seq: int, limit: int, now: int) -> list[StoredEnvelope]:
         """Unexpired envelopes of a mailbox after a cursor, by seq."""
         query = (
-            select(envelopes.c.seq, envelopes.c.id, envelopes.c.ciphertext, envelopes.c.created_at, envelopes.c.expires_at)
+            select(
+                envelopes.c.seq, envelopes.c.id, envelopes.c.ciphertext, envelopes.c.created_at, envelopes.c.expires_at
+            )
             .where(envelopes.c.mailbox == mailbox, envelopes.c.seq > after_seq, envelopes.c.expires_at > now)
             .order_by(envelopes.c.seq)
             .limit(limit)
         )
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
-        return [StoredEnvelope(seq, Envelope(mailbox, bytes.fromhex(id_), ct, (expires - created) // 1000, VERSION)) for seq, id_, ct, created, expires in rows]
+        return [
+            StoredEnvelope(seq, Envelope(mailbox, bytes.fromhex(id_), ct, (expires - created) // 1000, VERSION))
+            for seq, id_, ct, created, expires in rows
+        ]
 
     def ack(self, mailbox: str, ids: Iterable[str]) -> int:
         """Delete envelopes of this mailbox by message id (hex); others' are untouched."""
@@ -215,7 +254,15 @@ class RelayStore:
         if not wanted:
             return 0
         with self._write() as connection:
-            sizes = connection.execute(delete(envelopes).where(envelopes.c.mailbox == mailbox, envelopes.c.id.in_(wanted)).returning(envelopes.c.size)).scalars().all()
+            sizes = (
+                connection.execute(
+                    delete(envelopes)
+                    .where(envelopes.c.mailbox == mailbox, envelopes.c.id.in_(wanted))
+                    .returning(envelopes.c.size)
+                )
+                .scalars()
+                .all()
+            )
             self._count_out(connection, [(mailbox, size) for size in sizes])
         return len(sizes)
 
@@ -226,7 +273,9 @@ class RelayStore:
         chunk = select(envelopes.c.seq).where(envelopes.c.expires_at <= now).limit(SWEEP_CHUNK).scalar_subquery()
         while True:
             with self._write() as connection:
-                deleted = connection.execute(delete(envelopes).where(envelopes.c.seq.in_(chunk)).returning(envelopes.c.mailbox, envelopes.c.size)).all()
+                deleted = connection.execute(
+                    delete(envelopes).where(envelopes.c.seq.in_(chunk)).returning(envelopes.c.mailbox, envelopes.c.size)
+                ).all()
                 self._count_out(connection, deleted)
             swept += len(deleted)
             if len(deleted) < SWEEP_CHUNK:
@@ -242,7 +291,9 @@ class RelayStore:
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as connection:
-            stored, size = connection.execute(select(func.count(), func.coalesce(func.sum(envelopes.c.size), 0)).select_from(envelopes)).one()
+            stored, size = connection.execute(
+                select(func.count(), func.coalesce(func.sum(envelopes.c.size), 0)).select_from(envelopes)
+            ).one()
             published = connection.execute(select(func.count()).select_from(identities)).scalar_one()
         return {"envelopes": stored, "bytes": int(size), "identities": published}
 
@@ -252,7 +303,9 @@ class RelayStore:
         """A fresh nonce (hex of 32 random bytes) for the mailbox, valid `ttl` seconds."""
         nonce = secrets.token_bytes(32).hex()
         with self._write() as connection:
-            connection.execute(challenges.insert().values(nonce=nonce, mailbox=mailbox, expires_at=now + ttl * 1000, used=False))
+            connection.execute(
+                challenges.insert().values(nonce=nonce, mailbox=mailbox, expires_at=now + ttl * 1000, used=False)
+            )
         return nonce
 
     def use_challenge(self, nonce: str, mailbox: str, now: int) -> bool:
@@ -260,7 +313,12 @@ class RelayStore:
         with self._write() as connection:
             spent = connection.execute(
                 update(challenges)
-                .where(challenges.c.nonce == nonce.lower(), challenges.c.mailbox == mailbox, challenges.c.used.is_(False), challenges.c.expires_at > now)
+                .where(
+                    challenges.c.nonce == nonce.lower(),
+                    challenges.c.mailbox == mailbox,
+                    challenges.c.used.is_(False),
+                    challenges.c.expires_at > now,
+                )
                 .values(used=True)
                 .returning(challenges.c.nonce)
             )
@@ -270,6 +328,12 @@ class RelayStore:
         """A random 32-byte value shared by every relay on this database, made once."""
         if name not in self._secrets:
             with self._write() as connection:
-                connection.execute(self._insert(relay_secrets).values(name=name, value=os.urandom(32)).on_conflict_do_nothing(index_elements=["name"]))
-                self._secrets[name] = connection.execute(select(relay_secrets.c.value).where(relay_secrets.c.name == name)).scalar_one()
+                connection.execute(
+                    self._insert(relay_secrets)
+                    .values(name=name, value=os.urandom(32))
+                    .on_conflict_do_nothing(index_elements=["name"])
+                )
+                self._secrets[name] = connection.execute(
+                    select(relay_secrets.c.value).where(relay_secrets.c.name == name)
+                ).scalar_one()
         return self._secrets[name]

@@ -23,7 +23,13 @@ def load_vector(name: str):
 def hongbao_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("HONGBAO_HOME", str(home))
-    for var in ("HONGBAO_PASSWORD", "HONGBAO_NEW_PASSWORD", "HONGBAO_KEYSTORE_PASSWORD", "HONGBAO_BIP39_PASSPHRASE", "HONGBAO_WALLET"):
+    for var in (
+        "HONGBAO_PASSWORD",
+        "HONGBAO_NEW_PASSWORD",
+        "HONGBAO_KEYSTORE_PASSWORD",
+        "HONGBAO_BIP39_PASSPHRASE",
+        "HONGBAO_WALLET",
+    ):
         monkeypatch.delenv(var, raising=False)
     return home
 
@@ -36,7 +42,9 @@ class Cli:
         self.env["HONGBAO_HOME"] = str(home)
         self.env["HONGBAO_PASSWORD"] = PASSWORD
 
-    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    def __call__(
+        self, *args: str, input: str | None = None, env: dict[str, str] | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess:
         result = subprocess.run(
             [sys.executable, "-m", "cli.main", *args],
             input=input if input is not None else "",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from conftest import load_vector
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import load_vector
 from wallet import address
 from wallet.errors import InvalidAddress, InvalidKey
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import load_vector
+
 from wallet import bip39, hd
 from wallet.errors import InvalidMnemonic
 

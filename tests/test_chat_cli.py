@@ -33,7 +33,9 @@ class Person:
         return {**self.cli.env, "HONGBAO_HOME": str(self.home)}
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run(self.argv(*args), check=False, input="", capture_output=True, text=True, env=self.env(), timeout=120)
+        result = subprocess.run(
+            self.argv(*args), check=False, input="", capture_output=True, text=True, env=self.env(), timeout=120
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"{self.name}: hongbao {' '.join(args)} exited {result.returncode}: {result.stderr}")
         return result
@@ -95,7 +97,10 @@ def test_chat_receipts_groups_and_unknown_contact(cli, tmp_path, relay):
 
     group = alice.json("group", "create", "family", "bob", carol.address)
     assert set(group["members"]) == {alice.address, bob.address, carol.address} and group["admin"] == alice.address
-    assert alice.json("chat", "send", "family", "恭喜发财")["protection"] == "pairwise sessions: forward-secret with 2 of 2 members"  # (group create started Carol's)
+    assert (
+        alice.json("chat", "send", "family", "恭喜发财")["protection"]
+        == "pairwise sessions: forward-secret with 2 of 2 members"
+    )  # (group create started Carol's)
     assert {c["name"]: c["protection"] for c in alice.json("contacts", "list")}["bob"] == "forward-secret"
     for member in (bob, carol):
         member.json("chat", "inbox")
@@ -109,17 +114,38 @@ def test_chat_receipts_groups_and_unknown_contact(cli, tmp_path, relay):
 
     with _messenger(alice) as m:
         packet = "0x" + "ab" * 32
-        m.send_each("bob", lambda address, index: payloads.RedPacket(
-            31337, alice.address, packet, greeting="恭喜发财", claim_key="0x" + "cd" * 32, total="1500000000000000000", shares=3))
+        m.send_each(
+            "bob",
+            lambda address, index: payloads.RedPacket(
+                31337,
+                alice.address,
+                packet,
+                greeting="恭喜发财",
+                claim_key="0x" + "cd" * 32,
+                total="1500000000000000000",
+                shares=3,
+            ),
+        )
         m.send("bob", payloads.Unknown("sticker", {"v": 1, "name": "lion"}))
 
     watched = [json.loads(line) for line in bob("chat", "watch", "--once", "--json").stdout.splitlines()]
     assert [m["type"] for m in watched] == ["red_packet", "sticker"] and watched[0]["payload"]["packet_id"] == packet
     human = " ".join(bob("chat", "show", alice.address).stdout.split())
-    assert f"hongbao packet claim {packet}" in human and "1.5 ETH in 3 shares" in human and "unknown message type 'sticker'" in human
+    assert (
+        f"hongbao packet claim {packet}" in human
+        and "1.5 ETH in 3 shares" in human
+        and "unknown message type 'sticker'" in human
+    )
 
     # the live view: a message sent while Bob watches shows up; Ctrl-C ends it quietly
-    watcher = subprocess.Popen(bob.argv("chat", "watch", "--json"), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=bob.env())
+    watcher = subprocess.Popen(
+        bob.argv("chat", "watch", "--json"),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=bob.env(),
+    )
     try:
         alice("chat", "send", "bob", "live")
         ready, _, _ = select.select([watcher.stdout], [], [], 30)
@@ -149,7 +175,11 @@ def test_key_change_and_relay_down(cli, tmp_path):
         error = alice.fails("chat", "send", "bob", "are you there?")
         assert "changed" in error and "hongbao contacts verify bob --confirm" in error
         shown = alice.json("contacts", "verify", "bob")
-        assert shown["key_changed"] is True and shown["fingerprint"] != before and shown["our_fingerprint"] != shown["fingerprint"]
+        assert (
+            shown["key_changed"] is True
+            and shown["fingerprint"] != before
+            and shown["our_fingerprint"] != shown["fingerprint"]
+        )
         assert alice.json("contacts", "verify", "bob", "--confirm")["verified"] is True
         alice.json("chat", "send", "bob", "are you there?")  # accepted: sealed to the new key
 
@@ -187,4 +217,6 @@ def _rotate_bob(bob: Person, relay_url: str) -> None:
     key = _account_key(bob)
     with RelayClient(relay_url) as client:
         version = client.get_bundle(bob.address).version + 1
-        client.publish_bundle(make_bundle(key, int(time.time()), version, MessagingKeys(secrets.token_bytes(32), secrets.token_bytes(32))))
+        client.publish_bundle(
+            make_bundle(key, int(time.time()), version, MessagingKeys(secrets.token_bytes(32), secrets.token_bytes(32)))
+        )

@@ -41,7 +41,9 @@ def test_pending_message_is_flushed_once_after_the_relay_returns(tmp_path):
             assert alice.flush_pending() == 0
 
             got = bob.receive()
-            assert [(m.id, m.payload.body, m.timestamp_ms) for m in got] == [(pending.id, "sent while the relay was down", pending.timestamp_ms)]
+            assert [(m.id, m.payload.body, m.timestamp_ms) for m in got] == [
+                (pending.id, "sent while the relay was down", pending.timestamp_ms)
+            ]
             assert list(bob.receive()) == []  # exactly once
             assert [m.id for m in bob.store.messages(alice.address)] == [pending.id]
 

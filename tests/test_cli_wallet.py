@@ -15,11 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ANVIL_MNEMONIC, PASSWORD, Cli, load_vector
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_hash.auto import keccak
-
-from conftest import ANVIL_MNEMONIC, PASSWORD, Cli, load_vector
 
 Account.enable_unaudited_hdwallet_features()
 
@@ -59,7 +58,9 @@ def without(cli: Cli, *names: str) -> Cli:
     return other
 
 
-def import_phrase(cli: Cli, name: str, phrase: str = ANVIL_MNEMONIC, *extra: str, env: dict | None = None, check: bool = True):
+def import_phrase(
+    cli: Cli, name: str, phrase: str = ANVIL_MNEMONIC, *extra: str, env: dict | None = None, check: bool = True
+):
     return cli("wallet", "import", "--wallet", name, *FAST_KDF, *extra, input=phrase + "\n", env=env, check=check)
 
 
@@ -143,7 +144,10 @@ def test_sign_message_prints_only_the_signature_and_it_verifies(cli, text):
 
     assert Account.recover_message(encode_defunct(text=text), signature=signature) == ANVIL1
     assert cli("wallet", "verify", text, "--signature", signature).stdout.strip() == ANVIL1
-    assert cli.json("wallet", "verify", text, "-s", signature, "--address", ANVIL1) == {"address": ANVIL1, "matches": True}
+    assert cli.json("wallet", "verify", text, "-s", signature, "--address", ANVIL1) == {
+        "address": ANVIL1,
+        "matches": True,
+    }
     # a different message recovers someone else
     assert cli("wallet", "verify", text + "!", "-s", signature).stdout.strip() != ANVIL1
 
@@ -171,7 +175,9 @@ def test_export_keystore_with_its_own_password_and_json(cli, anvil_vault, tmp_pa
     cli("wallet", "derive", "--wallet", "anvil")
     out = tmp_path / "k1.json"
     env = {"HONGBAO_KEYSTORE_PASSWORD": "keystore secret 42"}
-    data = cli.json("wallet", "export-keystore", "--wallet", "anvil", "--index", "1", "--out", str(out), *FAST_SCRYPT, env=env)
+    data = cli.json(
+        "wallet", "export-keystore", "--wallet", "anvil", "--index", "1", "--out", str(out), *FAST_SCRYPT, env=env
+    )
     assert data == {"address": ANVIL1, "file": str(out)}
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     document = json.loads(out.read_text())
@@ -188,7 +194,9 @@ def test_export_keystore_refuses_to_overwrite_without_force(cli, anvil_vault, tm
     assert_one_line_error(result, str(out), "--force")
     assert out.read_bytes() == before
     # the refusal comes before the password is needed
-    result = without(cli, "HONGBAO_PASSWORD")("wallet", "export-keystore", "--wallet", "anvil", "--out", str(out), *FAST_SCRYPT, check=False)
+    result = without(cli, "HONGBAO_PASSWORD")(
+        "wallet", "export-keystore", "--wallet", "anvil", "--out", str(out), *FAST_SCRYPT, check=False
+    )
     assert_one_line_error(result, "--force")
 
     out.chmod(0o644)
@@ -220,7 +228,9 @@ def test_list_json_covers_several_wallets_and_filters(cli, anvil_vault):
         assert {"index", "path", "address", "label", "wallet", "kind"} <= set(row)
     assert sorted(r["wallet"] for r in rows) == ["anvil", "beta", "beta"]
     anvil_rows = [r for r in rows if r["wallet"] == "anvil"]
-    assert anvil_rows == [{"index": 0, "kind": "hd", "path": "m/44'/60'/0'/0/0", "address": ANVIL0, "label": "", "wallet": "anvil"}]
+    assert anvil_rows == [
+        {"index": 0, "kind": "hd", "path": "m/44'/60'/0'/0/0", "address": ANVIL0, "label": "", "wallet": "anvil"}
+    ]
     beta = cli.json("wallet", "list", "--wallet", "beta")
     assert [r["index"] for r in beta] == [0, 1]
     assert {r["wallet"] for r in beta} == {"beta"}
@@ -267,7 +277,9 @@ def test_create_without_show_mnemonic_prints_no_mnemonic(cli, as_json):
 def test_create_chinese(cli):
     from mnemonic import Mnemonic
 
-    data = cli.json("wallet", "create", "--wallet", "zh", "--language", "chinese_simplified", "--show-mnemonic", *FAST_KDF)
+    data = cli.json(
+        "wallet", "create", "--wallet", "zh", "--language", "chinese_simplified", "--show-mnemonic", *FAST_KDF
+    )
     words = data["mnemonic"].split()
     assert len(words) == 12
     wordlist = set(Mnemonic("chinese_simplified").wordlist)
@@ -290,7 +302,9 @@ def test_create_three_accounts(cli):
 
 
 def test_create_ledger_live_scheme(cli):
-    data = cli.json("wallet", "create", "--wallet", "w", "--accounts", "3", "--scheme", "ledger-live", "--show-mnemonic", *FAST_KDF)
+    data = cli.json(
+        "wallet", "create", "--wallet", "w", "--accounts", "3", "--scheme", "ledger-live", "--show-mnemonic", *FAST_KDF
+    )
     phrase = data["mnemonic"]
     assert [a["path"] for a in data["accounts"]] == [f"m/44'/60'/{i}'/0/0" for i in range(3)]
     assert [a["address"] for a in data["accounts"]] == [hd_address(phrase, f"m/44'/60'/{i}'/0/0") for i in range(3)]
@@ -317,7 +331,9 @@ def test_import_chinese_without_spaces_matches_spaced_and_reference_seed(cli):
     expected = Account.from_key(HDPath("m/44'/60'/0'/0/0").derive(bytes.fromhex(seed_hex))).address
     env = {"HONGBAO_BIP39_PASSPHRASE": "TREZOR"}
     spaced = json.loads(import_phrase(cli, "spaced", phrase, "--passphrase", "--json", env=env).stdout)
-    unspaced = json.loads(import_phrase(cli, "unspaced", phrase.replace(" ", ""), "--passphrase", "--json", env=env).stdout)
+    unspaced = json.loads(
+        import_phrase(cli, "unspaced", phrase.replace(" ", ""), "--passphrase", "--json", env=env).stdout
+    )
     assert spaced["accounts"][0]["address"] == unspaced["accounts"][0]["address"] == expected
     # and without a passphrase, spaced and unspaced still agree
     a = json.loads(import_phrase(cli, "a", phrase, "--json").stdout)["accounts"][0]["address"]
@@ -350,7 +366,9 @@ def test_import_bad_phrase_errors(cli, hongbao_home, phrase, fragments):
 
 def test_import_passphrase_changes_the_addresses(cli):
     env = {"HONGBAO_BIP39_PASSPHRASE": "foo bar"}
-    with_pass = json.loads(import_phrase(cli, "p", ANVIL_MNEMONIC, "--passphrase", "--accounts", "2", "--json", env=env).stdout)
+    with_pass = json.loads(
+        import_phrase(cli, "p", ANVIL_MNEMONIC, "--passphrase", "--accounts", "2", "--json", env=env).stdout
+    )
     addresses = [a["address"] for a in with_pass["accounts"]]
     assert addresses == [hd_address(ANVIL_MNEMONIC, f"m/44'/60'/0'/0/{i}", "foo bar") for i in range(2)]
     assert not {ANVIL0, ANVIL1} & set(addresses)
@@ -381,10 +399,17 @@ def test_import_private_key_files(cli, anvil_vault, tmp_path):
         assert text not in json.dumps(added)
 
     rows = cli.json("wallet", "list", "--wallet", "anvil")
-    assert [(r["index"], r["kind"], r["address"]) for r in rows] == [(0, "hd", ANVIL0), (1, "imported", address_a), (2, "imported", address_b)]
+    assert [(r["index"], r["kind"], r["address"]) for r in rows] == [
+        (0, "hd", ANVIL0),
+        (1, "imported", address_a),
+        (2, "imported", address_b),
+    ]
     signature = cli("wallet", "sign-message", "--wallet", "anvil", "--index", "2", "imported").stdout.strip()
     assert Account.recover_message(encode_defunct(text="imported"), signature=signature) == address_b
-    assert cli.json("wallet", "reveal", "--wallet", "anvil", "--private-key", "--index", "1", "--yes")["private_key"] == key_a
+    assert (
+        cli.json("wallet", "reveal", "--wallet", "anvil", "--private-key", "--index", "1", "--yes")["private_key"]
+        == key_a
+    )
 
     # the same key twice, or a key the phrase already holds, is refused and changes nothing
     before = anvil_vault.read_bytes()
@@ -400,11 +425,17 @@ def test_import_private_key_files(cli, anvil_vault, tmp_path):
 def test_import_bad_private_key_file(cli, anvil_vault, tmp_path):
     bad = tmp_path / "bad.key"
     bad.write_text("0x1234\n")
-    assert_one_line_error(cli("wallet", "import", "--wallet", "anvil", "--private-key-file", str(bad), check=False), "32 bytes")
+    assert_one_line_error(
+        cli("wallet", "import", "--wallet", "anvil", "--private-key-file", str(bad), check=False), "32 bytes"
+    )
     bad.write_text("not hex at all\n")
-    assert_one_line_error(cli("wallet", "import", "--wallet", "anvil", "--private-key-file", str(bad), check=False), "hex")
+    assert_one_line_error(
+        cli("wallet", "import", "--wallet", "anvil", "--private-key-file", str(bad), check=False), "hex"
+    )
     missing = tmp_path / "missing.key"
-    assert_one_line_error(cli("wallet", "import", "--wallet", "anvil", "--private-key-file", str(missing), check=False), str(missing))
+    assert_one_line_error(
+        cli("wallet", "import", "--wallet", "anvil", "--private-key-file", str(missing), check=False), str(missing)
+    )
 
 
 def test_import_keystore(cli, hongbao_home, tmp_path):
@@ -413,14 +444,33 @@ def test_import_keystore(cli, hongbao_home, tmp_path):
     file = write_json(tmp_path / "ks.json", vector["json"])
     expected = Account.from_key(bytes.fromhex(vector["priv"])).address
 
-    result = cli("wallet", "import", "--wallet", "ks", "--keystore", str(file), *FAST_KDF, check=False, env={"HONGBAO_KEYSTORE_PASSWORD": "wrong password"})
+    result = cli(
+        "wallet",
+        "import",
+        "--wallet",
+        "ks",
+        "--keystore",
+        str(file),
+        *FAST_KDF,
+        check=False,
+        env={"HONGBAO_KEYSTORE_PASSWORD": "wrong password"},
+    )
     assert_one_line_error(result, "wrong password", str(file))
     assert not vault_path(hongbao_home, "ks").exists()
 
     result = cli("wallet", "import", "--wallet", "ks", "--keystore", str(file), *FAST_KDF, check=False)
     assert_one_line_error(result, "HONGBAO_KEYSTORE_PASSWORD")
 
-    data = cli.json("wallet", "import", "--wallet", "ks", "--keystore", str(file), *FAST_KDF, env={"HONGBAO_KEYSTORE_PASSWORD": vector["password"]})
+    data = cli.json(
+        "wallet",
+        "import",
+        "--wallet",
+        "ks",
+        "--keystore",
+        str(file),
+        *FAST_KDF,
+        env={"HONGBAO_KEYSTORE_PASSWORD": vector["password"]},
+    )
     assert [(a["index"], a["kind"], a["address"]) for a in data["accounts"]] == [(0, "imported", expected)]
     revealed = cli.json("wallet", "reveal", "--wallet", "ks", "--private-key", "--index", "0", "--yes")
     assert revealed == {"address": expected, "private_key": "0x" + vector["priv"]}
@@ -435,11 +485,26 @@ def test_import_watch_only(cli, anvil_vault):
     result = cli("wallet", "sign-message", "--wallet", "anvil", "--index", "1", "hi", check=False)
     assert_one_line_error(result, "watch-only")
     assert result.stdout == ""
-    result = cli("wallet", "export-keystore", "--wallet", "anvil", "--index", "1", "--out", str(anvil_vault.parent / "x.json"), *FAST_SCRYPT, check=False)
+    result = cli(
+        "wallet",
+        "export-keystore",
+        "--wallet",
+        "anvil",
+        "--index",
+        "1",
+        "--out",
+        str(anvil_vault.parent / "x.json"),
+        *FAST_SCRYPT,
+        check=False,
+    )
     assert_one_line_error(result, "watch-only")
     before = anvil_vault.read_bytes()
-    assert_one_line_error(cli("wallet", "import", "--wallet", "anvil", "--watch", ANVIL1, check=False), "already account 1")
-    assert_one_line_error(cli("wallet", "import", "--wallet", "anvil", "--watch", ANVIL0, check=False), "already account 0")
+    assert_one_line_error(
+        cli("wallet", "import", "--wallet", "anvil", "--watch", ANVIL1, check=False), "already account 1"
+    )
+    assert_one_line_error(
+        cli("wallet", "import", "--wallet", "anvil", "--watch", ANVIL0, check=False), "already account 0"
+    )
     # a mixed-case address with a wrong EIP-55 checksum is a typo
     typo = "0x" + ANVIL1[2:].swapcase()
     assert_one_line_error(cli("wallet", "import", "--wallet", "anvil", "--watch", typo, check=False), "checksum")
@@ -449,7 +514,9 @@ def test_import_watch_only(cli, anvil_vault):
 def test_import_only_one_source(cli, anvil_vault, tmp_path):
     key = tmp_path / "k"
     key.write_text(ANVIL0_KEY)
-    result = cli("wallet", "import", "--wallet", "anvil", "--private-key-file", str(key), "--watch", ANVIL1, check=False)
+    result = cli(
+        "wallet", "import", "--wallet", "anvil", "--private-key-file", str(key), "--watch", ANVIL1, check=False
+    )
     assert_one_line_error(result, "only one")
 
 
@@ -463,7 +530,9 @@ def test_derive_count_and_path(cli, anvil_vault):
         (2, "m/44'/60'/0'/0/2", anvil_address(2)),
     ]
     added = cli.json("wallet", "derive", "--wallet", "anvil", "--path", "m/44'/60'/0'/0/7", "--label", "seven")
-    assert added == [{"index": 3, "kind": "hd", "path": "m/44'/60'/0'/0/7", "address": anvil_address(7), "label": "seven"}]
+    assert added == [
+        {"index": 3, "kind": "hd", "path": "m/44'/60'/0'/0/7", "address": anvil_address(7), "label": "seven"}
+    ]
     # the next plain derive fills index 3 of the scheme, not 8
     added = cli.json("wallet", "derive", "--wallet", "anvil")
     assert [(a["index"], a["path"]) for a in added] == [(4, "m/44'/60'/0'/0/3")]
@@ -487,7 +556,14 @@ def test_derive_bad_path_fails_before_the_password(cli, anvil_vault, path):
 
 
 def test_address_json_and_human_with_qr(cli, anvil_vault):
-    assert cli.json("wallet", "address", "--wallet", "anvil") == {"index": 0, "kind": "hd", "path": "m/44'/60'/0'/0/0", "address": ANVIL0, "label": "", "wallet": "anvil"}
+    assert cli.json("wallet", "address", "--wallet", "anvil") == {
+        "index": 0,
+        "kind": "hd",
+        "path": "m/44'/60'/0'/0/0",
+        "address": ANVIL0,
+        "label": "",
+        "wallet": "anvil",
+    }
     result = without(cli, "HONGBAO_PASSWORD")("wallet", "address", "--wallet", "anvil")
     lines = result.stdout.splitlines()
     assert lines[0] == ANVIL0
@@ -522,15 +598,27 @@ def test_reveal_needs_yes_without_a_terminal(cli, anvil_vault):
 
 
 def test_reveal_with_yes(cli, anvil_vault):
-    assert cli.json("wallet", "reveal", "--wallet", "anvil", "--yes") == {"mnemonic": ANVIL_MNEMONIC, "language": "english", "passphrase": False}
+    assert cli.json("wallet", "reveal", "--wallet", "anvil", "--yes") == {
+        "mnemonic": ANVIL_MNEMONIC,
+        "language": "english",
+        "passphrase": False,
+    }
     human = cli("wallet", "reveal", "--wallet", "anvil", "--yes", env={"COLUMNS": "300"}).stdout
     assert " 1. test" in human and "11. test" in human and "12. junk" in human
-    assert cli("wallet", "reveal", "--wallet", "anvil", "--private-key", "--index", "0", "--yes").stdout == ANVIL0_KEY + "\n"
-    assert cli.json("wallet", "reveal", "--wallet", "anvil", "--private-key", "--index", "0", "--yes") == {"address": ANVIL0, "private_key": ANVIL0_KEY}
+    assert (
+        cli("wallet", "reveal", "--wallet", "anvil", "--private-key", "--index", "0", "--yes").stdout
+        == ANVIL0_KEY + "\n"
+    )
+    assert cli.json("wallet", "reveal", "--wallet", "anvil", "--private-key", "--index", "0", "--yes") == {
+        "address": ANVIL0,
+        "private_key": ANVIL0_KEY,
+    }
 
 
 def test_reveal_wrong_password_shows_nothing(cli, anvil_vault):
-    result = cli("wallet", "reveal", "--wallet", "anvil", "--yes", check=False, env={"HONGBAO_PASSWORD": "wrong password"})
+    result = cli(
+        "wallet", "reveal", "--wallet", "anvil", "--yes", check=False, env={"HONGBAO_PASSWORD": "wrong password"}
+    )
     assert_one_line_error(result, "wrong password")
     assert result.stdout == "" and "junk" not in result.stderr
 
@@ -552,7 +640,15 @@ def test_change_password(cli, anvil_vault):
 
 def test_change_password_too_short_changes_nothing(cli, anvil_vault):
     before = anvil_vault.read_bytes()
-    result = cli("wallet", "change-password", "--wallet", "anvil", *FAST_KDF, env={"HONGBAO_NEW_PASSWORD": "1234567"}, check=False)
+    result = cli(
+        "wallet",
+        "change-password",
+        "--wallet",
+        "anvil",
+        *FAST_KDF,
+        env={"HONGBAO_NEW_PASSWORD": "1234567"},
+        check=False,
+    )
     assert_one_line_error(result, "too short", "8")
     assert anvil_vault.read_bytes() == before
     result = cli("wallet", "change-password", "--wallet", "anvil", *FAST_KDF, check=False)
@@ -582,12 +678,19 @@ def test_sign_typed_data_matches_the_eip712_example(cli, mail):
     data = cli.json("wallet", "sign-typed-data", "--wallet", "mail", str(file))
     assert data == {"address": vector["address"], "signature": expected, "digest": vector["digest"]}
     assert cli("wallet", "verify", "--typed-data", str(file), "-s", expected).stdout.strip() == vector["address"]
-    assert cli.json("wallet", "verify", "--typed-data", str(file), "-s", expected, "--address", vector["address"])["matches"] is True
+    assert (
+        cli.json("wallet", "verify", "--typed-data", str(file), "-s", expected, "--address", vector["address"])[
+            "matches"
+        ]
+        is True
+    )
     # a changed message no longer verifies as the cow
     other = json.loads(json.dumps(vector["typed_data"]))
     other["message"]["contents"] = "Hello, Eve!"
     other_file = write_json(file.parent / "other.json", other)
-    result = cli("wallet", "verify", "--typed-data", str(other_file), "-s", expected, "--address", vector["address"], check=False)
+    result = cli(
+        "wallet", "verify", "--typed-data", str(other_file), "-s", expected, "--address", vector["address"], check=False
+    )
     assert_one_line_error(result, vector["address"])
 
 
@@ -596,11 +699,15 @@ def test_sign_typed_data_invalid_fails_before_the_password(cli, mail):
     broken = json.loads(json.dumps(vector["typed_data"]))
     broken["types"]["Mail"][0]["type"] = "Nope"
     broken_file = write_json(file.parent / "broken.json", broken)
-    result = without(cli, "HONGBAO_PASSWORD")("wallet", "sign-typed-data", "--wallet", "mail", str(broken_file), check=False)
+    result = without(cli, "HONGBAO_PASSWORD")(
+        "wallet", "sign-typed-data", "--wallet", "mail", str(broken_file), check=False
+    )
     assert_one_line_error(result, "EIP-712")
     not_json = file.parent / "not.json"
     not_json.write_text("{ nope")
-    assert_one_line_error(cli("wallet", "sign-typed-data", "--wallet", "mail", str(not_json), check=False), str(not_json), "JSON")
+    assert_one_line_error(
+        cli("wallet", "sign-typed-data", "--wallet", "mail", str(not_json), check=False), str(not_json), "JSON"
+    )
 
 
 def _decode_legacy_v(raw: str) -> int:
@@ -611,13 +718,30 @@ def _decode_legacy_v(raw: str) -> int:
 
 
 def test_sign_tx_eip1559_and_legacy(cli, anvil_vault, tmp_path):
-    eip1559 = write_json(tmp_path / "tx1559.json", {
-        "chainId": 31337, "nonce": 0, "gas": 21000, "maxFeePerGas": "0x77359400",
-        "maxPriorityFeePerGas": "1000000000", "to": ANVIL1, "value": "1000000000000000000", "data": "0x",
-    })
-    legacy = write_json(tmp_path / "legacy.json", {
-        "chainId": 1, "nonce": "0x5", "gas": 21000, "gasPrice": 20000000000, "to": ANVIL1.lower(), "value": 1,
-    })
+    eip1559 = write_json(
+        tmp_path / "tx1559.json",
+        {
+            "chainId": 31337,
+            "nonce": 0,
+            "gas": 21000,
+            "maxFeePerGas": "0x77359400",
+            "maxPriorityFeePerGas": "1000000000",
+            "to": ANVIL1,
+            "value": "1000000000000000000",
+            "data": "0x",
+        },
+    )
+    legacy = write_json(
+        tmp_path / "legacy.json",
+        {
+            "chainId": 1,
+            "nonce": "0x5",
+            "gas": 21000,
+            "gasPrice": 20000000000,
+            "to": ANVIL1.lower(),
+            "value": 1,
+        },
+    )
     raw = cli("wallet", "sign-tx", "--wallet", "anvil", str(eip1559)).stdout.strip()
     assert raw.startswith("0x02")
     assert Account.recover_transaction(raw) == ANVIL0
@@ -640,7 +764,10 @@ def test_sign_tx_eip1559_and_legacy(cli, anvil_vault, tmp_path):
         ({"chainId": 1, "nonce": -1, "gas": 21000, "gasPrice": 1, "to": ANVIL1}, "nonce"),
         ({"chainId": 1, "nonce": 0, "gas": "lots", "gasPrice": 1, "to": ANVIL1}, "gas"),
         ({"chainId": 1, "nonce": 0, "gas": 21000, "gasPrice": 1, "to": ANVIL1, "colour": "red"}, "colour"),
-        ({"chainId": 1, "nonce": 0, "gas": 21000, "maxFeePerGas": 1, "maxPriorityFeePerGas": 2, "to": ANVIL1}, "maxPriorityFeePerGas"),
+        (
+            {"chainId": 1, "nonce": 0, "gas": 21000, "maxFeePerGas": 1, "maxPriorityFeePerGas": 2, "to": ANVIL1},
+            "maxPriorityFeePerGas",
+        ),
     ],
     ids=["no-chainId", "no-fee", "both-fees", "negative", "not-int", "unknown-field", "priority-above-max"],
 )
@@ -698,7 +825,14 @@ def test_verify_needs_exactly_one_subject(cli, tmp_path):
 def test_wrong_password_leaves_the_vault_unchanged(cli, anvil_vault):
     before = anvil_vault.read_bytes()
     for args in (["sign-message", "x"], ["derive"], ["change-password", *FAST_KDF], ["reveal", "--yes"]):
-        result = cli("wallet", *args, "--wallet", "anvil", check=False, env={"HONGBAO_PASSWORD": "definitely wrong", "HONGBAO_NEW_PASSWORD": "another new one"})
+        result = cli(
+            "wallet",
+            *args,
+            "--wallet",
+            "anvil",
+            check=False,
+            env={"HONGBAO_PASSWORD": "definitely wrong", "HONGBAO_NEW_PASSWORD": "another new one"},
+        )
         assert_one_line_error(result, "wrong password", str(anvil_vault))
     assert anvil_vault.read_bytes() == before
 
@@ -707,19 +841,35 @@ def test_password_file(cli, anvil_vault, tmp_path):
     nopw = without(cli, "HONGBAO_PASSWORD")
     file = tmp_path / "pw"
     file.write_text(PASSWORD + "\nsecond line ignored\n")
-    assert nopw("wallet", "sign-message", "--wallet", "anvil", "--password-file", str(file), "x").stdout.startswith("0x")
+    assert nopw("wallet", "sign-message", "--wallet", "anvil", "--password-file", str(file), "x").stdout.startswith(
+        "0x"
+    )
     file.write_text("wrong password\n")
-    assert_one_line_error(nopw("wallet", "sign-message", "--wallet", "anvil", "--password-file", str(file), "x", check=False), "wrong password")
+    assert_one_line_error(
+        nopw("wallet", "sign-message", "--wallet", "anvil", "--password-file", str(file), "x", check=False),
+        "wrong password",
+    )
     missing = tmp_path / "nope"
-    assert_one_line_error(nopw("wallet", "sign-message", "--wallet", "anvil", "--password-file", str(missing), "x", check=False), str(missing))
+    assert_one_line_error(
+        nopw("wallet", "sign-message", "--wallet", "anvil", "--password-file", str(missing), "x", check=False),
+        str(missing),
+    )
 
 
 ERROR_CASES = {
     "missing-wallet": (["wallet", "sign-message", "--wallet", "nope", "x"], {}, ["'nope'", "anvil"]),
     "missing-wallet-list": (["wallet", "list", "--wallet", "nope"], {}, ["'nope'"]),
-    "unknown-index": (["wallet", "sign-message", "--wallet", "anvil", "--index", "7", "x"], {}, ["no account 7", "accounts: 0"]),
+    "unknown-index": (
+        ["wallet", "sign-message", "--wallet", "anvil", "--index", "7", "x"],
+        {},
+        ["no account 7", "accounts: 0"],
+    ),
     "unknown-index-address": (["wallet", "address", "--wallet", "anvil", "--index", "3"], {}, ["no account 3"]),
-    "unknown-index-reveal": (["wallet", "reveal", "--wallet", "anvil", "--private-key", "--index", "3", "--yes"], {}, ["no account 3"]),
+    "unknown-index-reveal": (
+        ["wallet", "reveal", "--wallet", "anvil", "--private-key", "--index", "3", "--yes"],
+        {},
+        ["no account 3"],
+    ),
     "negative-index": (["wallet", "sign-message", "--wallet", "anvil", "--index", "-1", "x"], {}, ["--index"]),
     "unknown-option": (["wallet", "sign-message", "--bogus", "x"], {}, ["--bogus"]),
     "unknown-top-option": (["--bogus"], {}, ["--bogus"]),
@@ -728,12 +878,24 @@ ERROR_CASES = {
     "bad-choice": (["wallet", "create", "--wallet", "x", "--words", "13"], {}, ["--words"]),
     "bad-language": (["wallet", "create", "--wallet", "x", "--language", "klingon", *FAST_KDF], {}, ["klingon"]),
     "bad-wallet-name": (["wallet", "list", "--wallet", "../etc"], {}, ["not allowed"]),
-    "no-password": (["wallet", "sign-message", "--wallet", "anvil", "x"], None, ["HONGBAO_PASSWORD", "--password-file"]),
+    "no-password": (
+        ["wallet", "sign-message", "--wallet", "anvil", "x"],
+        None,
+        ["HONGBAO_PASSWORD", "--password-file"],
+    ),
     "no-password-create": (["wallet", "create", "--wallet", "x", *FAST_KDF], None, ["HONGBAO_PASSWORD"]),
     "empty-password": (["wallet", "sign-message", "--wallet", "anvil", "x"], {"HONGBAO_PASSWORD": ""}, ["empty"]),
-    "short-new-password": (["wallet", "create", "--wallet", "x", *FAST_KDF], {"HONGBAO_PASSWORD": "short"}, ["too short"]),
+    "short-new-password": (
+        ["wallet", "create", "--wallet", "x", *FAST_KDF],
+        {"HONGBAO_PASSWORD": "short"},
+        ["too short"],
+    ),
     "bad-hex-message": (["wallet", "sign-message", "--wallet", "anvil", "--hex", "xyz"], {}, ["hex"]),
-    "bad-scrypt-n": (["wallet", "export-keystore", "--wallet", "anvil", "--out", "{tmp}/k.json", "--scrypt-n", "1000"], {}, ["power of two"]),
+    "bad-scrypt-n": (
+        ["wallet", "export-keystore", "--wallet", "anvil", "--out", "{tmp}/k.json", "--scrypt-n", "1000"],
+        {},
+        ["power of two"],
+    ),
     "missing-tx-file": (["wallet", "sign-tx", "--wallet", "anvil", "{tmp}/none.json"], {}, ["{tmp}/none.json"]),
     "bad-watch-address": (["wallet", "import", "--wallet", "anvil", "--watch", "0x1234"], {}, ["not an address"]),
     "bad-verify-address": (["wallet", "verify", "m", "-s", SIG_M, "--address", "nope"], {}, ["not an address"]),
@@ -756,7 +918,12 @@ def test_error_paths_are_one_line(cli, anvil_vault, tmp_path, case):
 def test_truncated_vault_names_the_file(cli, anvil_vault):
     data = anvil_vault.read_bytes()
     anvil_vault.write_bytes(data[: len(data) // 2])
-    for args in (["sign-message", "--wallet", "anvil", "x"], ["list"], ["address", "--wallet", "anvil"], ["derive", "--wallet", "anvil"]):
+    for args in (
+        ["sign-message", "--wallet", "anvil", "x"],
+        ["list"],
+        ["address", "--wallet", "anvil"],
+        ["derive", "--wallet", "anvil"],
+    ):
         result = cli("wallet", *args, check=False)
         assert_one_line_error(result, str(anvil_vault))
     assert anvil_vault.read_bytes() == data[: len(data) // 2]
@@ -781,7 +948,22 @@ def _flip_offsets(data: bytes) -> dict[str, int]:
     }
 
 
-@pytest.mark.parametrize("where", ["first-byte", "address", "path", "opslimit", "salt", "check", "nonce", "ciphertext", "checksum", "indent", "last-brace"])
+@pytest.mark.parametrize(
+    "where",
+    [
+        "first-byte",
+        "address",
+        "path",
+        "opslimit",
+        "salt",
+        "check",
+        "nonce",
+        "ciphertext",
+        "checksum",
+        "indent",
+        "last-brace",
+    ],
+)
 def test_one_flipped_byte_names_the_file(cli, anvil_vault, where):
     data = bytearray(anvil_vault.read_bytes())
     offset = _flip_offsets(bytes(data))[where]
@@ -823,9 +1005,27 @@ def test_no_secret_leaks(cli, hongbao_home, tmp_path):
         run("wallet", "address", "--wallet", name, *json_flag)
         run("wallet", "sign-message", "--wallet", name, "--index", "1", "hello", *json_flag)
         run("wallet", "sign-tx", "--wallet", name, str(sigfile), *json_flag)
-        run("wallet", "export-keystore", "--wallet", name, "--out", str(tmp_path / f"{name}.json"), *FAST_SCRYPT, *json_flag)
+        run(
+            "wallet",
+            "export-keystore",
+            "--wallet",
+            name,
+            "--out",
+            str(tmp_path / f"{name}.json"),
+            *FAST_SCRYPT,
+            *json_flag,
+        )
         run("wallet", "reveal", "--wallet", name, *json_flag, check=False)  # refused: no --yes
-        run("wallet", "sign-message", "--wallet", name, "x", *json_flag, check=False, env={"HONGBAO_PASSWORD": "wrong guess 12345"})
+        run(
+            "wallet",
+            "sign-message",
+            "--wallet",
+            name,
+            "x",
+            *json_flag,
+            check=False,
+            env={"HONGBAO_PASSWORD": "wrong guess 12345"},
+        )
     everything = "\n".join(outputs)
     assert PASSWORD not in everything
     assert "wrong guess 12345" not in everything
@@ -836,7 +1036,9 @@ def test_no_secret_leaks(cli, hongbao_home, tmp_path):
         assert phrase not in everything and phrase not in vaults
         assert " ".join(phrase.split()[:3]) not in everything
         for index in ("0", "1"):
-            key = cli.json("wallet", "reveal", "--wallet", name, "--yes", "--private-key", "--index", index)["private_key"]
+            key = cli.json("wallet", "reveal", "--wallet", name, "--yes", "--private-key", "--index", index)[
+                "private_key"
+            ]
             assert key[2:].lower() not in everything.lower()
             assert key[2:].lower() not in vaults.lower()
 
@@ -849,7 +1051,21 @@ def test_help(cli):
     assert top.returncode == 0 and "wallet" in top.stdout and top.stderr == ""
     group = cli("wallet", "--help")
     assert group.returncode == 0 and group.stderr == ""
-    for command in ("create", "import", "list", "derive", "address", "label", "export-keystore", "reveal", "change-password", "sign-message", "sign-typed-data", "sign-tx", "verify"):
+    for command in (
+        "create",
+        "import",
+        "list",
+        "derive",
+        "address",
+        "label",
+        "export-keystore",
+        "reveal",
+        "change-password",
+        "sign-message",
+        "sign-typed-data",
+        "sign-tx",
+        "verify",
+    ):
         assert command in group.stdout
     sub = cli("wallet", "sign-message", "-h")
     assert sub.returncode == 0 and "MESSAGE" in sub.stdout
@@ -858,10 +1074,15 @@ def test_help(cli):
 def test_help_does_not_import_web3_or_eth_account(cli):
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "cli.main", "--help"],
-        capture_output=True, text=True, env=cli.env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=cli.env,
+        timeout=60,
     )
     assert result.returncode == 0
-    modules = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+    modules = [
+        line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
+    ]
     assert "click" in modules  # the parse works
     heavy = sorted({m for m in modules if m.split(".")[0] in ("web3", "eth_account")})
     assert heavy == []
@@ -870,10 +1091,15 @@ def test_help_does_not_import_web3_or_eth_account(cli):
 def test_verify_does_not_import_web3(cli):
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "cli.main", "wallet", "verify", "m", "-s", SIG_M],
-        capture_output=True, text=True, env=cli.env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=cli.env,
+        timeout=60,
     )
     assert result.returncode == 0 and ANVIL0 in result.stdout
-    modules = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+    modules = [
+        line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
+    ]
     assert "click" in modules
     assert not [m for m in modules if m.split(".")[0] in ("web3", "eth_account")]
 
@@ -940,14 +1166,18 @@ def test_typed_data_bad_value_is_a_one_line_error(cli, mail, where):
 
 def test_export_keystore_unwritable_out_is_a_one_line_error(cli, anvil_vault):
     out = "/proc/hongbao-no-such-dir/k.json"
-    assert_one_line_error(cli("wallet", "export-keystore", "--wallet", "anvil", "--out", out, *FAST_SCRYPT, check=False), out)
+    assert_one_line_error(
+        cli("wallet", "export-keystore", "--wallet", "anvil", "--out", out, *FAST_SCRYPT, check=False), out
+    )
 
 
 def test_export_keystore_parent_is_a_file_error_is_not_misleading(cli, anvil_vault, tmp_path):
     parent = tmp_path / "a-file"
     parent.write_text("x")
     out = parent / "k.json"
-    line = assert_one_line_error(cli("wallet", "export-keystore", "--wallet", "anvil", "--out", str(out), "--force", *FAST_SCRYPT, check=False))
+    line = assert_one_line_error(
+        cli("wallet", "export-keystore", "--wallet", "anvil", "--out", str(out), "--force", *FAST_SCRYPT, check=False)
+    )
     assert "pass --force" not in line
 
 
@@ -994,7 +1224,9 @@ def test_human_phrase_shows_every_word_at_80_columns(cli, anvil_vault, command):
     else:
         name = "new"
         words = command.split("-")[1]
-        shown = cli("wallet", "create", "--wallet", name, "--words", words, "--show-mnemonic", *FAST_KDF, env=narrow).stdout
+        shown = cli(
+            "wallet", "create", "--wallet", name, "--words", words, "--show-mnemonic", *FAST_KDF, env=narrow
+        ).stdout
     phrase = cli.json("wallet", "reveal", "--wallet", name, "--yes")["mnemonic"]
     for position, word in enumerate(phrase.split(), 1):
         assert f"{position:>2}. {word}" in shown, f"word {position} missing"
@@ -1012,4 +1244,6 @@ def test_address_verify_catches_a_swapped_address(cli, anvil_vault):
     body["checksum"] = _hashlib.sha256(_vault.canonical(body)).hexdigest()
     anvil_vault.write_text(json.dumps(body))
     assert cli.json("wallet", "address", "--wallet", "anvil")["address"] == ANVIL1  # unverified: as stored
-    assert_one_line_error(cli("wallet", "address", "--wallet", "anvil", "--verify", check=False), "edited outside Hongbao")
+    assert_one_line_error(
+        cli("wallet", "address", "--wallet", "anvil", "--verify", check=False), "edited outside Hongbao"
+    )

@@ -50,7 +50,10 @@ def test_committed_artifacts_match_fresh_compile():
 
 def test_every_source_has_artifacts_with_its_hash():
     """Needs no compiler: catches a source edited without rebuilding, even where node is missing."""
-    sources = {f"contracts/src/{p.relative_to(CONTRACTS / 'src').as_posix()}": p for p in sorted((CONTRACTS / "src").rglob("*.sol"))}
+    sources = {
+        f"contracts/src/{p.relative_to(CONTRACTS / 'src').as_posix()}": p
+        for p in sorted((CONTRACTS / "src").rglob("*.sol"))
+    }
     seen = set()
     for path in sorted((CONTRACTS / "artifacts").glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -102,7 +105,7 @@ def test_deployment_tx_appends_encoded_constructor_args():
     assert constructor_types(token) == ["string", "string", "uint8", "uint256"]
     data = deployment_tx(token, "Hongbao Test", "HBT", 6, 1_000_000)
     assert data.startswith(token.bytecode)
-    assert decode(constructor_types(token), data[len(token.bytecode):]) == ("Hongbao Test", "HBT", 6, 1_000_000)
+    assert decode(constructor_types(token), data[len(token.bytecode) :]) == ("Hongbao Test", "HBT", 6, 1_000_000)
     with pytest.raises(TypeError, match=r"takes 4 argument\(s\), got 2"):
         deployment_tx(token, "Hongbao Test", "HBT")
 
@@ -201,7 +204,10 @@ def test_fee_on_transfer_token_delivers_99_percent(w3):
     assert f.balanceOf(DEV1).call() == 99 * E18
     assert f.balanceOf(DEV0).call() == 900 * E18
     assert f.totalSupply().call() == 999 * E18  # the 1% is burnt
-    transfers = [(e["args"]["from"], e["args"]["to"], e["args"]["value"]) for e in token.events.Transfer().process_receipt(receipt)]
+    transfers = [
+        (e["args"]["from"], e["args"]["to"], e["args"]["value"])
+        for e in token.events.Transfer().process_receipt(receipt)
+    ]
     assert transfers == [(DEV0, "0x" + "00" * 20, 1 * E18), (DEV0, DEV1, 99 * E18)]
 
     # transferFrom pays the fee too; the allowance is spent by the full amount

@@ -239,7 +239,14 @@ def test_python_build_check_passes():
         build.command(check=True)
     except build.BuildToolMissing as missing:
         pytest.skip(str(missing))
-    result = subprocess.run([sys.executable, "-m", "contracts.build", "--check"], check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "contracts.build", "--check"],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "up to date" in result.stdout
     assert {"TestToken", "TestVault", "NoBoolToken", "FeeOnTransferToken"} <= set(available())
@@ -247,9 +254,21 @@ def test_python_build_check_passes():
 
 def test_build_without_node_is_one_clear_line(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # no node here
-    result = subprocess.run([sys.executable, "-m", "contracts.build", "--check"], check=False, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "contracts.build", "--check"],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and "node" in result.stderr and "npm ci" in result.stderr and "make setup" in result.stderr
+    assert (
+        result.stderr.count("\n") == 1
+        and "node" in result.stderr
+        and "npm ci" in result.stderr
+        and "make setup" in result.stderr
+    )
     from cli.contracts_cmd import contracts
 
     outcome = CliRunner().invoke(contracts, ["build", "--check"])
@@ -294,7 +313,9 @@ def test_contracts_deploy_records_addresses_and_is_idempotent(hongbao_home, anvi
     assert erc20.read_token(rpc, first["vault"]).symbol == "vTKN"
     if has_red_packet:
         assert net.contracts["red_packet"] == first["red_packet"]
-        assert len(bytes.fromhex(rpc.call("eth_getCode", first["red_packet"], "latest")[2:])) == len(load("RedPacket").deployed_bytecode)
+        assert len(bytes.fromhex(rpc.call("eth_getCode", first["red_packet"], "latest")[2:])) == len(
+            load("RedPacket").deployed_bytecode
+        )
 
     # again: nothing is sent, the same addresses are reported
     block = to_int(rpc.call("eth_blockNumber"))
@@ -302,8 +323,14 @@ def test_contracts_deploy_records_addresses_and_is_idempotent(hongbao_home, anvi
     second = run_deploy()
     assert to_int(rpc.call("eth_blockNumber")) == block
     assert config_mod.path(hongbao_home).read_text() == config_text
-    assert [(r["contract"], r["address"], r["status"]) for r in second["contracts"]] == [(r["contract"], r["address"], "existing") for r in first["contracts"]]
-    assert (second["token"], second["vault"], second["red_packet"]) == (first["token"], first["vault"], first["red_packet"])
+    assert [(r["contract"], r["address"], r["status"]) for r in second["contracts"]] == [
+        (r["contract"], r["address"], "existing") for r in first["contracts"]
+    ]
+    assert (second["token"], second["vault"], second["red_packet"]) == (
+        first["token"],
+        first["vault"],
+        first["red_packet"],
+    )
 
     # --force deploys new ones and records them
     third = run_deploy("--force")

@@ -30,14 +30,26 @@ RELAY = re.compile(r"relay running at http://127\.0\.0\.1:(\d+) \(pid (\d+)\)")
 def run_demo(*python_args: str, timeout: float = 240) -> tuple[subprocess.CompletedProcess, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HONGBAO_")}
     started = time.monotonic()
-    result = subprocess.run([sys.executable, *python_args], check=False, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, *python_args],
+        check=False,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
     return result, time.monotonic() - started
 
 
 def blocks(output: str) -> list[tuple[str, str, str]]:
     """(who, command after `hongbao `, what it printed) for each command, in order."""
     found = list(COMMAND.finditer(output))
-    return [(m.group(1), m.group(2), output[m.end():found[i + 1].start() if i + 1 < len(found) else len(output)]) for i, m in enumerate(found)]
+    return [
+        (m.group(1), m.group(2), output[m.end() : found[i + 1].start() if i + 1 < len(found) else len(output)])
+        for i, m in enumerate(found)
+    ]
 
 
 def only(found: list[tuple[str, str, str]], who: str, command: str) -> str:
@@ -68,17 +80,27 @@ def test_demo_tells_the_whole_story_and_stops_everything():
 
     # the group packet: 1 ETH in 3 random shares, sent to Bob and Carol in the chat
     created = only(found, "alice", "packet create --to family --amount '1 ETH' --shares 3 --random")
-    assert "1 ETH in 3 random share(s)" in created and "2 recipient(s) of family" in created and "sent to family: 2 recipient(s)" in created
+    assert (
+        "1 ETH in 3 random share(s)" in created
+        and "2 recipient(s) of family" in created
+        and "sent to family: 2 recipient(s)" in created
+    )
     packet_id = re.search(r"^(0x[0-9a-f]{64})$", created, re.MULTILINE).group(1)
     assert f"hongbao packet claim {packet_id}" in only(found, "bob", "chat show family")
 
     # Bob and Carol claim; Alice's info lists exactly those two claims, with those amounts
     shares = {}
     for who in ("bob", "carol"):
-        claimed = re.search(r"^claimed ([0-9.]+) ETH \(tx 0x[0-9a-f]{64}\)$", only(found, who, f"packet claim {packet_id[:10]}"), re.MULTILINE)
+        claimed = re.search(
+            r"^claimed ([0-9.]+) ETH \(tx 0x[0-9a-f]{64}\)$",
+            only(found, who, f"packet claim {packet_id[:10]}"),
+            re.MULTILINE,
+        )
         shares[who] = Decimal(claimed.group(1))
         assert shares[who] > 0
-    assert shares["bob"] < Decimal(2) / 3 and shares["bob"] + shares["carol"] < 1  # the double-average rule: the first draw < 2 x 1/3
+    assert (
+        shares["bob"] < Decimal(2) / 3 and shares["bob"] + shares["carol"] < 1
+    )  # the double-average rule: the first draw < 2 x 1/3
     info = [text for who, command, text in found if who == "alice" and command.startswith("packet info")]
     assert len(info) == 2
     assert "2 claim(s), 1 share(s) left" in info[0] and "status    open" in info[0]
@@ -88,7 +110,9 @@ def test_demo_tells_the_whole_story_and_stops_everything():
 
     # past the expiry (anvil's clock), Alice refunds the rest: the three add up to 1 ETH
     assert "evm_increaseTime(3601) then evm_mine" in out
-    refunded = Decimal(re.search(r"^refunded ([0-9.]+) ETH \(tx", only(found, "alice", "packet refund"), re.MULTILINE).group(1))
+    refunded = Decimal(
+        re.search(r"^refunded ([0-9.]+) ETH \(tx", only(found, "alice", "packet refund"), re.MULTILINE).group(1)
+    )
     assert shares["bob"] + shares["carol"] + refunded == 1
     assert "status    refunded" in info[1] and f"refunded  {refunded} ETH" in info[1]
 

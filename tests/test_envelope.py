@@ -16,11 +16,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import ANVIL_KEYS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nacl.bindings import crypto_box_seal, crypto_box_seal_open, crypto_sign
 
-from conftest import ANVIL_KEYS
 from messaging import envelope as env
 from messaging import padding
 from messaging.envelope import Envelope, open_envelope, seal
@@ -59,7 +59,9 @@ PAYLOADS = {
     "text": Text("hello"),
     "text-chinese-emoji": Text("恭喜发财 🧧🐉"),
     "text-empty": Text(""),
-    "red-packet-authorized": RedPacket(31337, CONTRACT, HASH, greeting="新年快乐", slot=2, authorization="0x" + "cd" * 64 + "1c", total="100", shares=3),
+    "red-packet-authorized": RedPacket(
+        31337, CONTRACT, HASH, greeting="新年快乐", slot=2, authorization="0x" + "cd" * 64 + "1c", total="100", shares=3
+    ),
     "red-packet-open": RedPacket(31337, CONTRACT, HASH, claim_key="0x" + "0f" * 32, group_id=GID),
     "payment": Payment(31337, HASH, "1000000000000000000", note="dinner"),
     "receipt-delivered": Receipt("delivered", ("00" * 16,)),
@@ -99,16 +101,29 @@ def craft(
     (or just another) client would: any field may be chosen freely."""
     to = bytes.fromhex((inner_to or recipient.address)[2:])
     if signature is None:
-        signed = b"hongbao-envelope-v1\0" + to + message_id + timestamp_ms.to_bytes(8, "big") + bytes([len(kind)]) + kind + body
+        signed = (
+            b"hongbao-envelope-v1\0"
+            + to
+            + message_id
+            + timestamp_ms.to_bytes(8, "big")
+            + bytes([len(kind)])
+            + kind
+            + body
+        )
         signature = crypto_sign(signed, sender_keys.ed25519_secret)[:64]
-    inner = b"".join((
-        struct.pack(">B20s20s16sQ", version, bytes.fromhex(sender.address[2:]), to, message_id, timestamp_ms),
-        bytes([len(kind)]), kind,
-        len(bundle).to_bytes(2, "big"), bundle,
-        len(body).to_bytes(4, "big"), body,
-        signature,
-        trailer,
-    ))
+    inner = b"".join(
+        (
+            struct.pack(">B20s20s16sQ", version, bytes.fromhex(sender.address[2:]), to, message_id, timestamp_ms),
+            bytes([len(kind)]),
+            kind,
+            len(bundle).to_bytes(2, "big"),
+            bundle,
+            len(body).to_bytes(4, "big"),
+            body,
+            signature,
+            trailer,
+        )
+    )
     return Envelope(recipient.address, message_id, crypto_box_seal(padding.pad(inner), recipient.x25519))
 
 
@@ -156,7 +171,9 @@ def test_pad_unpad_round_trip(data):
     assert padding.unpad(padded) == data
 
 
-@pytest.mark.parametrize("padded", [b"", b"\0", b"\0" * 208, b"abc", b"abc\x81", b"abc\x81\0\0", b"abc\x7f\0", b"\x80\x01", b"\xff" * 208])
+@pytest.mark.parametrize(
+    "padded", [b"", b"\0", b"\0" * 208, b"abc", b"abc\x81", b"abc\x81\0\0", b"abc\x7f\0", b"\x80\x01", b"\xff" * 208]
+)
 def test_unpad_refuses_bad_padding(padded):
     with pytest.raises(Tampered):
         padding.unpad(padded)
@@ -317,7 +334,7 @@ def test_flips_across_a_large_ciphertext():
     envelope = seal_ab(Text("x" * 5000))
     ct = envelope.ciphertext
     assert len(ct) == 8192
-    positions = [*range(0, 48), *range(48, len(ct), 97), len(ct) - 2, len(ct) - 1]
+    positions = [*range(48), *range(48, len(ct), 97), len(ct) - 2, len(ct) - 1]
     for position in positions:
         with pytest.raises(Tampered):
             open_b(dataclasses.replace(envelope, ciphertext=_flip(ct, position, 0xFF)))
@@ -326,7 +343,22 @@ def test_flips_across_a_large_ciphertext():
 def test_truncated_extended_or_empty_ciphertexts_are_tampered():
     envelope = seal_ab()
     ct = envelope.ciphertext
-    for bad in (b"", ct[:1], ct[:31], ct[:32], ct[:47], ct[:48], ct[:49], ct[1:], ct[:-1], ct + b"\0", b"\0" + ct, ct[:128] + ct[129:], ct[32:] + ct[:32], bytes(256)):
+    for bad in (
+        b"",
+        ct[:1],
+        ct[:31],
+        ct[:32],
+        ct[:47],
+        ct[:48],
+        ct[:49],
+        ct[1:],
+        ct[:-1],
+        ct + b"\0",
+        b"\0" + ct,
+        ct[:128] + ct[129:],
+        ct[32:] + ct[:32],
+        bytes(256),
+    ):
         with pytest.raises(Tampered):
             open_b(dataclasses.replace(envelope, ciphertext=bad))
 
@@ -345,7 +377,13 @@ def test_relay_readdressing_an_envelope_does_not_open():
     with pytest.raises(Tampered):
         open_envelope(moved, C.address, KC, now_ms=NOW, known_bundle=lambda a: A)
     with pytest.raises(Tampered):
-        open_envelope(Envelope.from_json({**envelope.to_json(), "to": C.address}), C.address, KC, now_ms=NOW, known_bundle=lambda a: A)
+        open_envelope(
+            Envelope.from_json({**envelope.to_json(), "to": C.address}),
+            C.address,
+            KC,
+            now_ms=NOW,
+            known_bundle=lambda a: A,
+        )
 
 
 def test_recipient_forwarding_the_sealed_contents_is_not_for_me():
@@ -357,13 +395,22 @@ def test_recipient_forwarding_the_sealed_contents_is_not_for_me():
     with pytest.raises(NotForMe):
         open_envelope(forwarded, C.address, KC, now_ms=NOW, known_bundle=lambda a: A)
     # rewriting the inner recipient instead breaks A's signature
-    rewritten = craft(recipient=C, inner_to=C.address, signature=crypto_sign(b"x", KA.ed25519_secret)[:64], bundle=A.to_bytes())
+    rewritten = craft(
+        recipient=C, inner_to=C.address, signature=crypto_sign(b"x", KA.ed25519_secret)[:64], bundle=A.to_bytes()
+    )
     with pytest.raises(BadSignature):
         open_envelope(rewritten, C.address, KC, now_ms=NOW, known_bundle=lambda a: A)
 
 
 def test_a_signature_for_another_recipient_is_refused():
-    signed_for_b = b"hongbao-envelope-v1\0" + bytes.fromhex(B.address[2:]) + b"\x42" * 16 + NOW.to_bytes(8, "big") + b"\x04text" + b'{"body":"hi","type":"text","v":1}'
+    signed_for_b = (
+        b"hongbao-envelope-v1\0"
+        + bytes.fromhex(B.address[2:])
+        + b"\x42" * 16
+        + NOW.to_bytes(8, "big")
+        + b"\x04text"
+        + b'{"body":"hi","type":"text","v":1}'
+    )
     envelope = craft(recipient=C, signature=crypto_sign(signed_for_b, KA.ed25519_secret)[:64], bundle=A.to_bytes())
     with pytest.raises(BadSignature):
         open_envelope(envelope, C.address, KC, now_ms=NOW, known_bundle=lambda a: None)
@@ -533,7 +580,17 @@ def test_oversize_ciphertext():
 
 
 def test_error_classes():
-    for cls in (UnknownVersion, Oversize, NotForMe, Tampered, Replay, OutsideWindow, SenderUnknown, SenderMismatch, BadSignature):
+    for cls in (
+        UnknownVersion,
+        Oversize,
+        NotForMe,
+        Tampered,
+        Replay,
+        OutsideWindow,
+        SenderUnknown,
+        SenderMismatch,
+        BadSignature,
+    ):
         assert issubclass(cls, EnvelopeError) and issubclass(cls, MessagingError)
 
 
@@ -587,18 +644,31 @@ _bundle_bytes = st.one_of(
     st.just(b""),
     st.just(A.to_bytes()),
     st.binary(max_size=200),
-    st.builds(lambda k, v: json.dumps({**A.to_json(), k: v}).encode(), st.sampled_from(list(A.to_json())), st.none() | st.booleans() | st.integers(-10, 2**41) | st.text(max_size=70) | st.floats(allow_nan=False, allow_infinity=False)),
+    st.builds(
+        lambda k, v: json.dumps({**A.to_json(), k: v}).encode(),
+        st.sampled_from(list(A.to_json())),
+        st.none()
+        | st.booleans()
+        | st.integers(-10, 2**41)
+        | st.text(max_size=70)
+        | st.floats(allow_nan=False, allow_infinity=False),
+    ),
 )
 _body_bytes = st.one_of(
     st.binary(max_size=200),
     st.sampled_from([encode(p) for p in PAYLOADS.values()]),
-    st.dictionaries(st.sampled_from(["type", "v", "body", "status", "op", "group_id", "members", "x"]), st.none() | st.integers(-3, 3) | st.text(max_size=10) | st.lists(st.text(max_size=5), max_size=3), max_size=5).map(lambda d: json.dumps(d).encode()),
+    st.dictionaries(
+        st.sampled_from(["type", "v", "body", "status", "op", "group_id", "members", "x"]),
+        st.none() | st.integers(-3, 3) | st.text(max_size=10) | st.lists(st.text(max_size=5), max_size=3),
+        max_size=5,
+    ).map(lambda d: json.dumps(d).encode()),
 )
 
 
 @FUZZ
 @given(
-    kind=st.sampled_from([b"text", b"payment", b"receipt", b"group", b"red_packet", b"sticker", b""]) | st.binary(max_size=10),
+    kind=st.sampled_from([b"text", b"payment", b"receipt", b"group", b"red_packet", b"sticker", b""])
+    | st.binary(max_size=10),
     body=_body_bytes,
     bundle=_bundle_bytes,
     timestamp=st.sampled_from([NOW, NOW - env.MAX_AGE_MS - 1, NOW + env.MAX_SKEW_MS + 1, 0]),
@@ -608,17 +678,41 @@ _body_bytes = st.one_of(
     known=st.sampled_from([None, A, A_V2]),
 )
 def test_fuzz_structured_contents(kind, body, bundle, timestamp, sender, good_signature, trailer, known):
-    envelope = craft(kind=kind, body=body, bundle=bundle, timestamp_ms=timestamp, sender=sender, sender_keys=KA, signature=None if good_signature else bytes(64), trailer=trailer)
+    envelope = craft(
+        kind=kind,
+        body=body,
+        bundle=bundle,
+        timestamp_ms=timestamp,
+        sender=sender,
+        sender_keys=KA,
+        signature=None if good_signature else bytes(64),
+        trailer=trailer,
+    )
     _open_any(envelope, known=known)
 
 
-_json_leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=60)
-_json = st.recursive(_json_leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8)
-_envelope_field = _json | st.sampled_from([1, 2, B.address, B.address.lower(), "00" * 16, "ab" * 15, base64.b64encode(b"x" * 256).decode(), "====", 604800])
+_json_leaf = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=60)
+)
+_json = st.recursive(
+    _json_leaf,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+_envelope_field = _json | st.sampled_from(
+    [1, 2, B.address, B.address.lower(), "00" * 16, "ab" * 15, base64.b64encode(b"x" * 256).decode(), "====", 604800]
+)
 
 
 @FUZZ
-@given(st.one_of(_json, st.dictionaries(st.sampled_from(["v", "to", "id", "ttl", "ct"]) | st.text(max_size=4), _envelope_field, max_size=7)))
+@given(
+    st.one_of(
+        _json,
+        st.dictionaries(
+            st.sampled_from(["v", "to", "id", "ttl", "ct"]) | st.text(max_size=4), _envelope_field, max_size=7
+        ),
+    )
+)
 def test_fuzz_from_json(data):
     try:
         envelope = Envelope.from_json(data)
@@ -700,9 +794,17 @@ def test_deep_json_in_an_envelope_does_not_crash_the_process():
         thread.join()
         """
     )
-    result = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, f"the process died with status {result.returncode}: {result.stderr[-500:]}"
-    assert result.stdout.split("\n")[:3] == ["refused SenderMismatch", "refused Tampered", "refused Tampered"], result.stdout
+    assert result.stdout.split("\n")[:3] == ["refused SenderMismatch", "refused Tampered", "refused Tampered"], (
+        result.stdout
+    )
 
 
 # Regression (was a bug): a signed body with a >4,300-digit integer raised ValueError out of
@@ -766,7 +868,11 @@ def test_seal_refuses_a_message_id_of_the_wrong_length(message_id):
 def test_an_opened_payload_survives_encode_and_decode():
     from messaging.payloads import decode
 
-    envelope = craft(kind=b"sticker", body=b'{"group_id":"' + GID.encode() + b'","type":"sticker","v":1,"x":1e999}', bundle=A.to_bytes())
+    envelope = craft(
+        kind=b"sticker",
+        body=b'{"group_id":"' + GID.encode() + b'","type":"sticker","v":1,"x":1e999}',
+        bundle=A.to_bytes(),
+    )
     try:
         opened = open_b(envelope)
     except Tampered:

@@ -78,7 +78,9 @@ class Device:
     def seal(self, other: Device, payload: Text | None = None, *, include: Bundle | None = None, **kwargs) -> Envelope:
         kwargs.setdefault("now_ms", NOW)
         payload = Text("hi") if payload is None else payload
-        return seal_session(self.address, self.keys, other.bundle, payload, self.session_with(other), include_bundle=include, **kwargs)
+        return seal_session(
+            self.address, self.keys, other.bundle, payload, self.session_with(other), include_bundle=include, **kwargs
+        )
 
     def decrypt(self, sender, identity, header, message, context) -> bytes:
         self.decrypts += 1
@@ -87,9 +89,19 @@ class Device:
         self.peers[sender] = sessions
         return plaintext
 
-    def open(self, envelope: Envelope, *known: Bundle, seen=lambda _id: False, now_ms: int = NOW, sessions: bool = True):
+    def open(
+        self, envelope: Envelope, *known: Bundle, seen=lambda _id: False, now_ms: int = NOW, sessions: bool = True
+    ):
         book = {bundle.address: bundle for bundle in known}
-        return open_envelope(envelope, self.address, self.keys, now_ms=now_ms, known_bundle=book.get, seen=seen, decrypt=self.decrypt if sessions else None)
+        return open_envelope(
+            envelope,
+            self.address,
+            self.keys,
+            now_ms=now_ms,
+            known_bundle=book.get,
+            seen=seen,
+            decrypt=self.decrypt if sessions else None,
+        )
 
     def state(self) -> tuple[bytes, dict[str, bytes]]:
         return self.prekeys.to_bytes(), {peer: s.to_bytes() for peer, s in self.peers.items() if s.sessions}
@@ -102,7 +114,9 @@ def people() -> tuple[Device, Device, Device]:
 
 def contents(envelope: Envelope, device: Device) -> bytes:
     """The sealed contents, as the recipient (or whoever holds its key) sees them."""
-    return padding.unpad(crypto_box_seal_open(envelope.ciphertext, device.keys.x25519_public, device.keys.x25519_private))
+    return padding.unpad(
+        crypto_box_seal_open(envelope.ciphertext, device.keys.x25519_public, device.keys.x25519_private)
+    )
 
 
 def reseal(inner: bytes, to: Device, message_id: bytes | None = None) -> Envelope:
@@ -140,12 +154,14 @@ class Inner:
         return cls(frm, to, message_id, timestamp_ms, flags, x3dh, bundle, inner[at:])
 
     def context(self) -> bytes:
-        return b"".join((
-            HEAD.pack(2, self.frm, self.to, self.message_id, self.timestamp_ms),
-            bytes([self.flags]),
-            self.x3dh,
-            len(self.bundle).to_bytes(2, "big") + self.bundle if self.flags & env.FLAG_BUNDLE else b"",
-        ))
+        return b"".join(
+            (
+                HEAD.pack(2, self.frm, self.to, self.message_id, self.timestamp_ms),
+                bytes([self.flags]),
+                self.x3dh,
+                len(self.bundle).to_bytes(2, "big") + self.bundle if self.flags & env.FLAG_BUNDLE else b"",
+            )
+        )
 
     def build(self) -> bytes:
         return self.context() + self.ratchet
@@ -171,7 +187,12 @@ def test_first_contact_with_an_enclosed_bundle_and_the_replies(people):
 
     reply = bob.seal(alice, Text("谢谢"))
     opened = alice.open(reply, bob.bundle)
-    assert (opened.format, opened.payload, opened.sender, opened.bundle_was_included) == (2, Text("谢谢"), bob.address, False)
+    assert (opened.format, opened.payload, opened.sender, opened.bundle_was_included) == (
+        2,
+        Text("谢谢"),
+        bob.address,
+        False,
+    )
     for n in range(3):
         assert bob.open(alice.seal(bob, Text(f"a{n}")), alice.bundle).payload == Text(f"a{n}")
         assert alice.open(bob.seal(alice, Text(f"b{n}")), bob.bundle).payload == Text(f"b{n}")
@@ -179,7 +200,9 @@ def test_first_contact_with_an_enclosed_bundle_and_the_replies(people):
 
 PAYLOADS = {
     "text-empty": Text(""),
-    "red-packet": RedPacket(31337, CONTRACT, HASH, greeting="新年快乐", slot=2, authorization="0x" + "cd" * 64 + "1c", total="100", shares=3),
+    "red-packet": RedPacket(
+        31337, CONTRACT, HASH, greeting="新年快乐", slot=2, authorization="0x" + "cd" * 64 + "1c", total="100", shares=3
+    ),
     "payment": Payment(31337, HASH, "1000000000000000000", note="dinner"),
     "receipt": Receipt("read", ("11" * 16, "22" * 16)),
     "group-create": GroupControl("create", GID, "家人", (addr.from_private_key(KEY_A), addr.from_private_key(KEY_B))),
@@ -215,15 +238,29 @@ def test_a_hand_built_envelope_following_the_documented_layout_opens(people):
     session = alice.session_with(bob)
     header = session.header
     inner = Inner(
-        bytes.fromhex(alice.address[2:]), bytes.fromhex(bob.address[2:]), b"\x42" * 16, NOW,
+        bytes.fromhex(alice.address[2:]),
+        bytes.fromhex(bob.address[2:]),
+        b"\x42" * 16,
+        NOW,
         env.FLAG_X3DH | env.FLAG_BUNDLE,
         header.identity_key + header.ephemeral_key + header.signed_prekey + b"\x01" + header.one_time_prekey,
-        alice.bundle.to_bytes(), b"",
+        alice.bundle.to_bytes(),
+        b"",
     )
     message = session.encrypt(b"\x04text" + encode(Text("built by hand")), inner.context())
-    ratchet = message.ratchet_key + message.previous_chain_length.to_bytes(4, "big") + message.chain_length.to_bytes(4, "big") + message.ciphertext
+    ratchet = (
+        message.ratchet_key
+        + message.previous_chain_length.to_bytes(4, "big")
+        + message.chain_length.to_bytes(4, "big")
+        + message.ciphertext
+    )
     opened = bob.open(reseal(dataclasses.replace(inner, ratchet=ratchet).build(), bob))
-    assert (opened.payload, opened.sender, opened.format, opened.id) == (Text("built by hand"), alice.address, 2, b"\x42" * 16)
+    assert (opened.payload, opened.sender, opened.format, opened.id) == (
+        Text("built by hand"),
+        alice.address,
+        2,
+        b"\x42" * 16,
+    )
 
 
 # -- tampering ------------------------------------------------------------------------------
@@ -245,7 +282,9 @@ def test_every_byte_of_the_sealed_ciphertext_is_authenticated(people):
     assert bob.open(envelope, alice.bundle).payload == Text("hi")
 
 
-@pytest.mark.filterwarnings("ignore:More than .* message keys skipped")  # a flipped previous chain length, on the discarded copy
+@pytest.mark.filterwarnings(
+    "ignore:More than .* message keys skipped"
+)  # a flipped previous chain length, on the discarded copy
 @pytest.mark.parametrize("first", [True, False], ids=["first message (header, bundle)", "later message"])
 def test_every_byte_of_the_sealed_contents_is_bound(people, first):
     """Stronger than the above: whoever holds Bob's identity key (it opens the outer layer)
@@ -281,10 +320,27 @@ def test_a_ratchet_plaintext_that_is_not_a_payload_is_tampered(people, plaintext
     """A sender with a genuine session can still send nonsense inside it."""
     alice, bob, _carol = people
     session = alice.session_with(bob)
-    inner = Inner(bytes.fromhex(alice.address[2:]), bytes.fromhex(bob.address[2:]), b"\x42" * 16, NOW, env.FLAG_X3DH,
-                  session.header.identity_key + session.header.ephemeral_key + session.header.signed_prekey + b"\x01" + session.header.one_time_prekey, b"", b"")
+    inner = Inner(
+        bytes.fromhex(alice.address[2:]),
+        bytes.fromhex(bob.address[2:]),
+        b"\x42" * 16,
+        NOW,
+        env.FLAG_X3DH,
+        session.header.identity_key
+        + session.header.ephemeral_key
+        + session.header.signed_prekey
+        + b"\x01"
+        + session.header.one_time_prekey,
+        b"",
+        b"",
+    )
     message = session.encrypt(plaintext, inner.context())
-    ratchet = message.ratchet_key + message.previous_chain_length.to_bytes(4, "big") + message.chain_length.to_bytes(4, "big") + message.ciphertext
+    ratchet = (
+        message.ratchet_key
+        + message.previous_chain_length.to_bytes(4, "big")
+        + message.chain_length.to_bytes(4, "big")
+        + message.ciphertext
+    )
     with pytest.raises(Tampered):
         bob.open(reseal(dataclasses.replace(inner, ratchet=ratchet).build(), bob), alice.bundle)
 
@@ -338,13 +394,31 @@ def _context_variants(alice: Device, bob: Device, carol: Device, first: bool):
     yield "another message id", lambda i: dataclasses.replace(i, message_id=b"\x99" * 16), NoSession
     yield "timestamp + 1 ms", lambda i: dataclasses.replace(i, timestamp_ms=i.timestamp_ms + 1), NoSession
     yield "timestamp - 1 hour", lambda i: dataclasses.replace(i, timestamp_ms=i.timestamp_ms - 3_600_000), NoSession
-    yield "sender Carol", lambda i: dataclasses.replace(i, frm=bytes.fromhex(carol.address[2:]), flags=i.flags & ~env.FLAG_BUNDLE, bundle=b""), AgreementFailed if first else NoSession
+    yield (
+        "sender Carol",
+        lambda i: dataclasses.replace(
+            i, frm=bytes.fromhex(carol.address[2:]), flags=i.flags & ~env.FLAG_BUNDLE, bundle=b""
+        ),
+        AgreementFailed if first else NoSession,
+    )
     if first:
-        yield "bundle left out", lambda i: dataclasses.replace(i, flags=i.flags & ~env.FLAG_BUNDLE, bundle=b""), NoSession
+        yield (
+            "bundle left out",
+            lambda i: dataclasses.replace(i, flags=i.flags & ~env.FLAG_BUNDLE, bundle=b""),
+            NoSession,
+        )
         yield "bundle re-issued", lambda i: dataclasses.replace(i, bundle=reissued.to_bytes()), NoSession
-        yield "X3DH header of another session", lambda i: dataclasses.replace(i, x3dh=i.x3dh[:32] + b"\x05" * 32 + i.x3dh[64:]), NoSession
+        yield (
+            "X3DH header of another session",
+            lambda i: dataclasses.replace(i, x3dh=i.x3dh[:32] + b"\x05" * 32 + i.x3dh[64:]),
+            NoSession,
+        )
     else:
-        yield "bundle added", lambda i: dataclasses.replace(i, flags=i.flags | env.FLAG_BUNDLE, bundle=alice.bundle.to_bytes()), NoSession
+        yield (
+            "bundle added",
+            lambda i: dataclasses.replace(i, flags=i.flags | env.FLAG_BUNDLE, bundle=alice.bundle.to_bytes()),
+            NoSession,
+        )
 
 
 @pytest.mark.parametrize("first", [True, False], ids=["first message", "later message"])
@@ -367,7 +441,9 @@ def test_the_context_binds_id_time_sender_and_bundle(people, first):
         assert bob.state() == before, name
         tried.append(name)
     assert bob.decrypts - decrypts == len(tried)  # every variant reached the ratchet (no earlier check caught it)
-    assert bob.open(reseal(inner.build(), bob), alice.bundle).payload == Text("bound to its envelope")  # the untouched one
+    assert bob.open(reseal(inner.build(), bob), alice.bundle).payload == Text(
+        "bound to its envelope"
+    )  # the untouched one
 
 
 def test_the_window_and_the_sender_are_checked_before_the_ratchet(people):
@@ -388,16 +464,35 @@ def test_carol_cannot_write_as_alice(people):
     alice, bob, carol = people
     # her own session, Alice's address on the envelope: the header names Carol's key
     with pytest.raises(AgreementFailed):
-        bob.open(seal_session(alice.address, carol.keys, bob.bundle, Text("I am Alice"), carol.session_with(bob), now_ms=NOW), alice.bundle)
+        bob.open(
+            seal_session(
+                alice.address, carol.keys, bob.bundle, Text("I am Alice"), carol.session_with(bob), now_ms=NOW
+            ),
+            alice.bundle,
+        )
     # ... and with Alice's bundle enclosed
     with pytest.raises(AgreementFailed):
-        bob.open(seal_session(alice.address, carol.keys, bob.bundle, Text("I am Alice"), carol.session_with(bob), now_ms=NOW, include_bundle=alice.bundle))
+        bob.open(
+            seal_session(
+                alice.address,
+                carol.keys,
+                bob.bundle,
+                Text("I am Alice"),
+                carol.session_with(bob),
+                now_ms=NOW,
+                include_bundle=alice.bundle,
+            )
+        )
     # Alice's key written into the header: Carol cannot do the X3DH for it
-    forged = Session.initiate(carol.keys, prekeys.verify_bundle(bob.prekey_bundle(), bob.address, bob.bundle.ed25519), now_s=T0)
+    forged = Session.initiate(
+        carol.keys, prekeys.verify_bundle(bob.prekey_bundle(), bob.address, bob.bundle.ed25519), now_s=T0
+    )
     forged.header = forged.header._replace(identity_key=alice.keys.ed25519_public)
     before = bob.state()
     with pytest.raises(NoSession):
-        bob.open(seal_session(alice.address, carol.keys, bob.bundle, Text("I am Alice"), forged, now_ms=NOW), alice.bundle)
+        bob.open(
+            seal_session(alice.address, carol.keys, bob.bundle, Text("I am Alice"), forged, now_ms=NOW), alice.bundle
+        )
     assert bob.state() == before  # the one-time prekey Carol claimed is still Bob's
     assert forged.header.one_time_prekey in bob.prekeys.one_time_publics
     # with a real session of her own, later messages from "Alice" open in none of Alice's
@@ -405,7 +500,12 @@ def test_carol_cannot_write_as_alice(people):
     carol.open(bob.seal(carol), bob.bundle)
     bob.open(alice.seal(bob, include=alice.bundle))
     with pytest.raises(NoSession):
-        bob.open(seal_session(alice.address, carol.keys, bob.bundle, Text("I am Alice"), carol.session_with(bob), now_ms=NOW), alice.bundle)
+        bob.open(
+            seal_session(
+                alice.address, carol.keys, bob.bundle, Text("I am Alice"), carol.session_with(bob), now_ms=NOW
+            ),
+            alice.bundle,
+        )
     assert bob.open(alice.seal(bob, Text("really Alice")), alice.bundle).payload == Text("really Alice")
 
 
@@ -425,7 +525,11 @@ def _shape(envelope: Envelope) -> dict:
     return {key: (type(value).__name__, len(value) if isinstance(value, str) else value) for key, value in data.items()}
 
 
-@pytest.mark.parametrize(("first", "text"), [(False, "hi"), (True, "x" * 1024), (False, "x" * 5000)], ids=["short, later", "1 KiB, first message", "5 KB, later"])
+@pytest.mark.parametrize(
+    ("first", "text"),
+    [(False, "hi"), (True, "x" * 1024), (False, "x" * 5000)],
+    ids=["short, later", "1 KiB, first message", "5 KB, later"],
+)
 def test_the_relay_cannot_tell_format_2_from_format_1(people, first, text):
     alice, bob, _carol = people
     if not first:
@@ -444,7 +548,11 @@ def test_the_relay_cannot_tell_format_2_from_format_1(people, first, text):
 def test_session_errors_are_envelope_errors():
     for cls in (SessionError, NoSession, Duplicate, AgreementFailed):
         assert issubclass(cls, EnvelopeError)
-    assert issubclass(Duplicate, NoSession) and not issubclass(Duplicate, Replay) and not issubclass(SenderMismatch, SessionError)
+    assert (
+        issubclass(Duplicate, NoSession)
+        and not issubclass(Duplicate, Replay)
+        and not issubclass(SenderMismatch, SessionError)
+    )
 
 
 # -- hostile input (found as a bug, fixed; kept as a regression) -----------------------------
@@ -468,11 +576,20 @@ def _hostile(case: str, bob: Device, carol: Device) -> tuple[Envelope, tuple[Bun
         garbage = _garbage_identity_bundle(KEY_C, carol.keys)
         session = carol.session_with(bob)
         session.header = session.header._replace(identity_key=garbage.ed25519)
-        return seal_session(carol.address, carol.keys, bob.bundle, Text("boom"), session, now_ms=NOW, include_bundle=garbage), ()
+        return seal_session(
+            carol.address, carol.keys, bob.bundle, Text("boom"), session, now_ms=NOW, include_bundle=garbage
+        ), ()
     if case == "low-order ratchet key, later message":
         bob.open(carol.seal(bob, include=carol.bundle))
         carol.open(bob.seal(carol), bob.bundle)
-    inner = Inner.parse(contents(carol.seal(bob, Text("boom"), include=carol.bundle if case != "low-order ratchet key, later message" else None), bob))
+    inner = Inner.parse(
+        contents(
+            carol.seal(
+                bob, Text("boom"), include=carol.bundle if case != "low-order ratchet key, later message" else None
+            ),
+            bob,
+        )
+    )
     if case == "low-order ephemeral key":
         inner = dataclasses.replace(inner, x3dh=inner.x3dh[:32] + LOW_ORDER + inner.x3dh[64:])
     else:
@@ -490,7 +607,15 @@ def _hostile(case: str, bob: Device, carol: Device) -> tuple[Envelope, tuple[Bun
 # (a poison message blocking the inbox until its TTL, up to 30 days). Anyone can send one: an
 # identity bundle for a fresh address and Bob's public prekeys are all it takes (the last case
 # needs an existing session). Now: NoSession or AgreementFailed, state unchanged.
-@pytest.mark.parametrize("case", ["low-order ephemeral key", "low-order ratchet key, first message", "low-order ratchet key, later message", "identity key that is no Ed25519 point"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "low-order ephemeral key",
+        "low-order ratchet key, first message",
+        "low-order ratchet key, later message",
+        "identity key that is no Ed25519 point",
+    ],
+)
 def test_hostile_public_keys_in_a_session_message_are_a_session_error(people, case):
     _alice, bob, carol = people
     envelope, known = _hostile(case, bob, carol)

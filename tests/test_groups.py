@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import ANVIL_MNEMONIC
+
 from messaging import groups
 from messaging.envelope import open_envelope
 from messaging.errors import NotForMe, PayloadError
@@ -32,7 +32,9 @@ def bundle_of(member: str):
 
 def open_as(member: str, envelope, sender: str = A):
     bundle, keys = BY_ADDRESS[member]
-    return open_envelope(envelope, member, keys, now_ms=NOW, known_bundle=lambda a: BY_ADDRESS[a][0] if a == sender else None)
+    return open_envelope(
+        envelope, member, keys, now_ms=NOW, known_bundle=lambda a: BY_ADDRESS[a][0] if a == sender else None
+    )
 
 
 def fake_members(n: int) -> list[str]:
@@ -104,7 +106,13 @@ def test_seal_to_group_one_envelope_per_other_member_each_opens():
 
 def test_seal_to_group_from_a_non_admin_member():
     group, _ = create(A, "family", [B, C])
-    payload = RedPacket(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3", "0x" + "ab" * 32, claim_key="0x" + "01" * 32, group_id=group.id)
+    payload = RedPacket(
+        31337,
+        "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        "0x" + "ab" * 32,
+        claim_key="0x" + "01" * 32,
+        group_id=group.id,
+    )
     envelopes = seal_to_group(C, KEYS[2], group, payload, bundle_of, now_ms=NOW)
     assert [e.to for e in envelopes] == [A, B]
     for envelope in envelopes:
@@ -179,7 +187,11 @@ def test_the_admin_cannot_be_removed():
 def test_changes_to_an_unknown_group_are_refused():
     group, _ = create(A, "g", [B])
     other = groups.new_group_id()
-    for control in (GroupControl("add", other, members=(C,)), GroupControl("rename", other, "x"), GroupControl("remove", other, members=(B,))):
+    for control in (
+        GroupControl("add", other, members=(C,)),
+        GroupControl("rename", other, "x"),
+        GroupControl("remove", other, members=(B,)),
+    ):
         with pytest.raises(PayloadError):
             apply(group, control, A)
         with pytest.raises(PayloadError):
@@ -188,7 +200,11 @@ def test_changes_to_an_unknown_group_are_refused():
 
 def test_apply_validates_the_control():
     group, _ = create(A, "g", [B])
-    for control in (GroupControl("delete", group.id), GroupControl("rename", group.id, "x" * 129), GroupControl("add", group.id, members=("0x12",))):
+    for control in (
+        GroupControl("delete", group.id),
+        GroupControl("rename", group.id, "x" * 129),
+        GroupControl("add", group.id, members=("0x12",)),
+    ):
         with pytest.raises(PayloadError):
             apply(group, control, A)
 

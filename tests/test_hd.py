@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from conftest import ANVIL_MNEMONIC, load_vector
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import ANVIL_MNEMONIC, load_vector
 from wallet import address, base58, bip39, hd
 from wallet.errors import InvalidPath
 
@@ -52,7 +52,9 @@ def test_cached_derivation_equals_walk_from_root():
     cached = hd.Deriver(seed)
     for i in (5, 1, 9):
         fresh = hd.Deriver(seed)  # empty cache each time
-        assert cached.private_key(hd.scheme_path("ledger-live", i)) == fresh.private_key(hd.scheme_path("ledger-live", i))
+        assert cached.private_key(hd.scheme_path("ledger-live", i)) == fresh.private_key(
+            hd.scheme_path("ledger-live", i)
+        )
 
 
 def test_schemes():

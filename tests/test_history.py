@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.exc import StatementError
-
 from test_sync import ALICE, BOB, DEV, ETHER, STRANGER, Node, run, use_anvil
+
 from wallet import address as addr
 from wallet.errors import WalletError
 from wallet.history import History, Incoming, SentTx
@@ -30,15 +30,39 @@ def fresh_hash() -> str:
 
 def sent(**changes) -> SentTx:
     base = SentTx(
-        chain_id=31337, hash=fresh_hash(), sender=ALICE, nonce=0, to=BOB, value=ETHER, data="0x", gas_limit=21_000,
-        max_fee_per_gas=30 * 10**9, max_priority_fee_per_gas=10**9, gas_price=None, kind="transfer", token=None,
-        token_amount=None, replaces=None, raw="0x02f870", created_at=1_700_000_000,
+        chain_id=31337,
+        hash=fresh_hash(),
+        sender=ALICE,
+        nonce=0,
+        to=BOB,
+        value=ETHER,
+        data="0x",
+        gas_limit=21_000,
+        max_fee_per_gas=30 * 10**9,
+        max_priority_fee_per_gas=10**9,
+        gas_price=None,
+        kind="transfer",
+        token=None,
+        token_amount=None,
+        replaces=None,
+        raw="0x02f870",
+        created_at=1_700_000_000,
     )
     return dataclasses.replace(base, **changes)
 
 
 def incoming(**changes) -> Incoming:
-    base = Incoming(chain_id=31337, hash=fresh_hash(), log_index=-1, block=10, from_=STRANGER, to=ALICE, token=None, amount=ETHER, timestamp=1_700_000_100)
+    base = Incoming(
+        chain_id=31337,
+        hash=fresh_hash(),
+        log_index=-1,
+        block=10,
+        from_=STRANGER,
+        to=ALICE,
+        token=None,
+        amount=ETHER,
+        timestamp=1_700_000_100,
+    )
     return dataclasses.replace(base, **changes)
 
 
@@ -114,7 +138,9 @@ def test_add_incoming_is_idempotent_by_chain_hash_and_log_index(log):
     item = incoming()
     assert log.add_incoming(item) is True
     assert log.add_incoming(item) is False
-    assert log.add_incoming(dataclasses.replace(item, log_index=0, token=STRANGER)) is True  # a token log of the same tx
+    assert (
+        log.add_incoming(dataclasses.replace(item, log_index=0, token=STRANGER)) is True
+    )  # a token log of the same tx
     assert log.add_incoming(dataclasses.replace(item, hash=item.hash.upper().replace("0X", "0x"))) is False
     assert len(rows(log, "incoming")) == 2
 
@@ -212,7 +238,9 @@ def test_highest_nonce_skips_only_dropped_transactions(log):
 def test_activity_merges_sent_and_received_newest_first(log):
     out_old = sent(created_at=100)
     in_mid = incoming(timestamp=200, to=ALICE)
-    out_new = sent(created_at=300, sender=BOB, to=STRANGER, kind="token-transfer", token=STRANGER, token_amount=5, value=0)
+    out_new = sent(
+        created_at=300, sender=BOB, to=STRANGER, kind="token-transfer", token=STRANGER, token_amount=5, value=0
+    )
     in_bob = incoming(timestamp=250, to=BOB, amount=2**200)
     other_chain = incoming(chain_id=1, timestamp=999)
     for tx in (out_old, out_new):
@@ -221,11 +249,22 @@ def test_activity_merges_sent_and_received_newest_first(log):
         log.add_incoming(item)
 
     everything = log.activity(31337)
-    assert [(a["hash"], a["direction"]) for a in everything] == [(out_new.hash, "out"), (in_bob.hash, "in"), (in_mid.hash, "in"), (out_old.hash, "out")]
-    assert everything[0]["amount"] == 5 and everything[0]["token"] == STRANGER  # a token transfer shows its token amount
+    assert [(a["hash"], a["direction"]) for a in everything] == [
+        (out_new.hash, "out"),
+        (in_bob.hash, "in"),
+        (in_mid.hash, "in"),
+        (out_old.hash, "out"),
+    ]
+    assert (
+        everything[0]["amount"] == 5 and everything[0]["token"] == STRANGER
+    )  # a token transfer shows its token amount
     assert everything[1]["amount"] == 2**200
     assert [a["hash"] for a in log.activity(31337, ALICE)] == [in_mid.hash, out_old.hash]
-    assert [a["hash"] for a in log.activity(31337, BOB.lower())] == [out_new.hash, in_bob.hash, out_old.hash]  # out_old was sent to BOB
+    assert [a["hash"] for a in log.activity(31337, BOB.lower())] == [
+        out_new.hash,
+        in_bob.hash,
+        out_old.hash,
+    ]  # out_old was sent to BOB
     assert [a["hash"] for a in log.activity(31337, limit=2)] == [out_new.hash, in_bob.hash]
     assert [a["hash"] for a in log.activity(1)] == [other_chain.hash]
 
@@ -277,7 +316,20 @@ def test_tx_show_json_of_a_local_incoming_transfer(hongbao_home, log):
     log.add_incoming(item)
     data = json.loads(run("show", item.hash, "--json").stdout)
     assert data["sent"] is None
-    assert data["incoming"] == [{"hash": item.hash, "log_index": 4, "block": 10, "from": STRANGER, "to": ALICE, "token": STRANGER, "amount": "77", "symbol": None, "formatted": None, "timestamp": item.timestamp}]
+    assert data["incoming"] == [
+        {
+            "hash": item.hash,
+            "log_index": 4,
+            "block": 10,
+            "from": STRANGER,
+            "to": ALICE,
+            "token": STRANGER,
+            "amount": "77",
+            "symbol": None,
+            "formatted": None,
+            "timestamp": item.timestamp,
+        }
+    ]
 
 
 def test_tx_show_refuses_what_is_not_a_hash(hongbao_home):
@@ -291,7 +343,14 @@ def test_tx_show_fetches_an_unknown_transaction_from_the_rpc(hongbao_home, anvil
     receipt = node.pay(BOB, 7 * 10**17)
     data = json.loads(run("show", receipt["transactionHash"], "--json").stdout)
     assert data["source"] == "rpc"
-    assert (data["from"], data["to"], data["value"], data["value_formatted"], data["status"], data["block"]) == (DEV, BOB, str(7 * 10**17), "0.7", "confirmed", to_int(receipt["blockNumber"]))
+    assert (data["from"], data["to"], data["value"], data["value_formatted"], data["status"], data["block"]) == (
+        DEV,
+        BOB,
+        str(7 * 10**17),
+        "0.7",
+        "confirmed",
+        to_int(receipt["blockNumber"]),
+    )
 
 
 def test_tx_show_lists_token_transfers_of_an_rpc_transaction(hongbao_home, anvil):
@@ -300,7 +359,9 @@ def test_tx_show_lists_token_transfers_of_an_rpc_transaction(hongbao_home, anvil
     token = node.deploy_token()
     receipt = node.transfer_token(token, BOB, 31)
     data = json.loads(run("show", receipt["transactionHash"], "--json").stdout)
-    assert data["transfers"] == [{"token": token, "from": DEV, "to": BOB, "amount": "31", "symbol": None, "formatted": None}]
+    assert data["transfers"] == [
+        {"token": token, "from": DEV, "to": BOB, "amount": "31", "symbol": None, "formatted": None}
+    ]
 
 
 def test_tx_show_of_an_unknown_hash_says_where_it_looked(hongbao_home, anvil):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 
 import pytest
+from conftest import load_vector
 from eth_account import Account
 
-from conftest import load_vector
 from wallet import address, keystore
 from wallet.errors import KeystoreError, WrongPassword
 
@@ -43,7 +43,13 @@ def test_export_defaults_are_the_interoperable_ones():
     key = bytes.fromhex(BASIC["test1"]["priv"])
     document = keystore.encrypt(key, "pw")
     params = document["crypto"]["kdfparams"]
-    assert (document["version"], document["crypto"]["kdf"], params["n"], params["r"], params["p"]) == (3, "scrypt", 262144, 8, 1)
+    assert (document["version"], document["crypto"]["kdf"], params["n"], params["r"], params["p"]) == (
+        3,
+        "scrypt",
+        262144,
+        8,
+        1,
+    )
     assert document["address"] == address.from_private_key(key)[2:].lower()
     assert bytes(Account.decrypt(document, "pw")) == key  # another implementation opens it
 

@@ -6,8 +6,8 @@ import socket
 import subprocess
 
 import pytest
-
 from test_transfers import one_line_error
+
 from wallet import config
 from wallet.localchain import free_port
 
@@ -62,4 +62,8 @@ def test_port_in_use(cli, port):
 
 
 def test_missing_anvil_binary(cli, port, tmp_path):
-    one_line_error(cli("chain", "up", env={"HONGBAO_ANVIL": str(tmp_path / "nowhere" / "anvil")}, check=False), "not an executable", "HONGBAO_ANVIL")
+    one_line_error(
+        cli("chain", "up", env={"HONGBAO_ANVIL": str(tmp_path / "nowhere" / "anvil")}, check=False),
+        "not an executable",
+        "HONGBAO_ANVIL",
+    )

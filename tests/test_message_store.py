@@ -10,11 +10,11 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from conftest import ANVIL_KEYS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nacl.secret import SecretBox
 
-from conftest import ANVIL_KEYS
 from messaging import envelope, groups, payloads
 from messaging.envelope import Opened
 from messaging.errors import MessagingError, NotForMe, Replay, StaleBundle
@@ -74,7 +74,9 @@ def bob(bob_path, clock):
     store.close()
 
 
-def opened(sender_key: bytes, payload, *, to: str = BOB, message_id: bytes | None = None, ts: int = T0, vouching=None) -> Opened:
+def opened(
+    sender_key: bytes, payload, *, to: str = BOB, message_id: bytes | None = None, ts: int = T0, vouching=None
+) -> Opened:
     """An Opened as envelope.open_envelope returns it (for tests that need no sealing)."""
     sender = addr.from_private_key(sender_key)
     return Opened(sender, to, message_id or secrets.token_bytes(16), ts, payload, vouching or bundle(sender_key), False)
@@ -88,7 +90,18 @@ GROUP_ID = "0123456789abcdef0123456789abcdef"
 EVERY_PAYLOAD = [
     payloads.Text("新年快乐 — happy new year"),
     payloads.Text("to the group", group_id=GROUP_ID),
-    payloads.RedPacket(31337, CAROL, "0x" + "11" * 32, greeting="恭喜发财", theme="gold", slot=3, authorization="0x" + "ab" * 65, token=ALICE, total="8888", shares=8),
+    payloads.RedPacket(
+        31337,
+        CAROL,
+        "0x" + "11" * 32,
+        greeting="恭喜发财",
+        theme="gold",
+        slot=3,
+        authorization="0x" + "ab" * 65,
+        token=ALICE,
+        total="8888",
+        shares=8,
+    ),
     payloads.RedPacket(1, CAROL, "0x" + "22" * 32, claim_key="0x" + "33" * 32, group_id=GROUP_ID),
     payloads.Payment(31337, "0x" + "44" * 32, "1000000000000000000", note="dinner"),
     payloads.Payment(1, "0x" + "55" * 32, "5", token=CAROL, group_id=GROUP_ID),
@@ -106,21 +119,40 @@ def test_every_payload_type_round_trips_through_sealed_envelopes(bob):
     alice_keys, bob_keys = MessagingKeys.from_account_key(ALICE_KEY), MessagingKeys.from_account_key(BOB_KEY)
     stored = []
     for i, payload in enumerate(EVERY_PAYLOAD):
-        sealed = envelope.seal(ALICE, alice_keys, bundle(BOB_KEY), payload, now_ms=T0 + i, include_bundle=bundle(ALICE_KEY) if i == 0 else None)
+        sealed = envelope.seal(
+            ALICE,
+            alice_keys,
+            bundle(BOB_KEY),
+            payload,
+            now_ms=T0 + i,
+            include_bundle=bundle(ALICE_KEY) if i == 0 else None,
+        )
         got = envelope.open_envelope(sealed, BOB, bob_keys, now_ms=T0 + i, known_bundle=bob.known_bundle, seen=bob.seen)
         assert got.payload == payload
         stored.append(bob.add_incoming(got))
-    assert {payloads.type_of(p) for p in EVERY_PAYLOAD} >= {"text", "red_packet", "payment", "receipt", "group", "sticker", "poll"}
+    assert {payloads.type_of(p) for p in EVERY_PAYLOAD} >= {
+        "text",
+        "red_packet",
+        "payment",
+        "receipt",
+        "group",
+        "sticker",
+        "poll",
+    }
     listed = bob.messages(ALICE, limit=100) + bob.messages("group:" + GROUP_ID, limit=100)
     assert sorted((m.timestamp_ms, m.payload) for m in listed) == [(T0 + i, p) for i, p in enumerate(EVERY_PAYLOAD)]
-    assert [m.conversation for m in stored] == ["group:" + GROUP_ID if payloads_group(p) else ALICE for p in EVERY_PAYLOAD]
+    assert [m.conversation for m in stored] == [
+        "group:" + GROUP_ID if payloads_group(p) else ALICE for p in EVERY_PAYLOAD
+    ]
     assert all(m.sender == ALICE and m.direction == "in" for m in listed)
     unknown = [m.payload for m in listed if m.type == "sticker"]
     assert unknown == [payloads.Unknown("sticker", {"pack": "dragon", "index": 7, "v": 1})]
 
 
 def payloads_group(payload) -> bool:
-    return (payload.fields.get("group_id") if isinstance(payload, payloads.Unknown) else getattr(payload, "group_id", None)) is not None
+    return (
+        payload.fields.get("group_id") if isinstance(payload, payloads.Unknown) else getattr(payload, "group_id", None)
+    ) is not None
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -136,7 +168,11 @@ def test_outgoing_messages_are_listed_with_incoming_in_time_order(bob):
     bob.add_incoming(opened(ALICE_KEY, payloads.Text("hi bob"), ts=T0 + 2))
     bob.add_outgoing(ALICE, mid(), payloads.Text("how are you"), T0 + 3)
     listed = bob.messages(ALICE)
-    assert [(m.direction, m.payload.body) for m in listed] == [("out", "hi alice"), ("in", "hi bob"), ("out", "how are you")]
+    assert [(m.direction, m.payload.body) for m in listed] == [
+        ("out", "hi alice"),
+        ("in", "hi bob"),
+        ("out", "how are you"),
+    ]
     assert listed[0].sender == BOB and listed[0].state == "pending"
     assert bob.mark_sent(first.id) and not bob.mark_sent(first.id)
     assert bob.messages(ALICE)[0].state == "sent"
@@ -152,14 +188,21 @@ def test_outgoing_messages_are_listed_with_incoming_in_time_order(bob):
 
 
 def raw_bytes(path: Path) -> bytes:
-    return b"".join(Path(f"{path}{suffix}").read_bytes() for suffix in ("", "-wal", "-shm") if Path(f"{path}{suffix}").exists())
+    return b"".join(
+        Path(f"{path}{suffix}").read_bytes() for suffix in ("", "-wal", "-shm") if Path(f"{path}{suffix}").exists()
+    )
 
 
 def test_bodies_are_not_in_the_file_in_clear(bob, bob_path):
     secrets_in_bodies = ["zebra-lantern-7731", "quokka-saffron-4412", "marmot-cobalt-9920"]
     bob.add_incoming(opened(ALICE_KEY, payloads.Text(f"meet at {secrets_in_bodies[0]}")))
     bob.add_outgoing(ALICE, mid(), payloads.Payment(1, "0x" + "66" * 32, "7", note=secrets_in_bodies[1]), T0)
-    bob.add_incoming(opened(CAROL_KEY, payloads.RedPacket(1, CAROL, "0x" + "77" * 32, greeting=secrets_in_bodies[2], claim_key="0x" + "88" * 32)))
+    bob.add_incoming(
+        opened(
+            CAROL_KEY,
+            payloads.RedPacket(1, CAROL, "0x" + "77" * 32, greeting=secrets_in_bodies[2], claim_key="0x" + "88" * 32),
+        )
+    )
     assert [m.payload.body for m in bob.messages(ALICE) if m.type == "text"] == [f"meet at {secrets_in_bodies[0]}"]
     for when in ("open", "closed"):
         data = raw_bytes(bob_path)
@@ -229,7 +272,9 @@ def test_swapped_bodies_are_detected(bob, bob_path):
 
 def test_seen_ids_survive_reopening_and_stop_replays(bob, bob_path, clock):
     alice_keys, bob_keys = MessagingKeys.from_account_key(ALICE_KEY), MessagingKeys.from_account_key(BOB_KEY)
-    sealed = envelope.seal(ALICE, alice_keys, bundle(BOB_KEY), payloads.Text("once"), now_ms=T0, include_bundle=bundle(ALICE_KEY))
+    sealed = envelope.seal(
+        ALICE, alice_keys, bundle(BOB_KEY), payloads.Text("once"), now_ms=T0, include_bundle=bundle(ALICE_KEY)
+    )
     first = envelope.open_envelope(sealed, BOB, bob_keys, now_ms=T0, known_bundle=bob.known_bundle, seen=bob.seen)
     assert not bob.seen(first.id)
     bob.add_incoming(first)
@@ -239,7 +284,9 @@ def test_seen_ids_survive_reopening_and_stop_replays(bob, bob_path, clock):
     try:
         assert reopened.seen(first.id)
         with pytest.raises(Replay):
-            envelope.open_envelope(sealed, BOB, bob_keys, now_ms=T0 + 1, known_bundle=reopened.known_bundle, seen=reopened.seen)
+            envelope.open_envelope(
+                sealed, BOB, bob_keys, now_ms=T0 + 1, known_bundle=reopened.known_bundle, seen=reopened.seen
+            )
         with pytest.raises(Replay):
             reopened.add_incoming(first)
         assert len(reopened.messages(ALICE)) == 1
@@ -315,7 +362,9 @@ def test_group_receipts_count_each_member_once(bob):
     # with groups.seal_to_group every member's envelope has its own id: receipts name those
     keys_of = {ALICE: ALICE_KEY, CAROL: CAROL_KEY}
     each_payload = payloads.Text("each", group_id=group.id)
-    envelopes = groups.seal_to_group(BOB, MessagingKeys.from_account_key(BOB_KEY), group, each_payload, lambda a: bundle(keys_of[a]), now_ms=T0)
+    envelopes = groups.seal_to_group(
+        BOB, MessagingKeys.from_account_key(BOB_KEY), group, each_payload, lambda a: bundle(keys_of[a]), now_ms=T0
+    )
     copies = {e.to: e.id for e in envelopes}
     each = bob.add_outgoing("group:" + group.id, mid(), each_payload, T0 + 1, copies=copies)
     assert bob.apply_receipt(payloads.Receipt("delivered", (copies[ALICE].hex(),)), ALICE) == []
@@ -327,7 +376,11 @@ def test_group_receipts_count_each_member_once(bob):
 
 
 def test_key_change_blocks_sending_until_accepted(bob):
-    v1, reissued, changed = bundle(ALICE_KEY, 1), bundle(ALICE_KEY, 2), bundle(ALICE_KEY, 3, keys_from=secrets.token_bytes(32))
+    v1, reissued, changed = (
+        bundle(ALICE_KEY, 1),
+        bundle(ALICE_KEY, 2),
+        bundle(ALICE_KEY, 3, keys_from=secrets.token_bytes(32)),
+    )
     assert bob.known_bundle(ALICE) is None
     assert bob.record_bundle(v1) is BundleChange.NEW
     assert bob.record_bundle(v1) is BundleChange.UNCHANGED
@@ -338,7 +391,11 @@ def test_key_change_blocks_sending_until_accepted(bob):
     assert bob.contact(ALICE).verified_out_of_band
     assert bob.record_bundle(changed) is BundleChange.KEY_CHANGED
     contact = bob.contact(ALICE)
-    assert (contact.key_changed, contact.verified_out_of_band, contact.fingerprint) == (True, False, fingerprint(changed))
+    assert (contact.key_changed, contact.verified_out_of_band, contact.fingerprint) == (
+        True,
+        False,
+        fingerprint(changed),
+    )
     assert contact.fingerprint != fingerprint(v1)
     assert bob.known_bundle(ALICE) == changed
     with pytest.raises(KeyChangeUnconfirmed) as error:
@@ -359,8 +416,17 @@ def test_a_new_key_in_an_incoming_envelope_sets_key_changed(bob):
     assert bob.contact(ALICE).key_changed is False
     other = secrets.token_bytes(32)
     new = bundle(ALICE_KEY, 2, keys_from=other)
-    sealed = envelope.seal(ALICE, MessagingKeys.from_account_key(other), bundle(BOB_KEY), payloads.Text("new key"), now_ms=T0, include_bundle=new)
-    got = envelope.open_envelope(sealed, BOB, MessagingKeys.from_account_key(BOB_KEY), now_ms=T0, known_bundle=bob.known_bundle, seen=bob.seen)
+    sealed = envelope.seal(
+        ALICE,
+        MessagingKeys.from_account_key(other),
+        bundle(BOB_KEY),
+        payloads.Text("new key"),
+        now_ms=T0,
+        include_bundle=new,
+    )
+    got = envelope.open_envelope(
+        sealed, BOB, MessagingKeys.from_account_key(BOB_KEY), now_ms=T0, known_bundle=bob.known_bundle, seen=bob.seen
+    )
     assert got.bundle_was_included
     bob.add_incoming(got)
     assert bob.contact(ALICE).key_changed
@@ -383,7 +449,9 @@ def test_stale_bundles_change_nothing(bob):
 
 def test_an_unverified_bundle_is_never_pinned(bob):
     forged = bundle(ALICE_KEY, 1, keys_from=MALLORY_KEY)
-    forged = type(forged)(forged.address, forged.x25519, forged.ed25519, forged.issued_at, forged.version + 1, forged.signature)
+    forged = type(forged)(
+        forged.address, forged.x25519, forged.ed25519, forged.issued_at, forged.version + 1, forged.signature
+    )
     with pytest.raises(MessagingError):
         bob.record_bundle(forged)
     assert bob.known_bundle(ALICE) is None
@@ -446,9 +514,16 @@ def test_groups_and_group_conversations(bob, bob_path, clock):
         bob.add_incoming(opened(MALLORY_KEY, payloads.Text("let me in", group_id=group.id)))
     assert [(m.sender, m.type) for m in bob.messages(conversation)] == [(ALICE, "group"), (CAROL, "text")]
     summary = {c.id: c for c in bob.conversations()}
-    assert (summary[conversation].name, summary[conversation].is_group, summary[conversation].unread) == ("Lunar New Year", True, 2)
+    assert (summary[conversation].name, summary[conversation].is_group, summary[conversation].unread) == (
+        "Lunar New Year",
+        True,
+        2,
+    )
     assert summary[ALICE].unread == 1 and not summary[ALICE].is_group
-    assert bob.mark_read_by_sender(conversation) == {ALICE: [bob.messages(conversation)[0].id], CAROL: [bob.messages(conversation)[1].id]}
+    assert bob.mark_read_by_sender(conversation) == {
+        ALICE: [bob.messages(conversation)[0].id],
+        CAROL: [bob.messages(conversation)[1].id],
+    }
     renamed = groups.apply(bob.group(group.id), payloads.GroupControl("rename", group.id, "春节"), ALICE)
     bob.save_group(renamed)
     bob.close()

@@ -9,6 +9,7 @@ import re
 import sys
 
 import pytest
+from conftest import ANVIL_KEYS, ANVIL_MNEMONIC
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from hypothesis import given, settings
@@ -16,7 +17,6 @@ from hypothesis import strategies as st
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
-from conftest import ANVIL_KEYS, ANVIL_MNEMONIC
 from messaging import identity
 from messaging.errors import BundleInvalid, MessagingError, StaleBundle
 from messaging.identity import Bundle, fingerprint, make_bundle, parse_text, same_keys, supersedes, verify_bundle
@@ -83,7 +83,14 @@ def test_keys_differ_per_account_and_per_purpose():
     secrets = []
     for key in KEYS:
         keys = MessagingKeys.from_account_key(key)
-        secrets += [key, keys.x25519_private, keys.ed25519_seed, store_key(key), keys.x25519_public, keys.ed25519_public]
+        secrets += [
+            key,
+            keys.x25519_private,
+            keys.ed25519_seed,
+            store_key(key),
+            keys.x25519_public,
+            keys.ed25519_public,
+        ]
     assert len(set(secrets)) == len(secrets)
     assert len({X25519_LABEL, ED25519_LABEL, STORE_LABEL}) == 3
 
@@ -199,7 +206,9 @@ def test_parse_text_refuses_anything_else(bundles, mutate):
     [
         pytest.param(lambda t: t + "\n", id="trailing-newline"),
         pytest.param(lambda t: t.replace("Version: 1", "Version: \u0661"), id="arabic-indic-digit-version"),
-        pytest.param(lambda t: t.replace("Issued at: 2026", "Issued at: \u0662\u0660\u0662\u0666"), id="arabic-indic-digit-year"),
+        pytest.param(
+            lambda t: t.replace("Issued at: 2026", "Issued at: \u0662\u0660\u0662\u0666"), id="arabic-indic-digit-year"
+        ),
     ],
 )
 def test_parse_text_refuses_near_misses(bundles, mutate):
@@ -271,7 +280,9 @@ def test_cross_check_with_eth_account(bundles):
         assert bytes(theirs) == bundle.signature
         # a bundle whose signature was made by another wallet (eth-account) verifies here
         unsigned = Bundle(bundle.address, bundle.x25519, bundle.ed25519, T0 + 99, 4)
-        signed = dataclasses.replace(unsigned, signature=bytes(Account.sign_message(encode_defunct(text=unsigned.text()), KEYS[i]).signature))
+        signed = dataclasses.replace(
+            unsigned, signature=bytes(Account.sign_message(encode_defunct(text=unsigned.text()), KEYS[i]).signature)
+        )
         assert verify_bundle(signed) is signed
     forged = dataclasses.replace(bundles[0], issued_at=T0 + 1)
     assert Account.recover_message(encode_defunct(text=forged.text()), signature=forged.signature) != ADDRESSES[0]
@@ -317,7 +328,13 @@ def test_fingerprint_format_and_stability(bundles):
     # other keys, or another address, change it
     prints = {b.fingerprint for b in bundles}
     prints.add(make_bundle(KEYS[0], T0, keys=OTHER_KEYS).fingerprint)
-    prints.add(make_bundle(KEYS[0], T0, keys=MessagingKeys(OTHER_KEYS.x25519_private, MessagingKeys.from_account_key(KEYS[0]).ed25519_seed)).fingerprint)
+    prints.add(
+        make_bundle(
+            KEYS[0],
+            T0,
+            keys=MessagingKeys(OTHER_KEYS.x25519_private, MessagingKeys.from_account_key(KEYS[0]).ed25519_seed),
+        ).fingerprint
+    )
     prints.add(dataclasses.replace(bundles[0], address=ADDRESSES[1]).fingerprint)
     assert len(prints) == 6
 
@@ -326,8 +343,16 @@ def test_fingerprint_covers_each_key_byte(bundles):
     base = bundles[0]
     seen = {base.fingerprint}
     for i in range(0, 32, 7):
-        seen.add(dataclasses.replace(base, x25519=base.x25519[:i] + bytes([base.x25519[i] ^ 1]) + base.x25519[i + 1 :]).fingerprint)
-        seen.add(dataclasses.replace(base, ed25519=base.ed25519[:i] + bytes([base.ed25519[i] ^ 1]) + base.ed25519[i + 1 :]).fingerprint)
+        seen.add(
+            dataclasses.replace(
+                base, x25519=base.x25519[:i] + bytes([base.x25519[i] ^ 1]) + base.x25519[i + 1 :]
+            ).fingerprint
+        )
+        seen.add(
+            dataclasses.replace(
+                base, ed25519=base.ed25519[:i] + bytes([base.ed25519[i] ^ 1]) + base.ed25519[i + 1 :]
+            ).fingerprint
+        )
     assert len(seen) == 1 + 2 * len(range(0, 32, 7))
 
 
@@ -394,14 +419,22 @@ def test_from_json_refuses_malformed_input(data):
         Bundle.from_json(data)
 
 
-@pytest.mark.parametrize("raw", [b"", b"{", b"\xff\xfe", b"null", b"[]", b"\"x\"", b"1", b'{"address": 1}', "{}".encode("utf-16")])
+@pytest.mark.parametrize(
+    "raw", [b"", b"{", b"\xff\xfe", b"null", b"[]", b'"x"', b"1", b'{"address": 1}', "{}".encode("utf-16")]
+)
 def test_from_bytes_refuses_malformed_input(raw):
     with pytest.raises(BundleInvalid):
         Bundle.from_bytes(raw)
 
 
-_json_leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=False) | st.text(max_size=80)
-_json = st.recursive(_json_leaf, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
+_json_leaf = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=False) | st.text(max_size=80)
+)
+_json = st.recursive(
+    _json_leaf,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
 _FIELDS = ["address", "x25519", "ed25519", "issued_at", "version", "signature"]
 _field_value = (
     _json

@@ -73,7 +73,9 @@ async def test_post_a_batch_is_idempotent_by_id(api):
 
 async def test_sealed_envelope_round_trip(api):
     await api.publish(BOB)
-    sealed = seal(ALICE.address, ALICE.keys, BOB.bundle(), Text("hello Bob"), now_ms=NOW_MS, include_bundle=ALICE.bundle())
+    sealed = seal(
+        ALICE.address, ALICE.keys, BOB.bundle(), Text("hello Bob"), now_ms=NOW_MS, include_bundle=ALICE.bundle()
+    )
     assert (await api.send(sealed.to_json())).status_code == 200
     body = (await api.get("/v1/mailbox", headers=await api.login(BOB))).json()
     item = body["envelopes"][0]
@@ -127,7 +129,12 @@ async def test_507_when_the_mailbox_is_full(fresh_url):
         assert (await api.send(*[envelope_json(BOB.address) for _ in range(2)])).status_code == 200
         refused = await api.send(envelope_json(CAROL.address), envelope_json(BOB.address), envelope_json(BOB.address))
         body = refused.json()["error"]
-        assert refused.status_code == 507 and body["code"] == "quota_exceeded" and body["mailbox"] == BOB.address and BOB.address in body["message"]
+        assert (
+            refused.status_code == 507
+            and body["code"] == "quota_exceeded"
+            and body["mailbox"] == BOB.address
+            and BOB.address in body["message"]
+        )
         assert api.context.store.fetch(CAROL.address, 0, 10, NOW_MS) == []
         assert (await api.send(envelope_json(BOB.address))).status_code == 200
     api.context.close()
@@ -144,10 +151,14 @@ async def test_429_with_retry_after(fresh_url):
         assert (await api.get("/healthz")).status_code == 200  # probes are never limited
         api.clock.advance(1)
         assert (await api.send(envelope_json(BOB.address))).status_code == 200
-        other = httpx.AsyncClient(transport=httpx.ASGITransport(app=api.app, client=("198.51.100.1", 1)), base_url="http://relay")
+        other = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=api.app, client=("198.51.100.1", 1)), base_url="http://relay"
+        )
         async with other:
             assert (await other.get("/healthz")).status_code == 200
-            assert (await other.post("/v1/messages", json={"envelopes": [envelope_json(BOB.address)]})).status_code == 200  # per client
+            assert (
+                await other.post("/v1/messages", json={"envelopes": [envelope_json(BOB.address)]})
+            ).status_code == 200  # per client
     api.context.close()
 
 
@@ -157,7 +168,12 @@ async def test_429_with_retry_after(fresh_url):
 async def test_fetch_after_a_cursor_with_a_limit(api):
     await api.publish(BOB)
     auth = await api.login(BOB)
-    seqs = [a["seq"] for a in (await api.send(*[envelope_json(BOB.address) for _ in range(5)], envelope_json(CAROL.address))).json()["accepted"]]
+    seqs = [
+        a["seq"]
+        for a in (await api.send(*[envelope_json(BOB.address) for _ in range(5)], envelope_json(CAROL.address))).json()[
+            "accepted"
+        ]
+    ]
     page = (await api.get("/v1/mailbox", params={"limit": 2}, headers=auth)).json()
     assert [e["seq"] for e in page["envelopes"]] == seqs[:2] and page["next"] == seqs[1]
     rest = (await api.get("/v1/mailbox", params={"after": page["next"], "limit": 10}, headers=auth)).json()
@@ -218,7 +234,16 @@ async def test_healthz_metrics_and_openapi(api):
     assert "hongbao_relay_stored_envelopes 2.0" in metrics and "hongbao_relay_ws_connections 0.0" in metrics
     assert "hongbao_relay_push_latency_seconds_bucket" in metrics
     spec = (await api.get("/openapi.json")).json()
-    assert {"/v1/identities/{address}", "/v1/messages", "/v1/mailbox", "/v1/mailbox/ack", "/v1/auth/challenge", "/v1/auth/token", "/healthz", "/metrics"} <= set(spec["paths"])
+    assert {
+        "/v1/identities/{address}",
+        "/v1/messages",
+        "/v1/mailbox",
+        "/v1/mailbox/ack",
+        "/v1/auth/challenge",
+        "/v1/auth/token",
+        "/healthz",
+        "/metrics",
+    } <= set(spec["paths"])
     post = spec["paths"]["/v1/messages"]["post"]["responses"]
     assert {"200", "413", "422", "429", "507"} <= set(post)
     assert post["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/MessagesOut")
@@ -229,10 +254,14 @@ async def test_logs_hold_no_ciphertexts_tokens_or_signatures(api, caplog):
     await api.publish(BOB)
     nonce = (await api.post("/v1/auth/challenge", json={"address": BOB.address})).json()["nonce"]
     signature = BOB.sign(BOB.address, nonce)
-    token = (await api.post("/v1/auth/token", json={"address": BOB.address, "nonce": nonce, "signature": signature})).json()["token"]
+    token = (
+        await api.post("/v1/auth/token", json={"address": BOB.address, "nonce": nonce, "signature": signature})
+    ).json()["token"]
     sent = envelope_json(BOB.address)
     await api.send(sent)
-    await api.get("/v1/mailbox", params={"token": token, "address": CAROL.address}, headers={"Authorization": f"Bearer {token}"})
+    await api.get(
+        "/v1/mailbox", params={"token": token, "address": CAROL.address}, headers={"Authorization": f"Bearer {token}"}
+    )
     await api.get("/v1/mailbox", headers={"Authorization": "Bearer " + token[:-2] + "AA"})
     await api.send({**envelope_json(BOB.address), "ct": "!!"})
     text = "\n".join(json.dumps(getattr(r, "fields", {})) + r.getMessage() for r in caplog.records)

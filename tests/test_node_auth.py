@@ -67,7 +67,11 @@ async def test_token_format_and_own_mailbox(api, bob_and_carol):
     assert len(token) == 123 and set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
     raw = base64.urlsafe_b64decode(token + "=")
     expires_at = int.from_bytes(raw[52:60], "big")
-    assert raw[:20].hex() == BOB.address[2:].lower() and raw[20:52] == BOB.keys.ed25519_public and expires_at == NOW_MS + 900_000
+    assert (
+        raw[:20].hex() == BOB.address[2:].lower()
+        and raw[20:52] == BOB.keys.ed25519_public
+        and expires_at == NOW_MS + 900_000
+    )
     secret = api.context.store.secret(SECRET_NAME)
     assert raw[60:] == hmac.new(secret, raw[:60], hashlib.sha256).digest()
     mail = (await api.get("/v1/mailbox", headers=bob_and_carol)).json()["envelopes"]
@@ -117,7 +121,9 @@ async def test_no_token_or_a_forged_one_is_401(api, bob_and_carol):
         token[:10] + ("A" if token[10] != "A" else "B") + token[11:],  # one bit off
         forge(b"\0" * 32, CAROL.address, carol_key, NOW_MS + 60_000),  # a guessed key
         forge(api.context.store.secret(SECRET_NAME)[::-1], CAROL.address, carol_key, NOW_MS + 60_000),
-        base64.urlsafe_b64encode(bytes.fromhex(CAROL.address[2:]) + base64.urlsafe_b64decode(token + "=")[20:]).rstrip(b"=").decode(),  # Bob's MAC on Carol's name
+        base64.urlsafe_b64encode(bytes.fromhex(CAROL.address[2:]) + base64.urlsafe_b64decode(token + "=")[20:])
+        .rstrip(b"=")
+        .decode(),  # Bob's MAC on Carol's name
     ]
     for forged in forgeries:
         error(await api.get("/v1/mailbox", headers=bearer(forged)), 401)
@@ -131,7 +137,12 @@ async def test_a_valid_token_naming_another_mailbox_is_403(api, bob_and_carol):
     for attempt in ({"params": {"address": CAROL.address}}, {"headers": {"X-Hongbao-Mailbox": CAROL.address.lower()}}):
         headers = {**bob_and_carol, **attempt.get("headers", {})}
         error(await api.get("/v1/mailbox", params=attempt.get("params"), headers=headers), 403, "forbidden")
-        error(await api.post("/v1/mailbox/ack", params=attempt.get("params"), json={"ids": [carol_mail]}, headers=headers), 403)
+        error(
+            await api.post(
+                "/v1/mailbox/ack", params=attempt.get("params"), json={"ids": [carol_mail]}, headers=headers
+            ),
+            403,
+        )
     assert (await api.get("/v1/mailbox", params={"address": BOB.address}, headers=bob_and_carol)).status_code == 200
     assert api.context.store.fetch(CAROL.address, 0, 10, NOW_MS)[0].envelope.id.hex() == carol_mail
 
@@ -175,7 +186,13 @@ def test_stream_refuses_other_mailboxes(live):
     stream = f"{live.ws_url}/v1/stream"
     assert refused(stream) == 401
     assert refused(f"{stream}?token={'A' * 123}") == 401
-    assert refused(stream, {"Authorization": f"Bearer {forge(bytes(32), CAROL.address, CAROL.keys.ed25519_public, NOW_MS + 60_000)}"}) == 401
+    assert (
+        refused(
+            stream,
+            {"Authorization": f"Bearer {forge(bytes(32), CAROL.address, CAROL.keys.ed25519_public, NOW_MS + 60_000)}"},
+        )
+        == 401
+    )
     assert refused(f"{stream}?token={token}&address={CAROL.address}") == 403
     assert refused(stream, {"Authorization": f"Bearer {token}", "X-Hongbao-Mailbox": CAROL.address}) == 403
     assert refused(f"{stream}?token={token}&after=x") == 422
@@ -189,7 +206,9 @@ def test_stream_refuses_other_mailboxes(live):
 def test_the_stream_closes_when_the_token_expires_or_is_revoked(live):
     publish_sync(live.url, BOB)
     token = login_sync(live.url, BOB)
-    with connect(f"{live.ws_url}/v1/stream", additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=5) as ws:
+    with connect(
+        f"{live.ws_url}/v1/stream", additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=5
+    ) as ws:
         bob = Person(BOB.account_key, BOB.keys)
         bob.rotate()
         publish_sync(live.url, bob, version=2)

@@ -12,6 +12,7 @@ from test_node_support import one_line_error
 from node.settings import Settings, SettingsError
 from wallet.localchain import free_port
 
+
 @pytest.fixture
 def port(cli):
     chosen = free_port()
@@ -24,7 +25,11 @@ def test_migrate(cli, hongbao_home):
     assert done == {"db": f"sqlite:///{hongbao_home / 'relay' / 'relay.sqlite'}", "revision": "0002"}
     assert (hongbao_home / "relay" / "relay.sqlite").stat().st_mode & 0o077 == 0
     assert cli.json("node", "migrate")["revision"] == "0002"  # again: nothing to do
-    one_line_error(cli("node", "migrate", "--db", "postgresql+psycopg://nobody:secret@127.0.0.1:1/none", check=False), "failed", "***")
+    one_line_error(
+        cli("node", "migrate", "--db", "postgresql+psycopg://nobody:secret@127.0.0.1:1/none", check=False),
+        "failed",
+        "***",
+    )
 
 
 def test_start_detached_status_stop(cli, port, hongbao_home):
@@ -48,7 +53,9 @@ def test_stale_pid_file_and_port_in_use(cli, port, hongbao_home):
     pid_file = hongbao_home / "relay" / "relay.pid"
     pid_file.parent.mkdir(parents=True)
     pid_file.write_text(f"{gone.pid}\nhttp://127.0.0.1:{port}\n")
-    one_line_error(cli("node", "start", "--detach", "--port", str(port), check=False), "stale pid file", "hongbao node stop")
+    one_line_error(
+        cli("node", "start", "--detach", "--port", str(port), check=False), "stale pid file", "hongbao node stop"
+    )
     assert cli.json("node", "stop") == {"stopped": False}
     assert not pid_file.exists()
     with socket.socket() as squatter:
@@ -61,8 +68,19 @@ def test_settings_from_config_then_environment(tmp_path):
     assert Settings.load(tmp_path, {}) == Settings(db_url=f"sqlite:///{tmp_path / 'relay' / 'relay.sqlite'}")
     (tmp_path / "config.toml").write_text('[relay]\nport = 9000\nrate = 5\ndb_url = "postgresql://relay@db/relay"\n')
     loaded = Settings.load(tmp_path, {"HONGBAO_RELAY_PORT": "9100", "HONGBAO_RELAY_MAILBOX_QUOTA_MESSAGES": "7"})
-    assert (loaded.port, loaded.rate, loaded.db_url, loaded.mailbox_quota_messages) == (9100, 5.0, "postgresql://relay@db/relay", 7)
-    assert (loaded.max_envelope, loaded.max_batch, loaded.max_ttl, loaded.token_ttl, loaded.challenge_ttl) == (65536, 500, 30 * 86400, 900, 120)
+    assert (loaded.port, loaded.rate, loaded.db_url, loaded.mailbox_quota_messages) == (
+        9100,
+        5.0,
+        "postgresql://relay@db/relay",
+        7,
+    )
+    assert (loaded.max_envelope, loaded.max_batch, loaded.max_ttl, loaded.token_ttl, loaded.challenge_ttl) == (
+        65536,
+        500,
+        30 * 86400,
+        900,
+        120,
+    )
     with pytest.raises(SettingsError, match="must be a number"):
         Settings.load(tmp_path, {"HONGBAO_RELAY_PORT": "eighty"})
     (tmp_path / "config.toml").write_text("[relay]\nprot = 1\n")

@@ -29,7 +29,16 @@ pg_url = support.pg_url
 sqlite_template = support.sqlite_template
 
 
-TABLES = {"identities", "envelopes", "mailbox_usage", "challenges", "relay_secrets", "signed_prekeys", "one_time_prekeys", "alembic_version"}
+TABLES = {
+    "identities",
+    "envelopes",
+    "mailbox_usage",
+    "challenges",
+    "relay_secrets",
+    "signed_prekeys",
+    "one_time_prekeys",
+    "alembic_version",
+}
 BOB = Person.make(1).address
 CAROL = Person.make(2).address
 
@@ -96,7 +105,11 @@ def test_publish_identity_created_unchanged_updated_and_refuses_older(store):
 def test_a_batch_is_idempotent_by_message_id(store):
     first, second = envelope(BOB), envelope(CAROL)
     accepted = store.post_envelopes([first, second, first], NOW_MS)
-    assert [(a.id, a.duplicate) for a in accepted] == [(first.id.hex(), False), (second.id.hex(), False), (first.id.hex(), True)]
+    assert [(a.id, a.duplicate) for a in accepted] == [
+        (first.id.hex(), False),
+        (second.id.hex(), False),
+        (first.id.hex(), True),
+    ]
     assert accepted[0].seq == accepted[2].seq < accepted[1].seq
     assert accepted[1] == (second.id.hex(), accepted[1].seq, False)  # plain (id_hex, seq, duplicate) tuples
     again = store.post_envelopes([second, first], NOW_MS + 5)  # a retry after a lost answer
@@ -221,7 +234,9 @@ def test_the_secret_is_made_once_and_shared(db_url, clock):
     engines = [db.make_engine(db_url) for _ in range(4)]
     values: list[bytes] = []
     try:
-        threads = [threading.Thread(target=lambda e=e: values.append(RelayStore(e, clock).secret("token"))) for e in engines]
+        threads = [
+            threading.Thread(target=lambda e=e: values.append(RelayStore(e, clock).secret("token"))) for e in engines
+        ]
         for t in threads:
             t.start()
         for t in threads:

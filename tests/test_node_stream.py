@@ -43,7 +43,11 @@ def nothing_more(ws) -> None:
 
 
 def open_stream(relay: LiveRelay, token: str, after: int = 0):
-    return connect(f"{relay.ws_url}/v1/stream?after={after}", additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=5)
+    return connect(
+        f"{relay.ws_url}/v1/stream?after={after}",
+        additional_headers={"Authorization": f"Bearer {token}"},
+        open_timeout=5,
+    )
 
 
 def test_stored_then_pushed_then_resumed_without_gaps_or_duplicates(live):

@@ -91,6 +91,7 @@ def b64(data: bytes) -> str:
 
 # -- databases --------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("relay-template") / "relay.sqlite"
@@ -108,7 +109,9 @@ def sqlite_url(template: Path, folder: Path) -> str:
 def postgres_base() -> str:
     url = os.environ.get(PG_ENV)
     if not url:
-        pytest.skip(f"{PG_ENV} is not set (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test): PostgreSQL tests skipped")
+        pytest.skip(
+            f"{PG_ENV} is not set (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test): PostgreSQL tests skipped"
+        )
     return url
 
 
@@ -171,7 +174,17 @@ class LiveRelay:
 
         self.port = free_port()
         self.app = create_app(settings.replace(port=self.port), clock=clock)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, loop="uvloop", http="httptools", ws="websockets-sansio", lifespan="on", access_log=False, log_config=None)
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            loop="uvloop",
+            http="httptools",
+            ws="websockets-sansio",
+            lifespan="on",
+            access_log=False,
+            log_config=None,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -230,7 +243,10 @@ class Api:
 
     async def login(self, person: Person) -> dict[str, str]:
         nonce = (await self.client.post("/v1/auth/challenge", json={"address": person.address})).json()["nonce"]
-        answer = await self.client.post("/v1/auth/token", json={"address": person.address, "nonce": nonce, "signature": person.sign(person.address, nonce)})
+        answer = await self.client.post(
+            "/v1/auth/token",
+            json={"address": person.address, "nonce": nonce, "signature": person.sign(person.address, nonce)},
+        )
         assert answer.status_code == 200, answer.text
         return {"Authorization": f"Bearer {answer.json()['token']}"}
 
@@ -238,7 +254,9 @@ class Api:
 def make_api(url: str, **settings) -> Api:
     clock = ManualClock()
     app = create_app(settings_for(url, **settings), clock=clock)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 40000)), base_url="http://relay")
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 40000)), base_url="http://relay"
+    )
     return Api(client, app, clock)
 
 
@@ -282,7 +300,10 @@ def publish_sync(url: str, person: Person, **bundle_args) -> None:
 
 def login_sync(url: str, person: Person) -> str:
     nonce = httpx.post(f"{url}/v1/auth/challenge", json={"address": person.address}).json()["nonce"]
-    answer = httpx.post(f"{url}/v1/auth/token", json={"address": person.address, "nonce": nonce, "signature": person.sign(person.address, nonce)})
+    answer = httpx.post(
+        f"{url}/v1/auth/token",
+        json={"address": person.address, "nonce": nonce, "signature": person.sign(person.address, nonce)},
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()["token"]
 

@@ -16,16 +16,18 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from test_chat_cli import HONGBAO  # noqa: F401  (re-exported for test_watch_cli)
 from test_chat_cli import Person as ChatPerson
 from test_relay_e2e import Relay, sqlite_url
+
 from wallet import config
 from wallet.rpc import to_int
 
 pytestmark = pytest.mark.slow
 
 E18 = 10**18
+
+
 class Person(ChatPerson):
     """As in the chat tests, with a wide terminal so tables keep whole addresses on one line."""
 
@@ -86,18 +88,44 @@ def test_group_packet_open_code_expiry_and_refund(cli, tmp_path, anvil, relay):
     group = alice.json("group", "create", "family", "bob", "carol")
 
     # -- a random 3-share packet for the group: one authorization each ---------------------
-    created = alice.json("packet", "create", "--to", "family", "--amount", "1 ETH", "--shares", "3", "--random", "--expires", "1h",
-                         "--greeting", "新年快乐", "--theme", "spring-festival", "--yes")
+    created = alice.json(
+        "packet",
+        "create",
+        "--to",
+        "family",
+        "--amount",
+        "1 ETH",
+        "--shares",
+        "3",
+        "--random",
+        "--expires",
+        "1h",
+        "--greeting",
+        "新年快乐",
+        "--theme",
+        "spring-festival",
+        "--yes",
+    )
     pid = created["packet_id"]
-    assert created["contract"] == contract and created["total"] == str(E18) and created["random"] and not created["open"]
+    assert (
+        created["contract"] == contract and created["total"] == str(E18) and created["random"] and not created["open"]
+    )
     assert {r["address"]: r["slot"] for r in created["recipients"]} == {bob.address: 0, carol.address: 1}
-    assert created["sent"]["conversation"] == group["conversation"] and set(created["sent"]["recipients"]) == {bob.address, carol.address}
+    assert created["sent"]["conversation"] == group["conversation"] and set(created["sent"]["recipients"]) == {
+        bob.address,
+        carol.address,
+    }
     assert created["delivery_error"] is None and created["code"] is None
 
     inbox = bob.json("chat", "inbox")
     assert any(c["conversation"] == group["conversation"] for c in inbox["conversations"])
     (listed,) = bob.json("packet", "list")
-    assert listed["packet_id"] == pid and listed["status"] == "open" and listed["greeting"] == "新年快乐" and listed["slot"] == 0
+    assert (
+        listed["packet_id"] == pid
+        and listed["status"] == "open"
+        and listed["greeting"] == "新年快乐"
+        and listed["slot"] == 0
+    )
     assert listed["from"] == alice.address and listed["conversation"] == group["conversation"]
 
     before = balance(anvil, bob.address)
@@ -135,8 +163,21 @@ def test_group_packet_open_code_expiry_and_refund(cli, tmp_path, anvil, relay):
     assert kept.stat().st_mode & 0o777 == 0o600 and json.loads(kept.read_text())["packets"][pid]["tx"] == created["tx"]
 
     # -- an open packet: a code, claimed by an outsider without ETH through a ticket --------
-    opened = alice.json("packet", "create", "--open", "--amount", "0.5", "--shares", "2", "--fixed", "--expires", "2h",
-                        "--deposit", "0.01 ETH", "--yes")
+    opened = alice.json(
+        "packet",
+        "create",
+        "--open",
+        "--amount",
+        "0.5",
+        "--shares",
+        "2",
+        "--fixed",
+        "--expires",
+        "2h",
+        "--deposit",
+        "0.01 ETH",
+        "--yes",
+    )
     code, oid = opened["code"], opened["packet_id"]
     assert code.rsplit(":", 1)[1][2:] not in kept.read_text()  # the claim key is stored sealed
     assert code.startswith(f"hongbao:redpacket:31337:{contract}:{oid}:") and opened["sent"] is None
@@ -144,7 +185,11 @@ def test_group_packet_open_code_expiry_and_refund(cli, tmp_path, anvil, relay):
     assert ticket.startswith(f"hongbao:claim:31337:{contract}:{oid}:{dave.address}:0:")
     before_bob = balance(anvil, bob.address)
     submitted = bob.json("packet", "submit", ticket, "--yes")
-    assert submitted["recipient"] == dave.address and submitted["amount"] == str(E18 // 4) and submitted["submitter"] == bob.address
+    assert (
+        submitted["recipient"] == dave.address
+        and submitted["amount"] == str(E18 // 4)
+        and submitted["submitter"] == bob.address
+    )
     reimbursed = int(submitted["reimbursed"])
     assert 0 < reimbursed <= 10**16 // 2
     assert balance(anvil, dave.address) == E18 // 4
@@ -162,9 +207,14 @@ def test_group_packet_open_code_expiry_and_refund(cli, tmp_path, anvil, relay):
     assert int(refunded["amount"]) == E18 - a_b - a_c and refunded["deposit"] == "0"
     refunded_open = alice.json("packet", "refund", oid[:10], "--yes")
     assert int(refunded_open["amount"]) == E18 // 4 and int(refunded_open["deposit"]) == 10**16 - reimbursed
-    assert balance(anvil, alice.address) == before_alice - fee(refunded) - fee(refunded_open) + E18 - a_b - a_c + E18 // 4 + 10**16 - reimbursed
+    assert (
+        balance(anvil, alice.address)
+        == before_alice - fee(refunded) - fee(refunded_open) + E18 - a_b - a_c + E18 // 4 + 10**16 - reimbursed
+    )
     info = alice.json("packet", "info", pid)
-    assert info["status"] == "refunded" and info["refund"]["amount"] == str(E18 - a_b - a_c) and info["remaining"] == "0"
+    assert (
+        info["status"] == "refunded" and info["refund"]["amount"] == str(E18 - a_b - a_c) and info["remaining"] == "0"
+    )
     assert sum(int(c["amount"]) for c in info["claims"]) + int(info["refund"]["amount"]) == E18
     assert "already refunded" in alice.fails("packet", "refund", pid, "--yes")
     statuses = {row["packet_id"]: row["status"] for row in carol.json("packet", "list")}
@@ -180,14 +230,38 @@ def test_token_packet_approves_first_and_refunds_tokens(cli, tmp_path, anvil, re
     deployed = alice.json("contracts", "deploy")
     tkn, contract = deployed["token"]["address"], deployed["red_packet"]
     rpc = anvil.rpc()
-    rpc.call("eth_sendTransaction", {"from": deployed["deployer"], "to": tkn, "data": "0x" + test_token.mint_data(alice.address, 1_000 * E18).hex()})
+    rpc.call(
+        "eth_sendTransaction",
+        {
+            "from": deployed["deployer"],
+            "to": tkn,
+            "data": "0x" + test_token.mint_data(alice.address, 1_000 * E18).hex(),
+        },
+    )
     bob = person(cli, tmp_path, anvil, "bob", relay, config.load(alice.home).networks["local"])
     bob("faucet", bob.address, "1")
     alice.json("contacts", "add", bob.address, "--name", "bob")
 
-    assert "--json needs --yes" in alice.fails("packet", "create", "--to", "bob", "--open", "--amount", "100 TKN", "--json")
-    created = alice.json("packet", "create", "--to", "bob", "--open", "--amount", "100", "--token", "TKN", "--shares", "3",
-                         "--random", "--expires", "10m", "--yes")
+    assert "--json needs --yes" in alice.fails(
+        "packet", "create", "--to", "bob", "--open", "--amount", "100 TKN", "--json"
+    )
+    created = alice.json(
+        "packet",
+        "create",
+        "--to",
+        "bob",
+        "--open",
+        "--amount",
+        "100",
+        "--token",
+        "TKN",
+        "--shares",
+        "3",
+        "--random",
+        "--expires",
+        "10m",
+        "--yes",
+    )
     pid = created["packet_id"]
     assert created["approve_tx"] and created["token"]["symbol"] == "TKN" and created["total"] == str(100 * E18)
     assert erc20.allowance(rpc, tkn, alice.address, contract) == 0  # exactly the total was approved, and spent
@@ -224,11 +298,17 @@ def test_plans_codes_tickets_and_the_keeper_offline(tmp_path):
     creator_key, other_key = bytes(range(1, 33)), bytes(range(2, 34))
     creator, a, b = addr.from_private_key(creator_key), "0x" + "aa" * 20, "0x" + "bb" * 20
     contract = "0x" + "cc" * 20
-    plan = flows.plan_create(31337, contract, creator, total=10, shares=2, duration=60, recipients=[a, b], greeting="x" * 40, theme="wedding")
-    assert plan.params.theme == flows.THEMES.index("wedding") and len(plan.params.greeting) == 32  # a long greeting goes as its hash
+    plan = flows.plan_create(
+        31337, contract, creator, total=10, shares=2, duration=60, recipients=[a, b], greeting="x" * 40, theme="wedding"
+    )
+    assert (
+        plan.params.theme == flows.THEMES.index("wedding") and len(plan.params.greeting) == 32
+    )  # a long greeting goes as its hash
     grant = plan.authorization(b)
     assert grant.slot == 1 and grant.recipient == addr.parse(b)
-    ticket = flows.Ticket.from_authorization(31337, contract, flows.id_hex(plan.packet_id), b, 1, "0x" + grant.signature.hex())
+    ticket = flows.Ticket.from_authorization(
+        31337, contract, flows.id_hex(plan.packet_id), b, 1, "0x" + grant.signature.hex()
+    )
     assert ticket.signer() == plan.params.claim_key and flows.Ticket.parse(str(ticket)) == ticket
     assert replace(ticket, recipient=addr.parse(a)).signer() != plan.params.claim_key  # not redirectable
     assert replace(ticket, slot=0).signer() != plan.params.claim_key

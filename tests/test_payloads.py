@@ -11,7 +11,18 @@ from hypothesis import strategies as st
 
 from messaging import payloads
 from messaging.errors import MessagingError, PayloadError
-from messaging.payloads import MAX_TEXT, GroupControl, Payment, Receipt, RedPacket, Text, Unknown, decode, encode, type_of
+from messaging.payloads import (
+    MAX_TEXT,
+    GroupControl,
+    Payment,
+    Receipt,
+    RedPacket,
+    Text,
+    Unknown,
+    decode,
+    encode,
+    type_of,
+)
 
 ADDR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 ADDR2 = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
@@ -25,10 +36,22 @@ MID = "fedcba9876543210" * 2
 EXAMPLES = {
     "text": Text("hello"),
     "text-empty": Text(""),
-    "text-chinese-emoji": Text("恭喜发财，红包拿来 🧧🐉👨‍👩‍👧 \u200b\n\t\"quoted\" \\ </script>"),
+    "text-chinese-emoji": Text('恭喜发财，红包拿来 🧧🐉👨‍👩‍👧 \u200b\n\t"quoted" \\ </script>'),
     "text-group": Text("大家好", group_id=GID),
     "text-max": Text("字" * MAX_TEXT),
-    "red-packet-authorized": RedPacket(31337, CONTRACT, HASH, greeting="新年快乐", theme="dragon", slot=3, authorization=SIG65, token=ADDR2, total="1000000000000000000", shares=8, group_id=GID),
+    "red-packet-authorized": RedPacket(
+        31337,
+        CONTRACT,
+        HASH,
+        greeting="新年快乐",
+        theme="dragon",
+        slot=3,
+        authorization=SIG65,
+        token=ADDR2,
+        total="1000000000000000000",
+        shares=8,
+        group_id=GID,
+    ),
     "red-packet-slot-0": RedPacket(1, CONTRACT, HASH, slot=0, authorization=SIG65),
     "red-packet-open": RedPacket(31337, CONTRACT, HASH, claim_key=KEY32, total="0", shares=0),
     "payment-eth": Payment(31337, HASH, "1500000000000000000", note="晚饭 🍜"),
@@ -74,10 +97,19 @@ def test_encoding_is_canonical(payload):
 
 def test_exact_bytes():
     assert encode(Text("hi")) == b'{"body":"hi","type":"text","v":1}'
-    assert encode(Text("红包🧧")) == '{"body":"红包🧧","type":"text","v":1}'.encode("utf-8")
-    assert encode(Receipt("read", (MID,))) == ('{"message_ids":["' + MID + '"],"status":"read","type":"receipt","v":1}').encode()
-    assert encode(Payment(1, HASH, "5")) == ('{"amount":"5","chain_id":1,"note":"","tx_hash":"' + HASH + '","type":"payment","v":1}').encode()
-    assert encode(GroupControl("rename", GID, "x")) == ('{"group_id":"' + GID + '","members":[],"name":"x","op":"rename","type":"group","v":1}').encode()
+    assert encode(Text("红包🧧")) == '{"body":"红包🧧","type":"text","v":1}'.encode()
+    assert (
+        encode(Receipt("read", (MID,)))
+        == ('{"message_ids":["' + MID + '"],"status":"read","type":"receipt","v":1}').encode()
+    )
+    assert (
+        encode(Payment(1, HASH, "5"))
+        == ('{"amount":"5","chain_id":1,"note":"","tx_hash":"' + HASH + '","type":"payment","v":1}').encode()
+    )
+    assert (
+        encode(GroupControl("rename", GID, "x"))
+        == ('{"group_id":"' + GID + '","members":[],"name":"x","op":"rename","type":"group","v":1}').encode()
+    )
 
 
 def test_types():
@@ -104,7 +136,9 @@ def test_unknown_type_without_version_gets_v1():
 
 @pytest.mark.parametrize("kind", ["text", "red_packet", "payment", "receipt", "group"])
 def test_known_type_from_a_future_version_is_kept_as_unknown(kind):
-    raw = json.dumps({"type": kind, "v": 2, "whatever": [1, {"x": None}], "amount": -5}, sort_keys=True, separators=(",", ":")).encode()
+    raw = json.dumps(
+        {"type": kind, "v": 2, "whatever": [1, {"x": None}], "amount": -5}, sort_keys=True, separators=(",", ":")
+    ).encode()
     payload = decode(raw)
     assert isinstance(payload, Unknown)
     assert payload.type == kind and payload.fields == {"v": 2, "whatever": [1, {"x": None}], "amount": -5}
@@ -205,7 +239,12 @@ def test_invalid_payload_is_refused_with_payload_error(payload):
         encode(payload)
 
 
-_NOT_JSON = ("text-bytes", "receipt-ids-str", "group-members-str", "rp-greeting-none")  # not expressible (or valid once None is dropped)
+_NOT_JSON = (
+    "text-bytes",
+    "receipt-ids-str",
+    "group-members-str",
+    "rp-greeting-none",
+)  # not expressible (or valid once None is dropped)
 
 
 def _raw(payload) -> bytes:
@@ -217,7 +256,9 @@ def _raw(payload) -> bytes:
     return json.dumps({**body, "type": payload.TYPE, "v": 1}).encode()
 
 
-@pytest.mark.parametrize("payload", [p for k, p in INVALID.items() if k not in _NOT_JSON], ids=[k for k in INVALID if k not in _NOT_JSON])
+@pytest.mark.parametrize(
+    "payload", [p for k, p in INVALID.items() if k not in _NOT_JSON], ids=[k for k in INVALID if k not in _NOT_JSON]
+)
 def test_invalid_payload_is_refused_on_decode(payload):
     with pytest.raises(PayloadError):
         decode(_raw(payload))
@@ -258,11 +299,19 @@ def test_boundaries_that_are_valid():
         b'{"type":"text","v":1,"body":"x","extra":1}',
         b'{"type":"text","v":1,"body":"x","TYPE":"y"}',
         b'{"type":"payment","v":1,"chain_id":1,"tx_hash":"' + HASH.encode() + b'"}',
-        b'{"type":"red_packet","v":1,"chain_id":1,"contract":"' + CONTRACT.encode() + b'","packet_id":"' + HASH.encode() + b'","slot":1,"authorization":"' + SIG65.encode() + b'","claim_key":"' + KEY32.encode() + b'"}',
+        b'{"type":"red_packet","v":1,"chain_id":1,"contract":"'
+        + CONTRACT.encode()
+        + b'","packet_id":"'
+        + HASH.encode()
+        + b'","slot":1,"authorization":"'
+        + SIG65.encode()
+        + b'","claim_key":"'
+        + KEY32.encode()
+        + b'"}',
         b'{"type":"receipt","v":1,"status":"read","message_ids":[["' + MID.encode() + b'"]]}',
         b'{"type":"group","v":1,"op":"add","group_id":"' + GID.encode() + b'","members":[{"a":1}]}',
         b'{"type":"text","v":1,"body":"x"} trailing',
-        "{\"type\":\"text\",\"v\":1,\"body\":\"x\"}".encode("utf-16"),
+        '{"type":"text","v":1,"body":"x"}'.encode("utf-16"),
         b"[" * 500 + b"]" * 500,
         b'{"type":"sticker","v":1,"x":NaN}',
         b'{"type":"sticker","v":1,"x":Infinity}',
@@ -308,7 +357,9 @@ def test_payload_error_is_a_messaging_error():
 # of more than 4,300 digits (sys.int_max_str_digits).
 def test_huge_integer_raises_payload_error():
     with pytest.raises(PayloadError):
-        decode(b'{"type":"payment","v":1,"chain_id":' + b"1" * 5000 + b',"tx_hash":"' + HASH.encode() + b'","amount":"1"}')
+        decode(
+            b'{"type":"payment","v":1,"chain_id":' + b"1" * 5000 + b',"tx_hash":"' + HASH.encode() + b'","amount":"1"}'
+        )
 
 
 # Regression (was a bug): decode accepted a lone surrogate (JSON escape \ud800) in a text
@@ -357,13 +408,69 @@ def test_hex_fields_refuse_a_trailing_newline(payload):
 # -- fuzzing -------------------------------------------------------------------------------
 
 _leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40)
-_json = st.recursive(_leaf, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=15)
-_FIELD_NAMES = sorted({"body", "group_id", "chain_id", "contract", "packet_id", "greeting", "theme", "slot", "authorization", "claim_key", "token", "total", "shares", "tx_hash", "amount", "note", "status", "message_ids", "op", "name", "members"})
-_plausible = _json | st.sampled_from([ADDR, CONTRACT, HASH, KEY32, SIG65, GID, MID, "read", "delivered", "add", "create", "remove", "rename", "0", "12", [ADDR], [MID], 0, 1, -1, True])
+_json = st.recursive(
+    _leaf,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=15,
+)
+_FIELD_NAMES = sorted(
+    {
+        "body",
+        "group_id",
+        "chain_id",
+        "contract",
+        "packet_id",
+        "greeting",
+        "theme",
+        "slot",
+        "authorization",
+        "claim_key",
+        "token",
+        "total",
+        "shares",
+        "tx_hash",
+        "amount",
+        "note",
+        "status",
+        "message_ids",
+        "op",
+        "name",
+        "members",
+    }
+)
+_plausible = _json | st.sampled_from(
+    [
+        ADDR,
+        CONTRACT,
+        HASH,
+        KEY32,
+        SIG65,
+        GID,
+        MID,
+        "read",
+        "delivered",
+        "add",
+        "create",
+        "remove",
+        "rename",
+        "0",
+        "12",
+        [ADDR],
+        [MID],
+        0,
+        1,
+        -1,
+        True,
+    ]
+)
 _payload_dict = st.fixed_dictionaries(
     {"type": st.sampled_from(["text", "red_packet", "payment", "receipt", "group", "other"]) | st.text(max_size=5)},
     optional={"v": st.sampled_from([1, 2, 0, 1.0, "1", None])},
-).flatmap(lambda base: st.dictionaries(st.sampled_from(_FIELD_NAMES), _plausible, max_size=6).map(lambda extra: {**extra, **base}))
+).flatmap(
+    lambda base: st.dictionaries(st.sampled_from(_FIELD_NAMES), _plausible, max_size=6).map(
+        lambda extra: {**extra, **base}
+    )
+)
 
 
 def _check(raw: bytes) -> None:

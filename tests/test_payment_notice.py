@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from test_chat_cli import people, relay  # noqa: F401  (the module-scoped relay fixture)
+
 from wallet import config, payments
 
 ETH = 10**18
@@ -18,7 +19,15 @@ def test_check_is_exact():
     assert not payments.check(TX, {"status": "0x0", "logs": []}, WHO, ETH, None).ok
     assert not payments.check(None, None, WHO, ETH, None).ok
     token = "0x" + "22" * 20
-    log = {"address": token, "topics": ["0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef", "0x" + "00" * 32, "0x" + "00" * 12 + WHO[2:].lower()], "data": hex(5)}
+    log = {
+        "address": token,
+        "topics": [
+            "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef",
+            "0x" + "00" * 32,
+            "0x" + "00" * 12 + WHO[2:].lower(),
+        ],
+        "data": hex(5),
+    }
     assert payments.check({"to": token, "value": "0x0"}, {"status": "0x1", "logs": [log]}, WHO, 5, token).ok
     assert not payments.check({"to": token, "value": "0x0"}, {"status": "0x1", "logs": [log]}, WHO, 6, token).ok
     spoofed = {**log, "address": "0x" + "33" * 20}  # the same event from another contract pays nothing
@@ -45,7 +54,9 @@ def test_send_notify_reaches_the_chat_and_is_checked(cli, tmp_path, relay, anvil
     (message,) = shown["messages"]
     assert message["payload"]["type"] == "payment" and message["payload"]["amount"] == str(125 * ETH // 100)
     assert message["payment_check"].startswith("✓")
-    assert "✓ ETH transfer confirmed on chain" in " ".join(bob("chat", "show", alice.address).stdout.split())  # the human view (wrapped)
+    assert "✓ ETH transfer confirmed on chain" in " ".join(
+        bob("chat", "show", alice.address).stdout.split()
+    )  # the human view (wrapped)
 
     # A notice that lies about the amount is shown as not confirmed.
     from messaging import payloads

@@ -92,7 +92,9 @@ class Party:
         return Sent(header, session.encrypt(plaintext, context), context, plaintext)
 
     def receive(self, sent: Sent, sender: Party) -> bytes:
-        plaintext, _started = self.sessions.decrypt(self.prekeys, sender.identity, sent.header, sent.message, sent.context)
+        plaintext, _started = self.sessions.decrypt(
+            self.prekeys, sender.identity, sent.header, sent.message, sent.context
+        )
         return plaintext
 
     def state(self) -> tuple[bytes, bytes]:
@@ -139,13 +141,28 @@ def attacker_opens(stolen: Stolen, sent: Sent, sender_identity: bytes) -> list[t
             pass
 
     sessions, state = restored()
-    attempt("the stored sessions", lambda: sessions.decrypt(state, sender_identity, sent.header, sent.message, sent.context)[0])
-    attempt("the stored sessions, no X3DH header", lambda: restored()[0].decrypt(state, sender_identity, None, sent.message, sent.context)[0])
+    attempt(
+        "the stored sessions",
+        lambda: sessions.decrypt(state, sender_identity, sent.header, sent.message, sent.context)[0],
+    )
+    attempt(
+        "the stored sessions, no X3DH header",
+        lambda: restored()[0].decrypt(state, sender_identity, None, sent.message, sent.context)[0],
+    )
     for index in range(len(sessions.sessions)):
-        attempt(f"session {index} directly", lambda index=index: restored()[0].sessions[index].decrypt(sent.message, sent.context))
+        attempt(
+            f"session {index} directly",
+            lambda index=index: restored()[0].sessions[index].decrypt(sent.message, sent.context),
+        )
     if sent.header is not None:
-        attempt("X3DH again (Session.accept)", lambda: Session.accept(restored()[1], sent.header, sent.message, sent.context, now_s=T0)[1])
-        attempt("X3DH again (empty PeerSessions)", lambda: PeerSessions().decrypt(restored()[1], sender_identity, sent.header, sent.message, sent.context)[0])
+        attempt(
+            "X3DH again (Session.accept)",
+            lambda: Session.accept(restored()[1], sent.header, sent.message, sent.context, now_s=T0)[1],
+        )
+        attempt(
+            "X3DH again (empty PeerSessions)",
+            lambda: PeerSessions().decrypt(restored()[1], sender_identity, sent.header, sent.message, sent.context)[0],
+        )
     return opened
 
 
@@ -171,7 +188,11 @@ def test_the_documented_bounds_are_the_ones_configured():
     assert (MAX_SKIP, MAX_SKIPPED_KEYS, MAX_SESSIONS) == (500, 1000, 4)
     assert ratchet._CONFIG[4:6] == (MAX_SKIP, MAX_SKIPPED_KEYS)
     # a gone message key is a failure, not a Replay (see the dropped-skipped-key test)
-    assert issubclass(Duplicate, NoSession) and not issubclass(Duplicate, Replay) and issubclass(SessionError, EnvelopeError)
+    assert (
+        issubclass(Duplicate, NoSession)
+        and not issubclass(Duplicate, Replay)
+        and issubclass(SessionError, EnvelopeError)
+    )
     for cls in (NoSession, Duplicate, AgreementFailed):
         assert issubclass(cls, SessionError)
 
@@ -181,9 +202,13 @@ def test_a_session_round_trip_and_the_header_until_the_first_reply():
     first, second = alice.send(), alice.send()
     assert first.header is not None and first.header == second.header  # repeated until Bob answers
     assert first.header.identity_key == KA.ed25519_public and first.header.one_time_prekey is not None
-    plaintext, started = bob.sessions.decrypt(bob.prekeys, KA.ed25519_public, first.header, first.message, first.context)
+    plaintext, started = bob.sessions.decrypt(
+        bob.prekeys, KA.ed25519_public, first.header, first.message, first.context
+    )
     assert (plaintext, started) == (first.plaintext, True)
-    plaintext, started = bob.sessions.decrypt(bob.prekeys, KA.ed25519_public, second.header, second.message, second.context)
+    plaintext, started = bob.sessions.decrypt(
+        bob.prekeys, KA.ed25519_public, second.header, second.message, second.context
+    )
     assert (plaintext, started) == (second.plaintext, False)
     reply = bob.send()
     assert reply.header is None  # the responder never sends one
@@ -253,7 +278,11 @@ def test_without_a_one_time_prekey_the_first_chain_opens_until_the_signed_prekey
         stolen = steal(bob)
         for sent in to_bob:  # after the ratchet turned: never
             assert attacker_opens(stolen, sent, KA.ed25519_public) == []
-        return [sent.plaintext for sent in first_chain if any(p == sent.plaintext for _how, p in attacker_opens(stolen, sent, KA.ed25519_public))]
+        return [
+            sent.plaintext
+            for sent in first_chain
+            if any(p == sent.plaintext for _how, p in attacker_opens(stolen, sent, KA.ed25519_public))
+        ]
 
     everything = [sent.plaintext for sent in first_chain]
     assert exposed() == everything
@@ -266,7 +295,13 @@ def test_without_a_one_time_prekey_the_first_chain_opens_until_the_signed_prekey
     assert exposed() == []
     stolen = steal(bob)
     with pytest.raises(AgreementFailed):
-        Session.accept(PrekeyState.from_bytes(KB, stolen.prekeys), first_chain[0].header, first_chain[0].message, first_chain[0].context, now_s=T0)
+        Session.accept(
+            PrekeyState.from_bytes(KB, stolen.prekeys),
+            first_chain[0].header,
+            first_chain[0].message,
+            first_chain[0].context,
+            now_s=T0,
+        )
     # the session itself is unaffected by the rotations
     chat(alice, bob, rounds=1)
 
@@ -290,7 +325,10 @@ def test_post_compromise_the_ratchet_heals_once_both_sides_stepped_with_fresh_ke
     assert eve_opens(b1)
     forger = eve()
     forged = forger.current.encrypt(b"forged, right after the theft", b"ctx")
-    assert PeerSessions.from_bytes(bob_at_theft).decrypt(bob.prekeys, KA.ed25519_public, None, forged, b"ctx")[0] == b"forged, right after the theft"
+    assert (
+        PeerSessions.from_bytes(bob_at_theft).decrypt(bob.prekeys, KA.ed25519_public, None, forged, b"ctx")[0]
+        == b"forged, right after the theft"
+    )
     deliver(alice, b1, bob)
 
     # Alice answers on the ratchet key Eve holds; Bob steps and replies: still readable
@@ -306,10 +344,17 @@ def test_post_compromise_the_ratchet_heals_once_both_sides_stepped_with_fresh_ke
     # ... Eve's progressed copy (which read b1 and b2) fails as well
     progressed = eve()
     for sent in (b1, b2):
-        assert progressed.decrypt(PrekeyState.from_bytes(KA, stolen.prekeys), KB.ed25519_public, None, sent.message, sent.context)[0] == sent.plaintext
+        assert (
+            progressed.decrypt(
+                PrekeyState.from_bytes(KA, stolen.prekeys), KB.ed25519_public, None, sent.message, sent.context
+            )[0]
+            == sent.plaintext
+        )
     for sent in (b3, b4):
         with pytest.raises(NoSession):
-            progressed.decrypt(PrekeyState.from_bytes(KA, stolen.prekeys), KB.ed25519_public, None, sent.message, sent.context)
+            progressed.decrypt(
+                PrekeyState.from_bytes(KA, stolen.prekeys), KB.ed25519_public, None, sent.message, sent.context
+            )
     deliver(alice, b3, bob)
     deliver(alice, b4, bob)
     # and what Eve writes as Alice no longer opens at Bob: neither from the stolen state
@@ -329,12 +374,14 @@ def test_post_compromise_the_ratchet_heals_once_both_sides_stepped_with_fresh_ke
 # One message: its size, how many turns late it arrives, and its fate; ties in a turn are
 # broken by `order`. The sides take turns (Alice first); each turn first receives what is
 # due, then sends 1 to 4 messages, then maybe saves and restores its state.
-_MESSAGE = st.fixed_dictionaries({
-    "size": st.integers(0, 1500),
-    "delay": st.sampled_from([0, 0, 0, 1, 2, 3]),
-    "fate": st.sampled_from(["once", "once", "once", "lost", "twice"]),
-    "order": st.integers(0, 2**16),
-})
+_MESSAGE = st.fixed_dictionaries(
+    {
+        "size": st.integers(0, 1500),
+        "delay": st.sampled_from([0, 0, 0, 1, 2, 3]),
+        "fate": st.sampled_from(["once", "once", "once", "lost", "twice"]),
+        "order": st.integers(0, 2**16),
+    }
+)
 _TURN = st.tuples(st.booleans(), st.lists(_MESSAGE, min_size=1, max_size=4))
 
 
@@ -404,7 +451,9 @@ def test_lost_reordered_and_repeated_delivery(turns):
                 delivered[peer[who]] += 1
                 due.setdefault(arrives, []).append((message["order"], item))
             if message["fate"] == "twice":
-                due.setdefault(arrives + 1 + message["order"] % 3, []).append((message["order"], InFlight(sent, peer[who], chain[who], True)))
+                due.setdefault(arrives + 1 + message["order"] % 3, []).append(
+                    (message["order"], InFlight(sent, peer[who], chain[who], True))
+                )
         if persist:  # saved and restored (Alice's session can be saved once it has sent)
             sessions, state = party.state()
             party.sessions = PeerSessions.from_bytes(sessions)
@@ -462,7 +511,9 @@ def test_a_new_chain_after_more_than_max_skip_lost_messages_still_opens():
 
 def _probe(party: Party, sent: Sent, sender: Party) -> bytes:
     """Open `sent` on a copy of `party`'s sessions (the original keeps its skipped keys)."""
-    return PeerSessions.from_bytes(party.sessions.to_bytes()).decrypt(party.prekeys, sender.identity, sent.header, sent.message, sent.context)[0]
+    return PeerSessions.from_bytes(party.sessions.to_bytes()).decrypt(
+        party.prekeys, sender.identity, sent.header, sent.message, sent.context
+    )[0]
 
 
 def test_at_most_max_skipped_keys_are_kept_across_ratchet_steps_oldest_dropped_first():
@@ -534,7 +585,9 @@ def test_simultaneous_initiation_converges(crossings):
     assert from_alice.header is not None and from_bob.header is not None
     assert from_alice.header.ephemeral_key != from_bob.header.ephemeral_key
     for receiver, sent, sender in ((bob, from_alice, alice), (alice, from_bob, bob)):
-        plaintext, started = receiver.sessions.decrypt(receiver.prekeys, sender.identity, sent.header, sent.message, sent.context)
+        plaintext, started = receiver.sessions.decrypt(
+            receiver.prekeys, sender.identity, sent.header, sent.message, sent.context
+        )
         assert (plaintext, started) == (sent.plaintext, True)  # both open
     assert len(alice.sessions.sessions) == len(bob.sessions.sessions) == 2
     for _ in range(crossings):
@@ -562,7 +615,9 @@ def test_at_most_max_sessions_per_peer_the_newest_first():
         alice.initiate(bob)
         firsts.append(alice.send())
         deliver(bob, firsts[-1], alice)
-    assert [s.session_id for s in bob.sessions.sessions] == [f.header.ephemeral_key for f in reversed(firsts)][:MAX_SESSIONS]
+    assert [s.session_id for s in bob.sessions.sessions] == [f.header.ephemeral_key for f in reversed(firsts)][
+        :MAX_SESSIONS
+    ]
 
 
 # -- agreement errors -----------------------------------------------------------------------
@@ -575,7 +630,9 @@ def test_an_x3dh_header_naming_another_identity_than_the_sender_is_refused():
     from_carol = carol.send()
     before = bob.state()
     with pytest.raises(AgreementFailed, match="another identity key"):
-        bob.sessions.decrypt(bob.prekeys, KA.ed25519_public, from_carol.header, from_carol.message, from_carol.context)  # "from Alice"
+        bob.sessions.decrypt(
+            bob.prekeys, KA.ed25519_public, from_carol.header, from_carol.message, from_carol.context
+        )  # "from Alice"
     assert bob.state() == before
     # Carol writing Alice's key into the header cannot do the X3DH for it: nothing opens, nothing is used up
     forged = from_carol.header._replace(identity_key=KA.ed25519_public)
@@ -613,7 +670,9 @@ def test_an_x3dh_header_naming_a_signed_prekey_not_held_is_refused():
     first = alice.send()
     other = PrekeyState.create(KB).signed_prekey.key
     with pytest.raises(AgreementFailed, match="signed pre key"):
-        bob.sessions.decrypt(bob.prekeys, alice.identity, first.header._replace(signed_prekey=other), first.message, first.context)
+        bob.sessions.decrypt(
+            bob.prekeys, alice.identity, first.header._replace(signed_prekey=other), first.message, first.context
+        )
     deliver(bob, first, alice)
 
 
@@ -633,19 +692,47 @@ def _flip(data: bytes, position: int) -> bytes:
 
 
 TAMPER = {
-    "ciphertext first byte": lambda s: (s.header, s.message._replace(ciphertext=_flip(s.message.ciphertext, 0)), s.context),
-    "ciphertext middle byte": lambda s: (s.header, s.message._replace(ciphertext=_flip(s.message.ciphertext, len(s.message.ciphertext) // 2)), s.context),
-    "ciphertext last byte (tag)": lambda s: (s.header, s.message._replace(ciphertext=_flip(s.message.ciphertext, len(s.message.ciphertext) - 1)), s.context),
+    "ciphertext first byte": lambda s: (
+        s.header,
+        s.message._replace(ciphertext=_flip(s.message.ciphertext, 0)),
+        s.context,
+    ),
+    "ciphertext middle byte": lambda s: (
+        s.header,
+        s.message._replace(ciphertext=_flip(s.message.ciphertext, len(s.message.ciphertext) // 2)),
+        s.context,
+    ),
+    "ciphertext last byte (tag)": lambda s: (
+        s.header,
+        s.message._replace(ciphertext=_flip(s.message.ciphertext, len(s.message.ciphertext) - 1)),
+        s.context,
+    ),
     "ciphertext truncated": lambda s: (s.header, s.message._replace(ciphertext=s.message.ciphertext[:-16]), s.context),
-    "ciphertext extended": lambda s: (s.header, s.message._replace(ciphertext=s.message.ciphertext + bytes(16)), s.context),
+    "ciphertext extended": lambda s: (
+        s.header,
+        s.message._replace(ciphertext=s.message.ciphertext + bytes(16)),
+        s.context,
+    ),
     "ciphertext empty": lambda s: (s.header, s.message._replace(ciphertext=b""), s.context),
     "context byte": lambda s: (s.header, s.message, _flip(s.context, 3)),
     "context empty": lambda s: (s.header, s.message, b""),
     "ratchet key": lambda s: (s.header, s.message._replace(ratchet_key=_flip(s.message.ratchet_key, 5)), s.context),
     "chain length + 1": lambda s: (s.header, s.message._replace(chain_length=s.message.chain_length + 1), s.context),
-    "chain length far ahead": lambda s: (s.header, s.message._replace(chain_length=s.message.chain_length + MAX_SKIP + 1), s.context),
-    "previous chain length": lambda s: (s.header, s.message._replace(previous_chain_length=s.message.previous_chain_length + 1), s.context),
-    "a message of another session": lambda s: (s.header, Party(KA, "x", KEY_A).initiate(Party(KB, "y", KEY_B)).encrypt(s.plaintext, s.context), s.context),
+    "chain length far ahead": lambda s: (
+        s.header,
+        s.message._replace(chain_length=s.message.chain_length + MAX_SKIP + 1),
+        s.context,
+    ),
+    "previous chain length": lambda s: (
+        s.header,
+        s.message._replace(previous_chain_length=s.message.previous_chain_length + 1),
+        s.context,
+    ),
+    "a message of another session": lambda s: (
+        s.header,
+        Party(KA, "x", KEY_A).initiate(Party(KB, "y", KEY_B)).encrypt(s.plaintext, s.context),
+        s.context,
+    ),
 }
 TAMPER_HEADER = {
     "ephemeral key": lambda h: h._replace(ephemeral_key=_flip(h.ephemeral_key, 0)),
@@ -676,7 +763,9 @@ def test_a_tampered_x3dh_header_is_no_session_and_changes_nothing(tamper):
     genuine = alice.send()
     before = bob.state()
     with pytest.raises(NoSession):
-        bob.sessions.decrypt(bob.prekeys, alice.identity, TAMPER_HEADER[tamper](genuine.header), genuine.message, genuine.context)
+        bob.sessions.decrypt(
+            bob.prekeys, alice.identity, TAMPER_HEADER[tamper](genuine.header), genuine.message, genuine.context
+        )
     assert bob.state() == before
     deliver(bob, genuine, alice)
 
@@ -689,7 +778,10 @@ def test_the_x3dh_header_is_not_needed_once_the_session_exists_and_a_wrong_one_c
     third = alice.send()
     before = bob.state()
     with pytest.raises(AgreementFailed):  # an unknown session id: a new agreement, on a used-up one-time prekey
-        bob.receive(Sent(third.header._replace(ephemeral_key=b"\x09" * 32), third.message, third.context, third.plaintext), alice)
+        bob.receive(
+            Sent(third.header._replace(ephemeral_key=b"\x09" * 32), third.message, third.context, third.plaintext),
+            alice,
+        )
     assert bob.state() == before
     deliver(bob, third, alice)
 
@@ -743,7 +835,19 @@ def test_the_identity_key_is_not_in_the_stored_prekey_state():
     assert PrekeyState.from_bytes(KC, stored).bundle(bob.address).identity_key == KC.ed25519_public
 
 
-CORRUPT = [b"", b"\xff\xfe", b"{", b"null", b"[]", b'"sessions"', b"1", b"{}", b'{"format":1}', b'{"format":2,"sessions":[]}', b'{"format":"1","sessions":[]}']
+CORRUPT = [
+    b"",
+    b"\xff\xfe",
+    b"{",
+    b"null",
+    b"[]",
+    b'"sessions"',
+    b"1",
+    b"{}",
+    b'{"format":1}',
+    b'{"format":2,"sessions":[]}',
+    b'{"format":"1","sessions":[]}',
+]
 
 
 @pytest.mark.parametrize("data", CORRUPT)
@@ -841,7 +945,10 @@ HOSTILE_STORED = {
     "sessions: null": (PeerSessions.from_bytes, b'{"format": 1, "sessions": null}'),
     "sessions: a number": (PeerSessions.from_bytes, b'{"format": 1, "sessions": 5}'),
     "sessions: deep nesting": (PeerSessions.from_bytes, b"[" * 100_000),
-    "prekeys: one byte flipped in the timestamp": (lambda data: PrekeyState.from_bytes(KB, data), _prekeys_with_timestamp_digit_flipped_to_e()),
+    "prekeys: one byte flipped in the timestamp": (
+        lambda data: PrekeyState.from_bytes(KB, data),
+        _prekeys_with_timestamp_digit_flipped_to_e(),
+    ),
     "prekeys: deep nesting": (lambda data: PrekeyState.from_bytes(KB, data), b"[" * 100_000),
 }
 
@@ -916,7 +1023,15 @@ def test_a_message_whose_skipped_key_was_dropped_is_not_a_duplicate():
 # An X25519 output of all zeros (a low-order point as the ratchet or ephemeral key) or an
 # identity key that is no Ed25519 point makes the libraries raise ValueError or xeddsa's
 # XEdDSAException: Session.accept / Session.decrypt turn them into a SessionError.
-@pytest.mark.parametrize("case", ["ratchet key 0, first message", "ratchet key 0, later message", "ephemeral key 0", "identity key no Ed25519 point"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "ratchet key 0, first message",
+        "ratchet key 0, later message",
+        "ephemeral key 0",
+        "identity key no Ed25519 point",
+    ],
+)
 def test_hostile_public_keys_are_a_session_error(case):
     alice, bob = pair()
     if case == "ratchet key 0, later message":

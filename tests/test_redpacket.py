@@ -67,7 +67,13 @@ def describe_revert(data: bytes | None) -> str:
 
 def revert_data(error: RpcError) -> bytes | None:
     """Revert data of a failed eth_call / estimate (as wallet.transfers.simulate extracts it)."""
-    data = error.data if isinstance(error.data, str) else (error.data or {}).get("data") if isinstance(error.data, dict) else None
+    data = (
+        error.data
+        if isinstance(error.data, str)
+        else (error.data or {}).get("data")
+        if isinstance(error.data, dict)
+        else None
+    )
     return bytes.fromhex(data[2:]) if isinstance(data, str) and data.startswith("0x") else None
 
 
@@ -97,7 +103,9 @@ def wait_receipt(rpc: Rpc, tx_hash: str, timeout: float = 10.0) -> dict:
     return receipt
 
 
-def eth_call(rpc: Rpc, frm: str, to: str, data: bytes, value: int = 0, *, at: int | None = None, gas_price: int | None = None) -> bytes:
+def eth_call(
+    rpc: Rpc, frm: str, to: str, data: bytes, value: int = 0, *, at: int | None = None, gas_price: int | None = None
+) -> bytes:
     """eth_call on the latest state; `at` overrides the block timestamp. Without `gas_price`
     tx.gasprice is 0 in the call, so a claim reimburses nothing."""
     tx = {"from": frm, "to": to, "data": "0x" + data.hex(), "value": hex(value)}
@@ -109,7 +117,9 @@ def eth_call(rpc: Rpc, frm: str, to: str, data: bytes, value: int = 0, *, at: in
     return bytes.fromhex(rpc.call("eth_call", *params)[2:])
 
 
-def call_error(rpc: Rpc, frm: str, to: str, data: bytes, value: int = 0, *, at: int | None = None, gas_price: int | None = None) -> bytes | None:
+def call_error(
+    rpc: Rpc, frm: str, to: str, data: bytes, value: int = 0, *, at: int | None = None, gas_price: int | None = None
+) -> bytes | None:
     """The revert data of this call; AssertionError if it succeeds."""
     try:
         out = eth_call(rpc, frm, to, data, value, at=at, gas_price=gas_price)
@@ -118,13 +128,32 @@ def call_error(rpc: Rpc, frm: str, to: str, data: bytes, value: int = 0, *, at: 
     raise AssertionError(f"expected a revert, the call succeeded and returned 0x{out.hex()}")
 
 
-def expect_error(rpc: Rpc, frm: str, to: str, data: bytes, name: str, value: int = 0, *, at: int | None = None, gas_price: int | None = None) -> None:
+def expect_error(
+    rpc: Rpc,
+    frm: str,
+    to: str,
+    data: bytes,
+    name: str,
+    value: int = 0,
+    *,
+    at: int | None = None,
+    gas_price: int | None = None,
+) -> None:
     got = call_error(rpc, frm, to, data, value, at=at, gas_price=gas_price)
     assert got is not None and got[:4] == error_selector(name), f"expected {name}, got {describe_revert(got)}"
 
 
-def send(rpc: Rpc, frm: str, to: str | None, data: bytes = b"", value: int = 0, *,
-         gas: int | None = None, gas_price: int | None = None, ok: bool = True) -> dict:
+def send(
+    rpc: Rpc,
+    frm: str,
+    to: str | None,
+    data: bytes = b"",
+    value: int = 0,
+    *,
+    gas: int | None = None,
+    gas_price: int | None = None,
+    ok: bool = True,
+) -> dict:
     """eth_sendTransaction from an unlocked dev account; the receipt (status 1 unless ok=False).
 
     Without `gas` it is estimated first, so a reverting tx fails here with its reason; pass
@@ -204,7 +233,9 @@ def random_share(prevrandao: bytes, packet: bytes, recipient: str, remaining: in
     return 1 + seed % (ceiling - 1)
 
 
-def expected_share(remaining: int, left: int, random: bool, *, prevrandao: bytes = b"", packet: bytes = b"", recipient: str = ZERO) -> int:
+def expected_share(
+    remaining: int, left: int, random: bool, *, prevrandao: bytes = b"", packet: bytes = b"", recipient: str = ZERO
+) -> int:
     if left == 1:
         return remaining
     if not random:
@@ -235,18 +266,36 @@ class RedPackets:
         assert len(created) == 1, created
         return created[0].id, receipt
 
-    def claim_tx(self, claim_key: bytes, packet: bytes, recipient: str, slot: int = 0, *,
-                 chain_id: int | None = None, contract: str | None = None) -> bytes:
+    def claim_tx(
+        self,
+        claim_key: bytes,
+        packet: bytes,
+        recipient: str,
+        slot: int = 0,
+        *,
+        chain_id: int | None = None,
+        contract: str | None = None,
+    ) -> bytes:
         """Claim calldata with an authorization signed by `claim_key` (domain overridable)."""
-        signature = rp.sign_claim(claim_key, self.chain_id if chain_id is None else chain_id,
-                                  contract or self.address, packet, recipient, slot)
+        signature = rp.sign_claim(
+            claim_key,
+            self.chain_id if chain_id is None else chain_id,
+            contract or self.address,
+            packet,
+            recipient,
+            slot,
+        )
         return rp.claim_data(packet, recipient, slot, signature)
 
-    def claim(self, submitter: str, claim_key: bytes, packet: bytes, recipient: str, slot: int = 0, **kw: Any) -> tuple[int, dict]:
+    def claim(
+        self, submitter: str, claim_key: bytes, packet: bytes, recipient: str, slot: int = 0, **kw: Any
+    ) -> tuple[int, dict]:
         """Submit a claim; (the amount paid per the PacketClaimed event, receipt)."""
         receipt = send(self.rpc, submitter, self.address, self.claim_tx(claim_key, packet, recipient, slot), **kw)
         claimed = [e for e in events(receipt, self.address) if isinstance(e, rp.Claimed)]
-        assert len(claimed) == 1 and claimed[0].id == packet and claimed[0].recipient == addr.to_checksum(recipient), claimed
+        assert len(claimed) == 1 and claimed[0].id == packet and claimed[0].recipient == addr.to_checksum(recipient), (
+            claimed
+        )
         return claimed[0].amount, receipt
 
     def refund(self, creator: str, packet: bytes, **kw: Any) -> dict:
@@ -318,7 +367,9 @@ def test_claim_digest_matches_the_contract_and_eip712_typed_data(w):
     digests = set()
     for packet, recipient, slot in cases:
         ours = rp.claim_digest(CHAIN_ID, red, packet, recipient, slot)
-        theirs = eth_call(w.rpc, w.accounts[0], red, abi.call_data("claimDigest(bytes32,address,uint256)", packet, recipient, slot))
+        theirs = eth_call(
+            w.rpc, w.accounts[0], red, abi.call_data("claimDigest(bytes32,address,uint256)", packet, recipient, slot)
+        )
         typed = signing.typed_data_hash(rp.claim_typed_data(CHAIN_ID, red, packet, recipient, slot))
         assert ours == theirs == typed
         digests.add(ours)
@@ -329,9 +380,21 @@ def test_claim_digest_matches_the_contract_and_eip712_typed_data(w):
         eth_call(w.rpc, w.accounts[0], red, abi.call_data("eip712Domain()")),
     )
     assert (fields, name, version, chain_id, addr.to_checksum(verifying), salt, extensions) == (
-        b"\x0f", rp.DOMAIN_NAME, rp.DOMAIN_VERSION, CHAIN_ID, red, bytes(32), ())
+        b"\x0f",
+        rp.DOMAIN_NAME,
+        rp.DOMAIN_VERSION,
+        CHAIN_ID,
+        red,
+        bytes(32),
+        (),
+    )
     assert eth_call(w.rpc, w.accounts[0], red, abi.call_data("CLAIM_TYPEHASH()")) == rp.CLAIM_TYPEHASH
-    constants = {"MAX_SHARES()": rp.MAX_SHARES, "MAX_DURATION()": 365 * DAY, "MAX_SLOT()": 65_535, "CLAIM_GAS_ALLOWANCE()": ALLOWANCE_GAS}
+    constants = {
+        "MAX_SHARES()": rp.MAX_SHARES,
+        "MAX_DURATION()": 365 * DAY,
+        "MAX_SLOT()": 65_535,
+        "CLAIM_GAS_ALLOWANCE()": ALLOWANCE_GAS,
+    }
     for getter, value in constants.items():
         assert abi.decode_uint(eth_call(w.rpc, w.accounts[0], red, abi.call_data(getter))) == value, getter
 
@@ -359,7 +422,12 @@ def test_errors_table_names_every_custom_error_of_the_contract():
         assert selector.hex() in rp.ERRORS, name
         assert rp.explain_revert(selector) == rp.ERRORS[selector.hex()]
     inherited = {e["name"] for e in load("RedPacket").abi if e["type"] == "error"} - ours  # OpenZeppelin's
-    assert inherited == {"ReentrancyGuardReentrantCall", "SafeERC20FailedOperation", "InvalidShortString", "StringTooLong"}
+    assert inherited == {
+        "ReentrancyGuardReentrantCall",
+        "SafeERC20FailedOperation",
+        "InvalidShortString",
+        "StringTooLong",
+    }
     assert set(rp.ERRORS) == {error_selector(n).hex() for n in ours} | {
         error_selector("ReentrancyGuardReentrantCall").hex(),
         rp.abi.selector("SafeERC20FailedOperation(address)").hex(),
@@ -382,7 +450,9 @@ def test_eth_fixed_split_pays_remaining_over_shares_left(w):
     assert balance(w.rpc, creator) == before - total - gas_cost(receipt)
     assert balance(w.rpc, w.contract) == total
     expiry = to_int(block_of(w.rpc, receipt)["timestamp"]) + DAY
-    assert events(receipt, w.contract) == [rp.Created(pid, creator, None, total, 10, expiry, False, False, p.claim_key, 0, 7, greeting.ljust(32, b"\0"))]
+    assert events(receipt, w.contract) == [
+        rp.Created(pid, creator, None, total, 10, expiry, False, False, p.claim_key, 0, 7, greeting.ljust(32, b"\0"))
+    ]
     assert rp.decode_greeting(events(receipt, w.contract)[0].greeting) == "恭喜发财"
     assert w.rp.state(pid) == rp.PacketState(creator, None, p.claim_key, total, 0, expiry, 10, 10, False, False, False)
 
@@ -417,7 +487,9 @@ def test_eth_random_split_follows_the_double_average_rule(w):
             recipient = address_for(f"random {total} {slot}")
             amount, receipt = w.rp.claim(relayer, ck, pid, recipient, slot)
             prevrandao = bytes.fromhex(block_of(w.rpc, receipt)["mixHash"][2:])
-            assert amount == expected_share(state.remaining, state.shares_left, True, prevrandao=prevrandao, packet=pid, recipient=recipient)
+            assert amount == expected_share(
+                state.remaining, state.shares_left, True, prevrandao=prevrandao, packet=pid, recipient=recipient
+            )
             assert amount >= 1
             if state.shares_left > 1:
                 assert amount * state.shares_left < 2 * state.remaining  # below twice the current average
@@ -511,7 +583,9 @@ def test_a_relayer_claims_for_an_empty_recipient_and_is_reimbursed_from_the_depo
     creator, relayer = w.accounts[0], w.accounts[1]
     ck = key_for("relay")
     total, shares, deposit = 4_000, 4, 10**15
-    pid, receipt = w.rp.create(creator, params(addr.from_private_key(ck), total, shares, deposit=deposit, duration=3_600))
+    pid, receipt = w.rp.create(
+        creator, params(addr.from_private_key(ck), total, shares, deposit=deposit, duration=3_600)
+    )
     assert balance(w.rpc, w.contract) == total + deposit
     assert events(receipt, w.contract)[0].deposit == deposit
 
@@ -624,7 +698,9 @@ def test_create_rejects_totals_that_do_not_fit_96_bits(w):
     ck = addr.from_private_key(key_for("big"))
     w.rpc.call("anvil_setBalance", creator, hex(2**100))
     w.rp.expect(creator, rp.create_data(p := params(ck, 2**96, 2)), "AmountTooLarge", p.value)
-    assert eth_call(w.rpc, creator, w.contract, rp.create_data(p := params(ck, 2**96 - 1, 2, deposit=2**80 - 1)), p.value) == w.rp.id(creator, p.nonce)
+    assert eth_call(
+        w.rpc, creator, w.contract, rp.create_data(p := params(ck, 2**96 - 1, 2, deposit=2**80 - 1)), p.value
+    ) == w.rp.id(creator, p.nonce)
     send(w.rpc, w.accounts[0], w.token, abi.call_data("mint(address,uint256)", creator, 2**97))
     w.rp.expect(creator, rp.create_data(params(ck, 2**96, 2, token=w.token)), "AmountTooLarge")
     pid, _ = w.rp.create(creator, p := params(ck, 2**96 - 1, 2, token=w.token, random=True))
@@ -799,11 +875,15 @@ def test_refund_reverts_before_expiry_for_others_twice_and_when_empty(w):
 
 
 def arm_data(target: str, calls: list[bytes], swallow: bool) -> bytes:
-    return abi.selector("arm(address,bytes[],bool)") + abi.encode(["address", "bytes[]", "bool"], [target, calls, swallow])
+    return abi.selector("arm(address,bytes[],bool)") + abi.encode(
+        ["address", "bytes[]", "bool"], [target, calls, swallow]
+    )
 
 
 def execute_data(to: str, value: int, data: bytes) -> bytes:
-    return abi.selector("execute(address,uint256,bytes)") + abi.encode(["address", "uint256", "bytes"], [to, value, data])
+    return abi.selector("execute(address,uint256,bytes)") + abi.encode(
+        ["address", "uint256", "bytes"], [to, value, data]
+    )
 
 
 def view_uint(rpc: Rpc, contract: str, getter: str) -> int:
@@ -871,7 +951,12 @@ def test_a_reentrant_creator_cannot_double_refund_from_receive(w):
     send(w.rpc, owner, evil, arm_data(w.contract, [rp.refund_data(first), rp.refund_data(second)], False))
     w.rp.expect(evil, rp.refund_data(first), "EthTransferFailed")
     # swallowing: one refund of exactly remaining + deposit; re-entering refund (same or other packet) is blocked
-    send(w.rpc, owner, evil, arm_data(w.contract, [rp.refund_data(first), rp.refund_data(second), w.rp.claim_tx(ck, second, evil, 0)], True))
+    send(
+        w.rpc,
+        owner,
+        evil,
+        arm_data(w.contract, [rp.refund_data(first), rp.refund_data(second), w.rp.claim_tx(ck, second, evil, 0)], True),
+    )
     receipt = send(w.rpc, owner, evil, execute_data(w.contract, 0, rp.refund_data(first)))
     assert events(receipt, w.contract) == [rp.Refunded(first, evil, total, deposit)]
     assert balance(w.rpc, evil) == total + deposit == view_uint(w.rpc, evil, "received()")
@@ -921,7 +1006,9 @@ def test_fee_on_transfer_token_packets_hold_what_arrived(w):
     fee = w.fee_token
     creator_before = token_balance(w.rpc, fee, creator)
     a, receipt_a = w.rp.create(creator, params(addr.from_private_key(ck), 10_000, 4, token=fee, duration=60))
-    b, receipt_b = w.rp.create(creator, params(addr.from_private_key(ck), 1_000_000, 3, token=fee, random=True, duration=60))
+    b, receipt_b = w.rp.create(
+        creator, params(addr.from_private_key(ck), 1_000_000, 3, token=fee, random=True, duration=60)
+    )
     assert events(receipt_a, w.contract)[0].total == 9_900 == w.rp.state(a).remaining
     assert events(receipt_b, w.contract)[0].total == 990_000 == w.rp.state(b).remaining
     assert token_balance(w.rpc, fee, creator) == creator_before - 1_010_000
@@ -975,7 +1062,9 @@ def test_expired_token_packet_refuses_claims_and_refunds_tokens_and_deposit(w):
     creator, relayer = w.accounts[1], w.accounts[2]
     ck = key_for("expired token")
     total, deposit = 900, 3 * 10**14
-    pid, _ = w.rp.create(creator, params(addr.from_private_key(ck), total, 3, token=w.token, deposit=deposit, duration=120))
+    pid, _ = w.rp.create(
+        creator, params(addr.from_private_key(ck), total, 3, token=w.token, deposit=deposit, duration=120)
+    )
     amount, receipt = w.rp.claim(relayer, ck, pid, address_for("expired 0"), 0, gas_price=GWEI)
     reimbursed = min(deposit // 3, ALLOWANCE_GAS * GWEI)
     assert events(receipt, w.contract)[-1] == rp.Reimbursed(pid, relayer, reimbursed)
@@ -1001,7 +1090,9 @@ def test_parse_log_ignores_look_alike_events_from_other_contracts(w):
     spoof = deploy(w.rpc, creator, "EventSpoofingToken", 10**24)
     send(w.rpc, creator, spoof, abi.call_data(erc20.APPROVE, w.contract, MAX_UINT))
     pid, receipt = w.rp.create(creator, params(addr.from_private_key(ck), 1_000, 2, token=spoof))
-    assert [rp.parse_log(log, spoof) for log in receipt["logs"] if log["address"].lower() == spoof.lower()] == [None]  # a Transfer
+    assert [rp.parse_log(log, spoof) for log in receipt["logs"] if log["address"].lower() == spoof.lower()] == [
+        None
+    ]  # a Transfer
     alice, mallory = address_for("spoof alice"), address_for("spoof mallory")
     send(w.rpc, creator, spoof, abi.call_data("setSpoof(bytes32,address,uint256)", pid, mallory, 10**24))
     amount, receipt = w.rp.claim(relayer, ck, pid, alice, 0)

@@ -23,12 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from conftest import start_anvil, stop_anvil
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
-
-from conftest import start_anvil, stop_anvil
-from contracts import redpacket as rp
 from test_redpacket import (
     ALLOWANCE_GAS,
     CHAIN_ID,
@@ -52,6 +50,8 @@ from test_redpacket import (
     send,
     token_balance,
 )
+
+from contracts import redpacket as rp
 from wallet import address as addr
 from wallet.rpc import RpcError, to_int
 
@@ -149,7 +149,9 @@ class RedPacketMachine(RuleBasedStateMachine):
         kind=st.sampled_from(["eth", "token", "fee"]),
         shares=st.one_of(st.integers(1, 3), st.integers(1, 20)),
         extra=st.one_of(st.just(0), st.integers(0, 10), st.integers(0, E18), st.sampled_from([99, 100, 199])),
-        deposit=st.one_of(st.just(0), st.integers(1, 1_000), st.integers(1, 10**16), st.sampled_from([10**15, 10**16, 10**17])),
+        deposit=st.one_of(
+            st.just(0), st.integers(1, 1_000), st.integers(1, 10**16), st.sampled_from([10**15, 10**16, 10**17])
+        ),
         random=st.booleans(),
         open_=st.booleans(),
         duration=st.sampled_from([1, 2, 60, 3_600, DAY, DAY, 3 * DAY, 7 * DAY, 365 * DAY]),
@@ -162,8 +164,17 @@ class RedPacketMachine(RuleBasedStateMachine):
         reused = reuse and bool(self.nonces[creator])
         nonce = self.nonces[creator][0] if reused else self._next("nonce")
         key = self._next("claim key")
-        p = rp.CreateParams(nonce=nonce, total=total, shares=shares, duration=duration, claim_key=addr.from_private_key(key),
-                            token=token, deposit=deposit, random=random, open=open_)
+        p = rp.CreateParams(
+            nonce=nonce,
+            total=total,
+            shares=shares,
+            duration=duration,
+            claim_key=addr.from_private_key(key),
+            token=token,
+            deposit=deposit,
+            random=random,
+            open=open_,
+        )
         arrived = total - fee_of(total) if kind == "fee" else total
         data = rp.create_data(p)
         if reused:
@@ -178,14 +189,42 @@ class RedPacketMachine(RuleBasedStateMachine):
         receipt = self._tx(creator, data, p.value)
         (created,) = [e for e in events(receipt, self.w.contract) if isinstance(e, rp.Created)]
         pid = rp.packet_id(CHAIN_ID, self.w.contract, creator, nonce)
-        assert created == rp.Created(pid, creator, token, arrived, shares, self.clock + duration, random, open_,
-                                     p.claim_key, deposit, 0, bytes(32))
+        assert created == rp.Created(
+            pid,
+            creator,
+            token,
+            arrived,
+            shares,
+            self.clock + duration,
+            random,
+            open_,
+            p.claim_key,
+            deposit,
+            0,
+            bytes(32),
+        )
         assert balance(self.rpc, creator) == eth_before - p.value - gas_cost(receipt)
         if token:
             assert token_balance(self.rpc, token, creator) == tokens_before - total
         self.nonces[creator].append(nonce)
-        self.packets.append(Model(pid, creator, key, token, kind == "fee", arrived, shares, self.clock + duration, random, open_,
-                                  deposit, arrived, deposit, shares))
+        self.packets.append(
+            Model(
+                pid,
+                creator,
+                key,
+                token,
+                kind == "fee",
+                arrived,
+                shares,
+                self.clock + duration,
+                random,
+                open_,
+                deposit,
+                arrived,
+                deposit,
+                shares,
+            )
+        )
 
     CLAIM = dict(
         which=st.integers(0, 10**6),
@@ -253,16 +292,24 @@ class RedPacketMachine(RuleBasedStateMachine):
         assert len(claimed) == 1 and claimed[0].id == pk.id and claimed[0].recipient == to
         amount = claimed[0].amount
         prevrandao = bytes.fromhex(block_of(self.rpc, receipt)["mixHash"][2:])
-        assert amount == expected_share(pk.remaining, pk.left, pk.random, prevrandao=prevrandao, packet=pk.id, recipient=to)
+        assert amount == expected_share(
+            pk.remaining, pk.left, pk.random, prevrandao=prevrandao, packet=pk.id, recipient=to
+        )
         if pk.left == 1:
             assert amount == pk.remaining
         elif pk.random:
-            assert 1 <= amount and amount * pk.left < 2 * pk.remaining
+            assert amount >= 1 and amount * pk.left < 2 * pk.remaining
         else:
             assert amount == pk.remaining // pk.left
         price_paid = to_int(receipt["effectiveGasPrice"])
         reimbursed = min(pk.deposit // pk.left, ALLOWANCE_GAS * price_paid)
-        event("reimbursed nothing" if not reimbursed else "reimbursed the gas cap" if reimbursed < pk.deposit // pk.left else "reimbursed the deposit share")
+        event(
+            "reimbursed nothing"
+            if not reimbursed
+            else "reimbursed the gas cap"
+            if reimbursed < pk.deposit // pk.left
+            else "reimbursed the deposit share"
+        )
         assert reimbursed_events == ([rp.Reimbursed(pk.id, frm, reimbursed)] if reimbursed else [])
 
         cost = gas_cost(receipt)
@@ -315,7 +362,9 @@ class RedPacketMachine(RuleBasedStateMachine):
         eth_back = pk.deposit + (pk.remaining if pk.token is None else 0)
         assert balance(self.rpc, frm) == eth_before + eth_back - gas_cost(receipt)
         if pk.token:
-            assert token_balance(self.rpc, pk.token, frm) == tokens_before + pk.remaining - (fee_of(pk.remaining) if pk.fee else 0)
+            assert token_balance(self.rpc, pk.token, frm) == tokens_before + pk.remaining - (
+                fee_of(pk.remaining) if pk.fee else 0
+            )
         pk.refunded, pk.refunded_deposit = pk.remaining, pk.deposit
         pk.remaining = pk.deposit = 0
 
@@ -332,8 +381,20 @@ class RedPacketMachine(RuleBasedStateMachine):
         for pk in self.packets:
             state = rp.read_packet(self.rpc, self.w.contract, pk.id)
             assert state is not None
-            assert (state.remaining, state.deposit, state.shares_left, state.refunded) == (pk.remaining, pk.deposit, pk.left, pk.refunded is not None)
-            assert (state.creator, state.token, state.shares, state.expiry, state.random, state.open) == (pk.creator, pk.token, pk.shares, pk.expiry, pk.random, pk.open)
+            assert (state.remaining, state.deposit, state.shares_left, state.refunded) == (
+                pk.remaining,
+                pk.deposit,
+                pk.left,
+                pk.refunded is not None,
+            )
+            assert (state.creator, state.token, state.shares, state.expiry, state.random, state.open) == (
+                pk.creator,
+                pk.token,
+                pk.shares,
+                pk.expiry,
+                pk.random,
+                pk.open,
+            )
             assert sum(pk.paid) + (pk.refunded or 0) + pk.remaining == pk.total
             assert all(amount > 0 for amount in pk.paid)
             assert sum(pk.paid) <= pk.total and len(pk.paid) + pk.left == pk.shares
@@ -361,6 +422,7 @@ def test_redpacket_books_balance_under_random_operations(world):
 
     run_state_machine_as_test(
         Machine,
-        settings=settings(max_examples=30, stateful_step_count=30, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow]),
+        settings=settings(
+            max_examples=30, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        ),
     )

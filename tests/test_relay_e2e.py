@@ -64,7 +64,13 @@ from wallet.localchain import free_port
 ROOT = Path(__file__).resolve().parents[1]
 
 
-RELAY_CMD = shlex.split(os.environ.get("HONGBAO_TEST_RELAY_CMD", "")) or [sys.executable, "-m", "cli.main", "node", "start"]
+RELAY_CMD = shlex.split(os.environ.get("HONGBAO_TEST_RELAY_CMD", "")) or [
+    sys.executable,
+    "-m",
+    "cli.main",
+    "node",
+    "start",
+]
 PG_URL = os.environ.get("HONGBAO_TEST_POSTGRES_URL")
 START_TIMEOUT = 30.0
 # Generous limits so tests measure behaviour, not the rate limiter (which has its own test).
@@ -97,13 +103,20 @@ class Relay:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "Relay":
+    def start(self) -> Relay:
         self.home.mkdir(parents=True, exist_ok=True)
         self.starts += 1
         args = [*RELAY_CMD, "--host", "127.0.0.1", "--port", str(self.port), "--db", self.db_url]
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                args,
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             wait_healthy(self.url, self.process, START_TIMEOUT, self.log_tail)
         except BaseException:
@@ -132,7 +145,7 @@ class Relay:
         except subprocess.TimeoutExpired:
             self.kill()
 
-    def __enter__(self) -> "Relay":
+    def __enter__(self) -> Relay:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -231,7 +244,7 @@ class Subscriber:
             self.items.append(item)
             self.changed.set()
 
-    async def __aenter__(self) -> "Subscriber":
+    async def __aenter__(self) -> Subscriber:
         self.task = asyncio.create_task(self._run())
         await self.until(lambda: self.connected.is_set(), "the stream to connect")
         return self
@@ -251,7 +264,9 @@ class Subscriber:
                 raise AssertionError(f"the stream ended while waiting for {what}")
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
-                raise AssertionError(f"timed out waiting for {what}; got {len(self.items)} envelopes, connects {self.connects}")
+                raise AssertionError(
+                    f"timed out waiting for {what}; got {len(self.items)} envelopes, connects {self.connects}"
+                )
             self.changed.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), min(remaining, 0.5))
@@ -277,8 +292,10 @@ def test_round_trip_alice_relay_bob(relay):
         bobs = a.get_bundle(bob.address)  # verified by the client, not taken on the relay's word
         assert bobs == bob.bundle
         texts = [payloads.Text(f"hello bob #{i} 你好") for i in range(3)]
-        sealed = [seal(alice.address, alice.keys, bobs, t, now_ms=_now_ms(), include_bundle=alice.bundle if i == 0 else None)
-                  for i, t in enumerate(texts)]
+        sealed = [
+            seal(alice.address, alice.keys, bobs, t, now_ms=_now_ms(), include_bundle=alice.bundle if i == 0 else None)
+            for i, t in enumerate(texts)
+        ]
         accepted = a.send(sealed)
         assert [x.id for x in accepted] == [e.id for e in sealed]
         assert not any(x.duplicate for x in accepted)
@@ -356,29 +373,60 @@ def test_relay_refusals_are_clear_exceptions(relay):
         http = httpx.Client(base_url=relay.url, timeout=10)
         expected = {
             ("PUT", f"/v1/identities/{alice.address}", json.dumps(bob.bundle.to_json())): 400,  # path != bundle
-            ("PUT", f"/v1/identities/{alice.address}", json.dumps({**alice.bundle.to_json(), "version": 7})): 422,  # bad signature
+            (
+                "PUT",
+                f"/v1/identities/{alice.address}",
+                json.dumps({**alice.bundle.to_json(), "version": 7}),
+            ): 422,  # bad signature
             ("PUT", f"/v1/identities/{alice.address}", "{not json"): 422,
             ("GET", "/v1/identities/0x0000000000000000000000000000000000000001", None): 404,
             ("POST", "/v1/messages", json.dumps({"envelopes": [raw_envelope(bob.address).to_json()] * 501})): 413,
-            ("POST", "/v1/messages", json.dumps({"envelopes": [{**raw_envelope(bob.address).to_json(), "ct": "%%%"}]})): 422,
-            ("POST", "/v1/messages", json.dumps({"envelopes": [{**raw_envelope(bob.address).to_json(), "to": "0x1234"}]})): 422,
-            ("POST", "/v1/messages", json.dumps({"envelopes": [{**raw_envelope(bob.address).to_json(), "ttl": 0}]})): 422,
-            ("POST", "/v1/messages", json.dumps({"envelopes": [{**raw_envelope(bob.address).to_json(), "ttl": 30 * 86400 + 1}]})): 422,
+            (
+                "POST",
+                "/v1/messages",
+                json.dumps({"envelopes": [{**raw_envelope(bob.address).to_json(), "ct": "%%%"}]}),
+            ): 422,
+            (
+                "POST",
+                "/v1/messages",
+                json.dumps({"envelopes": [{**raw_envelope(bob.address).to_json(), "to": "0x1234"}]}),
+            ): 422,
+            (
+                "POST",
+                "/v1/messages",
+                json.dumps({"envelopes": [{**raw_envelope(bob.address).to_json(), "ttl": 0}]}),
+            ): 422,
+            (
+                "POST",
+                "/v1/messages",
+                json.dumps({"envelopes": [{**raw_envelope(bob.address).to_json(), "ttl": 30 * 86400 + 1}]}),
+            ): 422,
             ("POST", "/v1/messages", json.dumps({"envelopes": [{**raw_envelope(bob.address).to_json(), "v": 2}]})): 422,
             ("POST", "/v1/auth/challenge", json.dumps({"address": alice.address})): 404,
         }
         for (method, path, body), status in expected.items():
             response = http.request(method, path, content=body, headers={"Content-Type": "application/json"})
-            assert response.status_code == status, (method, path, (body or "")[:80], response.status_code, response.text[:300])
+            assert response.status_code == status, (
+                method,
+                path,
+                (body or "")[:80],
+                response.status_code,
+                response.text[:300],
+            )
             if status >= 400:
                 error = response.json().get("error")
-                assert isinstance(error, dict) and error.get("code") and error.get("message"), (path, response.text[:300])
+                assert isinstance(error, dict) and error.get("code") and error.get("message"), (
+                    path,
+                    response.text[:300],
+                )
         http.close()
 
 
 def test_unreachable_relay_is_one_clear_line():
     with client(f"http://127.0.0.1:{free_port()}", retries=1, backoff=0.001) as c:
-        with pytest.raises(RelayUnreachable, match="cannot reach the relay at http://127.0.0.1:.*connection refused") as error:
+        with pytest.raises(
+            RelayUnreachable, match="cannot reach the relay at http://127.0.0.1:.*connection refused"
+        ) as error:
             c.get_bundle("0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
         assert "\n" not in str(error.value)
 
@@ -392,7 +440,14 @@ def _fake_relay(handler) -> RelayClient:
 
 def test_client_refuses_forged_and_mismatched_bundles():
     alice, bob, mallory = person("alice"), person("bob"), person("mallory")
-    forged = Bundle(bob.address, mallory.keys.x25519_public, mallory.keys.ed25519_public, bob.bundle.issued_at, 2, bob.bundle.signature)
+    forged = Bundle(
+        bob.address,
+        mallory.keys.x25519_public,
+        mallory.keys.ed25519_public,
+        bob.bundle.issued_at,
+        2,
+        bob.bundle.signature,
+    )
     mallory_signed = make_bundle(mallory.key, int(time.time()), 1, mallory.keys)
     answers = {
         bob.address: forged.to_json(),  # Bob's address, Mallory's keys: the signature does not recover to Bob
@@ -419,7 +474,7 @@ def test_client_refuses_a_relay_that_replays_or_redirects_envelopes():
         "replay": [{"seq": 5, **mine.to_json()}, {"seq": 5, **mine.to_json()}],
         "before": [{"seq": 3, **mine.to_json()}],
         "other": [{"seq": 9, **raw_envelope(carol.address).to_json()}],
-        "garbage": [{"seq": 9, **{**mine.to_json(), "ct": "%%%"}}],
+        "garbage": [{"seq": 9, **mine.to_json(), "ct": "%%%"}],
     }
     mode = {"now": "replay"}
 
@@ -432,7 +487,12 @@ def test_client_refuses_a_relay_that_replays_or_redirects_envelopes():
 
     with _fake_relay(handler) as c:
         c.authenticate(bob.address, bob.keys)
-        for name, match in (("replay", "not after 5"), ("before", "not after 4"), ("other", "for 0x"), ("garbage", "malformed")):
+        for name, match in (
+            ("replay", "not after 5"),
+            ("before", "not after 4"),
+            ("other", "for 0x"),
+            ("garbage", "malformed"),
+        ):
             mode["now"] = name
             with pytest.raises(RelayProtocolError, match=match):
                 c.fetch(4 if name == "before" else 0, 100)
@@ -448,22 +508,39 @@ def test_status_codes_map_to_exceptions_and_5xx_is_retried():
         return script.pop(0)
 
     slept: list[float] = []
-    c = RelayClient("http://relay.test", transport=httpx.MockTransport(handler), retries=2, sleep=slept.append, max_rate_wait=1.0)
+    c = RelayClient(
+        "http://relay.test", transport=httpx.MockTransport(handler), retries=2, sleep=slept.append, max_rate_wait=1.0
+    )
     env = raw_envelope(bob.address)
     ok = httpx.Response(200, json={"accepted": [{"id": env.id.hex(), "seq": 7, "duplicate": False}]})
 
-    script[:] = [httpx.Response(503, text="busy"), httpx.Response(500, json={"error": {"code": "internal", "message": "x"}}), ok]
+    script[:] = [
+        httpx.Response(503, text="busy"),
+        httpx.Response(500, json={"error": {"code": "internal", "message": "x"}}),
+        ok,
+    ]
     assert c.send([env]) == [Accepted(env.id, 7, False)] and len(slept) == 2
 
-    script[:] = [httpx.Response(429, headers={"Retry-After": "0.5"}, json={"error": {"code": "rate_limited", "message": "slow down"}}), ok]
+    script[:] = [
+        httpx.Response(
+            429, headers={"Retry-After": "0.5"}, json={"error": {"code": "rate_limited", "message": "slow down"}}
+        ),
+        ok,
+    ]
     assert c.send([env])[0].seq == 7 and slept[-1] >= 0.5  # a short Retry-After is waited out
 
-    script[:] = [httpx.Response(429, headers={"Retry-After": "30"}, json={"error": {"code": "rate_limited", "message": "slow down"}})]
+    script[:] = [
+        httpx.Response(
+            429, headers={"Retry-After": "30"}, json={"error": {"code": "rate_limited", "message": "slow down"}}
+        )
+    ]
     with pytest.raises(RateLimited) as limited:
         c.send([env])
     assert limited.value.retry_after == 30 and limited.value.status == 429
 
-    script[:] = [httpx.Response(507, json={"error": {"code": "quota_exceeded", "message": f"mailbox {bob.address} is full"}})]
+    script[:] = [
+        httpx.Response(507, json={"error": {"code": "quota_exceeded", "message": f"mailbox {bob.address} is full"}})
+    ]
     with pytest.raises(QuotaExceeded, match=bob.address):
         c.send([env])  # not retried: the mailbox stays full
     assert script == []
@@ -561,12 +638,16 @@ def test_quota_and_rate_limit_through_the_real_stack(tmp_path):
             impatient.publish_bundle(bob.bundle)
             impatient.send([raw_envelope(bob.address) for _ in range(2)])
             with pytest.raises(QuotaExceeded) as full:
-                impatient.send([raw_envelope(carol.address), raw_envelope(bob.address), raw_envelope(bob.address)])  # 4 > 3 for bob
+                impatient.send(
+                    [raw_envelope(carol.address), raw_envelope(bob.address), raw_envelope(bob.address)]
+                )  # 4 > 3 for bob
             assert full.value.status == 507 and bob.address in str(full.value)
             with pytest.raises(RateLimited) as limited:
                 for _ in range(30):  # the burst of 10 is spent within these
                     impatient.get_bundle(bob.address)
-            assert limited.value.status == 429 and limited.value.retry_after is not None and limited.value.retry_after > 0
+            assert (
+                limited.value.status == 429 and limited.value.retry_after is not None and limited.value.retry_after > 0
+            )
         with client(relay.url, max_rate_wait=5) as patient:  # waits out the 429s (Retry-After)
             patient.authenticate(bob.address, bob.keys)
             assert len(patient.fetch(0, 100)) == 2
@@ -590,7 +671,9 @@ def test_short_lived_tokens_are_renewed_for_requests_and_streams(tmp_path):
                     # the relay closes the stream when its token expires (4401): the client
                     # renews the token and resumes after the last seq; twice, with nothing
                     # received in between (an idle stream lives through every expiry)
-                    await stream.until(lambda: len(stream.connects) >= 3, "two reconnections after token expiries", timeout=15)
+                    await stream.until(
+                        lambda: len(stream.connects) >= 3, "two reconnections after token expiries", timeout=15
+                    )
                     await asyncio.to_thread(a.send, [raw_envelope(bob.address)])
                     await stream.count(2)
                     return stream
@@ -623,7 +706,7 @@ async def _ws_outcome(url: str, headers: dict[str, str]) -> tuple[str, object]:
         async with connect(url, additional_headers=headers, open_timeout=10) as socket:
             try:
                 frame = await asyncio.wait_for(socket.recv(), 1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return "open", None
             except ConnectionClosed as closed:
                 return "refused", closed.rcvd.code if closed.rcvd else None
@@ -640,8 +723,17 @@ def test_mallory_cannot_read_ack_or_stream_bobs_mailbox(relay):
         for who, c in ((alice, a), (bob, b), (mallory, m)):
             c.publish_bundle(who.bundle)
         bobs = a.get_bundle(bob.address)
-        secret_mail = [seal(alice.address, alice.keys, bobs, payloads.Text(f"for bob only {i}"), now_ms=_now_ms(), include_bundle=alice.bundle)
-                       for i in range(3)]
+        secret_mail = [
+            seal(
+                alice.address,
+                alice.keys,
+                bobs,
+                payloads.Text(f"for bob only {i}"),
+                now_ms=_now_ms(),
+                include_bundle=alice.bundle,
+            )
+            for i in range(3)
+        ]
         a.send(secret_mail)
         bob_ids = {e.id.hex() for e in secret_mail}
         mallory_token = m.authenticate(mallory.address, mallory.keys)
@@ -655,15 +747,23 @@ def test_mallory_cannot_read_ack_or_stream_bobs_mailbox(relay):
         # 1. reading: her token only ever opens her own mailbox, whatever she adds to the query
         for params in ({}, {"mailbox": bob.address}, {"address": bob.address}, {"to": bob.address}, {"after": -1}):
             response = http.get("/v1/mailbox", params=params, headers=as_mallory)
-            assert response.status_code in (200, 400, 401, 403, 422), (params, response.status_code, response.text[:200])
+            assert response.status_code in (200, 400, 401, 403, 422), (
+                params,
+                response.status_code,
+                response.text[:200],
+            )
             assert not leaked(response), params
         # 2. acking Bob's message ids with her token deletes nothing
         response = http.post("/v1/mailbox/ack", json={"ids": sorted(bob_ids)}, headers=as_mallory)
         assert response.status_code in (200, 403), response.text[:200]
         if response.status_code == 200:
             assert response.json()["deleted"] == 0
-        response = http.post("/v1/mailbox/ack", params={"mailbox": bob.address}, json={"ids": sorted(bob_ids)}, headers=as_mallory)
-        assert response.status_code in (200, 400, 403, 422) and (response.status_code != 200 or response.json()["deleted"] == 0)
+        response = http.post(
+            "/v1/mailbox/ack", params={"mailbox": bob.address}, json={"ids": sorted(bob_ids)}, headers=as_mallory
+        )
+        assert response.status_code in (200, 400, 403, 422) and (
+            response.status_code != 200 or response.json()["deleted"] == 0
+        )
 
         # 3. tokens: her own with Bob's address (or Bob's key) spliced in, one with a guessed
         #    HMAC key, one whose expiry she moved: all 401, on every route
@@ -674,7 +774,9 @@ def test_mallory_cannot_read_ack_or_stream_bobs_mailbox(relay):
         forgeries = {
             "bob's mailbox in mallory's token": _token_of(bob_addr + payload[20:] + mac),
             "bob's mailbox and key": _token_of(forged_payload + mac),
-            "guessed HMAC key": _token_of(forged_payload + hmac.new(b"\0" * 32, forged_payload, hashlib.sha256).digest()),
+            "guessed HMAC key": _token_of(
+                forged_payload + hmac.new(b"\0" * 32, forged_payload, hashlib.sha256).digest()
+            ),
             "expiry moved": _token_of(payload[:52] + (2**62).to_bytes(8, "big") + mac),
             "truncated": mallory_token[:-4],
         }
@@ -690,23 +792,44 @@ def test_mallory_cannot_read_ack_or_stream_bobs_mailbox(relay):
         #    signature; using Bob's nonce for her own mailbox
         nonce = http.post("/v1/auth/challenge", json={"address": bob.address}).json()["nonce"]
         wrong_key = mallory.keys.signing_key.sign(challenge_text(bob.address, bytes.fromhex(nonce))).signature.hex()
-        assert http.post("/v1/auth/token", json={"address": bob.address, "nonce": nonce, "signature": wrong_key}).status_code == 401
+        assert (
+            http.post(
+                "/v1/auth/token", json={"address": bob.address, "nonce": nonce, "signature": wrong_key}
+            ).status_code
+            == 401
+        )
         nonce = http.post("/v1/auth/challenge", json={"address": bob.address}).json()["nonce"]
         genuine = bob.keys.signing_key.sign(challenge_text(bob.address, bytes.fromhex(nonce))).signature.hex()
-        assert http.post("/v1/auth/token", json={"address": bob.address, "nonce": nonce, "signature": genuine}).status_code == 200
+        assert (
+            http.post("/v1/auth/token", json={"address": bob.address, "nonce": nonce, "signature": genuine}).status_code
+            == 200
+        )
         replay = http.post("/v1/auth/token", json={"address": bob.address, "nonce": nonce, "signature": genuine})
         assert replay.status_code == 401, "a used challenge must not give a second token"
         nonce = http.post("/v1/auth/challenge", json={"address": bob.address}).json()["nonce"]
         hers = mallory.keys.signing_key.sign(challenge_text(mallory.address, bytes.fromhex(nonce))).signature.hex()
-        assert http.post("/v1/auth/token", json={"address": mallory.address, "nonce": nonce, "signature": hers}).status_code == 401
-        assert http.post("/v1/auth/token", json={"address": bob.address, "nonce": "00" * 32, "signature": genuine}).status_code == 401
+        assert (
+            http.post(
+                "/v1/auth/token", json={"address": mallory.address, "nonce": nonce, "signature": hers}
+            ).status_code
+            == 401
+        )
+        assert (
+            http.post(
+                "/v1/auth/token", json={"address": bob.address, "nonce": "00" * 32, "signature": genuine}
+            ).status_code
+            == 401
+        )
 
         # 5. the stream: forged tokens are refused at the handshake (or closed before any
         #    frame); her own token streams her own mailbox, where Bob's mail never shows
         async def streams() -> None:
             base = relay.url.replace("http://", "ws://") + "/v1/stream?after=0"
             for what, token in forgeries.items():
-                for url, headers in ((base, {"Authorization": f"Bearer {token}"}), (f"{base}&token={quote(token)}", {})):
+                for url, headers in (
+                    (base, {"Authorization": f"Bearer {token}"}),
+                    (f"{base}&token={quote(token)}", {}),
+                ):
                     outcome, detail = await _ws_outcome(url, headers)
                     assert outcome == "refused", (what, url[-40:], detail)
                     assert detail in (401, 4401), (what, detail)  # an invalid token: 401 (or close 4401)
@@ -728,7 +851,11 @@ def test_mallory_cannot_read_ack_or_stream_bobs_mailbox(relay):
         b.authenticate(bob.address, bob.keys)
         got = b.fetch(0, 100)
         assert bob_ids <= {e.id.hex() for _, e in got}
-        assert all(open_for(bob, e, lambda s: alice.bundle if s == alice.address else None) for _, e in got if e.id.hex() in bob_ids)
+        assert all(
+            open_for(bob, e, lambda s: alice.bundle if s == alice.address else None)
+            for _, e in got
+            if e.id.hex() in bob_ids
+        )
 
 
 def test_rotated_key_invalidates_old_tokens(relay):
@@ -740,7 +867,9 @@ def test_rotated_key_invalidates_old_tokens(relay):
         c.publish_bundle(newer.bundle)
         response = httpx.get(f"{relay.url}/v1/mailbox", headers={"Authorization": f"Bearer {old_token}"}, timeout=10)
         assert response.status_code == 401, response.text[:200]
-        outcome, detail = asyncio.run(_ws_outcome(relay.url.replace("http", "ws") + "/v1/stream", {"Authorization": f"Bearer {old_token}"}))
+        outcome, detail = asyncio.run(
+            _ws_outcome(relay.url.replace("http", "ws") + "/v1/stream", {"Authorization": f"Bearer {old_token}"})
+        )
         assert outcome == "refused", detail
 
 
@@ -753,7 +882,17 @@ def test_push_over_websocket_backlog_then_live(relay):
         a.publish_bundle(alice.bundle)
         b.publish_bundle(bob.bundle)
         bobs = a.get_bundle(bob.address)
-        backlog = [seal(alice.address, alice.keys, bobs, payloads.Text(f"old {i}"), now_ms=_now_ms(), include_bundle=alice.bundle) for i in range(3)]
+        backlog = [
+            seal(
+                alice.address,
+                alice.keys,
+                bobs,
+                payloads.Text(f"old {i}"),
+                now_ms=_now_ms(),
+                include_bundle=alice.bundle,
+            )
+            for i in range(3)
+        ]
         first = a.send(backlog)
         b.authenticate(bob.address, bob.keys)
 
@@ -763,7 +902,14 @@ def test_push_over_websocket_backlog_then_live(relay):
                 await bob_stream.count(2)
                 assert [e for _, e in bob_stream.items] == backlog[1:]
                 for i in range(5):
-                    live = seal(alice.address, alice.keys, bobs, payloads.Text(f"live {i}"), now_ms=_now_ms(), include_bundle=alice.bundle)
+                    live = seal(
+                        alice.address,
+                        alice.keys,
+                        bobs,
+                        payloads.Text(f"live {i}"),
+                        now_ms=_now_ms(),
+                        include_bundle=alice.bundle,
+                    )
                     started = time.perf_counter()
                     await asyncio.to_thread(a.send, [live])
                     await bob_stream.count(3 + i)
@@ -788,7 +934,9 @@ def test_token_in_the_query_health_metrics_and_quiet_logs(relay):
         raw = _token_parts(token)
         assert (raw[:20], raw[20:52]) == (bytes.fromhex(bob.address[2:]), bob.keys.ed25519_public)
         assert int.from_bytes(raw[52:60], "big") == a._tokens[bob.address].expires_at
-        sealed = seal(alice.address, alice.keys, bob.bundle, payloads.Text("quiet"), now_ms=_now_ms(), include_bundle=alice.bundle)
+        sealed = seal(
+            alice.address, alice.keys, bob.bundle, payloads.Text("quiet"), now_ms=_now_ms(), include_bundle=alice.bundle
+        )
         a.send([sealed])
 
         async def by_query() -> tuple[str, object]:
@@ -802,9 +950,21 @@ def test_token_in_the_query_health_metrics_and_quiet_logs(relay):
     metrics = httpx.get(f"{relay.url}/metrics", timeout=10)
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     families = {line.split()[2] for line in metrics.text.splitlines() if line.startswith("# TYPE ")}
-    for wanted in ("requests", "envelopes_accepted", "envelopes_duplicate", "envelopes_swept", "mailbox_fetches", "ws_connections", "push_latency"):
+    for wanted in (
+        "requests",
+        "envelopes_accepted",
+        "envelopes_duplicate",
+        "envelopes_swept",
+        "mailbox_fetches",
+        "ws_connections",
+        "push_latency",
+    ):
         assert any(wanted in family for family in families), (wanted, sorted(families))
-    assert any("histogram" in line and "push_latency" in line for line in metrics.text.splitlines() if line.startswith("# TYPE "))
+    assert any(
+        "histogram" in line and "push_latency" in line
+        for line in metrics.text.splitlines()
+        if line.startswith("# TYPE ")
+    )
 
     log = relay.log_path.read_text(errors="replace")
     assert log.strip(), "the relay logs nothing at all"
@@ -915,8 +1075,10 @@ def test_sigkill_mid_stream_loses_no_acknowledged_envelope(tmp_path):
         assert duplicates <= kills  # at most the one request in flight at each kill
         attempts = transport.calls.count("/v1/messages")
         assert attempts > total, "the kills never interrupted the client (no retry happened)"
-        print(f"durability: {total} envelopes, {kills} SIGKILLs, {attempts - total} retried requests, "
-              f"{duplicates} answered as duplicates (committed before the kill, answer lost)")
+        print(
+            f"durability: {total} envelopes, {kills} SIGKILLs, {attempts - total} retried requests, "
+            f"{duplicates} answered as duplicates (committed before the kill, answer lost)"
+        )
         assert {e.ciphertext for _, e in stored} == {e.ciphertext for e in envelopes}
     finally:
         relay.stop()
@@ -936,7 +1098,9 @@ def _pg_urls(base: str, schema: str) -> tuple[str, str]:
 @pytest.fixture
 def pg_schema():
     if not PG_URL:
-        pytest.skip("HONGBAO_TEST_POSTGRES_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/test): scale-out tests need PostgreSQL")
+        pytest.skip(
+            "HONGBAO_TEST_POSTGRES_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/test): scale-out tests need PostgreSQL"
+        )
     import psycopg
 
     schema = f"hongbao_test_{secrets.token_hex(6)}"
@@ -964,14 +1128,23 @@ def test_scale_out_two_relays_one_postgres_push_crosses_processes(tmp_path, pg_s
 
                 token = b.authenticate(bob.address, bob.keys)
                 # the token HMAC key is shared through the database: B's token works on A
-                response = httpx.get(f"{relay_a.url}/v1/mailbox", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+                response = httpx.get(
+                    f"{relay_a.url}/v1/mailbox", headers={"Authorization": f"Bearer {token}"}, timeout=10
+                )
                 assert response.status_code == 200, response.text[:200]
 
                 async def scenario() -> list[Envelope]:
                     sent = []
                     async with Subscriber(b, 0) as bob_on_b:
                         for i in range(5):
-                            live = seal(alice.address, alice.keys, bobs, payloads.Text(f"via A #{i}"), now_ms=_now_ms(), include_bundle=alice.bundle)
+                            live = seal(
+                                alice.address,
+                                alice.keys,
+                                bobs,
+                                payloads.Text(f"via A #{i}"),
+                                now_ms=_now_ms(),
+                                include_bundle=alice.bundle,
+                            )
                             await asyncio.to_thread(a.send, [live])  # posted to A ...
                             sent.append(live)
                             await bob_on_b.count(i + 1, timeout=10)  # ... pushed by B

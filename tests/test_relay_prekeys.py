@@ -27,7 +27,15 @@ from test_node_support import NOW_MS, LiveRelay, ManualClock, Person, error, mak
 
 from messaging import prekeys
 from messaging.client import AuthFailed, PrekeyStatus, RelayClient, RelayRejected
-from messaging.prekeys import MAX_STORED, MAX_UPLOAD, OneTimePrekey, PrekeyBundleInvalid, SignedPrekey, parse_bundle, verify_bundle
+from messaging.prekeys import (
+    MAX_STORED,
+    MAX_UPLOAD,
+    OneTimePrekey,
+    PrekeyBundleInvalid,
+    SignedPrekey,
+    parse_bundle,
+    verify_bundle,
+)
 from node import db
 from node.errors import Conflict, NotFound
 from node.models import Base, one_time_prekeys, signed_prekeys
@@ -46,7 +54,9 @@ sqlite_template = support.sqlite_template
 def signed_by(person: Person, key: bytes | None = None, created_at: int = NOW_MS // 1000) -> SignedPrekey:
     """A signed prekey as x3dh signs it (a standard Ed25519 signature verifies the same)."""
     key = key or secrets.token_bytes(32)
-    return SignedPrekey(key, crypto_sign(prekeys.encode_public_key(True, key), person.keys.ed25519_secret)[:64], created_at)
+    return SignedPrekey(
+        key, crypto_sign(prekeys.encode_public_key(True, key), person.keys.ed25519_secret)[:64], created_at
+    )
 
 
 def one_time_by(person: Person, n: int) -> list[OneTimePrekey]:
@@ -105,7 +115,9 @@ async def test_each_one_time_prekey_is_handed_out_once_then_null(api):
     _, bob, _ = people()
     await api.publish(bob)
     signed, keys = signed_by(bob), one_time_by(bob, 3)
-    assert (await api.put(f"/v1/prekeys/{bob.address}", json=upload(signed, keys), headers=await api.login(bob))).status_code == 200
+    assert (
+        await api.put(f"/v1/prekeys/{bob.address}", json=upload(signed, keys), headers=await api.login(bob))
+    ).status_code == 200
     claims = [(await api.post(f"/v1/prekeys/{bob.address}/claim")).json() for _ in range(5)]
     assert [c["one_time_prekey"] for c in claims] == [k.to_json() for k in keys] + [None, None]
     assert all(c["signed_prekey"] == signed.to_json() for c in claims)  # still served once they ran out
@@ -129,9 +141,18 @@ async def test_uploads_replace_the_signed_prekey_and_retries_add_nothing(api):
         return answer.json()
 
     assert await put(upload(first, keys[:2])) == {"one_time": 2, "signed_prekey": first.to_json()}
-    assert await put(upload(first, keys[:2])) == {"one_time": 2, "signed_prekey": first.to_json()}  # a retry after a lost answer
-    assert await put(upload(second)) == {"one_time": 2, "signed_prekey": second.to_json()}  # rotation keeps the one-time keys
-    assert await put(upload(None, keys[1:])) == {"one_time": 3, "signed_prekey": second.to_json()}  # keys[1] already there
+    assert await put(upload(first, keys[:2])) == {
+        "one_time": 2,
+        "signed_prekey": first.to_json(),
+    }  # a retry after a lost answer
+    assert await put(upload(second)) == {
+        "one_time": 2,
+        "signed_prekey": second.to_json(),
+    }  # rotation keeps the one-time keys
+    assert await put(upload(None, keys[1:])) == {
+        "one_time": 3,
+        "signed_prekey": second.to_json(),
+    }  # keys[1] already there
     claimed = [(await api.post(f"/v1/prekeys/{bob.address}/claim")).json()["one_time_prekey"] for _ in range(3)]
     assert claimed == [k.to_json() for k in keys]
 
@@ -149,18 +170,30 @@ def refused_uploads(bob: Person, carol: Person) -> dict[str, tuple[dict, str]]:
     repeated = upload(good, keys)
     repeated["one_time_prekeys"].append(keys[0].to_json())
     return {
-        "a signed prekey with a bad signature": ({"signed_prekey": bad_signed, "one_time_prekeys": [k.to_json() for k in keys]}, "not signed by the identity key"),
+        "a signed prekey with a bad signature": (
+            {"signed_prekey": bad_signed, "one_time_prekeys": [k.to_json() for k in keys]},
+            "not signed by the identity key",
+        ),
         "a signed prekey of another identity": (upload(signed_by(carol), keys), "not signed by the identity key"),
-        "a one-time prekey of another identity": (upload(good, keys + one_time_by(carol, 1)), "not signed by the identity key"),
+        "a one-time prekey of another identity": (
+            upload(good, keys + one_time_by(carol, 1)),
+            "not signed by the identity key",
+        ),
         "the last one-time prekey tampered with": (bad_last, "not signed by the identity key"),
         "a signed prekey's signature over a one-time key": (
             {"signed_prekey": {"key": keys[0].key.hex(), "signature": keys[0].signature.hex(), "created_at": 1}},
             "not signed by the identity key",
         ),
-        "more than MAX_UPLOAD one-time prekeys": (upload(good, one_time_by(bob, MAX_UPLOAD + 1)), f"at most {MAX_UPLOAD}"),
+        "more than MAX_UPLOAD one-time prekeys": (
+            upload(good, one_time_by(bob, MAX_UPLOAD + 1)),
+            f"at most {MAX_UPLOAD}",
+        ),
         "a repeated one-time prekey": (repeated, "repeats"),
         "nothing": ({"one_time_prekeys": []}, "signed prekey, one-time prekeys, or both"),
-        "a key that is not hex": ({"one_time_prekeys": [{"key": "zz" * 32, "signature": keys[0].signature.hex()}]}, "one_time_prekeys"),
+        "a key that is not hex": (
+            {"one_time_prekeys": [{"key": "zz" * 32, "signature": keys[0].signature.hex()}]},
+            "one_time_prekeys",
+        ),
         "a short key": ({"signed_prekey": {**good.to_json(), "key": "ab" * 31}}, "signed_prekey"),
         "created_at not a number": ({"signed_prekey": {**good.to_json(), "created_at": "yesterday"}}, "created_at"),
     }
@@ -176,7 +209,10 @@ async def test_refused_uploads_store_nothing(api, case):
     before = upload(signed_by(bob), one_time_by(bob, 2))
     assert (await api.put(f"/v1/prekeys/{bob.address}", json=before, headers=auth)).status_code == 200
     assert fragment in error(await api.put(f"/v1/prekeys/{bob.address}", json=body, headers=auth), 422)
-    assert await status_of(api, bob, auth) == {"one_time": 2, "signed_prekey": before["signed_prekey"]}  # not even the good part
+    assert await status_of(api, bob, auth) == {
+        "one_time": 2,
+        "signed_prekey": before["signed_prekey"],
+    }  # not even the good part
 
 
 @pytest.mark.anyio
@@ -188,11 +224,16 @@ async def test_at_most_max_stored_one_time_prekeys(api):
     signed, batches = signed_by(bob), [one_time_by(bob, MAX_UPLOAD) for _ in range(MAX_STORED // MAX_UPLOAD)]
     for batch in batches:
         assert (await api.put(path, json=upload(signed, batch), headers=auth)).status_code == 200
-    assert (await api.put(path, json=upload(None, batches[0]), headers=auth)).json()["one_time"] == MAX_STORED  # a retry still fits
+    assert (await api.put(path, json=upload(None, batches[0]), headers=auth)).json()[
+        "one_time"
+    ] == MAX_STORED  # a retry still fits
     over = upload(signed_by(bob), batches[-1][:50] + one_time_by(bob, 2))  # 50 stored + 2 new: 202
     message = error(await api.put(path, json=over, headers=auth), 422, "too_many_prekeys")
     assert str(MAX_STORED) in message and "nothing was stored" in message
-    assert await status_of(api, bob, auth) == {"one_time": MAX_STORED, "signed_prekey": signed.to_json()}  # the signed one too
+    assert await status_of(api, bob, auth) == {
+        "one_time": MAX_STORED,
+        "signed_prekey": signed.to_json(),
+    }  # the signed one too
     await api.post(f"{path}/claim")
     assert (await api.put(path, json=upload(None, one_time_by(bob, 1)), headers=auth)).json()["one_time"] == MAX_STORED
 
@@ -207,14 +248,22 @@ async def test_only_the_mailbox_own_token_uploads_or_reads_its_prekeys(api):
     error(await api.put(bob_path, json=upload(signed_by(bob), one_time_by(bob, 1))), 401, "unauthorized")
     error(await api.get(bob_path), 401, "unauthorized")
     assert "another mailbox" in error(await api.put(bob_path, json=mallory_keys, headers=carol_auth), 403, "forbidden")
-    error(await api.put(bob_path, json=upload(signed_by(bob), one_time_by(bob, 1)), headers=carol_auth), 403, "forbidden")
+    error(
+        await api.put(bob_path, json=upload(signed_by(bob), one_time_by(bob, 1)), headers=carol_auth), 403, "forbidden"
+    )
     error(await api.get(bob_path, headers=carol_auth), 403, "forbidden")
     forged = await api.login(bob)
-    forged["Authorization"] = forged["Authorization"][:-2] + ("AA" if not forged["Authorization"].endswith("AA") else "BB")
+    forged["Authorization"] = forged["Authorization"][:-2] + (
+        "AA" if not forged["Authorization"].endswith("AA") else "BB"
+    )
     error(await api.put(bob_path, json=upload(signed_by(bob)), headers=forged), 401)
     error(await api.post(f"{bob_path}/claim"), 404, "not_found")  # nothing of it was stored
-    assert (await api.put(f"/v1/prekeys/{carol.address}", json=mallory_keys, headers=carol_auth)).status_code == 200  # her own: fine
-    error(await api.put(f"/v1/prekeys/{carol.address}", json=upload(signed_by(bob)), headers=carol_auth), 422)  # Bob's key in hers: no
+    assert (
+        await api.put(f"/v1/prekeys/{carol.address}", json=mallory_keys, headers=carol_auth)
+    ).status_code == 200  # her own: fine
+    error(
+        await api.put(f"/v1/prekeys/{carol.address}", json=upload(signed_by(bob)), headers=carol_auth), 422
+    )  # Bob's key in hers: no
 
 
 @pytest.mark.anyio
@@ -223,7 +272,9 @@ async def test_claims_need_a_signed_prekey_and_a_real_address(api):
     await api.publish(bob)
     auth = await api.login(bob)
     assert "no prekeys" in error(await api.post(f"/v1/prekeys/{carol.address}/claim"), 404, "not_found")
-    assert (await api.put(f"/v1/prekeys/{bob.address}", json=upload(None, one_time_by(bob, 2)), headers=auth)).status_code == 200
+    assert (
+        await api.put(f"/v1/prekeys/{bob.address}", json=upload(None, one_time_by(bob, 2)), headers=auth)
+    ).status_code == 200
     error(await api.post(f"/v1/prekeys/{bob.address}/claim"), 404)  # one-time keys alone are no bundle...
     assert (await status_of(api, bob, auth))["one_time"] == 2  # ...and none was spent
     error(await api.post("/v1/prekeys/0x1234/claim"), 422)
@@ -236,7 +287,11 @@ async def test_a_new_identity_key_wipes_the_prekeys_a_reissue_keeps_them(api):
     _, bob, _ = people()
     await api.publish(bob)
     signed = signed_by(bob)
-    assert (await api.put(f"/v1/prekeys/{bob.address}", json=upload(signed, one_time_by(bob, 2)), headers=await api.login(bob))).status_code == 200
+    assert (
+        await api.put(
+            f"/v1/prekeys/{bob.address}", json=upload(signed, one_time_by(bob, 2)), headers=await api.login(bob)
+        )
+    ).status_code == 200
     assert (await api.publish(bob, version=2)).json()["result"] == "updated"  # same keys re-issued
     assert (await status_of(api, bob))["one_time"] == 2
     bob.rotate()
@@ -245,7 +300,9 @@ async def test_a_new_identity_key_wipes_the_prekeys_a_reissue_keeps_them(api):
     assert await status_of(api, bob) == {"one_time": 0, "signed_prekey": None}
     assert api.context.store.prekeys.status(bob.address) == (0, None)
     old_signed = upload(signed)  # signed by the retired key: refused now
-    assert "not signed" in error(await api.put(f"/v1/prekeys/{bob.address}", json=old_signed, headers=await api.login(bob)), 422)
+    assert "not signed" in error(
+        await api.put(f"/v1/prekeys/{bob.address}", json=old_signed, headers=await api.login(bob)), 422
+    )
 
 
 @pytest.mark.anyio
@@ -295,7 +352,9 @@ def test_concurrent_claims_never_share_a_key_nor_come_back_empty(db_url):
         stores[0].publish_identity(bob.bundle())
         keys = one_time_by(bob, MAX_STORED)
         for start in range(0, MAX_STORED, MAX_UPLOAD):
-            stores[0].prekeys.put(bob.address, bob.keys.ed25519_public, signed_by(bob), keys[start : start + MAX_UPLOAD], NOW_MS)
+            stores[0].prekeys.put(
+                bob.address, bob.keys.ed25519_public, signed_by(bob), keys[start : start + MAX_UPLOAD], NOW_MS
+            )
         taken: list[list[OneTimePrekey | None]] = [[] for _ in range(12)]
         start = threading.Barrier(len(taken))
 
@@ -357,7 +416,9 @@ def test_migration_0002_matches_the_models_and_downgrades(backend, request, tmp_
 
 @pytest.fixture
 def live(db_url):
-    relay = LiveRelay(settings_for(db_url, rate=100_000, rate_burst=100_000, one_time_claims_per_minute=100_000), ManualClock())
+    relay = LiveRelay(
+        settings_for(db_url, rate=100_000, rate_burst=100_000, one_time_claims_per_minute=100_000), ManualClock()
+    )
     yield relay
     relay.stop()
 
@@ -374,7 +435,9 @@ def test_client_uploads_in_chunks_reads_status_and_claims_verified_bundles(live)
     signed, keys = signed_by(bob), one_time_by(bob, MAX_UPLOAD + 50)
     with client_for(live, bob) as client:
         assert client.prekey_status(bob.address) == PrekeyStatus(0, None)
-        assert client.publish_prekeys(bob.address, signed, keys) == PrekeyStatus(MAX_UPLOAD + 50, signed)  # two requests
+        assert client.publish_prekeys(bob.address, signed, keys) == PrekeyStatus(
+            MAX_UPLOAD + 50, signed
+        )  # two requests
         assert client.prekey_status() == PrekeyStatus(MAX_UPLOAD + 50, signed)  # the authenticated mailbox by default
         with pytest.raises(RelayRejected) as over:  # 150 + 100 > 200: refused
             client.publish_prekeys(bob.address, None, one_time_by(bob, MAX_UPLOAD + 1))
@@ -421,17 +484,29 @@ def test_client_refuses_prekeys_forged_into_the_relay_database(live):
     signed, keys = signed_by(bob), one_time_by(bob, 2)
     with client_for(live, bob) as client:
         client.publish_prekeys(bob.address, signed, keys)
-    forged = prekeys.sign_one_time(carol.keys.ed25519_secret, secrets.token_bytes(32))  # a valid signature, by the wrong key
+    forged = prekeys.sign_one_time(
+        carol.keys.ed25519_secret, secrets.token_bytes(32)
+    )  # a valid signature, by the wrong key
     engine = live.context.store.engine
     with engine.begin() as connection:  # straight into the table, oldest first, as no route would allow
-        connection.execute(insert(one_time_prekeys).values(seq=0, address=bob.address, key=forged.key.hex(), signature=forged.signature.hex()))
+        connection.execute(
+            insert(one_time_prekeys).values(
+                seq=0, address=bob.address, key=forged.key.hex(), signature=forged.signature.hex()
+            )
+        )
     with RelayClient(live.url) as alice:
         with pytest.raises(PrekeyBundleInvalid, match="one-time prekey is not signed"):
             alice.claim_prekeys(bob.address, bob.keys.ed25519_public)
-        assert alice.claim_prekeys(bob.address, bob.keys.ed25519_public).one_time_prekey == keys[0]  # the real ones still verify
+        assert (
+            alice.claim_prekeys(bob.address, bob.keys.ed25519_public).one_time_prekey == keys[0]
+        )  # the real ones still verify
         mallory_signed = signed_by(carol)
         with engine.begin() as connection:
-            connection.execute(update(signed_prekeys).where(signed_prekeys.c.address == bob.address).values(key=mallory_signed.key.hex(), signature=mallory_signed.signature.hex()))
+            connection.execute(
+                update(signed_prekeys)
+                .where(signed_prekeys.c.address == bob.address)
+                .values(key=mallory_signed.key.hex(), signature=mallory_signed.signature.hex())
+            )
         with pytest.raises(PrekeyBundleInvalid, match="signed prekey is not signed"):
             alice.claim_prekeys(bob.address, bob.keys.ed25519_public)
 
@@ -461,14 +536,22 @@ def lying_relay(answer) -> RelayClient:
     return RelayClient("http://relay.test", transport=httpx.MockTransport(handler), retries=0)
 
 
-@pytest.mark.parametrize("lie", ["mallory's identity and keys", "another address", "a relabelled identity key", "not a bundle"])
+@pytest.mark.parametrize(
+    "lie", ["mallory's identity and keys", "another address", "a relabelled identity key", "not a bundle"]
+)
 def test_client_refuses_a_relay_lying_about_a_bundle(lie):
     _, bob, carol = people()
-    honest = prekeys.PrekeyBundle(bob.address, bob.keys.ed25519_public, signed_by(bob), one_time_by(bob, 1)[0]).to_json()
+    honest = prekeys.PrekeyBundle(
+        bob.address, bob.keys.ed25519_public, signed_by(bob), one_time_by(bob, 1)[0]
+    ).to_json()
     answers = {
-        "mallory's identity and keys": prekeys.PrekeyBundle(bob.address, carol.keys.ed25519_public, signed_by(carol), one_time_by(carol, 1)[0]).to_json(),
+        "mallory's identity and keys": prekeys.PrekeyBundle(
+            bob.address, carol.keys.ed25519_public, signed_by(carol), one_time_by(carol, 1)[0]
+        ).to_json(),
         "another address": {**honest, "address": carol.address},
-        "a relabelled identity key": prekeys.PrekeyBundle(bob.address, bob.keys.ed25519_public, signed_by(carol), None).to_json(),
+        "a relabelled identity key": prekeys.PrekeyBundle(
+            bob.address, bob.keys.ed25519_public, signed_by(carol), None
+        ).to_json(),
         "not a bundle": {"address": bob.address, "identity_key": "00"},
     }
     with lying_relay(honest) as client:  # the control: the same client takes an honest answer
@@ -486,13 +569,19 @@ async def test_claims_beyond_the_per_address_limit_get_no_one_time_prekey(sqlite
         _, bob, carol = people()
         for person in (bob, carol):
             await relay.publish(person)
-            answer = await relay.put(f"/v1/prekeys/{person.address}", json=upload(signed_by(person), one_time_by(person, 10)), headers=await relay.login(person))
+            answer = await relay.put(
+                f"/v1/prekeys/{person.address}",
+                json=upload(signed_by(person), one_time_by(person, 10)),
+                headers=await relay.login(person),
+            )
             assert answer.status_code == 200, answer.text
         claims = [(await relay.post(f"/v1/prekeys/{bob.address}/claim")).json() for _ in range(5)]
         assert [c["one_time_prekey"] is not None for c in claims] == [True, True, True, False, False]
         assert all(c["signed_prekey"] is not None for c in claims)
         assert (await status_of(relay, bob))["one_time"] == 7
-        assert (await relay.post(f"/v1/prekeys/{carol.address}/claim")).json()["one_time_prekey"] is not None  # per address
+        assert (await relay.post(f"/v1/prekeys/{carol.address}/claim")).json()[
+            "one_time_prekey"
+        ] is not None  # per address
         relay.clock.advance(20)  # a third of a minute: one more
         assert (await relay.post(f"/v1/prekeys/{bob.address}/claim")).json()["one_time_prekey"] is not None
     relay.context.close()
@@ -504,8 +593,12 @@ async def test_an_upload_may_replace_the_one_time_prekeys_held(api):
     await api.publish(bob)
     auth = await api.login(bob)
     old, new = one_time_by(bob, 5), one_time_by(bob, 3)
-    assert (await api.put(f"/v1/prekeys/{bob.address}", json=upload(signed_by(bob), old), headers=auth)).status_code == 200
-    replaced = await api.put(f"/v1/prekeys/{bob.address}", json={**upload(None, new), "replace_one_time": True}, headers=auth)
+    assert (
+        await api.put(f"/v1/prekeys/{bob.address}", json=upload(signed_by(bob), old), headers=auth)
+    ).status_code == 200
+    replaced = await api.put(
+        f"/v1/prekeys/{bob.address}", json={**upload(None, new), "replace_one_time": True}, headers=auth
+    )
     assert replaced.status_code == 200, replaced.text
     assert replaced.json()["one_time"] == 3
     claims = [(await api.post(f"/v1/prekeys/{bob.address}/claim")).json()["one_time_prekey"] for _ in range(4)]

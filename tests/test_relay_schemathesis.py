@@ -31,11 +31,11 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     response_schema_conformance,
     status_code_conformance,
 )
+from test_relay_e2e import Relay, raw_envelope, sqlite_url  # noqa: E402
 
 from messaging.client import RelayClient  # noqa: E402
 from messaging.identity import make_bundle  # noqa: E402
 from messaging.keys import MessagingKeys  # noqa: E402
-from test_relay_e2e import Relay, raw_envelope, sqlite_url  # noqa: E402
 
 pytestmark = pytest.mark.slow
 MAX_EXAMPLES = 100

@@ -32,7 +32,10 @@ def test_matches_pyrlp(item):
         (15, "0f"),
         (1024, "820400"),
         ([[], [[]], [[], [[]]]], "c7c0c1c0c3c0c1c0"),
-        (b"Lorem ipsum dolor sit amet, consectetur adipisicing elit", "b838" + b"Lorem ipsum dolor sit amet, consectetur adipisicing elit".hex()),
+        (
+            b"Lorem ipsum dolor sit amet, consectetur adipisicing elit",
+            "b838" + b"Lorem ipsum dolor sit amet, consectetur adipisicing elit".hex(),
+        ),
     ],
 )
 def test_yellow_paper_examples(item, encoded):

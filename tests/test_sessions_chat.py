@@ -29,7 +29,9 @@ pytestmark = pytest.mark.slow
 def relay(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sessions-relay")
     # no per-address claim limit here: one test drains a person's one-time prekeys
-    running = Relay(folder / "home", sqlite_url(folder), env={"HONGBAO_RELAY_ONE_TIME_CLAIMS_PER_MINUTE": "100000"}).start()
+    running = Relay(
+        folder / "home", sqlite_url(folder), env={"HONGBAO_RELAY_ONE_TIME_CLAIMS_PER_MINUTE": "100000"}
+    ).start()
     yield running
     running.stop()
 
@@ -112,7 +114,10 @@ def test_a_forged_prekey_bundle_is_refused_and_nothing_is_stored(people, relay):
 
     signature = crypto_sign(encode_public_key(True, forged_key), mallory.ed25519_secret)[:64]
     with _relay_db(relay) as db:  # the relay (or whoever owns its database) swaps in its own key
-        db.execute("UPDATE signed_prekeys SET key = ?, signature = ? WHERE address = ?", (forged_key.hex(), signature.hex(), bob.address))
+        db.execute(
+            "UPDATE signed_prekeys SET key = ?, signature = ? WHERE address = ?",
+            (forged_key.hex(), signature.hex(), bob.address),
+        )
     with pytest.raises(PrekeyBundleInvalid, match="not signed by the identity key"):
         alice.send(bob.address, payloads.Text("secret"))
     assert alice.store.messages(bob.address) == [] and alice.store.pending_copies() == []
@@ -142,7 +147,11 @@ def test_a_corrupt_session_is_reset_reported_and_healed(people):
     assert _texts(alice.receive()) == ["reply"]
 
     with bob.store.engine.begin() as db:  # Bob's session with Alice is damaged on disk
-        db.execute(SessionRow.__table__.update().where(SessionRow.peer == alice.address).values(sealed=secrets.token_bytes(200)))
+        db.execute(
+            SessionRow.__table__.update()
+            .where(SessionRow.peer == alice.address)
+            .values(sealed=secrets.token_bytes(200))
+        )
     alice.send(bob.address, payloads.Text("lost in the old session"))
     got = bob.receive()
     # Alice's text and her delivered receipt for "reply" were both in the lost session
@@ -243,7 +252,9 @@ def test_two_processes_of_one_account_never_reuse_a_message_key(people):
     alice.bundle_for(bob.address)
     alice.send(bob.address, payloads.Text("start"))
     assert _texts(bob.receive()) == ["start"]
-    twins = [Messenger.open(alice.store.path.parent.parent, alice._account_key, relay_url=alice.relay_url) for _ in range(2)]
+    twins = [
+        Messenger.open(alice.store.path.parent.parent, alice._account_key, relay_url=alice.relay_url) for _ in range(2)
+    ]
     start = threading.Barrier(2)
 
     def send_all(twin: Messenger, name: str) -> None:

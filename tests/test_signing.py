@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from conftest import load_vector
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import load_vector
 from wallet import address, signing
 from wallet.errors import InvalidAddress, SigningError
 
@@ -59,8 +59,23 @@ def test_eip712_rejects_malformed_data():
         signing.typed_data_hash(broken)
 
 
-EIP1559 = {"chainId": 31337, "nonce": "0x7", "to": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "value": "1000000000000000000", "gas": 21000, "maxFeePerGas": "0x77359400", "maxPriorityFeePerGas": 1_000_000_000}
-LEGACY = {"chainId": 1, "nonce": 0, "to": "0x70997970c51812dc3a010c7d01b50e0d17dc79c8", "value": 1, "gas": 21000, "gasPrice": 20_000_000_000}
+EIP1559 = {
+    "chainId": 31337,
+    "nonce": "0x7",
+    "to": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    "value": "1000000000000000000",
+    "gas": 21000,
+    "maxFeePerGas": "0x77359400",
+    "maxPriorityFeePerGas": 1_000_000_000,
+}
+LEGACY = {
+    "chainId": 1,
+    "nonce": 0,
+    "to": "0x70997970c51812dc3a010c7d01b50e0d17dc79c8",
+    "value": 1,
+    "gas": 21000,
+    "gasPrice": 20_000_000_000,
+}
 
 
 @pytest.mark.parametrize("tx, first_byte", [(EIP1559, 0x02), (LEGACY, None)])
@@ -95,9 +110,19 @@ def test_transaction_errors(change, message):
 
 def test_signature_values_with_leading_zero_bytes_are_canonical():
     """Found by hypothesis: r or s below 2**248 must lose its leading zero byte in RLP."""
-    tx = {"chainId": 204552553, "nonce": 444436482, "gas": 31602, "value": 280305, "data": b"1\x00\xc6;\xa2\x9d\x01jH", "maxFeePerGas": 204553432, "maxPriorityFeePerGas": 879}
+    tx = {
+        "chainId": 204552553,
+        "nonce": 444436482,
+        "gas": 31602,
+        "value": 280305,
+        "data": b"1\x00\xc6;\xa2\x9d\x01jH",
+        "maxFeePerGas": 204553432,
+        "maxPriorityFeePerGas": 879,
+    }
     key = (1790).to_bytes(32, "big")
-    assert signing.sign_transaction(key, tx).raw == bytes(Account.sign_transaction(signing.normalize_transaction(tx), key).raw_transaction)
+    assert signing.sign_transaction(key, tx).raw == bytes(
+        Account.sign_transaction(signing.normalize_transaction(tx), key).raw_transaction
+    )
 
 
 def test_transaction_to_with_bad_checksum():
@@ -123,14 +148,20 @@ uint = st.integers(min_value=0, max_value=2**64)
     access=st.lists(st.tuples(addresses, st.lists(st.binary(min_size=32, max_size=32), max_size=2)), max_size=2),
     legacy=st.booleans(),
 )
-def test_our_encoding_is_byte_identical_to_eth_account(key, chain_id, nonce, gas, to, value, data, fee, tip, access, legacy):
+def test_our_encoding_is_byte_identical_to_eth_account(
+    key, chain_id, nonce, gas, to, value, data, fee, tip, access, legacy
+):
     tx = {"chainId": chain_id, "nonce": nonce, "gas": gas, "value": value, "data": data}
     if to is not None:
         tx["to"] = to
     if legacy:
         tx["gasPrice"] = fee
     else:
-        tx.update(maxFeePerGas=fee + tip, maxPriorityFeePerGas=tip, accessList=[{"address": a, "storageKeys": ["0x" + k.hex() for k in ks]} for a, ks in access])
+        tx.update(
+            maxFeePerGas=fee + tip,
+            maxPriorityFeePerGas=tip,
+            accessList=[{"address": a, "storageKeys": ["0x" + k.hex() for k in ks]} for a, ks in access],
+        )
     ours = signing.sign_transaction(key, tx)
     theirs = Account.sign_transaction(signing.normalize_transaction(tx), key)
     assert ours.raw == bytes(theirs.raw_transaction)

@@ -6,10 +6,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import PASSWORD
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import PASSWORD
 from wallet import address as addr
 from wallet import config as config_mod
 from wallet import keyring, sync, vault
@@ -135,7 +135,7 @@ def test_ranges_cover_every_block_once_in_capped_pieces(first, length, size):
 def test_transfer_topic_is_the_erc20_event_hash():
     from eth_hash.auto import keccak
 
-    assert sync.TRANSFER_TOPIC == "0x" + keccak(b"Transfer(address,address,uint256)").hex()
+    assert "0x" + keccak(b"Transfer(address,address,uint256)").hex() == sync.TRANSFER_TOPIC
 
 
 def _log(to: str, amount: int, **overrides) -> dict:
@@ -143,7 +143,10 @@ def _log(to: str, amount: int, **overrides) -> dict:
         "address": "0x" + "70" * 20,
         "topics": [sync.TRANSFER_TOPIC, sync.address_topic(STRANGER), sync.address_topic(to)],
         "data": "0x" + amount.to_bytes(32, "big").hex(),
-        "blockNumber": "0x10", "transactionHash": "0x" + "ab" * 32, "logIndex": "0x2", "removed": False,
+        "blockNumber": "0x10",
+        "transactionHash": "0x" + "ab" * 32,
+        "logIndex": "0x2",
+        "removed": False,
     }
     return {**entry, **overrides}
 
@@ -153,14 +156,27 @@ def test_token_transfers_keeps_only_erc20_transfers_to_us():
     nft = _log(ALICE, 5, topics=_log(ALICE, 5)["topics"] + ["0x" + "00" * 31 + "07"], data="0x")
     logs = [_log(ALICE, 2**256 - 1), _log(STRANGER, 5), _log(ALICE, 0), _log(ALICE, 5, removed=True), nft]
     found = sync.token_transfers(1, logs, wanted, {0x10: 1_700_000_000})
-    assert found == [Incoming(1, "0x" + "ab" * 32, 2, 16, STRANGER, ALICE, addr.to_checksum("0x" + "70" * 20), 2**256 - 1, 1_700_000_000)]
+    assert found == [
+        Incoming(
+            1, "0x" + "ab" * 32, 2, 16, STRANGER, ALICE, addr.to_checksum("0x" + "70" * 20), 2**256 - 1, 1_700_000_000
+        )
+    ]
 
 
 def test_eth_candidates_need_value_and_one_of_our_addresses():
     def tx(to, value, n):
         return {"to": to, "value": hex(value), "hash": f"0x{n:064x}", "from": STRANGER.lower()}
 
-    block = {"number": "0x5", "timestamp": "0x64", "transactions": [tx(ALICE.upper().replace("0X", "0x"), 7, 1), tx(ALICE, 0, 2), tx(None, 9, 3), tx(STRANGER, 9, 4)]}
+    block = {
+        "number": "0x5",
+        "timestamp": "0x64",
+        "transactions": [
+            tx(ALICE.upper().replace("0X", "0x"), 7, 1),
+            tx(ALICE, 0, 2),
+            tx(None, 9, 3),
+            tx(STRANGER, 9, 4),
+        ],
+    }
     found = sync.eth_candidates(1, block, {ALICE.lower()})
     assert [(i.hash, i.to, i.amount, i.log_index, i.token) for i in found] == [(f"0x{1:064x}", ALICE, 7, -1, None)]
 
@@ -178,11 +194,34 @@ def test_sync_finds_incoming_eth_and_tokens_and_ignores_reverted_and_foreign(anv
     assert (result.from_block, result.to_block) == (0, node.head())
     eth_block, token_block = to_int(scene["eth_in"]["blockNumber"]), to_int(scene["token_in"]["blockNumber"])
     assert sorted(result.found, key=lambda i: i.block) == [
-        Incoming(31337, scene["eth_in"]["transactionHash"], -1, eth_block, DEV, ALICE, None, 3 * ETHER // 2, node.timestamp(eth_block)),
-        Incoming(31337, scene["token_in"]["transactionHash"], 0, token_block, DEV, ALICE, scene["token"], 1_234_567, node.timestamp(token_block)),
+        Incoming(
+            31337,
+            scene["eth_in"]["transactionHash"],
+            -1,
+            eth_block,
+            DEV,
+            ALICE,
+            None,
+            3 * ETHER // 2,
+            node.timestamp(eth_block),
+        ),
+        Incoming(
+            31337,
+            scene["token_in"]["transactionHash"],
+            0,
+            token_block,
+            DEV,
+            ALICE,
+            scene["token"],
+            1_234_567,
+            node.timestamp(token_block),
+        ),
     ]
     assert log.incoming_by_hash(31337, scene["reverted"]["transactionHash"]) == []
-    assert [a["hash"] for a in log.activity(31337)] == [scene["token_in"]["transactionHash"], scene["eth_in"]["transactionHash"]]
+    assert [a["hash"] for a in log.activity(31337)] == [
+        scene["token_in"]["transactionHash"],
+        scene["eth_in"]["transactionHash"],
+    ]
 
 
 def test_receipts_are_fetched_only_for_candidate_transactions(anvil, node, log, scene):
@@ -262,7 +301,7 @@ def test_get_logs_ranges_are_capped(anvil, node, log, scene, monkeypatch):
     result = sync.sync(rpc, log, 31337, [ALICE], batch=1000)
     spans = [(to_int(p[0]["fromBlock"]), to_int(p[0]["toBlock"])) for m, p in rpc.methods if m == "eth_getLogs"]
     assert len(spans) > 1 and all(hi - lo + 1 <= 2 for lo, hi in spans)
-    assert [n for lo, hi in spans for n in range(lo, hi + 1)] == list(range(0, node.head() + 1))
+    assert [n for lo, hi in spans for n in range(lo, hi + 1)] == list(range(node.head() + 1))
     assert any(i.token == scene["token"] for i in result.found)
 
 
@@ -274,7 +313,9 @@ def test_token_filter_limits_the_contracts(anvil, node, log, scene):
 def test_progress_reports_every_batch_up_to_the_total(anvil, node, log, scene):
     node.mine(20)
     calls = []
-    result = sync.sync(anvil.rpc(), log, 31337, [ALICE], batch=7, progress=lambda done, total: calls.append((done, total)))
+    result = sync.sync(
+        anvil.rpc(), log, 31337, [ALICE], batch=7, progress=lambda done, total: calls.append((done, total))
+    )
     total = result.blocks
     assert calls == [(min(n, total), total) for n in range(7, total + 7, 7)]
 
@@ -303,7 +344,9 @@ def run(command, *args: str):
     from cli.history_cmd import sync_command, tx_list, tx_show
 
     # a wide "terminal", so Rich tables show full addresses and hashes
-    return CliRunner(env={"COLUMNS": "250"}).invoke({"sync": sync_command, "list": tx_list, "show": tx_show}[command], list(args))
+    return CliRunner(env={"COLUMNS": "250"}).invoke(
+        {"sync": sync_command, "list": tx_list, "show": tx_show}[command], list(args)
+    )
 
 
 def test_sync_command_syncs_watch_accounts_and_prints_what_it_found(hongbao_home, anvil, node, scene, cheap_kdf):
@@ -316,7 +359,11 @@ def test_sync_command_syncs_watch_accounts_and_prints_what_it_found(hongbao_home
     eth = next(f for f in data["found"] if f["token"] is None)
     assert (eth["amount"], eth["formatted"], eth["symbol"]) == (str(3 * ETHER // 2), "1.5", "ETH")
     token = next(f for f in data["found"] if f["token"] is not None)
-    assert (token["token"], token["amount"], token["formatted"]) == (scene["token"], "1234567", None)  # not a configured token
+    assert (token["token"], token["amount"], token["formatted"]) == (
+        scene["token"],
+        "1234567",
+        None,
+    )  # not a configured token
 
     again = json.loads(run("sync", "--json").stdout)
     assert again["found"] == [] and again["blocks"] == 0
@@ -341,7 +388,9 @@ def test_sync_command_refuses_an_rpc_of_another_chain(hongbao_home, anvil, cheap
     watch_wallet(hongbao_home, ALICE)
     result = run("sync")
     assert isinstance(result.exception, WalletError)
-    assert f"the RPC at {anvil.url} reports chain id 31337" in str(result.exception) and "configured as 1" in str(result.exception)
+    assert f"the RPC at {anvil.url} reports chain id 31337" in str(result.exception) and "configured as 1" in str(
+        result.exception
+    )
 
 
 def test_sync_command_without_accounts_says_what_to_do(hongbao_home):

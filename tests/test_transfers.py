@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-
 from conftest import ANVIL_KEYS
+
 from wallet import address as addr
-from wallet.amounts import Amount
 from wallet import config, signing, transfers
+from wallet.amounts import Amount
 from wallet.chain import Chain
 from wallet.history import History
 from wallet.rpc import to_int
@@ -124,7 +124,9 @@ def test_speed_up_replaces_a_pending_transaction(cli, anvil, funded, hongbao_hom
     original = rpc.call("eth_getTransactionByHash", slow["hash"])
     replacement = rpc.call("eth_getTransactionByHash", faster["hash"])
     assert original is None  # replaced in the pool
-    assert to_int(replacement["maxFeePerGas"]) >= to_int(rpc.call("eth_feeHistory", "0x1", "latest", [])["baseFeePerGas"][-1])
+    assert to_int(replacement["maxFeePerGas"]) >= to_int(
+        rpc.call("eth_feeHistory", "0x1", "latest", [])["baseFeePerGas"][-1]
+    )
     rpc.call("evm_mine")
     assert rpc.call("eth_getTransactionReceipt", slow["hash"]) is None
     assert to_int(rpc.call("eth_getTransactionReceipt", faster["hash"])["status"]) == 1
@@ -161,7 +163,9 @@ def test_insufficient_funds_says_needed_and_available(cli, anvil, funded):
     result = cli("send", ALICE, "5", "--wallet", "me", "--yes", check=False)
     line = one_line_error(result, "insufficient funds", "have 5 ETH")
     assert "needs 5.0" in line and "fee" in line
-    one_line_error(cli("send", ALICE, "6", "--wallet", "me", "--yes", check=False), "sending 6 ETH (plus the fee), have 5 ETH")
+    one_line_error(
+        cli("send", ALICE, "6", "--wallet", "me", "--yes", check=False), "sending 6 ETH (plus the fee), have 5 ETH"
+    )
 
 
 def test_bad_checksum_and_bad_amounts(cli, anvil, funded):
@@ -169,14 +173,19 @@ def test_bad_checksum_and_bad_amounts(cli, anvil, funded):
     bad = ALICE[:i] + ALICE[i].swapcase() + ALICE[i + 1 :]
     one_line_error(cli("send", bad, "1", "--wallet", "me", "--yes", check=False), "wrong EIP-55 checksum")
     one_line_error(cli("send", ALICE, "1.5 NOPE", "--wallet", "me", "--yes", check=False), "unknown token 'NOPE'")
-    one_line_error(cli("send", ALICE, "0.0000000000000000001", "--wallet", "me", "--yes", check=False), "more than 18 decimal places")
+    one_line_error(
+        cli("send", ALICE, "0.0000000000000000001", "--wallet", "me", "--yes", check=False),
+        "more than 18 decimal places",
+    )
     one_line_error(cli("send", ALICE, "lots", "--wallet", "me", "--yes", check=False), "is not an amount")
 
 
 def test_chain_id_mismatch_refuses_to_sign(cli, anvil, funded, hongbao_home):
     point_local_at(hongbao_home, anvil, chain_id=1)
     before = balance_of(anvil, funded)
-    one_line_error(cli("send", ALICE, "1", "--wallet", "me", "--yes", check=False), "reports chain id 31337", "configured as 1")
+    one_line_error(
+        cli("send", ALICE, "1", "--wallet", "me", "--yes", check=False), "reports chain id 31337", "configured as 1"
+    )
     assert balance_of(anvil, funded) == before
 
 
@@ -193,7 +202,15 @@ def test_nonce_too_low_and_underpriced_replacement(hongbao_home, anvil):
     point_local_at(hongbao_home, anvil)
     chain = Chain.connect(config.load(hongbao_home).current())
     key = bytes.fromhex(ANVIL_KEYS[2])
-    tx = {"chainId": 31337, "nonce": 0, "to": ALICE, "value": 1, "gas": 21000, "maxFeePerGas": 3 * 10**9, "maxPriorityFeePerGas": 10**9}
+    tx = {
+        "chainId": 31337,
+        "nonce": 0,
+        "to": ALICE,
+        "value": 1,
+        "gas": 21000,
+        "maxFeePerGas": 3 * 10**9,
+        "maxPriorityFeePerGas": 10**9,
+    }
     first = signing.sign_transaction(key, tx)
     transfers.broadcast(chain, first.raw)
     transfers.wait_for_receipt(chain, "0x" + first.hash.hex())  # anvil's automine is asynchronous
@@ -208,12 +225,20 @@ def test_nonce_too_low_and_underpriced_replacement(hongbao_home, anvil):
 def test_revert_is_explained_before_signing(cli, anvil, funded):
     # A contract whose code is just REVERT with a reason: PUSH the Error(string) payload and revert.
     reason = b"no ETH accepted"
-    payload = bytes.fromhex("08c379a0") + (32).to_bytes(32, "big") + len(reason).to_bytes(32, "big") + reason.ljust(32, b"\0")
-    runtime = b"".join(bytes([0x7F]) + payload[i : i + 32].ljust(32, b"\0") + bytes([0x60, i, 0x52]) for i in range(0, len(payload), 32)) + bytes([0x60, len(payload), 0x60, 0x00, 0xFD])
+    payload = (
+        bytes.fromhex("08c379a0") + (32).to_bytes(32, "big") + len(reason).to_bytes(32, "big") + reason.ljust(32, b"\0")
+    )
+    runtime = b"".join(
+        bytes([0x7F]) + payload[i : i + 32].ljust(32, b"\0") + bytes([0x60, i, 0x52])
+        for i in range(0, len(payload), 32)
+    ) + bytes([0x60, len(payload), 0x60, 0x00, 0xFD])
     target = "0x" + "12" * 20
     anvil.rpc().call("anvil_setCode", target, "0x" + runtime.hex())
     before = balance_of(anvil, funded)
-    one_line_error(cli("send", addr.to_checksum(target), "1", "--wallet", "me", "--yes", check=False), "would fail (no ETH accepted)")
+    one_line_error(
+        cli("send", addr.to_checksum(target), "1", "--wallet", "me", "--yes", check=False),
+        "would fail (no ETH accepted)",
+    )
     assert balance_of(anvil, funded) == before
 
 
@@ -238,17 +263,28 @@ def test_token_send_and_sync_finds_the_incoming_transfer(cli, anvil, funded):
     one_line_error(cli("send", ALICE, "300 HBT", "--wallet", "me", "--yes", check=False), "insufficient HBT", "have 0")
     # The dev account holds the supply: 300 HBT come to our wallet from outside it.
     rpc = anvil.rpc()
-    rpc.call("eth_sendTransaction", {"from": localchain.DEV_ADDRESS, "to": deployed["address"], "data": "0x" + abi.call_data("transfer(address,uint256)", funded, 300 * 10**6).hex()})
+    rpc.call(
+        "eth_sendTransaction",
+        {
+            "from": localchain.DEV_ADDRESS,
+            "to": deployed["address"],
+            "data": "0x" + abi.call_data("transfer(address,uint256)", funded, 300 * 10**6).hex(),
+        },
+    )
     rpc.call("evm_mine")
     assert [b["formatted"] for b in cli.json("balance", funded)["balances"]] == ["5", "300"]
     synced = cli.json("sync", "--wallet", "me")
     incoming = [row for row in cli.json("tx", "list") if row["direction"] == "in"]
-    assert [(r["from"], r["token"], r["amount"]) for r in incoming if r["token"]] == [(localchain.DEV_ADDRESS, deployed["address"], str(300 * 10**6))], synced
+    assert [(r["from"], r["token"], r["amount"]) for r in incoming if r["token"]] == [
+        (localchain.DEV_ADDRESS, deployed["address"], str(300 * 10**6))
+    ], synced
     # And our own token send: decoded, exact, confirmed.
     sent = cli.json("send", ALICE, "250.5", "HBT", "--wallet", "me", "--yes")
     assert sent["status"] == "confirmed" and sent["token_amount"] == str(250_500_000)
     assert [b["formatted"] for b in cli.json("balance", funded)["balances"]][1] == "49.5"
-    one_line_error(cli("send", ALICE, "0.0000001 HBT", "--wallet", "me", "--yes", check=False), "more than 6 decimal places")
+    one_line_error(
+        cli("send", ALICE, "0.0000001 HBT", "--wallet", "me", "--yes", check=False), "more than 6 decimal places"
+    )
 
 
 def test_unlimited_approval_is_flagged(hongbao_home, anvil, cli):
@@ -259,12 +295,24 @@ def test_unlimited_approval_is_flagged(hongbao_home, anvil, cli):
     point_local_at(hongbao_home, anvil)
     chain = Chain.connect(config.load(hongbao_home).current())
     owner = addr.from_private_key(bytes.fromhex(ANVIL_KEYS[1]))
-    deploy = transfers.prepare(chain, transfers.Draft(owner, None, 0, deployment_tx(load("TestToken"), "T", "T", 18, 10**24), "deploy"))
-    record = transfers.send(chain, deploy, bytes.fromhex(ANVIL_KEYS[1]), History(hongbao_home / "h.sqlite"), lock_path=hongbao_home / "lock")
+    deploy = transfers.prepare(
+        chain, transfers.Draft(owner, None, 0, deployment_tx(load("TestToken"), "T", "T", 18, 10**24), "deploy")
+    )
+    record = transfers.send(
+        chain, deploy, bytes.fromhex(ANVIL_KEYS[1]), History(hongbao_home / "h.sqlite"), lock_path=hongbao_home / "lock"
+    )
     token = transfers.wait_for_receipt(chain, record.hash)["contractAddress"]
-    unlimited = transfers.prepare(chain, transfers.Draft(owner, addr.to_checksum(token), 0, abi_call("approve(address,uint256)", ALICE, erc20.UNLIMITED), "call"))
+    unlimited = transfers.prepare(
+        chain,
+        transfers.Draft(
+            owner, addr.to_checksum(token), 0, abi_call("approve(address,uint256)", ALICE, erc20.UNLIMITED), "call"
+        ),
+    )
     assert unlimited.decoded.function == "approve" and "UNLIMITED APPROVAL" in unlimited.warnings[0]
-    bounded = transfers.prepare(chain, transfers.Draft(owner, addr.to_checksum(token), 0, abi_call("approve(address,uint256)", ALICE, 10**18), "call"))
+    bounded = transfers.prepare(
+        chain,
+        transfers.Draft(owner, addr.to_checksum(token), 0, abi_call("approve(address,uint256)", ALICE, 10**18), "call"),
+    )
     assert bounded.warnings == []
 
 

@@ -11,13 +11,21 @@ import sys
 import textwrap
 
 import pytest
+from conftest import ANVIL_MNEMONIC, PASSWORD
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import ANVIL_MNEMONIC, PASSWORD
 from test_hd import ANVIL_ACCOUNTS, ANVIL_KEY_0
+
 from wallet import atomic, keyring, vault
-from wallet.errors import AccountNotFound, SigningError, VaultCorrupt, WalletError, WalletExists, WalletNotFound, WrongPassword
+from wallet.errors import (
+    AccountNotFound,
+    SigningError,
+    VaultCorrupt,
+    WalletError,
+    WalletExists,
+    WalletNotFound,
+    WrongPassword,
+)
 
 FAST = "interactive"
 
@@ -75,7 +83,10 @@ def test_unlock_runs_no_pbkdf2(store, anvil, monkeypatch):
 def test_derive_indices_paths_and_custom_path(store, anvil):
     unlocked = store.open("anvil").unlock(PASSWORD)
     added = unlocked.derive(2, label="more")
-    assert [(a.index, a.path, a.label) for a in added] == [(3, "m/44'/60'/0'/0/3", "more"), (4, "m/44'/60'/0'/0/4", "more")]
+    assert [(a.index, a.path, a.label) for a in added] == [
+        (3, "m/44'/60'/0'/0/3", "more"),
+        (4, "m/44'/60'/0'/0/4", "more"),
+    ]
     custom = unlocked.derive(path="m/44h/60h/0h/0/9")[0]
     assert custom.address == ANVIL_ACCOUNTS[9] and custom.path == "m/44'/60'/0'/0/9"
     with pytest.raises(WalletError, match="already account"):
@@ -90,7 +101,12 @@ def test_imported_and_watch_accounts(store):
     assert not unlocked.has_mnemonic
     imported = unlocked.add_private_key(bytes.fromhex(ANVIL_KEY_0), "hot")
     watch = unlocked.add_watch(ANVIL_ACCOUNTS[1].lower(), "cold")
-    assert (imported.kind, imported.address, watch.kind, watch.address) == ("imported", ANVIL_ACCOUNTS[0], "watch", ANVIL_ACCOUNTS[1])
+    assert (imported.kind, imported.address, watch.kind, watch.address) == (
+        "imported",
+        ANVIL_ACCOUNTS[0],
+        "watch",
+        ANVIL_ACCOUNTS[1],
+    )
     reopened = store.open("keys").unlock(PASSWORD)
     assert reopened.private_key(0).hex() == ANVIL_KEY_0
     with pytest.raises(SigningError, match="watch-only"):
@@ -236,7 +252,9 @@ def test_newer_vault_version_is_a_clear_error(store, anvil):
 
 
 def test_derive_keeps_the_wallets_scheme(store):
-    unlocked = store.create_from_mnemonic("ledger", ANVIL_MNEMONIC, PASSWORD, preset=FAST, accounts=2, scheme="ledger-live")
+    unlocked = store.create_from_mnemonic(
+        "ledger", ANVIL_MNEMONIC, PASSWORD, preset=FAST, accounts=2, scheme="ledger-live"
+    )
     assert [a.path for a in unlocked.derive()] == ["m/44'/60'/2'/0/0"]
     # Index 0 of both schemes is the same path (already account 0), so bip44 starts at 1.
     assert [a.path for a in unlocked.derive(scheme="bip44")] == ["m/44'/60'/0'/0/1"]

@@ -10,8 +10,8 @@ import signal
 import subprocess
 
 import pytest
-
 from test_packet_cli import HONGBAO, person, relay, warp  # noqa: F401  (relay: the module's relay fixture)
+
 from wallet import config
 
 pytestmark = pytest.mark.slow
@@ -30,15 +30,33 @@ def test_watch_tells_claims_once_and_deadlines(cli, tmp_path, anvil, relay):  # 
     alice.json("contacts", "add", bob.address, "--name", "bob")
 
     assert watched(alice) == []  # no packets yet: nothing from the chain (and no error)
-    created = alice.json("packet", "create", "--to", "bob", "--amount", "0.6 ETH", "--shares", "2", "--fixed", "--expires", "2h",
-                         "--greeting", "新年快乐", "--yes")
+    created = alice.json(
+        "packet",
+        "create",
+        "--to",
+        "bob",
+        "--amount",
+        "0.6 ETH",
+        "--shares",
+        "2",
+        "--fixed",
+        "--expires",
+        "2h",
+        "--greeting",
+        "新年快乐",
+        "--yes",
+    )
     pid = created["packet_id"]
     got = bob.json("packet", "claim", pid[:12], "--yes")
     assert got["amount"] == str(3 * 10**17)
 
     (claim,) = [e for e in watched(alice) if e["kind"] != "message"]
     assert claim["kind"] == "claim" and claim["packet_id"] == pid and claim["recipient"] == bob.address
-    assert claim["recipient_name"] == "bob" and claim["amount"] == str(3 * 10**17) and (claim["claimed"], claim["shares"]) == (1, 2)
+    assert (
+        claim["recipient_name"] == "bob"
+        and claim["amount"] == str(3 * 10**17)
+        and (claim["claimed"], claim["shares"]) == (1, 2)
+    )
     assert claim["text"] == "🧧 bob claimed 0.3 ETH from your packet “新年快乐” (1 of 2 claimed)"
     assert claim["tx"] == got["tx"]
     assert watched(alice) == []  # told once
@@ -47,9 +65,17 @@ def test_watch_tells_claims_once_and_deadlines(cli, tmp_path, anvil, relay):  # 
 
     # the live view polls the chain too: a claim made while Alice watches shows up, and is
     # not told again by a later `--once`; an exhausted packet has no deadline to tell
-    other = alice.json("packet", "create", "--to", "bob", "--amount", "0.1 ETH", "--shares", "1", "--expires", "2h", "--yes")["packet_id"]
-    watcher = subprocess.Popen([*HONGBAO, "chat", "watch", "--json"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env={**cli.env, "HONGBAO_HOME": str(alice.home)})
+    other = alice.json(
+        "packet", "create", "--to", "bob", "--amount", "0.1 ETH", "--shares", "1", "--expires", "2h", "--yes"
+    )["packet_id"]
+    watcher = subprocess.Popen(
+        [*HONGBAO, "chat", "watch", "--json"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**cli.env, "HONGBAO_HOME": str(alice.home)},
+    )
     try:
         bob.json("packet", "claim", other[:12], "--yes")
         ready, _, _ = select.select([watcher.stdout], [], [], 30)
@@ -74,7 +100,9 @@ def test_watch_tells_claims_once_and_deadlines(cli, tmp_path, anvil, relay):  # 
 
     warp(anvil, 31 * 60)
     (expired,) = watched(alice)
-    assert expired["kind"] == "expired" and expired["remaining"] == str(3 * 10**17) and "refund it now" in expired["text"]
+    assert (
+        expired["kind"] == "expired" and expired["remaining"] == str(3 * 10**17) and "refund it now" in expired["text"]
+    )
 
     alice.json("packet", "refund", pid[:10], "--yes")
     assert watched(alice) == []  # refunded: nothing left to tell

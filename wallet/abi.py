@@ -7,8 +7,9 @@ signatures) goes to eth-abi, imported on first use.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 from eth_hash.auto import keccak
 

@@ -19,9 +19,7 @@ def to_checksum(address_hex: str) -> str:
     """EIP-55 mixed-case form of a 40-hex-digit address (with or without 0x)."""
     lower = address_hex.lower().removeprefix("0x")
     digest = keccak(lower.encode("ascii")).hex()
-    return "0x" + "".join(
-        c.upper() if c.isalpha() and int(d, 16) >= 8 else c for c, d in zip(lower, digest)
-    )
+    return "0x" + "".join(c.upper() if c.isalpha() and int(d, 16) >= 8 else c for c, d in zip(lower, digest))
 
 
 def from_public_key(public_key: bytes) -> str:
@@ -54,9 +52,7 @@ def parse(text: str) -> str:
     body = text.removeprefix("0x")
     checksummed = to_checksum(body)
     if body != body.lower() and body != body.upper() and checksummed[2:] != body:
-        raise InvalidAddress(
-            f"address {text} has a wrong EIP-55 checksum (a typo?); copy it again from its source"
-        )
+        raise InvalidAddress(f"address {text} has a wrong EIP-55 checksum (a typo?); copy it again from its source")
     return checksummed
 
 

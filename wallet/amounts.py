@@ -15,7 +15,10 @@ from .errors import WalletError
 
 ETH_DECIMALS = 18
 MAX = "max"
-_AMOUNT = re.compile(r"^\s*(?P<number>[0-9][0-9_,]*(?:\.[0-9_]*)?|\.[0-9_]+|max)\s*(?P<unit>[A-Za-z][A-Za-z0-9._-]{0,19}|0x[0-9a-fA-F]{40})?\s*\Z", re.IGNORECASE)
+_AMOUNT = re.compile(
+    r"^\s*(?P<number>[0-9][0-9_,]*(?:\.[0-9_]*)?|\.[0-9_]+|max)\s*(?P<unit>[A-Za-z][A-Za-z0-9._-]{0,19}|0x[0-9a-fA-F]{40})?\s*\Z",
+    re.IGNORECASE,
+)
 _UNIT_SCALE = {"wei": 0, "gwei": 9}
 
 
@@ -39,7 +42,9 @@ def parse_amount(text: str, default_unit: str | None = None) -> Amount:
     """Parse `1.5`, `1.5 ETH`, `250 TKN`, `1,000.25`, `0.1 gwei`, `max`."""
     match = _AMOUNT.match(text)
     if not match:
-        raise AmountError(f"{text!r} is not an amount: write a number and an optional unit, e.g. '1.5 ETH', '250 TKN' or 'max'")
+        raise AmountError(
+            f"{text!r} is not an amount: write a number and an optional unit, e.g. '1.5 ETH', '250 TKN' or 'max'"
+        )
     number, unit = match.group("number"), match.group("unit") or default_unit
     if number.lower() == MAX:
         return Amount(None, unit)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import unicodedata
-from functools import lru_cache
+from functools import cache
 
 from .errors import InvalidMnemonic
 
@@ -44,20 +44,18 @@ def language_name(language: str) -> str:
     key = language.strip().lower().replace(" ", "_")
     key = ALIASES.get(key, key)
     if key not in LANGUAGES:
-        raise InvalidMnemonic(
-            f"unknown wordlist language {language!r}; choose one of: {', '.join(LANGUAGES)}"
-        )
+        raise InvalidMnemonic(f"unknown wordlist language {language!r}; choose one of: {', '.join(LANGUAGES)}")
     return key
 
 
-@lru_cache(maxsize=None)
+@cache
 def _engine(language: str):
     from mnemonic import Mnemonic
 
     return Mnemonic(language)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _words(language: str) -> frozenset[str]:
     return frozenset(_engine(language).wordlist)
 
@@ -77,9 +75,12 @@ def split_words(phrase: str) -> list[str]:
     """
     text = unicodedata.normalize("NFKD", phrase).strip().lower()
     words = text.split()
-    if len(words) == 1 and len(words[0]) in WORD_COUNTS and all(
-        unicodedata.category(c) == "Lo" for c in words[0]
-    ) and any(words[0][0] in _words(lang) for lang in _CJK):
+    if (
+        len(words) == 1
+        and len(words[0]) in WORD_COUNTS
+        and all(unicodedata.category(c) == "Lo" for c in words[0])
+        and any(words[0][0] in _words(lang) for lang in _CJK)
+    ):
         words = list(words[0])
     return words
 
@@ -97,9 +98,7 @@ def check(phrase: str, language: str | None = None) -> tuple[str, str]:
     """
     words = split_words(phrase)
     if len(words) not in WORD_COUNTS:
-        raise InvalidMnemonic(
-            f"a recovery phrase has 12, 15, 18, 21 or 24 words; this one has {len(words)}"
-        )
+        raise InvalidMnemonic(f"a recovery phrase has 12, 15, 18, 21 or 24 words; this one has {len(words)}")
     if language is None:
         candidates = [lang for lang in LANGUAGES if all(w in _words(lang) for w in words)]
         language = next(
@@ -113,13 +112,9 @@ def check(phrase: str, language: str | None = None) -> tuple[str, str]:
         if word not in wordlist:
             close = difflib.get_close_matches(word, _engine(language).wordlist, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else "; check the spelling"
-            raise InvalidMnemonic(
-                f"word {position} ({word!r}) is not in the {language} BIP39 wordlist{hint}"
-            )
+            raise InvalidMnemonic(f"word {position} ({word!r}) is not in the {language} BIP39 wordlist{hint}")
     if not _checksum_ok(words, language):
-        raise InvalidMnemonic(
-            "the recovery phrase checksum fails: a word is wrong or the order is mixed up"
-        )
+        raise InvalidMnemonic("the recovery phrase checksum fails: a word is wrong or the order is mixed up")
     return _join(words, language), language
 
 

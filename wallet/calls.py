@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 from . import abi, erc20
@@ -77,13 +77,16 @@ class Function:
 
 # -- signatures ---------------------------------------------------------------------------
 
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
 
     def fail(self, why: str) -> CallError:
-        return CallError(f"{self.text!r} is not a function signature ({why}); write it as name(type,...) with optional return types, e.g. \"balanceOf(address)(uint256)\"")
+        return CallError(
+            f'{self.text!r} is not a function signature ({why}); write it as name(type,...) with optional return types, e.g. "balanceOf(address)(uint256)"'
+        )
 
     def spaces(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
@@ -210,11 +213,12 @@ def parse_signature(text: str) -> Function:
             mutability = word
     parser.spaces()
     if parser.pos != len(parser.text):
-        raise parser.fail(f"unexpected {parser.text[parser.pos:]!r} at the end")
+        raise parser.fail(f"unexpected {parser.text[parser.pos :]!r} at the end")
     return Function(first, inputs, outputs, mutability)
 
 
 # -- ABI files ----------------------------------------------------------------------------
+
 
 def load_abi(path: Path) -> list[dict[str, Any]]:
     """A JSON ABI: a list of entries, or an artifact ({"abi": [...]}: solc, Hardhat, Foundry)."""
@@ -224,7 +228,7 @@ def load_abi(path: Path) -> list[dict[str, Any]]:
         raise CallError(f"cannot read the ABI {path}: {type(error).__name__}") from None
     entries = document.get("abi") if isinstance(document, dict) else document
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise CallError(f"{path} is not a JSON ABI (a list of entries, or an object with an \"abi\" list)")
+        raise CallError(f'{path} is not a JSON ABI (a list of entries, or an object with an "abi" list)')
     return entries
 
 
@@ -232,7 +236,7 @@ def _abi_type(entry: dict[str, Any]) -> str:
     kind = str(entry.get("type", ""))
     if kind.startswith("tuple"):
         inner = ",".join(_abi_type(c) for c in entry.get("components", []))
-        return f"({inner}){kind[len('tuple'):]}"
+        return f"({inner}){kind[len('tuple') :]}"
     parsed = _Parser(kind)
     return parsed.type() if kind else canonical_elementary(kind)
 
@@ -247,7 +251,14 @@ def function_from_abi(entries: list[dict[str, Any]], wanted: str) -> Function:
     for entry in entries:
         if entry.get("type", "function") == "function" and entry.get("name"):
             try:
-                functions.append(Function(str(entry["name"]), _abi_params(entry.get("inputs", [])), _abi_params(entry.get("outputs", [])), entry.get("stateMutability")))
+                functions.append(
+                    Function(
+                        str(entry["name"]),
+                        _abi_params(entry.get("inputs", [])),
+                        _abi_params(entry.get("outputs", [])),
+                        entry.get("stateMutability"),
+                    )
+                )
             except CallError:
                 continue  # an entry with a type we do not handle: not choosable
     wanted = wanted.strip()
@@ -266,6 +277,7 @@ def function_from_abi(entries: list[dict[str, Any]], wanted: str) -> Function:
 
 
 # -- arguments ----------------------------------------------------------------------------
+
 
 def _split_items(text: str, what: str) -> list[str]:
     """`a, [b,c], "d,e"` -> ['a', '[b,c]', '"d,e"'] (commas at the top level only)."""
@@ -355,15 +367,22 @@ def parse_value(kind: str, text: str, where: str = "the argument", nested: bool 
             raise CallError(f"{where} ({kind}) must be 0x followed by an even number of hex digits, got {text!r}")
         raw = bytes.fromhex(text[2:])
         if kind != "bytes" and len(raw) != int(kind[5:]):
-            raise CallError(f"{where} ({kind}) needs exactly {kind[5:]} bytes ({2 * int(kind[5:])} hex digits), got {len(raw)}")
+            raise CallError(
+                f"{where} ({kind}) needs exactly {kind[5:]} bytes ({2 * int(kind[5:])} hex digits), got {len(raw)}"
+            )
         return raw
     raise CallError(f"{where}: type {kind!r} is not supported")
 
 
 def parse_args(function: Function, texts: Sequence[str]) -> list[Any]:
     if len(texts) != len(function.inputs):
-        raise CallError(f"{function.signature} takes {len(function.inputs)} argument{'s' if len(function.inputs) != 1 else ''}, got {len(texts)}")
-    return [parse_value(p.type, t, f"argument {i + 1}" + (f" ({p.name})" if p.name else "")) for i, (p, t) in enumerate(zip(function.inputs, texts))]
+        raise CallError(
+            f"{function.signature} takes {len(function.inputs)} argument{'s' if len(function.inputs) != 1 else ''}, got {len(texts)}"
+        )
+    return [
+        parse_value(p.type, t, f"argument {i + 1}" + (f" ({p.name})" if p.name else ""))
+        for i, (p, t) in enumerate(zip(function.inputs, texts))
+    ]
 
 
 def calldata(function: Function, values: Sequence[Any]) -> bytes:
@@ -380,10 +399,13 @@ def decode_result(function: Function, data: bytes) -> list[Any]:
     try:
         return list(abi.decode([p.type for p in outputs], data))
     except Exception:  # eth-abi raises several types for data from an untrusted contract
-        raise CallError(f"the {len(data)} bytes returned do not decode as ({','.join(p.type for p in outputs)})") from None
+        raise CallError(
+            f"the {len(data)} bytes returned do not decode as ({','.join(p.type for p in outputs)})"
+        ) from None
 
 
 # -- rendering ----------------------------------------------------------------------------
+
 
 def to_json(kind: str, value: Any) -> Any:
     """A value as JSON: integers as decimal strings (no precision loss), bytes as 0x hex."""
@@ -420,6 +442,7 @@ def _inner_text(kind: str, value: Any) -> str:
 
 # -- token amounts, approvals, deadlines --------------------------------------------------
 
+
 def token_units(text: str, token: Token, *, allow_unlimited: bool = False) -> int:
     """`100`, `100 TKN`, `0.5` (exact, in the token's decimals), or `unlimited` when allowed."""
     if text.strip().lower() in UNLIMITED_WORDS:
@@ -428,7 +451,11 @@ def token_units(text: str, token: Token, *, allow_unlimited: bool = False) -> in
         return erc20.UNLIMITED
     amount = parse_amount(text)
     if amount.is_max:
-        raise AmountError("'max' is not an allowance: give an amount, or 'unlimited' (and read its warning)" if allow_unlimited else "give an amount")
+        raise AmountError(
+            "'max' is not an allowance: give an amount, or 'unlimited' (and read its warning)"
+            if allow_unlimited
+            else "give an amount"
+        )
     if amount.unit and amount.unit.lower() not in (token.symbol.lower(), token.address.lower()):
         raise AmountError(f"the amount says {amount.unit} but the token is {token.symbol}")
     return to_units(amount.value, token.decimals, token.symbol)

@@ -20,7 +20,7 @@ class Chain:
     _verified: bool = field(default=False, repr=False)
 
     @classmethod
-    def connect(cls, network: Network, timeout: float = 30.0) -> "Chain":
+    def connect(cls, network: Network, timeout: float = 30.0) -> Chain:
         return cls(network, Rpc(network.rpc_url, timeout=timeout))
 
     def verify(self) -> None:

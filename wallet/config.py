@@ -68,7 +68,9 @@ class Network:
             if token.symbol.lower() == wanted.lower() or token.address.lower() == wanted.lower():
                 return token
         known = ", ".join(sorted(self.tokens)) or "none"
-        raise ConfigError(f"unknown token {wanted!r} on {self.name} (known: {known}); add it with `hongbao token add ADDRESS`")
+        raise ConfigError(
+            f"unknown token {wanted!r} on {self.name} (known: {known}); add it with `hongbao token add ADDRESS`"
+        )
 
     def explorer_link(self, tx_hash: str) -> str | None:
         return self.explorer.format(tx=tx_hash) if self.explorer else None
@@ -100,10 +102,17 @@ class Config:
             return self.networks[wanted]
         except KeyError:
             known = ", ".join(sorted(self.networks))
-            raise ConfigError(f"unknown network {wanted!r} (known: {known}); add it with `hongbao network add`") from None
+            raise ConfigError(
+                f"unknown network {wanted!r} (known: {known}); add it with `hongbao network add`"
+            ) from None
 
     def to_toml(self) -> dict[str, Any]:
-        return {**self.extra, "network": self.network, "chain": {"port": self.port}, "networks": {n: net.to_toml() for n, net in self.networks.items()}}
+        return {
+            **self.extra,
+            "network": self.network,
+            "chain": {"port": self.port},
+            "networks": {n: net.to_toml() for n, net in self.networks.items()},
+        }
 
 
 def _network(name: str, data: dict[str, Any]) -> Network:

@@ -44,10 +44,12 @@ def read_token(rpc: Rpc, token_address: str) -> Token:
     if rpc.call("eth_getCode", token_address, "latest") in (None, "0x", "0x0"):
         raise TokenError(f"no contract at {token_address} on this network: check the address and the network")
     try:
-        symbol_raw, decimals_raw = rpc.batch([
-            ("eth_call", [{"to": token_address, "data": "0x" + abi.selector("symbol()").hex()}, "latest"]),
-            ("eth_call", [{"to": token_address, "data": "0x" + abi.selector("decimals()").hex()}, "latest"]),
-        ])
+        symbol_raw, decimals_raw = rpc.batch(
+            [
+                ("eth_call", [{"to": token_address, "data": "0x" + abi.selector("symbol()").hex()}, "latest"]),
+                ("eth_call", [{"to": token_address, "data": "0x" + abi.selector("decimals()").hex()}, "latest"]),
+            ]
+        )
         symbol = abi.decode_text(bytes.fromhex(symbol_raw[2:])).strip()
         decimals = abi.decode_uint(bytes.fromhex(decimals_raw[2:]))
     except (RpcError, ValueError, TypeError, UnicodeDecodeError):

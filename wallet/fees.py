@@ -48,10 +48,12 @@ def quote(history: dict, fallback_tip: int) -> FeeQuote:
 
 
 def fetch(rpc: Rpc) -> FeeQuote:
-    history, tip = rpc.batch([
-        ("eth_feeHistory", [hex(HISTORY_BLOCKS), "latest", list(PERCENTILES)]),
-        ("eth_maxPriorityFeePerGas", []),
-    ])
+    history, tip = rpc.batch(
+        [
+            ("eth_feeHistory", [hex(HISTORY_BLOCKS), "latest", list(PERCENTILES)]),
+            ("eth_maxPriorityFeePerGas", []),
+        ]
+    )
     return quote(history, to_int(tip))
 
 

@@ -121,9 +121,7 @@ def parse_path(path: str) -> tuple[int, ...]:
 
 
 def format_path(indices: tuple[int, ...]) -> str:
-    return "/".join(
-        ["m"] + [f"{i - HARDENED}'" if i >= HARDENED else str(i) for i in indices]
-    )
+    return "/".join(["m"] + [f"{i - HARDENED}'" if i >= HARDENED else str(i) for i in indices])
 
 
 def scheme_path(scheme: str, index: int) -> str:

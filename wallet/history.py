@@ -13,9 +13,10 @@ interrupted sync resumes without gaps or duplicates.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import Engine, Index, String, Text, UniqueConstraint, func, or_, select, update
 from sqlalchemy.dialects.sqlite import insert
@@ -83,7 +84,10 @@ class SentRow(Base):
 
 class IncomingRow(Base):
     __tablename__ = "incoming"
-    __table_args__ = (UniqueConstraint("chain_id", "hash", "log_index"), Index("incoming_by_recipient", "chain_id", "to", "block"))
+    __table_args__ = (
+        UniqueConstraint("chain_id", "hash", "log_index"),
+        Index("incoming_by_recipient", "chain_id", "to", "block"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     chain_id: Mapped[int]
@@ -175,7 +179,13 @@ def _sent_values(tx: SentTx) -> dict[str, Any]:
     if tx.status not in STATUSES:
         raise ValueError(f"unknown status {tx.status!r}")
     values = {name: getattr(tx, name) for name in _SENT_FIELDS}
-    values.update(hash=_hash(tx.hash), replaces=_hash(tx.replaces), sender=_address(tx.sender), to=_address(tx.to), token=_address(tx.token))
+    values.update(
+        hash=_hash(tx.hash),
+        replaces=_hash(tx.replaces),
+        sender=_address(tx.sender),
+        to=_address(tx.to),
+        token=_address(tx.token),
+    )
     return values
 
 
@@ -200,10 +210,21 @@ class History:
         """Store a broadcast transaction; False if (chain_id, hash) was already there."""
         values = _sent_values(tx)
         with self._session.begin() as session:
-            result = session.execute(insert(SentRow).values(**values).on_conflict_do_nothing(index_elements=["chain_id", "hash"]))
+            result = session.execute(
+                insert(SentRow).values(**values).on_conflict_do_nothing(index_elements=["chain_id", "hash"])
+            )
             return result.rowcount == 1
 
-    def set_status(self, chain_id: int, hash: str, status: str, *, block: int | None = None, gas_used: int | None = None, effective_gas_price: int | None = None) -> bool:
+    def set_status(
+        self,
+        chain_id: int,
+        hash: str,
+        status: str,
+        *,
+        block: int | None = None,
+        gas_used: int | None = None,
+        effective_gas_price: int | None = None,
+    ) -> bool:
         """Update a sent transaction's status (and receipt facts); False if it is unknown."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
@@ -212,7 +233,9 @@ class History:
             if value is not None:
                 changes[name] = value
         with self._session.begin() as session:
-            result = session.execute(update(SentRow).where(SentRow.chain_id == chain_id, SentRow.hash == hash.lower()).values(**changes))
+            result = session.execute(
+                update(SentRow).where(SentRow.chain_id == chain_id, SentRow.hash == hash.lower()).values(**changes)
+            )
             return result.rowcount == 1
 
     def mark_replaced(self, chain_id: int, hash: str) -> bool:
@@ -227,7 +250,9 @@ class History:
     def pending(self, chain_id: int, sender: str) -> list[SentTx]:
         with self._session() as session:
             rows = session.scalars(
-                select(SentRow).where(SentRow.chain_id == chain_id, SentRow.sender == _address(sender), SentRow.status == "pending").order_by(SentRow.nonce, SentRow.id)
+                select(SentRow)
+                .where(SentRow.chain_id == chain_id, SentRow.sender == _address(sender), SentRow.status == "pending")
+                .order_by(SentRow.nonce, SentRow.id)
             )
             return [_sent(r) for r in rows]
 
@@ -239,7 +264,9 @@ class History:
         """
         with self._session() as session:
             return session.scalar(
-                select(func.max(SentRow.nonce)).where(SentRow.chain_id == chain_id, SentRow.sender == _address(sender), SentRow.status != "dropped")
+                select(func.max(SentRow.nonce)).where(
+                    SentRow.chain_id == chain_id, SentRow.sender == _address(sender), SentRow.status != "dropped"
+                )
             )
 
     # -- incoming transfers and the sync cursor -------------------------------------------
@@ -251,12 +278,20 @@ class History:
 
     @staticmethod
     def _insert_incoming(session: Session, item: Incoming) -> bool:
-        statement = insert(IncomingRow).values(**_incoming_values(item)).on_conflict_do_nothing(index_elements=["chain_id", "hash", "log_index"])
+        statement = (
+            insert(IncomingRow)
+            .values(**_incoming_values(item))
+            .on_conflict_do_nothing(index_elements=["chain_id", "hash", "log_index"])
+        )
         return session.execute(statement).rowcount == 1
 
     def incoming_by_hash(self, chain_id: int, hash: str) -> list[Incoming]:
         with self._session() as session:
-            rows = session.scalars(select(IncomingRow).where(IncomingRow.chain_id == chain_id, IncomingRow.hash == hash.lower()).order_by(IncomingRow.log_index))
+            rows = session.scalars(
+                select(IncomingRow)
+                .where(IncomingRow.chain_id == chain_id, IncomingRow.hash == hash.lower())
+                .order_by(IncomingRow.log_index)
+            )
             return [_incoming(r) for r in rows]
 
     def get_cursor(self, chain_id: int, key: str) -> int | None:
@@ -269,13 +304,19 @@ class History:
             self._advance_cursors(session, chain_id, [key], block, only_forward=False)
 
     @staticmethod
-    def _advance_cursors(session: Session, chain_id: int, keys: Iterable[str], block: int, *, only_forward: bool) -> None:
+    def _advance_cursors(
+        session: Session, chain_id: int, keys: Iterable[str], block: int, *, only_forward: bool
+    ) -> None:
         for key in keys:
             statement = insert(CursorRow).values(chain_id=chain_id, key=key, block=block)
             where = CursorRow.block < block if only_forward else None
-            session.execute(statement.on_conflict_do_update(index_elements=["chain_id", "key"], set_={"block": block}, where=where))
+            session.execute(
+                statement.on_conflict_do_update(index_elements=["chain_id", "key"], set_={"block": block}, where=where)
+            )
 
-    def save_batch(self, chain_id: int, key: str | Iterable[str], incoming: list[Incoming], cursor_block: int) -> list[Incoming]:
+    def save_batch(
+        self, chain_id: int, key: str | Iterable[str], incoming: list[Incoming], cursor_block: int
+    ) -> list[Incoming]:
         """Store found rows and move the cursor(s) to `cursor_block` in one transaction.
 
         A cursor only moves forward, so re-scanning old blocks (`--from-block`) never
@@ -299,7 +340,11 @@ class History:
                 sent_query = sent_query.where(or_(SentRow.sender == address, SentRow.to == address))
                 incoming_query = incoming_query.where(IncomingRow.to == address)
             sent = session.scalars(sent_query.order_by(SentRow.created_at.desc(), SentRow.id.desc()).limit(limit)).all()
-            received = session.scalars(incoming_query.order_by(IncomingRow.timestamp.desc(), IncomingRow.block.desc(), IncomingRow.log_index.desc()).limit(limit)).all()
+            received = session.scalars(
+                incoming_query.order_by(
+                    IncomingRow.timestamp.desc(), IncomingRow.block.desc(), IncomingRow.log_index.desc()
+                ).limit(limit)
+            ).all()
         items = [_sent_activity(r) for r in sent] + [_incoming_activity(r) for r in received]
         items.sort(key=lambda item: (item["timestamp"], item["block"] or 0, item["log_index"]), reverse=True)
         return items[:limit]

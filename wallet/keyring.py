@@ -32,9 +32,7 @@ KINDS = ("hd", "imported", "watch")
 
 def check_name(name: str) -> str:
     if not _NAME.match(name) or name.endswith(SUFFIX):
-        raise WalletError(
-            f"wallet name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-'"
-        )
+        raise WalletError(f"wallet name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-'")
     return name
 
 
@@ -50,10 +48,12 @@ class Account:
         return {"index": self.index, "kind": self.kind, "path": self.path, "address": self.address, "label": self.label}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Account":
+    def from_json(cls, data: dict[str, Any]) -> Account:
         if data["kind"] not in KINDS:
             raise ValueError("unknown account kind")
-        return cls(int(data["index"]), data["kind"], addr.parse(data["address"]), data.get("path"), str(data.get("label", "")))
+        return cls(
+            int(data["index"]), data["kind"], addr.parse(data["address"]), data.get("path"), str(data.get("label", ""))
+        )
 
 
 @dataclass(slots=True)
@@ -82,7 +82,7 @@ class Secrets:
         )
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> tuple["Secrets", str]:
+    def from_bytes(cls, data: bytes) -> tuple[Secrets, str]:
         body = json.loads(data)
         secrets = cls(
             body["mnemonic"],
@@ -111,9 +111,11 @@ class Wallet:
             if account.index == index:
                 return account
         known = ", ".join(str(a.index) for a in self.accounts) or "none"
-        raise AccountNotFound(f"wallet {self.name!r} has no account {index} (accounts: {known}); see `hongbao wallet list`")
+        raise AccountNotFound(
+            f"wallet {self.name!r} has no account {index} (accounts: {known}); see `hongbao wallet list`"
+        )
 
-    def unlock(self, password: str) -> "UnlockedWallet":
+    def unlock(self, password: str) -> UnlockedWallet:
         plaintext, key = vault.unseal(self.sealed, password, str(self.path))
         try:
             secrets, digest = Secrets.from_bytes(plaintext)
@@ -170,7 +172,9 @@ class UnlockedWallet:
         else:
             key = self._deriver.private_key(account.path) if self._deriver else None
         if key is None or addr.from_private_key(key) != account.address:
-            raise VaultCorrupt(f"{self.wallet.path}: account {index} does not match its key; restore the file from a backup")
+            raise VaultCorrupt(
+                f"{self.wallet.path}: account {index} does not match its key; restore the file from a backup"
+            )
         return key
 
     # -- changes to the account set (sealed, so they need the unlocked wallet) --
@@ -188,7 +192,9 @@ class UnlockedWallet:
                 return scheme
         return hd.DEFAULT_SCHEME
 
-    def derive(self, count: int = 1, scheme: str | None = None, path: str | None = None, label: str = "") -> list[Account]:
+    def derive(
+        self, count: int = 1, scheme: str | None = None, path: str | None = None, label: str = ""
+    ) -> list[Account]:
         """Add HD accounts: the next `count` unused indices of `scheme` (default: the
         scheme already in use), or exactly one `path`."""
         if self._deriver is None:
@@ -267,7 +273,9 @@ class WalletStore:
     def names(self) -> list[str]:
         if not self.folder.is_dir():
             return []
-        return sorted(p.name[: -len(SUFFIX)] for p in self.folder.glob(f"*{SUFFIX}") if not p.name.startswith(atomic.TEMP_PREFIX))
+        return sorted(
+            p.name[: -len(SUFFIX)] for p in self.folder.glob(f"*{SUFFIX}") if not p.name.startswith(atomic.TEMP_PREFIX)
+        )
 
     def open(self, name: str) -> Wallet:
         path = self.path(name)
@@ -275,7 +283,9 @@ class WalletStore:
             data = path.read_bytes()
         except FileNotFoundError:
             have = ", ".join(self.names()) or "none yet"
-            raise WalletNotFound(f"no wallet named {name!r} (wallets: {have}); create one with `hongbao wallet create --wallet {name}`") from None
+            raise WalletNotFound(
+                f"no wallet named {name!r} (wallets: {have}); create one with `hongbao wallet create --wallet {name}`"
+            ) from None
         accounts_json, sealed = vault.load(data, str(path))
         try:
             accounts = [Account.from_json(a) for a in accounts_json]

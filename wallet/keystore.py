@@ -39,7 +39,9 @@ def parse(data: bytes | str, source: str = "keystore") -> dict[str, Any]:
     if document.get("version") != 3 or not isinstance(crypto, dict):
         raise KeystoreError(f"{source} is not a version 3 keystore")
     if crypto.get("kdf") not in ("scrypt", "pbkdf2") or crypto.get("cipher") != "aes-128-ctr":
-        raise KeystoreError(f"{source} uses kdf {crypto.get('kdf')!r} / cipher {crypto.get('cipher')!r}; supported: scrypt or pbkdf2 with aes-128-ctr")
+        raise KeystoreError(
+            f"{source} uses kdf {crypto.get('kdf')!r} / cipher {crypto.get('cipher')!r}; supported: scrypt or pbkdf2 with aes-128-ctr"
+        )
     return document
 
 

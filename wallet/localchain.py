@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import WalletError
-from .process import alive, free_port, port_free, runs, stop  # noqa: F401  (free_port: for callers)
+from .process import alive, free_port, port_free, runs, stop
 from .rpc import Rpc, RpcUnreachable, to_int
 
 ANVIL_ENV = "HONGBAO_ANVIL"
@@ -42,7 +42,9 @@ def find_anvil() -> str:
     found = shutil.which("anvil")
     if found:
         return found
-    raise ChainError(f"anvil is not installed: run `npm ci` in the Hongbao checkout (or `make setup`), or set {ANVIL_ENV}")
+    raise ChainError(
+        f"anvil is not installed: run `npm ci` in the Hongbao checkout (or `make setup`), or set {ANVIL_ENV}"
+    )
 
 
 def wait_until_answers(url: str, process: subprocess.Popen | None = None, timeout: float = START_TIMEOUT_S) -> int:
@@ -104,7 +106,9 @@ class LocalChain:
         if pid is None:
             return None
         if not (alive(pid) and _is_anvil(pid)):
-            raise ChainError(f"stale pid file {self.pid_file} (process {pid} is not anvil); run `hongbao chain down` to clean it up")
+            raise ChainError(
+                f"stale pid file {self.pid_file} (process {pid} is not anvil); run `hongbao chain down` to clean it up"
+            )
         return pid
 
     def up(self) -> Status:
@@ -112,13 +116,28 @@ class LocalChain:
         if pid is not None:
             return self.status()
         if not port_free(self.port):
-            raise ChainError(f"port {self.port} is in use by another program; stop it or choose another port (`hongbao chain up --port N`)")
+            raise ChainError(
+                f"port {self.port} is in use by another program; stop it or choose another port (`hongbao chain up --port N`)"
+            )
         binary = find_anvil()
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        args = [binary, "--host", "127.0.0.1", "--port", str(self.port), "--chain-id", str(self.chain_id),
-                "--state", str(self.state_file), "--state-interval", str(STATE_INTERVAL_S)]
+        args = [
+            binary,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--chain-id",
+            str(self.chain_id),
+            "--state",
+            str(self.state_file),
+            "--state-interval",
+            str(STATE_INTERVAL_S),
+        ]
         with open(self.log_file, "ab") as log:
-            process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         try:
             wait_until_answers(self.url, process)
         except ChainError as error:
@@ -161,8 +180,12 @@ DEV_KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7
 def spawn_ephemeral(*extra: str) -> tuple[subprocess.Popen, str]:
     """A throw-away anvil on a free port, no state file (tests, benchmarks): (process, url)."""
     port = free_port()
-    process = subprocess.Popen([find_anvil(), "--host", "127.0.0.1", "--port", str(port), "--silent", *extra],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [find_anvil(), "--host", "127.0.0.1", "--port", str(port), "--silent", *extra],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_answers(url, process)

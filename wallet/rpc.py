@@ -56,7 +56,7 @@ class Rpc:
             self._conn.close()
             self._conn = None
 
-    def __enter__(self) -> "Rpc":
+    def __enter__(self) -> Rpc:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -81,11 +81,23 @@ class Rpc:
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as error:
                 self.close()
                 if attempt == 2:
-                    raise RpcUnreachable(f"the RPC at {self.url} dropped the connection ({error.__class__.__name__}); is the node healthy?") from None
-            except (ConnectionRefusedError, socket.timeout, TimeoutError, OSError) as error:
+                    raise RpcUnreachable(
+                        f"the RPC at {self.url} dropped the connection ({error.__class__.__name__}); is the node healthy?"
+                    ) from None
+            except (ConnectionRefusedError, TimeoutError, OSError) as error:
                 self.close()
-                hint = "start it with `hongbao chain up`" if self._host in ("127.0.0.1", "localhost") else "check the URL and your connection"
-                reason = "timed out" if isinstance(error, (socket.timeout, TimeoutError)) else "connection refused" if isinstance(error, ConnectionRefusedError) else error.__class__.__name__
+                hint = (
+                    "start it with `hongbao chain up`"
+                    if self._host in ("127.0.0.1", "localhost")
+                    else "check the URL and your connection"
+                )
+                reason = (
+                    "timed out"
+                    if isinstance(error, (socket.timeout, TimeoutError))
+                    else "connection refused"
+                    if isinstance(error, ConnectionRefusedError)
+                    else error.__class__.__name__
+                )
                 raise RpcUnreachable(f"cannot reach the RPC at {self.url} ({reason}); {hint}") from None
         if response.status != 200:
             raise RpcUnreachable(f"the RPC at {self.url} answered HTTP {response.status}")
@@ -110,14 +122,22 @@ class Rpc:
         if not calls:
             return []
         first = next(self._ids)
-        payload = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": list(p)} for i, (m, p) in enumerate(calls)]
+        payload = [
+            {"jsonrpc": "2.0", "id": first + i, "method": m, "params": list(p)} for i, (m, p) in enumerate(calls)
+        ]
         for _ in calls[1:]:
             next(self._ids)
         replies = self._post(payload)
         if not isinstance(replies, list):  # some nodes answer a batch error as one object
-            raise RpcError("batch", int(replies.get("error", {}).get("code", 0)), str(replies.get("error", {}).get("message", "batch refused")))
+            raise RpcError(
+                "batch",
+                int(replies.get("error", {}).get("code", 0)),
+                str(replies.get("error", {}).get("message", "batch refused")),
+            )
         by_id = {r.get("id"): r for r in replies}
-        return [self._result(m, by_id.get(first + i, {"error": {"message": "no reply"}})) for i, (m, _) in enumerate(calls)]
+        return [
+            self._result(m, by_id.get(first + i, {"error": {"message": "no reply"}})) for i, (m, _) in enumerate(calls)
+        ]
 
 
 def to_int(value: str | int | None) -> int:

@@ -63,6 +63,7 @@ def parse_signature(text: str) -> bytes:
 
 # -- EIP-712 ---------------------------------------------------------------------------
 
+
 def typed_data_hash(typed: dict[str, Any]) -> bytes:
     """keccak(0x19 0x01 || domainSeparator || hashStruct(message))."""
     from eth_account.messages import encode_typed_data
@@ -189,12 +190,24 @@ def sign_transaction(private_key: bytes, tx: dict[str, Any]) -> SignedTransactio
     tx = normalize_transaction(tx)
     to, value, data = _fields(tx)
     if tx.get("type", 0) == 2:
-        body = [tx["chainId"], tx["nonce"], tx["maxPriorityFeePerGas"], tx["maxFeePerGas"], tx["gas"], to, value, data, _access_list(tx.get("accessList", []))]
+        body = [
+            tx["chainId"],
+            tx["nonce"],
+            tx["maxPriorityFeePerGas"],
+            tx["maxFeePerGas"],
+            tx["gas"],
+            to,
+            value,
+            data,
+            _access_list(tx.get("accessList", [])),
+        ]
         signature = PrivateKey(private_key).sign_recoverable(keccak(b"\x02" + rlp.encode(body)), hasher=None)
         raw = b"\x02" + rlp.encode(body + [signature[64], *_r_s(signature)])
     elif tx.get("type", 0) == 0 and "accessList" not in tx:
         body = [tx["nonce"], tx["gasPrice"], tx["gas"], to, value, data]
-        signature = PrivateKey(private_key).sign_recoverable(keccak(rlp.encode(body + [tx["chainId"], 0, 0])), hasher=None)
+        signature = PrivateKey(private_key).sign_recoverable(
+            keccak(rlp.encode(body + [tx["chainId"], 0, 0])), hasher=None
+        )
         v = signature[64] + 35 + 2 * tx["chainId"]  # EIP-155
         raw = rlp.encode(body + [v, *_r_s(signature)])
     else:

@@ -20,15 +20,18 @@ the local chain id 31337, where anvil does not reorganise on its own).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Container, Iterable
+from typing import Any
 
 from . import address as addr
 from .errors import WalletError
 from .history import ETH_LOG_INDEX, History, Incoming
 from .rpc import Rpc, to_int
 
-TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"  # keccak("Transfer(address,address,uint256)")
+TRANSFER_TOPIC = (
+    "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"  # keccak("Transfer(address,address,uint256)")
+)
 LOGS_RANGE_CAP = 2_000  # blocks per eth_getLogs: many providers refuse wider ranges
 LOCAL_CHAIN_ID = 31337
 DEFAULT_CONFIRMATIONS = 12
@@ -88,11 +91,25 @@ def eth_candidates(chain_id: int, block: dict[str, Any], wanted: Container[str])
         value = to_int(tx["value"])
         if value == 0:
             continue
-        found.append(Incoming(chain_id, tx["hash"].lower(), ETH_LOG_INDEX, number, addr.to_checksum(tx["from"]), addr.to_checksum(to), None, value, to_int(block["timestamp"])))
+        found.append(
+            Incoming(
+                chain_id,
+                tx["hash"].lower(),
+                ETH_LOG_INDEX,
+                number,
+                addr.to_checksum(tx["from"]),
+                addr.to_checksum(to),
+                None,
+                value,
+                to_int(block["timestamp"]),
+            )
+        )
     return found
 
 
-def token_transfers(chain_id: int, logs: Iterable[dict[str, Any]], wanted: Container[str], timestamps: dict[int, int]) -> list[Incoming]:
+def token_transfers(
+    chain_id: int, logs: Iterable[dict[str, Any]], wanted: Container[str], timestamps: dict[int, int]
+) -> list[Incoming]:
     """ERC-20 Transfer logs to an address in `wanted` (lowercase), with their blocks' timestamps."""
     found = []
     for log in logs:
@@ -108,7 +125,17 @@ def token_transfers(chain_id: int, logs: Iterable[dict[str, Any]], wanted: Conta
         if amount == 0:
             continue
         found.append(
-            Incoming(chain_id, log["transactionHash"].lower(), to_int(log["logIndex"]), number, addr.to_checksum(topics[1][-40:]), addr.to_checksum(to), addr.to_checksum(log["address"]), amount, timestamps[number])
+            Incoming(
+                chain_id,
+                log["transactionHash"].lower(),
+                to_int(log["logIndex"]),
+                number,
+                addr.to_checksum(topics[1][-40:]),
+                addr.to_checksum(to),
+                addr.to_checksum(log["address"]),
+                amount,
+                timestamps[number],
+            )
         )
     return found
 
@@ -190,7 +217,9 @@ def _scan(rpc: Rpc, chain_id: int, lo: int, hi: int, wanted: set[str], contracts
     candidates: list[Incoming] = []
     for number, block in zip(range(lo, hi + 1), blocks):
         if block is None:
-            raise SyncError(f"the RPC at {rpc.url} has no block {number} (still syncing, or the chain was reset); run the sync again later")
+            raise SyncError(
+                f"the RPC at {rpc.url} has no block {number} (still syncing, or the chain was reset); run the sync again later"
+            )
         timestamps[number] = to_int(block["timestamp"])
         if block["transactions"]:
             candidates += eth_candidates(chain_id, block, wanted)
@@ -198,7 +227,9 @@ def _scan(rpc: Rpc, chain_id: int, lo: int, hi: int, wanted: set[str], contracts
         receipts = rpc.batch([("eth_getTransactionReceipt", [c.hash]) for c in candidates])
         for c, receipt in zip(candidates, receipts):
             if receipt is None:  # skipping it would move the cursor past it for good
-                raise SyncError(f"the RPC at {rpc.url} has no receipt for {c.hash} in block {c.block} (a lagging or pruned node?); run the sync again later")
+                raise SyncError(
+                    f"the RPC at {rpc.url} has no receipt for {c.hash} in block {c.block} (a lagging or pruned node?); run the sync again later"
+                )
         candidates = [c for c, receipt in zip(candidates, receipts) if succeeded(receipt)]
     logs = [log for log_list in log_lists for log in (log_list or [])]
     return candidates + token_transfers(chain_id, logs, wanted, timestamps)

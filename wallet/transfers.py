@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from . import erc20, fees, locks, signing
-from .amounts import Amount, AmountError, ETH_DECIMALS, format_units, to_units
+from .amounts import ETH_DECIMALS, Amount, AmountError, format_units, to_units
 from .chain import Chain
 from .config import Token
 from .errors import WalletError
@@ -73,7 +73,9 @@ def token_transfer(chain: Chain, sender: str, to: str, amount: Amount, token: To
     if units == 0:
         raise AmountError(f"nothing to send: the amount is 0 {token.symbol}")
     if units > held:
-        raise InsufficientFunds(f"insufficient {token.symbol}: sending {format_units(units, token.decimals)}, have {format_units(held, token.decimals)}")
+        raise InsufficientFunds(
+            f"insufficient {token.symbol}: sending {format_units(units, token.decimals)}, have {format_units(held, token.decimals)}"
+        )
     return Draft(sender, token.address, 0, erc20.transfer_data(to, units), "token-transfer", token, units)
 
 
@@ -123,7 +125,9 @@ def choose_fees(quote: fees.FeeQuote, speed: str, max_fee: int | None, tip: int 
     if tip > max_fee:
         raise WalletError("the tip (--tip) cannot exceed the max fee (--max-fee)")
     if max_fee < quote.base_fee:
-        raise WalletError(f"--max-fee {format_units(max_fee, 9)} gwei is below the current base fee {format_units(quote.base_fee, 9)} gwei: the tx could not be included")
+        raise WalletError(
+            f"--max-fee {format_units(max_fee, 9)} gwei is below the current base fee {format_units(quote.base_fee, 9)} gwei: the tx could not be included"
+        )
     return fees.Fees(max_fee, tip)
 
 
@@ -145,7 +149,13 @@ def simulate(chain: Chain, draft: Draft, value: int) -> None:
         if "revert" in message or error.code == 3:
             from .abi import revert_reason
 
-            data = error.data if isinstance(error.data, str) else (error.data or {}).get("data") if isinstance(error.data, dict) else None
+            data = (
+                error.data
+                if isinstance(error.data, str)
+                else (error.data or {}).get("data")
+                if isinstance(error.data, dict)
+                else None
+            )
             reason = revert_reason(bytes.fromhex(data[2:]) if isinstance(data, str) and data.startswith("0x") else None)
             raise Reverted(f"the transaction would fail ({reason}); nothing was sent") from None
         raise
@@ -159,7 +169,15 @@ def _need(amount: int, fee: int, balance: int, what: str) -> InsufficientFunds:
     )
 
 
-def prepare(chain: Chain, draft: Draft, *, speed: str = "normal", max_fee: int | None = None, tip: int | None = None, gas: int | None = None) -> Prepared:
+def prepare(
+    chain: Chain,
+    draft: Draft,
+    *,
+    speed: str = "normal",
+    max_fee: int | None = None,
+    tip: int | None = None,
+    gas: int | None = None,
+) -> Prepared:
     chain.verify()
     quote = fees.fetch(chain.rpc)
     chosen = choose_fees(quote, speed, max_fee, tip)
@@ -169,12 +187,16 @@ def prepare(chain: Chain, draft: Draft, *, speed: str = "normal", max_fee: int |
     if draft.send_max:
         gas = gas or (PLAIN_TRANSFER_GAS if plain else None)
         if gas is None:
-            raise WalletError("'max' is for plain ETH transfers to an ordinary address; give an exact amount for a contract")
+            raise WalletError(
+                "'max' is for plain ETH transfers to an ordinary address; give an exact amount for a contract"
+            )
         value = balance - gas * chosen.max_fee
         if value <= 0:
             raise _need(0, gas * chosen.max_fee, balance, "sending the maximum")
     elif value > balance:
-        raise InsufficientFunds(f"insufficient funds: sending {format_units(value, ETH_DECIMALS)} ETH (plus the fee), have {format_units(balance, ETH_DECIMALS)} ETH")
+        raise InsufficientFunds(
+            f"insufficient funds: sending {format_units(value, ETH_DECIMALS)} ETH (plus the fee), have {format_units(balance, ETH_DECIMALS)} ETH"
+        )
     simulate(chain, draft, value)
     if gas is None:
         estimate = to_int(chain.rpc.call("eth_estimateGas", _call_object(draft, value), "pending"))
@@ -184,11 +206,14 @@ def prepare(chain: Chain, draft: Draft, *, speed: str = "normal", max_fee: int |
     decoded = erc20.decode_call(draft.data) if draft.data else None
     warnings = []
     if decoded and decoded.function == "approve" and decoded.args["amount"] >= 2**255:
-        warnings.append(f"UNLIMITED APPROVAL: {decoded.args['spender']} could take every token of this kind you hold, now or later")
+        warnings.append(
+            f"UNLIMITED APPROVAL: {decoded.args['spender']} could take every token of this kind you hold, now or later"
+        )
     return Prepared(draft, value, gas, chosen, quote, balance, chain.chain_id, decoded, warnings)
 
 
 # -- sending ------------------------------------------------------------------------------
+
 
 def nonce_lock(path: Path) -> contextlib.AbstractContextManager[None]:
     """One sender of transactions at a time per home (processes included)."""
@@ -203,9 +228,13 @@ def broadcast(chain: Chain, raw: bytes) -> None:
         if "already known" in message:
             return  # the same signed bytes are already in the pool
         if "nonce too low" in message:
-            raise NonceTooLow("nonce too low: that nonce is already used on chain; the wallet's history was behind, run the command again") from None
+            raise NonceTooLow(
+                "nonce too low: that nonce is already used on chain; the wallet's history was behind, run the command again"
+            ) from None
         if "underpriced" in message:
-            raise ReplacementUnderpriced("replacement transaction underpriced: the node wants higher fees to replace it; retry with --max-fee/--tip higher") from None
+            raise ReplacementUnderpriced(
+                "replacement transaction underpriced: the node wants higher fees to replace it; retry with --max-fee/--tip higher"
+            ) from None
         if "insufficient funds" in message:
             raise InsufficientFunds("insufficient funds for gas * price + value (the node refused it)") from None
         raise WalletError(f"the node refused the transaction: {error.rpc_message}") from None
@@ -222,7 +251,17 @@ def next_nonce(chain: Chain, history, sender: str) -> int:
     return max(pending_count, local + 1 if local is not None else 0)
 
 
-def send(chain: Chain, prepared: Prepared, private_key: bytes, history, *, lock_path: Path, now: Callable[[], float] = time.time, nonce: int | None = None, replaces: str | None = None):
+def send(
+    chain: Chain,
+    prepared: Prepared,
+    private_key: bytes,
+    history,
+    *,
+    lock_path: Path,
+    now: Callable[[], float] = time.time,
+    nonce: int | None = None,
+    replaces: str | None = None,
+):
     from .history import SentTx
 
     draft = prepared.draft
@@ -234,17 +273,32 @@ def send(chain: Chain, prepared: Prepared, private_key: bytes, history, *, lock_
             raise WalletError("the signing key does not belong to the sending account")
         broadcast(chain, signed.raw)
         record = SentTx(
-            chain_id=chain.chain_id, hash="0x" + signed.hash.hex(), sender=draft.sender, nonce=nonce, to=draft.to,
-            value=prepared.value, data="0x" + draft.data.hex(), gas_limit=prepared.gas,
-            max_fee_per_gas=prepared.fees.max_fee, max_priority_fee_per_gas=prepared.fees.priority_fee, gas_price=None,
-            kind=draft.kind, token=draft.token.address if draft.token else None, token_amount=draft.token_amount,
-            replaces=replaces, raw="0x" + signed.raw.hex(), status="pending", created_at=int(now()),
+            chain_id=chain.chain_id,
+            hash="0x" + signed.hash.hex(),
+            sender=draft.sender,
+            nonce=nonce,
+            to=draft.to,
+            value=prepared.value,
+            data="0x" + draft.data.hex(),
+            gas_limit=prepared.gas,
+            max_fee_per_gas=prepared.fees.max_fee,
+            max_priority_fee_per_gas=prepared.fees.priority_fee,
+            gas_price=None,
+            kind=draft.kind,
+            token=draft.token.address if draft.token else None,
+            token_amount=draft.token_amount,
+            replaces=replaces,
+            raw="0x" + signed.raw.hex(),
+            status="pending",
+            created_at=int(now()),
         )
         history.record_sent(record)
     return record
 
 
-def wait_for_receipt(chain: Chain, tx_hash: str, history=None, *, timeout: float = 120.0, tick: Callable[[float], None] | None = None) -> dict:
+def wait_for_receipt(
+    chain: Chain, tx_hash: str, history=None, *, timeout: float = 120.0, tick: Callable[[float], None] | None = None
+) -> dict:
     """Poll for the receipt (no fixed sleep: a short, growing back-off with a deadline)."""
     start = time.monotonic()
     delay = 0.02
@@ -258,14 +312,23 @@ def wait_for_receipt(chain: Chain, tx_hash: str, history=None, *, timeout: float
         if tick is not None:
             tick(elapsed)
         if elapsed > timeout:
-            raise ReceiptTimeout(f"{tx_hash} is not mined after {timeout:.0f} s; it is still pending: `hongbao tx show {tx_hash}`, or `hongbao tx speed-up {tx_hash}`")
+            raise ReceiptTimeout(
+                f"{tx_hash} is not mined after {timeout:.0f} s; it is still pending: `hongbao tx show {tx_hash}`, or `hongbao tx speed-up {tx_hash}`"
+            )
         time.sleep(delay)
         delay = min(delay * 1.5, 1.0)
 
 
 def record_receipt(chain: Chain, history, tx_hash: str, receipt: dict) -> None:
     status = "confirmed" if to_int(receipt.get("status")) == 1 else "failed"
-    history.set_status(chain.chain_id, tx_hash, status, block=to_int(receipt["blockNumber"]), gas_used=to_int(receipt["gasUsed"]), effective_gas_price=to_int(receipt.get("effectiveGasPrice")))
+    history.set_status(
+        chain.chain_id,
+        tx_hash,
+        status,
+        block=to_int(receipt["blockNumber"]),
+        gas_used=to_int(receipt["gasUsed"]),
+        effective_gas_price=to_int(receipt.get("effectiveGasPrice")),
+    )
     sent = history.get_sent(chain.chain_id, tx_hash)
     if sent is not None and sent.replaces:
         history.mark_replaced(chain.chain_id, sent.replaces)
@@ -273,21 +336,31 @@ def record_receipt(chain: Chain, history, tx_hash: str, receipt: dict) -> None:
 
 # -- replacing ------------------------------------------------------------------------------
 
+
 def replacement(chain: Chain, history, tx_hash: str, *, cancel: bool) -> tuple[Prepared, int, str]:
     """A draft that takes the place of our pending `tx_hash`: (prepared, nonce, original hash)."""
     chain.verify()
     original = history.get_sent(chain.chain_id, tx_hash)
     if original is None:
-        raise NotReplaceable(f"{tx_hash} is not a transaction this wallet sent on {chain.network.name}; only your own pending transactions can be replaced")
+        raise NotReplaceable(
+            f"{tx_hash} is not a transaction this wallet sent on {chain.network.name}; only your own pending transactions can be replaced"
+        )
     receipt = chain.rpc.call("eth_getTransactionReceipt", tx_hash)
     if receipt is not None:
         record_receipt(chain, history, tx_hash, receipt)
-        raise NotReplaceable(f"{tx_hash} is already mined (block {to_int(receipt['blockNumber'])}); there is nothing to replace")
+        raise NotReplaceable(
+            f"{tx_hash} is already mined (block {to_int(receipt['blockNumber'])}); there is nothing to replace"
+        )
     mined_count = to_int(chain.rpc.call("eth_getTransactionCount", original.sender, "latest"))
     if original.nonce < mined_count:
-        raise NotReplaceable(f"nonce {original.nonce} of {original.sender} is already used by another mined transaction; {tx_hash} can no longer be mined")
+        raise NotReplaceable(
+            f"nonce {original.nonce} of {original.sender} is already used by another mined transaction; {tx_hash} can no longer be mined"
+        )
     quote = fees.fetch(chain.rpc)
-    old = fees.Fees(original.max_fee_per_gas or original.gas_price or 0, original.max_priority_fee_per_gas or original.gas_price or 0)
+    old = fees.Fees(
+        original.max_fee_per_gas or original.gas_price or 0,
+        original.max_priority_fee_per_gas or original.gas_price or 0,
+    )
     new = fees.bump(old, quote.tiers["fast"])
     if cancel:
         draft = Draft(original.sender, original.sender, 0, b"", "cancel")

@@ -61,7 +61,7 @@ class Kdf:
     salt: bytes
 
     @classmethod
-    def new(cls, preset: str = DEFAULT_PRESET) -> "Kdf":
+    def new(cls, preset: str = DEFAULT_PRESET) -> Kdf:
         import nacl.pwhash
         import nacl.utils
 
@@ -102,7 +102,7 @@ class Sealed:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Sealed":
+    def from_json(cls, data: dict[str, Any]) -> Sealed:
         if data.get("cipher") != CIPHER or data.get("kdf") not in ("argon2id", "scrypt"):
             raise ValueError("unsupported cipher or KDF")
         kdf = Kdf(data["kdf"], int(data["opslimit"]), int(data["memlimit"]), _unb64(data["salt"]))
@@ -136,7 +136,9 @@ def unseal(sealed: Sealed, password: str, source: str) -> tuple[bytes, bytes]:
     try:
         return nacl.secret.SecretBox(key).decrypt(sealed.ciphertext, sealed.nonce), key
     except nacl.exceptions.CryptoError:
-        raise VaultCorrupt(f"{source} is damaged or was tampered with (authentication failed); restore it from a backup") from None
+        raise VaultCorrupt(
+            f"{source} is damaged or was tampered with (authentication failed); restore it from a backup"
+        ) from None
 
 
 def accounts_digest(accounts: list[dict[str, Any]]) -> str:
@@ -161,16 +163,16 @@ def load(data: bytes, source: str) -> tuple[list[dict[str, Any]], Sealed]:
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise VaultCorrupt(f"{source} is not a Hongbao wallet file")
     if body.get("version") != VERSION:
-        raise VaultCorrupt(f"{source} is vault version {body.get('version')!r}; this Hongbao reads version {VERSION}: upgrade Hongbao")
+        raise VaultCorrupt(
+            f"{source} is vault version {body.get('version')!r}; this Hongbao reads version {VERSION}: upgrade Hongbao"
+        )
     stated = body.pop("checksum", None)
-    if not isinstance(stated, str) or not hmac.compare_digest(
-        stated, hashlib.sha256(canonical(body)).hexdigest()
-    ):
+    if not isinstance(stated, str) or not hmac.compare_digest(stated, hashlib.sha256(canonical(body)).hexdigest()):
         raise VaultCorrupt(damaged.format("checksum mismatch"))
     try:
         accounts = body["accounts"]
         for account in accounts:
-            account["index"], account["kind"], account["address"]  # noqa: B018 - shape check
+            account["index"], account["kind"], account["address"]
         return accounts, Sealed.from_json(body["crypto"])
     except (KeyError, TypeError, ValueError, base64.binascii.Error):
         raise VaultCorrupt(damaged.format("missing or malformed fields")) from None

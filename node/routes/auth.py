@@ -29,13 +29,22 @@ def _address(text: str) -> str:
         raise Invalid(str(error)) from None
 
 
-@router.post("/challenge", response_model=ChallengeOut, responses=errors(400, 404, 422), summary="A one-time nonce to sign with the mailbox's Ed25519 key")
+@router.post(
+    "/challenge",
+    response_model=ChallengeOut,
+    responses=errors(400, 404, 422),
+    summary="A one-time nonce to sign with the mailbox's Ed25519 key",
+)
 async def challenge(request: ChallengeIn, context: Relay) -> ChallengeOut:
     nonce, expires_at = await context.run(_challenge, context, _address(request.address))
     return ChallengeOut(nonce=nonce, expires_at=expires_at)
 
 
-@router.post("/token", response_model=TokenOut, responses=errors(400, 401, 422), summary="A bearer token for a signed challenge")
+@router.post(
+    "/token", response_model=TokenOut, responses=errors(400, 401, 422), summary="A bearer token for a signed challenge"
+)
 async def token(request: TokenIn, context: Relay) -> TokenOut:
-    value, expires_at = await context.run(context.tokens.exchange, _address(request.address), request.nonce, request.signature, context.clock())
+    value, expires_at = await context.run(
+        context.tokens.exchange, _address(request.address), request.nonce, request.signature, context.clock()
+    )
     return TokenOut(token=value, expires_at=expires_at)

@@ -61,7 +61,12 @@ async def publish(address: AddressPath, bundle_json: BundleJson, context: Relay)
     return JSONResponse(body, status_code=201 if result == "created" else 200)
 
 
-@router.get("/{address}", response_model=BundleJson, responses=errors(404, 422), summary="An address's identity bundle (verify it yourself)")
+@router.get(
+    "/{address}",
+    response_model=BundleJson,
+    responses=errors(404, 422),
+    summary="An address's identity bundle (verify it yourself)",
+)
 async def get(address: AddressPath, context: Relay) -> JSONResponse:
     bundle = await context.run(context.store.get_identity, _address(address))
     if bundle is None:

@@ -38,7 +38,12 @@ def _ack(context: RelayContext, given: Credentials, ids: list[str]) -> int:
     return context.store.ack(authorize(context, given).mailbox, ids)
 
 
-@router.post("/ack", response_model=AckOut, responses=errors(400, 401, 403, 422), summary="Delete envelopes of this mailbox by message id")
+@router.post(
+    "/ack",
+    response_model=AckOut,
+    responses=errors(400, 401, 403, 422),
+    summary="Delete envelopes of this mailbox by message id",
+)
 async def ack(body: AckIn, given: Creds, context: Relay) -> AckOut:
     deleted = await context.run(_ack, context, given, body.ids)
     context.metrics.acked.inc(deleted)

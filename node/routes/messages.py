@@ -29,7 +29,10 @@ log = logs.get("messages")
 def _envelope(index: int, item: EnvelopeIn, settings: Settings) -> Envelope:
     where = f"envelopes[{index}]"
     if item.v != VERSION:
-        raise Invalid(f"{where}: envelope version {item.v} is not supported (this relay stores version {VERSION})", code="unknown_version")
+        raise Invalid(
+            f"{where}: envelope version {item.v} is not supported (this relay stores version {VERSION})",
+            code="unknown_version",
+        )
     if not 0 < item.ttl <= settings.max_ttl:
         raise Invalid(f"{where}: ttl must be 1 to {settings.max_ttl} seconds")
     if len(item.ct) > (settings.max_envelope + 2) // 3 * 4:

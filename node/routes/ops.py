@@ -16,7 +16,11 @@ router = APIRouter(tags=["ops"])
 log = logs.get("ops")
 
 
-@router.get("/healthz", response_model=HealthOut, responses={503: {"model": HealthOut, "description": "The database does not answer"}})
+@router.get(
+    "/healthz",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "The database does not answer"}},
+)
 async def healthz(context: Relay) -> JSONResponse:
     try:
         await context.run(context.store.ping)
@@ -26,6 +30,10 @@ async def healthz(context: Relay) -> JSONResponse:
     return JSONResponse({"ok": True, "db": "ok"})
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format"}})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format"}},
+)
 async def metrics(context: Relay) -> Response:
     return Response(await context.run(context.metrics.render), media_type=CONTENT_TYPE)

@@ -47,7 +47,9 @@ def _owner(context: RelayContext, given: Credentials, address: str) -> bytes:
 
 
 def _status_json(status: PrekeyStatus) -> JSONResponse:
-    return JSONResponse({"one_time": status.one_time, "signed_prekey": status.signed.to_json() if status.signed else None})
+    return JSONResponse(
+        {"one_time": status.one_time, "signed_prekey": status.signed.to_json() if status.signed else None}
+    )
 
 
 def _put(context: RelayContext, given: Credentials, address: str, upload: dict) -> PrekeyStatus:
@@ -57,7 +59,9 @@ def _put(context: RelayContext, given: Credentials, address: str, upload: dict) 
     except PrekeyBundleInvalid as error:
         raise Invalid(str(error)) from None
     # the store re-checks the key under a lock: a re-published identity may have won the race
-    return context.store.prekeys.put(address, identity_key, signed, one_time, context.clock(), replace=upload.get("replace_one_time") is True)
+    return context.store.prekeys.put(
+        address, identity_key, signed, one_time, context.clock(), replace=upload.get("replace_one_time") is True
+    )
 
 
 @router.put(
@@ -76,7 +80,12 @@ def _get(context: RelayContext, given: Credentials, address: str) -> PrekeyStatu
     return context.store.prekeys.status(address)
 
 
-@router.get("/{address}", response_model=PrekeyStatusOut, responses=errors(401, 403, 422), summary="How many one-time prekeys are left, and the signed prekey")
+@router.get(
+    "/{address}",
+    response_model=PrekeyStatusOut,
+    responses=errors(401, 403, 422),
+    summary="How many one-time prekeys are left, and the signed prekey",
+)
 async def get(address: AddressPath, given: Token, context: Relay) -> JSONResponse:
     return _status_json(await context.run(_get, context, given, _address(address)))
 

@@ -42,7 +42,9 @@ CLOSE_FORBIDDEN = 4403
 
 async def _refuse(websocket: WebSocket, error: RelayError) -> None:
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        await websocket.send_denial_response(JSONResponse(errors.body(error.code, error.message), status_code=error.status, headers=error.headers))
+        await websocket.send_denial_response(
+            JSONResponse(errors.body(error.code, error.message), status_code=error.status, headers=error.headers)
+        )
     else:
         await websocket.close(code=4000 + error.status if error.status in (401, 403) else 1008, reason=error.code)
 
@@ -127,7 +129,9 @@ async def stream(websocket: WebSocket) -> None:
                 await websocket.close(code=CLOSE_UNAUTHORIZED, reason=error.message[:120])
                 return
             for item in stored:
-                await websocket.send_text(json.dumps({"seq": item.seq, **item.envelope.to_json()}, separators=(",", ":")))
+                await websocket.send_text(
+                    json.dumps({"seq": item.seq, **item.envelope.to_json()}, separators=(",", ":"))
+                )
                 after = item.seq
             if stored:
                 context.metrics.pushed.inc(len(stored))
