@@ -59,18 +59,20 @@ class Person:
         stderr merged, in the order a terminal shows them); return that output."""
         shown = f"{self.name}$ hongbao {' '.join(shlex.quote(a) for a in args)}"
         print(f"\n{shown}", flush=True)
+        options = {
+            "stdin": subprocess.DEVNULL,
+            "stdout": subprocess.PIPE,
+            "stderr": subprocess.STDOUT,
+            "text": True,
+            "env": self.env,
+            "cwd": ROOT,
+            "timeout": COMMAND_TIMEOUT_S,
+        }
         try:
-            result = subprocess.run(
-                [sys.executable, "-m", "cli.main", *args],
-                check=False,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                env=self.env,
-                cwd=ROOT,
-                timeout=COMMAND_TIMEOUT_S,
-            )
+            if _zygote is not None:
+                result = _zygote.run(args, **options)
+            else:
+                result = subprocess.run([sys.executable, "-m", "cli.main", *args], check=False, **options)
         except subprocess.TimeoutExpired:
             raise StepFailed(f"`{shown}` did not finish within {COMMAND_TIMEOUT_S} s") from None
         sys.stdout.write(
@@ -83,6 +85,10 @@ class Person:
             raise StepFailed(f"`{shown}` did not print {expect!r}")
         return result.stdout
 
+
+# Each command runs in a process forked from one with the CLI already imported (a
+# new interpreter per command would spend most of the demo importing; cli/prefork.py).
+_zygote = None
 
 _steps = [0]
 
@@ -159,7 +165,12 @@ def pid_in(output: str) -> int | None:
 def main() -> None:
     from wallet.localchain import free_port
 
+    global _zygote
+    from cli import prefork
+
     started = time.monotonic()
+    if prefork.available() and not os.environ.get("HONGBAO_DEMO_SUBPROCESS"):
+        _zygote = prefork.Zygote()  # warms up while anvil and the relay start
     chain_port = free_port()
     relay_port = free_port()
     while relay_port == chain_port:
@@ -180,6 +191,8 @@ def main() -> None:
             step("Everything the demo started is stopped.")
             left = stop(alice, operator, running, {"anvil": chain_port, "relay": relay_port})
             failure = failure or left
+    if _zygote is not None:
+        _zygote.close()
     if failure is not None:
         print(f"\nDEMO FAILED: {failure}", file=sys.stderr, flush=True)
         sys.exit(1)

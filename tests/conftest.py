@@ -34,8 +34,48 @@ def hongbao_home(tmp_path, monkeypatch) -> Path:
     return home
 
 
+# -- the real `hongbao` entry point, in a process of its own ---------------------------------
+
+_zygote = None
+
+
+def hongbao_run(args, **kwargs) -> subprocess.CompletedProcess:
+    """`subprocess.run(["python", "-m", "cli.main", *args], **kwargs)`, in a process forked
+    from a zygote that has the CLI imported already (cli/prefork.py): the same process
+    boundary, argv, environment, streams and exit status, without ~1 s of imports per
+    command. HONGBAO_TEST_SUBPROCESS=1 runs a fresh interpreter per command instead."""
+    zygote = _get_zygote()
+    if zygote is None:
+        return subprocess.run([sys.executable, "-m", "cli.main", *args], **kwargs)
+    return zygote.run(args, **kwargs)
+
+
+def hongbao_popen(args, **kwargs):
+    """`subprocess.Popen` of the entry point (for `chat watch` and other long runs)."""
+    zygote = _get_zygote()
+    if zygote is None:
+        return subprocess.Popen([sys.executable, "-m", "cli.main", *args], **kwargs)
+    return zygote.popen(args, **kwargs)
+
+
+def _get_zygote():
+    global _zygote
+    from cli import prefork
+
+    if os.environ.get("HONGBAO_TEST_SUBPROCESS") or not prefork.available():
+        return None
+    if _zygote is None:
+        _zygote = prefork.Zygote()
+    return _zygote
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _zygote is not None:
+        _zygote.close()
+
+
 class Cli:
-    """Runs the real `hongbao` entry point in a subprocess, as a user or script would."""
+    """Runs the real `hongbao` entry point in a process of its own, as a user or script would."""
 
     def __init__(self, home: Path) -> None:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("HONGBAO_")}
@@ -45,8 +85,8 @@ class Cli:
     def __call__(
         self, *args: str, input: str | None = None, env: dict[str, str] | None = None, check: bool = True
     ) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            [sys.executable, "-m", "cli.main", *args],
+        result = hongbao_run(
+            args,
             input=input if input is not None else "",
             capture_output=True,
             text=True,
@@ -66,7 +106,64 @@ def cli(hongbao_home) -> Cli:
     return Cli(hongbao_home)
 
 
-# -- a real anvil per test ---------------------------------------------------------------
+class Person:
+    """One user: a HONGBAO_HOME of their own, driven through the real entry point."""
+
+    address = ""
+
+    def __init__(self, cli: Cli, home: Path, name: str) -> None:
+        self.cli, self.home, self.name = cli, home, name
+
+    def env(self) -> dict[str, str]:
+        return {**self.cli.env, "HONGBAO_HOME": str(self.home)}
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = hongbao_run(args, check=False, input="", capture_output=True, text=True, env=self.env(), timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{self.name}: hongbao {' '.join(args)} exited {result.returncode}: {result.stderr}")
+        return result
+
+    def popen(self, *args: str, **kwargs):
+        """A long-running command (`chat watch`): stdout and stderr piped, text."""
+        options = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+        return hongbao_popen(args, env=self.env(), **{**options, **kwargs})
+
+    def json(self, *args: str):
+        return json.loads(self(*args, "--json").stdout)
+
+    def fails(self, *args: str) -> str:
+        """Exit 1 with exactly one line on stderr, `error: ...`, and no traceback."""
+        result = self(*args, check=False)
+        assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+        return lines[0]
+
+
+# -- wallets for tests about something else -------------------------------------------------
+
+MIN_ARGON2ID = (1, 8192)  # libsodium's minimum cost
+
+
+def quick_wallet(home: Path, phrase: str | None = None, *, name: str = "default", accounts: int = 1) -> str:
+    """Create wallet `name` in `home` as `wallet create` does, but sealed at the minimum
+    Argon2id cost, so every later command unlocks it in ~1 ms instead of ~0.25 s
+    (`--kdf interactive`). For tests about chats, packets and money, not about the vault
+    (whose own tests use the real presets). Returns the first account's address."""
+    from wallet import bip39, keyring, vault
+
+    presets = vault.ARGON2ID_PRESETS
+    presets["test-minimum"] = MIN_ARGON2ID
+    try:
+        unlocked = keyring.WalletStore(home).create_from_mnemonic(
+            name, phrase or bip39.generate(12), PASSWORD, preset="test-minimum", accounts=accounts
+        )
+    finally:
+        del presets["test-minimum"]
+    return unlocked.accounts[0].address
+
+
+# -- a real anvil: one process per worker, a clean chain per test ---------------------------
 
 ANVIL_KEYS = [
     "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
@@ -88,6 +185,7 @@ class Anvil:
 
 
 def start_anvil(*extra: str) -> Anvil:
+    """An anvil process of the caller's own (tests about processes, or other options)."""
     from wallet import localchain
 
     process, url = localchain.spawn_ephemeral(*extra)
@@ -100,10 +198,27 @@ def stop_anvil(node: Anvil) -> None:
     localchain.terminate(node.process)
 
 
-@pytest.fixture
-def anvil():
+@pytest.fixture(scope="session")
+def shared_anvil():
+    """One anvil per worker, at its genesis state between tests (see `anvil`)."""
     node = start_anvil()
     try:
         yield node
     finally:
         stop_anvil(node)
+
+
+@pytest.fixture
+def anvil(shared_anvil):
+    """A real anvil at genesis: the worker's process, reverted to a snapshot after the test
+    (state, blocks, clock and all; ~1 ms instead of a new process). Pending transactions are
+    dropped and automining is switched back on."""
+    rpc = shared_anvil.rpc()
+    snapshot = rpc.call("evm_snapshot")
+    try:
+        yield shared_anvil
+    finally:
+        rpc.call("anvil_dropAllTransactions")
+        assert rpc.call("evm_revert", snapshot) is True, "the chain could not be reverted for the next test"
+        rpc.call("evm_setAutomine", True)  # (evm_setIntervalMining(0) would mean "manual", not "off")
+        rpc.close()

@@ -9,54 +9,20 @@ import json
 import secrets
 import select
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
+from conftest import Person, quick_wallet
 from test_relay_e2e import Relay, sqlite_url
 
 pytestmark = pytest.mark.slow
-HONGBAO = [sys.executable, "-m", "cli.main"]  # the real entry point, as a user runs it
-
-
-class Person:
-    """One user: a HONGBAO_HOME of their own, driven through the `cli` fixture."""
-
-    def __init__(self, cli, home, name: str) -> None:
-        self.cli, self.home, self.name = cli, home, name
-
-    def argv(self, *args: str) -> list[str]:
-        return [*HONGBAO, *args]
-
-    def env(self) -> dict[str, str]:
-        return {**self.cli.env, "HONGBAO_HOME": str(self.home)}
-
-    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            self.argv(*args), check=False, input="", capture_output=True, text=True, env=self.env(), timeout=120
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"{self.name}: hongbao {' '.join(args)} exited {result.returncode}: {result.stderr}")
-        return result
-
-    def json(self, *args: str):
-        return json.loads(self(*args, "--json").stdout)
-
-    def fails(self, *args: str) -> str:
-        """Exit 1 with exactly one line on stderr, `error: ...`, and no traceback."""
-        result = self(*args, check=False)
-        assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-        return lines[0]
 
 
 def people(cli, tmp_path, relay, *names: str) -> list[Person]:
     result = []
     for name in names:
         person = Person(cli, tmp_path / name, name)
-        person.address = person.json("wallet", "create", "--kdf", "interactive")["accounts"][0]["address"]
+        person.address = quick_wallet(person.home)
         person("relay", "use", relay.url)
         result.append(person)
     return result
@@ -138,14 +104,7 @@ def test_chat_receipts_groups_and_unknown_contact(cli, tmp_path, relay):
     )
 
     # the live view: a message sent while Bob watches shows up; Ctrl-C ends it quietly
-    watcher = subprocess.Popen(
-        bob.argv("chat", "watch", "--json"),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=bob.env(),
-    )
+    watcher = bob.popen("chat", "watch", "--json")
     try:
         alice("chat", "send", "bob", "live")
         ready, _, _ = select.select([watcher.stdout], [], [], 30)

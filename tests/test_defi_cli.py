@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import quick_wallet
 from test_transfers import ALICE, one_line_error, point_local_at
 
 from wallet import abi, erc20
@@ -27,7 +28,7 @@ def setup(cli, hongbao_home, anvil):
     from wallet import localchain
 
     point_local_at(hongbao_home, anvil)
-    me = cli.json("wallet", "create", "--wallet", "me", "--kdf", "interactive")["accounts"][0]["address"]
+    me = quick_wallet(hongbao_home, name="me")
     cli("faucet", me, "5")
     deployed = cli.json("contracts", "deploy")
     token, vault = deployed["token"]["address"], deployed["vault"]

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_chat_cli import HONGBAO  # noqa: F401  (re-exported for test_watch_cli)
-from test_chat_cli import Person as ChatPerson
+from conftest import Person as ChatPerson
+from conftest import quick_wallet
 from test_relay_e2e import Relay, sqlite_url
 
 from wallet import config
@@ -47,7 +47,7 @@ def relay(tmp_path_factory):
 def person(cli, tmp_path, anvil, name: str, relay=None, network: config.Network | None = None) -> Person:
     """A wallet of one's own, on the test's anvil (with Alice's contracts when given)."""
     someone = Person(cli, tmp_path / name, name)
-    someone.address = someone.json("wallet", "create", "--kdf", "interactive")["accounts"][0]["address"]
+    someone.address = quick_wallet(someone.home)
     cfg = config.load(someone.home)
     cfg.networks["local"] = network or config.Network("local", anvil.url, 31337)
     config.save(someone.home, cfg)
@@ -80,7 +80,7 @@ def test_group_packet_open_code_expiry_and_refund(cli, tmp_path, anvil, relay):
     bob, carol = (person(cli, tmp_path, anvil, name, relay, network) for name in ("bob", "carol"))
     dave = person(cli, tmp_path, anvil, "dave", None, network)  # an outsider: no chat, no ETH
     bob("faucet", bob.address, "1")
-    gas = carol.json("wallet", "create", "--wallet", "gas", "--kdf", "interactive")["accounts"][0]["address"]
+    gas = quick_wallet(carol.home, name="gas")
     carol("faucet", gas, "1")  # Carol's own account stays empty
 
     alice.json("contacts", "add", bob.address, "--name", "bob")

@@ -33,7 +33,6 @@ import secrets
 import shlex
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from conftest import hongbao_popen
 
 from messaging import payloads
 from messaging.client import (
@@ -64,13 +64,8 @@ from wallet.localchain import free_port
 ROOT = Path(__file__).resolve().parents[1]
 
 
-RELAY_CMD = shlex.split(os.environ.get("HONGBAO_TEST_RELAY_CMD", "")) or [
-    sys.executable,
-    "-m",
-    "cli.main",
-    "node",
-    "start",
-]
+# Another relay implementation can be tested by command; ours runs as `hongbao node start`.
+CUSTOM_RELAY_CMD = shlex.split(os.environ.get("HONGBAO_TEST_RELAY_CMD", ""))
 PG_URL = os.environ.get("HONGBAO_TEST_POSTGRES_URL")
 START_TIMEOUT = 30.0
 # Generous limits so tests measure behaviour, not the rate limiter (which has its own test).
@@ -106,17 +101,19 @@ class Relay:
     def start(self) -> Relay:
         self.home.mkdir(parents=True, exist_ok=True)
         self.starts += 1
-        args = [*RELAY_CMD, "--host", "127.0.0.1", "--port", str(self.port), "--db", self.db_url]
+        args = ["--host", "127.0.0.1", "--port", str(self.port), "--db", self.db_url]
+        options = {
+            "cwd": ROOT,
+            "env": self.env,
+            "stdin": subprocess.DEVNULL,
+            "stderr": subprocess.STDOUT,
+            "start_new_session": True,
+        }
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                args,
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            if CUSTOM_RELAY_CMD:
+                self.process = subprocess.Popen([*CUSTOM_RELAY_CMD, *args], stdout=log, **options)
+            else:
+                self.process = hongbao_popen(["node", "start", *args], stdout=log, **options)
         try:
             wait_healthy(self.url, self.process, START_TIMEOUT, self.log_tail)
         except BaseException:

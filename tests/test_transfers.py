@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from conftest import ANVIL_KEYS
+from conftest import ANVIL_KEYS, quick_wallet
 
 from wallet import address as addr
 from wallet import config, signing, transfers
@@ -28,8 +28,7 @@ def point_local_at(home, node, chain_id: int = 31337) -> None:
 def funded(cli, hongbao_home, anvil):
     """A fresh wallet whose account 0 got 5 ETH from the faucet; returns its address."""
     point_local_at(hongbao_home, anvil)
-    created = cli.json("wallet", "create", "--wallet", "me", "--kdf", "interactive")
-    me = created["accounts"][0]["address"]
+    me = quick_wallet(hongbao_home, name="me")
     cli("faucet", me, "5")
     return me
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 import select
 import signal
-import subprocess
 
 import pytest
-from test_packet_cli import HONGBAO, person, relay, warp  # noqa: F401  (relay: the module's relay fixture)
+from test_packet_cli import person, relay, warp  # noqa: F401  (relay: the module's relay fixture)
 
 from wallet import config
 
@@ -68,14 +67,7 @@ def test_watch_tells_claims_once_and_deadlines(cli, tmp_path, anvil, relay):  # 
     other = alice.json(
         "packet", "create", "--to", "bob", "--amount", "0.1 ETH", "--shares", "1", "--expires", "2h", "--yes"
     )["packet_id"]
-    watcher = subprocess.Popen(
-        [*HONGBAO, "chat", "watch", "--json"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**cli.env, "HONGBAO_HOME": str(alice.home)},
-    )
+    watcher = alice.popen("chat", "watch", "--json")
     try:
         bob.json("packet", "claim", other[:12], "--yes")
         ready, _, _ = select.select([watcher.stdout], [], [], 30)
