@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PASSWORD = "demo password, not for real funds"
+PASSWORD = "demo password, not for real funds"  # noqa: S105  the demo's throwaway wallets on a local chain
 COLUMNS = "120"
 COMMAND_TIMEOUT_S = 120
 EXPIRY_S = 3600  # the red packet's expiry (`--expires 1h`)

@@ -65,7 +65,7 @@ def balance(address, wallet_name, index, network_name, as_json):
             "formatted": format_units(int(results[0], 16), ETH_DECIMALS),
         }
     ]
-    for t, raw in zip(tokens, results[1:]):
+    for t, raw in zip(tokens, results[1:], strict=True):
         units = int(raw, 16) if raw and raw != "0x" else 0
         rows.append(
             {

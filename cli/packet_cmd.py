@@ -23,7 +23,7 @@ from .wallet_cmd import index_option, open_wallet, password_file_option, wallet_
 
 _DURATION = re.compile(r"(\d+)\s*([dhms])", re.IGNORECASE)
 _UNIT_SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
-SUBMITTER_PASSWORD_ENV = "HONGBAO_SUBMITTER_PASSWORD"
+SUBMITTER_PASSWORD_ENV = "HONGBAO_SUBMITTER_PASSWORD"  # noqa: S105  an environment variable's name
 
 
 # -- parsing ------------------------------------------------------------------------------
@@ -467,11 +467,12 @@ def _create(chain, plan, keeper, details, common, target):
 
 def _received(messenger) -> list:
     """Every red_packet message we received, oldest first."""
-    found = []
-    for summary in messenger.store.conversations():
-        for message in messenger.store.messages(summary.id, limit=10_000):
-            if message.direction == "in" and message.type == "red_packet":
-                found.append(message)
+    found = [
+        message
+        for summary in messenger.store.conversations()
+        for message in messenger.store.messages(summary.id, limit=10_000)
+        if message.direction == "in" and message.type == "red_packet"
+    ]
     return sorted(found, key=lambda m: (m.timestamp_ms, m.id))
 
 

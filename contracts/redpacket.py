@@ -16,6 +16,7 @@ from eth_hash.auto import keccak
 
 from wallet import abi, signing
 from wallet import address as addr
+from wallet.errors import InvalidKey
 from wallet.rpc import Rpc
 
 DOMAIN_NAME = "Hongbao RedPacket"
@@ -102,7 +103,7 @@ def new_claim_key() -> tuple[bytes, str]:
         key = secrets.token_bytes(32)
         try:
             return key, addr.from_private_key(key)
-        except Exception:  # 0 or >= n: astronomically rare, draw again
+        except InvalidKey:  # 0 or >= n: astronomically rare, draw again
             continue
 
 

@@ -14,6 +14,7 @@ No I/O beyond the store, the relay client and (for the relay URL) config.toml.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import time
@@ -435,10 +436,8 @@ class Messenger:
 
     def _flush_quietly(self) -> None:
         """Best effort before a send or receive: a failure must not stop them."""
-        try:
+        with contextlib.suppress(MessagingError):
             self.flush_pending()
-        except MessagingError:
-            pass
 
     def _check_can_send(self, address: str) -> None:
         try:
@@ -464,10 +463,8 @@ class Messenger:
     def _heal(self, peer: str) -> None:
         """They write in a session we no longer have: an empty receipt in a new session
         (which their client adopts), so their next messages open again."""
-        try:
+        with contextlib.suppress(MessagingError):  # best effort: our next message to them starts the session anyway
             self._post_silent(peer, payloads.Receipt("delivered", ()), new_session=True)
-        except MessagingError:
-            pass  # best effort: our next message to them starts the session anyway
 
     # -- groups ----------------------------------------------------------------------------
 

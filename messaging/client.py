@@ -293,7 +293,7 @@ class RelayClient:
 
     def _delay(self, attempt: int) -> float:
         base = min(self.max_backoff, self.backoff * (2**attempt))
-        return base * (0.5 + random.random() / 2)
+        return base * (0.5 + random.random() / 2)  # noqa: S311  retry jitter, not a secret
 
     def _request(self, method: str, path: str, *, retry: bool = True, **kwargs: Any) -> httpx.Response:
         """One request. With `retry`, tried again on connection errors and 5xx (not 507).
@@ -314,7 +314,7 @@ class RelayClient:
             if response.status_code == 429 and not last:
                 wait = _retry_after(response)
                 if wait is not None and wait <= self.max_rate_wait:
-                    self._sleep(wait + random.random() * 0.05)
+                    self._sleep(wait + random.random() * 0.05)  # noqa: S311  jitter
                     continue
             if retry and _retryable(response.status_code) and not last:
                 self._sleep(self._delay(attempt))
@@ -565,7 +565,7 @@ class RelayClient:
                 "replace_one_time": replace and start == 0,
             }
             status = self._prekey_status(mailbox, self._authed(mailbox, "PUT", f"/v1/prekeys/{mailbox}", json=body))
-        assert status is not None
+        assert status is not None  # noqa: S101  the loop runs at least once; narrows the type
         return status
 
     def prekey_status(self, address: str | None = None) -> PrekeyStatus:
@@ -644,7 +644,7 @@ class RelayClient:
                 failures += 1
                 if max_failures is not None and failures >= max_failures:
                     raise
-                await asyncio.sleep(min(max_backoff, self.backoff * 2**failures) * (0.5 + random.random() / 2))
+                await asyncio.sleep(min(max_backoff, self.backoff * 2**failures) * (0.5 + random.random() / 2))  # noqa: S311  jitter
                 continue
             try:
                 async with connect(
@@ -726,7 +726,7 @@ class RelayClient:
                 raise RelayUnreachable(
                     f"cannot reach the relay stream at {self.stream_url(last)} after {failures} attempts"
                 )
-            await asyncio.sleep(min(max_backoff, self.backoff * 2 ** min(failures, 16)) * (0.5 + random.random() / 2))
+            await asyncio.sleep(min(max_backoff, self.backoff * 2 ** min(failures, 16)) * (0.5 + random.random() / 2))  # noqa: S311  jitter
 
 
 _WS_REFUSALS = (1008, 4401, 4403)  # policy violation; the relay's 4000 + HTTP status for 401 / 403

@@ -262,7 +262,7 @@ class PrekeyState:
                 None if old is None else _SignedPair.from_json(old),
                 one_time,
             )
-        except Exception as error:  # whatever a damaged file makes json or the checks raise
+        except Exception as error:  # noqa: BLE001  whatever a damaged file makes json or the checks raise
             raise SessionError(f"the stored prekey state is unreadable ({type(error).__name__})") from None
 
     @property
@@ -502,7 +502,7 @@ class Session:
                 created_at,
                 ratchet,
             )
-        except Exception as error:  # the library raises pydantic's and its own errors; json anything
+        except Exception as error:  # noqa: BLE001  the library raises pydantic's and its own errors; json anything
             raise SessionError(f"a stored session is unreadable ({type(error).__name__})") from None
 
 
@@ -588,5 +588,5 @@ class PeerSessions:
             return cls([Session.from_json(item) for item in raw["sessions"]])
         except SessionError:
             raise
-        except Exception as error:  # whatever a damaged file makes json raise
+        except Exception as error:  # noqa: BLE001  whatever a damaged file makes json raise
             raise SessionError(f"stored sessions are unreadable ({type(error).__name__})") from None

@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # the ratchet (and its libraries) load when a session is used
 
 NO_PREKEYS_RECHECK_MS = 10 * 60 * 1000
 
-FORWARD_SECRET = "forward-secret"
+FORWARD_SECRET = "forward-secret"  # noqa: S105  a session format's name
 SIGNED = "signed"  # format 1
 
 

@@ -198,7 +198,7 @@ class CopyRow(Base):
 # -- values --------------------------------------------------------------------------------
 
 
-class BundleChange(str, enum.Enum):
+class BundleChange(enum.StrEnum):
     NEW = "new"
     UNCHANGED = "unchanged"  # same keys (possibly a re-issued, newer bundle)
     KEY_CHANGED = "key_changed"
@@ -807,7 +807,7 @@ class MessageStore:
                 .join(MessageRow, MessageRow.seq == CopyRow.message_seq)
                 .where(MessageRow.direction == "out", MessageRow.id == mid)
             )
-            return {recipient: state for recipient, state in rows}
+            return dict(rows.tuples().all())  # not dict(rows): a Result has .keys(), which dict() would call
 
     def pending_copies(self) -> list[PendingCopy]:
         """Every copy of our outgoing messages the relay has not accepted yet (still

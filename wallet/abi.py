@@ -93,7 +93,7 @@ def revert_reason(data: bytes | None) -> str:
     if data[:4] == ERROR_STRING:
         try:
             return decode_text(data[4:]) if len(data) > 4 + 32 else "reverted"
-        except Exception:  # malformed revert payloads come from untrusted contracts
+        except Exception:  # noqa: BLE001  malformed revert payloads come from untrusted contracts
             return "reverted with a malformed reason"
     if data[:4] == PANIC and len(data) >= 36:
         code = int.from_bytes(data[4:36], "big")

@@ -85,4 +85,4 @@ def decode_call(data: bytes) -> DecodedCall | None:
     for i, kind in enumerate(types):
         chunk = body[32 * i : 32 * (i + 1)]
         values.append(abi.decode_address(chunk) if kind == "address" else abi.decode_uint(chunk))
-    return DecodedCall(name, dict(zip(names, values)))
+    return DecodedCall(name, dict(zip(names, values, strict=True)))

@@ -228,10 +228,8 @@ class History:
         """Update a sent transaction's status (and receipt facts); False if it is unknown."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
-        changes: dict[str, Any] = {"status": status}
-        for name, value in (("block", block), ("gas_used", gas_used), ("effective_gas_price", effective_gas_price)):
-            if value is not None:
-                changes[name] = value
+        facts = {"block": block, "gas_used": gas_used, "effective_gas_price": effective_gas_price}
+        changes: dict[str, Any] = {"status": status, **{name: v for name, v in facts.items() if v is not None}}
         with self._session.begin() as session:
             result = session.execute(
                 update(SentRow).where(SentRow.chain_id == chain_id, SentRow.hash == hash.lower()).values(**changes)
