@@ -71,7 +71,8 @@ def decode_text(data: bytes) -> str:
         return data.rstrip(b"\0").decode("utf-8", "replace")
     from eth_abi import decode
 
-    return decode(["string"], data)[0]
+    text: str = decode(["string"], data)[0]
+    return text
 
 
 def decode(types: Sequence[str], data: bytes) -> tuple[Any, ...]:

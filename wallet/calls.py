@@ -453,7 +453,7 @@ def token_units(text: str, token: Token, *, allow_unlimited: bool = False) -> in
             raise AmountError("'unlimited' is only for approvals; give an amount")
         return erc20.UNLIMITED
     amount = parse_amount(text)
-    if amount.is_max:
+    if amount.value is None:
         raise AmountError(
             "'max' is not an allowance: give an amount, or 'unlimited' (and read its warning)"
             if allow_unlimited

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from typing import Any
 
 from .rpc import Rpc, to_int
 
@@ -29,7 +30,7 @@ class FeeQuote:
         return gas * min(fees.max_fee, self.base_fee + fees.priority_fee)
 
 
-def quote(history: dict, fallback_tip: int) -> FeeQuote:
+def quote(history: dict[str, Any], fallback_tip: int) -> FeeQuote:
     """Tiers from the 10th/50th/90th percentile tips of recent blocks.
 
     max fee = 2 x next base fee + tip: room for six full blocks of base-fee growth

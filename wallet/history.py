@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, Index, String, Text, UniqueConstraint, func, or_, select, update
+from sqlalchemy import CursorResult, Engine, Index, Result, String, Text, UniqueConstraint, func, or_, select, update
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -173,6 +173,12 @@ def _hash(value: str | None) -> str | None:
     return None if value is None else value.lower()
 
 
+def _one_row(result: Result[Any]) -> bool:
+    """Whether an INSERT or UPDATE touched exactly one row. Session.execute is typed as
+    returning the base Result; for these statements it is a CursorResult, which has rowcount."""
+    return cast("CursorResult[Any]", result).rowcount == 1
+
+
 def _sent_values(tx: SentTx) -> dict[str, Any]:
     if tx.kind not in KINDS:
         raise ValueError(f"unknown kind {tx.kind!r}")
@@ -213,7 +219,7 @@ class History:
             result = session.execute(
                 insert(SentRow).values(**values).on_conflict_do_nothing(index_elements=["chain_id", "hash"])
             )
-            return result.rowcount == 1
+            return _one_row(result)
 
     def set_status(
         self,
@@ -234,7 +240,7 @@ class History:
             result = session.execute(
                 update(SentRow).where(SentRow.chain_id == chain_id, SentRow.hash == hash.lower()).values(**changes)
             )
-            return result.rowcount == 1
+            return _one_row(result)
 
     def mark_replaced(self, chain_id: int, hash: str) -> bool:
         """The original of a speed-up/cancel whose replacement was mined."""
@@ -281,7 +287,7 @@ class History:
             .values(**_incoming_values(item))
             .on_conflict_do_nothing(index_elements=["chain_id", "hash", "log_index"])
         )
-        return session.execute(statement).rowcount == 1
+        return _one_row(session.execute(statement))
 
     def incoming_by_hash(self, chain_id: int, hash: str) -> list[Incoming]:
         with self._session() as session:
