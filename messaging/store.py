@@ -108,6 +108,8 @@ class NotGroupMember(MessagingError):
 class KeyChangeUnconfirmed(MessagingError):
     """The peer's messaging key changed and the user has not accepted the change yet."""
 
+    address: str | None = None  # the peer, when known
+
 
 # -- schema --------------------------------------------------------------------------------
 
@@ -381,7 +383,9 @@ class MessageStore:
         if not self._opens(sealed, check):
             raise self._locked()
 
-    def _opens(self, sealed: bytes, expected: bytes | None = None) -> bool:
+    def _opens(self, sealed: bytes | None, expected: bytes | None = None) -> bool:
+        if sealed is None:
+            return False
         try:
             plain = self._box.decrypt(sealed)
         except (CryptoError, ValueError, TypeError):
