@@ -140,7 +140,7 @@ class Session:
         sent = Sent(prepared, record, receipt, self.net.explorer_link(record.hash))
         if report and not self.as_json:
             sent.report()
-        if must_wait and to_int(receipt.get("status")) != 1:
+        if must_wait and receipt is not None and to_int(receipt.get("status")) != 1:  # (waited: never None)
             raise WalletError(f"{record.hash} was mined but reverted; nothing after it was sent")
         return sent
 
@@ -859,6 +859,6 @@ def _wei(text: str) -> int:
 
     amount = parse_amount(text, "ETH")
     scale = {"eth": 18, "gwei": 9, "wei": 0}.get((amount.unit or "ETH").lower())
-    if amount.is_max or scale is None:
+    if amount.value is None or scale is None:
         raise AmountError(f"--value {text!r}: give an amount of ETH (0.1, '0.1 ETH', '5 gwei', '100 wei')")
     return to_units(amount.value, scale, amount.unit or "ETH")
