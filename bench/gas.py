@@ -341,7 +341,7 @@ def main() -> int:
     )
 
     versus = Table(title="vs Mask Network HappyRedPacket (anvil 1.7.1, solc 0.8.28; its proxy adds ~7,300 per call)")
-    for column in ("operation", "Hongbao row", "Hongbao", "Mask", "Mask via proxy", "Hongbao − Mask"):
+    for column in ("operation", "Hongbao row", "Hongbao", "Mask", "Mask via proxy", "Hongbao − Mask"):  # noqa: RUF001  a real minus sign
         versus.add_column(column, justify="left" if column in ("operation", "Hongbao row") else "right")
     for operation, mask, ours, which in comparison(key):
         versus.add_row(operation, which, f"{ours:,}", f"{mask:,}", f"~{mask + PROXY_OVERHEAD:,}", f"{ours - mask:+,}")

@@ -76,7 +76,9 @@ def main() -> None:
     )
     for preset in ("interactive", "moderate"):
         kdf = vault.Kdf.new(preset)
-        rows.append((f"vault unlock, Argon2id {preset}", f"{best_of(2, lambda: kdf.stretch('pw')) * 1000:.0f} ms", ""))
+        rows.append(
+            (f"vault unlock, Argon2id {preset}", f"{best_of(2, lambda kdf=kdf: kdf.stretch('pw')) * 1000:.0f} ms", "")
+        )
     rows.append(
         (
             "keystore export, scrypt n=2^18 r=8 p=1",

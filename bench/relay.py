@@ -168,9 +168,10 @@ async def run_bodies(url: str, bodies: list[bytes], inflight: int) -> float:
 
 
 def bench_batched(url: str, total: int, to: list[str]) -> float:
-    bodies = []
-    for i in range(0, total, BATCH):
-        bodies.append(json.dumps({"envelopes": [envelope_json(to[(i + j) % len(to)]) for j in range(BATCH)]}).encode())
+    bodies = [
+        json.dumps({"envelopes": [envelope_json(to[(i + j) % len(to)]) for j in range(BATCH)]}).encode()
+        for i in range(0, total, BATCH)
+    ]
     return total / asyncio.run(run_bodies(url, bodies, BATCH_INFLIGHT))
 
 

@@ -11,6 +11,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,6 +21,10 @@ from wallet.home import home
 from .context import network_option
 from .output import console, emit, json_option, note, table
 from .wallet_cmd import index_option, password_file_option, wallet_option
+
+if TYPE_CHECKING:
+    from wallet.chain import Chain
+    from wallet.config import Token
 
 
 def account_options(function):
@@ -383,16 +388,16 @@ class ChainNews:
 
         self.address, self.network_name = address, network_name
         self.watch = packet_watch.PacketWatch(packet_keeper.Keeper(home()), address)
-        self.chain = None
+        self.chain: Chain | None = None
         self.told: set[tuple[str, str]] = set()
-        self.tokens: dict[str | None, object] = {}
+        self.tokens: dict[str | None, Token | None] = {}
         self.failing = False
 
-    def _amount(self, units: int, token: str | None) -> str:
+    def _amount(self, chain: Chain, units: int, token: str | None) -> str:
         from contracts import flows
 
         if token not in self.tokens:
-            self.tokens[token] = flows.token_of(self.chain, token)
+            self.tokens[token] = flows.token_of(chain, token)
         return flows.format_amount(units, self.tokens[token])
 
     def poll(self, names: dict[str, str]) -> list[dict]:
@@ -408,12 +413,13 @@ class ChainNews:
                     return []
                 chain.verify()
                 self.chain = chain
-            claims, due = self.watch.poll(self.chain)
-            events = [claim_event(c, names, self._amount(c.amount, c.kept.token)) for c in claims]
+            chain = self.chain
+            claims, due = self.watch.poll(chain)
+            events = [claim_event(c, names, self._amount(chain, c.amount, c.kept.token)) for c in claims]
             for news in due:
                 if (news.kept.packet_id, news.kind) not in self.told:
                     self.told.add((news.kept.packet_id, news.kind))
-                    left = self._amount(news.state.remaining, news.state.token)
+                    left = self._amount(chain, news.state.remaining, news.state.token)
                     if news.state.deposit:
                         left += f" + {flows.format_amount(news.state.deposit, None)} gas deposit"
                     events.append(deadline_event(news, left))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import click
 
 from wallet.errors import WalletError
@@ -10,7 +12,15 @@ from .context import chain as connect
 from .context import history, load_config, network_option, nonce_lock_path
 from .output import emit, json_option, note, table
 
-TOKEN = {"name": "Hongbao Test Token", "symbol": "TKN", "decimals": 18, "supply": 1_000_000}
+
+class _TokenSpec(TypedDict):
+    name: str
+    symbol: str
+    decimals: int
+    supply: int
+
+
+TOKEN: _TokenSpec = {"name": "Hongbao Test Token", "symbol": "TKN", "decimals": 18, "supply": 1_000_000}
 VAULT = {"name": "Hongbao Vault", "symbol": "vTKN"}
 # config key in [networks.<name>.contracts] -> artifact name
 VAULT_KEY, RED_PACKET_KEY = "vault", "red_packet"
@@ -98,13 +108,13 @@ def deploy(force, network_name, as_json):
 
     # TestToken + TestVault: the vault records its token (asset()), so a live vault means both are there.
     token_artifact, vault_artifact = load("TestToken"), load("TestVault")
-    vault_address = net.contracts.get(VAULT_KEY)
-    token_address = None
-    if not force and _live(chain, vault_address, vault_artifact):
-        candidate = vault_binding.asset(chain.rpc, vault_address)
+    configured_vault = net.contracts.get(VAULT_KEY)
+    existing: tuple[str, str] | None = None  # (token, vault), both live
+    if not force and configured_vault is not None and _live(chain, configured_vault, vault_artifact):
+        candidate = vault_binding.asset(chain.rpc, configured_vault)
         if _live(chain, candidate, token_artifact):
-            token_address = candidate
-    if token_address is None:
+            existing = (candidate, configured_vault)
+    if existing is None:
         data = token_binding.deployment_data(
             TOKEN["name"], TOKEN["symbol"], TOKEN["decimals"], TOKEN["supply"] * 10 ** TOKEN["decimals"]
         )
@@ -119,6 +129,7 @@ def deploy(force, network_name, as_json):
         )
         row("TestVault", vault_address, tx_hash)
     else:
+        token_address, vault_address = existing
         row("TestToken", token_address, None)
         row("TestVault", vault_address, None)
     found = erc20.read_token(chain.rpc, token_address)
@@ -138,7 +149,7 @@ def deploy(force, network_name, as_json):
         red_packet = None
     else:
         artifact = load("RedPacket")
-        if not force and _live(chain, red_packet, artifact):
+        if not force and red_packet is not None and _live(chain, red_packet, artifact):
             row("RedPacket", red_packet, None)
         elif artifact.constructor_inputs:
             notes.append(

@@ -140,7 +140,7 @@ class Session:
         sent = Sent(prepared, record, receipt, self.net.explorer_link(record.hash))
         if report and not self.as_json:
             sent.report()
-        if must_wait and to_int(receipt.get("status")) != 1:
+        if must_wait and receipt is not None and to_int(receipt.get("status")) != 1:  # (waited: never None)
             raise WalletError(f"{record.hash} was mined but reverted; nothing after it was sent")
         return sent
 
@@ -346,7 +346,7 @@ def allowances(address, spenders, wallet_name, index, network_name, as_json):
                 for t, s in pairs
             ]
         )
-        for (tok, spender), raw in zip(pairs, results):
+        for (tok, spender), raw in zip(pairs, results, strict=True):
             units = int(raw, 16) if raw and raw != "0x" else 0
             rows.append(
                 {
@@ -785,8 +785,8 @@ def call_command(address, function, args, abi_file, sender, block, network_name,
         "to": where,
         "function": fn.signature,
         "returns": [p.type for p in outputs],
-        "args": [calls.to_json(p.type, v) for p, v in zip(fn.inputs, values)],
-        "result": [calls.to_json(p.type, v) for p, v in zip(outputs, decoded)],
+        "args": [calls.to_json(p.type, v) for p, v in zip(fn.inputs, values, strict=True)],
+        "result": [calls.to_json(p.type, v) for p, v in zip(outputs, decoded, strict=True)],
         "raw": "0x" + raw.hex(),
     }
 
@@ -794,7 +794,7 @@ def call_command(address, function, args, abi_file, sender, block, network_name,
         if not outputs:
             click.echo("0x" + raw.hex())
             return
-        for p, v in zip(outputs, decoded):
+        for p, v in zip(outputs, decoded, strict=True):
             click.echo(calls.to_text(p.type, v))
 
     emit(as_json, data, human)
@@ -827,7 +827,7 @@ def send_command(address, function, args, abi_file, value_text, **opts):
         )
     if value and fn.mutability == "nonpayable":
         warnings.append(f"{fn.name} is not payable: sending ETH with it should fail")
-    shown = {label: calls.to_text(p.type, v) for label, p, v in zip(fn.labels(), fn.inputs, values)}
+    shown = {label: calls.to_text(p.type, v) for label, p, v in zip(fn.labels(), fn.inputs, values, strict=True)}
     summary = f"function: {fn.signature} (selector 0x{fn.selector.hex()})"
     sent = session.run(
         where, calls.calldata(fn, values), value=value, call=(fn.name, shown), warnings=warnings, summary=summary
@@ -836,7 +836,7 @@ def send_command(address, function, args, abi_file, value_text, **opts):
     result["function"] = {
         "signature": fn.signature,
         "selector": "0x" + fn.selector.hex(),
-        "args": [calls.to_json(p.type, v) for p, v in zip(fn.inputs, values)],
+        "args": [calls.to_json(p.type, v) for p, v in zip(fn.inputs, values, strict=True)],
     }
     _finish(session, result)
 
@@ -859,6 +859,6 @@ def _wei(text: str) -> int:
 
     amount = parse_amount(text, "ETH")
     scale = {"eth": 18, "gwei": 9, "wei": 0}.get((amount.unit or "ETH").lower())
-    if amount.is_max or scale is None:
+    if amount.value is None or scale is None:
         raise AmountError(f"--value {text!r}: give an amount of ETH (0.1, '0.1 ETH', '5 gwei', '100 wei')")
     return to_units(amount.value, scale, amount.unit or "ETH")

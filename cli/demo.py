@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PASSWORD = "demo password, not for real funds"
+PASSWORD = "demo password, not for real funds"  # noqa: S105  the demo's throwaway wallets on a local chain
 COLUMNS = "120"
 COMMAND_TIMEOUT_S = 120
 EXPIRY_S = 3600  # the red packet's expiry (`--expires 1h`)
@@ -163,7 +163,7 @@ def pid_in(output: str) -> int | None:
 
 
 def main() -> None:
-    from wallet.localchain import free_port
+    from wallet.process import free_port
 
     global _zygote
     from cli import prefork
@@ -202,7 +202,7 @@ def main() -> None:
 def stop(alice: Person, operator: Person, running: dict[str, int | None], ports: dict[str, int]) -> str | None:
     """Stop the relay and the chain if they were started (each even if the other fails);
     returns what went wrong, if anything."""
-    from wallet.localchain import port_free
+    from wallet.process import port_free
 
     problems = []
     for what, person, args in (("relay", operator, ("node", "stop")), ("anvil", alice, ("chain", "down"))):
@@ -261,7 +261,10 @@ def story(
     # -- wallets and money -------------------------------------------------------------------
     step("Alice, Bob and Carol each create a wallet (a new 12-word phrase; Argon2id `interactive` for speed).")
     for person in (alice, bob, carol):
-        person.address = ADDRESS.search(person("wallet", "create", "--kdf", "interactive")).group(0)
+        found = ADDRESS.search(person("wallet", "create", "--kdf", "interactive"))
+        if found is None:
+            raise StepFailed(f"`{person.name}$ hongbao wallet create` printed no address")
+        person.address = found.group(0)
     say(f"alice {alice.address}, bob {bob.address}, carol {carol.address}")
 
     step("The faucet (local chain only) gives Alice 10 ETH, Bob and Carol 1 ETH each.")

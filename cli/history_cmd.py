@@ -8,6 +8,7 @@ precision past 2**53 in most parsers), next to a `formatted` human value.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,7 +40,7 @@ def money(net, token: str | None, amount: int) -> dict[str, Any]:
 
 
 def money_text(value: dict[str, Any], token: str | None, *, short: bool = False) -> str:
-    if value["formatted"] is None:  # decimals unknown: raw base units
+    if value["formatted"] is None and token is not None:  # a token of unknown decimals: raw base units
         shown = f"{token[:6]}…{token[-4:]}" if short else token
         return f"{value['amount']} base units of token {shown}"
     return f"{value['formatted']} {value['symbol']}"
@@ -381,17 +382,18 @@ class _progress:
     def __init__(self) -> None:
         out = console(stderr=True)
         self._bar = _bar(out) if out.is_terminal else None
-        self._task = None
 
-    def __enter__(self):
-        if self._bar is None:
+    def __enter__(self) -> Callable[[int, int], None] | None:
+        bar = self._bar
+        if bar is None:
             return None
-        self._bar.start()
-        self._task = self._bar.add_task("syncing", total=None)
-        return self._update
+        bar.start()
+        task = bar.add_task("syncing", total=None)
 
-    def _update(self, done: int, total: int) -> None:
-        self._bar.update(self._task, completed=done, total=total)
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return update
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:

@@ -76,10 +76,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(shown.ctx.get_help())
         sys.exit(0)
     except click.ClickException as error:
+        ctx = error.ctx if isinstance(error, click.UsageError) else None  # usage errors know their command
         where = (
-            f"hongbao {error.ctx.command_path.split(' ', 1)[1]}"
-            if getattr(error, "ctx", None) and " " in error.ctx.command_path
-            else "hongbao"
+            f"hongbao {ctx.command_path.split(' ', 1)[1]}" if ctx is not None and " " in ctx.command_path else "hongbao"
         )
         _fail(f"{error.format_message()} (see `{where} --help`)")
     except KeyboardInterrupt:

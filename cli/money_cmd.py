@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from wallet import address as addr
@@ -40,23 +42,19 @@ timeout_option = click.option(
 @json_option
 def balance(address, wallet_name, index, network_name, as_json):
     """ETH and token balances of ADDRESS (default: the wallet's account --index)."""
-    from wallet import erc20
+    from wallet import abi
 
     who = addr.parse(address) if address else open_wallet(wallet_name).account(index).address
     net = network(network_name)
     chain = connect(network_name)
     chain.verify()
     tokens = list(net.tokens.values())
-    results = chain.rpc.batch(
-        [("eth_getBalance", [who, "latest"])]
-        + [
-            (
-                "eth_call",
-                [{"to": t.address, "data": "0x" + erc20.abi.call_data("balanceOf(address)", who).hex()}, "latest"],
-            )
-            for t in tokens
-        ]
-    )
+    calls: list[tuple[str, list[Any]]] = [("eth_getBalance", [who, "latest"])]
+    calls += [
+        ("eth_call", [{"to": t.address, "data": "0x" + abi.call_data("balanceOf(address)", who).hex()}, "latest"])
+        for t in tokens
+    ]
+    results = chain.rpc.batch(calls)
     rows = [
         {
             "symbol": "ETH",
@@ -65,7 +63,7 @@ def balance(address, wallet_name, index, network_name, as_json):
             "formatted": format_units(int(results[0], 16), ETH_DECIMALS),
         }
     ]
-    for t, raw in zip(tokens, results[1:]):
+    for t, raw in zip(tokens, results[1:], strict=True):
         units = int(raw, 16) if raw and raw != "0x" else 0
         rows.append(
             {
@@ -155,7 +153,7 @@ def send(
     key = wallet.unlock(secrets.password(password_file)).private_key(index)
     record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
     receipt = None if no_wait else wait_with_progress(chain, record.hash, history(), timeout, as_json)
-    notice = _notify(key, to, record, receipt, net.chain_id, note) if notify else None
+    notice = _notify(key, to, record, receipt, net.chain_id, note) if notify and receipt is not None else None
     report_sent(as_json, record, receipt, net.explorer_link(record.hash), extra=notice)
 
 

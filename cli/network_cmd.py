@@ -42,6 +42,7 @@ def add(name, rpc_url, chain_id, explorer, use_it, as_json):
 
     if explorer and "{tx}" not in explorer:
         raise WalletError("--explorer must contain {tx}, e.g. https://etherscan.io/tx/{tx}")
+    actual: int | None
     try:
         with Rpc(rpc_url, timeout=10) as rpc:
             actual = to_int(rpc.call("eth_chainId"))
@@ -51,12 +52,15 @@ def add(name, rpc_url, chain_id, explorer, use_it, as_json):
         actual = None
     if chain_id is not None and actual is not None and actual != chain_id:
         raise WalletError(f"the RPC at {rpc_url} reports chain id {actual}, not {chain_id}; check the URL")
+    resolved = chain_id if chain_id is not None else actual
+    if resolved is None:  # not reached: an unreachable RPC without --chain-id is refused above
+        raise WalletError(f"cannot read the chain id of {rpc_url}; pass --chain-id")
     config = load_config()
     previous = config.networks.get(name)
     config.networks[name] = config_mod.Network(
         name,
         rpc_url,
-        chain_id or actual,
+        resolved,
         explorer,
         previous.contracts if previous else {},
         previous.tokens if previous else {},

@@ -46,7 +46,7 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
             record = Table.grid(padding=(0, 2))
             record.add_column(style="bold", no_wrap=True)
             record.add_column(overflow="fold")
-            for column, value in zip(columns, row):
+            for column, value in zip(columns, row, strict=True):
                 record.add_row(column or "-", Text(value))  # Text: user data is never markup
             out.print(record)
             out.print()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,9 +22,12 @@ from .money_cmd import _fee_overrides, max_fee_option, speed_option, timeout_opt
 from .output import console, emit, json_option, note, table
 from .wallet_cmd import index_option, open_wallet, password_file_option, wallet_option
 
+if TYPE_CHECKING:
+    from wallet.keyring import UnlockedWallet
+
 _DURATION = re.compile(r"(\d+)\s*([dhms])", re.IGNORECASE)
 _UNIT_SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
-SUBMITTER_PASSWORD_ENV = "HONGBAO_SUBMITTER_PASSWORD"
+SUBMITTER_PASSWORD_ENV = "HONGBAO_SUBMITTER_PASSWORD"  # noqa: S105  an environment variable's name
 
 
 # -- parsing ------------------------------------------------------------------------------
@@ -53,7 +57,7 @@ class Unlocker:
 
     def __init__(self, password_file: Path | None) -> None:
         self.password_file = password_file
-        self._open: dict[str, object] = {}
+        self._open: dict[str, UnlockedWallet] = {}
         self._password: str | None = None
 
     def _main_password(self) -> str:
@@ -279,13 +283,13 @@ def create(
     unit = token or parsed.unit
     if token and parsed.unit and parsed.unit.lower() != token.lower():
         raise AmountError(f"the amount says {parsed.unit} but --token says {token}")
-    if parsed.is_max:
+    if parsed.value is None:
         raise AmountError("a packet needs an exact amount, not 'max'")
     duration = parse_duration(expires)
     deposit_wei = 0
     if deposit:
         given = parse_amount(deposit, "ETH")
-        if given.is_max or (given.unit or "ETH").upper() != "ETH":
+        if given.value is None or (given.unit or "ETH").upper() != "ETH":
             raise AmountError('the gas deposit is in ETH, e.g. --deposit "0.01 ETH"')
         deposit_wei = to_units(given.value, ETH_DECIMALS, "ETH")
     if not to and not open_packet:
@@ -304,14 +308,16 @@ def create(
     unlocker = Unlocker(password_file)
 
     messenger = target = None
+    to_name = ""  # the contact or group, as shown
     recipients: list[str] = []
     try:
         if to:  # the chat is checked before any money moves: recipients, their keys, the relay
             messenger = _messenger(unlocker.key(wallet, index))
             target = messenger.resolve(to)
+            to_name = target.name or target.conversation
             recipients = list(target.recipients)
             if not recipients:
-                raise WalletError(f"{target.name or target.conversation} has no one else in it to send a packet to")
+                raise WalletError(f"{to_name} has no one else in it to send a packet to")
             for recipient in recipients:
                 messenger.bundle_for(recipient, refresh=True)
                 messenger.store.check_can_send(recipient)
@@ -354,7 +360,7 @@ def create(
         who = (
             "anyone with the claim code, one share per address"
             if plan.open
-            else f"{len(recipients)} recipient(s) of {target.name or target.conversation}, one authorization each"
+            else f"{len(recipients)} recipient(s) of {to_name}, one authorization each"
         )
         details = [
             (
@@ -425,7 +431,7 @@ def create(
             click.echo(data["code"])
             note("anyone holding this code can claim a share: share it like cash")
         if sent is not None:
-            note(f"sent to {target.name or target.conversation}: {len(sent.envelope_ids)} recipient(s)")
+            note(f"sent to {to_name}: {len(sent.envelope_ids)} recipient(s)")
         note(f"created in block {data['block']}; follow it with `hongbao packet info {data['packet_id'][:10]}`")
 
     emit(as_json, data, human)
@@ -467,11 +473,12 @@ def _create(chain, plan, keeper, details, common, target):
 
 def _received(messenger) -> list:
     """Every red_packet message we received, oldest first."""
-    found = []
-    for summary in messenger.store.conversations():
-        for message in messenger.store.messages(summary.id, limit=10_000):
-            if message.direction == "in" and message.type == "red_packet":
-                found.append(message)
+    found = [
+        message
+        for summary in messenger.store.conversations()
+        for message in messenger.store.messages(summary.id, limit=10_000)
+        if message.direction == "in" and message.type == "red_packet"
+    ]
     return sorted(found, key=lambda m: (m.timestamp_ms, m.id))
 
 
@@ -829,6 +836,7 @@ def submit(ticket_text, wallet_name, index, speed, max_fee, tip, yes, timeout, p
 
 def _report_json(report, coin) -> dict:
     from contracts import flows
+    from contracts import redpacket as rp
 
     s = report.state
     return {
@@ -849,7 +857,7 @@ def _report_json(report, coin) -> dict:
         "expiry": s.expiry,
         "now": report.now,
         "status": report.status,
-        "greeting": None if report.created is None else flows.rp.decode_greeting(report.created.greeting),
+        "greeting": None if report.created is None else rp.decode_greeting(report.created.greeting),
         "theme": None if report.created is None else flows.theme_name(report.created.theme),
         "created_tx": report.created_tx,
         "created_block": report.created_block,

@@ -90,7 +90,7 @@ def deploy_test(name, symbol, decimals, supply, wallet_name, index, password_fil
     if not net.is_local:
         raise WalletError(f"the test token is for the local network only, not {net.name!r}")
     amount = parse_amount(supply)
-    if amount.is_max:
+    if amount.value is None:
         raise WalletError("--supply needs a number of tokens")
     units = to_units(amount.value, decimals, symbol)
     if wallet_name is None:

@@ -468,7 +468,7 @@ def export_keystore(wallet_name, index, out, force, scrypt_n, keystore_password_
 @json_option
 def reveal(wallet_name, index, private_key, yes, password_file, as_json):
     """Show the recovery phrase (or a private key). Needs the password and a confirmation."""
-    what = "the private key of account %d" % index if private_key else "the recovery phrase"
+    what = f"the private key of account {index:d}" if private_key else "the recovery phrase"
     unlocked = unlock(wallet_name, password_file)
     if not yes:
         if not secrets.interactive():

@@ -19,7 +19,7 @@ __all__ = ["abi_type", "constructor_types", "deployment_tx"]
 
 def abi_type(param: dict[str, Any]) -> str:
     """Canonical ABI type of one ABI ``inputs`` entry, expanding tuples: ``(address,uint256)[]``."""
-    kind = param["type"]
+    kind: str = param["type"]
     if kind.startswith("tuple"):
         inner = ",".join(abi_type(component) for component in param.get("components", []))
         return f"({inner}){kind[len('tuple') :]}"

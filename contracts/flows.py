@@ -29,6 +29,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from wallet import abi, erc20, signing
 from wallet import address as addr
@@ -307,7 +308,7 @@ def create_draft(plan: Plan) -> Draft:
     return Draft(plan.creator, plan.contract, plan.params.value, rp.create_data(plan.params), "call")
 
 
-def created_in(receipt: dict, plan: Plan) -> rp.Created:
+def created_in(receipt: dict[str, Any], plan: Plan) -> rp.Created:
     """The PacketCreated event of our create transaction (PacketError if it is not there)."""
     if to_int(receipt.get("status")) != 1:
         raise PacketError(f"the create transaction {receipt.get('transactionHash')} reverted; no packet was made")
@@ -500,7 +501,7 @@ def read(chain: Chain, contract: str, packet_id: bytes, *, from_block: int = 0) 
         {"address": contract, "topics": [None, id_hex(packet_id)], "fromBlock": hex(from_block), "toBlock": "latest"},
     )
     created = created_tx = created_block = refund = refund_tx = None
-    claims: list[tuple[rp.Claimed, dict]] = []
+    claims: list[tuple[rp.Claimed, dict[str, Any]]] = []
     reimbursed: dict[str, rp.Reimbursed] = {}
     for log in logs:
         event = rp.parse_log(log, contract)
@@ -695,7 +696,7 @@ def choose_submitter(
     return Submitter(ticket.recipient, "recipient")
 
 
-def claimed_in(receipt: dict, ticket: Ticket) -> ClaimRecord:
+def claimed_in(receipt: dict[str, Any], ticket: Ticket) -> ClaimRecord:
     if to_int(receipt.get("status")) != 1:
         raise PacketError(f"the claim transaction {receipt.get('transactionHash')} reverted; nothing was paid")
     amount, submitter, reimbursed = None, None, 0
@@ -735,7 +736,7 @@ def refund_draft(contract: str, packet_id: bytes, sender: str) -> Draft:
     return Draft(addr.parse(sender), addr.parse(contract), 0, rp.refund_data(packet_id), "call")
 
 
-def refunded_in(receipt: dict, contract: str, packet_id: bytes) -> rp.Refunded:
+def refunded_in(receipt: dict[str, Any], contract: str, packet_id: bytes) -> rp.Refunded:
     if to_int(receipt.get("status")) != 1:
         raise PacketError(f"the refund transaction {receipt.get('transactionHash')} reverted")
     for log in receipt.get("logs", []):

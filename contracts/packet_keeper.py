@@ -6,15 +6,19 @@ import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wallet import address as addr
 from wallet import atomic
 from wallet.config import Token
 
 from .flows import PacketError, Plan, id_hex, plan_create
+
+if TYPE_CHECKING:
+    from nacl.secret import SecretBox
 
 KEEPER_FILE = "packets.json"
 _KEEPER_LABEL = b"hongbao/redpacket/v1/claim-keys"
@@ -57,7 +61,7 @@ class Kept:
         return cls(**{**data, "recipients": tuple(data.get("recipients", ()))})
 
 
-def _box(account_key: bytes):
+def _box(account_key: bytes) -> SecretBox:
     from nacl.secret import SecretBox
 
     return SecretBox(hashlib.blake2b(_KEEPER_LABEL, key=account_key, digest_size=32).digest())
@@ -75,7 +79,7 @@ class Keeper:
         self.path = Path(home) / KEEPER_FILE
 
     @contextlib.contextmanager
-    def _locked(self):
+    def _locked(self) -> Iterator[None]:
         from wallet.transfers import nonce_lock
 
         with nonce_lock(self.path.with_name(KEEPER_FILE + ".lock")):

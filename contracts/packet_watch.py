@@ -10,7 +10,7 @@ from typing import Any
 from wallet import address as addr
 from wallet import atomic
 from wallet.chain import Chain
-from wallet.rpc import to_int
+from wallet.rpc import Rpc, to_int
 
 from . import redpacket as rp
 from .flows import PacketError, chain_time, id_hex, parse_id
@@ -57,18 +57,23 @@ def my_packets(keeper: Keeper, chain_id: int, creator: str) -> list[Kept]:
 
 
 def new_claims(
-    rpc, packets: Iterable[Kept], states: dict[str, rp.PacketState], through: dict[str, int], head: int
+    rpc: Rpc, packets: Iterable[Kept], states: dict[str, rp.PacketState], through: dict[str, int], head: int
 ) -> list[ClaimNews]:
     """PacketClaimed events of `packets` in blocks after `through[id]` (default: the packet's
     creation block - 1) up to `head`, oldest first. One eth_getLogs per contract.
     `claimed` counts from the state read (shares - shares_left), back from the newest claim."""
     found: list[ClaimNews] = []
     by_contract: dict[str, list[Kept]] = {}
+    since: dict[str, int] = {}  # packet id -> the block its news starts after
     for kept in packets:
-        if kept.packet_id in states and through.get(kept.packet_id, kept.block - 1) < head:
+        if kept.block is None:  # not mined (yet): nothing can be claimed
+            continue
+        after = through.get(kept.packet_id, kept.block - 1)
+        if kept.packet_id in states and after < head:
+            since[kept.packet_id] = after
             by_contract.setdefault(kept.contract, []).append(kept)
     for contract, group in by_contract.items():
-        start = min(through.get(k.packet_id, k.block - 1) for k in group) + 1
+        start = min(since[k.packet_id] for k in group) + 1
         logs = rpc.call(
             "eth_getLogs",
             {
@@ -79,8 +84,8 @@ def new_claims(
             },
         )
         for kept in group:
-            after = through.get(kept.packet_id, kept.block - 1)
-            mine: list[tuple[rp.Claimed, dict]] = []
+            after = since[kept.packet_id]
+            mine: list[tuple[rp.Claimed, dict[str, Any]]] = []
             for log in logs:
                 event = rp.parse_log(log, contract)
                 if (

@@ -16,6 +16,7 @@ from eth_hash.auto import keccak
 
 from wallet import abi, signing
 from wallet import address as addr
+from wallet.errors import InvalidKey
 from wallet.rpc import Rpc
 
 DOMAIN_NAME = "Hongbao RedPacket"
@@ -102,7 +103,7 @@ def new_claim_key() -> tuple[bytes, str]:
         key = secrets.token_bytes(32)
         try:
             return key, addr.from_private_key(key)
-        except Exception:  # 0 or >= n: astronomically rare, draw again
+        except InvalidKey:  # 0 or >= n: astronomically rare, draw again
             continue
 
 
@@ -239,12 +240,20 @@ def read_packet(rpc: Rpc, contract: str, packet: bytes) -> PacketState | None:
         raise
     words = [out[i : i + 32] for i in range(0, 11 * 32, 32)]
     token = abi.decode_address(words[1])
+    remaining, deposit, expiry, shares, shares_left = (abi.decode_uint(w) for w in words[3:8])
+    random, open_, refunded = (bool(abi.decode_uint(w)) for w in words[8:11])
     return PacketState(
         abi.decode_address(words[0]),
         None if token == addr.to_checksum(ZERO) else token,
         abi.decode_address(words[2]),
-        *(abi.decode_uint(w) for w in words[3:8]),
-        *(bool(abi.decode_uint(w)) for w in words[8:11]),
+        remaining,
+        deposit,
+        expiry,
+        shares,
+        shares_left,
+        random,
+        open_,
+        refunded,
     )
 
 

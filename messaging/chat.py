@@ -14,11 +14,12 @@ No I/O beyond the store, the relay client and (for the relay URL) config.toml.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import time
 import unicodedata
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -98,11 +99,17 @@ class SentMessage:
     state: str = "sent"
 
 
-class Received(list):
+class Received(list[StoredMessage]):
     """The new messages stored by `receive` (receipts left out), oldest first, plus counts."""
 
     def __init__(
-        self, messages=(), *, failures: int = 0, errors: list[str] | None = None, receipts: int = 0, acked: int = 0
+        self,
+        messages: Iterable[StoredMessage] = (),
+        *,
+        failures: int = 0,
+        errors: list[str] | None = None,
+        receipts: int = 0,
+        acked: int = 0,
     ) -> None:
         super().__init__(messages)
         self.failures = failures  # envelopes that could not be opened or stored (acked anyway)
@@ -193,6 +200,10 @@ class Messenger:
         return status
 
     def _publish_bundle(self) -> str:
+        return self._put_bundle()[1]
+
+    def _put_bundle(self) -> tuple[Bundle, str]:
+        """Publish our bundle unless the relay has our keys already: (ours, the relay's status)."""
         current = self.relay.get_bundle(self.address)
         mine = Bundle(self.address, self.keys.x25519_public, self.keys.ed25519_public, 0, 1)
         if current is not None and same_keys(current, mine):
@@ -203,7 +214,7 @@ class Messenger:
             bundle = make_bundle(self._account_key, self.clock() // 1000, version, self.keys)
             status = self.relay.publish_bundle(bundle)
             self._bundle = bundle
-        return status
+        return self._bundle, status
 
     def protection(self, conversation: str) -> str:
         """How a conversation's messages are protected, in words (see sessions.py)."""
@@ -216,7 +227,7 @@ class Messenger:
 
     def _own_bundle(self) -> Bundle:
         if self._bundle is None:
-            self._publish_bundle()  # prekey upkeep is for commands that receive: a send need not wait for it
+            return self._put_bundle()[0]  # prekey upkeep is for commands that receive: a send need not wait for it
         return self._bundle
 
     # -- peers -----------------------------------------------------------------------------
@@ -307,7 +318,7 @@ class Messenger:
         return self._deliver(target.conversation, items, items[0][1])
 
     def _deliver(
-        self, conversation: str, items: list[tuple[str, payloads.Payload]], stored_payload: payloads.Payload
+        self, conversation: str, items: Sequence[tuple[str, payloads.Payload]], stored_payload: payloads.Payload
     ) -> SentMessage:
         """Seal each (recipient, payload) with its own id, store one outgoing message with a
         copy per recipient, post, mark sent. Nothing is sealed while any recipient's key
@@ -389,9 +400,9 @@ class Messenger:
                     continue
                 if copy.recipient not in bundles:
                     try:
-                        bundle, _change = self.bundle_for(copy.recipient, refresh=True)
+                        fetched, _change = self.bundle_for(copy.recipient, refresh=True)
                         self.store.check_can_send(copy.recipient)
-                        bundles[copy.recipient] = bundle
+                        bundles[copy.recipient] = fetched
                     except (RelayUnreachable, RateLimited):
                         raise
                     except MessagingError:  # a key change to confirm, no identity, ...
@@ -435,10 +446,8 @@ class Messenger:
 
     def _flush_quietly(self) -> None:
         """Best effort before a send or receive: a failure must not stop them."""
-        try:
+        with contextlib.suppress(MessagingError):
             self.flush_pending()
-        except MessagingError:
-            pass
 
     def _check_can_send(self, address: str) -> None:
         try:
@@ -464,10 +473,8 @@ class Messenger:
     def _heal(self, peer: str) -> None:
         """They write in a session we no longer have: an empty receipt in a new session
         (which their client adopts), so their next messages open again."""
-        try:
+        with contextlib.suppress(MessagingError):  # best effort: our next message to them starts the session anyway
             self._post_silent(peer, payloads.Receipt("delivered", ()), new_session=True)
-        except MessagingError:
-            pass  # best effort: our next message to them starts the session anyway
 
     # -- groups ----------------------------------------------------------------------------
 
@@ -476,6 +483,8 @@ class Messenger:
         if target.kind != "group":
             raise MessagingError(f"{group!r} is a contact, not a group")
         found = self.store.group(target.conversation[len(GROUP_PREFIX) :])
+        if found is None:  # deleted since it was resolved
+            raise MessagingError(f"unknown group {group!r}: see `hongbao group list`")
         if found.admin != self.address:
             raise MessagingError(f"only the group's admin ({found.admin}) changes {found.name!r}")
         return found

@@ -292,8 +292,8 @@ class RelayClient:
     # -- transport ---------------------------------------------------------------------
 
     def _delay(self, attempt: int) -> float:
-        base = min(self.max_backoff, self.backoff * (2**attempt))
-        return base * (0.5 + random.random() / 2)
+        base = min(self.max_backoff, self.backoff * (2.0**attempt))
+        return base * (0.5 + random.random() / 2)  # noqa: S311  retry jitter, not a secret
 
     def _request(self, method: str, path: str, *, retry: bool = True, **kwargs: Any) -> httpx.Response:
         """One request. With `retry`, tried again on connection errors and 5xx (not 507).
@@ -314,7 +314,7 @@ class RelayClient:
             if response.status_code == 429 and not last:
                 wait = _retry_after(response)
                 if wait is not None and wait <= self.max_rate_wait:
-                    self._sleep(wait + random.random() * 0.05)
+                    self._sleep(wait + random.random() * 0.05)  # noqa: S311  jitter
                     continue
             if retry and _retryable(response.status_code) and not last:
                 self._sleep(self._delay(attempt))
@@ -335,7 +335,10 @@ class RelayClient:
     # -- health ------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        return self._json(self._request("GET", "/healthz", retry=False))
+        body = self._json(self._request("GET", "/healthz", retry=False))
+        if not isinstance(body, dict):
+            raise RelayProtocolError("the relay's /healthz answer is not a JSON object")
+        return body
 
     # -- identities --------------------------------------------------------------------
 
@@ -353,7 +356,7 @@ class RelayClient:
             raise
         body = self._json(response)
         status = body.get("status") or body.get("result") if isinstance(body, dict) else None
-        if status in ("created", "updated", "unchanged"):
+        if isinstance(status, str) and status in ("created", "updated", "unchanged"):
             return status
         return "created" if response.status_code == 201 else "updated"
 
@@ -565,7 +568,7 @@ class RelayClient:
                 "replace_one_time": replace and start == 0,
             }
             status = self._prekey_status(mailbox, self._authed(mailbox, "PUT", f"/v1/prekeys/{mailbox}", json=body))
-        assert status is not None
+        assert status is not None  # noqa: S101  the loop runs at least once; narrows the type
         return status
 
     def prekey_status(self, address: str | None = None) -> PrekeyStatus:
@@ -644,7 +647,7 @@ class RelayClient:
                 failures += 1
                 if max_failures is not None and failures >= max_failures:
                     raise
-                await asyncio.sleep(min(max_backoff, self.backoff * 2**failures) * (0.5 + random.random() / 2))
+                await asyncio.sleep(min(max_backoff, self.backoff * 2**failures) * (0.5 + random.random() / 2))  # noqa: S311  jitter
                 continue
             try:
                 async with connect(
@@ -665,11 +668,11 @@ class RelayClient:
                         except (json.JSONDecodeError, UnicodeDecodeError):
                             raise RelayProtocolError("the relay sent a stream frame that is not JSON") from None
                         if isinstance(item, dict) and "seq" not in item and isinstance(item.get("error"), dict):
-                            error = item["error"]
-                            code, message = str(error.get("code", "error")), str(error.get("message", ""))
-                            if code in ("unauthorized", "token_expired", "invalid_token", "forbidden"):
-                                raise AuthFailed(401 if code != "forbidden" else 403, code, message)
-                            raise RelayRejected(400, code, message, url="WS /v1/stream")
+                            refusal = item["error"]
+                            kind, message = str(refusal.get("code", "error")), str(refusal.get("message", ""))
+                            if kind in ("unauthorized", "token_expired", "invalid_token", "forbidden"):
+                                raise AuthFailed(401 if kind != "forbidden" else 403, kind, message)
+                            raise RelayRejected(400, kind, message, url="WS /v1/stream")
                         if not isinstance(item, dict) or "seq" not in item:
                             continue  # keep-alives or notices this client does not know
                         if isinstance(item["seq"], int) and not isinstance(item["seq"], bool) and item["seq"] <= last:
@@ -711,9 +714,10 @@ class RelayClient:
                     continue
                 raise
             except (TimeoutError, ConnectionClosed, InvalidHandshake, OSError) as error:
-                code = getattr(getattr(error, "rcvd", None), "code", None)
+                received = getattr(error, "rcvd", None)  # a ConnectionClosed's close frame, if any
+                code = getattr(received, "code", None)
                 if code in _WS_REFUSALS:
-                    failure = _ws_refusal(code, getattr(error.rcvd, "reason", ""))
+                    failure = _ws_refusal(code, getattr(received, "reason", ""))
                     if isinstance(failure, AuthFailed) and failure.status == 401 and auth_refusals == 0:
                         auth_refusals += 1
                         self._tokens.pop(mailbox, None)
@@ -726,7 +730,7 @@ class RelayClient:
                 raise RelayUnreachable(
                     f"cannot reach the relay stream at {self.stream_url(last)} after {failures} attempts"
                 )
-            await asyncio.sleep(min(max_backoff, self.backoff * 2 ** min(failures, 16)) * (0.5 + random.random() / 2))
+            await asyncio.sleep(min(max_backoff, self.backoff * 2 ** min(failures, 16)) * (0.5 + random.random() / 2))  # noqa: S311  jitter
 
 
 _WS_REFUSALS = (1008, 4401, 4403)  # policy violation; the relay's 4000 + HTTP status for 401 / 403

@@ -42,7 +42,7 @@ import secrets
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import padding, payloads
 from .errors import (
@@ -51,6 +51,7 @@ from .errors import (
     NotForMe,
     OutsideWindow,
     Oversize,
+    PayloadError,
     Replay,
     SenderMismatch,
     SenderUnknown,
@@ -85,7 +86,7 @@ class Envelope:
     ttl: int = 7 * 24 * 3600
     version: int = VERSION
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "v": self.version,
             "to": self.to,
@@ -95,7 +96,7 @@ class Envelope:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> Envelope:
+    def from_json(cls, data: dict[str, Any]) -> Envelope:
         try:
             version = int(data["v"])
             if version != VERSION:
@@ -372,7 +373,7 @@ def _sender_bundle(
 def _payload(kind: bytes, body: bytes) -> payloads.Payload:
     try:
         payload = payloads.decode(body)
-    except payloads.PayloadError as error:  # decode turns every malformation into PayloadError
+    except PayloadError as error:  # decode turns every malformation into PayloadError
         raise Tampered(f"malformed payload: {error}") from None
     if payloads.type_of(payload) != kind.decode("ascii", "replace"):
         raise Tampered("the payload type inside does not match the signed type")

@@ -9,7 +9,7 @@ whoever is removed), and every member applies them with `apply`. Pure.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from wallet import address as addr
@@ -36,7 +36,7 @@ def new_group_id() -> str:
     return secrets.token_hex(16)
 
 
-def _members(addresses) -> tuple[str, ...]:
+def _members(addresses: Iterable[str]) -> tuple[str, ...]:
     """Checksummed and de-duplicated, in order: one member, one envelope, one removal."""
     try:
         return tuple(dict.fromkeys(addr.parse(a) for a in addresses))

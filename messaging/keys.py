@@ -11,6 +11,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nacl.public import PrivateKey
+    from nacl.signing import SigningKey
 
 X25519_LABEL = b"hongbao/messaging/v1/x25519"
 ED25519_LABEL = b"hongbao/messaging/v1/ed25519"
@@ -38,13 +43,13 @@ class MessagingKeys:
         return f"MessagingKeys(x25519={self.x25519_public.hex()[:16]}..., ed25519={self.ed25519_public.hex()[:16]}...)"
 
     @cached_property
-    def box_key(self):
+    def box_key(self) -> PrivateKey:
         from nacl.public import PrivateKey
 
         return PrivateKey(self.x25519_private)
 
     @cached_property
-    def signing_key(self):
+    def signing_key(self) -> SigningKey:
         from nacl.signing import SigningKey
 
         return SigningKey(self.ed25519_seed)

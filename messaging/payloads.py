@@ -235,8 +235,9 @@ def decode(data: bytes) -> Payload:
     unexpected = set(body) - names
     if unexpected:
         raise PayloadError(f"unexpected fields in a {kind} payload: {', '.join(sorted(unexpected))}")
+    given: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in body.items()}
     try:
-        payload = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in body.items()})
+        payload = cls(**given)
     except TypeError:
         raise PayloadError(f"missing fields in a {kind} payload") from None
     payload.validate()

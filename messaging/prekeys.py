@@ -90,6 +90,8 @@ class PrekeyBundle:
 def _hex(data: Any, field: str, size: int) -> bytes:
     value = data.get(field) if isinstance(data, dict) else None
     try:
+        if not isinstance(value, str):
+            raise TypeError(field)
         raw = bytes.fromhex(value)
     except (TypeError, ValueError):
         raise PrekeyBundleInvalid(f"malformed prekey: {field} is not hex") from None
@@ -114,7 +116,10 @@ def parse_bundle(data: Any) -> PrekeyBundle:
     if not isinstance(data, dict):
         raise PrekeyBundleInvalid("malformed prekey bundle")
     try:
-        address = addr.parse(data.get("address"))
+        stated = data.get("address")
+        if not isinstance(stated, str):
+            raise TypeError("address")
+        address = addr.parse(stated)
     except (WalletError, TypeError, AttributeError):
         raise PrekeyBundleInvalid("malformed prekey bundle: address") from None
     one_time = data.get("one_time_prekey")

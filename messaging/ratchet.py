@@ -30,7 +30,7 @@ import json
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import doubleratchet
 import x3dh
@@ -58,12 +58,16 @@ ONE_TIME_LOW = 25  # replenish below this
 STATE_FORMAT = 1
 
 
-def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Drive a coroutine that never suspends (the libraries' async is nominal)."""
     try:
         coroutine.send(None)
     except StopIteration as done:
-        return done.value
+        result: T = done.value
+        return result
     coroutine.close()
     raise RuntimeError("the coroutine suspended; these libraries never should")
 
@@ -94,7 +98,7 @@ class _AEAD(aead_aes_hmac.AEAD):
         if len(ciphertext) < size:
             raise doubleratchet.AuthenticationFailedException("the ciphertext is shorter than its tag")
         body, tag = ciphertext[:-size], ciphertext[-size:]
-        encryption_key, authentication_key, iv = await aead_aes_hmac.AEAD._AEAD__derive(
+        encryption_key, authentication_key, iv = await aead_aes_hmac.AEAD._AEAD__derive(  # type: ignore[attr-defined]  # name-mangled private: mypy sees __derive
             key, hash_function, cls._get_info()
         )
         if not hmac.compare_digest(
@@ -262,7 +266,7 @@ class PrekeyState:
                 None if old is None else _SignedPair.from_json(old),
                 one_time,
             )
-        except Exception as error:  # whatever a damaged file makes json or the checks raise
+        except Exception as error:  # noqa: BLE001  whatever a damaged file makes json or the checks raise
             raise SessionError(f"the stored prekey state is unreadable ({type(error).__name__})") from None
 
     @property
@@ -426,6 +430,8 @@ class Session:
         the envelope's fields. The caller persists the session before sending."""
         data = self.associated_data + context
         if self._ratchet is None:
+            if self._start is None:
+                raise SessionError("this session has neither a ratchet nor an X3DH start")
             secret, their_signed_prekey = self._start
             self._ratchet, message = run(
                 _DoubleRatchet.encrypt_initial_message(*_CONFIG, secret, their_signed_prekey, plaintext, data)
@@ -502,7 +508,7 @@ class Session:
                 created_at,
                 ratchet,
             )
-        except Exception as error:  # the library raises pydantic's and its own errors; json anything
+        except Exception as error:  # noqa: BLE001  the library raises pydantic's and its own errors; json anything
             raise SessionError(f"a stored session is unreadable ({type(error).__name__})") from None
 
 
@@ -538,7 +544,7 @@ class PeerSessions:
 
     def decrypt(
         self,
-        state: PrekeyState,
+        state: PrekeyState | None,
         sender_identity: bytes,
         header: X3DHHeader | None,
         message: RatchetMessage,
@@ -552,6 +558,8 @@ class PeerSessions:
                 raise AgreementFailed("the X3DH header names another identity key than the sender's")
             known = next((s for s in self.sessions if s.session_id == header.ephemeral_key), None)
             if known is None:
+                if state is None:
+                    raise AgreementFailed("no prekeys to accept a new session with")
                 session, plaintext = Session.accept(state, header, message, context)
                 self.promote(session)
                 return plaintext, True
@@ -588,5 +596,5 @@ class PeerSessions:
             return cls([Session.from_json(item) for item in raw["sessions"]])
         except SessionError:
             raise
-        except Exception as error:  # whatever a damaged file makes json raise
+        except Exception as error:  # noqa: BLE001  whatever a damaged file makes json raise
             raise SessionError(f"stored sessions are unreadable ({type(error).__name__})") from None

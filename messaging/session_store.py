@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nacl.exceptions import CryptoError
 from sqlalchemy import LargeBinary, String, select
@@ -148,13 +148,15 @@ class SessionStore:
 
     def write(self, peer: str, sessions: PeerSessions) -> Write:
         """A writer to run inside a store transaction (with the message it came with)."""
-        sealed = self._seal(f"session:{peer}", sessions.to_bytes()) if sessions.sessions else None
+        current = sessions.current  # None when there are no sessions
+        sealed = self._seal(f"session:{peer}", sessions.to_bytes()) if current is not None else None
+        identity = current.peer_identity.hex() if current is not None else None
         now = self.store.clock()
 
         def write(session: Session) -> None:
-            values = {"sealed": sealed, "updated_at": now, "no_prekeys_at": None}
+            values: dict[str, Any] = {"sealed": sealed, "updated_at": now, "no_prekeys_at": None}
             if sealed is not None:
-                values.update(had_session=True, identity=sessions.current.peer_identity.hex())
+                values.update(had_session=True, identity=identity)
             statement = insert(SessionRow).values(peer=peer, **values)
             session.execute(statement.on_conflict_do_update(index_elements=["peer"], set_=values))
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
 from sqlalchemy.orm import Session as DbSession
 
@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # the ratchet (and its libraries) load when a session is used
 
 NO_PREKEYS_RECHECK_MS = 10 * 60 * 1000
 
-FORWARD_SECRET = "forward-secret"
+FORWARD_SECRET = "forward-secret"  # noqa: S105  a session format's name
 SIGNED = "signed"  # format 1
 
 
@@ -78,7 +78,7 @@ class Opening:
                 self.heal = sender
             raise
         self.writes.append(keeper.store.write(sender, sessions))
-        if started:
+        if started and state is not None:  # a session starts only from a header, so with our prekeys
             self.writes.append(keeper.store.write_prekeys(state))
         return plaintext
 
@@ -162,6 +162,30 @@ class SessionKeeper:
 
     # -- sending --------------------------------------------------------------------------
 
+    @overload
+    def seal(
+        self,
+        bundle: Bundle,
+        payload: payloads.Payload,
+        *,
+        now_ms: int,
+        message_id: bytes | None = None,
+        include_bundle: Bundle | None = None,
+        new_session: Literal[True] = True,
+    ) -> env.Envelope: ...
+
+    @overload
+    def seal(
+        self,
+        bundle: Bundle,
+        payload: payloads.Payload,
+        *,
+        now_ms: int,
+        message_id: bytes | None = None,
+        include_bundle: Bundle | None = None,
+        new_session: bool,
+    ) -> env.Envelope | None: ...
+
     def seal(
         self,
         bundle: Bundle,
@@ -198,13 +222,16 @@ class SessionKeeper:
         peer = bundle.address
         sessions = self.load(peer).for_identity(bundle.ed25519)
         session = sessions.current
-        info = self.store.info(peer, bundle.ed25519) if session is None else None
-        if session is None and new_session:
-            session = self._start(bundle, info)
-            if session is not None:
-                sessions.promote(session)
+        had_session = False
         if session is None:
-            if info.had_session:
+            info = self.store.info(peer, bundle.ed25519)
+            had_session = info.had_session
+            if new_session:
+                session = self._start(bundle, info)
+                if session is not None:
+                    sessions.promote(session)
+        if session is None:
+            if had_session:
                 if not new_session:
                     return None
                 raise SessionDowngrade(

@@ -108,6 +108,8 @@ class NotGroupMember(MessagingError):
 class KeyChangeUnconfirmed(MessagingError):
     """The peer's messaging key changed and the user has not accepted the change yet."""
 
+    address: str | None = None  # the peer, when known
+
 
 # -- schema --------------------------------------------------------------------------------
 
@@ -198,7 +200,7 @@ class CopyRow(Base):
 # -- values --------------------------------------------------------------------------------
 
 
-class BundleChange(str, enum.Enum):
+class BundleChange(enum.StrEnum):
     NEW = "new"
     UNCHANGED = "unchanged"  # same keys (possibly a re-issued, newer bundle)
     KEY_CHANGED = "key_changed"
@@ -381,7 +383,9 @@ class MessageStore:
         if not self._opens(sealed, check):
             raise self._locked()
 
-    def _opens(self, sealed: bytes, expected: bytes | None = None) -> bool:
+    def _opens(self, sealed: bytes | None, expected: bytes | None = None) -> bool:
+        if sealed is None:
+            return False
         try:
             plain = self._box.decrypt(sealed)
         except (CryptoError, ValueError, TypeError):
@@ -807,7 +811,7 @@ class MessageStore:
                 .join(MessageRow, MessageRow.seq == CopyRow.message_seq)
                 .where(MessageRow.direction == "out", MessageRow.id == mid)
             )
-            return {recipient: state for recipient, state in rows}
+            return dict(rows.tuples().all())  # not dict(rows): a Result has .keys(), which dict() would call
 
     def pending_copies(self) -> list[PendingCopy]:
         """Every copy of our outgoing messages the relay has not accepted yet (still

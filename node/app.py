@@ -95,7 +95,7 @@ def _install_error_handlers(app: FastAPI, api_routes: list[APIRoute]) -> None:
         headers = dict(getattr(error, "headers", None) or {})
         if error.status_code == 405:  # every method of the path, not just the first route's
             path = request.scope["path"]
-            methods = {m for route in api_routes if route.path_regex.match(path) for m in route.methods}
+            methods = {m for route in api_routes if route.path_regex.match(path) for m in route.methods or ()}
             headers["Allow"] = ", ".join(sorted(methods))
         return _json(error.status_code, errors.code_for(error.status_code), message, headers)
 

@@ -27,7 +27,7 @@ from .errors import Unauthorized
 from .store import RelayStore
 
 CHALLENGE_DOMAIN = b"hongbao-relay-auth-v1\0"
-SECRET_NAME = "token-hmac-v1"
+SECRET_NAME = "token-hmac-v1"  # noqa: S105  the name the secret is stored under, not the secret
 _PAYLOAD = 20 + 32 + 8
 _TOKEN_BYTES = _PAYLOAD + 32
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{123}=?$")  # 92 bytes, with or without padding

@@ -66,7 +66,7 @@ class RelayDaemon:
     @property
     def url(self) -> str:
         host = self.settings.host
-        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else f'[{host}]' if ':' in host else host}:{self.settings.port}"
+        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else f'[{host}]' if ':' in host else host}:{self.settings.port}"  # noqa: S104  maps a bind-all host to a URL we can reach
 
     def _read(self) -> tuple[int, str] | None:
         try:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -115,10 +116,18 @@ class OneTimePrekeyRow(Base):
     signature: Mapped[str] = mapped_column(String(128))
 
 
-identities = Identity.__table__
-envelopes = StoredEnvelopeRow.__table__
-mailbox_usage = MailboxUsage.__table__
-challenges = Challenge.__table__
-relay_secrets = RelaySecret.__table__
-signed_prekeys = SignedPrekeyRow.__table__
-one_time_prekeys = OneTimePrekeyRow.__table__
+def _table(model: type[Base]) -> Table:
+    """A mapped class's Table (SQLAlchemy types `__table__` as the wider FromClause)."""
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table
+
+
+identities = _table(Identity)
+envelopes = _table(StoredEnvelopeRow)
+mailbox_usage = _table(MailboxUsage)
+challenges = _table(Challenge)
+relay_secrets = _table(RelaySecret)
+signed_prekeys = _table(SignedPrekeyRow)
+one_time_prekeys = _table(OneTimePrekeyRow)

@@ -146,9 +146,11 @@ class PrekeyStore:
             identity = connection.execute(
                 select(identities.c.ed25519).where(identities.c.address == address).with_for_update(read=True)
             ).scalar()
-            signed = self._signed(connection, address) if identity is not None else None
+            if identity is None:
+                return None
+            signed = self._signed(connection, address)
             if signed is None:
                 return None
             taken = connection.execute(take).first() if one_time else None
-        one_time = None if taken is None else OneTimePrekey(bytes.fromhex(taken.key), bytes.fromhex(taken.signature))
-        return Claimed(bytes.fromhex(identity), signed, one_time)
+        prekey = None if taken is None else OneTimePrekey(bytes.fromhex(taken.key), bytes.fromhex(taken.signature))
+        return Claimed(bytes.fromhex(identity), signed, prekey)

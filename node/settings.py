@@ -94,6 +94,7 @@ def _from_config(path: Path) -> dict[str, Any]:
 
 def _coerce(name: str, value: Any) -> Any:
     kind = _TYPES[name]
+    number: int | float
     try:
         if kind == "int":
             number = int(value)

@@ -23,7 +23,7 @@ ACCOUNT_KEYS = [_deriver.private_key(hd.scheme_path("bip44", i)) for i in range(
 KEYS = [MessagingKeys.from_account_key(k) for k in ACCOUNT_KEYS]
 BUNDLES = [make_bundle(k, T0) for k in ACCOUNT_KEYS]
 A, B, C, D, E = (b.address for b in BUNDLES)
-BY_ADDRESS = {b.address: (b, keys) for b, keys in zip(BUNDLES, KEYS)}
+BY_ADDRESS = {b.address: (b, keys) for b, keys in zip(BUNDLES, KEYS, strict=True)}
 
 
 def bundle_of(member: str):
@@ -31,7 +31,7 @@ def bundle_of(member: str):
 
 
 def open_as(member: str, envelope, sender: str = A):
-    bundle, keys = BY_ADDRESS[member]
+    _bundle, keys = BY_ADDRESS[member]
     return open_envelope(
         envelope, member, keys, now_ms=NOW, known_bundle=lambda a: BY_ADDRESS[a][0] if a == sender else None
     )
@@ -143,7 +143,7 @@ def test_create_rules():
     with pytest.raises(PayloadError):
         apply(None, control, D)  # a creator who is not a member
     with pytest.raises(PayloadError):
-        apply(None, GroupControl("create", group.id, "g", (A, B) + tuple(fake_members(499))), A)
+        apply(None, GroupControl("create", group.id, "g", (A, B, *fake_members(499))), A)
 
 
 def test_admin_adds_renames_removes():

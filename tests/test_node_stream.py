@@ -58,7 +58,7 @@ def test_stored_then_pushed_then_resumed_without_gaps_or_duplicates(live):
     with open_stream(live, token, after=seqs[0]) as ws:
         got = receive(ws, 2)
         assert [(m["seq"], m["id"], m["ct"]) for m in got] == [(seqs[i], sent[i]["id"], sent[i]["ct"]) for i in (1, 2)]
-        assert {k for k in got[0]} == {"seq", "v", "to", "id", "ttl", "ct"}
+        assert set(got[0]) == {"seq", "v", "to", "id", "ttl", "ct"}
         nothing_more(ws)
         new = envelope_json(BOB.address)
         pushed = post_sync(live.url, new)[0]["seq"]

@@ -313,7 +313,7 @@ def test_plans_codes_tickets_and_the_keeper_offline(tmp_path):
     assert replace(ticket, recipient=addr.parse(a)).signer() != plan.params.claim_key  # not redirectable
     assert replace(ticket, slot=0).signer() != plan.params.claim_key
     with pytest.raises(flows.PacketError, match="open packet"):
-        plan.code
+        plan.code  # noqa: B018  the property raises
 
     opened = flows.plan_create(31337, contract, creator, total=10, shares=2, duration=60, open=True)
     code = flows.OpenCode.parse(str(opened.code))

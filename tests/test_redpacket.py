@@ -698,9 +698,8 @@ def test_create_rejects_totals_that_do_not_fit_96_bits(w):
     ck = addr.from_private_key(key_for("big"))
     w.rpc.call("anvil_setBalance", creator, hex(2**100))
     w.rp.expect(creator, rp.create_data(p := params(ck, 2**96, 2)), "AmountTooLarge", p.value)
-    assert eth_call(
-        w.rpc, creator, w.contract, rp.create_data(p := params(ck, 2**96 - 1, 2, deposit=2**80 - 1)), p.value
-    ) == w.rp.id(creator, p.nonce)
+    p = params(ck, 2**96 - 1, 2, deposit=2**80 - 1)
+    assert eth_call(w.rpc, creator, w.contract, rp.create_data(p), p.value) == w.rp.id(creator, p.nonce)
     send(w.rpc, w.accounts[0], w.token, abi.call_data("mint(address,uint256)", creator, 2**97))
     w.rp.expect(creator, rp.create_data(params(ck, 2**96, 2, token=w.token)), "AmountTooLarge")
     pid, _ = w.rp.create(creator, p := params(ck, 2**96 - 1, 2, token=w.token, random=True))

@@ -226,7 +226,7 @@ class RedPacketMachine(RuleBasedStateMachine):
             )
         )
 
-    CLAIM = dict(
+    CLAIM = dict(  # noqa: RUF012  read only, by the @rule decorators below
         which=st.integers(0, 10**6),
         recipient=st.integers(0, 5),
         submitter=st.sampled_from(["self", 0, 1, 2, 3]),

@@ -422,7 +422,7 @@ def test_relay_refusals_are_clear_exceptions(relay):
 def test_unreachable_relay_is_one_clear_line():
     with client(f"http://127.0.0.1:{free_port()}", retries=1, backoff=0.001) as c:
         with pytest.raises(
-            RelayUnreachable, match="cannot reach the relay at http://127.0.0.1:.*connection refused"
+            RelayUnreachable, match=r"cannot reach the relay at http://127\.0\.0\.1:.*connection refused"
         ) as error:
             c.get_bundle("0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
         assert "\n" not in str(error.value)
@@ -655,7 +655,7 @@ def test_quota_and_rate_limit_through_the_real_stack(tmp_path):
 
 def test_short_lived_tokens_are_renewed_for_requests_and_streams(tmp_path):
     bob = person("bob")
-    with Relay(tmp_path / "home", sqlite_url(tmp_path), env={"HONGBAO_RELAY_TOKEN_TTL": "2"}) as relay:
+    with Relay(tmp_path / "home", sqlite_url(tmp_path), env={"HONGBAO_RELAY_TOKEN_TTL": "2"}) as relay:  # noqa: SIM117
         with client(relay.url) as a, client(relay.url) as b:
             a.publish_bundle(bob.bundle)
             first = b.authenticate(bob.address, bob.keys)

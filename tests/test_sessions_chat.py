@@ -262,7 +262,7 @@ def test_two_processes_of_one_account_never_reuse_a_message_key(people):
         for index in range(15):
             twin.send(bob.address, payloads.Text(f"{name}{index}"))
 
-    threads = [threading.Thread(target=send_all, args=(twin, name)) for twin, name in zip(twins, "xy")]
+    threads = [threading.Thread(target=send_all, args=(twin, name)) for twin, name in zip(twins, "xy", strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -92,7 +92,7 @@ def test_derive_indices_paths_and_custom_path(store, anvil):
     with pytest.raises(WalletError, match="already account"):
         unlocked.derive(path="m/44'/60'/0'/0/9")
     again = store.open("anvil")
-    assert [a.address for a in again.accounts] == ANVIL_ACCOUNTS[:5] + [ANVIL_ACCOUNTS[9]]
+    assert [a.address for a in again.accounts] == [*ANVIL_ACCOUNTS[:5], ANVIL_ACCOUNTS[9]]
     assert unlocked.derive()[0].path == "m/44'/60'/0'/0/5"  # fills the next unused index
 
 
@@ -247,7 +247,7 @@ def test_create_exclusive_refuses_existing(tmp_path):
 
 def test_newer_vault_version_is_a_clear_error(store, anvil):
     _rewrite(anvil, lambda b: b.update(version=2))
-    with pytest.raises(VaultCorrupt, match="version 2.*upgrade Hongbao"):
+    with pytest.raises(VaultCorrupt, match=r"version 2.*upgrade Hongbao"):
         store.open("anvil")
 
 

@@ -71,7 +71,8 @@ def decode_text(data: bytes) -> str:
         return data.rstrip(b"\0").decode("utf-8", "replace")
     from eth_abi import decode
 
-    return decode(["string"], data)[0]
+    text: str = decode(["string"], data)[0]
+    return text
 
 
 def decode(types: Sequence[str], data: bytes) -> tuple[Any, ...]:
@@ -93,7 +94,7 @@ def revert_reason(data: bytes | None) -> str:
     if data[:4] == ERROR_STRING:
         try:
             return decode_text(data[4:]) if len(data) > 4 + 32 else "reverted"
-        except Exception:  # malformed revert payloads come from untrusted contracts
+        except Exception:  # noqa: BLE001  malformed revert payloads come from untrusted contracts
             return "reverted with a malformed reason"
     if data[:4] == PANIC and len(data) >= 36:
         code = int.from_bytes(data[4:36], "big")

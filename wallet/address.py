@@ -19,7 +19,10 @@ def to_checksum(address_hex: str) -> str:
     """EIP-55 mixed-case form of a 40-hex-digit address (with or without 0x)."""
     lower = address_hex.lower().removeprefix("0x")
     digest = keccak(lower.encode("ascii")).hex()
-    return "0x" + "".join(c.upper() if c.isalpha() and int(d, 16) >= 8 else c for c, d in zip(lower, digest))
+    # not strict: the digest has 64 hex digits and only the first 40 set the case
+    return "0x" + "".join(
+        c.upper() if c.isalpha() and int(d, 16) >= 8 else c for c, d in zip(lower, digest, strict=False)
+    )
 
 
 def from_public_key(public_key: bytes) -> str:

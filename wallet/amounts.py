@@ -83,7 +83,7 @@ def eth(value: int) -> str:
 def parse_gwei(text: str) -> int:
     """A fee given in gwei (e.g. `--max-fee 30`, `--tip 1.5`) -> wei."""
     amount = parse_amount(text, "gwei")
-    if amount.is_max:
+    if amount.value is None:
         raise AmountError("a fee cannot be 'max'")
     unit = (amount.unit or "gwei").lower()
     if unit not in _UNIT_SCALE:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 TEMP_PREFIX = ".tmp-"
@@ -24,7 +25,7 @@ def create_exclusive(path: Path, data: bytes, mode: int = 0o600) -> None:
     _publish(Path(path), data, mode, os.link)
 
 
-def _publish(path: Path, data: bytes, mode: int, install) -> None:
+def _publish(path: Path, data: bytes, mode: int, install: Callable[[Path, Path], None]) -> None:
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     temp = folder / f"{TEMP_PREFIX}{path.name}.{secrets.token_hex(6)}"

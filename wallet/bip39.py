@@ -9,8 +9,12 @@ from __future__ import annotations
 import difflib
 import unicodedata
 from functools import cache
+from typing import TYPE_CHECKING
 
 from .errors import InvalidMnemonic
+
+if TYPE_CHECKING:
+    from mnemonic import Mnemonic
 
 WORD_COUNTS = (12, 15, 18, 21, 24)
 LANGUAGES = (
@@ -49,7 +53,7 @@ def language_name(language: str) -> str:
 
 
 @cache
-def _engine(language: str):
+def _engine(language: str) -> Mnemonic:
     from mnemonic import Mnemonic
 
     return Mnemonic(language)

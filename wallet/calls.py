@@ -333,7 +333,10 @@ def parse_value(kind: str, text: str, where: str = "the argument", nested: bool 
         items = _split_items(text[1:-1], where)
         if len(items) != len(components):
             raise CallError(f"{where} ({kind}) needs {len(components)} values, got {len(items)}")
-        return tuple(parse_value(c, item, f"{where}.{i}", True) for i, (c, item) in enumerate(zip(components, items)))
+        return tuple(
+            parse_value(c, item, f"{where}.{i}", True)
+            for i, (c, item) in enumerate(zip(components, items, strict=True))
+        )
     if kind == "string":
         if nested and len(text) >= 2 and text[0] == text[-1] == '"':
             try:
@@ -381,7 +384,7 @@ def parse_args(function: Function, texts: Sequence[str]) -> list[Any]:
         )
     return [
         parse_value(p.type, t, f"argument {i + 1}" + (f" ({p.name})" if p.name else ""))
-        for i, (p, t) in enumerate(zip(function.inputs, texts))
+        for i, (p, t) in enumerate(zip(function.inputs, texts, strict=True))
     ]
 
 
@@ -398,7 +401,7 @@ def decode_result(function: Function, data: bytes) -> list[Any]:
         raise CallError(f"{function.signature} returned no data (is it the right contract and function?)")
     try:
         return list(abi.decode([p.type for p in outputs], data))
-    except Exception:  # eth-abi raises several types for data from an untrusted contract
+    except Exception:  # noqa: BLE001  eth-abi raises several types for data from an untrusted contract
         raise CallError(
             f"the {len(data)} bytes returned do not decode as ({','.join(p.type for p in outputs)})"
         ) from None
@@ -413,7 +416,7 @@ def to_json(kind: str, value: Any) -> Any:
         element = kind[: kind.rindex("[")]
         return [to_json(element, v) for v in value]
     if kind.startswith("("):
-        return [to_json(c, v) for c, v in zip(_split_tuple(kind), value)]
+        return [to_json(c, v) for c, v in zip(_split_tuple(kind), value, strict=True)]
     if kind == "address":
         return addr.to_checksum(value)
     if kind == "bool":
@@ -431,7 +434,7 @@ def to_text(kind: str, value: Any) -> str:
         element = kind[: kind.rindex("[")]
         return "[" + ", ".join(_inner_text(element, v) for v in value) + "]"
     if kind.startswith("("):
-        return "(" + ", ".join(_inner_text(c, v) for c, v in zip(_split_tuple(kind), value)) + ")"
+        return "(" + ", ".join(_inner_text(c, v) for c, v in zip(_split_tuple(kind), value, strict=True)) + ")"
     rendered = to_json(kind, value)
     return ("true" if rendered else "false") if kind == "bool" else str(rendered)
 
@@ -450,7 +453,7 @@ def token_units(text: str, token: Token, *, allow_unlimited: bool = False) -> in
             raise AmountError("'unlimited' is only for approvals; give an amount")
         return erc20.UNLIMITED
     amount = parse_amount(text)
-    if amount.is_max:
+    if amount.value is None:
         raise AmountError(
             "'max' is not an allowance: give an amount, or 'unlimited' (and read its warning)"
             if allow_unlimited

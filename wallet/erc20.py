@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from eth_hash.auto import keccak
+
 from . import abi
 from . import address as addr
 from .config import Token
@@ -13,7 +15,7 @@ from .rpc import Rpc, RpcError
 TRANSFER = "transfer(address,uint256)"
 APPROVE = "approve(address,uint256)"
 TRANSFER_FROM = "transferFrom(address,address,uint256)"
-TRANSFER_TOPIC = "0x" + abi.keccak(b"Transfer(address,address,uint256)").hex()
+TRANSFER_TOPIC = "0x" + keccak(b"Transfer(address,address,uint256)").hex()
 UNLIMITED = 2**256 - 1
 
 
@@ -85,4 +87,4 @@ def decode_call(data: bytes) -> DecodedCall | None:
     for i, kind in enumerate(types):
         chunk = body[32 * i : 32 * (i + 1)]
         values.append(abi.decode_address(chunk) if kind == "address" else abi.decode_uint(chunk))
-    return DecodedCall(name, dict(zip(names, values)))
+    return DecodedCall(name, dict(zip(names, values, strict=True)))

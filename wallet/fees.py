@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from typing import Any
 
 from .rpc import Rpc, to_int
 
@@ -29,16 +30,19 @@ class FeeQuote:
         return gas * min(fees.max_fee, self.base_fee + fees.priority_fee)
 
 
-def quote(history: dict, fallback_tip: int) -> FeeQuote:
+def quote(history: dict[str, Any], fallback_tip: int) -> FeeQuote:
     """Tiers from the 10th/50th/90th percentile tips of recent blocks.
 
     max fee = 2 x next base fee + tip: room for six full blocks of base-fee growth
     (+12.5% each) before the tx stops being includable.
     """
     base_fee = to_int(history["baseFeePerGas"][-1])
-    rewards = [[to_int(r) for r in block] for block in history.get("reward") or [] if block]
+    rewards = [[to_int(r) for r in block] for block in history.get("reward") or []]
     ratios = history.get("gasUsedRatio") or []
-    busy = [r for r, used in zip(rewards, ratios) if used and used > 0] or rewards
+    # Each block's tips are paired with its own gas-used ratio before blocks without tips are
+    # dropped (dropping first shifted the pairs). Not strict: a node may leave the ratios out.
+    busy = [r for r, used in zip(rewards, ratios, strict=False) if r and used and used > 0]
+    busy = busy or [r for r in rewards if r]
     tiers = {}
     for i, speed in enumerate(SPEEDS):
         tips = [r[i] for r in busy if len(r) > i]

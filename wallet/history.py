@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, Index, String, Text, UniqueConstraint, func, or_, select, update
+from sqlalchemy import CursorResult, Engine, Index, Result, String, Text, UniqueConstraint, func, or_, select, update
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -173,6 +173,12 @@ def _hash(value: str | None) -> str | None:
     return None if value is None else value.lower()
 
 
+def _one_row(result: Result[Any]) -> bool:
+    """Whether an INSERT or UPDATE touched exactly one row. Session.execute is typed as
+    returning the base Result; for these statements it is a CursorResult, which has rowcount."""
+    return cast("CursorResult[Any]", result).rowcount == 1
+
+
 def _sent_values(tx: SentTx) -> dict[str, Any]:
     if tx.kind not in KINDS:
         raise ValueError(f"unknown kind {tx.kind!r}")
@@ -213,7 +219,7 @@ class History:
             result = session.execute(
                 insert(SentRow).values(**values).on_conflict_do_nothing(index_elements=["chain_id", "hash"])
             )
-            return result.rowcount == 1
+            return _one_row(result)
 
     def set_status(
         self,
@@ -228,15 +234,13 @@ class History:
         """Update a sent transaction's status (and receipt facts); False if it is unknown."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
-        changes: dict[str, Any] = {"status": status}
-        for name, value in (("block", block), ("gas_used", gas_used), ("effective_gas_price", effective_gas_price)):
-            if value is not None:
-                changes[name] = value
+        facts = {"block": block, "gas_used": gas_used, "effective_gas_price": effective_gas_price}
+        changes: dict[str, Any] = {"status": status, **{name: v for name, v in facts.items() if v is not None}}
         with self._session.begin() as session:
             result = session.execute(
                 update(SentRow).where(SentRow.chain_id == chain_id, SentRow.hash == hash.lower()).values(**changes)
             )
-            return result.rowcount == 1
+            return _one_row(result)
 
     def mark_replaced(self, chain_id: int, hash: str) -> bool:
         """The original of a speed-up/cancel whose replacement was mined."""
@@ -283,7 +287,7 @@ class History:
             .values(**_incoming_values(item))
             .on_conflict_do_nothing(index_elements=["chain_id", "hash", "log_index"])
         )
-        return session.execute(statement).rowcount == 1
+        return _one_row(session.execute(statement))
 
     def incoming_by_hash(self, chain_id: int, hash: str) -> list[Incoming]:
         with self._session() as session:

@@ -170,7 +170,7 @@ class UnlockedWallet:
         if account.kind == "imported":
             key = self._secrets.keys.get(account.address)
         else:
-            key = self._deriver.private_key(account.path) if self._deriver else None
+            key = self._deriver.private_key(account.path) if self._deriver and account.path is not None else None
         if key is None or addr.from_private_key(key) != account.address:
             raise VaultCorrupt(
                 f"{self.wallet.path}: account {index} does not match its key; restore the file from a backup"

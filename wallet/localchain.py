@@ -47,7 +47,9 @@ def find_anvil() -> str:
     )
 
 
-def wait_until_answers(url: str, process: subprocess.Popen | None = None, timeout: float = START_TIMEOUT_S) -> int:
+def wait_until_answers(
+    url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = START_TIMEOUT_S
+) -> int:
     """Poll eth_chainId until it answers (returns the chain id) or the deadline passes."""
     deadline = time.monotonic() + timeout
     delay = 0.01
@@ -177,7 +179,7 @@ DEV_ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 DEV_KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
 
 
-def spawn_ephemeral(*extra: str) -> tuple[subprocess.Popen, str]:
+def spawn_ephemeral(*extra: str) -> tuple[subprocess.Popen[bytes], str]:
     """A throw-away anvil on a free port, no state file (tests, benchmarks): (process, url)."""
     port = free_port()
     process = subprocess.Popen(
@@ -195,7 +197,7 @@ def spawn_ephemeral(*extra: str) -> tuple[subprocess.Popen, str]:
     return process, url
 
 
-def terminate(process: subprocess.Popen, timeout: float = 10.0) -> None:
+def terminate(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     process.terminate()
     try:
         process.wait(timeout=timeout)

@@ -8,6 +8,7 @@ fetches the two objects.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from . import address as addr
 from .erc20 import TRANSFER_TOPIC
@@ -20,7 +21,9 @@ class PaymentCheck:
     reason: str  # what matched, or what did not
 
 
-def check(tx: dict | None, receipt: dict | None, recipient: str, amount: int, token: str | None) -> PaymentCheck:
+def check(
+    tx: dict[str, Any] | None, receipt: dict[str, Any] | None, recipient: str, amount: int, token: str | None
+) -> PaymentCheck:
     if tx is None or receipt is None:
         return PaymentCheck(False, "no such mined transaction on this chain")
     if to_int(receipt.get("status")) != 1:

@@ -25,7 +25,8 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def alive(pid: int) -> bool:

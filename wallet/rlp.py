@@ -7,9 +7,9 @@ with pyrlp on random nested structures.
 
 from __future__ import annotations
 
-from typing import Union
+from typing import TypeAlias
 
-Item = Union[bytes, int, list["Item"]]
+Item: TypeAlias = bytes | int | list["Item"]
 
 
 def _length_prefix(length: int, offset: int) -> bytes:

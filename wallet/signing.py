@@ -41,7 +41,7 @@ def recover_hash(digest: bytes, signature: bytes) -> str:
         raise SigningError("malformed signature (bad v, or a high-s value that EIP-2 forbids)")
     try:
         public = PublicKey.from_signature_and_message(signature[:64] + bytes([recid]), digest, hasher=None)
-    except Exception:  # coincurve raises plain Exception for unrecoverable points
+    except Exception:  # noqa: BLE001  coincurve raises plain Exception for unrecoverable points
         raise SigningError("the signature does not recover to any public key") from None
     return addr.from_public_key(public.format(compressed=False))
 
@@ -70,7 +70,7 @@ def typed_data_hash(typed: dict[str, Any]) -> bytes:
 
     try:
         signable = encode_typed_data(full_message=typed)
-    except Exception as error:  # eth-abi/eth-utils raise many types; typed data is public input
+    except Exception as error:  # noqa: BLE001  eth-abi/eth-utils raise many types; typed data is public input
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise SigningError(f"not valid EIP-712 typed data: {first_line}") from None
     return keccak(b"\x19" + signable.version + signable.header + signable.body)
@@ -202,14 +202,14 @@ def sign_transaction(private_key: bytes, tx: dict[str, Any]) -> SignedTransactio
             _access_list(tx.get("accessList", [])),
         ]
         signature = PrivateKey(private_key).sign_recoverable(keccak(b"\x02" + rlp.encode(body)), hasher=None)
-        raw = b"\x02" + rlp.encode(body + [signature[64], *_r_s(signature)])
+        raw = b"\x02" + rlp.encode([*body, signature[64], *_r_s(signature)])
     elif tx.get("type", 0) == 0 and "accessList" not in tx:
         body = [tx["nonce"], tx["gasPrice"], tx["gas"], to, value, data]
         signature = PrivateKey(private_key).sign_recoverable(
-            keccak(rlp.encode(body + [tx["chainId"], 0, 0])), hasher=None
+            keccak(rlp.encode([*body, tx["chainId"], 0, 0])), hasher=None
         )
         v = signature[64] + 35 + 2 * tx["chainId"]  # EIP-155
-        raw = rlp.encode(body + [v, *_r_s(signature)])
+        raw = rlp.encode([*body, v, *_r_s(signature)])
     else:
         raise SigningError(f"transaction type {tx.get('type')} is not supported; use 2 (EIP-1559) or legacy")
     return SignedTransaction(raw, keccak(raw), addr.from_private_key(private_key))

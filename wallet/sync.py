@@ -215,7 +215,7 @@ def _scan(rpc: Rpc, chain_id: int, lo: int, hi: int, wanted: set[str], contracts
 
     timestamps: dict[int, int] = {}
     candidates: list[Incoming] = []
-    for number, block in zip(range(lo, hi + 1), blocks):
+    for number, block in zip(range(lo, hi + 1), blocks, strict=True):
         if block is None:
             raise SyncError(
                 f"the RPC at {rpc.url} has no block {number} (still syncing, or the chain was reset); run the sync again later"
@@ -225,11 +225,11 @@ def _scan(rpc: Rpc, chain_id: int, lo: int, hi: int, wanted: set[str], contracts
             candidates += eth_candidates(chain_id, block, wanted)
     if candidates:
         receipts = rpc.batch([("eth_getTransactionReceipt", [c.hash]) for c in candidates])
-        for c, receipt in zip(candidates, receipts):
+        for c, receipt in zip(candidates, receipts, strict=True):
             if receipt is None:  # skipping it would move the cursor past it for good
                 raise SyncError(
                     f"the RPC at {rpc.url} has no receipt for {c.hash} in block {c.block} (a lagging or pruned node?); run the sync again later"
                 )
-        candidates = [c for c, receipt in zip(candidates, receipts) if succeeded(receipt)]
+        candidates = [c for c, receipt in zip(candidates, receipts, strict=True) if succeeded(receipt)]
     logs = [log for log_list in log_lists for log in (log_list or [])]
     return candidates + token_transfers(chain_id, logs, wanted, timestamps)

@@ -13,13 +13,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import erc20, fees, locks, signing
 from .amounts import ETH_DECIMALS, Amount, AmountError, format_units, to_units
 from .chain import Chain
 from .config import Token
 from .errors import WalletError
+from .fees import FeeQuote, Fees
 from .rpc import RpcError, to_int
+
+if TYPE_CHECKING:
+    from .history import History, SentTx
 
 GAS_MARGIN = (6, 5)  # estimate x 1.2: state can shift between estimate and inclusion
 PLAIN_TRANSFER_GAS = 21_000
@@ -62,14 +67,14 @@ class Draft:
 
 
 def eth_transfer(sender: str, to: str, amount: Amount) -> Draft:
-    if amount.is_max:
+    if amount.value is None:  # "max"
         return Draft(sender, to, send_max=True)
     return Draft(sender, to, to_units(amount.value, ETH_DECIMALS, "ETH"))
 
 
 def token_transfer(chain: Chain, sender: str, to: str, amount: Amount, token: Token) -> Draft:
     held = erc20.balance_of(chain.rpc, token.address, sender)
-    units = held if amount.is_max else to_units(amount.value, token.decimals, token.symbol)
+    units = held if amount.value is None else to_units(amount.value, token.decimals, token.symbol)
     if units == 0:
         raise AmountError(f"nothing to send: the amount is 0 {token.symbol}")
     if units > held:
@@ -84,8 +89,8 @@ class Prepared:
     draft: Draft
     value: int
     gas: int
-    fees: fees.Fees
-    quote: fees.FeeQuote
+    fees: Fees  # (the field shadows the module here: the classes are imported by name)
+    quote: FeeQuote
     balance: int
     chain_id: int
     decoded: erc20.DecodedCall | None = None
@@ -99,8 +104,8 @@ class Prepared:
     def expected_fee(self) -> int:
         return self.quote.expected_cost(self.gas, self.fees)
 
-    def tx(self, nonce: int) -> dict:
-        tx = {
+    def tx(self, nonce: int) -> dict[str, Any]:
+        tx: dict[str, Any] = {
             "chainId": self.chain_id,
             "nonce": nonce,
             "gas": self.gas,
@@ -131,7 +136,7 @@ def choose_fees(quote: fees.FeeQuote, speed: str, max_fee: int | None, tip: int 
     return fees.Fees(max_fee, tip)
 
 
-def _call_object(draft: Draft, value: int, gas: int | None = None) -> dict:
+def _call_object(draft: Draft, value: int, gas: int | None = None) -> dict[str, str]:
     call = {"from": draft.sender, "value": hex(value), "data": "0x" + draft.data.hex()}
     if draft.to is not None:
         call["to"] = draft.to
@@ -205,7 +210,8 @@ def prepare(
         raise _need(value, gas * chosen.max_fee, balance, "this transaction")
     decoded = erc20.decode_call(draft.data) if draft.data else None
     warnings = []
-    if decoded and decoded.function == "approve" and decoded.args["amount"] >= 2**255:
+    approving = decoded.args["amount"] if decoded is not None and decoded.function == "approve" else 0
+    if decoded is not None and isinstance(approving, int) and approving >= 2**255:
         warnings.append(
             f"UNLIMITED APPROVAL: {decoded.args['spender']} could take every token of this kind you hold, now or later"
         )
@@ -240,7 +246,7 @@ def broadcast(chain: Chain, raw: bytes) -> None:
         raise WalletError(f"the node refused the transaction: {error.rpc_message}") from None
 
 
-def next_nonce(chain: Chain, history, sender: str) -> int:
+def next_nonce(chain: Chain, history: History, sender: str) -> int:
     """max(node's pending count, our highest live nonce + 1), rebroadcasting what the node forgot."""
     pending_count = to_int(chain.rpc.call("eth_getTransactionCount", sender, "pending"))
     for tx in history.pending(chain.chain_id, sender):
@@ -255,13 +261,13 @@ def send(
     chain: Chain,
     prepared: Prepared,
     private_key: bytes,
-    history,
+    history: History,
     *,
     lock_path: Path,
     now: Callable[[], float] = time.time,
     nonce: int | None = None,
     replaces: str | None = None,
-):
+) -> SentTx:
     from .history import SentTx
 
     draft = prepared.draft
@@ -297,13 +303,18 @@ def send(
 
 
 def wait_for_receipt(
-    chain: Chain, tx_hash: str, history=None, *, timeout: float = 120.0, tick: Callable[[float], None] | None = None
-) -> dict:
+    chain: Chain,
+    tx_hash: str,
+    history: History | None = None,
+    *,
+    timeout: float = 120.0,
+    tick: Callable[[float], None] | None = None,
+) -> dict[str, Any]:
     """Poll for the receipt (no fixed sleep: a short, growing back-off with a deadline)."""
     start = time.monotonic()
     delay = 0.02
     while True:
-        receipt = chain.rpc.call("eth_getTransactionReceipt", tx_hash)
+        receipt: dict[str, Any] | None = chain.rpc.call("eth_getTransactionReceipt", tx_hash)
         if receipt is not None:
             if history is not None:
                 record_receipt(chain, history, tx_hash, receipt)
@@ -319,7 +330,7 @@ def wait_for_receipt(
         delay = min(delay * 1.5, 1.0)
 
 
-def record_receipt(chain: Chain, history, tx_hash: str, receipt: dict) -> None:
+def record_receipt(chain: Chain, history: History, tx_hash: str, receipt: dict[str, Any]) -> None:
     status = "confirmed" if to_int(receipt.get("status")) == 1 else "failed"
     history.set_status(
         chain.chain_id,
@@ -337,7 +348,7 @@ def record_receipt(chain: Chain, history, tx_hash: str, receipt: dict) -> None:
 # -- replacing ------------------------------------------------------------------------------
 
 
-def replacement(chain: Chain, history, tx_hash: str, *, cancel: bool) -> tuple[Prepared, int, str]:
+def replacement(chain: Chain, history: History, tx_hash: str, *, cancel: bool) -> tuple[Prepared, int, str]:
     """A draft that takes the place of our pending `tx_hash`: (prepared, nonce, original hash)."""
     chain.verify()
     original = history.get_sent(chain.chain_id, tx_hash)

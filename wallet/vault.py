@@ -20,6 +20,7 @@ renaming an account needs no password.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -174,5 +175,5 @@ def load(data: bytes, source: str) -> tuple[list[dict[str, Any]], Sealed]:
         for account in accounts:
             account["index"], account["kind"], account["address"]
         return accounts, Sealed.from_json(body["crypto"])
-    except (KeyError, TypeError, ValueError, base64.binascii.Error):
+    except (KeyError, TypeError, ValueError, binascii.Error):
         raise VaultCorrupt(damaged.format("missing or malformed fields")) from None
