@@ -189,6 +189,8 @@ def test_to_units_refuses_rounding_negative_and_too_large():
         to_units(Decimal("0.0000000000000000001"), 18, "ETH")
     with pytest.raises(AmountError, match="more than 0 decimal places"):
         to_units(Decimal("1.5"), 0)
+    with pytest.raises(AmountError, match="more than 0 decimal places"):  # past any context's precision too
+        to_units(Decimal("1" + "0" * 100 + ".5"), 0)
     with pytest.raises(AmountError, match="cannot be negative"):
         to_units(Decimal("-1"), 18)
     with pytest.raises(AmountError, match="more than any token can hold"):
