@@ -16,7 +16,9 @@ The grammar of a number, one for every command:
   0.001, `2.5E3` is 2500, `1e18 wei` is 1 ETH. The exponent is bounded (|e| <= 100, far
   beyond any amount a uint256 holds) so `1e999999` is refused at once, not expanded. It is
   accepted rather than refused because it is unambiguous and exact, and people paste it
-  from developer tools; every send shows the amount in plain digits before signing.
+  from developer tools; every send shows the amount in plain digits before signing;
+- no sign (`-1` is refused), no hex (`0x10` is refused, not read as 0 of a token "x10"),
+  and nothing above 2^256 - 1 base units, which no token can hold.
 """
 
 from __future__ import annotations
