@@ -59,20 +59,30 @@ class Person:
         stderr merged, in the order a terminal shows them); return that output."""
         shown = f"{self.name}$ hongbao {' '.join(shlex.quote(a) for a in args)}"
         print(f"\n{shown}", flush=True)
-        options = {
-            "stdin": subprocess.DEVNULL,
-            "stdout": subprocess.PIPE,
-            "stderr": subprocess.STDOUT,
-            "text": True,
-            "env": self.env,
-            "cwd": ROOT,
-            "timeout": COMMAND_TIMEOUT_S,
-        }
         try:
             if _zygote is not None:
-                result = _zygote.run(args, **options)
+                result = _zygote.run(
+                    args,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    env=self.env,
+                    cwd=ROOT,
+                    timeout=COMMAND_TIMEOUT_S,
+                )
             else:
-                result = subprocess.run([sys.executable, "-m", "cli.main", *args], check=False, **options)
+                result = subprocess.run(
+                    [sys.executable, "-m", "cli.main", *args],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    check=False,
+                    text=True,
+                    env=self.env,
+                    cwd=ROOT,
+                    timeout=COMMAND_TIMEOUT_S,
+                )
         except subprocess.TimeoutExpired:
             raise StepFailed(f"`{shown}` did not finish within {COMMAND_TIMEOUT_S} s") from None
         sys.stdout.write(

@@ -111,7 +111,8 @@ def _child(request: dict[str, Any], fds: list[int], keep_closed: Sequence[int]) 
         sys.argv = ["hongbao", *request["argv"]]
         if os.environ.get("PYTHONUNBUFFERED"):
             for stream in (sys.stdout, sys.stderr):
-                stream.reconfigure(line_buffering=True, write_through=True)  # type: ignore[attr-defined]
+                if isinstance(stream, io.TextIOWrapper):
+                    stream.reconfigure(line_buffering=True, write_through=True)
         code = _run_command(request["argv"])
     finally:
         with contextlib.suppress(Exception):
@@ -138,7 +139,7 @@ def _run_command(argv: list[str]) -> int:
         sys.stderr.flush()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
-    except BaseException:
+    except BaseException:  # noqa: BLE001  an uncaught exception, printed as the interpreter would
         import traceback
 
         traceback.print_exc()
@@ -244,13 +245,15 @@ class Zygote:
             cwd=ROOT,
             env={k: v for k, v in os.environ.items() if not k.startswith("HONGBAO_")},
         )
+        if self._process.stdin is None or self._process.stdout is None:
+            raise RuntimeError("the zygote's pipes were not created")
+        self._to_zygote, self._from_zygote = self._process.stdin, self._process.stdout
         self._ready = False  # it imports for a few seconds; the first command waits for it
 
     def _wait_ready(self) -> None:
         if self._ready:
             return
-        assert self._process.stdout is not None
-        line = self._process.stdout.readline()
+        line = self._from_zygote.readline()
         if line != READY:
             self.close()
             raise RuntimeError(f"the prefork zygote did not start (it said {line!r})")
@@ -264,15 +267,13 @@ class Zygote:
 
     def close(self) -> None:
         if self._process.poll() is None:
-            assert self._process.stdin is not None
-            self._process.stdin.close()
+            self._to_zygote.close()
             try:
                 self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-        if self._process.stdout is not None:
-            self._process.stdout.close()
+        self._from_zygote.close()
         with contextlib.suppress(OSError):
             os.unlink(self.path)
         with contextlib.suppress(OSError):
@@ -320,7 +321,7 @@ class Zygote:
                 process.kill()
                 process.communicate()
                 raise
-        done = subprocess.CompletedProcess(["hongbao", *argv], process.returncode, out, err)
+        done = subprocess.CompletedProcess(["hongbao", *argv], process.wait(), out, err)
         if check:
             done.check_returncode()
         return done
@@ -405,7 +406,8 @@ class Forked:
                 raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
             finally:
                 self._control.settimeout(None)
-        assert self.returncode is not None
+        if self.returncode is None:
+            raise RuntimeError("the zygote reported no exit status")
         return self.returncode
 
     def _read_status(self) -> None:

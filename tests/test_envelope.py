@@ -7,7 +7,6 @@ that nothing but an EnvelopeError ever escapes open_envelope. All clocks are exp
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
 import json
 import struct
@@ -40,7 +39,7 @@ from messaging.errors import (
 )
 from messaging.identity import Bundle, make_bundle
 from messaging.keys import MessagingKeys
-from messaging.payloads import GroupControl, Payment, Receipt, RedPacket, Text, Unknown, encode
+from messaging.payloads import GroupControl, Payment, Receipt, RedPacket, Text, Unknown, encode, type_of
 
 KEY_A, KEY_B, KEY_C = (bytes.fromhex(k) for k in ANVIL_KEYS)
 KA, KB, KC = (MessagingKeys.from_account_key(k) for k in (KEY_A, KEY_B, KEY_C))
@@ -627,9 +626,43 @@ def test_fuzz_mutated_valid_ciphertext(flips, shape, n):
         open_b(dataclasses.replace(_VALID, ciphertext=ct), known=A)
 
 
-def _open_any(envelope: Envelope, known=A) -> None:
-    with contextlib.suppress(EnvelopeError):
-        open_b(envelope, known=known)
+def _signature_holds(envelope: Envelope, opened) -> bool:
+    """Read B's envelope by the documented format-1 layout, independently of envelope.py, and
+    check its Ed25519 signature against the key of the bundle that vouched for the sender."""
+    from nacl.bindings import crypto_sign_open
+    from nacl.exceptions import BadSignatureError
+
+    inner = padding.unpad(crypto_box_seal_open(envelope.ciphertext, KB.x25519_public, KB.x25519_private))
+    if inner[:1] != b"\x01":
+        return False
+    to, message_id, timestamp = inner[21:41], inner[41:57], inner[57:65]
+    at = 65
+    kind = inner[at + 1 : at + 1 + inner[at]]
+    at += 1 + len(kind)
+    at += 2 + int.from_bytes(inner[at : at + 2], "big")  # the enclosed bundle (not signed)
+    body_length = int.from_bytes(inner[at : at + 4], "big")
+    body = inner[at + 4 : at + 4 + body_length]
+    signature = inner[at + 4 + body_length :]
+    signed = b"hongbao-envelope-v1\0" + to + message_id + timestamp + bytes([len(kind)]) + kind + body
+    try:
+        crypto_sign_open(signature + signed, opened.bundle.ed25519)
+    except BadSignatureError:
+        return False
+    return len(signature) == 64 and opened.bundle.address == opened.sender
+
+
+def _open_any(envelope: Envelope, known=A, *, lookup=None):
+    """Open as B (senders' bundles from `lookup`, else `known` for anyone); None for an
+    EnvelopeError. Whatever opens must carry a good signature."""
+    try:
+        if lookup is None:
+            opened = open_b(envelope, known=known)
+        else:
+            opened = open_envelope(envelope, B.address, KB, now_ms=NOW, known_bundle=lookup)
+    except EnvelopeError:
+        return None
+    assert _signature_holds(envelope, opened), f"opened with a bad signature: {opened}"
+    return opened
 
 
 @FUZZ
@@ -664,30 +697,95 @@ _body_bytes = st.one_of(
 )
 
 
+_kinds = st.sampled_from([b"text", b"payment", b"receipt", b"group", b"red_packet", b"sticker", b""]) | st.binary(
+    max_size=10
+)
+
+
 @FUZZ
 @given(
-    kind=st.sampled_from([b"text", b"payment", b"receipt", b"group", b"red_packet", b"sticker", b""])
-    | st.binary(max_size=10),
+    kind=_kinds,
     body=_body_bytes,
+    well_formed=st.sampled_from(list(PAYLOADS.values())) | st.none(),  # if given, its type and body instead
     bundle=_bundle_bytes,
-    timestamp=st.sampled_from([NOW, NOW - env.MAX_AGE_MS - 1, NOW + env.MAX_SKEW_MS + 1, 0]),
+    timestamp=st.just(NOW) | st.sampled_from([NOW - env.MAX_AGE_MS - 1, NOW + env.MAX_SKEW_MS + 1, 0]),
     sender=st.sampled_from([A, C]),
-    good_signature=st.booleans(),
-    trailer=st.sampled_from([b"", b"\0", b"\x80"]),
+    signature=st.sampled_from(["good", "zeroed", "another key"]),
+    trailer=st.just(b"") | st.sampled_from([b"\0", b"\x80"]),
     known=st.sampled_from([None, A, A_V2]),
 )
-def test_fuzz_structured_contents(kind, body, bundle, timestamp, sender, good_signature, trailer, known):
+def test_fuzz_structured_contents(kind, body, well_formed, bundle, timestamp, sender, signature, trailer, known):
+    if well_formed is not None:  # an envelope that opens when everything else holds
+        kind, body = type_of(well_formed).encode(), encode(well_formed)
     envelope = craft(
         kind=kind,
         body=body,
         bundle=bundle,
         timestamp_ms=timestamp,
         sender=sender,
-        sender_keys=KA,
-        signature=None if good_signature else bytes(64),
+        sender_keys={A: KC, C: KA}[sender] if signature == "another key" else {A: KA, C: KC}[sender],
+        signature=bytes(64) if signature == "zeroed" else None,
         trailer=trailer,
     )
-    _open_any(envelope, known=known)
+    contacts = {A.address: known, C.address: C} if known is not None else {}  # B knows C, and A as `known`
+    opened = _open_any(envelope, lookup=contacts.get)
+    assert opened is None or signature == "good", f"an envelope signed {signature!r} opened"
+
+
+def _signed(to: str, message_id: bytes, timestamp_ms: int, kind: bytes, body: bytes) -> bytes:
+    """What a format-1 signature covers, from the layout documented in envelope.py."""
+    return (
+        b"hongbao-envelope-v1\0"
+        + bytes.fromhex(to[2:])
+        + message_id
+        + timestamp_ms.to_bytes(8, "big")
+        + bytes([len(kind)])
+        + kind
+        + body
+    )
+
+
+def _sign(keys: MessagingKeys, signed: bytes) -> bytes:
+    return crypto_sign(signed, keys.ed25519_secret)[:64]
+
+
+_FUZZ_ID = b"\x5a" * 16
+_BAD_SIGNATURES = {
+    "zeroed": lambda kind, body: bytes(64),
+    "another member's key": lambda kind, body: _sign(KC, _signed(B.address, _FUZZ_ID, NOW, kind, body)),
+    "the sender's retired key": lambda kind, body: _sign(ROTATED, _signed(B.address, _FUZZ_ID, NOW, kind, body)),
+    "for another recipient": lambda kind, body: _sign(KA, _signed(C.address, _FUZZ_ID, NOW, kind, body)),
+    "for another message id": lambda kind, body: _sign(KA, _signed(B.address, b"\x5b" * 16, NOW, kind, body)),
+    "for another time": lambda kind, body: _sign(KA, _signed(B.address, _FUZZ_ID, NOW - 1, kind, body)),
+    "for another body": lambda kind, body: _sign(KA, _signed(B.address, _FUZZ_ID, NOW, kind, body + b" ")),
+    "for another type": lambda kind, body: _sign(KA, _signed(B.address, _FUZZ_ID, NOW, kind + b"x", body)),
+}
+
+
+@FUZZ
+@given(
+    payload=st.sampled_from(list(PAYLOADS.values())),
+    bad=st.sampled_from(list(_BAD_SIGNATURES))
+    | st.tuples(st.integers(0, 63), st.integers(1, 255)),  # one byte of the good signature changed
+    enclosed=st.booleans(),
+)
+def test_fuzz_a_valid_envelope_with_a_bad_signature_is_refused(payload, bad, enclosed):
+    """Every field valid but the signature: BadSignature, whichever way it is wrong. The
+    same envelope with its good signature opens (so the refusal is the signature's)."""
+    kind, body = type_of(payload).encode(), encode(payload)
+    sender_bundle = {"bundle": A.to_bytes()} if enclosed else {}
+    known = None if enclosed else A
+    good = _sign(KA, _signed(B.address, _FUZZ_ID, NOW, kind, body))
+    if isinstance(bad, tuple):
+        position, mask = bad
+        signature = good[:position] + bytes([good[position] ^ mask]) + good[position + 1 :]
+    else:
+        signature = _BAD_SIGNATURES[bad](kind, body)
+    assert signature != good
+    opened = open_b(craft(kind=kind, body=body, message_id=_FUZZ_ID, signature=good, **sender_bundle), known=known)
+    assert opened.payload == payload and opened.sender == A.address
+    with pytest.raises(BadSignature):
+        open_b(craft(kind=kind, body=body, message_id=_FUZZ_ID, signature=signature, **sender_bundle), known=known)
 
 
 _json_leaf = (

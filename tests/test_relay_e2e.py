@@ -714,53 +714,112 @@ async def _ws_outcome(url: str, headers: dict[str, str]) -> tuple[str, object]:
         return "refused", closed.rcvd.code if closed.rcvd else None
 
 
+async def _ws_refusal(url: str, headers: dict[str, str]) -> object:
+    """The HTTP status (or close code) a refused stream gets; AssertionError if it opens."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+    try:
+        async with connect(url, additional_headers=headers, open_timeout=10) as socket:
+            try:
+                frame = await asyncio.wait_for(socket.recv(), 10)
+            except ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else None
+            raise AssertionError(f"the stream opened and sent {frame[:120]!r}")
+    except InvalidStatus as error:
+        return error.response.status_code
+
+
 def test_mallory_cannot_read_ack_or_stream_bobs_mailbox(relay):
+    """Mallory holds a valid identity and token of her own. The relay picks the mailbox from
+    the token alone; a request may name its mailbox (?address=, X-Hongbao-Mailbox), and
+    naming another is 403. She tries Bob's in every place the API reads (the query, the
+    header, the ack body, the stream), and in places it does not read: each time she gets
+    exactly her own mail or a refusal, never a byte of Bob's, and Bob's mail stays unacked.
+    Her own mail reaching her each time is the positive control: the answers are specific."""
     alice, bob, mallory = person("alice"), person("bob"), person("mallory")
     with client(relay.url) as a, client(relay.url) as b, client(relay.url) as m:
         for who, c in ((alice, a), (bob, b), (mallory, m)):
             c.publish_bundle(who.bundle)
         bobs = a.get_bundle(bob.address)
-        secret_mail = [
-            seal(
-                alice.address,
-                alice.keys,
-                bobs,
-                payloads.Text(f"for bob only {i}"),
-                now_ms=_now_ms(),
-                include_bundle=alice.bundle,
-            )
-            for i in range(3)
-        ]
-        a.send(secret_mail)
+
+        def for_bob(i: int) -> Envelope:
+            text = payloads.Text(f"for bob only {i}")
+            return seal(alice.address, alice.keys, bobs, text, now_ms=_now_ms(), include_bundle=alice.bundle)
+
+        secret_mail = [for_bob(i) for i in range(3)]
+        a.send(secret_mail[:2])
+        own = raw_envelope(mallory.address)  # Mallory's own mail, between Bob's
+        a.send([own])
+        a.send(secret_mail[2:])
         bob_ids = {e.id.hex() for e in secret_mail}
         mallory_token = m.authenticate(mallory.address, mallory.keys)
         http = httpx.Client(base_url=relay.url, timeout=10)
         as_mallory = {"Authorization": f"Bearer {mallory_token}"}
 
         def leaked(response: httpx.Response) -> bool:
-            text = response.text
-            return bob.address.lower() in text.lower() or any(i in text for i in bob_ids)
+            """Any of Bob's message ids or ciphertexts in the answer."""
+            secrets_of_bob = [*bob_ids, *(base64.b64encode(e.ciphertext).decode()[:40] for e in secret_mail)]
+            return any(secret in response.text for secret in secrets_of_bob)
 
-        # 1. reading: her token only ever opens her own mailbox, whatever she adds to the query
-        for params in ({}, {"mailbox": bob.address}, {"address": bob.address}, {"to": bob.address}, {"after": -1}):
-            response = http.get("/v1/mailbox", params=params, headers=as_mallory)
-            assert response.status_code in (200, 400, 401, 403, 422), (
-                params,
-                response.status_code,
-                response.text[:200],
+        def only_her_own(response: httpx.Response, *also: Envelope) -> None:
+            assert response.status_code == 200, (response.status_code, response.text[:200])
+            items = response.json()["envelopes"]
+            assert [(e["to"], e["id"]) for e in items] == [(mallory.address, e.id.hex()) for e in (own, *also)], items
+            assert not leaked(response)
+
+        def refused(response: httpx.Response, status: int = 403) -> None:
+            assert response.status_code == status, (response.status_code, response.text[:200])
+            assert set(response.json()) == {"error"} and not leaked(response), response.text[:200]
+
+        spellings = [bob.address, bob.address.lower(), "0x" + bob.address[2:].upper()]
+
+        # 1. reading: her token opens her own mailbox, and only it
+        only_her_own(http.get("/v1/mailbox", headers=as_mallory))
+        only_her_own(http.get("/v1/mailbox", params={"after": 0, "limit": 1000}, headers=as_mallory))
+        only_her_own(http.get("/v1/mailbox", params={"address": mallory.address}, headers=as_mallory))
+        for name in spellings:  # naming Bob's mailbox where the relay reads a name: 403
+            refused(http.get("/v1/mailbox", params={"address": name}, headers=as_mallory))
+            refused(http.get("/v1/mailbox", headers={**as_mallory, "X-Hongbao-Mailbox": name}))
+            refused(
+                http.get(
+                    "/v1/mailbox",
+                    params={"address": mallory.address},
+                    headers={**as_mallory, "X-Hongbao-Mailbox": name},
+                )
             )
-            assert not leaked(response), params
-        # 2. acking Bob's message ids with her token deletes nothing
-        response = http.post("/v1/mailbox/ack", json={"ids": sorted(bob_ids)}, headers=as_mallory)
-        assert response.status_code in (200, 403), response.text[:200]
-        if response.status_code == 200:
-            assert response.json()["deleted"] == 0
-        response = http.post(
-            "/v1/mailbox/ack", params={"mailbox": bob.address}, json={"ids": sorted(bob_ids)}, headers=as_mallory
-        )
-        assert response.status_code in (200, 400, 403, 422) and (
-            response.status_code != 200 or response.json()["deleted"] == 0
-        )
+            refused(
+                http.get(
+                    "/v1/mailbox",
+                    params={"address": name},
+                    headers={**as_mallory, "X-Hongbao-Mailbox": mallory.address},
+                )
+            )
+        refused(http.get("/v1/mailbox", params={"after": -1}, headers=as_mallory), 422)
+        for params in ({"mailbox": bob.address}, {"to": bob.address}, {"address": bob.address[2:]}):
+            response = http.get("/v1/mailbox", params=params, headers=as_mallory)
+            if response.status_code == 200:  # a name the relay does not read: her own mailbox
+                only_her_own(response)
+            else:
+                refused(response, response.status_code)
+                assert response.status_code in (400, 422)
+        response = http.get(f"/v1/mailbox/{bob.address}", headers=as_mallory)
+        assert response.status_code in (404, 405) and not leaked(response), response.status_code
+        for twice in ((bob.address, mallory.address), (mallory.address, bob.address)):  # named twice: the token decides
+            response = http.get("/v1/mailbox", params=[("address", name) for name in twice], headers=as_mallory)
+            if response.status_code == 200:
+                only_her_own(response)
+            else:
+                refused(response)
+
+        # 2. acking Bob's message ids with her token deletes nothing, however she names his mailbox
+        ids = sorted(bob_ids)
+        assert http.post("/v1/mailbox/ack", json={"ids": ids}, headers=as_mallory).json() == {"deleted": 0}
+        for name in spellings:
+            refused(http.post("/v1/mailbox/ack", params={"address": name}, json={"ids": ids}, headers=as_mallory))
+            refused(http.post("/v1/mailbox/ack", json={"ids": ids}, headers={**as_mallory, "X-Hongbao-Mailbox": name}))
+        response = http.post("/v1/mailbox/ack", json={"ids": ids, "address": bob.address}, headers=as_mallory)
+        assert response.status_code in (200, 422) and (response.status_code != 200 or response.json()["deleted"] == 0)
 
         # 3. tokens: her own with Bob's address (or Bob's key) spliced in, one with a guessed
         #    HMAC key, one whose expiry she moved: all 401, on every route
@@ -781,7 +840,7 @@ def test_mallory_cannot_read_ack_or_stream_bobs_mailbox(relay):
         for what, token in forgeries.items():
             headers = {"Authorization": f"Bearer {token}"}
             r1 = http.get("/v1/mailbox", headers=headers)
-            r2 = http.post("/v1/mailbox/ack", json={"ids": sorted(bob_ids)}, headers=headers)
+            r2 = http.post("/v1/mailbox/ack", json={"ids": ids}, headers=headers)
             assert (r1.status_code, r2.status_code) == (401, 401), (what, r1.status_code, r2.status_code, r1.text[:200])
             assert not leaked(r1)
 
@@ -818,41 +877,68 @@ def test_mallory_cannot_read_ack_or_stream_bobs_mailbox(relay):
             == 401
         )
 
-        # 5. the stream: forged tokens are refused at the handshake (or closed before any
-        #    frame); her own token streams her own mailbox, where Bob's mail never shows
+        # 5. the stream: forged tokens and Bob's mailbox named are refused at the handshake (or
+        #    closed before any frame); her own token streams exactly her own mail, live too
+        base = relay.url.replace("http://", "ws://") + "/v1/stream?after=0"
+        live = [raw_envelope(mallory.address) for _ in range(2)]
+
+        async def frame(socket) -> dict:
+            return json.loads(await asyncio.wait_for(socket.recv(), 10))
+
         async def streams() -> None:
-            base = relay.url.replace("http://", "ws://") + "/v1/stream?after=0"
+            from websockets.asyncio.client import connect
+
             for what, token in forgeries.items():
                 for url, headers in (
                     (base, {"Authorization": f"Bearer {token}"}),
                     (f"{base}&token={quote(token)}", {}),
                 ):
-                    outcome, detail = await _ws_outcome(url, headers)
-                    assert outcome == "refused", (what, url[-40:], detail)
-                    assert detail in (401, 4401), (what, detail)  # an invalid token: 401 (or close 4401)
-            outcome, detail = await _ws_outcome(base, {})
-            assert outcome == "refused", ("no token", detail)
-            async with Subscriber(m, 0) as mine:
-                await asyncio.to_thread(a.send, [raw_envelope(bob.address)])
-                marker = raw_envelope(mallory.address)
-                await asyncio.to_thread(a.send, [marker])
-                await mine.count(1)
-                assert [e.id for _, e in mine.items] == [marker.id], "mallory's stream carried someone else's envelope"
-            outcome, detail = await _ws_outcome(f"{base}&mailbox={bob.address}", as_mallory)
-            assert outcome == "refused" or (detail is None or bob.address.lower() not in str(detail).lower())
+                    assert await _ws_refusal(url, headers) in (401, 4401), what
+            assert await _ws_refusal(base, {}) in (401, 4401)
+            for name in spellings:
+                for url, headers in (
+                    (f"{base}&address={name}", as_mallory),
+                    (base, {**as_mallory, "X-Hongbao-Mailbox": name}),
+                    (f"{base}&token={quote(mallory_token)}&address={name}", {}),
+                    (f"{base}&address={mallory.address}", {**as_mallory, "X-Hongbao-Mailbox": name}),
+                ):
+                    assert await _ws_refusal(url, headers) in (403, 4403), (url[-60:], headers.keys())
+            for url, headers in (
+                (base, as_mallory),
+                (f"{base}&token={quote(mallory_token)}", {}),
+                (f"{base}&address={mallory.address}", as_mallory),
+                (f"{base}&mailbox={bob.address}", as_mallory),  # a name the relay does not read
+            ):
+                async with connect(url, additional_headers=headers, open_timeout=10) as socket:
+                    first = await frame(socket)
+                    assert (first["to"], first["id"]) == (mallory.address, own.id.hex()), first
+            async with connect(base, additional_headers=as_mallory, open_timeout=10) as socket:
+                assert (await frame(socket))["id"] == own.id.hex()
+                for envelope in live:  # live: Bob's new mail goes first, then hers
+                    more_for_bob = for_bob(len(secret_mail))
+                    secret_mail.append(more_for_bob)
+                    bob_ids.add(more_for_bob.id.hex())
+                    await asyncio.to_thread(a.send, [more_for_bob])
+                    await asyncio.to_thread(a.send, [envelope])
+                    got = await frame(socket)
+                    assert (got["to"], got["id"]) == (mallory.address, envelope.id.hex()), got
 
         asyncio.run(streams())
-        http.close()
 
-        # Bob's mailbox is intact and readable by Bob
+        # Everything she did left Bob's mail in place: Bob reads all of it, and only his
         b.authenticate(bob.address, bob.keys)
         got = b.fetch(0, 100)
-        assert bob_ids <= {e.id.hex() for _, e in got}
-        assert all(
-            open_for(bob, e, lambda s: alice.bundle if s == alice.address else None)
-            for _, e in got
-            if e.id.hex() in bob_ids
-        )
+        assert [e.id.hex() for _, e in got] == [e.id.hex() for e in secret_mail]
+        assert [open_for(bob, e, lambda s: alice.bundle if s == alice.address else None).body for _, e in got] == [
+            f"for bob only {i}" for i in range(len(secret_mail))
+        ]
+        # ... and her acks do work on her own mail (so the zero above is a refusal, not a no-op)
+        acked = http.post("/v1/mailbox/ack", json={"ids": [e.id.hex() for e in (own, *live)]}, headers=as_mallory)
+        assert acked.json() == {"deleted": 3}
+        only_her_own_after_ack = http.get("/v1/mailbox", headers=as_mallory)
+        assert only_her_own_after_ack.json()["envelopes"] == []
+        assert len(b.fetch(0, 100)) == len(secret_mail)
+        http.close()
 
 
 def test_rotated_key_invalidates_old_tokens(relay):
