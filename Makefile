@@ -4,8 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
+WORKERS ?= 2
 
-.PHONY: test demo bench setup clean
+.PHONY: test test-fast check lint types format demo bench setup clean
 
 setup: $(STAMP) $(if $(wildcard package.json),$(NPM_STAMP))
 
@@ -19,8 +20,27 @@ $(NPM_STAMP): package.json $(wildcard package-lock.json)
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NPM_STAMP)
 
+# The whole suite: unit, property and integration tests (anvil, relay and PostgreSQL
+# processes; PostgreSQL tests skip with a reason unless HONGBAO_TEST_POSTGRES_URL is set).
 test: setup
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n $(WORKERS)
+
+# The edit loop: tests that start no process, property tests with fewer examples.
+test-fast: setup
+	HYPOTHESIS_PROFILE=fast $(PY) -m pytest -q -n $(WORKERS) -m "not slow"
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+types: setup
+	$(PY) -m mypy
+
+check: lint types test-fast
+
+format: setup
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
 
 demo: setup
 	$(PY) -m cli.demo
@@ -35,4 +55,4 @@ bench: setup
 	$(PY) bench/relay.py
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis .mypy_cache .ruff_cache

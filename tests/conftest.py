@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 VECTORS = Path(__file__).parent / "vectors"
 PASSWORD = "correct horse battery staple"
@@ -72,6 +73,9 @@ def _get_zygote():
 def pytest_sessionfinish(session, exitstatus):
     if _zygote is not None:
         _zygote.close()
+    support = sys.modules.get("test_node_support")
+    if support is not None:
+        support.drop_shared_schema()
 
 
 class Cli:
@@ -222,3 +226,32 @@ def anvil(shared_anvil):
         assert rpc.call("evm_revert", snapshot) is True, "the chain could not be reverted for the next test"
         rpc.call("evm_setAutomine", True)  # (evm_setIntervalMining(0) would mean "manual", not "off")
         rpc.close()
+
+
+# -- the edit loop: `make test-fast` runs what needs no process ------------------------------
+
+# A test that uses one of these starts (or talks to) a process: anvil, a relay, PostgreSQL,
+# the `hongbao` command. It is marked `slow`, as is every test marked so by hand.
+PROCESS_FIXTURES = {"cli", "shared_anvil", "relay", "live", "pg_url", "served"}
+# The longest tests start first, so two workers finish together instead of one waiting
+# on a long test it picked up last.
+LONGEST_FIRST = ("test_demo.py", "test_relay_schemathesis.py", "test_watch_cli.py", "test_packet_cli.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if PROCESS_FIXTURES & set(item.fixturenames) or "postgres" in params.values():
+            item.add_marker(pytest.mark.slow)
+
+    def rank(item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file is kept
+
+
+# Hypothesis: `make test-fast` runs property tests with fewer examples (HYPOTHESIS_PROFILE=
+# fast); `make test` and CI use the defaults, and tests that set their own counts keep them.
+settings.register_profile("fast", max_examples=15)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

@@ -1,6 +1,6 @@
 """End-to-end tests of `hongbao wallet ...` through the real entry point (subprocesses).
 
-Every wallet here uses `--kdf interactive` and every keystore `--scrypt-n 4096` (except the
+Every wallet here uses `--kdf interactive` (the shared `anvil` one the minimum cost) and every keystore `--scrypt-n 4096` (except the
 one test that checks the default cost) so the file stays fast.
 """
 
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ANVIL_MNEMONIC, PASSWORD, Cli, load_vector
+from conftest import ANVIL_MNEMONIC, PASSWORD, Cli, load_vector, quick_wallet
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_hash.auto import keccak
@@ -96,11 +96,11 @@ def rewrite_vault(path: Path, edit) -> None:
 
 @pytest.fixture(scope="module")
 def anvil_template(tmp_path_factory) -> Path:
-    """One imported anvil wallet per worker; tests copy it instead of re-importing."""
+    """One anvil wallet per worker; tests copy it instead of re-importing. Sealed at the
+    minimum Argon2id cost: these tests unlock it ~100 times, and import and the KDF presets
+    are tested on their own above."""
     home = tmp_path_factory.mktemp("template") / "home"
-    maker = Cli(home)
-    result = maker("wallet", "import", "--wallet", "anvil", *FAST_KDF, input=ANVIL_MNEMONIC + "\n")
-    assert result.returncode == 0
+    quick_wallet(home, ANVIL_MNEMONIC, name="anvil")
     return home / "wallets"
 
 

@@ -231,27 +231,6 @@ def test_no_bool_token_returns_nothing(rpc):
 # -- the build wrapper ---------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_python_build_check_passes():
-    from contracts import build
-
-    try:
-        build.command(check=True)
-    except build.BuildToolMissing as missing:
-        pytest.skip(str(missing))
-    result = subprocess.run(
-        [sys.executable, "-m", "contracts.build", "--check"],
-        check=False,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "up to date" in result.stdout
-    assert {"TestToken", "TestVault", "NoBoolToken", "FeeOnTransferToken"} <= set(available())
-
-
 def test_build_without_node_is_one_clear_line(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # no node here
     result = subprocess.run(

@@ -702,6 +702,7 @@ _kinds = st.sampled_from([b"text", b"payment", b"receipt", b"group", b"red_packe
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     kind=_kinds,
@@ -854,6 +855,7 @@ def test_hostile_enclosed_bundle_is_a_sender_mismatch(bundle, python_recursion_l
 # Regression (was a bug): with eth_account imported (py_ecc sets the recursion limit to 100,000)
 # a deeply nested enclosed bundle overflowed the C stack of a thread with a 512 KiB stack
 # (macOS's default for threads): the process segfaulted in Bundle.from_bytes -> json.loads.
+@pytest.mark.slow
 def test_deep_json_in_an_envelope_does_not_crash_the_process():
     """Deep JSON both where no signature is checked (the enclosed bundle) and where the
     sender's own valid signature covers it (the body), opened in a small-stack thread."""

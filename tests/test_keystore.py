@@ -21,6 +21,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
 def test_vectors_open(case):
     document = keystore.parse(__import__("json").dumps(case["json"]))
@@ -33,12 +34,14 @@ def test_wrong_password(case):
         keystore.decrypt(case["json"], case["password"] + "x")
 
 
+@pytest.mark.slow
 def test_known_bad_vector_is_refused():
     bad = next(iter(WIKI["known_bad"].values()))
     with pytest.raises(WrongPassword):
         keystore.decrypt(bad["json"], bad.get("password", WIKI["scrypt"]["password"]))
 
 
+@pytest.mark.slow
 def test_export_defaults_are_the_interoperable_ones():
     key = bytes.fromhex(BASIC["test1"]["priv"])
     document = keystore.encrypt(key, "pw")

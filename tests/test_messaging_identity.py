@@ -445,6 +445,7 @@ _field_value = (
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=1000)
 @given(st.one_of(_json, st.dictionaries(st.sampled_from(_FIELDS) | st.text(max_size=8), _field_value, max_size=8)))
 def test_from_json_raises_only_bundle_invalid(data):
@@ -465,6 +466,7 @@ def test_from_json_one_bad_field_raises_only_bundle_invalid(field, value):
     assert isinstance(bundle, Bundle)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=1000)
 @given(st.one_of(st.binary(max_size=400), _json.map(lambda v: json.dumps(v).encode())))
 def test_from_bytes_raises_only_bundle_invalid(raw):

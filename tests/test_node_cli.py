@@ -88,6 +88,7 @@ def test_settings_from_config_then_environment(tmp_path):
         Settings.load(tmp_path, {})
 
 
+@pytest.mark.slow
 def test_committed_envelopes_survive_kill_9(hongbao_home, tmp_path):
     """synchronous=NORMAL in WAL mode: a commit is in the WAL before the answer, so killing
     the relay process loses nothing it acknowledged."""

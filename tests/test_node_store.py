@@ -247,6 +247,7 @@ def test_the_secret_is_made_once_and_shared(db_url, clock):
     assert len(values) == 4 and len(set(values)) == 1 and len(values[0]) == 32
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_relays_migrating_together_take_turns(backend, tmp_path):
     """Processes (as relays are): Alembic's context is global, so not threads."""

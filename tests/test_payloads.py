@@ -489,12 +489,14 @@ def test_decode_random_bytes_raises_only_payload_error(raw):
     _check(raw)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=1000)
 @given(_json)
 def test_decode_random_json_raises_only_payload_error(value):
     _check(json.dumps(value).encode())
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=1000)
 @given(_payload_dict)
 def test_decode_payload_shaped_json_raises_only_payload_error(body):

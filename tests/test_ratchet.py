@@ -392,6 +392,7 @@ class InFlight:
     repeat: bool  # a second delivery of a message delivered before
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(turns=st.lists(_TURN, min_size=4, max_size=12))
 def test_lost_reordered_and_repeated_delivery(turns):

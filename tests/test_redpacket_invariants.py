@@ -55,6 +55,8 @@ from contracts import redpacket as rp
 from wallet import address as addr
 from wallet.rpc import RpcError, to_int
 
+pytestmark = pytest.mark.slow  # its own anvil process
+
 MAX_PACKETS = 4  # per example: the steps go to claims, refunds and time, not only creates
 TX_GAS = 400_000  # explicit: no estimate (it would run at another timestamp than the block's)
 
