@@ -5,6 +5,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 WORKERS ?= 2
+# Keep compiled bytecode (and pytest's rewritten test modules) between processes and runs,
+# even where the environment turns it off: every test process, relay and zygote would
+# otherwise recompile the project's modules.
+export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: test test-fast check lint types format demo bench setup clean
 
