@@ -277,6 +277,10 @@ def test_token_send_and_sync_finds_the_incoming_transfer(cli, anvil, funded):
     assert [(r["from"], r["token"], r["amount"]) for r in incoming if r["token"]] == [
         (localchain.DEV_ADDRESS, deployed["address"], str(300 * 10**6))
     ], synced
+    # One base unit more than held is refused before anything is signed.
+    one_line_error(
+        cli("send", ALICE, "300.000001 HBT", "--wallet", "me", "--yes", check=False), "insufficient HBT", "have 300"
+    )
     # And our own token send: decoded, exact, confirmed.
     sent = cli.json("send", ALICE, "250.5", "HBT", "--wallet", "me", "--yes")
     assert sent["status"] == "confirmed" and sent["token_amount"] == str(250_500_000)
