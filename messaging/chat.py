@@ -32,8 +32,8 @@ from . import groups as groups_mod
 from . import payloads
 from .client import RateLimited, RelayClient, RelayProtocolError, RelayRejected, RelayUnreachable
 from .errors import (
+    AgreementFailed,
     BundleInvalid,
-    EnvelopeError,
     MessagingError,
     PayloadError,
     Replay,
@@ -41,13 +41,13 @@ from .errors import (
 )
 from .identity import Bundle, fingerprint, make_bundle, same_keys
 from .keys import MessagingKeys, store_key
+from .prekeys import PrekeyBundleInvalid
 from .sessions import SessionKeeper
 from .store import (
     GROUP_PREFIX,
     BundleChange,
     KeyChangeUnconfirmed,
     MessageStore,
-    NotGroupMember,
     StoredMessage,
     path_for,
 )
@@ -57,6 +57,8 @@ RELAY_KEY = "relay"
 _ADDRESS = re.compile(r"^(0x)?[0-9a-fA-F]{40}\Z")
 _SILENT = (payloads.Receipt.TYPE,)
 UPKEEP_MS = 10 * 60 * 1000  # how often a long `watch` checks its prekeys at the relay
+# A peer's own fault (unusable keys, forged prekeys): in a group, that member is left out.
+_PEER_FAULTS = (BundleInvalid, PrekeyBundleInvalid, AgreementFailed)
 
 
 # -- configuration -----------------------------------------------------------------------
@@ -97,6 +99,7 @@ class SentMessage:
     stored: StoredMessage
     first_contact: dict[str, str] = field(default_factory=dict)  # recipient -> fingerprint, pinned just now
     state: str = "sent"
+    skipped: dict[str, str] = field(default_factory=dict)  # group members left out (unusable keys): why
 
 
 class Received(list[StoredMessage]):
@@ -318,15 +321,25 @@ class Messenger:
         return self._deliver(target.conversation, items, items[0][1])
 
     def _deliver(
-        self, conversation: str, items: Sequence[tuple[str, payloads.Payload]], stored_payload: payloads.Payload
+        self,
+        conversation: str,
+        items: Sequence[tuple[str, payloads.Payload]],
+        stored_payload: payloads.Payload,
+        *,
+        before_store: Callable[[], None] | None = None,
     ) -> SentMessage:
         """Seal each (recipient, payload) with its own id, store one outgoing message with a
         copy per recipient, post, mark sent. Nothing is sealed while any recipient's key
         change is unconfirmed. With the relay down, recipients already pinned are sealed to
         their pinned bundles and the message is stored pending before RelayUnreachable is
-        raised: `flush_pending` posts it later."""
+        raised: `flush_pending` posts it later. In a group, a member whose keys are
+        unusable (a hostile or broken bundle or prekeys) is left out and named in
+        `skipped`; anything else that fails stops the send before anything is stored
+        (`before_store`, e.g. saving a group change, runs only once every copy is sealed)."""
+        group = conversation.startswith(GROUP_PREFIX)
         first_contact: dict[str, str] = {}
         bundles: dict[str, Bundle] = {}
+        skipped: dict[str, str] = {}
         unreachable: RelayUnreachable | None = None
         for recipient, _ in items:
             known = self.store.known_bundle(recipient)
@@ -335,6 +348,11 @@ class Messenger:
                 continue
             try:
                 bundle, change = self.bundle_for(recipient, refresh=True)
+            except _PEER_FAULTS as error:
+                if not group:
+                    raise
+                skipped[recipient] = str(error)
+                continue
             except RelayUnreachable as error:
                 if known is None:
                     raise  # a first contact needs the relay: nothing stored
@@ -351,16 +369,26 @@ class Messenger:
             except RelayUnreachable as error:
                 unreachable = error
         now = self.clock()
-        ids = {recipient: env.new_message_id() for recipient, _ in items}
+        ids = {recipient: env.new_message_id() for recipient, _ in items if recipient not in skipped}
         envelopes = []
         if unreachable is None:  # else nothing is posted now: flush_pending seals later
             for recipient, payload in items:
+                if recipient in skipped:
+                    continue
                 include = ours if recipient in first_contact or not self.store.messages(recipient, limit=1) else None
-                envelopes.append(
-                    self.sessions.seal(
-                        bundles[recipient], payload, now_ms=now, message_id=ids[recipient], include_bundle=include
+                try:
+                    envelopes.append(
+                        self.sessions.seal(
+                            bundles[recipient], payload, now_ms=now, message_id=ids[recipient], include_bundle=include
+                        )
                     )
-                )
+                except _PEER_FAULTS as error:
+                    if not group:
+                        raise
+                    skipped[recipient] = str(error)
+                    del ids[recipient]
+        if before_store is not None:
+            before_store()
         copies = {recipient: message_id.hex() for recipient, message_id in ids.items()}
         message_id = (
             next(iter(ids.values()))
@@ -373,7 +401,7 @@ class Messenger:
         if envelopes:
             self.relay.send(envelopes)  # stays pending in the store if this fails
         self.store.mark_sent(message_id)
-        return SentMessage(stored.conversation, stored.id, copies, stored, first_contact)
+        return SentMessage(stored.conversation, stored.id, copies, stored, first_contact, skipped=skipped)
 
     def flush_pending(self) -> int:
         """Post every outgoing copy still pending, sealed again from the stored payload to
@@ -494,13 +522,17 @@ class Messenger:
         updated = groups_mod.apply(None if control.op == "create" else group, control, self.address)
         recipients = groups_mod.recipients(updated, control, self.address)
         for recipient in recipients:  # fail before anything changes, not half-way
-            self.bundle_for(recipient, refresh=True)
+            with contextlib.suppress(*_PEER_FAULTS):  # left out by _deliver, and named
+                self.bundle_for(recipient, refresh=True)
             self._check_can_send(recipient)
-        self.store.save_group(updated)
         added = set(control.members) if control.op == "add" else set()
         whole = payloads.GroupControl("create", updated.id, updated.name, updated.members)
         items = [(r, whole if r in added else control) for r in recipients]
-        return updated, self._deliver(GROUP_PREFIX + updated.id, items, control)
+        # Saved once every copy is sealed: a change that cannot be sent changes nothing here.
+        sent = self._deliver(
+            GROUP_PREFIX + updated.id, items, control, before_store=lambda: self.store.save_group(updated)
+        )
+        return updated, sent
 
     def create_group(self, name: str, members: list[str]) -> tuple[groups_mod.Group, SentMessage]:
         group, control = groups_mod.create(self.address, name, [self._member_address(m) for m in members])
@@ -543,7 +575,7 @@ class Messenger:
                 stored = self.store.add_incoming(opened, also=opening.commit)
         except Replay:
             return None  # stored before (or a ratchet duplicate): only the ack was missing
-        except (EnvelopeError, StaleBundle, BundleInvalid, NotGroupMember, PayloadError) as error:
+        except MessagingError as error:  # whatever a stranger sends is at most one failure
             result.failures += 1
             result.errors.append(f"message {envelope.id.hex()}: {error}")
             if opening.heal is not None and opening.heal not in result.healed:
@@ -571,8 +603,11 @@ class Messenger:
             if message.type not in _SILENT:
                 by_sender.setdefault(message.sender, []).append(message.id)
         for sender, ids in by_sender.items():
-            for start in range(0, len(ids), 500):
-                self._post_silent(sender, payloads.Receipt("delivered", tuple(ids[start : start + 500])))
+            # Best effort, per sender: a stranger's full mailbox (507) or unusable key must
+            # not stop the others' receipts, nor the receive that sends them.
+            with contextlib.suppress(MessagingError):
+                for start in range(0, len(ids), 500):
+                    self._post_silent(sender, payloads.Receipt("delivered", tuple(ids[start : start + 500])))
 
     def receive(self) -> Received:
         """Fetch the mailbox, store what opens, apply receipts and group changes, ack

@@ -29,6 +29,7 @@ from wallet.errors import WalletError
 
 from . import jsonsafe
 from .errors import BundleInvalid, StaleBundle
+from .keycheck import require_ed25519, require_x25519
 from .keys import MessagingKeys
 
 FORMAT_VERSION = 1  # of the text below; bumping it changes what is signed
@@ -119,13 +120,23 @@ class Bundle:
 def make_bundle(account_key: bytes, issued_at: int, version: int = 1, keys: MessagingKeys | None = None) -> Bundle:
     """Sign a bundle for the account's (derived) messaging keys."""
     keys = keys or MessagingKeys.from_account_key(account_key)
-    unsigned = Bundle(addr.from_private_key(account_key), keys.x25519_public, keys.ed25519_public, issued_at, version)
+    return sign_bundle(
+        account_key,
+        Bundle(addr.from_private_key(account_key), keys.x25519_public, keys.ed25519_public, issued_at, version),
+    )
+
+
+def sign_bundle(account_key: bytes, unsigned: Bundle) -> Bundle:
+    """`unsigned` with the account's signature (whatever keys it names: tests forge with it)."""
     signature = signing.sign_message(account_key, unsigned.text().encode())
-    return Bundle(unsigned.address, unsigned.x25519, unsigned.ed25519, issued_at, version, signature)
+    return Bundle(unsigned.address, unsigned.x25519, unsigned.ed25519, unsigned.issued_at, unsigned.version, signature)
 
 
 def verify_bundle(bundle: Bundle) -> Bundle:
-    """Return the bundle if its signature recovers to its address; BundleInvalid if not."""
+    """Return the bundle if its signature recovers to its address and both its keys are
+    usable (keycheck.py: no low-order or off-curve key, whoever signed it); BundleInvalid if not."""
+    require_x25519(bundle.x25519, f"the encryption key in {bundle.address}'s identity bundle", BundleInvalid)
+    require_ed25519(bundle.ed25519, f"the signing key in {bundle.address}'s identity bundle", BundleInvalid)
     try:
         signer = signing.recover_message(bundle.text().encode(), bundle.signature)
     except WalletError:
