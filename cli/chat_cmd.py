@@ -19,6 +19,7 @@ from wallet.errors import WalletError
 from wallet.home import home
 
 from .context import network_option
+from .inert import inert, json_text, markup
 from .output import console, emit, json_option, note, table
 from .wallet_cmd import index_option, password_file_option, wallet_option
 
@@ -161,15 +162,15 @@ def print_message(message, names: dict[str, str], me: str | None = None) -> None
 
     who = names.get(message.sender) or message.sender
     where = "" if not message.conversation.startswith("group:") else f" [{message.conversation}]"
-    line = Text(f"{_when(message.timestamp_ms)}  ", style="dim")
-    line.append(who, style="bold")
+    line = Text(f"{_when(message.timestamp_ms)}  ", style="dim")  # Text, never markup; inert: never controls
+    line.append(inert(who), style="bold")
     line.append(f"{where}: ")
-    line.append(describe(message.payload, names))
+    line.append(inert(describe(message.payload, names)))
     if message.direction == "out":
         line.append(f"  ({message.state})", style="dim")
     check = payment_check(message, me) if me else None
     if check is not None:
-        line.append(f"  [{check}]", style="green" if check.startswith("✓") else "bold red")
+        line.append(f"  [{inert(check)}]", style="green" if check.startswith("✓") else "bold red")
     console().print(line)
 
 
@@ -201,6 +202,7 @@ def send(to, text, wallet_name, index, password_file, as_json):
             "state": sent.state,
             "first_contact": sent.first_contact,
             "protection": m.protection(target.conversation),
+            "skipped": sent.skipped,
         }
 
     def human() -> None:
@@ -208,7 +210,9 @@ def send(to, text, wallet_name, index, password_file, as_json):
             note(
                 f"first message to {address}: their fingerprint is [bold]{fp}[/]; compare it with them (`hongbao contacts verify {address}`)"
             )
-        who = target.name or target.conversation
+        who = inert(target.name or target.conversation)
+        for address, why in sent.skipped.items():
+            note(f"[yellow]not sent to {address}: {markup(why)}[/]")
         click.echo(
             f"sent to {who} ({len(sent.envelope_ids)} recipient{'s' if len(sent.envelope_ids) != 1 else ''}), id {sent.message_id}; {data['protection']}"
         )
@@ -256,7 +260,7 @@ def inbox(no_fetch, wallet_name, index, password_file, as_json):
         if received is not None and received.failures:
             note(f"{received.failures} envelope(s) could not be opened and were discarded")
         for line in data["session_resets"]:
-            note(f"[yellow]{line}[/]")
+            note(f"[yellow]{markup(line)}[/]")
         if not rows:
             note('No conversations yet: [bold]hongbao chat send CONTACT "text"[/]')
             return
@@ -298,7 +302,7 @@ def show(conversation, limit, fetch, wallet_name, index, password_file, as_json)
             try:
                 m.receive()
             except RelayUnreachable as error:
-                note(f"[yellow]showing stored messages only: {error}[/]")
+                note(f"[yellow]showing stored messages only: {markup(error)}[/]")
         names = names_of(m)
         messages = [x for x in m.store.messages(target.conversation, limit=limit) if x.type != "receipt"]
         read = m.mark_read(target.conversation)
@@ -313,9 +317,10 @@ def show(conversation, limit, fetch, wallet_name, index, password_file, as_json)
         }
 
     def human() -> None:
-        note(f"{target.name or target.conversation}: {data['protection']}")
+        title = markup(target.name or target.conversation)
+        note(f"{title}: {markup(data['protection'])}")
         if not messages:
-            note(f"No messages with {target.name or target.conversation} yet")
+            note(f"No messages with {title} yet")
         for message in messages:
             print_message(message, names, m.address)
         if read.ids and not read.receipts_sent:
@@ -425,7 +430,7 @@ class ChainNews:
                     events.append(deadline_event(news, left))
         except WalletError as error:
             if not self.failing:
-                note(f"[yellow]could not check your red packets on chain: {error}[/]")
+                note(f"[yellow]could not check your red packets on chain: {markup(error)}[/]")
             self.failing = True
             return []
         self.failing = False
@@ -451,7 +456,7 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
             print_message(message, names, m.address)
 
     def line(data: dict) -> None:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(json.dumps(data, ensure_ascii=False)) + "\n")
         sys.stdout.flush()
 
     def show_chain(events: list[dict]) -> None:
@@ -461,7 +466,7 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
             if as_json:
                 line(event)
             else:
-                console().print(Text(event["text"], style="bold" if event["kind"] == "claim" else "yellow"))
+                console().print(Text(inert(event["text"]), style="bold" if event["kind"] == "claim" else "yellow"))
 
     with messenger(wallet_name, index, password_file) as m:
         names = names_of(m)
