@@ -60,7 +60,7 @@ def payload_json(payload) -> dict:
     return json.loads(payloads.encode(payload))
 
 
-def message_json(message, names: dict[str, str] | None = None, me: str | None = None) -> dict:
+def message_json(message, names: dict[str, str] | None = None, me: str | None = None, store=None) -> dict:
     data = {
         "id": message.id,
         "conversation": message.conversation,
@@ -73,7 +73,7 @@ def message_json(message, names: dict[str, str] | None = None, me: str | None = 
     }
     if names is not None:
         data["sender_name"] = names.get(message.sender)
-    check = payment_check(message, me) if me else None
+    check = payment_check(message, me, store) if me else None
     if check is not None:
         data["payment_check"] = check
     return data
@@ -134,8 +134,10 @@ def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
 
 
-def payment_check(message, me: str) -> str | None:
-    """For an incoming payment notice: what the chain says about it (never trust the note)."""
+def payment_check(message, me: str, store=None) -> str | None:
+    """For an incoming payment notice: what the chain says about it (never trust the note).
+    It counts only if the notice's sender paid, and only for the first notice naming the
+    transaction (`store`: the MessageStore that knows the others)."""
     from messaging import payloads
 
     if message.direction != "in" or not isinstance(message.payload, payloads.Payment):
@@ -146,18 +148,24 @@ def payment_check(message, me: str) -> str | None:
     from .context import load_config
 
     payment = message.payload
+    if store is not None:
+        first = store.first_payment_notices().get((payment.chain_id, payment.tx_hash.lower(), message.sender))
+        if first is not None and first != message.id:
+            return f"✗ NOT CONFIRMED: transaction {payment.tx_hash} already backs an earlier notice (message {first})"
     network = next((n for n in load_config().networks.values() if n.chain_id == payment.chain_id), None)
     if network is None:
         return f"not checked: no network with chain id {payment.chain_id} is configured"
     try:
         with Rpc(network.rpc_url, timeout=5) as rpc:
-            verdict = payments.verify(rpc, payment.tx_hash, me, int(payment.amount), payment.token)
+            verdict = payments.verify(
+                rpc, payment.tx_hash, me, int(payment.amount), payment.token, payer=message.sender
+            )
     except WalletError as error:
         return f"not checked: {error}"
     return ("✓ " if verdict.ok else "✗ NOT CONFIRMED: ") + verdict.reason
 
 
-def print_message(message, names: dict[str, str], me: str | None = None) -> None:
+def print_message(message, names: dict[str, str], me: str | None = None, store=None) -> None:
     from rich.text import Text
 
     who = names.get(message.sender) or message.sender
@@ -168,7 +176,7 @@ def print_message(message, names: dict[str, str], me: str | None = None) -> None
     line.append(inert(describe(message.payload, names)))
     if message.direction == "out":
         line.append(f"  ({message.state})", style="dim")
-    check = payment_check(message, me) if me else None
+    check = payment_check(message, me, store) if me else None
     if check is not None:
         line.append(f"  [{inert(check)}]", style="green" if check.startswith("✓") else "bold red")
     console().print(line)
@@ -311,7 +319,7 @@ def show(conversation, limit, fetch, wallet_name, index, password_file, as_json)
             "name": target.name,
             "kind": target.kind,
             "protection": m.protection(target.conversation),
-            "messages": [message_json(x, names, m.address) for x in messages],
+            "messages": [message_json(x, names, m.address, m.store) for x in messages],
             "marked_read": read.ids,
             "receipts_sent": read.receipts_sent,
         }
@@ -322,7 +330,7 @@ def show(conversation, limit, fetch, wallet_name, index, password_file, as_json)
         if not messages:
             note(f"No messages with {title} yet")
         for message in messages:
-            print_message(message, names, m.address)
+            print_message(message, names, m.address, m.store)
         if read.ids and not read.receipts_sent:
             note("read receipts could not be sent (relay unreachable)")
 
@@ -451,9 +459,9 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
 
     def show_one(message, names) -> None:
         if as_json:
-            line({"kind": "message", **message_json(message, names, m.address)})
+            line({"kind": "message", **message_json(message, names, m.address, m.store)})
         else:
-            print_message(message, names, m.address)
+            print_message(message, names, m.address, m.store)
 
     def line(data: dict) -> None:
         sys.stdout.write(json_text(json.dumps(data, ensure_ascii=False)) + "\n")

@@ -861,6 +861,24 @@ class MessageStore:
             ).all()
         return [self._stored(row) for row in reversed(rows)]
 
+    def first_payment_notices(self) -> dict[tuple[int, str, str], str]:
+        """(chain id, tx hash, sender) -> the id of the first incoming payment notice from
+        that sender naming it (in the order received): one transaction backs one notice.
+        Per sender, since only the payer's notice can count: a stranger who names your
+        payment first must not spoil it."""
+        first: dict[tuple[int, str, str], str] = {}
+        with self._session() as session:
+            rows = session.scalars(
+                select(MessageRow)
+                .where(MessageRow.direction == "in", MessageRow.type == payloads.Payment.TYPE)
+                .order_by(MessageRow.seq)
+            ).all()
+        for row in rows:
+            payload = self._stored(row).payload
+            if isinstance(payload, payloads.Payment):
+                first.setdefault((payload.chain_id, payload.tx_hash.lower(), row.sender), row.id)
+        return first
+
     def mark_read_by_sender(self, conversation: str) -> dict[str, list[str]]:
         """Mark a conversation's incoming messages read; the newly read ids by sender (to
         send each sender a read receipt)."""
