@@ -39,6 +39,7 @@ from .errors import (
     Replay,
     StaleBundle,
 )
+from .identity import MAX_VERSION as MAX_BUNDLE_VERSION
 from .identity import Bundle, fingerprint, make_bundle, same_keys
 from .keys import MessagingKeys, store_key
 from .prekeys import PrekeyBundleInvalid
@@ -128,6 +129,16 @@ class Read:
     receipts_sent: bool  # False when the relay could not be reached (the marks stay)
 
 
+def _locked_out(relay_url: str, current: Bundle | None) -> str:
+    """Why we cannot publish our identity, in one line (issue 13, finding 6)."""
+    held = f"version {current.version} with other keys than this wallet's" if current is not None else "another bundle"
+    return (
+        f"locked out: {relay_url} holds an identity for you at {held}, signed by your key (a bundle you were "
+        "asked to sign elsewhere?) and no newer one can be published over it: nobody can message you there; "
+        "ask its operator to remove it, or use another relay"
+    )
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -206,16 +217,25 @@ class Messenger:
         return self._put_bundle()[1]
 
     def _put_bundle(self) -> tuple[Bundle, str]:
-        """Publish our bundle unless the relay has our keys already: (ours, the relay's status)."""
-        current = self.relay.get_bundle(self.address)
+        """Publish our bundle unless the relay has our keys already: (ours, the relay's status).
+        One that no longer verifies (the old signed form) is replaced by a new version."""
+        try:
+            current, usable = self.relay.get_bundle(self.address), True
+        except BundleInvalid:
+            current, usable = self.relay.get_bundle(self.address, verify=False), False
         mine = Bundle(self.address, self.keys.x25519_public, self.keys.ed25519_public, 0, 1)
-        if current is not None and same_keys(current, mine):
+        if current is not None and usable and same_keys(current, mine):
             self._bundle = current
             status = "unchanged"
         else:
             version = current.version + 1 if current is not None else 1
+            if current is not None and not same_keys(current, mine) and version >= MAX_BUNDLE_VERSION:
+                raise MessagingError(_locked_out(self.relay.base_url, current))
             bundle = make_bundle(self._account_key, self.clock() // 1000, version, self.keys)
-            status = self.relay.publish_bundle(bundle)
+            try:
+                status = self.relay.publish_bundle(bundle)
+            except (StaleBundle, BundleInvalid) as error:
+                raise MessagingError(f"{_locked_out(self.relay.base_url, current)} (the relay says: {error})") from None
             self._bundle = bundle
         return self._bundle, status
 

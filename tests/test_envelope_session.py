@@ -566,7 +566,7 @@ def _garbage_identity_bundle(account_key: bytes, keys: MessagingKeys) -> Bundle:
     from wallet import signing
 
     unsigned = Bundle(make_bundle(account_key, T0).address, keys.x25519_public, b"\xff" * 32, T0, 1)
-    return dataclasses.replace(unsigned, signature=signing.sign_message(account_key, unsigned.text().encode()))
+    return dataclasses.replace(unsigned, signature=signing.sign_hash(account_key, unsigned.digest()))
 
 
 def _hostile(case: str, bob: Device, carol: Device) -> tuple[Envelope, tuple[Bundle, ...]]:

@@ -295,3 +295,32 @@ def test_stranger_sealed_payloads_and_bundles_never_escape_receive(
     for envelope in envelopes:
         bob._handle(envelope, result)
     assert result.failures <= len(envelopes)
+
+
+# -- issue 13, finding 6: a bundle's version steps up by a bounded amount ---------------------
+
+
+@pytest.mark.slow
+def test_the_relay_refuses_a_version_jump_and_a_huge_first_version(relay):
+    stranger = Stranger.new()
+    url = f"{relay.url}/v1/identities/{stranger.address}"
+    huge = httpx.put(url, json=stranger.bundle(version=999_999_999).to_json(), timeout=10)
+    assert huge.status_code == 422 and "at most 1000" in huge.text, huge.text
+    assert httpx.get(url, timeout=10).status_code == 404  # nothing stored
+    assert httpx.put(url, json=stranger.bundle(version=5).to_json(), timeout=10).status_code == 201
+    jump = httpx.put(url, json=stranger.bundle(version=1006, x25519=Stranger.new().keys.x25519_public).to_json())
+    assert jump.status_code == 422 and "at most 1000" in jump.text, jump.text
+    assert httpx.put(url, json=stranger.bundle(version=1005).to_json(), timeout=10).status_code == 200
+
+
+@pytest.mark.slow
+def test_a_locked_out_client_says_why_in_one_line(relay, tmp_path, monkeypatch):
+    """A bundle with other keys at the last version (signed before versions were bounded)."""
+    with Messenger.open(tmp_path / "victim", secrets.token_bytes(32), relay_url=relay.url) as victim:
+        other = Stranger.new()
+        phished = Bundle(victim.address, other.keys.x25519_public, other.keys.ed25519_public, 0, 999_999_999)
+        monkeypatch.setattr(victim.relay, "get_bundle", lambda *_a, **_k: phished)
+        with pytest.raises(MessagingError) as locked:
+            victim.publish()
+    message = str(locked.value)
+    assert message.startswith("locked out:") and "version 999999999" in message and "\n" not in message
