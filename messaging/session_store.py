@@ -51,6 +51,15 @@ class SessionRow(_Base):
     updated_at: Mapped[int]
 
 
+class HealRow(_Base):
+    """When we last offered a peer a new session (sessions.py rate-limits it)."""
+
+    __tablename__ = "session_heals"
+
+    peer: Mapped[str] = mapped_column(String(42), primary_key=True)
+    at: Mapped[int]  # unix ms
+
+
 class PrekeyRow(_Base):
     __tablename__ = "prekey_state"
 
@@ -175,6 +184,17 @@ class SessionStore:
                 .values(peer=peer, sealed=None, updated_at=self.store.clock())
                 .on_conflict_do_update(index_elements=["peer"], set_={"sealed": None})
             )
+
+    def heal_due(self, peer: str, now: int, interval_ms: int) -> bool:
+        """Whether `peer` may be offered a new session now (none in the last
+        `interval_ms`); if so, records now (in its own transaction)."""
+        with self._session.begin() as session:
+            last = session.scalar(select(HealRow.at).where(HealRow.peer == peer))
+            if last is not None and 0 <= now - last < interval_ms:
+                return False
+            statement = insert(HealRow).values(peer=peer, at=now)
+            session.execute(statement.on_conflict_do_update(index_elements=["peer"], set_={"at": now}))
+        return True
 
     def mark_no_prekeys(self, peer: str) -> None:
         now = self.store.clock()
