@@ -60,7 +60,9 @@ def payload_json(payload) -> dict:
     return json.loads(payloads.encode(payload))
 
 
-def message_json(message, names: dict[str, str] | None = None, me: str | None = None, store=None) -> dict:
+def message_json(
+    message, names: dict[str, str] | None = None, me: str | None = None, store=None, flag: str | None = None
+) -> dict:
     data = {
         "id": message.id,
         "conversation": message.conversation,
@@ -76,6 +78,8 @@ def message_json(message, names: dict[str, str] | None = None, me: str | None = 
     check = payment_check(message, me, store) if me else None
     if check is not None:
         data["payment_check"] = check
+    if flag is not None:
+        data["flag"] = flag
     return data
 
 
@@ -165,7 +169,7 @@ def payment_check(message, me: str, store=None) -> str | None:
     return ("✓ " if verdict.ok else "✗ NOT CONFIRMED: ") + verdict.reason
 
 
-def print_message(message, names: dict[str, str], me: str | None = None, store=None) -> None:
+def print_message(message, names: dict[str, str], me: str | None = None, store=None, flag: str | None = None) -> None:
     from rich.text import Text
 
     who = names.get(message.sender) or message.sender
@@ -179,6 +183,8 @@ def print_message(message, names: dict[str, str], me: str | None = None, store=N
     check = payment_check(message, me, store) if me else None
     if check is not None:
         line.append(f"  [{inert(check)}]", style="green" if check.startswith("✓") else "bold red")
+    if flag is not None:
+        line.append(f"  [{inert(flag)}]", style="bold yellow")
     console().print(line)
 
 
@@ -313,13 +319,14 @@ def show(conversation, limit, fetch, wallet_name, index, password_file, as_json)
                 note(f"[yellow]showing stored messages only: {markup(error)}[/]")
         names = names_of(m)
         messages = [x for x in m.store.messages(target.conversation, limit=limit) if x.type != "receipt"]
+        flags = m.flags(messages)
         read = m.mark_read(target.conversation)
         data = {
             "conversation": target.conversation,
             "name": target.name,
             "kind": target.kind,
             "protection": m.protection(target.conversation),
-            "messages": [message_json(x, names, m.address, m.store) for x in messages],
+            "messages": [message_json(x, names, m.address, m.store, flags.get(x.id)) for x in messages],
             "marked_read": read.ids,
             "receipts_sent": read.receipts_sent,
         }
@@ -330,7 +337,7 @@ def show(conversation, limit, fetch, wallet_name, index, password_file, as_json)
         if not messages:
             note(f"No messages with {title} yet")
         for message in messages:
-            print_message(message, names, m.address, m.store)
+            print_message(message, names, m.address, m.store, flags.get(message.id))
         if read.ids and not read.receipts_sent:
             note("read receipts could not be sent (relay unreachable)")
 
@@ -458,10 +465,11 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
     import asyncio
 
     def show_one(message, names) -> None:
+        flag = m.flags([message]).get(message.id)
         if as_json:
-            line({"kind": "message", **message_json(message, names, m.address, m.store)})
+            line({"kind": "message", **message_json(message, names, m.address, m.store, flag)})
         else:
-            print_message(message, names, m.address, m.store)
+            print_message(message, names, m.address, m.store, flag)
 
     def line(data: dict) -> None:
         sys.stdout.write(json_text(json.dumps(data, ensure_ascii=False)) + "\n")

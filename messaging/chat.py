@@ -43,6 +43,7 @@ from .identity import MAX_VERSION as MAX_BUNDLE_VERSION
 from .identity import Bundle, fingerprint, make_bundle, same_keys
 from .keys import MessagingKeys, store_key
 from .prekeys import PrekeyBundleInvalid
+from .session_store import Write, all_of
 from .sessions import SessionKeeper
 from .store import (
     GROUP_PREFIX,
@@ -60,6 +61,10 @@ _SILENT = (payloads.Receipt.TYPE,)
 UPKEEP_MS = 10 * 60 * 1000  # how often a long `watch` checks its prekeys at the relay
 # A peer's own fault (unusable keys, forged prekeys): in a group, that member is left out.
 _PEER_FAULTS = (BundleInvalid, PrekeyBundleInvalid, AgreementFailed)
+DOWNGRADE_FLAG = (
+    "⚠ not forward-secret: sent signed only (format 1) although you share a session; "
+    "anyone holding their messaging key could have written it"
+)
 
 
 # -- configuration -----------------------------------------------------------------------
@@ -391,31 +396,47 @@ class Messenger:
         now = self.clock()
         ids = {recipient: env.new_message_id() for recipient, _ in items if recipient not in skipped}
         envelopes = []
-        if unreachable is None:  # else nothing is posted now: flush_pending seals later
-            for recipient, payload in items:
-                if recipient in skipped:
-                    continue
-                include = ours if recipient in first_contact or not self.store.messages(recipient, limit=1) else None
-                try:
-                    envelopes.append(
-                        self.sessions.seal(
-                            bundles[recipient], payload, now_ms=now, message_id=ids[recipient], include_bundle=include
-                        )
+        writes: list[Write] = []  # the advanced sessions, stored with the message: both or neither
+        with self.sessions.lock():  # held until they are stored (no other process seals from the old state)
+            if unreachable is None:  # else nothing is posted now: flush_pending seals later
+                for recipient, payload in items:
+                    if recipient in skipped:
+                        continue
+                    include = (
+                        ours if recipient in first_contact or not self.store.messages(recipient, limit=1) else None
                     )
-                except _PEER_FAULTS as error:
-                    if not group:
-                        raise
-                    skipped[recipient] = str(error)
-                    del ids[recipient]
-        if before_store is not None:
-            before_store()
-        copies = {recipient: message_id.hex() for recipient, message_id in ids.items()}
-        message_id = (
-            next(iter(ids.values()))
-            if len(ids) == 1 and not conversation.startswith(GROUP_PREFIX)
-            else env.new_message_id()
-        )
-        stored = self.store.add_outgoing(conversation, message_id, stored_payload, now, copies=copies)
+                    try:
+                        envelopes.append(
+                            self.sessions.seal(
+                                bundles[recipient],
+                                payload,
+                                now_ms=now,
+                                message_id=ids[recipient],
+                                include_bundle=include,
+                                writes=writes,
+                            )
+                        )
+                    except _PEER_FAULTS as error:
+                        if not group:
+                            raise
+                        skipped[recipient] = str(error)
+                        del ids[recipient]
+            if before_store is not None:
+                before_store()
+            copies = {recipient: message_id.hex() for recipient, message_id in ids.items()}
+            message_id = (
+                next(iter(ids.values()))
+                if len(ids) == 1 and not conversation.startswith(GROUP_PREFIX)
+                else env.new_message_id()
+            )
+            stored = self.store.add_outgoing(
+                conversation,
+                message_id,
+                stored_payload,
+                now,
+                copies=copies,
+                also=all_of(writes),
+            )
         if unreachable is not None:
             raise unreachable  # stored pending: the next send or receive flushes it
         if envelopes:
@@ -592,6 +613,10 @@ class Messenger:
                     seen=self.store.seen,
                     decrypt=opening.decrypt,
                 )
+                if opened.format == env.VERSION and self.sessions.forward_secret(opened.sender):
+                    # Signed only, from someone we share a session with: whoever holds their
+                    # long-term messaging key could have written it. Shown with the message.
+                    opening.writes.append(self.sessions.store.write_flag(opened.id.hex(), DOWNGRADE_FLAG))
                 stored = self.store.add_incoming(opened, also=opening.commit)
         except Replay:
             return None  # stored before (or a ratchet duplicate): only the ack was missing
@@ -683,6 +708,10 @@ class Messenger:
             self.prekeys_at_relay, self.prekey_problem = self.sessions.maintain(), None
         except (RelayRejected, RelayProtocolError, RelayUnreachable) as error:
             self.prekey_problem = str(error)
+
+    def flags(self, messages: Iterable[StoredMessage]) -> dict[str, str]:
+        """Warnings to show with these messages (message id -> text), e.g. DOWNGRADE_FLAG."""
+        return self.sessions.store.flags([m.id for m in messages if m.direction == "in"])
 
     def mark_read(self, conversation: str) -> Read:
         """Mark a conversation read and send each sender a read receipt (best effort: if

@@ -204,6 +204,7 @@ class SessionKeeper:
         message_id: bytes | None = None,
         include_bundle: Bundle | None = None,
         new_session: Literal[True] = True,
+        writes: list[Write] | None = None,
     ) -> env.Envelope: ...
 
     @overload
@@ -216,6 +217,7 @@ class SessionKeeper:
         message_id: bytes | None = None,
         include_bundle: Bundle | None = None,
         new_session: bool,
+        writes: list[Write] | None = None,
     ) -> env.Envelope | None: ...
 
     def seal(
@@ -227,10 +229,13 @@ class SessionKeeper:
         message_id: bytes | None = None,
         include_bundle: Bundle | None = None,
         new_session: bool = True,
+        writes: list[Write] | None = None,
     ) -> env.Envelope | None:
         """The envelope for `bundle`'s owner: in their session (started now if needed and
         `new_session`), else format 1. None only when `new_session` is False and a
-        session is due but gone. The session is saved before this returns."""
+        session is due but gone. The session is saved before this returns; with
+        `writes`, its write is appended there instead, for the caller to run in the
+        transaction that stores the message (holding `lock()` until then)."""
         with self.lock():
             return self._seal(
                 bundle,
@@ -239,6 +244,7 @@ class SessionKeeper:
                 message_id=message_id,
                 include_bundle=include_bundle,
                 new_session=new_session,
+                writes=writes,
             )
 
     def _seal(
@@ -250,6 +256,7 @@ class SessionKeeper:
         message_id: bytes | None,
         include_bundle: Bundle | None,
         new_session: bool,
+        writes: list[Write] | None = None,
     ) -> env.Envelope | None:
         peer = bundle.address
         sessions = self.load(peer).for_identity(bundle.ed25519)
@@ -288,7 +295,10 @@ class SessionKeeper:
             message_id=message_id,
             include_bundle=include_bundle,
         )
-        self.store.save(peer, sessions)
+        if writes is None:
+            self.store.save(peer, sessions)
+        else:
+            writes.append(self.store.write(peer, sessions))
         return envelope
 
     def _start(self, bundle: Bundle, info: PeerInfo) -> Session | None:

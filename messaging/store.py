@@ -697,8 +697,10 @@ class MessageStore:
         timestamp_ms: int,
         *,
         copies: Mapping[str, bytes | str] | None = None,
+        also: Callable[[Session], None] | None = None,
     ) -> StoredMessage:
-        """Store a message we are sending, as pending.
+        """Store a message we are sending, as pending (with `also`, e.g. the ratchet states
+        that sealed its copies, in the same transaction: both or neither).
 
         `copies` maps each recipient to the envelope id sealed to them (receipts name
         it); by default every recipient got `message_id` (a direct message, or a group
@@ -739,6 +741,8 @@ class MessageStore:
             session.add_all(
                 CopyRow(message_seq=row.seq, recipient=r, envelope_id=e, state="pending") for r, e in resolved.items()
             )
+            if also is not None:
+                also(session)
             if row.type not in _SILENT_TYPES:
                 self._touch(session, conversation, now)
         return StoredMessage(mid, conversation, self.me, "out", row.timestamp_ms, row.type, payload, "pending", now)

@@ -374,3 +374,58 @@ def test_a_plausible_first_message_heals_at_most_once_per_interval(people, monke
         _forged_first_message(bob, alice, signed_prekey=spk, one_time=secrets.token_bytes(32))
         bob.receive()
     assert calls == {"claim_prekeys": 1, "send": 1}
+
+
+# -- issue 13, finding 12 ------------------------------------------------------------------------
+
+
+def test_a_crash_between_sealing_and_storing_leaves_nothing_half_done(people, monkeypatch):
+    """The advanced session and the pending message are one transaction: a failure after
+    sealing (here inside the store's transaction) keeps neither, so no message key is
+    spent on a message that is gone; the next send works."""
+    from messaging.store import MessageStore
+
+    alice, bob = _fresh(people), _fresh(people)
+    alice.bundle_for(bob.address)
+    alice.send(bob.address, payloads.Text("first"))
+    assert _texts(bob.receive()) == ["first"]
+
+    def sessions_row():
+        with alice.store.engine.connect() as db:
+            return db.execute(SessionRow.__table__.select().where(SessionRow.peer == bob.address)).one()
+
+    before = sessions_row()
+
+    def crash(*_args):
+        raise RuntimeError("the process died here")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(MessageStore, "_touch", staticmethod(crash))
+        with pytest.raises(RuntimeError):
+            alice.send(bob.address, payloads.Text("lost?"))
+    assert sessions_row() == before  # the session did not advance without its message
+    assert [m.payload.body for m in alice.store.messages(bob.address)] == ["first"]
+    alice.send(bob.address, payloads.Text("after the crash"))
+    assert _texts(bob.receive()) == ["after the crash"]
+
+
+def test_format_1_from_a_peer_we_share_a_session_with_is_flagged(people):
+    import time
+
+    from messaging import envelope as env
+    from messaging.chat import DOWNGRADE_FLAG
+
+    alice, bob = _fresh(people), _fresh(people)
+    alice.bundle_for(bob.address)
+    alice.send(bob.address, payloads.Text("in our session"))
+    bob.receive()
+    bob_bundle, _ = alice.bundle_for(bob.address)
+    signed_only = env.seal(
+        alice.address, alice.keys, bob_bundle, payloads.Text("signed only"), now_ms=time.time_ns() // 1_000_000
+    )
+    with RelayClient(bob.relay_url) as client:
+        client.send([signed_only])
+    (got,) = bob.receive()
+    assert got.payload.body == "signed only"
+    shown = bob.store.messages(alice.address)
+    assert bob.flags(shown) == {got.id: DOWNGRADE_FLAG}
