@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from nacl.exceptions import CryptoError
+
 from wallet import address as addr
 from wallet import config as config_mod
 
@@ -620,9 +622,12 @@ class Messenger:
                 stored = self.store.add_incoming(opened, also=opening.commit)
         except Replay:
             return None  # stored before (or a ratchet duplicate): only the ack was missing
-        except MessagingError as error:  # whatever a stranger sends is at most one failure
+        except (MessagingError, CryptoError) as error:  # whatever a stranger sends is at most one failure
             result.failures += 1
-            result.errors.append(f"message {envelope.id.hex()}: {error}")
+            why = (
+                error if isinstance(error, MessagingError) else f"a cryptographic check failed ({type(error).__name__})"
+            )
+            result.errors.append(f"message {envelope.id.hex()}: {why}")
             if opening.heal is not None and opening.heal not in result.healed:
                 result.healed.append(opening.heal)
                 self._heal(opening.heal)

@@ -92,6 +92,26 @@ def test_a_bundle_with_a_low_order_encryption_key_is_refused(bad):
         verify_bundle(Stranger.new().bundle(x25519=bad))
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(LOW_ORDER_X25519).map(lambda p: p[:31] + bytes([p[31] | 0x80]))
+    | st.binary(min_size=32, max_size=32)
+)
+def test_the_x25519_check_agrees_with_libsodium(key):
+    """The blocklist (cheap) refuses exactly the keys libsodium's scalar multiplication does."""
+    from nacl.bindings import crypto_scalarmult
+    from nacl.exceptions import CryptoError
+
+    from messaging.keycheck import x25519_usable
+
+    try:
+        crypto_scalarmult(secrets.token_bytes(32), key)
+        refused = False
+    except CryptoError:
+        refused = True
+    assert x25519_usable(key) is not refused
+
+
 @pytest.mark.parametrize("bad", BAD_ED25519, ids=lambda b: b.hex()[:8])
 def test_a_bundle_with_an_unusable_signing_key_is_refused(bad):
     with pytest.raises(BundleInvalid, match="Ed25519"):
