@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 
 import pytest
 from conftest import Person, quick_wallet
-from test_chat_cli import _messenger
 from test_relay_e2e import Relay, sqlite_url
 
 from cli.inert import inert, json_text, markup
 from messaging import payloads
+from messaging.chat import Messenger
 from wallet import config
 
 pytestmark = pytest.mark.slow
@@ -74,27 +75,33 @@ def _clean(result, command) -> None:
     assert "\nalice: NEW ADDRESS" not in result.stdout, command
 
 
-def _send_everything(m, bob: Person, group_id: str) -> None:
-    contract = "0x" + "5" * 40
-    for index, text in enumerate(HOSTILE):
+def _send_everything(m, bob: Person, group_id: str, round_: int) -> None:
+    everything = "".join(HOSTILE)[:512]
+    for text in HOSTILE:
         m.send(bob.address, payloads.Text(text))
-        m.send(bob.address, payloads.Payment(31337, "0x" + f"{index:02x}" * 32, "1000", note=text))
-        packet = payloads.RedPacket(
-            31337, contract, "0x" + f"{index + 16:02x}" * 32, greeting=text, theme=text[:64], claim_key="0x" + "cd" * 32
-        )
-        m.send(bob.address, packet)
+    m.send(bob.address, payloads.Payment(31337, "0x" + f"{round_:02x}" * 32, "1000", note=everything))
+    packet = payloads.RedPacket(
+        31337,
+        "0x" + "5" * 40,
+        "0x" + f"{round_ + 16:02x}" * 32,
+        greeting=everything,
+        theme="\x1b]0;t\x07\u202e[/]\x9b2J",
+        claim_key="0x" + "cd" * 32,
+    )
+    m.send(bob.address, packet)
     m.send(bob.address, payloads.Unknown("x\x1b[31m[/]", {"v": 1, "f": HOSTILE[2]}))
     m.send("group:" + group_id, payloads.Text(HOSTILE[1]))
 
 
 def test_hostile_strings_reach_no_terminal(cli, tmp_path, relay, anvil):
-    mallory, bob = (_person(cli, tmp_path, name, relay, anvil) for name in ("mallory", "bob"))
-    with _messenger(mallory) as m:
+    bob = _person(cli, tmp_path, "bob", relay, anvil)
+    with Messenger.open(tmp_path / "mallory", secrets.token_bytes(32), relay_url=relay.url) as m:
+        mallory = m
         group, _ = m.create_group(HOSTILE[0], [bob.address])
-        for extra in ((), ("--json",)):  # watch shows what arrives while it runs: send twice
-            _send_everything(m, bob, group.id)
+        for round_, extra in enumerate(((), ("--json",))):  # watch shows what arrives while it runs
+            _send_everything(m, bob, group.id, round_)
             _clean(bob("chat", "watch", "--once", *extra, check=False), ("chat", "watch", *extra))
-        _send_everything(m, bob, group.id)
+        _send_everything(m, bob, group.id, 2)
     bob("contacts", "add", mallory.address, "--name", "mallory")
     commands = [
         ("chat", "inbox"),
