@@ -344,3 +344,23 @@ def test_a_locked_out_client_says_why_in_one_line(relay, tmp_path, monkeypatch):
             victim.publish()
     message = str(locked.value)
     assert message.startswith("locked out:") and "version 999999999" in message and "\n" not in message
+
+
+@pytest.mark.slow
+def test_a_bundle_in_the_old_signed_form_is_republished_in_the_new_one(relay, tmp_path, monkeypatch):
+    """Our own bundle at the relay that no longer verifies (signed as EIP-191 text before)
+    is replaced by the next version, signed as typed data."""
+    with Messenger.open(tmp_path / "upgrader", secrets.token_bytes(32), relay_url=relay.url) as me:
+        me.publish()
+        real = me.relay.get_bundle
+
+        def as_if_old(address, *, known=None, verify=True):
+            if verify:
+                raise BundleInvalid(f"the identity bundle for {address} is signed in the old text form (EIP-191)")
+            return real(address, known=known)
+
+        monkeypatch.setattr(me.relay, "get_bundle", as_if_old)
+        me._bundle = None
+        assert me.publish() == "updated"
+        monkeypatch.undo()
+        assert verify_bundle(me.relay.get_bundle(me.address)).version == 2
