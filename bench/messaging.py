@@ -95,7 +95,7 @@ def main() -> None:
     identity.verify_bundle(sender)
     rows.append(
         (
-            "identity bundle verifications (EIP-191 recovery)",
+            "identity bundle verifications (EIP-712 recovery, key checks)",
             f"{rate(5000, lambda i: identity.verify_bundle(sender)):,.0f} /s",
             ">= 8,000 /s",
         )

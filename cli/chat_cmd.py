@@ -19,6 +19,7 @@ from wallet.errors import WalletError
 from wallet.home import home
 
 from .context import network_option
+from .inert import inert, json_text, markup
 from .output import console, emit, json_option, note, table
 from .wallet_cmd import index_option, password_file_option, wallet_option
 
@@ -59,7 +60,9 @@ def payload_json(payload) -> dict:
     return json.loads(payloads.encode(payload))
 
 
-def message_json(message, names: dict[str, str] | None = None, me: str | None = None) -> dict:
+def message_json(
+    message, names: dict[str, str] | None = None, me: str | None = None, store=None, flag: str | None = None
+) -> dict:
     data = {
         "id": message.id,
         "conversation": message.conversation,
@@ -72,9 +75,11 @@ def message_json(message, names: dict[str, str] | None = None, me: str | None = 
     }
     if names is not None:
         data["sender_name"] = names.get(message.sender)
-    check = payment_check(message, me) if me else None
+    check = payment_check(message, me, store) if me else None
     if check is not None:
         data["payment_check"] = check
+    if flag is not None:
+        data["flag"] = flag
     return data
 
 
@@ -133,8 +138,10 @@ def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
 
 
-def payment_check(message, me: str) -> str | None:
-    """For an incoming payment notice: what the chain says about it (never trust the note)."""
+def payment_check(message, me: str, store=None) -> str | None:
+    """For an incoming payment notice: what the chain says about it (never trust the note).
+    It counts only if the notice's sender paid, and only for the first notice naming the
+    transaction (`store`: the MessageStore that knows the others)."""
     from messaging import payloads
 
     if message.direction != "in" or not isinstance(message.payload, payloads.Payment):
@@ -145,31 +152,39 @@ def payment_check(message, me: str) -> str | None:
     from .context import load_config
 
     payment = message.payload
+    if store is not None:
+        first = store.first_payment_notices().get((payment.chain_id, payment.tx_hash.lower(), message.sender))
+        if first is not None and first != message.id:
+            return f"✗ NOT CONFIRMED: transaction {payment.tx_hash} already backs an earlier notice (message {first})"
     network = next((n for n in load_config().networks.values() if n.chain_id == payment.chain_id), None)
     if network is None:
         return f"not checked: no network with chain id {payment.chain_id} is configured"
     try:
         with Rpc(network.rpc_url, timeout=5) as rpc:
-            verdict = payments.verify(rpc, payment.tx_hash, me, int(payment.amount), payment.token)
+            verdict = payments.verify(
+                rpc, payment.tx_hash, me, int(payment.amount), payment.token, payer=message.sender
+            )
     except WalletError as error:
         return f"not checked: {error}"
     return ("✓ " if verdict.ok else "✗ NOT CONFIRMED: ") + verdict.reason
 
 
-def print_message(message, names: dict[str, str], me: str | None = None) -> None:
+def print_message(message, names: dict[str, str], me: str | None = None, store=None, flag: str | None = None) -> None:
     from rich.text import Text
 
     who = names.get(message.sender) or message.sender
     where = "" if not message.conversation.startswith("group:") else f" [{message.conversation}]"
-    line = Text(f"{_when(message.timestamp_ms)}  ", style="dim")
-    line.append(who, style="bold")
+    line = Text(f"{_when(message.timestamp_ms)}  ", style="dim")  # Text, never markup; inert: never controls
+    line.append(inert(who), style="bold")
     line.append(f"{where}: ")
-    line.append(describe(message.payload, names))
+    line.append(inert(describe(message.payload, names)))
     if message.direction == "out":
         line.append(f"  ({message.state})", style="dim")
-    check = payment_check(message, me) if me else None
+    check = payment_check(message, me, store) if me else None
     if check is not None:
-        line.append(f"  [{check}]", style="green" if check.startswith("✓") else "bold red")
+        line.append(f"  [{inert(check)}]", style="green" if check.startswith("✓") else "bold red")
+    if flag is not None:
+        line.append(f"  [{inert(flag)}]", style="bold yellow")
     console().print(line)
 
 
@@ -201,6 +216,7 @@ def send(to, text, wallet_name, index, password_file, as_json):
             "state": sent.state,
             "first_contact": sent.first_contact,
             "protection": m.protection(target.conversation),
+            "skipped": sent.skipped,
         }
 
     def human() -> None:
@@ -208,7 +224,9 @@ def send(to, text, wallet_name, index, password_file, as_json):
             note(
                 f"first message to {address}: their fingerprint is [bold]{fp}[/]; compare it with them (`hongbao contacts verify {address}`)"
             )
-        who = target.name or target.conversation
+        who = inert(target.name or target.conversation)
+        for address, why in sent.skipped.items():
+            note(f"[yellow]not sent to {address}: {markup(why)}[/]")
         click.echo(
             f"sent to {who} ({len(sent.envelope_ids)} recipient{'s' if len(sent.envelope_ids) != 1 else ''}), id {sent.message_id}; {data['protection']}"
         )
@@ -256,7 +274,7 @@ def inbox(no_fetch, wallet_name, index, password_file, as_json):
         if received is not None and received.failures:
             note(f"{received.failures} envelope(s) could not be opened and were discarded")
         for line in data["session_resets"]:
-            note(f"[yellow]{line}[/]")
+            note(f"[yellow]{markup(line)}[/]")
         if not rows:
             note('No conversations yet: [bold]hongbao chat send CONTACT "text"[/]')
             return
@@ -298,26 +316,28 @@ def show(conversation, limit, fetch, wallet_name, index, password_file, as_json)
             try:
                 m.receive()
             except RelayUnreachable as error:
-                note(f"[yellow]showing stored messages only: {error}[/]")
+                note(f"[yellow]showing stored messages only: {markup(error)}[/]")
         names = names_of(m)
         messages = [x for x in m.store.messages(target.conversation, limit=limit) if x.type != "receipt"]
+        flags = m.flags(messages)
         read = m.mark_read(target.conversation)
         data = {
             "conversation": target.conversation,
             "name": target.name,
             "kind": target.kind,
             "protection": m.protection(target.conversation),
-            "messages": [message_json(x, names, m.address) for x in messages],
+            "messages": [message_json(x, names, m.address, m.store, flags.get(x.id)) for x in messages],
             "marked_read": read.ids,
             "receipts_sent": read.receipts_sent,
         }
 
     def human() -> None:
-        note(f"{target.name or target.conversation}: {data['protection']}")
+        title = markup(target.name or target.conversation)
+        note(f"{title}: {markup(data['protection'])}")
         if not messages:
-            note(f"No messages with {target.name or target.conversation} yet")
+            note(f"No messages with {title} yet")
         for message in messages:
-            print_message(message, names, m.address)
+            print_message(message, names, m.address, m.store, flags.get(message.id))
         if read.ids and not read.receipts_sent:
             note("read receipts could not be sent (relay unreachable)")
 
@@ -425,7 +445,7 @@ class ChainNews:
                     events.append(deadline_event(news, left))
         except WalletError as error:
             if not self.failing:
-                note(f"[yellow]could not check your red packets on chain: {error}[/]")
+                note(f"[yellow]could not check your red packets on chain: {markup(error)}[/]")
             self.failing = True
             return []
         self.failing = False
@@ -445,13 +465,14 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
     import asyncio
 
     def show_one(message, names) -> None:
+        flag = m.flags([message]).get(message.id)
         if as_json:
-            line({"kind": "message", **message_json(message, names, m.address)})
+            line({"kind": "message", **message_json(message, names, m.address, m.store, flag)})
         else:
-            print_message(message, names, m.address)
+            print_message(message, names, m.address, m.store, flag)
 
     def line(data: dict) -> None:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(json.dumps(data, ensure_ascii=False)) + "\n")
         sys.stdout.flush()
 
     def show_chain(events: list[dict]) -> None:
@@ -461,7 +482,7 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
             if as_json:
                 line(event)
             else:
-                console().print(Text(event["text"], style="bold" if event["kind"] == "claim" else "yellow"))
+                console().print(Text(inert(event["text"]), style="bold" if event["kind"] == "claim" else "yellow"))
 
     with messenger(wallet_name, index, password_file) as m:
         names = names_of(m)

@@ -7,6 +7,7 @@ import click
 from wallet.errors import WalletError
 
 from .chat_cmd import account_options, messenger
+from .inert import inert
 from .output import emit, note, table
 
 
@@ -40,7 +41,7 @@ def add(address, name, wallet_name, index, password_file, as_json):
         data = {**contact_json(contact), "change": change.value}
 
     def human() -> None:
-        click.echo(f"added {contact.name or contact.address} ({contact.address})")
+        click.echo(f"added {inert(contact.name or contact.address)} ({contact.address})")
         click.echo(f"fingerprint: {contact.fingerprint}")
         if change is BundleChange.KEY_CHANGED or contact.key_changed:
             note(
@@ -132,7 +133,7 @@ def verify(contact, confirm, wallet_name, index, password_file, as_json):
         click.echo(f"ours   ({data['our_address']}): {data['our_fingerprint']}")
         click.echo(f"theirs ({found.address}): {found.fingerprint}")
         if confirm:
-            click.echo(f"marked {found.name or found.address} as verified")
+            click.echo(f"marked {inert(found.name or found.address)} as verified")
         elif found.key_changed:
             note(
                 f"[bold]their key changed[/]: if the fingerprint matches what they read to you, `hongbao contacts verify {contact} --confirm`"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .chat_cmd import account_options, messenger, names_of
+from .inert import inert
 from .output import emit, note, table
 
 
@@ -24,7 +25,8 @@ def _changed(as_json: bool, verb: str, group, sent) -> None:
         as_json,
         data,
         lambda: click.echo(
-            f"{verb} {group.name!r} (group:{group.id}): {len(group.members)} members, {len(sent.envelope_ids)} notified"
+            f"{verb} {inert(repr(group.name))} (group:{group.id}): {len(group.members)} members, {len(sent.envelope_ids)} notified"
+            + "".join(f"\n  left out {who}: {inert(why)}" for who, why in sent.skipped.items())
         ),
     )
 

@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fail(message: str, code: int = 1) -> None:
-    click.echo(f"error: {message}", err=True)
+    from .inert import inert
+
+    click.echo(f"error: {inert(message)}", err=True)  # messages quote relays, names, addresses
     sys.exit(code)
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from .inert import inert, json_text
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 
@@ -20,7 +22,7 @@ def console(stderr: bool = False):
 
 def emit(as_json: bool, data: Any, human: Callable[[], None] | None = None) -> None:
     if as_json or human is None:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=None if as_json else 2) + "\n")
+        sys.stdout.write(json_text(json.dumps(data, ensure_ascii=False, indent=None if as_json else 2)) + "\n")
     else:
         human()
 
@@ -37,10 +39,10 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
     from rich.text import Text
 
     out = console()
-    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    cells = [["" if v is None else inert(v) for v in row] for row in rows]  # cells often hold others' strings
     widths = [max([len(column), *(len(row[i]) for row in cells)]) for i, column in enumerate(columns)]
     if title:
-        out.print(Text(title, style="bold"))
+        out.print(Text(inert(title), style="bold"))
     if sum(widths) + 3 * len(columns) > out.width:
         for row in cells:
             record = Table.grid(padding=(0, 2))
@@ -63,5 +65,6 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
 
 
 def note(message: str) -> None:
-    """Progress or advice for people, on stderr so stdout stays parseable."""
+    """Progress or advice for people, on stderr so stdout stays parseable. `message` is
+    Rich markup: put anyone else's string in it through `inert.markup`."""
     console(stderr=True).print(message)

@@ -18,6 +18,7 @@ from wallet.errors import WalletError
 
 from .context import chain as connect
 from .context import confirm, history, network, network_option, nonce_lock_path, sending_account
+from .inert import inert
 from .money_cmd import _fee_overrides, max_fee_option, speed_option, timeout_option, tip_option, yes_option
 from .output import console, emit, json_option, note, table
 from .wallet_cmd import index_option, open_wallet, password_file_option, wallet_option
@@ -140,7 +141,7 @@ def _grid(rows: list[tuple[str, str]]) -> None:
     grid.add_column(style="bold")
     grid.add_column()
     for name, value in rows:
-        grid.add_row(name, Text(value))
+        grid.add_row(name, Text(inert(value)))
     console(stderr=True).print(grid)
 
 
@@ -963,7 +964,7 @@ def _grid_out(rows: list[tuple[str, str]]) -> None:
     grid.add_column(style="bold")
     grid.add_column()
     for name, value in rows:
-        grid.add_row(name, Text(str(value)))
+        grid.add_row(name, Text(inert(value)))
     console().print(grid)
 
 

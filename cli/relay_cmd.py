@@ -7,6 +7,7 @@ import click
 from wallet.errors import WalletError
 from wallet.home import home
 
+from .inert import inert, markup
 from .output import emit, json_option, note
 from .wallet_cmd import index_option, password_file_option, wallet_option
 
@@ -51,7 +52,7 @@ def use(url, no_publish, wallet_name, index, password_file, as_json):
         except WalletError as error:
             if wallet_name is not None:
                 raise
-            note(f"identity not published ({error}): run `hongbao relay use {url} --wallet NAME`")
+            note(f"identity not published ({markup(error)}): run `hongbao relay use {url} --wallet NAME`")
         else:
             with messenger(wallet_name, index, password_file) as m:
                 status = m.publish()
@@ -75,7 +76,7 @@ def use(url, no_publish, wallet_name, index, password_file, as_json):
                 )
             else:
                 note(
-                    f"[yellow]prekeys not published ({published['prekey_problem']}): chats with you are signed but not forward-secret until they are[/]"
+                    f"[yellow]prekeys not published ({markup(published['prekey_problem'])}): chats with you are signed but not forward-secret until they are[/]"
                 )
 
     emit(as_json, {"relay": url, "health": health, "published": published}, human)
@@ -94,6 +95,10 @@ def status(as_json):
         data = {"relay": url, "ok": True, "health": _health(url)}
     except WalletError as error:
         data = {"relay": url, "ok": False, "error": str(error)}
-    emit(as_json, data, lambda: click.echo(f"{url}: " + ("ok" if data["ok"] else f"unreachable ({data['error']})")))
+    emit(
+        as_json,
+        data,
+        lambda: click.echo(f"{url}: " + ("ok" if data["ok"] else f"unreachable ({inert(data['error'])})")),
+    )
     if not data["ok"]:
         raise click.exceptions.Exit(1)

@@ -547,8 +547,17 @@ def _read_json(path: Path, what: str) -> dict:
 @password_file_option
 @json_option
 def sign_message(wallet_name, index, message, is_hex, password_file, as_json):
-    """Sign a personal message (EIP-191, like personal_sign); prints the signature."""
+    """Sign a personal message (EIP-191, like personal_sign); prints the signature.
+
+    Refuses a message that Hongbao itself would treat as a signed statement (an identity
+    bundle): nobody can get you to vouch for their keys this way."""
+    from messaging.identity import is_statement
+
     data = _message_bytes(message, is_hex)
+    if is_statement(data):
+        raise WalletError(
+            "refused: this message is a Hongbao messaging identity, which would let whoever asked read your chats; Hongbao signs its own (`hongbao relay use URL`)"
+        )
     unlocked = unlock(wallet_name, password_file)
     signature = "0x" + signing.sign_message(unlocked.private_key(index), data).hex()
     emit(
@@ -565,8 +574,16 @@ def sign_message(wallet_name, index, message, is_hex, password_file, as_json):
 @password_file_option
 @json_option
 def sign_typed_data(wallet_name, index, file, password_file, as_json):
-    """Sign EIP-712 typed data read from a JSON file (types, primaryType, domain, message)."""
+    """Sign EIP-712 typed data read from a JSON file (types, primaryType, domain, message).
+
+    Refuses typed data under a Hongbao domain: only Hongbao signs its own statements."""
+    from messaging.identity import is_hongbao_domain
+
     typed = _read_json(file, "typed data")
+    if is_hongbao_domain(typed):
+        raise WalletError(
+            "refused: this is Hongbao typed data (a messaging identity), which would let whoever asked read your chats; Hongbao signs its own (`hongbao relay use URL`)"
+        )
     digest = signing.typed_data_hash(typed)  # invalid data fails before the password prompt
     unlocked = unlock(wallet_name, password_file)
     signature = "0x" + signing.sign_hash(unlocked.private_key(index), digest).hex()

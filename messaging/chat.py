@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from nacl.exceptions import CryptoError
+
 from wallet import address as addr
 from wallet import config as config_mod
 
@@ -32,22 +34,24 @@ from . import groups as groups_mod
 from . import payloads
 from .client import RateLimited, RelayClient, RelayProtocolError, RelayRejected, RelayUnreachable
 from .errors import (
+    AgreementFailed,
     BundleInvalid,
-    EnvelopeError,
     MessagingError,
     PayloadError,
     Replay,
     StaleBundle,
 )
+from .identity import MAX_VERSION as MAX_BUNDLE_VERSION
 from .identity import Bundle, fingerprint, make_bundle, same_keys
 from .keys import MessagingKeys, store_key
+from .prekeys import PrekeyBundleInvalid
+from .session_store import Write, all_of
 from .sessions import SessionKeeper
 from .store import (
     GROUP_PREFIX,
     BundleChange,
     KeyChangeUnconfirmed,
     MessageStore,
-    NotGroupMember,
     StoredMessage,
     path_for,
 )
@@ -57,6 +61,12 @@ RELAY_KEY = "relay"
 _ADDRESS = re.compile(r"^(0x)?[0-9a-fA-F]{40}\Z")
 _SILENT = (payloads.Receipt.TYPE,)
 UPKEEP_MS = 10 * 60 * 1000  # how often a long `watch` checks its prekeys at the relay
+# A peer's own fault (unusable keys, forged prekeys): in a group, that member is left out.
+_PEER_FAULTS = (BundleInvalid, PrekeyBundleInvalid, AgreementFailed)
+DOWNGRADE_FLAG = (
+    "⚠ not forward-secret: sent signed only (format 1) although you share a session; "
+    "anyone holding their messaging key could have written it"
+)
 
 
 # -- configuration -----------------------------------------------------------------------
@@ -97,6 +107,7 @@ class SentMessage:
     stored: StoredMessage
     first_contact: dict[str, str] = field(default_factory=dict)  # recipient -> fingerprint, pinned just now
     state: str = "sent"
+    skipped: dict[str, str] = field(default_factory=dict)  # group members left out (unusable keys): why
 
 
 class Received(list[StoredMessage]):
@@ -123,6 +134,16 @@ class Received(list[StoredMessage]):
 class Read:
     ids: list[str]  # incoming message ids newly marked read
     receipts_sent: bool  # False when the relay could not be reached (the marks stay)
+
+
+def _locked_out(relay_url: str, current: Bundle | None) -> str:
+    """Why we cannot publish our identity, in one line (issue 13, finding 6)."""
+    held = f"version {current.version} with other keys than this wallet's" if current is not None else "another bundle"
+    return (
+        f"locked out: {relay_url} holds an identity for you at {held}, signed by your key (a bundle you were "
+        "asked to sign elsewhere?) and no newer one can be published over it: nobody can message you there; "
+        "ask its operator to remove it, or use another relay"
+    )
 
 
 def _now_ms() -> int:
@@ -203,16 +224,25 @@ class Messenger:
         return self._put_bundle()[1]
 
     def _put_bundle(self) -> tuple[Bundle, str]:
-        """Publish our bundle unless the relay has our keys already: (ours, the relay's status)."""
-        current = self.relay.get_bundle(self.address)
+        """Publish our bundle unless the relay has our keys already: (ours, the relay's status).
+        One that no longer verifies (the old signed form) is replaced by a new version."""
+        try:
+            current, usable = self.relay.get_bundle(self.address), True
+        except BundleInvalid:
+            current, usable = self.relay.get_bundle(self.address, verify=False), False
         mine = Bundle(self.address, self.keys.x25519_public, self.keys.ed25519_public, 0, 1)
-        if current is not None and same_keys(current, mine):
+        if current is not None and usable and same_keys(current, mine):
             self._bundle = current
             status = "unchanged"
         else:
             version = current.version + 1 if current is not None else 1
+            if current is not None and not same_keys(current, mine) and version >= MAX_BUNDLE_VERSION:
+                raise MessagingError(_locked_out(self.relay.base_url, current))
             bundle = make_bundle(self._account_key, self.clock() // 1000, version, self.keys)
-            status = self.relay.publish_bundle(bundle)
+            try:
+                status = self.relay.publish_bundle(bundle)
+            except (StaleBundle, BundleInvalid) as error:
+                raise MessagingError(f"{_locked_out(self.relay.base_url, current)} (the relay says: {error})") from None
             self._bundle = bundle
         return self._bundle, status
 
@@ -318,15 +348,25 @@ class Messenger:
         return self._deliver(target.conversation, items, items[0][1])
 
     def _deliver(
-        self, conversation: str, items: Sequence[tuple[str, payloads.Payload]], stored_payload: payloads.Payload
+        self,
+        conversation: str,
+        items: Sequence[tuple[str, payloads.Payload]],
+        stored_payload: payloads.Payload,
+        *,
+        before_store: Callable[[], None] | None = None,
     ) -> SentMessage:
         """Seal each (recipient, payload) with its own id, store one outgoing message with a
         copy per recipient, post, mark sent. Nothing is sealed while any recipient's key
         change is unconfirmed. With the relay down, recipients already pinned are sealed to
         their pinned bundles and the message is stored pending before RelayUnreachable is
-        raised: `flush_pending` posts it later."""
+        raised: `flush_pending` posts it later. In a group, a member whose keys are
+        unusable (a hostile or broken bundle or prekeys) is left out and named in
+        `skipped`; anything else that fails stops the send before anything is stored
+        (`before_store`, e.g. saving a group change, runs only once every copy is sealed)."""
+        group = conversation.startswith(GROUP_PREFIX)
         first_contact: dict[str, str] = {}
         bundles: dict[str, Bundle] = {}
+        skipped: dict[str, str] = {}
         unreachable: RelayUnreachable | None = None
         for recipient, _ in items:
             known = self.store.known_bundle(recipient)
@@ -335,6 +375,11 @@ class Messenger:
                 continue
             try:
                 bundle, change = self.bundle_for(recipient, refresh=True)
+            except _PEER_FAULTS as error:
+                if not group:
+                    raise
+                skipped[recipient] = str(error)
+                continue
             except RelayUnreachable as error:
                 if known is None:
                     raise  # a first contact needs the relay: nothing stored
@@ -351,29 +396,55 @@ class Messenger:
             except RelayUnreachable as error:
                 unreachable = error
         now = self.clock()
-        ids = {recipient: env.new_message_id() for recipient, _ in items}
+        ids = {recipient: env.new_message_id() for recipient, _ in items if recipient not in skipped}
         envelopes = []
-        if unreachable is None:  # else nothing is posted now: flush_pending seals later
-            for recipient, payload in items:
-                include = ours if recipient in first_contact or not self.store.messages(recipient, limit=1) else None
-                envelopes.append(
-                    self.sessions.seal(
-                        bundles[recipient], payload, now_ms=now, message_id=ids[recipient], include_bundle=include
+        writes: list[Write] = []  # the advanced sessions, stored with the message: both or neither
+        with self.sessions.lock():  # held until they are stored (no other process seals from the old state)
+            if unreachable is None:  # else nothing is posted now: flush_pending seals later
+                for recipient, payload in items:
+                    if recipient in skipped:
+                        continue
+                    include = (
+                        ours if recipient in first_contact or not self.store.messages(recipient, limit=1) else None
                     )
-                )
-        copies = {recipient: message_id.hex() for recipient, message_id in ids.items()}
-        message_id = (
-            next(iter(ids.values()))
-            if len(ids) == 1 and not conversation.startswith(GROUP_PREFIX)
-            else env.new_message_id()
-        )
-        stored = self.store.add_outgoing(conversation, message_id, stored_payload, now, copies=copies)
+                    try:
+                        envelopes.append(
+                            self.sessions.seal(
+                                bundles[recipient],
+                                payload,
+                                now_ms=now,
+                                message_id=ids[recipient],
+                                include_bundle=include,
+                                writes=writes,
+                            )
+                        )
+                    except _PEER_FAULTS as error:
+                        if not group:
+                            raise
+                        skipped[recipient] = str(error)
+                        del ids[recipient]
+            if before_store is not None:
+                before_store()
+            copies = {recipient: message_id.hex() for recipient, message_id in ids.items()}
+            message_id = (
+                next(iter(ids.values()))
+                if len(ids) == 1 and not conversation.startswith(GROUP_PREFIX)
+                else env.new_message_id()
+            )
+            stored = self.store.add_outgoing(
+                conversation,
+                message_id,
+                stored_payload,
+                now,
+                copies=copies,
+                also=all_of(writes),
+            )
         if unreachable is not None:
             raise unreachable  # stored pending: the next send or receive flushes it
         if envelopes:
             self.relay.send(envelopes)  # stays pending in the store if this fails
         self.store.mark_sent(message_id)
-        return SentMessage(stored.conversation, stored.id, copies, stored, first_contact)
+        return SentMessage(stored.conversation, stored.id, copies, stored, first_contact, skipped=skipped)
 
     def flush_pending(self) -> int:
         """Post every outgoing copy still pending, sealed again from the stored payload to
@@ -494,13 +565,17 @@ class Messenger:
         updated = groups_mod.apply(None if control.op == "create" else group, control, self.address)
         recipients = groups_mod.recipients(updated, control, self.address)
         for recipient in recipients:  # fail before anything changes, not half-way
-            self.bundle_for(recipient, refresh=True)
+            with contextlib.suppress(*_PEER_FAULTS):  # left out by _deliver, and named
+                self.bundle_for(recipient, refresh=True)
             self._check_can_send(recipient)
-        self.store.save_group(updated)
         added = set(control.members) if control.op == "add" else set()
         whole = payloads.GroupControl("create", updated.id, updated.name, updated.members)
         items = [(r, whole if r in added else control) for r in recipients]
-        return updated, self._deliver(GROUP_PREFIX + updated.id, items, control)
+        # Saved once every copy is sealed: a change that cannot be sent changes nothing here.
+        sent = self._deliver(
+            GROUP_PREFIX + updated.id, items, control, before_store=lambda: self.store.save_group(updated)
+        )
+        return updated, sent
 
     def create_group(self, name: str, members: list[str]) -> tuple[groups_mod.Group, SentMessage]:
         group, control = groups_mod.create(self.address, name, [self._member_address(m) for m in members])
@@ -540,12 +615,19 @@ class Messenger:
                     seen=self.store.seen,
                     decrypt=opening.decrypt,
                 )
+                if opened.format == env.VERSION and self.sessions.forward_secret(opened.sender):
+                    # Signed only, from someone we share a session with: whoever holds their
+                    # long-term messaging key could have written it. Shown with the message.
+                    opening.writes.append(self.sessions.store.write_flag(opened.id.hex(), DOWNGRADE_FLAG))
                 stored = self.store.add_incoming(opened, also=opening.commit)
         except Replay:
             return None  # stored before (or a ratchet duplicate): only the ack was missing
-        except (EnvelopeError, StaleBundle, BundleInvalid, NotGroupMember, PayloadError) as error:
+        except (MessagingError, CryptoError) as error:  # whatever a stranger sends is at most one failure
             result.failures += 1
-            result.errors.append(f"message {envelope.id.hex()}: {error}")
+            why = (
+                error if isinstance(error, MessagingError) else f"a cryptographic check failed ({type(error).__name__})"
+            )
+            result.errors.append(f"message {envelope.id.hex()}: {why}")
             if opening.heal is not None and opening.heal not in result.healed:
                 result.healed.append(opening.heal)
                 self._heal(opening.heal)
@@ -571,8 +653,11 @@ class Messenger:
             if message.type not in _SILENT:
                 by_sender.setdefault(message.sender, []).append(message.id)
         for sender, ids in by_sender.items():
-            for start in range(0, len(ids), 500):
-                self._post_silent(sender, payloads.Receipt("delivered", tuple(ids[start : start + 500])))
+            # Best effort, per sender: a stranger's full mailbox (507) or unusable key must
+            # not stop the others' receipts, nor the receive that sends them.
+            with contextlib.suppress(MessagingError):
+                for start in range(0, len(ids), 500):
+                    self._post_silent(sender, payloads.Receipt("delivered", tuple(ids[start : start + 500])))
 
     def receive(self) -> Received:
         """Fetch the mailbox, store what opens, apply receipts and group changes, ack
@@ -628,6 +713,10 @@ class Messenger:
             self.prekeys_at_relay, self.prekey_problem = self.sessions.maintain(), None
         except (RelayRejected, RelayProtocolError, RelayUnreachable) as error:
             self.prekey_problem = str(error)
+
+    def flags(self, messages: Iterable[StoredMessage]) -> dict[str, str]:
+        """Warnings to show with these messages (message id -> text), e.g. DOWNGRADE_FLAG."""
+        return self.sessions.store.flags([m.id for m in messages if m.direction == "in"])
 
     def mark_read(self, conversation: str) -> Read:
         """Mark a conversation read and send each sender a read receipt (best effort: if

@@ -168,7 +168,7 @@ def seal(
     include_bundle: Bundle | None = None,
 ) -> Envelope:
     """Seal `payload` from the sender to `recipient` (a bundle the caller verified)."""
-    from nacl.bindings import crypto_box_seal, crypto_sign
+    from nacl.bindings import crypto_sign
 
     message_id = _checked(message_id, ttl)
     kind = payloads.type_of(payload).encode("ascii")
@@ -190,7 +190,21 @@ def seal(
         )
     )
     # libsodium's bindings directly: the PyNaCl object wrappers cost ~10% of a seal+open.
-    return Envelope(recipient.address, message_id, crypto_box_seal(padding.pad(inner), recipient.x25519), ttl)
+    return Envelope(recipient.address, message_id, _box(padding.pad(inner), recipient), ttl)
+
+
+def _box(padded: bytes, recipient: Bundle) -> bytes:
+    """Sealed to the recipient's X25519 key; a key libsodium refuses (low order: a bundle
+    pinned before keys were checked) is the peer's problem, a BundleInvalid, never a crash."""
+    from nacl.bindings import crypto_box_seal
+    from nacl.exceptions import CryptoError
+
+    try:
+        return crypto_box_seal(padded, recipient.x25519)
+    except (CryptoError, ValueError, TypeError):
+        raise BundleInvalid(
+            f"{recipient.address}'s encryption key is unusable (low order): they must publish a new identity"
+        ) from None
 
 
 class _Reader:
@@ -234,8 +248,6 @@ def seal_session(
 ) -> Envelope:
     """Seal `payload` as the next message of `session` (which advances: persist it before
     posting the envelope)."""
-    from nacl.bindings import crypto_box_seal
-
     message_id = _checked(message_id, ttl)
     kind = payloads.type_of(payload).encode("ascii")
     bundle = include_bundle.to_bytes() if include_bundle is not None else b""
@@ -265,7 +277,7 @@ def seal_session(
             message.ciphertext,
         )
     )
-    return Envelope(recipient.address, message_id, crypto_box_seal(padding.pad(inner), recipient.x25519), ttl)
+    return Envelope(recipient.address, message_id, _box(padding.pad(inner), recipient), ttl)
 
 
 # -- opening ------------------------------------------------------------------------------

@@ -4,10 +4,18 @@ cost of one envelope per member — fine for the hundreds of members red packets
 
 Membership changes travel as `GroupControl` payloads to everyone in the group (and to
 whoever is removed), and every member applies them with `apply`. Pure.
+
+A group's id is bound to its admin: 6 random bytes, then the first 10 bytes of
+SHA-256(domain, admin address, those 6 bytes) (`new_group_id`, `bound_to`). A "create"
+is accepted only from the address its id is bound to, so nobody else (a removed member,
+a stranger) can "create" someone's group for a member who does not hold it yet: they
+would need an 80-bit second preimage. (Groups made before ids were bound cannot be
+handed to new members: their admin makes a new group.)
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -22,6 +30,8 @@ from .keys import MessagingKeys
 from .payloads import GroupControl, Payload
 
 MAX_MEMBERS = 500
+GROUP_ID_DOMAIN = b"hongbao-group-id-v1\0"
+_NONCE_BYTES = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +42,23 @@ class Group:
     admin: str  # who may change membership (the creator)
 
 
-def new_group_id() -> str:
-    return secrets.token_hex(16)
+def _tag(admin: str, nonce: bytes) -> bytes:
+    return hashlib.sha256(GROUP_ID_DOMAIN + bytes.fromhex(addr.parse(admin)[2:]) + nonce).digest()[: 16 - _NONCE_BYTES]
+
+
+def new_group_id(admin: str) -> str:
+    """32 hex digits: a random nonce and a tag binding it to `admin`."""
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    return (nonce + _tag(admin, nonce)).hex()
+
+
+def bound_to(group_id: str, admin: str) -> bool:
+    """Whether `group_id` was made by `new_group_id(admin)`."""
+    try:
+        raw = bytes.fromhex(group_id)
+    except (TypeError, ValueError):
+        return False
+    return len(raw) == 16 and secrets.compare_digest(raw[_NONCE_BYTES:], _tag(admin, raw[:_NONCE_BYTES]))
 
 
 def _members(addresses: Iterable[str]) -> tuple[str, ...]:
@@ -48,7 +73,7 @@ def create(admin: str, name: str, members: list[str]) -> tuple[Group, GroupContr
     unique = _members([admin, *members])
     if len(unique) > MAX_MEMBERS:
         raise PayloadError(f"a group holds at most {MAX_MEMBERS} members")
-    group = Group(new_group_id(), name, unique, unique[0])
+    group = Group(new_group_id(unique[0]), name, unique, unique[0])
     control = GroupControl("create", group.id, name, unique)
     control.validate()
     return group, control
@@ -63,6 +88,8 @@ def apply(group: Group | None, control: GroupControl, sender: str) -> Group:
         members = _members(control.members)
         if addr.parse(sender) not in members:
             raise PayloadError("a group's creator must be a member")
+        if not bound_to(control.group_id, sender):
+            raise PayloadError(f"the group id {control.group_id} is not bound to {sender}: only its admin creates it")
         return Group(control.group_id, control.name, members, addr.parse(sender))
     if group is None or group.id != control.group_id:
         raise PayloadError("unknown group")

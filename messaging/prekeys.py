@@ -28,6 +28,7 @@ from wallet import address as addr
 from wallet.errors import WalletError
 
 from .errors import MessagingError
+from .keycheck import require_ed25519, require_x25519
 
 DOMAIN = b"hongbao-x3dh-v1\0"
 ONE_TIME_DOMAIN = b"hongbao-one-time-prekey-v1\0"
@@ -100,15 +101,19 @@ def _hex(data: Any, field: str, size: int) -> bytes:
     return raw
 
 
+def _curve_key(data: Any, what: str) -> bytes:
+    return require_x25519(_hex(data, "key", KEY_BYTES), what, PrekeyBundleInvalid)
+
+
 def parse_signed(data: Any) -> SignedPrekey:
     created = data.get("created_at") if isinstance(data, dict) else None
     if not isinstance(created, int) or isinstance(created, bool) or not 0 <= created < 2**40:
         raise PrekeyBundleInvalid("malformed signed prekey: created_at must be unix seconds")
-    return SignedPrekey(_hex(data, "key", KEY_BYTES), _hex(data, "signature", SIGNATURE_BYTES), created)
+    return SignedPrekey(_curve_key(data, "the signed prekey"), _hex(data, "signature", SIGNATURE_BYTES), created)
 
 
 def parse_one_time(data: Any) -> OneTimePrekey:
-    return OneTimePrekey(_hex(data, "key", KEY_BYTES), _hex(data, "signature", SIGNATURE_BYTES))
+    return OneTimePrekey(_curve_key(data, "a one-time prekey"), _hex(data, "signature", SIGNATURE_BYTES))
 
 
 def parse_bundle(data: Any) -> PrekeyBundle:
@@ -125,7 +130,7 @@ def parse_bundle(data: Any) -> PrekeyBundle:
     one_time = data.get("one_time_prekey")
     return PrekeyBundle(
         address,
-        _hex(data, "identity_key", KEY_BYTES),
+        require_ed25519(_hex(data, "identity_key", KEY_BYTES), "the prekeys' identity key", PrekeyBundleInvalid),
         parse_signed(data.get("signed_prekey")),
         None if one_time is None else parse_one_time(one_time),
     )

@@ -223,6 +223,12 @@ class PrekeyState:
     old_signed: _SignedPair | None = None
     one_time: dict[bytes, bytes] = field(default_factory=dict)
 
+    def __repr__(self) -> str:  # never the private halves (as MessagingKeys)
+        return (
+            f"PrekeyState(signed_prekey={self.signed_prekey.key.hex()[:16]}..., "
+            f"old_signed_prekey={'yes' if self.old_signed is not None else 'no'}, one_time={len(self.one_time)})"
+        )
+
     @classmethod
     def create(cls, keys: MessagingKeys) -> PrekeyState:
         model = _X3DH.create(

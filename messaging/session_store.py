@@ -51,6 +51,24 @@ class SessionRow(_Base):
     updated_at: Mapped[int]
 
 
+class HealRow(_Base):
+    """When we last offered a peer a new session (sessions.py rate-limits it)."""
+
+    __tablename__ = "session_heals"
+
+    peer: Mapped[str] = mapped_column(String(42), primary_key=True)
+    at: Mapped[int]  # unix ms
+
+
+class FlagRow(_Base):
+    """A warning about one incoming message, shown with it (e.g. a downgrade to format 1)."""
+
+    __tablename__ = "message_flags"
+
+    message_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    flag: Mapped[str] = mapped_column(String(200))
+
+
 class PrekeyRow(_Base):
     __tablename__ = "prekey_state"
 
@@ -66,6 +84,16 @@ class PeerInfo:
 
 
 Write = Callable[[Session], None]
+
+
+def all_of(writes: list[Write]) -> Write:
+    """One writer running `writes` in order (in the caller's transaction)."""
+
+    def write(session: Session) -> None:
+        for each in writes:
+            each(session)
+
+    return write
 
 
 class SessionStore:
@@ -175,6 +203,32 @@ class SessionStore:
                 .values(peer=peer, sealed=None, updated_at=self.store.clock())
                 .on_conflict_do_update(index_elements=["peer"], set_={"sealed": None})
             )
+
+    def write_flag(self, message_id: str, flag: str) -> Write:
+        """A writer flagging an incoming message (run with the message's own transaction)."""
+
+        def write(session: Session) -> None:
+            statement = insert(FlagRow).values(message_id=message_id, flag=flag)
+            session.execute(statement.on_conflict_do_update(index_elements=["message_id"], set_={"flag": flag}))
+
+        return write
+
+    def flags(self, message_ids: list[str]) -> dict[str, str]:
+        """message id -> its flag, for those of `message_ids` that have one."""
+        with self._session() as session:
+            rows = session.execute(select(FlagRow.message_id, FlagRow.flag).where(FlagRow.message_id.in_(message_ids)))
+            return {row.message_id: row.flag for row in rows}
+
+    def heal_due(self, peer: str, now: int, interval_ms: int) -> bool:
+        """Whether `peer` may be offered a new session now (none in the last
+        `interval_ms`); if so, records now (in its own transaction)."""
+        with self._session.begin() as session:
+            last = session.scalar(select(HealRow.at).where(HealRow.peer == peer))
+            if last is not None and 0 <= now - last < interval_ms:
+                return False
+            statement = insert(HealRow).values(peer=peer, at=now)
+            session.execute(statement.on_conflict_do_update(index_elements=["peer"], set_={"at": now}))
+        return True
 
     def mark_no_prekeys(self, peer: str) -> None:
         now = self.store.clock()

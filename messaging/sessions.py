@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # the ratchet (and its libraries) load when a session is used
     from .ratchet import PeerSessions, PrekeyState, RatchetMessage, Session, X3DHHeader
 
 NO_PREKEYS_RECHECK_MS = 10 * 60 * 1000
+HEAL_INTERVAL_MS = 10 * 60 * 1000  # at most one new session offered per peer in this time
 
 FORWARD_SECRET = "forward-secret"  # noqa: S105  a session format's name
 SIGNED = "signed"  # format 1
@@ -72,9 +73,13 @@ class Opening:
             plaintext, started = sessions.decrypt(state, identity, header, message, context)
         except (NoSession, AgreementFailed):
             # They write in a session we lost, or start one from prekeys we no longer hold:
-            # offer a new session. (Not when a session exists and a headerless message
-            # fails: anyone can send junk in our name, and that must not reset anything.)
-            if header is not None or not sessions.for_identity(identity).sessions:
+            # offer a new session, at most once per HEAL_INTERVAL_MS. Anyone can send such
+            # an envelope in a contact's name, so only what a genuine attempt looks like
+            # heals (`_genuine`): otherwise a stranger could learn our contacts (we would
+            # claim their prekeys and post to them) and make us send traffic at will.
+            if _genuine(keeper, sender, identity, header, state, sessions) and keeper.store.heal_due(
+                sender, keeper.clock(), HEAL_INTERVAL_MS
+            ):
                 self.heal = sender
             raise
         self.writes.append(keeper.store.write(sender, sessions))
@@ -85,6 +90,33 @@ class Opening:
     def commit(self, session: DbSession) -> None:
         for write in self.writes:
             write(session)
+
+
+def _genuine(
+    keeper: SessionKeeper,
+    sender: str,
+    identity: bytes,
+    header: X3DHHeader | None,
+    state: PrekeyState | None,
+    sessions: PeerSessions,
+) -> bool:
+    """Whether a message that did not open looks like the peer's genuine attempt, one a
+    new session would fix: a headerless message after we lost the session we had with
+    that identity key (a reset), or a first message naming our own signed prekey and a
+    one-time prekey we no longer hold. Not: a failure in a session we hold, a header with
+    another identity key, prekeys that were never ours (a bogus header), or a first
+    message that does not authenticate under prekeys we hold (a forgery)."""
+    if header is None:
+        return not sessions.for_identity(identity).sessions and keeper.store.info(sender, identity).had_session
+    if header.identity_key != identity or state is None:
+        return False
+    if any(s.session_id == header.ephemeral_key for s in sessions.sessions):
+        return False
+    return (
+        state.holds_signed(header.signed_prekey)
+        and header.one_time_prekey is not None
+        and header.one_time_prekey not in state.one_time_publics
+    )
 
 
 class SessionKeeper:
@@ -172,6 +204,7 @@ class SessionKeeper:
         message_id: bytes | None = None,
         include_bundle: Bundle | None = None,
         new_session: Literal[True] = True,
+        writes: list[Write] | None = None,
     ) -> env.Envelope: ...
 
     @overload
@@ -184,6 +217,7 @@ class SessionKeeper:
         message_id: bytes | None = None,
         include_bundle: Bundle | None = None,
         new_session: bool,
+        writes: list[Write] | None = None,
     ) -> env.Envelope | None: ...
 
     def seal(
@@ -195,10 +229,13 @@ class SessionKeeper:
         message_id: bytes | None = None,
         include_bundle: Bundle | None = None,
         new_session: bool = True,
+        writes: list[Write] | None = None,
     ) -> env.Envelope | None:
         """The envelope for `bundle`'s owner: in their session (started now if needed and
         `new_session`), else format 1. None only when `new_session` is False and a
-        session is due but gone. The session is saved before this returns."""
+        session is due but gone. The session is saved before this returns; with
+        `writes`, its write is appended there instead, for the caller to run in the
+        transaction that stores the message (holding `lock()` until then)."""
         with self.lock():
             return self._seal(
                 bundle,
@@ -207,6 +244,7 @@ class SessionKeeper:
                 message_id=message_id,
                 include_bundle=include_bundle,
                 new_session=new_session,
+                writes=writes,
             )
 
     def _seal(
@@ -218,6 +256,7 @@ class SessionKeeper:
         message_id: bytes | None,
         include_bundle: Bundle | None,
         new_session: bool,
+        writes: list[Write] | None = None,
     ) -> env.Envelope | None:
         peer = bundle.address
         sessions = self.load(peer).for_identity(bundle.ed25519)
@@ -256,7 +295,10 @@ class SessionKeeper:
             message_id=message_id,
             include_bundle=include_bundle,
         )
-        self.store.save(peer, sessions)
+        if writes is None:
+            self.store.save(peer, sessions)
+        else:
+            writes.append(self.store.write(peer, sessions))
         return envelope
 
     def _start(self, bundle: Bundle, info: PeerInfo) -> Session | None:

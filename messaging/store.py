@@ -697,8 +697,10 @@ class MessageStore:
         timestamp_ms: int,
         *,
         copies: Mapping[str, bytes | str] | None = None,
+        also: Callable[[Session], None] | None = None,
     ) -> StoredMessage:
-        """Store a message we are sending, as pending.
+        """Store a message we are sending, as pending (with `also`, e.g. the ratchet states
+        that sealed its copies, in the same transaction: both or neither).
 
         `copies` maps each recipient to the envelope id sealed to them (receipts name
         it); by default every recipient got `message_id` (a direct message, or a group
@@ -739,6 +741,8 @@ class MessageStore:
             session.add_all(
                 CopyRow(message_seq=row.seq, recipient=r, envelope_id=e, state="pending") for r, e in resolved.items()
             )
+            if also is not None:
+                also(session)
             if row.type not in _SILENT_TYPES:
                 self._touch(session, conversation, now)
         return StoredMessage(mid, conversation, self.me, "out", row.timestamp_ms, row.type, payload, "pending", now)
@@ -860,6 +864,24 @@ class MessageStore:
                 query.order_by(MessageRow.timestamp_ms.desc(), MessageRow.seq.desc()).limit(limit)
             ).all()
         return [self._stored(row) for row in reversed(rows)]
+
+    def first_payment_notices(self) -> dict[tuple[int, str, str], str]:
+        """(chain id, tx hash, sender) -> the id of the first incoming payment notice from
+        that sender naming it (in the order received): one transaction backs one notice.
+        Per sender, since only the payer's notice can count: a stranger who names your
+        payment first must not spoil it."""
+        first: dict[tuple[int, str, str], str] = {}
+        with self._session() as session:
+            rows = session.scalars(
+                select(MessageRow)
+                .where(MessageRow.direction == "in", MessageRow.type == payloads.Payment.TYPE)
+                .order_by(MessageRow.seq)
+            ).all()
+        for row in rows:
+            payload = self._stored(row).payload
+            if isinstance(payload, payloads.Payment):
+                first.setdefault((payload.chain_id, payload.tx_hash.lower(), row.sender), row.id)
+        return first
 
     def mark_read_by_sender(self, conversation: str) -> dict[str, list[str]]:
         """Mark a conversation's incoming messages read; the newly read ids by sender (to

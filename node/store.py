@@ -137,6 +137,7 @@ class RelayStore:
                 .returning(identities.c.address)
             )
             if created.first() is not None:  # (RETURNING: rowcount is not reliable across drivers here)
+                supersedes(bundle, None)  # a first version is bounded too (BundleInvalid: rolled back)
                 return "created"
             stored = Bundle.from_bytes(
                 connection.execute(

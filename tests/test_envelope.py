@@ -517,7 +517,7 @@ def test_included_bundle_of_another_address_is_a_mismatch():
 def test_included_bundle_with_a_bad_signature_is_a_mismatch():
     from wallet import signing
 
-    forged = dataclasses.replace(A, signature=signing.sign_message(KEY_C, A.text().encode()))
+    forged = dataclasses.replace(A, signature=signing.sign_hash(KEY_C, A.digest()))
     for bad in (forged, dataclasses.replace(A, issued_at=T0 + 1), dataclasses.replace(A, ed25519=KC.ed25519_public)):
         with pytest.raises(SenderMismatch):
             open_b(seal_ab(include=bad))

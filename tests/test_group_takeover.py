@@ -116,3 +116,26 @@ def test_an_outsiders_create_for_the_group_is_refused(family):
     errors = control_from(dave, carol, payloads.GroupControl("create", group.id, "dave's", (dave.address,)))
     assert len(errors) == 1 and "not a member" in errors[0], errors
     assert carol.store.group(group.id) == group
+
+
+def test_a_removed_members_create_is_refused_by_a_newcomer(cast):
+    """Issue 13, finding 10: Dave, removed, "creates" Alice's group for Carol (who does not
+    hold it yet) naming himself admin, before Alice adds her. The id is bound to Alice:
+    Carol refuses it, and then takes Alice's group as Alice sends it."""
+    alice, bob, carol, dave = cast
+    group, _ = alice.create_group("newcomers", [bob.address, dave.address])
+    alice.remove_members("group:" + group.id, [dave.address])
+    dave.receive()
+    carol.bundle_for(dave.address)  # (an earlier test's refused message may have left Dave unpinned)
+    errors = control_from(
+        dave, carol, payloads.GroupControl("create", group.id, "dave's", (dave.address, carol.address))
+    )
+    assert len(errors) == 1 and "not bound" in errors[0] and dave.address in errors[0], errors
+    assert carol.store.group(group.id) is None
+    alice.add_members("group:" + group.id, [carol.address])
+    assert carol.receive().errors == []
+    assert carol.store.group(group.id) == Group(
+        group.id, "newcomers", (alice.address, bob.address, carol.address), alice.address
+    )
+    control_from(dave, carol, payloads.GroupControl("remove", group.id, members=(alice.address,)))
+    assert carol.store.group(group.id).admin == alice.address

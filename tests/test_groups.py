@@ -65,7 +65,7 @@ def test_create_with_no_one_else():
 
 def test_group_ids_are_random():
     assert len({create(A, "g", [B])[0].id for _ in range(20)}) == 20
-    assert re.fullmatch(r"[0-9a-f]{32}", groups.new_group_id())
+    assert re.fullmatch(r"[0-9a-f]{32}", groups.new_group_id(A))
 
 
 def test_create_size_limit():
@@ -186,7 +186,7 @@ def test_the_admin_cannot_be_removed():
 
 def test_changes_to_an_unknown_group_are_refused():
     group, _ = create(A, "g", [B])
-    other = groups.new_group_id()
+    other = groups.new_group_id(A)
     for control in (
         GroupControl("add", other, members=(C,)),
         GroupControl("rename", other, "x"),
@@ -273,7 +273,7 @@ def test_a_removed_member_is_removed_whatever_the_case_they_were_added_in():
 # Regression (was a bug): apply('create') kept control.members as sent (no dedup), so a
 # duplicate member received every group message twice.
 def test_apply_create_dedups_members():
-    gid = groups.new_group_id()
+    gid = groups.new_group_id(A)
     group = apply(None, GroupControl("create", gid, "g", (A, B, B, C)), A)
     assert group.members == (A, B, C)
 
@@ -299,3 +299,16 @@ def test_recipients_never_include_me_whatever_the_case():
     group, _ = create(A, "g", [B, C])
     assert recipients(group, None, A.lower()) == [B, C]
     assert [e.to for e in seal_to_group(A.lower(), KEYS[0], group, Text("x"), bundle_of, now_ms=NOW)] == [B, C]
+
+
+# Issue 13, finding 10: a group's id is bound to its admin, so only the admin "creates" it.
+def test_only_the_admin_a_group_id_is_bound_to_can_create_it():
+    group, control = create(A, "g", [B, C])
+    assert groups.bound_to(group.id, A) and not groups.bound_to(group.id, B)
+    assert apply(None, control, A) == group
+    for someone in (B, D):  # a member, an outsider: "create" Alice's group naming themselves admin
+        takeover = GroupControl("create", group.id, "mine", (someone, C))
+        with pytest.raises(PayloadError, match="not bound"):
+            apply(None, takeover, someone)
+    for junk in ("zz" * 16, "00" * 16, group.id[:-2] + "00"):
+        assert not groups.bound_to(junk, A)

@@ -11,7 +11,7 @@ import sys
 import pytest
 from conftest import ANVIL_KEYS, ANVIL_MNEMONIC
 from eth_account import Account
-from eth_account.messages import encode_defunct
+from eth_account.messages import encode_typed_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.public import PrivateKey
@@ -19,7 +19,18 @@ from nacl.signing import SigningKey
 
 from messaging import identity
 from messaging.errors import BundleInvalid, MessagingError, StaleBundle
-from messaging.identity import Bundle, fingerprint, make_bundle, parse_text, same_keys, supersedes, verify_bundle
+from messaging.identity import (
+    Bundle,
+    fingerprint,
+    is_hongbao_domain,
+    is_statement,
+    make_bundle,
+    parse_text,
+    same_keys,
+    sign_bundle,
+    supersedes,
+    verify_bundle,
+)
 from messaging.keys import ED25519_LABEL, STORE_LABEL, X25519_LABEL, MessagingKeys, derive, store_key
 from wallet import bip39, hd, signing
 
@@ -157,8 +168,18 @@ def test_the_signed_text_is_exactly_the_documented_format(bundles):
         "Issued at: 2026-01-01T00:00:00Z\n"
         "Version: 1"
     )
-    assert bundle.text() == expected
-    assert signing.recover_message(expected.encode(), bundle.signature) == ADDRESSES[1]
+    assert bundle.text() == expected  # the old (EIP-191) form: recognised, and refused
+    assert signing.recover_message(expected.encode(), bundle.signature) != ADDRESSES[1]
+    assert signing.recover_typed_data(bundle.typed_data(), bundle.signature) == ADDRESSES[1]
+    assert bundle.typed_data()["domain"] == {"name": "Hongbao", "version": "1"}
+    assert bundle.typed_data()["message"] == {
+        "statement": "Hongbao messaging identity: these keys read and sign this address's chat messages",
+        "account": ADDRESSES[1],
+        "encryptionKey": "0x" + keys.x25519_public.hex(),
+        "signingKey": "0x" + keys.ed25519_public.hex(),
+        "issuedAt": T0,
+        "version": 1,
+    }
     assert dataclasses.replace(bundle, issued_at=0).text().splitlines()[4] == "Issued at: 1970-01-01T00:00:00Z"
     assert dataclasses.replace(bundle, issued_at=T0 + 3661).text().splitlines()[4] == "Issued at: 2026-01-01T01:01:01Z"
 
@@ -218,7 +239,7 @@ def test_parse_text_refuses_near_misses(bundles, mutate):
 
 def test_a_signature_by_another_address_is_refused(bundles):
     bundle = bundles[0]
-    forged = dataclasses.replace(bundle, signature=signing.sign_message(KEYS[1], bundle.text().encode()))
+    forged = dataclasses.replace(bundle, signature=sign_bundle(KEYS[1], bundle).signature)
     with pytest.raises(BundleInvalid, match=ADDRESSES[1]):
         verify_bundle(forged)
     # ... also when the forger claims its own keys under someone else's address
@@ -274,18 +295,24 @@ def test_tampering_the_signature_breaks_verification(bundles):
 
 def test_cross_check_with_eth_account(bundles):
     for i, bundle in enumerate(bundles):
-        message = encode_defunct(text=bundle.text())
+        message = encode_typed_data(full_message=bundle.typed_data())
         assert Account.recover_message(message, signature=bundle.signature) == ADDRESSES[i]
         theirs = Account.sign_message(message, KEYS[i]).signature
         assert bytes(theirs) == bundle.signature
         # a bundle whose signature was made by another wallet (eth-account) verifies here
         unsigned = Bundle(bundle.address, bundle.x25519, bundle.ed25519, T0 + 99, 4)
         signed = dataclasses.replace(
-            unsigned, signature=bytes(Account.sign_message(encode_defunct(text=unsigned.text()), KEYS[i]).signature)
+            unsigned,
+            signature=bytes(
+                Account.sign_message(encode_typed_data(full_message=unsigned.typed_data()), KEYS[i]).signature
+            ),
         )
         assert verify_bundle(signed) is signed
     forged = dataclasses.replace(bundles[0], issued_at=T0 + 1)
-    assert Account.recover_message(encode_defunct(text=forged.text()), signature=forged.signature) != ADDRESSES[0]
+    assert (
+        Account.recover_message(encode_typed_data(full_message=forged.typed_data()), signature=forged.signature)
+        != ADDRESSES[0]
+    )
 
 
 # -- supersedes ----------------------------------------------------------------------------
@@ -524,3 +551,56 @@ def test_issued_at_stops_at_year_9999():
 
 def test_errors_are_messaging_errors():
     assert issubclass(BundleInvalid, MessagingError) and issubclass(StaleBundle, MessagingError)
+
+
+# -- issue 13, finding 6: bundles nobody can be tricked into signing -------------------------
+
+
+def test_the_digest_is_eth_accounts_eip712_hash(bundles):
+    for bundle in (*bundles, make_bundle(KEYS[2], 2**40, version=10**9 - 1, keys=OTHER_KEYS)):
+        assert bundle.digest() == signing.typed_data_hash(bundle.typed_data())
+
+
+def test_a_bundle_signed_in_the_old_text_form_is_refused_with_a_clear_error(bundles):
+    old = dataclasses.replace(bundles[0], signature=signing.sign_message(KEYS[0], bundles[0].text().encode()))
+    with pytest.raises(BundleInvalid, match="old text form"):
+        verify_bundle(old)
+
+
+def test_a_signed_personal_message_is_never_a_bundle(bundles):
+    """What `personal_sign` of the text (the phishing of finding 6) yields does not verify."""
+    bundle = bundles[0]
+    for text in (bundle.text(), json.dumps(bundle.typed_data())):
+        phished = dataclasses.replace(bundle, signature=signing.sign_message(KEYS[0], text.encode()))
+        with pytest.raises(BundleInvalid):
+            verify_bundle(phished)
+
+
+def test_a_version_steps_up_by_a_bounded_amount(bundles):
+    old = bundles[0]  # version 1
+    assert supersedes(dataclasses.replace(old, version=1 + identity.MAX_VERSION_STEP), old)
+    with pytest.raises(BundleInvalid, match="at most 1000"):
+        supersedes(dataclasses.replace(old, version=2 + identity.MAX_VERSION_STEP), old)
+    with pytest.raises(BundleInvalid, match="at most 1000"):
+        supersedes(dataclasses.replace(old, version=999_999_999), None)
+    assert supersedes(dataclasses.replace(old, version=1000), None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hongbao messaging identity\nAddress: 0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        "please sign: hongbao  MESSAGING\tidentity",
+        "Ｈｏｎｇｂａｏ messaging identity",  # fullwidth: NFKC folds it
+    ],
+)
+def test_statements_are_recognised_for_sign_message_to_refuse(text):
+    assert is_statement(text.encode())
+
+
+def test_ordinary_messages_and_typed_data_are_not_statements(bundles):
+    assert not is_statement(b"hello from hongbao") and not is_statement(b"\xff\xfe")
+    assert is_hongbao_domain(bundles[0].typed_data())
+    assert is_hongbao_domain({**bundles[0].typed_data(), "domain": {"name": " HONGBAO relay "}})
+    permit = {"types": {}, "primaryType": "Permit", "domain": {"name": "USD Coin"}, "message": {}}
+    assert not is_hongbao_domain(permit) and not is_hongbao_domain([])

@@ -47,7 +47,7 @@ async def test_refuses_bundles_that_do_not_verify_or_name_another_address(api):
     forged = BOB.bundle().to_json()
     forged["signature"] = CAROL.bundle().to_json()["signature"]  # signed by someone else
     error(await api.put(f"/v1/identities/{BOB.address}", json=forged), 422, "invalid")
-    tampered = {**BOB.bundle().to_json(), "x25519": "00" * 32}
+    tampered = {**BOB.bundle().to_json(), "x25519": CAROL.bundle().to_json()["x25519"]}  # a usable key, not signed
     assert "signed by" in error(await api.put(f"/v1/identities/{BOB.address}", json=tampered), 422)
     error(await api.put(f"/v1/identities/{CAROL.address}", json=BOB.bundle().to_json()), 400, "bad_request")
     error(await api.put(f"/v1/identities/{BOB.address}", json={**BOB.bundle().to_json(), "ed25519": "abc"}), 422)

@@ -38,28 +38,28 @@ TX = {"to": TOKEN, "value": "0x0"}
 
 
 def test_a_transfer_to_the_recipient_confirms():
-    assert payments.check(TX, receipt(transfer_log(BOB, 5)), BOB, 5, TOKEN).ok
+    assert payments.check(TX, receipt(transfer_log(BOB, 5)), BOB, 5, TOKEN, payer=DEV_ADDRESS).ok
 
 
 def test_a_transfer_to_someone_else_does_not_confirm():
-    verdict = payments.check(TX, receipt(transfer_log(CAROL, 5)), BOB, 5, TOKEN)
+    verdict = payments.check(TX, receipt(transfer_log(CAROL, 5)), BOB, 5, TOKEN, payer=DEV_ADDRESS)
     assert not verdict.ok and "moved 0 base units" in verdict.reason
 
 
 def test_a_transfer_from_the_recipient_to_someone_else_does_not_confirm():
-    assert not payments.check(TX, receipt(transfer_log(CAROL, 5, sender=BOB)), BOB, 5, TOKEN).ok
+    assert not payments.check(TX, receipt(transfer_log(CAROL, 5, sender=BOB)), BOB, 5, TOKEN, payer=DEV_ADDRESS).ok
 
 
 def test_only_what_reached_the_recipient_counts():
     split = receipt(transfer_log(BOB, 2), transfer_log(CAROL, 3))
-    assert not payments.check(TX, split, BOB, 5, TOKEN).ok  # 5 moved, 2 of them to Bob
-    assert payments.check(TX, split, BOB, 2, TOKEN).ok
-    assert payments.check(TX, split, CAROL, 3, TOKEN).ok
+    assert not payments.check(TX, split, BOB, 5, TOKEN, payer=DEV_ADDRESS).ok  # 5 moved, 2 of them to Bob
+    assert payments.check(TX, split, BOB, 2, TOKEN, payer=DEV_ADDRESS).ok
+    assert payments.check(TX, split, CAROL, 3, TOKEN, payer=DEV_ADDRESS).ok
 
 
 def test_the_recipient_is_compared_whatever_the_spelling():
-    assert payments.check(TX, receipt(transfer_log(BOB, 5)), BOB.lower(), 5, TOKEN.lower()).ok
-    assert not payments.check(TX, receipt(transfer_log(CAROL, 5)), BOB.lower(), 5, TOKEN.lower()).ok
+    assert payments.check(TX, receipt(transfer_log(BOB, 5)), BOB.lower(), 5, TOKEN.lower(), payer=DEV_ADDRESS).ok
+    assert not payments.check(TX, receipt(transfer_log(CAROL, 5)), BOB.lower(), 5, TOKEN.lower(), payer=DEV_ADDRESS).ok
 
 
 # -- on a real chain ---------------------------------------------------------------------------
@@ -96,15 +96,19 @@ def chain():
 def test_verify_a_real_token_transfer_to_a_third_party(chain):
     rpc, token, pay = chain
     to_carol = pay(DEV_ADDRESS, CAROL, 7 * 10**18)
-    assert not payments.verify(rpc, to_carol, BOB, 7 * 10**18, token).ok
-    assert payments.verify(rpc, to_carol, CAROL, 7 * 10**18, token).ok  # the same transaction, for its payee
+    assert not payments.verify(rpc, to_carol, BOB, 7 * 10**18, token, payer=DEV_ADDRESS).ok
+    assert payments.verify(
+        rpc, to_carol, CAROL, 7 * 10**18, token, payer=DEV_ADDRESS
+    ).ok  # the same transaction, for its payee
 
 
 def test_verify_a_real_token_transfer_from_the_recipient(chain):
     rpc, token, pay = chain
     pay(DEV_ADDRESS, BOB, 10**18)
     from_bob = pay(BOB, CAROL, 10**18)  # Bob's own payment out is no payment to Bob
-    assert not payments.verify(rpc, from_bob, BOB, 10**18, token).ok
+    assert not payments.verify(rpc, from_bob, BOB, 10**18, token, payer=DEV_ADDRESS).ok
     to_bob = pay(DEV_ADDRESS, BOB, 3)
-    assert payments.verify(rpc, to_bob, BOB, 3, token).ok
-    assert not payments.verify(rpc, to_bob, BOB, 3, addr.to_checksum("0x" + "33" * 20)).ok  # another token
+    assert payments.verify(rpc, to_bob, BOB, 3, token, payer=DEV_ADDRESS).ok
+    assert not payments.verify(
+        rpc, to_bob, BOB, 3, addr.to_checksum("0x" + "33" * 20), payer=DEV_ADDRESS
+    ).ok  # another token

@@ -8,16 +8,18 @@ from wallet import config, payments
 
 ETH = 10**18
 WHO = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-TX = {"to": WHO, "value": hex(ETH)}
+PAYER = "0x" + "ab" * 20
+MINTER = "0x" + "00" * 20  # the log below is a mint
+TX = {"from": PAYER, "to": WHO, "value": hex(ETH)}
 OK = {"status": "0x1", "logs": []}
 
 
 def test_check_is_exact():
-    assert payments.check(TX, OK, WHO, ETH, None).ok
-    assert not payments.check(TX, OK, WHO, ETH + 1, None).ok
-    assert not payments.check({**TX, "to": "0x" + "11" * 20}, OK, WHO, ETH, None).ok
-    assert not payments.check(TX, {"status": "0x0", "logs": []}, WHO, ETH, None).ok
-    assert not payments.check(None, None, WHO, ETH, None).ok
+    assert payments.check(TX, OK, WHO, ETH, None, payer=PAYER).ok
+    assert not payments.check(TX, OK, WHO, ETH + 1, None, payer=PAYER).ok
+    assert not payments.check({**TX, "to": "0x" + "11" * 20}, OK, WHO, ETH, None, payer=PAYER).ok
+    assert not payments.check(TX, {"status": "0x0", "logs": []}, WHO, ETH, None, payer=PAYER).ok
+    assert not payments.check(None, None, WHO, ETH, None, payer=PAYER).ok
     token = "0x" + "22" * 20
     log = {
         "address": token,
@@ -28,10 +30,16 @@ def test_check_is_exact():
         ],
         "data": hex(5),
     }
-    assert payments.check({"to": token, "value": "0x0"}, {"status": "0x1", "logs": [log]}, WHO, 5, token).ok
-    assert not payments.check({"to": token, "value": "0x0"}, {"status": "0x1", "logs": [log]}, WHO, 6, token).ok
+    assert payments.check(
+        {"to": token, "value": "0x0"}, {"status": "0x1", "logs": [log]}, WHO, 5, token, payer=MINTER
+    ).ok
+    assert not payments.check(
+        {"to": token, "value": "0x0"}, {"status": "0x1", "logs": [log]}, WHO, 6, token, payer=MINTER
+    ).ok
     spoofed = {**log, "address": "0x" + "33" * 20}  # the same event from another contract pays nothing
-    assert not payments.check({"to": token, "value": "0x0"}, {"status": "0x1", "logs": [spoofed]}, WHO, 5, token).ok
+    assert not payments.check(
+        {"to": token, "value": "0x0"}, {"status": "0x1", "logs": [spoofed]}, WHO, 5, token, payer=MINTER
+    ).ok
 
 
 def point_at(home, anvil) -> None:
@@ -75,3 +83,29 @@ def test_notify_needs_the_receipt(cli, tmp_path, relay, anvil):  # noqa: F811
     (alice,) = people(cli, tmp_path, relay, "alice")
     point_at(alice.home, anvil)
     assert "drop --no-wait" in alice.fails("send", WHO, "1", "--yes", "--no-wait", "--notify")
+
+
+def test_a_notice_counts_only_from_its_payer_and_once(cli, tmp_path, relay, anvil):  # noqa: F811
+    """Issue 13, finding 4: Mallory names Alice's payment to Bob as hers; Alice names it twice."""
+    from test_chat_cli import _messenger
+
+    from messaging import payloads
+
+    alice, bob, mallory = people(cli, tmp_path, relay, "alice", "bob", "mallory")
+    for person in (alice, bob):
+        point_at(person.home, anvil)
+    alice("faucet", alice.address, "3")
+    sent = alice.json("send", bob.address, "1", "--yes", "--notify")
+    with _messenger(mallory) as m:
+        m.send(bob.address, payloads.Payment(31337, sent["hash"], str(ETH), note="from me"))
+    with _messenger(alice) as m:
+        m.send(bob.address, payloads.Payment(31337, sent["hash"], str(ETH), note="again"))
+    bob.json("chat", "inbox")
+    (stolen,) = bob.json("chat", "show", mallory.address)["messages"]
+    assert (
+        stolen["payment_check"].startswith("✗ NOT CONFIRMED")
+        and "not by the notice's sender" in stolen["payment_check"]
+    )
+    first, again = bob.json("chat", "show", alice.address)["messages"]
+    assert first["payment_check"] == "✓ ETH transfer confirmed on chain"
+    assert again["payment_check"].startswith("✗ NOT CONFIRMED") and "earlier notice" in again["payment_check"]

@@ -1055,3 +1055,19 @@ def test_hostile_public_keys_are_a_session_error(case):
     with pytest.raises(SessionError):
         bob.sessions.decrypt(bob.prekeys, identity, header, message, sent.context)
     assert bob.state() == before
+
+
+# Issue 13, finding 12: repr(PrekeyState) printed the private prekeys (a log line, a
+# traceback, a debugger away from a leak). Now only public parts, as MessagingKeys.
+def test_the_repr_of_prekey_state_hides_every_private_key():
+    keys = MessagingKeys.from_account_key(bytes.fromhex(ANVIL_KEYS[0]))
+    state = PrekeyState.create(keys)
+    state.new_one_time(3)
+    state.rotate_if_due(state.signed.timestamp + ratchet.SIGNED_PREKEY_ROTATION_S)
+    shown = repr(state) + str(state)
+    secrets_ = [state.signed.priv, keys.ed25519_seed, keys.x25519_private, *state.one_time.values()]
+    if state.old_signed is not None:
+        secrets_.append(state.old_signed.priv)
+    for secret in secrets_:
+        assert secret.hex() not in shown and secret.hex()[:16] not in shown and repr(secret) not in shown
+    assert "one_time=3" in shown

@@ -290,3 +290,142 @@ def test_a_long_watch_tops_up_prekeys_at_most_every_ten_minutes(people, monkeypa
     bob._upkeep()
     bob._upkeep()
     assert calls == [now[0]]
+
+
+# -- issue 13, finding 11: no contact probing -------------------------------------------------
+
+
+def _forged_first_message(victim: Messenger, claimed: Messenger, *, signed_prekey: bytes, one_time: bytes) -> None:
+    """Post `victim` a session message "from" `claimed` (whose keys the forger does not
+    have), with an X3DH header naming `claimed`'s identity key and the given prekeys."""
+    import time
+
+    from nacl.bindings import crypto_box_seal
+
+    from messaging import envelope as env
+    from messaging import padding
+
+    message_id = env.new_message_id()
+    now = time.time_ns() // 1_000_000
+    inner = b"".join(
+        (
+            env._HEAD.pack(
+                env.SESSION_VERSION,
+                bytes.fromhex(claimed.address[2:]),
+                bytes.fromhex(victim.address[2:]),
+                message_id,
+                now,
+            ),
+            bytes([env.FLAG_X3DH]),
+            claimed.keys.ed25519_public,
+            secrets.token_bytes(32),  # ephemeral
+            signed_prekey,
+            b"\x01" + one_time,
+            secrets.token_bytes(32),  # ratchet key
+            (0).to_bytes(4, "big"),
+            (0).to_bytes(4, "big"),
+            secrets.token_bytes(64),
+        )
+    )
+    sealed = crypto_box_seal(padding.pad(inner), victim.keys.x25519_public)
+    with RelayClient(victim.relay_url) as client:
+        client.send([env.Envelope(victim.address, message_id, sealed)])
+
+
+def _count_relay_calls(monkeypatch, messenger: Messenger) -> dict[str, int]:
+    calls = {"claim_prekeys": 0, "send": 0}
+    for name in calls:
+        real = getattr(messenger.relay, name)
+
+        def counted(*args, _real=real, _name=name, **kwargs):
+            calls[_name] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(messenger.relay, name, counted)
+    return calls
+
+
+def _a_genuine_looking_signed_prekey(bob: Messenger) -> bytes:
+    return bob.sessions.prekeys().signed_prekey.key
+
+
+def test_a_bogus_first_message_in_a_contacts_name_makes_bob_send_nothing(people, monkeypatch):
+    alice, bob = _fresh(people), _fresh(people)
+    bob.store.add_contact(alice.address, "alice")
+    bob.bundle_for(alice.address)  # a contact, with a pinned bundle
+    calls = _count_relay_calls(monkeypatch, bob)
+    for _ in range(2):
+        _forged_first_message(bob, alice, signed_prekey=secrets.token_bytes(32), one_time=secrets.token_bytes(32))
+        got = bob.receive()
+        assert got.failures == 1 and got.healed == [], got.errors
+    assert calls == {"claim_prekeys": 0, "send": 0}
+
+
+def test_a_plausible_first_message_heals_at_most_once_per_interval(people, monkeypatch):
+    """Bob's real signed prekey (anyone can claim it) and a one-time prekey he does not
+    hold: what a peer whose session start came too late sends. One new session is
+    offered; repeats within HEAL_INTERVAL_MS offer none."""
+    alice, bob = _fresh(people), _fresh(people)
+    bob.store.add_contact(alice.address, "alice")
+    bob.bundle_for(alice.address)
+    calls = _count_relay_calls(monkeypatch, bob)
+    spk = _a_genuine_looking_signed_prekey(bob)
+    for _ in range(3):
+        _forged_first_message(bob, alice, signed_prekey=spk, one_time=secrets.token_bytes(32))
+        bob.receive()
+    assert calls == {"claim_prekeys": 1, "send": 1}
+
+
+# -- issue 13, finding 12 ------------------------------------------------------------------------
+
+
+def test_a_crash_between_sealing_and_storing_leaves_nothing_half_done(people, monkeypatch):
+    """The advanced session and the pending message are one transaction: a failure after
+    sealing (here inside the store's transaction) keeps neither, so no message key is
+    spent on a message that is gone; the next send works."""
+    from messaging.store import MessageStore
+
+    alice, bob = _fresh(people), _fresh(people)
+    alice.bundle_for(bob.address)
+    alice.send(bob.address, payloads.Text("first"))
+    assert _texts(bob.receive()) == ["first"]
+
+    def sessions_row():
+        with alice.store.engine.connect() as db:
+            return db.execute(SessionRow.__table__.select().where(SessionRow.peer == bob.address)).one()
+
+    before = sessions_row()
+
+    def crash(*_args):
+        raise RuntimeError("the process died here")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(MessageStore, "_touch", staticmethod(crash))
+        with pytest.raises(RuntimeError):
+            alice.send(bob.address, payloads.Text("lost?"))
+    assert sessions_row() == before  # the session did not advance without its message
+    assert [m.payload.body for m in alice.store.messages(bob.address)] == ["first"]
+    alice.send(bob.address, payloads.Text("after the crash"))
+    assert _texts(bob.receive()) == ["after the crash"]
+
+
+def test_format_1_from_a_peer_we_share_a_session_with_is_flagged(people):
+    import time
+
+    from messaging import envelope as env
+    from messaging.chat import DOWNGRADE_FLAG
+
+    alice, bob = _fresh(people), _fresh(people)
+    alice.bundle_for(bob.address)
+    alice.send(bob.address, payloads.Text("in our session"))
+    bob.receive()
+    bob_bundle, _ = alice.bundle_for(bob.address)
+    signed_only = env.seal(
+        alice.address, alice.keys, bob_bundle, payloads.Text("signed only"), now_ms=time.time_ns() // 1_000_000
+    )
+    with RelayClient(bob.relay_url) as client:
+        client.send([signed_only])
+    (got,) = bob.receive()
+    assert got.payload.body == "signed only"
+    shown = bob.store.messages(alice.address)
+    assert bob.flags(shown) == {got.id: DOWNGRADE_FLAG}
