@@ -34,19 +34,23 @@ def account_options(function):
     return function
 
 
-@contextlib.contextmanager
-def messenger(wallet_name: str | None, index: int, password_file: Path | None):
-    """The account's Messenger, unlocked with the wallet password."""
-    from messaging.chat import Messenger
-
+def account_key(wallet_name: str | None, index: int, password_file: Path | None) -> bytes:
+    """The chatting account's key, unlocked with the wallet password."""
     from .wallet_cmd import open_wallet, secrets
 
     wallet = open_wallet(wallet_name)
     account = wallet.account(index)
     if account.kind == "watch":
         raise WalletError(f"account {index} ({account.address}) is watch-only: it has no key to chat with")
-    key = wallet.unlock(secrets.password(password_file)).private_key(index)
-    with Messenger.open(home(), key) as opened:
+    return wallet.unlock(secrets.password(password_file)).private_key(index)
+
+
+@contextlib.contextmanager
+def messenger(wallet_name: str | None, index: int, password_file: Path | None, key: bytes | None = None):
+    """The account's Messenger, unlocked with the wallet password (or the given key)."""
+    from messaging.chat import Messenger
+
+    with Messenger.open(home(), key or account_key(wallet_name, index, password_file)) as opened:
         yield opened
 
 
@@ -432,6 +436,41 @@ class ChainNews:
         return events
 
 
+class ClaimDesk:
+    """Claims recipients without ETH sent me over the chat for packets I created: submitted
+    from my account as they arrive (cli.services.packets.serve_claim_requests)."""
+
+    def __init__(self, key: bytes, network_name: str | None) -> None:
+        self.key, self.network_name = key, network_name
+
+    @staticmethod
+    def wants(message) -> bool:
+        from messaging import payloads
+
+        return message.direction == "in" and isinstance(message.payload, payloads.RedPacketClaim)
+
+    def serve(self, messages: list, names: dict[str, str], m) -> list[dict]:
+        from contracts import packet_keeper
+
+        from .context import chain as connect
+        from .context import history, nonce_lock_path
+        from .services import packets as service
+
+        requests = [message for message in messages if self.wants(message)]
+        if not requests:
+            return []
+        try:
+            chain = connect(self.network_name)
+            done = service.serve_claim_requests(
+                chain, requests, self.key, packet_keeper.Keeper(home()), history(), nonce_lock_path()
+            )
+        except WalletError as error:
+            return [{"kind": "claim_request", "text": f"could not submit the claims sent to you: {error}"}]
+        for item in done:
+            service.tell_recipient(m, item)
+        return [service.served_event(item, names) for item in done]
+
+
 @chat.command()
 @click.option("--once", is_flag=True, help="Process what the relay holds now and check the chain once, then exit.")
 @network_option
@@ -463,13 +502,16 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
             else:
                 console().print(Text(event["text"], style="bold" if event["kind"] == "claim" else "yellow"))
 
-    with messenger(wallet_name, index, password_file) as m:
+    key = account_key(wallet_name, index, password_file)
+    with messenger(wallet_name, index, password_file, key) as m:
         names = names_of(m)
         news = ChainNews(m.address, network_name)
+        desk = ClaimDesk(key, network_name)  # submits claims sent to me for my packets
         if once:
             received = m.receive()
             for message in received:
                 show_one(message, names)
+            show_chain(desk.serve(list(received), names, m))
             if received.failures and not as_json:
                 note(f"{received.failures} envelope(s) could not be opened and were discarded")
             show_chain(news.poll(names))
@@ -489,6 +531,8 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
                     if message.sender not in names:
                         names.update(names_of(m))
                     show_one(message, names)
+                    if desk.wants(message):  # in this thread: the message store is not shared
+                        show_chain(desk.serve([message], names, m))
             finally:
                 poller.cancel()
 

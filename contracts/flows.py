@@ -85,10 +85,17 @@ def id_hex(packet_id: bytes) -> str:
     return "0x" + packet_id.hex()
 
 
-def contract_of(network: Network) -> str:
-    """The network's RedPacket contract (config), or a PacketError saying how to get one."""
+def contract_of(network: Network, *, creating: bool = False) -> str:
+    """The network's RedPacket contract (config), or a PacketError saying how to get one.
+    Only a creator is told to deploy: a recipient's client records the contract by itself
+    from the first packet message it checks."""
     contract = network.contracts.get(CONTRACT_KEY)
     if not contract:
+        if not creating:
+            raise PacketError(
+                f"no RedPacket contract is recorded on {network.name} yet: claim from a chat message "
+                "(`hongbao packet list`, `hongbao packet claim ID`), or use the packet's claim code"
+            )
         hint = (
             "run `hongbao contracts deploy`"
             if network.is_local
@@ -666,18 +673,26 @@ def my_claims(chain: Chain, contract: str, packet_ids: Iterable[bytes], me: str)
 # -- claiming --------------------------------------------------------------------------------
 
 
+def check_contract(chain: Chain, contract: str) -> str:
+    """`contract` if its runtime code is our RedPacket's (the committed artifact's code hash);
+    a one-line PacketError otherwise: a packet message may name any contract, and a
+    stranger's could be made to look like a packet."""
+    contract = addr.parse(contract)
+    if not rp.is_ours(chain.rpc, contract):
+        raise PacketError(
+            f"this packet names contract {contract} on {chain.network.name}, which is not a Hongbao RedPacket "
+            "(its code is not ours); refusing to call it: ignore the message"
+        )
+    return contract
+
+
 def check_ticket_origin(chain: Chain, ticket: Ticket) -> None:
-    """The ticket names this network and its RedPacket contract: a packet message pointing at
-    any other contract is refused (a stranger's contract could be made to look like a packet)."""
+    """The ticket names this network and a contract whose code is our RedPacket's."""
     if ticket.chain_id != chain.chain_id:
         raise PacketError(
             f"this packet is on chain {ticket.chain_id}, but network {chain.network.name} is chain {chain.chain_id}: pick its network with --network"
         )
-    expected = contract_of(chain.network)
-    if ticket.contract != expected:
-        raise PacketError(
-            f"this packet names contract {ticket.contract}, not {chain.network.name}'s RedPacket {expected}; refusing to call an unknown contract"
-        )
+    check_contract(chain, ticket.contract)
 
 
 def check_claim(chain: Chain, ticket: Ticket) -> Report:

@@ -1,0 +1,309 @@
+"""Red packet workflows of the CLI (and any other front end), above contracts/flows.py.
+
+- **Recognising the contract** (`recognise`): a chat's red packet names its chain and
+  contract; the contract counts only if its runtime code is our committed RedPacket
+  artifact's (code hash), and then it is recorded in the network's config by itself, so a
+  fresh wallet claims with nothing configured.
+- **Received packets** (`received`): every red_packet message checked against the chain.
+  A message counts only if its authorization recovers to the packet's on-chain claim key
+  (and, for a lucky draw, its share is the committed one); the creator, token and amounts
+  shown come from the chain. Anything else is `invalid` and never shadows a valid message
+  with the same packet id (a stranger's look-alike message, issue 13 finding 5).
+- **Gasless claims** (`request_claim`, `serve_claim_requests`): a recipient without ETH
+  sends its signed claim over the encrypted chat to the packet's creator; the creator's
+  receiving commands submit it from the creator's account (reimbursed from the packet's
+  deposit, if any), after simulating it at the real gas price.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts import flows
+from contracts import redpacket as rp
+from wallet import address as addr
+from wallet.chain import Chain
+from wallet.errors import WalletError
+
+CLAIM_SENT = "claim sent; you will be paid when it is submitted"
+
+
+# -- recognising our contract -----------------------------------------------------------------
+
+
+def recognise(chain: Chain, contract: str) -> str:
+    """`contract` (checksummed) if it is our RedPacket on this chain; a one-line PacketError
+    if its code is not ours. Recorded as the network's `red_packet` when none (of ours) is."""
+    contract = flows.check_contract(chain, contract)
+    net = chain.network
+    known = net.contracts.get(flows.CONTRACT_KEY)
+    if known != contract and (known is None or not rp.is_ours(chain.rpc, known)):
+        from wallet import config as config_mod
+        from wallet.home import home
+
+        config = config_mod.load(home())
+        if net.name in config.networks:
+            config.networks[net.name].contracts[flows.CONTRACT_KEY] = contract
+            config_mod.save(home(), config)
+        net.contracts[flows.CONTRACT_KEY] = contract
+    return contract
+
+
+# -- received packets, checked against the chain ------------------------------------------------
+
+
+def ticket_of(payload: Any, me: str) -> flows.Ticket:
+    """The claim a red_packet message gives `me` (its authorization, or the open code's key)."""
+    packet = flows.parse_id(payload.packet_id)
+    if payload.claim_key:
+        return flows.OpenCode(payload.chain_id, payload.contract, packet, bytes.fromhex(payload.claim_key[2:])).ticket(
+            me
+        )
+    amount, proof = (int(payload.amount), flows.parse_proof(payload.proof)) if payload.amount else (0, ())
+    return flows.Ticket.from_authorization(
+        payload.chain_id, payload.contract, packet, me, payload.slot, payload.authorization, amount, proof
+    )
+
+
+@dataclass
+class Received:
+    """One red packet message as the chain judges it. `status`: claimed | open | exhausted |
+    expired | refunded (from the chain), invalid (the message is not backed by the packet),
+    other network."""
+
+    message: Any
+    packet_id: bytes
+    status: str
+    reason: str = ""
+    state: rp.PacketState | None = None
+    amount: int | None = None  # what I received, when claimed
+    ticket: flows.Ticket | None = None
+    duplicates: list[Any] = field(default_factory=list)  # older valid copies (a re-sent packet)
+
+    @property
+    def valid(self) -> bool:
+        return self.status not in ("invalid", "other network")
+
+
+def _invalid_reason(ticket: flows.Ticket, state: rp.PacketState | None) -> str | None:
+    if state is None:
+        return "no such packet on chain"
+    if ticket.signer() != state.claim_key:
+        return "its authorization is not signed by the packet's claim key"
+    if state.random and not rp.verify_share(state.root, ticket.slot, ticket.amount, ticket.proof):
+        return "its share is not the one the packet committed to"
+    return None
+
+
+def received(chain: Chain, messages: Sequence[Any], me: str) -> list[Received]:
+    """Every red_packet message, checked: one row per valid packet (its latest valid message)
+    and one per invalid message, in the order received."""
+    me = addr.parse(me)
+    ours: dict[str, bool] = {}
+    states: dict[tuple[str, bytes], rp.PacketState | None] = {}
+    rows: list[Received] = []
+    valid: dict[tuple[str, bytes], Received] = {}
+    for message in messages:
+        p = message.payload
+        packet = flows.parse_id(p.packet_id)
+        if p.chain_id != chain.chain_id:
+            rows.append(Received(message, packet, "other network", f"it is for chain {p.chain_id}"))
+            continue
+        contract = addr.parse(p.contract)
+        if contract not in ours:
+            try:
+                recognise(chain, contract)
+                ours[contract] = True
+            except flows.PacketError:
+                ours[contract] = False
+        if not ours[contract]:
+            rows.append(Received(message, packet, "invalid", "its contract is not a Hongbao RedPacket"))
+            continue
+        if (contract, packet) not in states:
+            states[(contract, packet)] = rp.read_packet(chain.rpc, contract, packet)
+        state = states[(contract, packet)]
+        try:
+            ticket = ticket_of(p, me)
+        except (WalletError, ValueError):
+            rows.append(Received(message, packet, "invalid", "its authorization is damaged"))
+            continue
+        reason = _invalid_reason(ticket, state)
+        if reason is not None:
+            rows.append(Received(message, packet, "invalid", reason, state))
+            continue
+        row = Received(message, packet, "open", "", state, None, ticket)
+        earlier = valid.get((contract, packet))
+        if earlier is not None:
+            rows.remove(earlier)
+            row.duplicates = [*earlier.duplicates, earlier.message]
+        valid[(contract, packet)] = row
+        rows.append(row)
+    by_contract: dict[str, list[bytes]] = {}
+    for contract, packet in valid:
+        by_contract.setdefault(contract, []).append(packet)
+    for contract, packets in by_contract.items():
+        for packet, mine in flows.my_claims(chain, contract, packets, me).items():
+            row = valid[(contract, packet)]
+            row.status, row.amount = mine.status, mine.amount
+            row.state = mine.state or row.state
+    return rows
+
+
+def find(rows: Iterable[Received], wanted: str) -> list[Received]:
+    prefix = wanted.strip().lower().removeprefix("0x")
+    return [r for r in rows if r.packet_id.hex().startswith(prefix)]
+
+
+def claimable(rows: Sequence[Received], wanted: str) -> tuple[Received, flows.Ticket]:
+    """The one valid packet of my chats whose id starts with `wanted` (WalletError if none or several)."""
+    matches = find(rows, wanted)
+    good = [r for r in matches if r.valid]
+    if not good:
+        if matches:
+            raise WalletError(
+                f"the red packet message(s) for {wanted} in your chats are not valid ({matches[-1].reason}); "
+                "ignore them, or ask the sender for the packet again"
+            )
+        raise WalletError(
+            f"no red packet {wanted} in your chats (see `hongbao packet list`); an open packet's code works too"
+        )
+    if len({r.packet_id for r in good}) > 1:
+        raise WalletError(f"{len(good)} packets in your chats start with {wanted}: give more digits")
+    row = good[-1]
+    if row.ticket is None:  # a valid row always has its ticket
+        raise WalletError(f"the red packet {wanted} has no claim for you")
+    return row, row.ticket
+
+
+# -- gasless claims over the chat -----------------------------------------------------------------
+
+
+def claim_request(ticket: flows.Ticket) -> Any:
+    """The chat payload that carries `ticket` to the packet's creator."""
+    from messaging import payloads
+
+    return payloads.RedPacketClaim(
+        chain_id=ticket.chain_id,
+        contract=ticket.contract,
+        packet_id=flows.id_hex(ticket.packet_id),
+        recipient=ticket.recipient,
+        slot=ticket.slot,
+        signature="0x" + ticket.signature.hex(),
+        amount=str(ticket.amount) if ticket.amount else None,
+        proof=flows.proof_hex(ticket.proof) if ticket.amount else None,
+    )
+
+
+def request_claim(messenger: Any, ticket: flows.Ticket, creator: str) -> Any:
+    """Send the signed claim to the packet's creator (who submits it from their account)."""
+    return messenger.send(addr.parse(creator), claim_request(ticket))
+
+
+def ticket_of_request(payload: Any) -> flows.Ticket:
+    amount, proof = (int(payload.amount), flows.parse_proof(payload.proof)) if payload.amount else (0, ())
+    return flows.Ticket.from_authorization(
+        payload.chain_id,
+        payload.contract,
+        payload.packet_id,
+        payload.recipient,
+        payload.slot,
+        payload.signature,
+        amount,
+        proof,
+    )
+
+
+@dataclass(frozen=True)
+class Served:
+    """What became of one claim request: submitted (tx) or refused (reason)."""
+
+    sender: str
+    packet_id: str
+    recipient: str
+    tx: str | None = None
+    amount: int | None = None
+    reimbursed: int = 0
+    reason: str = ""
+
+
+def serve_claim_requests(
+    chain: Chain, messages: Iterable[Any], key: bytes, keeper: Any, history: Any, lock_path: Any
+) -> list[Served]:
+    """Submit the claim requests among `messages` for packets this home created with the
+    account of `key`: each checked as the contract would (valid authorization of ours, not
+    claimed, not expired), simulated at the real gas price with a bounded gas limit, then
+    sent and awaited. A request for anything else is refused, never sent. No confirmation:
+    creating a packet is the creator's consent to pay its claims' gas (bounded per claim,
+    one claim per share, reimbursed from the deposit when it has one)."""
+    from messaging import payloads
+    from wallet import fees, transfers
+
+    me = addr.from_private_key(key)
+    done: list[Served] = []
+    for message in messages:
+        p = message.payload
+        if message.direction != "in" or not isinstance(p, payloads.RedPacketClaim):
+            continue
+        try:
+            ticket = ticket_of_request(p)
+            kept = keeper.get(ticket.packet_id)
+            if kept is None or addr.parse(kept.creator) != me or kept.chain_id != chain.chain_id:
+                raise flows.PacketError("it is not a packet of mine on this network")
+            if addr.parse(kept.contract) != ticket.contract:
+                raise flows.PacketError("it names another contract than my packet's")
+            flows.check_claim(chain, ticket)
+            quote = fees.fetch(chain.rpc)
+            gas = flows.claim_gas(chain, ticket, me, transfers.choose_fees(quote, "normal", None, None).max_fee)
+            prepared = transfers.prepare(chain, ticket.draft(me), gas=gas)
+            record = transfers.send(chain, prepared, key, history, lock_path=lock_path)
+            receipt = transfers.wait_for_receipt(chain, record.hash, history)
+            claim = flows.claimed_in(receipt, ticket)
+            done.append(
+                Served(
+                    message.sender,
+                    flows.id_hex(ticket.packet_id),
+                    ticket.recipient,
+                    record.hash,
+                    claim.amount,
+                    claim.reimbursed,
+                )
+            )
+        except (WalletError, ValueError) as error:
+            done.append(Served(message.sender, p.packet_id, str(getattr(p, "recipient", "?")), reason=str(error)))
+    return done
+
+
+def served_event(item: Served, names: dict[str, str]) -> dict[str, Any]:
+    """A `chat watch` line (and JSON object) for one served claim request."""
+    who = names.get(item.recipient) or item.recipient
+    if item.tx is None:
+        text = f"🧧 a claim sent by {names.get(item.sender) or item.sender} for packet {item.packet_id[:10]}... was not submitted: {item.reason}"
+    else:
+        back = f", {item.reimbursed} wei reimbursed from the deposit" if item.reimbursed else ""
+        text = f"🧧 submitted {who}'s claim of packet {item.packet_id[:10]}... (tx {item.tx}{back})"
+    return {
+        "kind": "claim_request",
+        "text": text,
+        "packet_id": item.packet_id,
+        "recipient": item.recipient,
+        "sender": item.sender,
+        "tx": item.tx,
+        "amount": None if item.amount is None else str(item.amount),
+        "reimbursed": str(item.reimbursed),
+        "error": item.reason or None,
+    }
+
+
+def tell_recipient(messenger: Any, item: Served) -> None:
+    """Tell who sent the claim what became of it (best effort: the chain has the facts)."""
+    from messaging import payloads
+
+    if item.tx is not None:
+        text = f"🧧 your claim of packet {item.packet_id} was submitted (tx {item.tx}); `hongbao packet list` shows it"
+    else:
+        text = f"🧧 your claim of packet {item.packet_id} was not submitted: {item.reason}"
+    with contextlib.suppress(WalletError):
+        messenger.send(item.sender, payloads.Text(text))
