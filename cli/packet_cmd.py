@@ -540,6 +540,7 @@ def list_(no_fetch, wallet_name, index, password_file, network_name, as_json):
         if not no_fetch:
             m.receive()
         checked = service.received(chain, _received(m), account.address)
+        _record(chain, account.address, checked)
         names = {c.address: c.name for c in m.store.contacts() if c.name}
         groups = {f"group:{g.id}": g.name for g in m.store.groups()}
     tokens: dict[str | None, object] = {}
@@ -817,6 +818,7 @@ def claim(
         as_json=as_json,
     )
     data["from"] = sender
+    _record_one(chain, ticket.recipient, ticket.contract, ticket.packet_id)
 
     def human() -> None:
         click.echo(f"claimed {data['formatted']} (tx {data['tx']})")
@@ -831,6 +833,23 @@ def claim(
             )
 
     emit(as_json, data, human)
+
+
+def _record(chain, me: str, rows) -> None:
+    """Claims of mine among these received packets into the history and the token list."""
+    by_contract: dict[str, list[bytes]] = {}
+    for row in rows:
+        if row.status == "claimed":
+            by_contract.setdefault(row.message.payload.contract, []).append(row.packet_id)
+    for contract, ids in by_contract.items():
+        _record_one(chain, me, contract, *ids)
+
+
+def _record_one(chain, me: str, contract: str, *packet_ids: bytes) -> None:
+    from .services import packets as service
+
+    with contextlib.suppress(WalletError):  # a record is a convenience: the chain has the facts
+        service.record_payments(chain, history(), me, contract, packet_ids)
 
 
 def _request_claim(m, ticket, report, coin, *, yes: bool, as_json: bool) -> dict:
@@ -941,6 +960,7 @@ def _report_json(report, coin) -> dict:
             }
             for c in report.claims
         ],
+        "best_luck": None if report.best_luck is None else report.best_luck.recipient,
         "refund": None
         if report.refund is None
         else {"amount": str(report.refund.amount), "deposit": str(report.refund.deposit), "tx": report.refund_tx},
@@ -990,6 +1010,11 @@ def info(packet_ref, network_name, as_json):
                 ("status", f"{report.status}; {when}"),
             ]
             + ([("greeting", data["greeting"])] if data["greeting"] else [])
+            + (
+                [("手气最佳 (best luck)", f"{report.best_luck.recipient} ({_amount(report.best_luck.amount, coin)})")]
+                if report.best_luck
+                else []
+            )
             + (
                 [
                     (
@@ -1060,7 +1085,7 @@ def refund(packet_ref, wallet_name, index, speed, max_fee, tip, yes, timeout, pa
     coin = flows.token_of(chain, report.state.token)
     details = [
         (
-            "refund",
+            "you receive",
             f"packet {flows.id_hex(packet_id)[:18]}...: {_amount(report.state.remaining, coin)} left"
             + (
                 f" + {format_units(report.state.deposit, ETH_DECIMALS)} ETH gas deposit" if report.state.deposit else ""
@@ -1085,6 +1110,7 @@ def refund(packet_ref, wallet_name, index, speed, max_fee, tip, yes, timeout, pa
         details=details,
     )
     event = flows.refunded_in(receipt, contract, packet_id)
+    _record_one(chain, account.address, contract, packet_id)
     data = {
         "packet_id": flows.id_hex(packet_id),
         "creator": account.address,

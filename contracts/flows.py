@@ -556,6 +556,14 @@ class Report:
     def claimed(self) -> int:
         return sum(c.amount for c in self.claims)
 
+    @property
+    def best_luck(self) -> ClaimRecord | None:
+        """手气最佳: the biggest share of a lucky draw, once every share is claimed (the first
+        such claim on a tie)."""
+        if not self.state.random or self.state.shares_left or not self.claims:
+            return None
+        return max(self.claims, key=lambda c: c.amount)
+
     def claimed_by(self, who: str) -> int | None:
         """What `who` received (None: no claim of theirs)."""
         who = addr.parse(who)

@@ -143,6 +143,13 @@ def test_group_packet_gasless_claim_open_code_expiry_and_refund(cli, tmp_path, a
             31337, contract, pid, greeting="50 ETH!", slot=0, authorization="0x" + "11" * 65, total=str(50 * E18)
         ),
     )
+    # ...and one naming a contract that is not ours (here the test token)
+    fake = "0x" + "ee" * 32
+    send_as(
+        mallory,
+        bob.address,
+        payloads.RedPacket(31337, deployed["token"]["address"], fake, slot=0, authorization="0x" + "11" * 65),
+    )
     inbox = bob.json("chat", "inbox")
     assert any(c["conversation"] == group["conversation"] for c in inbox["conversations"])
     listed = bob.json("packet", "list")
@@ -152,9 +159,12 @@ def test_group_packet_gasless_claim_open_code_expiry_and_refund(cli, tmp_path, a
         (pid, "open", alice.address, "新年快乐", 0)
     ]
     assert valid[0]["conversation"] == group["conversation"]
-    assert [(r["message_from"], r["reason"]) for r in invalid] == [
-        (mallory.address, "its authorization is not signed by the packet's claim key")
+    assert [(r["packet_id"], r["message_from"], r["reason"]) for r in invalid] == [
+        (pid, mallory.address, "its authorization is not signed by the packet's claim key"),
+        (fake, mallory.address, "its contract is not a Hongbao RedPacket"),
     ]
+    error = bob.fails("packet", "claim", fake[:12], "--yes")
+    assert "not a Hongbao RedPacket" in error and "deploy" not in error and len(error.strip().splitlines()) == 1
     assert "invalid" in bob("packet", "list", "--no-fetch").stdout
     # the contract was recognised by its code and recorded, without any set-up
     assert config.load(bob.home).networks["local"].contracts["red_packet"] == contract
@@ -189,6 +199,12 @@ def test_group_packet_gasless_claim_open_code_expiry_and_refund(cli, tmp_path, a
     info = alice.json("packet", "info", pid[:10])
     assert {c["recipient"]: int(c["amount"]) for c in info["claims"]} == {bob.address: a_b, carol.address: a_c}
     assert info["remaining"] == "0" and info["shares_left"] == 0 and info["status"] == "exhausted"
+    assert info["best_luck"] == (bob.address if a_b >= a_c else carol.address)  # 手气最佳, once all are claimed
+    assert "手气最佳" in alice("packet", "info", pid[:10]).stdout
+    # the shares are in the recipients' local records: `tx list` shows them as received
+    for who, got in ((bob, a_b), (carol, a_c)):
+        received = [r for r in who.json("tx", "list") if r["direction"] == "in"]
+        assert [(r["from"], r["amount"]) for r in received] == [(contract, str(got))]
     assert info["greeting"] == "新年快乐" and info["theme"] == "spring-festival" and info["creator"] == alice.address
     assert "0x" in alice("packet", "info", pid).stdout  # the human view renders too
 
@@ -279,7 +295,7 @@ def test_token_packet_approves_first_and_refunds_tokens(cli, tmp_path, anvil, re
             "data": "0x" + test_token.mint_data(alice.address, 1_000 * E18).hex(),
         },
     )
-    bob = person(cli, tmp_path, anvil, "bob", relay, config.load(alice.home).networks["local"])
+    bob = person(cli, tmp_path, anvil, "bob", relay)  # nothing configured: no RedPacket, no TKN
     bob("faucet", bob.address, "1")
     alice.json("contacts", "add", bob.address, "--name", "bob")
 
@@ -313,6 +329,8 @@ def test_token_packet_approves_first_and_refunds_tokens(cli, tmp_path, anvil, re
     assert got["token"]["symbol"] == "TKN" and erc20.balance_of(rpc, tkn, bob.address) == share
     (listed,) = bob.json("packet", "list", "--no-fetch")
     assert listed["kind"] == "open" and listed["status"] == "claimed" and listed["formatted"].endswith(" TKN")
+    # the token Bob received joined his token list: `balance` shows it
+    assert config.load(bob.home).networks["local"].tokens["TKN"].address == tkn
 
     assert "expires at" in alice.fails("packet", "refund", pid[:10], "--yes")
     warp(anvil, 601)

@@ -399,6 +399,18 @@ def test_claim_digest_matches_the_contract_and_eip712_typed_data(w):
         assert abi.decode_uint(eth_call(w.rpc, w.accounts[0], red, abi.call_data(getter))) == value, getter
 
 
+def test_our_contract_is_recognised_by_its_runtime_code_hash(w):
+    """No immutables: every deployment's runtime code is the committed artifact's, so a
+    client recognises our RedPacket by its code hash wherever a packet message says it is.
+    (The first contract cached its EIP-712 domain in immutables: each deployment's code
+    differed, and no client could check it.)"""
+    second = deploy(w.rpc, w.accounts[1], "RedPacket")
+    codes = {w.rpc.call("eth_getCode", a, "latest") for a in (w.contract, second)}
+    assert len(codes) == 1 and keccak(bytes.fromhex(codes.pop()[2:])) == rp.code_hash()
+    assert rp.is_ours(w.rpc, w.contract) and rp.is_ours(w.rpc, second)
+    assert not rp.is_ours(w.rpc, w.token) and not rp.is_ours(w.rpc, w.accounts[5])
+
+
 def test_a_typed_data_signature_from_a_wallet_is_a_valid_claim(w):
     creator, ck = w.accounts[0], key_for("typed")
     pid, _ = w.rp.create(creator, params(addr.from_private_key(ck), 10, 2))

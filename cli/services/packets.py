@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -307,3 +308,107 @@ def tell_recipient(messenger: Any, item: Served) -> None:
         text = f"🧧 your claim of packet {item.packet_id} was not submitted: {item.reason}"
     with contextlib.suppress(WalletError):
         messenger.send(item.sender, payloads.Text(text))
+
+
+# -- records: shares and refunds in the history and the token list --------------------------------
+
+
+def record_payments(chain: Chain, history: Any, me: str, contract: str, packet_ids: Iterable[bytes]) -> int:
+    """Shares paid to `me` and refunds to `me` from these packets, stored as incoming
+    transfers in the local history (so `tx list` shows them; idempotent), and their tokens
+    added to the network's token list (so `balance` shows them). The number newly stored."""
+    from wallet import abi
+    from wallet.history import Incoming
+    from wallet.rpc import to_int
+
+    me, contract = addr.parse(me), addr.parse(contract)
+    ids = list(dict.fromkeys(packet_ids))
+    if not ids:
+        return 0
+    logs = chain.rpc.call(
+        "eth_getLogs",
+        {
+            "address": contract,
+            "topics": [
+                ["0x" + rp.CLAIMED_TOPIC.hex(), "0x" + rp.REFUNDED_TOPIC.hex()],
+                [flows.id_hex(p) for p in ids],
+                "0x" + abi.word(me).hex(),
+            ],
+            "fromBlock": "0x0",
+            "toBlock": "latest",
+        },
+    )
+    tokens: dict[bytes, str | None] = {}
+    stored = 0
+    for log in logs:
+        event = rp.parse_log(log, contract)
+        if not isinstance(event, (rp.Claimed, rp.Refunded)):
+            continue
+        if event.id not in tokens:
+            state = rp.read_packet(chain.rpc, contract, event.id)
+            tokens[event.id] = state.token if state else None
+        token = tokens[event.id]
+        block = to_int(log["blockNumber"])
+        stamp = to_int(chain.rpc.call("eth_getBlockByNumber", hex(block), False)["timestamp"])
+        here = to_int(log["logIndex"])
+        amount = event.amount
+        deposit = event.deposit if isinstance(event, rp.Refunded) else 0
+        items: list[tuple[int, str | None, int]] = []
+        if token is None:
+            items.append((here, None, amount + deposit))
+        else:
+            items.append((_transfer_index(chain, log["transactionHash"], token, me, here), token, amount))
+            if deposit:
+                items.append((here, None, deposit))
+        for index, coin, value in items:
+            if value:
+                item = Incoming(chain.chain_id, log["transactionHash"], index, block, contract, me, coin, value, stamp)
+                stored += bool(history.add_incoming(item))
+    for token in {t for t in tokens.values() if t}:
+        remember_token(chain, token)
+    return stored
+
+
+def _transfer_index(chain: Chain, tx_hash: str, token: str, me: str, fallback: int) -> int:
+    """The log index of the token's Transfer to `me` in that transaction (what `hongbao
+    sync` keys it by, so the same transfer is never counted twice)."""
+    from wallet import abi
+    from wallet.rpc import to_int
+
+    receipt = chain.rpc.call("eth_getTransactionReceipt", tx_hash) or {}
+    for log in receipt.get("logs", []):
+        topics = log.get("topics", [])
+        if (
+            str(log.get("address", "")).lower() == token.lower()
+            and len(topics) == 3
+            and topics[0] == TRANSFER_TOPIC
+            and topics[2].lower() == "0x" + abi.word(me).hex()
+        ):
+            return to_int(log["logIndex"])
+    return fallback
+
+
+_SYMBOL = re.compile(r"[A-Za-z0-9._-]{1,16}\Z")
+TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+
+
+def remember_token(chain: Chain, token: str) -> None:
+    """Add a token received from a packet to the network's token list (config), if missing."""
+    from wallet import config as config_mod
+    from wallet import erc20
+    from wallet.home import home
+
+    net = chain.network
+    if any(t.address.lower() == token.lower() for t in net.tokens.values()):
+        return
+    try:
+        found = erc20.read_token(chain.rpc, token)
+    except WalletError:
+        return
+    config = config_mod.load(home())
+    target = config.networks.get(net.name)
+    if target is None or found.symbol in target.tokens or not _SYMBOL.match(found.symbol):
+        return  # a symbol already taken (never shadow it) or not a plain one (someone else's text)
+    target.tokens[found.symbol] = found
+    config_mod.save(home(), config)
+    net.tokens[found.symbol] = found
