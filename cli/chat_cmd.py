@@ -120,6 +120,8 @@ def describe(payload, names: dict[str, str] | None = None) -> str:
         shares = f" in {payload.shares} shares" if payload.shares else ""
         greeting = f" “{payload.greeting}”" if payload.greeting else ""
         return f"🧧 red packet{greeting}: {total}{shares} — claim it: hongbao packet claim {payload.packet_id}"
+    if isinstance(payload, payloads.RedPacketClaim):
+        return f"🧧 claim for packet {payload.packet_id[:10]}... sent to you to submit (the share goes to {payload.recipient})"
     if isinstance(payload, payloads.Payment):
         note_text = f" “{payload.note}”" if payload.note else ""
         return f"💸 payment of {_amount(payload.amount, payload.token, payload.chain_id)}{note_text} (tx {payload.tx_hash})"
