@@ -105,7 +105,22 @@ def _token_json(token) -> dict | None:
 
 
 def _send_tx(
-    chain, draft, *, wallet, index, unlocker, other, speed, max_fee, tip, yes, as_json, timeout, question, details=None
+    chain,
+    draft,
+    *,
+    wallet,
+    index,
+    unlocker,
+    other,
+    speed,
+    max_fee,
+    tip,
+    yes,
+    as_json,
+    timeout,
+    question,
+    details=None,
+    gas=None,
 ):
     """Simulate (RedPacket's errors in words), prepare, preview, confirm, unlock, send, wait."""
     from contracts import flows
@@ -116,7 +131,7 @@ def _send_tx(
     _script_check(as_json, yes)
     flows.simulate(chain, draft)
     overrides = _fee_overrides(max_fee, tip)
-    prepared = transfers.prepare(chain, draft, speed=speed, max_fee=overrides[0], tip=overrides[1])
+    prepared = transfers.prepare(chain, draft, speed=speed, max_fee=overrides[0], tip=overrides[1], gas=gas)
     if not as_json:
         if details:
             _grid(details)
@@ -614,7 +629,7 @@ def list_(no_fetch, wallet_name, index, password_file, network_name, as_json):
 def _submit(chain, ticket, report, *, wallet, index, unlocker, other, common, as_json):
     """Send a checked ticket from `wallet`/`index`; returns the JSON result."""
     from contracts import flows
-    from wallet import fees
+    from wallet import fees, transfers
 
     submitter = wallet.account(index).address
     coin = flows.token_of(chain, report.state.token)
@@ -646,9 +661,13 @@ def _submit(chain, ticket, report, *, wallet, index, unlocker, other, common, as
             ),
         ),
     ]
+    # simulated at the price the submitter will pay, with a bounded gas limit: a recipient
+    # whose code burns gas only in a real transaction is caught here
+    gas = flows.claim_gas(chain, ticket, submitter, transfers.choose_fees(quote, common["speed"], None, None).max_fee)
     record, receipt = _send_tx(
         chain,
         ticket.draft(submitter),
+        gas=gas,
         wallet=wallet,
         index=index,
         unlocker=unlocker,
@@ -799,9 +818,10 @@ def claim(
                 flows.choose_submitter(chain, ticket)
             except flows.PacketError:
                 # no ETH for gas: the signed claim goes to the creator over the encrypted chat
-                if m is None:
-                    m = stack.enter_context(_messenger(unlocker.key(wallet, index)))
-                data = _request_claim(m, ticket, report, coin, yes=yes, as_json=as_json)
+                def chat(m=m):  # opened (unlocked) after the confirmation when not open yet
+                    return m or stack.enter_context(_messenger(unlocker.key(wallet, index)))
+
+                data = _request_claim(chat, ticket, report, coin, yes=yes, as_json=as_json)
                 emit(as_json, data, lambda: click.echo(service.CLAIM_SENT))
                 return
             use_wallet, use_index, other = wallet, index, False
@@ -852,8 +872,9 @@ def _record_one(chain, me: str, contract: str, *packet_ids: bytes) -> None:
         service.record_payments(chain, history(), me, contract, packet_ids)
 
 
-def _request_claim(m, ticket, report, coin, *, yes: bool, as_json: bool) -> dict:
-    """Preview, confirm, and send the signed claim to the packet's creator over the chat."""
+def _request_claim(chat, ticket, report, coin, *, yes: bool, as_json: bool) -> dict:
+    """Preview, confirm, then (unlocking if need be) send the signed claim to the packet's
+    creator over the chat."""
     from contracts import flows
 
     from .services import packets as service
@@ -875,7 +896,7 @@ def _request_claim(m, ticket, report, coin, *, yes: bool, as_json: bool) -> dict
             ]
         )
     confirm(yes, "Send the claim to the creator?")
-    sent = service.request_claim(m, ticket, creator)
+    sent = service.request_claim(chat(), ticket, creator)
     return {
         "status": "requested",
         "packet_id": flows.id_hex(ticket.packet_id),

@@ -411,6 +411,36 @@ def test_our_contract_is_recognised_by_its_runtime_code_hash(w):
     assert not rp.is_ours(w.rpc, w.token) and not rp.is_ours(w.rpc, w.accounts[5])
 
 
+def test_a_recipient_that_burns_gas_only_at_a_real_price_is_caught_before_submitting(w, anvil):
+    """Before: the relayer's eth_call (no gas price) passed and the real transaction burnt
+    millions of its gas. Now the submitter simulates at the price it will pay, with a
+    bounded limit, and refuses in one line."""
+    from contracts import flows
+    from wallet import config
+    from wallet.chain import Chain
+
+    creator = w.accounts[0]
+    ck = key_for("burner")
+    burner = deploy(w.rpc, creator, "GasPriceBurner")
+    pid, _ = w.rp.create(creator, params(addr.from_private_key(ck), 10, 2, deposit=10**15, max_tip=GWEI))
+    ticket = flows.Ticket(CHAIN_ID, w.contract, pid, burner, 0, rp.sign_claim(ck, CHAIN_ID, w.contract, pid, burner, 0))
+    assert eth_call(w.rpc, creator, w.contract, ticket.data)  # what a naive relayer checks: it passes
+    chain = Chain.connect(config.Network("local", anvil.url, CHAIN_ID))
+    with pytest.raises(flows.PacketError, match="burns gas") as refused:
+        flows.claim_gas(chain, ticket, creator, 2 * GWEI)
+    assert "\n" not in str(refused.value)
+    # an ordinary recipient: a bounded limit with a margin
+    fine = flows.Ticket(
+        CHAIN_ID,
+        w.contract,
+        pid,
+        address_for("fine"),
+        1,
+        rp.sign_claim(ck, CHAIN_ID, w.contract, pid, address_for("fine"), 1),
+    )
+    assert 60_000 < flows.claim_gas(chain, fine, creator, 2 * GWEI) <= flows.CLAIM_GAS_LIMIT
+
+
 def test_a_typed_data_signature_from_a_wallet_is_a_valid_claim(w):
     creator, ck = w.accounts[0], key_for("typed")
     pid, _ = w.rp.create(creator, params(addr.from_private_key(ck), 10, 2))
