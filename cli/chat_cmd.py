@@ -79,6 +79,9 @@ def message_json(message, names: dict[str, str] | None = None, me: str | None = 
     check = payment_check(message, me) if me else None
     if check is not None:
         data["payment_check"] = check
+    live = packet_check(message, me) if me else None
+    if live is not None:
+        data["packet_check"] = live
     return data
 
 
@@ -162,6 +165,18 @@ def payment_check(message, me: str) -> str | None:
     return ("✓ " if verdict.ok else "✗ NOT CONFIRMED: ") + verdict.reason
 
 
+def packet_check(message, me: str) -> str | None:
+    """For an incoming red packet: its live state on chain (claimed by me, exhausted,
+    expired, refunded), or why the message is invalid (cli.services.packets)."""
+    from messaging import payloads
+
+    if message.direction != "in" or not isinstance(message.payload, payloads.RedPacket):
+        return None
+    from .services import packets as service
+
+    return service.packet_check(message, me)
+
+
 def print_message(message, names: dict[str, str], me: str | None = None) -> None:
     from rich.text import Text
 
@@ -176,6 +191,9 @@ def print_message(message, names: dict[str, str], me: str | None = None) -> None
     check = payment_check(message, me) if me else None
     if check is not None:
         line.append(f"  [{check}]", style="green" if check.startswith("✓") else "bold red")
+    live = packet_check(message, me) if me else None
+    if live is not None:
+        line.append(f"  [{live}]", style="green" if live.startswith("✓") else "bold red")
     console().print(line)
 
 

@@ -177,6 +177,10 @@ def test_group_packet_gasless_claim_open_code_expiry_and_refund(cli, tmp_path, a
     assert balance(anvil, bob.address) == before - fee(got_b) + a_b + int(got_b["reimbursed"])
     valid = [r for r in bob.json("packet", "list") if r["status"] != "invalid"]
     assert [(r["status"], r["amount"]) for r in valid] == [("claimed", str(a_b))]
+    # the chat shows each packet message's live state from the chain, and the look-alike as invalid
+    assert "claimed by me" in " ".join(bob("chat", "show", "family").stdout.split())
+    shown = [m for m in bob.json("chat", "show", mallory.address)["messages"] if m["type"] == "red_packet"]
+    assert [m["packet_check"].split(":")[0] for m in shown] == ["✗ INVALID", "✗ INVALID"]
 
     # Carol has no ETH: her signed claim travels to Alice over the chat, Alice's watch submits it
     requested = carol.json("packet", "claim", pid, "--yes")

@@ -153,6 +153,31 @@ def received(chain: Chain, messages: Sequence[Any], me: str) -> list[Received]:
     return rows
 
 
+def packet_check(message: Any, me: str) -> str:
+    """One red packet message's live state, for the chat: "✓ ..." when it is a real packet
+    (open, claimed by me, exhausted, expired, refunded), "✗ ..." when it is not."""
+    from wallet import config as config_mod
+    from wallet.home import home
+
+    payload = message.payload
+    network = next((n for n in config_mod.load(home()).networks.values() if n.chain_id == payload.chain_id), None)
+    if network is None:
+        return f"not checked: no network with chain id {payload.chain_id} is configured"
+    try:
+        chain = Chain.connect(network)
+        (row,) = received(chain, [message], me)
+    except WalletError as error:
+        return f"not checked: {error}"
+    if not row.valid:
+        return f"✗ INVALID: {row.reason}"
+    if row.status == "claimed":
+        coin = flows.token_of(chain, row.state.token) if row.state else None
+        return f"✓ claimed by me ({flows.format_amount(row.amount or 0, coin)})"
+    if row.status == "open":
+        return "✓ open: you can claim it"
+    return f"✓ {row.status}: nothing left to claim"
+
+
 def find(rows: Iterable[Received], wanted: str) -> list[Received]:
     prefix = wanted.strip().lower().removeprefix("0x")
     return [r for r in rows if r.packet_id.hex().startswith(prefix)]
