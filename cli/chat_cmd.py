@@ -244,10 +244,13 @@ def send(to, text, wallet_name, index, password_file, as_json):
 @click.option("--no-fetch", is_flag=True, help="Show what is stored; do not ask the relay for new mail.")
 @account_options
 def inbox(no_fetch, wallet_name, index, password_file, as_json):
-    """Fetch new mail, then list conversations with unread counts."""
-    with messenger(wallet_name, index, password_file) as m:
+    """Fetch new mail, then list conversations with unread counts (and submit the claims
+    recipients without ETH sent you for your red packets)."""
+    key = account_key(wallet_name, index, password_file)
+    with messenger(wallet_name, index, password_file, key) as m:
         received = None if no_fetch else m.receive()
         names = names_of(m)
+        served = [] if no_fetch else ClaimDesk(key, None).serve(names, m)
         rows = []
         for summary in m.store.conversations():
             last = next((x for x in reversed(m.store.messages(summary.id, limit=5)) if x.type != "receipt"), None)
@@ -274,11 +277,16 @@ def inbox(no_fetch, wallet_name, index, password_file, as_json):
             "errors": [] if received is None else received.errors,
             "session_resets": m.sessions.resets,
             "conversations": rows,
+            "claims_submitted": served,
         }
 
     def human() -> None:
         if received is not None and received.failures:
             note(f"{received.failures} envelope(s) could not be opened and were discarded")
+        from rich.markup import escape
+
+        for event in served:
+            note(escape(event["text"]))
         for line in data["session_resets"]:
             note(f"[yellow]{line}[/]")
         if not rows:
@@ -469,14 +477,15 @@ class ClaimDesk:
 
         return message.direction == "in" and isinstance(message.payload, payloads.RedPacketClaim)
 
-    def serve(self, messages: list, names: dict[str, str], m) -> list[dict]:
+    def serve(self, names: dict[str, str], m) -> list[dict]:
+        """Submit the claim requests in the store not handled yet (whoever received them)."""
         from contracts import packet_keeper
 
         from .context import chain as connect
         from .context import history, nonce_lock_path
         from .services import packets as service
 
-        requests = [message for message in messages if self.wants(message)]
+        requests = service.pending_requests(m, home())
         if not requests:
             return []
         try:
@@ -486,6 +495,7 @@ class ClaimDesk:
             )
         except WalletError as error:
             return [{"kind": "claim_request", "text": f"could not submit the claims sent to you: {error}"}]
+        service.mark_handled(home(), [item.message_id for item in done if item.tx or item.final])
         for item in done:
             service.tell_recipient(m, item)
         return [service.served_event(item, names) for item in done]
@@ -531,7 +541,7 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
             received = m.receive()
             for message in received:
                 show_one(message, names)
-            show_chain(desk.serve(list(received), names, m))
+            show_chain(desk.serve(names, m))
             if received.failures and not as_json:
                 note(f"{received.failures} envelope(s) could not be opened and were discarded")
             show_chain(news.poll(names))
@@ -552,7 +562,7 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
                         names.update(names_of(m))
                     show_one(message, names)
                     if desk.wants(message):  # in this thread: the message store is not shared
-                        show_chain(desk.serve([message], names, m))
+                        show_chain(desk.serve(names, m))
             finally:
                 poller.cancel()
 

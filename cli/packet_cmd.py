@@ -551,9 +551,11 @@ def list_(no_fetch, wallet_name, index, password_file, network_name, as_json):
     wallet, account = sending_account(wallet_name, index)
     chain = connect(network_name)
     chain.verify()
-    with _messenger(Unlocker(password_file).key(wallet, index)) as m:
+    key = Unlocker(password_file).key(wallet, index)
+    with _messenger(key) as m:
         if not no_fetch:
             m.receive()
+            _serve_requests(key, network_name, m)
         checked = service.received(chain, _received(m), account.address)
         _record(chain, account.address, checked)
         names = {c.address: c.name for c in m.store.contacts() if c.name}
@@ -853,6 +855,16 @@ def claim(
             )
 
     emit(as_json, data, human)
+
+
+def _serve_requests(key: bytes, network_name, m) -> None:
+    """Claims recipients without ETH sent me for my packets, submitted now (as `chat watch` does)."""
+    from rich.markup import escape
+
+    from .chat_cmd import ClaimDesk
+
+    for event in ClaimDesk(key, network_name).serve({}, m):
+        note(escape(event["text"]))
 
 
 def _record(chain, me: str, rows) -> None:

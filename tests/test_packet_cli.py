@@ -188,11 +188,13 @@ def test_group_packet_gasless_claim_open_code_expiry_and_refund(cli, tmp_path, a
     assert int(requested["amount"]) == E18 - a_b  # the committed share, shown before it is paid
     assert "claim sent; you will be paid when it is submitted" in carol("packet", "claim", pid, "--yes").stdout
     before_alice = balance(anvil, alice.address)
-    served = [e for e in watch_once(alice) if e.get("kind") == "claim_request"]
+    # any receiving command of Alice's submits it (here `chat inbox`; `chat watch` does too, see the demo)
+    served = alice.json("chat", "inbox")["claims_submitted"]
     assert [(e["recipient"], e["amount"]) for e in served if e["tx"]] == [(carol.address, str(E18 - a_b))]
     assert any(e["error"] and "already claimed" in e["error"] for e in served)  # her second request
     a_c = E18 - a_b
     assert balance(anvil, carol.address) == a_c  # the whole share, no gas paid by Carol
+    assert not [e for e in watch_once(alice) if e.get("kind") == "claim_request"]  # each request is handled once
     submitted_for_carol = next(e for e in served if e["tx"])
     receipt = anvil.rpc().call("eth_getTransactionReceipt", submitted_for_carol["tx"])
     cost = to_int(receipt["gasUsed"]) * to_int(receipt["effectiveGasPrice"])

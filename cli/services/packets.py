@@ -253,6 +253,47 @@ class Served:
     amount: int | None = None
     reimbursed: int = 0
     reason: str = ""
+    message_id: str = ""
+    final: bool = True  # False: a passing failure (the chain or relay unreachable): try again later
+
+
+REQUESTS_FILE = "packets-requests.json"  # beside packets.json: claim requests already handled
+
+
+def pending_requests(messenger: Any, home: Any) -> list[Any]:
+    """Claim requests in my message store not handled yet (whichever command received them:
+    `chat watch`, `chat inbox`, `packet list`...), oldest first."""
+    handled = set(_handled(home))
+    found = [
+        message
+        for summary in messenger.store.conversations()
+        for message in messenger.store.messages(summary.id, limit=10_000)
+        if message.direction == "in" and message.type == "red_packet_claim" and message.id not in handled
+    ]
+    return sorted(found, key=lambda m: (m.timestamp_ms, m.id))
+
+
+def _handled(home: Any) -> list[str]:
+    import json
+    from pathlib import Path
+
+    try:
+        data = json.loads((Path(home) / REQUESTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    ids = data.get("handled") if isinstance(data, dict) else None
+    return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
+
+
+def mark_handled(home: Any, ids: Iterable[str]) -> None:
+    import json
+    from pathlib import Path
+
+    from wallet import atomic
+
+    known = _handled(home)
+    merged = known + [i for i in ids if i not in set(known)]
+    atomic.write_bytes(Path(home) / REQUESTS_FILE, json.dumps({"handled": merged[-10_000:]}).encode())
 
 
 def serve_claim_requests(
@@ -295,10 +336,21 @@ def serve_claim_requests(
                     record.hash,
                     claim.amount,
                     claim.reimbursed,
+                    message_id=message.id,
                 )
             )
         except (WalletError, ValueError) as error:
-            done.append(Served(message.sender, p.packet_id, str(getattr(p, "recipient", "?")), reason=str(error)))
+            final = isinstance(error, (flows.PacketError, ValueError))
+            done.append(
+                Served(
+                    message.sender,
+                    p.packet_id,
+                    str(getattr(p, "recipient", "?")),
+                    reason=str(error),
+                    message_id=message.id,
+                    final=final,
+                )
+            )
     return done
 
 
