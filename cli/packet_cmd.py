@@ -325,6 +325,17 @@ def create(
     chain = connect(network_name)
     chain.verify()
     contract = flows.contract_of(net, creating=True)
+    try:
+        flows.check_contract(chain, contract)
+    except flows.PacketError:
+        raise WalletError(
+            f"the RedPacket recorded on {net.name} ({contract}) does not have the current contract's code: "
+            + (
+                "run `hongbao contracts deploy --force`"
+                if net.is_local
+                else "record the current deployment with `hongbao contracts add red_packet ADDRESS`"
+            )
+        ) from None
     coin = None if unit is None or unit.upper() == "ETH" else net.token(unit)
     total = to_units(parsed.value, coin.decimals if coin else ETH_DECIMALS, coin.symbol if coin else "ETH")
     unlocker = Unlocker(password_file)
@@ -505,7 +516,7 @@ def _received(messenger) -> list:
 
 
 def _packet_ref(text: str, chain):
-    """(contract, packet id, kept record or None) from a full id, a claim code or an id prefix
+    """(contract, packet id, kept record or None) from a full id or an id prefix
     of a packet this home created."""
     from contracts import flows, packet_keeper
     from wallet.home import home
@@ -513,8 +524,10 @@ def _packet_ref(text: str, chain):
     keeper = packet_keeper.Keeper(home())
     body = text.strip()
     if body.lower().startswith(flows.CODE_PREFIX):
-        code = flows.OpenCode.parse(body)
-        return code.contract, code.packet_id, keeper.get(code.packet_id)
+        raise WalletError(
+            "a claim code is a bearer key and would show in `ps` and your shell history: give the packet id "
+            "instead (the code's third field, 0x + 64 hex digits)"
+        )
     if re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", body):
         packet_id = flows.parse_id(body)
         kept = keeper.get(packet_id)
@@ -1006,7 +1019,7 @@ def _report_json(report, coin) -> dict:
 @json_option
 def info(packet_ref, network_name, as_json):
     """Who claimed how much (from the contract's events), what is left, the expiry. ID: a
-    full packet id, an open packet's code, or a prefix of a packet created here."""
+    full packet id, or a prefix of a packet created here (never a claim code: it is a key)."""
     from contracts import flows
 
     chain = connect(network_name)

@@ -44,6 +44,7 @@ from wallet.transfers import Draft, Reverted
 from . import redpacket as rp
 
 CONTRACT_KEY = "red_packet"  # [networks.<name>.contracts] entry written by `hongbao contracts deploy`
+RECOGNISED_KEY = "red_packet_recognised"  # a RedPacket a chat message named, recognised by its code (claims only)
 MAX_DURATION = 365 * 86_400
 MAX_TOTAL = 2**96 - 1
 MAX_DEPOSIT = 2**80 - 1
@@ -89,7 +90,7 @@ def contract_of(network: Network, *, creating: bool = False) -> str:
     """The network's RedPacket contract (config), or a PacketError saying how to get one.
     Only a creator is told to deploy: a recipient's client records the contract by itself
     from the first packet message it checks."""
-    contract = network.contracts.get(CONTRACT_KEY)
+    contract = network.contracts.get(CONTRACT_KEY) or (None if creating else network.contracts.get(RECOGNISED_KEY))
     if not contract:
         if not creating:
             raise PacketError(

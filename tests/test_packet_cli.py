@@ -166,8 +166,8 @@ def test_group_packet_gasless_claim_open_code_expiry_and_refund(cli, tmp_path, a
     error = bob.fails("packet", "claim", fake[:12], "--yes")
     assert "not a Hongbao RedPacket" in error and "deploy" not in error and len(error.strip().splitlines()) == 1
     assert "invalid" in bob("packet", "list", "--no-fetch").stdout
-    # the contract was recognised by its code and recorded, without any set-up
-    assert config.load(bob.home).networks["local"].contracts["red_packet"] == contract
+    # the contract was recognised by its code and recorded (for claims only), without any set-up
+    assert config.load(bob.home).networks["local"].contracts == {"red_packet_recognised": contract}
 
     before = balance(anvil, bob.address)
     got_b = bob.json("packet", "claim", pid[:12], "--yes")
@@ -245,6 +245,7 @@ def test_group_packet_gasless_claim_open_code_expiry_and_refund(cli, tmp_path, a
     assert code.rsplit(":", 1)[1][2:] not in kept.read_text()  # the claim key is stored sealed
     assert code.startswith(f"hongbao:redpacket:31337:{contract}:{oid}:") and opened["sent"] is None
     assert "bearer key" in dave.fails("packet", "claim", code, "--export")  # never in argv
+    assert "bearer key" in dave.fails("packet", "info", code)
     code_file = tmp_path / "code.txt"
     code_file.write_text(code + "\n")
     ticket = dave.json("packet", "claim", "--code", str(code_file), "--export")["ticket"]

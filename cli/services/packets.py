@@ -37,19 +37,22 @@ CLAIM_SENT = "claim sent; you will be paid when it is submitted"
 
 def recognise(chain: Chain, contract: str) -> str:
     """`contract` (checksummed) if it is our RedPacket on this chain; a one-line PacketError
-    if its code is not ours. Recorded as the network's `red_packet` when none (of ours) is."""
+    if its code is not ours. Recorded as the network's `red_packet_recognised`, for claims
+    and reads only: the same runtime code does not prove the same deployment (a stranger's
+    creation code could have written forged packets into its storage before returning our
+    code), so packets are only ever *created* in the contract the user deployed or added
+    (`red_packet`). A recipient only receives from a contract, so claiming is safe."""
     contract = flows.check_contract(chain, contract)
     net = chain.network
-    known = net.contracts.get(flows.CONTRACT_KEY)
-    if known != contract and (known is None or not rp.is_ours(chain.rpc, known)):
+    if contract not in (net.contracts.get(flows.CONTRACT_KEY), net.contracts.get(flows.RECOGNISED_KEY)):
         from wallet import config as config_mod
         from wallet.home import home
 
         config = config_mod.load(home())
         if net.name in config.networks:
-            config.networks[net.name].contracts[flows.CONTRACT_KEY] = contract
+            config.networks[net.name].contracts[flows.RECOGNISED_KEY] = contract
             config_mod.save(home(), config)
-        net.contracts[flows.CONTRACT_KEY] = contract
+        net.contracts[flows.RECOGNISED_KEY] = contract
     return contract
 
 
