@@ -122,7 +122,9 @@ def describe(payload, names: dict[str, str] | None = None) -> str:
         total = _amount(payload.total, payload.token, payload.chain_id)
         shares = f" in {payload.shares} shares" if payload.shares else ""
         greeting = f" “{payload.greeting}”" if payload.greeting else ""
-        return f"🧧 red packet{greeting}: {total}{shares} — claim it: hongbao packet claim {payload.packet_id}"
+        return (
+            f"🧧 red packet{greeting}: {total}{shares} (as the message says) — hongbao packet claim {payload.packet_id}"
+        )
     if isinstance(payload, payloads.RedPacketClaim):
         return f"🧧 claim for packet {payload.packet_id[:10]}... sent to you to submit (the share goes to {payload.recipient})"
     if isinstance(payload, payloads.Payment):

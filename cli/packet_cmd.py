@@ -921,7 +921,13 @@ def _request_claim(chat, ticket, report, coin, *, yes: bool, as_json: bool) -> d
             ]
         )
     confirm(yes, "Send the claim to the creator?")
-    sent = service.request_claim(chat(), ticket, creator)
+    try:
+        sent = service.request_claim(chat(), ticket, creator)
+    except WalletError as error:
+        raise WalletError(
+            f"you have no ETH for the claim's gas and it could not be sent to the creator over the chat ({error}); "
+            "pass --submit-from WALLET[:INDEX] (a funded account), or --export the ticket for someone to submit"
+        ) from None
     return {
         "status": "requested",
         "packet_id": flows.id_hex(ticket.packet_id),

@@ -1,12 +1,15 @@
 """Red packets from a terminal, end to end: a real anvil, a real relay process, real wallets
 (one HONGBAO_HOME per person) and the real `hongbao` entry point in subprocesses.
 
-Alice creates a random 3-share ETH packet for the group {Bob, Carol}; both receive it in
-the chat and claim it (Carol holds no ETH: a funded wallet of hers submits the claim);
-Alice sees both claims; a second claim is one clear line; an open packet's code is
-claimed by Dave, an outsider without ETH, whose exported ticket Bob submits (reimbursed
-from the packet's gas deposit); after the expiry a claim is refused and Alice refunds
-both packets. Every balance is checked to the wei against the transactions' fees and the
+Alice creates a random 2-share ETH packet with a gas deposit for the group {Bob, Carol};
+Bob and Carol have nothing configured but the chain and the relay; a stranger's
+look-alike packet message is shown invalid and shadows nothing; Bob claims from his
+account; Carol holds no ETH: her signed claim goes to Alice over the chat and Alice's
+next receiving command submits it, reimbursed from the deposit; Alice sees both claims
+and 手气最佳; a second claim is one clear line; an open packet's code (read from a file,
+never argv) is claimed by Dave, an outsider without ETH, whose exported ticket Bob
+submits (not reimbursed: a third party); after the expiry a claim is refused and Alice
+refunds both packets. Every balance is checked to the wei against the transactions' fees and the
 contract's events. A second test covers an ERC-20 packet (approve, then create) and the
 refusals around refunds.
 """
