@@ -901,10 +901,17 @@ def _request_claim(chat, ticket, report, coin, *, yes: bool, as_json: bool) -> d
     """Preview, confirm, then (unlocking if need be) send the signed claim to the packet's
     creator over the chat."""
     from contracts import flows
+    from messaging.chat import configured_relay
+    from wallet.home import home
 
     from .services import packets as service
 
     creator = report.state.creator
+    if configured_relay(home()) is None:
+        raise WalletError(
+            "you have no ETH for the claim's gas and no relay to send the claim to the creator over the chat: "
+            "`hongbao relay use URL`, or pass --submit-from WALLET[:INDEX] (a funded account), or --export the ticket"
+        )
     if not as_json:
         _grid(
             [

@@ -251,6 +251,8 @@ def test_group_packet_gasless_claim_open_code_expiry_and_refund(cli, tmp_path, a
     assert "bearer key" in dave.fails("packet", "info", code)
     code_file = tmp_path / "code.txt"
     code_file.write_text(code + "\n")
+    error = dave.fails("packet", "claim", "--code", str(code_file), "--yes")  # no ETH, and no chat to ask in
+    assert "no relay to send the claim" in error and "--submit-from" in error and "deploy" not in error
     ticket = dave.json("packet", "claim", "--code", str(code_file), "--export")["ticket"]
     assert ticket.startswith(f"hongbao:claim:31337:{contract}:{oid}:{dave.address}:0:")
     before_bob = balance(anvil, bob.address)
