@@ -1027,7 +1027,7 @@ def _report_json(report, coin) -> dict:
 
 
 @packet.command()
-@click.argument("packet_ref", metavar="ID|CODE")
+@click.argument("packet_ref", metavar="ID")
 @network_option
 @json_option
 def info(packet_ref, network_name, as_json):
