@@ -248,11 +248,13 @@ def send(to, text, wallet_name, index, password_file, as_json):
 def inbox(no_fetch, wallet_name, index, password_file, as_json):
     """Fetch new mail, then list conversations with unread counts (and submit the claims
     recipients without ETH sent you for your red packets)."""
+    from .services import packets as packet_service
+
     key = account_key(wallet_name, index, password_file)
     with messenger(wallet_name, index, password_file, key) as m:
         received = None if no_fetch else m.receive()
         names = names_of(m)
-        served = [] if no_fetch else ClaimDesk(key, None).serve(names, m)
+        served = [] if no_fetch else packet_service.serve_pending(m, key, None, names)
         rows = []
         for summary in m.store.conversations():
             last = next((x for x in reversed(m.store.messages(summary.id, limit=5)) if x.type != "receipt"), None)
@@ -466,43 +468,6 @@ class ChainNews:
         return events
 
 
-class ClaimDesk:
-    """Claims recipients without ETH sent me over the chat for packets I created: submitted
-    from my account as they arrive (cli.services.packets.serve_claim_requests)."""
-
-    def __init__(self, key: bytes, network_name: str | None) -> None:
-        self.key, self.network_name = key, network_name
-
-    @staticmethod
-    def wants(message) -> bool:
-        from messaging import payloads
-
-        return message.direction == "in" and isinstance(message.payload, payloads.RedPacketClaim)
-
-    def serve(self, names: dict[str, str], m) -> list[dict]:
-        """Submit the claim requests in the store not handled yet (whoever received them)."""
-        from contracts import packet_keeper
-
-        from .context import chain as connect
-        from .context import history, nonce_lock_path
-        from .services import packets as service
-
-        requests = service.pending_requests(m, home())
-        if not requests:
-            return []
-        try:
-            chain = connect(self.network_name)
-            done = service.serve_claim_requests(
-                chain, requests, self.key, packet_keeper.Keeper(home()), history(), nonce_lock_path()
-            )
-        except WalletError as error:
-            return [{"kind": "claim_request", "text": f"could not submit the claims sent to you: {error}"}]
-        service.mark_handled(home(), [item.message_id for item in done if item.tx or item.final])
-        for item in done:
-            service.tell_recipient(m, item)
-        return [service.served_event(item, names) for item in done]
-
-
 @chat.command()
 @click.option("--once", is_flag=True, help="Process what the relay holds now and check the chain once, then exit.")
 @network_option
@@ -514,6 +479,8 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
     With --json, one JSON object per line, each with a "kind": message, claim, expiring
     or expired."""
     import asyncio
+
+    from .services import packets as packet_service
 
     def show_one(message, names) -> None:
         if as_json:
@@ -538,12 +505,11 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
     with messenger(wallet_name, index, password_file, key) as m:
         names = names_of(m)
         news = ChainNews(m.address, network_name)
-        desk = ClaimDesk(key, network_name)  # submits claims sent to me for my packets
         if once:
             received = m.receive()
             for message in received:
                 show_one(message, names)
-            show_chain(desk.serve(names, m))
+            show_chain(packet_service.serve_pending(m, key, network_name, names))  # claims sent to me
             if received.failures and not as_json:
                 note(f"{received.failures} envelope(s) could not be opened and were discarded")
             show_chain(news.poll(names))
@@ -563,8 +529,8 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
                     if message.sender not in names:
                         names.update(names_of(m))
                     show_one(message, names)
-                    if desk.wants(message):  # in this thread: the message store is not shared
-                        show_chain(desk.serve(names, m))
+                    if packet_service.is_claim_request(message):  # here: the message store is not shared
+                        show_chain(packet_service.serve_pending(m, key, network_name, names))
             finally:
                 poller.cancel()
 

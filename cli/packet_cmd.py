@@ -874,9 +874,9 @@ def _serve_requests(key: bytes, network_name, m) -> None:
     """Claims recipients without ETH sent me for my packets, submitted now (as `chat watch` does)."""
     from rich.markup import escape
 
-    from .chat_cmd import ClaimDesk
+    from .services import packets as service
 
-    for event in ClaimDesk(key, network_name).serve({}, m):
+    for event in service.serve_pending(m, key, network_name, {}):
         note(escape(event["text"]))
 
 

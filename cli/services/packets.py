@@ -357,6 +357,36 @@ def serve_claim_requests(
     return done
 
 
+def is_claim_request(message: Any) -> bool:
+    from messaging import payloads
+
+    return bool(message.direction == "in" and isinstance(message.payload, payloads.RedPacketClaim))
+
+
+def serve_pending(messenger: Any, key: bytes, network_name: str | None, names: dict[str, str]) -> list[dict[str, Any]]:
+    """Submit the claim requests in my store not handled yet, whichever receiving command
+    (`chat watch`, `chat inbox`, `packet list`) fetched them; tell each sender what became
+    of it; one event per request (for `chat watch` and notes)."""
+    from contracts import packet_keeper
+    from wallet.home import home
+
+    from ..context import chain as connect
+    from ..context import history, nonce_lock_path
+
+    requests = pending_requests(messenger, home())
+    if not requests:
+        return []
+    try:
+        chain = connect(network_name)
+        done = serve_claim_requests(chain, requests, key, packet_keeper.Keeper(home()), history(), nonce_lock_path())
+    except WalletError as error:
+        return [{"kind": "claim_request", "text": f"could not submit the claims sent to you: {error}"}]
+    mark_handled(home(), [item.message_id for item in done if item.tx or item.final])
+    for item in done:
+        tell_recipient(messenger, item)
+    return [served_event(item, names) for item in done]
+
+
 def served_event(item: Served, names: dict[str, str]) -> dict[str, Any]:
     """A `chat watch` line (and JSON object) for one served claim request."""
     who = names.get(item.recipient) or item.recipient
