@@ -35,19 +35,23 @@ def account_options(function):
     return function
 
 
-@contextlib.contextmanager
-def messenger(wallet_name: str | None, index: int, password_file: Path | None):
-    """The account's Messenger, unlocked with the wallet password."""
-    from messaging.chat import Messenger
-
+def account_key(wallet_name: str | None, index: int, password_file: Path | None) -> bytes:
+    """The chatting account's key, unlocked with the wallet password."""
     from .wallet_cmd import open_wallet, secrets
 
     wallet = open_wallet(wallet_name)
     account = wallet.account(index)
     if account.kind == "watch":
         raise WalletError(f"account {index} ({account.address}) is watch-only: it has no key to chat with")
-    key = wallet.unlock(secrets.password(password_file)).private_key(index)
-    with Messenger.open(home(), key) as opened:
+    return wallet.unlock(secrets.password(password_file)).private_key(index)
+
+
+@contextlib.contextmanager
+def messenger(wallet_name: str | None, index: int, password_file: Path | None, key: bytes | None = None):
+    """The account's Messenger, unlocked with the wallet password (or the given key)."""
+    from messaging.chat import Messenger
+
+    with Messenger.open(home(), key or account_key(wallet_name, index, password_file)) as opened:
         yield opened
 
 
@@ -80,6 +84,9 @@ def message_json(
         data["payment_check"] = check
     if flag is not None:
         data["flag"] = flag
+    live = packet_check(message, me) if me else None
+    if live is not None:
+        data["packet_check"] = live
     return data
 
 
@@ -120,7 +127,11 @@ def describe(payload, names: dict[str, str] | None = None) -> str:
         total = _amount(payload.total, payload.token, payload.chain_id)
         shares = f" in {payload.shares} shares" if payload.shares else ""
         greeting = f" “{payload.greeting}”" if payload.greeting else ""
-        return f"🧧 red packet{greeting}: {total}{shares} — claim it: hongbao packet claim {payload.packet_id}"
+        return (
+            f"🧧 red packet{greeting}: {total}{shares} (as the message says) — hongbao packet claim {payload.packet_id}"
+        )
+    if isinstance(payload, payloads.RedPacketClaim):
+        return f"🧧 claim for packet {payload.packet_id[:10]}... sent to you to submit (the share goes to {payload.recipient})"
     if isinstance(payload, payloads.Payment):
         note_text = f" “{payload.note}”" if payload.note else ""
         return f"💸 payment of {_amount(payload.amount, payload.token, payload.chain_id)}{note_text} (tx {payload.tx_hash})"
@@ -169,6 +180,18 @@ def payment_check(message, me: str, store=None) -> str | None:
     return ("✓ " if verdict.ok else "✗ NOT CONFIRMED: ") + verdict.reason
 
 
+def packet_check(message, me: str) -> str | None:
+    """For an incoming red packet: its live state on chain (claimed by me, exhausted,
+    expired, refunded), or why the message is invalid (cli.services.packets)."""
+    from messaging import payloads
+
+    if message.direction != "in" or not isinstance(message.payload, payloads.RedPacket):
+        return None
+    from .services import packets as service
+
+    return service.packet_check(message, me)
+
+
 def print_message(message, names: dict[str, str], me: str | None = None, store=None, flag: str | None = None) -> None:
     from rich.text import Text
 
@@ -185,6 +208,9 @@ def print_message(message, names: dict[str, str], me: str | None = None, store=N
         line.append(f"  [{inert(check)}]", style="green" if check.startswith("✓") else "bold red")
     if flag is not None:
         line.append(f"  [{inert(flag)}]", style="bold yellow")
+    live = packet_check(message, me) if me else None
+    if live is not None:
+        line.append(f"  [{inert(live)}]", style="green" if live.startswith("✓") else "bold red")
     console().print(line)
 
 
@@ -238,10 +264,15 @@ def send(to, text, wallet_name, index, password_file, as_json):
 @click.option("--no-fetch", is_flag=True, help="Show what is stored; do not ask the relay for new mail.")
 @account_options
 def inbox(no_fetch, wallet_name, index, password_file, as_json):
-    """Fetch new mail, then list conversations with unread counts."""
-    with messenger(wallet_name, index, password_file) as m:
+    """Fetch new mail, then list conversations with unread counts (and submit the claims
+    recipients without ETH sent you for your red packets)."""
+    from .services import packets as packet_service
+
+    key = account_key(wallet_name, index, password_file)
+    with messenger(wallet_name, index, password_file, key) as m:
         received = None if no_fetch else m.receive()
         names = names_of(m)
+        served = [] if no_fetch else packet_service.serve_pending(m, key, None, names)
         rows = []
         for summary in m.store.conversations():
             last = next((x for x in reversed(m.store.messages(summary.id, limit=5)) if x.type != "receipt"), None)
@@ -268,11 +299,14 @@ def inbox(no_fetch, wallet_name, index, password_file, as_json):
             "errors": [] if received is None else received.errors,
             "session_resets": m.sessions.resets,
             "conversations": rows,
+            "claims_submitted": served,
         }
 
     def human() -> None:
         if received is not None and received.failures:
             note(f"{received.failures} envelope(s) could not be opened and were discarded")
+        for event in served:
+            note(markup(event["text"]))
         for line in data["session_resets"]:
             note(f"[yellow]{markup(line)}[/]")
         if not rows:
@@ -464,6 +498,8 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
     or expired."""
     import asyncio
 
+    from .services import packets as packet_service
+
     def show_one(message, names) -> None:
         flag = m.flags([message]).get(message.id)
         if as_json:
@@ -484,13 +520,15 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
             else:
                 console().print(Text(inert(event["text"]), style="bold" if event["kind"] == "claim" else "yellow"))
 
-    with messenger(wallet_name, index, password_file) as m:
+    key = account_key(wallet_name, index, password_file)
+    with messenger(wallet_name, index, password_file, key) as m:
         names = names_of(m)
         news = ChainNews(m.address, network_name)
         if once:
             received = m.receive()
             for message in received:
                 show_one(message, names)
+            show_chain(packet_service.serve_pending(m, key, network_name, names))  # claims sent to me
             if received.failures and not as_json:
                 note(f"{received.failures} envelope(s) could not be opened and were discarded")
             show_chain(news.poll(names))
@@ -510,6 +548,8 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
                     if message.sender not in names:
                         names.update(names_of(m))
                     show_one(message, names)
+                    if packet_service.is_claim_request(message):  # here: the message store is not shared
+                        show_chain(packet_service.serve_pending(m, key, network_name, names))
             finally:
                 poller.cancel()
 

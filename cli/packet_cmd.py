@@ -6,6 +6,7 @@ The work is in contracts/flows.py (plans, reads, tickets, checks) and messaging/
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -105,7 +106,22 @@ def _token_json(token) -> dict | None:
 
 
 def _send_tx(
-    chain, draft, *, wallet, index, unlocker, other, speed, max_fee, tip, yes, as_json, timeout, question, details=None
+    chain,
+    draft,
+    *,
+    wallet,
+    index,
+    unlocker,
+    other,
+    speed,
+    max_fee,
+    tip,
+    yes,
+    as_json,
+    timeout,
+    question,
+    details=None,
+    gas=None,
 ):
     """Simulate (RedPacket's errors in words), prepare, preview, confirm, unlock, send, wait."""
     from contracts import flows
@@ -116,7 +132,7 @@ def _send_tx(
     _script_check(as_json, yes)
     flows.simulate(chain, draft)
     overrides = _fee_overrides(max_fee, tip)
-    prepared = transfers.prepare(chain, draft, speed=speed, max_fee=overrides[0], tip=overrides[1])
+    prepared = transfers.prepare(chain, draft, speed=speed, max_fee=overrides[0], tip=overrides[1], gas=gas)
     if not as_json:
         if details:
             _grid(details)
@@ -176,7 +192,13 @@ def _payload(plan, recipient: str, total: int):
     if plan.open:
         return payloads.RedPacket(**base, claim_key="0x" + plan.claim_key.hex())
     grant = plan.authorization(recipient)
-    return payloads.RedPacket(**base, slot=grant.slot, authorization="0x" + grant.signature.hex())
+    return payloads.RedPacket(
+        **base,
+        slot=grant.slot,
+        authorization="0x" + grant.signature.hex(),
+        amount=str(grant.amount) if grant.amount else None,
+        proof=flows.proof_hex(grant.proof) if grant.amount else None,
+    )
 
 
 def _fee_paid(receipt: dict) -> int:
@@ -303,7 +325,18 @@ def create(
     net = network(network_name)
     chain = connect(network_name)
     chain.verify()
-    contract = flows.contract_of(net)
+    contract = flows.contract_of(net, creating=True)
+    try:
+        flows.check_contract(chain, contract)
+    except flows.PacketError:
+        raise WalletError(
+            f"the RedPacket recorded on {net.name} ({contract}) does not have the current contract's code: "
+            + (
+                "run `hongbao contracts deploy --force`"
+                if net.is_local
+                else "record the current deployment with `hongbao contracts add red_packet ADDRESS`"
+            )
+        ) from None
     coin = None if unit is None or unit.upper() == "ETH" else net.token(unit)
     total = to_units(parsed.value, coin.decimals if coin else ETH_DECIMALS, coin.symbol if coin else "ETH")
     unlocker = Unlocker(password_file)
@@ -483,13 +516,8 @@ def _received(messenger) -> list:
     return sorted(found, key=lambda m: (m.timestamp_ms, m.id))
 
 
-def _match(messages: list, wanted: str) -> list:
-    prefix = wanted.strip().lower().removeprefix("0x")
-    return [m for m in messages if m.payload.packet_id[2:].startswith(prefix)]
-
-
 def _packet_ref(text: str, chain):
-    """(contract, packet id, kept record or None) from a full id, a claim code or an id prefix
+    """(contract, packet id, kept record or None) from a full id or an id prefix
     of a packet this home created."""
     from contracts import flows, packet_keeper
     from wallet.home import home
@@ -497,8 +525,10 @@ def _packet_ref(text: str, chain):
     keeper = packet_keeper.Keeper(home())
     body = text.strip()
     if body.lower().startswith(flows.CODE_PREFIX):
-        code = flows.OpenCode.parse(body)
-        return code.contract, code.packet_id, keeper.get(code.packet_id)
+        raise WalletError(
+            "a claim code is a bearer key and would show in `ps` and your shell history: give the packet id "
+            "instead (the code's third field, 0x + 64 hex digits)"
+        )
     if re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", body):
         packet_id = flows.parse_id(body)
         kept = keeper.get(packet_id)
@@ -530,33 +560,27 @@ def list_(no_fetch, wallet_name, index, password_file, network_name, as_json):
     (how much), exhausted, expired, refunded."""
     from contracts import flows
 
+    from .services import packets as service
+
     wallet, account = sending_account(wallet_name, index)
     chain = connect(network_name)
     chain.verify()
-    contract = chain.network.contracts.get(flows.CONTRACT_KEY)
-    with _messenger(Unlocker(password_file).key(wallet, index)) as m:
+    key = Unlocker(password_file).key(wallet, index)
+    with _messenger(key) as m:
         if not no_fetch:
             m.receive()
-        latest = {x.payload.packet_id: x for x in _received(m)}  # a re-sent packet counts once
-        messages = sorted(latest.values(), key=lambda x: (x.timestamp_ms, x.id))
+            _serve_requests(key, network_name, m)
+        checked = service.received(chain, _received(m), account.address)
+        _record(chain, account.address, checked)
         names = {c.address: c.name for c in m.store.contacts() if c.name}
         groups = {f"group:{g.id}": g.name for g in m.store.groups()}
-    here = [
-        flows.parse_id(x.payload.packet_id)
-        for x in messages
-        if x.payload.chain_id == chain.chain_id and contract and x.payload.contract == contract
-    ]
-    states = flows.my_claims(chain, contract, here, account.address) if here else {}
     tokens: dict[str | None, object] = {}
     rows = []
-    for message in messages:
-        p = message.payload
-        if p.chain_id != chain.chain_id:
-            mine = flows.Mine("other network")
-        elif p.contract != contract:
-            mine = flows.Mine("unknown contract")  # not this network's RedPacket: never called
-        else:
-            mine = states[flows.parse_id(p.packet_id)]
+    for found in checked:
+        message, p = found.message, found.message.payload
+        mine = flows.Mine(found.status, found.amount, found.state if found.valid else None)
+        # the creator and the token come from the chain; an invalid message's claims are not shown as facts
+        creator = mine.state.creator if mine.state else message.sender
         token_address = mine.state.token if mine.state else p.token
         if token_address not in tokens:
             try:
@@ -567,8 +591,10 @@ def list_(no_fetch, wallet_name, index, password_file, network_name, as_json):
         rows.append(
             {
                 "packet_id": p.packet_id,
-                "from": message.sender,
-                "from_name": names.get(message.sender),
+                "from": creator,
+                "from_name": names.get(creator),
+                "message_from": message.sender,
+                "reason": found.reason or None,
                 "conversation": message.conversation,
                 "conversation_name": groups.get(message.conversation) or names.get(message.conversation),
                 "greeting": p.greeting,
@@ -576,8 +602,8 @@ def list_(no_fetch, wallet_name, index, password_file, network_name, as_json):
                 "kind": "open" if p.claim_key else "authorized",
                 "slot": p.slot,
                 "token": token_address,
-                "total": p.total,
-                "shares": p.shares,
+                "total": p.total,  # as the message says (informational): the chain decides
+                "shares": mine.state.shares if mine.state else p.shares,
                 "status": mine.status,
                 "amount": None if mine.amount is None else str(mine.amount),
                 "formatted": None
@@ -600,7 +626,11 @@ def list_(no_fetch, wallet_name, index, password_file, network_name, as_json):
                     r["packet_id"][:10],
                     r["from_name"] or r["from"],
                     r["greeting"],
-                    f"claimed by me ({r['formatted'] or r['amount']})" if r["status"] == "claimed" else r["status"],
+                    f"claimed by me ({r['formatted'] or r['amount']})"
+                    if r["status"] == "claimed"
+                    else f"invalid: {r['reason']}"
+                    if r["status"] == "invalid"
+                    else r["status"],
                 ]
                 for r in rows
             ],
@@ -612,45 +642,27 @@ def list_(no_fetch, wallet_name, index, password_file, network_name, as_json):
 # -- claim / submit -------------------------------------------------------------------------
 
 
-def _ticket_from_chat(messenger, wanted: str, me: str):
-    from contracts import flows
-
-    messages = _match(_received(messenger), wanted)
-    if not messages:
-        messenger.receive()  # perhaps it has just arrived
-        messages = _match(_received(messenger), wanted)
-    ids = {m.payload.packet_id for m in messages}
-    if not ids:
-        raise WalletError(
-            f"no red packet {wanted} in your chats (see `hongbao packet list`); an open packet's code works too"
-        )
-    if len(ids) > 1:
-        raise WalletError(f"{len(ids)} packets in your chats start with {wanted}: give more digits")
-    p = messages[-1].payload
-    if p.claim_key:
-        return flows.OpenCode(
-            p.chain_id, p.contract, flows.parse_id(p.packet_id), bytes.fromhex(p.claim_key[2:])
-        ).ticket(me), messages[-1].sender
-    return flows.Ticket.from_authorization(p.chain_id, p.contract, p.packet_id, me, p.slot, p.authorization), messages[
-        -1
-    ].sender
-
-
 def _submit(chain, ticket, report, *, wallet, index, unlocker, other, common, as_json):
     """Send a checked ticket from `wallet`/`index`; returns the JSON result."""
     from contracts import flows
-    from wallet import fees
+    from wallet import fees, transfers
 
     submitter = wallet.account(index).address
     coin = flows.token_of(chain, report.state.token)
     quote = fees.fetch(chain.rpc)
-    back = flows.expected_reimbursement(report.state, quote.base_fee + quote.tiers[common["speed"]].priority_fee)
+    back = flows.expected_reimbursement(
+        report.state,
+        quote.base_fee + quote.tiers[common["speed"]].priority_fee,
+        quote.base_fee,
+        eligible=submitter in (ticket.recipient, report.state.creator),
+    )
     details = [
         (
             "claim",
             f"packet {flows.id_hex(ticket.packet_id)[:18]}... ({'random' if report.state.random else 'equal'} shares, {report.state.shares_left} of {report.state.shares} left, {_amount(report.state.remaining, coin)} remaining)",
         ),
         ("share goes to", ticket.recipient),
+        ("amount", _amount(_share_of(ticket, report.state), coin)),
         ("submitted by", submitter + (" (pays the gas)" if submitter != ticket.recipient else "")),
         (
             "gas reimbursed",
@@ -659,13 +671,19 @@ def _submit(chain, ticket, report, *, wallet, index, unlocker, other, common, as
             else (
                 "no (the packet has no gas deposit)"
                 if not report.state.deposit
+                else "no (only the recipient or the packet's creator is reimbursed)"
+                if submitter not in (ticket.recipient, report.state.creator)
                 else "no (the deposit does not cover this claim)"
             ),
         ),
     ]
+    # simulated at the price the submitter will pay, with a bounded gas limit: a recipient
+    # whose code burns gas only in a real transaction is caught here
+    gas = flows.claim_gas(chain, ticket, submitter, transfers.choose_fees(quote, common["speed"], None, None).max_fee)
     record, receipt = _send_tx(
         chain,
         ticket.draft(submitter),
+        gas=gas,
         wallet=wallet,
         index=index,
         unlocker=unlocker,
@@ -690,8 +708,29 @@ def _submit(chain, ticket, report, *, wallet, index, unlocker, other, common, as
     }
 
 
+def _share_of(ticket, state) -> int:
+    """What the claim pays: a lucky draw's committed share, else remaining / shares left."""
+    if state.random:
+        return ticket.amount
+    return state.remaining if state.shares_left <= 1 else state.remaining // state.shares_left
+
+
+def _read_code(source) -> str:
+    text = source.read(4096).strip()
+    if not text:
+        raise WalletError("no claim code on the input: pass it on stdin (`--code -`) or in a file (`--code FILE`)")
+    return text
+
+
 @packet.command()
-@click.argument("packet_ref", metavar="ID|CODE")
+@click.argument("packet_ref", metavar="ID", required=False)
+@click.option(
+    "--code",
+    "code_source",
+    type=click.File("r", encoding="utf-8"),
+    metavar="FILE",
+    help="Read an open packet's claim code from FILE ('-': stdin). A code is a bearer key: never an argument.",
+)
 @click.option(
     "--submit-from",
     "submit_from",
@@ -709,6 +748,7 @@ def _submit(chain, ticket, report, *, wallet, index, unlocker, other, common, as
 @with_tx_options
 def claim(
     packet_ref,
+    code_source,
     submit_from,
     export,
     wallet_name,
@@ -722,16 +762,25 @@ def claim(
     network_name,
     as_json,
 ):
-    """Claim your share: ID is a packet received in a chat (or an id prefix), CODE an open
-    packet's claim code.
+    """Claim your share: ID is a packet received in a chat (or an id prefix); an open
+    packet's claim code is read with --code FILE or --code - (stdin).
 
-    The claim is a signature anyone may submit, paying the share to you: with ETH for gas
-    your account sends it; without, --submit-from another local account, or --export the
-    ticket for the sender or a relay operator. A packet with a gas deposit reimburses
-    whoever submits it, on chain.
+    The claim is a signature anyone may submit, paying the share to you. With ETH for gas
+    your account sends it. Without, it is sent over the encrypted chat to the packet's
+    creator, whose `chat watch` (or next receiving command) submits it, reimbursed from the
+    packet's gas deposit; or --submit-from another local account, or --export the ticket.
     """
     from contracts import flows
 
+    from .services import packets as service
+
+    if packet_ref and packet_ref.strip().lower().startswith(flows.CODE_PREFIX):
+        raise WalletError(
+            "a claim code is a bearer key and would show in `ps` and your shell history: pass it on stdin "
+            "(`hongbao packet claim --code -`) or in a file (`--code FILE`)"
+        )
+    if (packet_ref is None) == (code_source is None):
+        raise WalletError("give the packet's ID (from a chat) or --code FILE|- (an open packet's claim code)")
     if not export:
         _script_check(as_json, yes)
     wallet, account = sending_account(wallet_name, index)
@@ -739,39 +788,59 @@ def claim(
     chain.verify()
     unlocker = Unlocker(password_file)
     sender = None
-    if packet_ref.strip().lower().startswith(flows.CODE_PREFIX):
-        ticket = flows.OpenCode.parse(packet_ref).ticket(account.address)
-    else:
-        if not re.fullmatch(r"(0x)?[0-9a-fA-F]{4,64}", packet_ref.strip()):
-            raise WalletError(
-                f"{packet_ref!r} is neither a packet id (or prefix) nor a claim code ({flows.CODE_PREFIX}...)"
+    with contextlib.ExitStack() as stack:
+        m = None
+        if code_source is not None:
+            code = flows.OpenCode.parse(_read_code(code_source))
+            if code.chain_id == chain.chain_id:
+                service.recognise(chain, code.contract)
+            ticket = code.ticket(account.address)
+        else:
+            if not re.fullmatch(r"(0x)?[0-9a-fA-F]{4,64}", packet_ref.strip()):
+                raise WalletError(f"{packet_ref!r} is not a packet id or id prefix (0x + hex digits)")
+            m = stack.enter_context(_messenger(unlocker.key(wallet, index)))
+            rows = service.received(chain, _received(m), account.address)
+            if not any(r.valid for r in service.find(rows, packet_ref)):
+                m.receive()  # perhaps it has just arrived
+                rows = service.received(chain, _received(m), account.address)
+            found, ticket = service.claimable(rows, packet_ref)
+            sender = found.message.sender
+        report = flows.check_claim(chain, ticket)
+        coin = flows.token_of(chain, report.state.token)
+        if export:
+
+            def exported() -> None:
+                click.echo(str(ticket))
+                note(
+                    f"anyone can submit this (`hongbao packet submit TICKET`); the share goes only to {ticket.recipient}"
+                )
+
+            emit(
+                as_json,
+                {"ticket": str(ticket), "recipient": ticket.recipient, "packet_id": flows.id_hex(ticket.packet_id)},
+                exported,
             )
-        with _messenger(unlocker.key(wallet, index)) as m:
-            ticket, sender = _ticket_from_chat(m, packet_ref, account.address)
-    report = flows.check_claim(chain, ticket)
-    if export:
+            return
+        if submit_from:
+            name, sponsor_index = parse_account(submit_from)
+            sponsor_wallet = open_wallet(name)
+            sponsor = sponsor_wallet.account(sponsor_index)
+            if sponsor.kind == "watch":
+                raise WalletError(f"{submit_from} ({sponsor.address}) is watch-only: it cannot submit a claim")
+            flows.choose_submitter(chain, ticket, sponsor.address)
+            use_wallet, use_index, other = sponsor_wallet, sponsor_index, sponsor_wallet.name != wallet.name
+        else:
+            try:
+                flows.choose_submitter(chain, ticket)
+            except flows.PacketError:
+                # no ETH for gas: the signed claim goes to the creator over the encrypted chat
+                def chat(m=m):  # opened (unlocked) after the confirmation when not open yet
+                    return m or stack.enter_context(_messenger(unlocker.key(wallet, index)))
 
-        def exported() -> None:
-            click.echo(str(ticket))
-            note(f"anyone can submit this (`hongbao packet submit TICKET`); the share goes only to {ticket.recipient}")
-
-        emit(
-            as_json,
-            {"ticket": str(ticket), "recipient": ticket.recipient, "packet_id": flows.id_hex(ticket.packet_id)},
-            exported,
-        )
-        return
-    if submit_from:
-        name, sponsor_index = parse_account(submit_from)
-        sponsor_wallet = open_wallet(name)
-        sponsor = sponsor_wallet.account(sponsor_index)
-        if sponsor.kind == "watch":
-            raise WalletError(f"{submit_from} ({sponsor.address}) is watch-only: it cannot submit a claim")
-        flows.choose_submitter(chain, ticket, sponsor.address)
-        use_wallet, use_index, other = sponsor_wallet, sponsor_index, sponsor_wallet.name != wallet.name
-    else:
-        flows.choose_submitter(chain, ticket)
-        use_wallet, use_index, other = wallet, index, False
+                data = _request_claim(chat, ticket, report, coin, yes=yes, as_json=as_json)
+                emit(as_json, data, lambda: click.echo(service.CLAIM_SENT))
+                return
+            use_wallet, use_index, other = wallet, index, False
     common = dict(speed=speed, max_fee=max_fee, tip=tip, yes=yes, timeout=timeout)
     data = _submit(
         chain,
@@ -785,6 +854,7 @@ def claim(
         as_json=as_json,
     )
     data["from"] = sender
+    _record_one(chain, ticket.recipient, ticket.contract, ticket.packet_id)
 
     def human() -> None:
         click.echo(f"claimed {data['formatted']} (tx {data['tx']})")
@@ -799,6 +869,82 @@ def claim(
             )
 
     emit(as_json, data, human)
+
+
+def _serve_requests(key: bytes, network_name, m) -> None:
+    """Claims recipients without ETH sent me for my packets, submitted now (as `chat watch` does)."""
+    from rich.markup import escape
+
+    from .services import packets as service
+
+    for event in service.serve_pending(m, key, network_name, {}):
+        note(escape(event["text"]))
+
+
+def _record(chain, me: str, rows) -> None:
+    """Claims of mine among these received packets into the history and the token list."""
+    by_contract: dict[str, list[bytes]] = {}
+    for row in rows:
+        if row.status == "claimed":
+            by_contract.setdefault(row.message.payload.contract, []).append(row.packet_id)
+    for contract, ids in by_contract.items():
+        _record_one(chain, me, contract, *ids)
+
+
+def _record_one(chain, me: str, contract: str, *packet_ids: bytes) -> None:
+    from .services import packets as service
+
+    with contextlib.suppress(WalletError):  # a record is a convenience: the chain has the facts
+        service.record_payments(chain, history(), me, contract, packet_ids)
+
+
+def _request_claim(chat, ticket, report, coin, *, yes: bool, as_json: bool) -> dict:
+    """Preview, confirm, then (unlocking if need be) send the signed claim to the packet's
+    creator over the chat."""
+    from contracts import flows
+    from messaging.chat import configured_relay
+    from wallet.home import home
+
+    from .services import packets as service
+
+    creator = report.state.creator
+    if configured_relay(home()) is None:
+        raise WalletError(
+            "you have no ETH for the claim's gas and no relay to send the claim to the creator over the chat: "
+            "`hongbao relay use URL`, or pass --submit-from WALLET[:INDEX] (a funded account), or --export the ticket"
+        )
+    if not as_json:
+        _grid(
+            [
+                ("claim", f"packet {flows.id_hex(ticket.packet_id)[:18]}..."),
+                ("you receive", _amount(_share_of(ticket, report.state), coin)),
+                ("gas", f"you have no ETH for it: the signed claim goes to the packet's creator {creator}"),
+                (
+                    "who pays",
+                    "the creator submits it, reimbursed from the packet's gas deposit"
+                    if report.state.deposit
+                    else "the creator submits it and pays the gas (the packet has no gas deposit)",
+                ),
+                ("fee for you", "none"),
+            ]
+        )
+    confirm(yes, "Send the claim to the creator?")
+    try:
+        sent = service.request_claim(chat(), ticket, creator)
+    except WalletError as error:
+        raise WalletError(
+            f"you have no ETH for the claim's gas and it could not be sent to the creator over the chat ({error}); "
+            "pass --submit-from WALLET[:INDEX] (a funded account), or --export the ticket for someone to submit"
+        ) from None
+    return {
+        "status": "requested",
+        "packet_id": flows.id_hex(ticket.packet_id),
+        "recipient": ticket.recipient,
+        "creator": creator,
+        "amount": str(_share_of(ticket, report.state)),
+        "formatted": _amount(_share_of(ticket, report.state), coin),
+        "message_id": sent.message_id,
+    }
 
 
 @packet.command()
@@ -874,6 +1020,7 @@ def _report_json(report, coin) -> dict:
             }
             for c in report.claims
         ],
+        "best_luck": None if report.best_luck is None else report.best_luck.recipient,
         "refund": None
         if report.refund is None
         else {"amount": str(report.refund.amount), "deposit": str(report.refund.deposit), "tx": report.refund_tx},
@@ -881,12 +1028,12 @@ def _report_json(report, coin) -> dict:
 
 
 @packet.command()
-@click.argument("packet_ref", metavar="ID|CODE")
+@click.argument("packet_ref", metavar="ID")
 @network_option
 @json_option
 def info(packet_ref, network_name, as_json):
     """Who claimed how much (from the contract's events), what is left, the expiry. ID: a
-    full packet id, an open packet's code, or a prefix of a packet created here."""
+    full packet id, or a prefix of a packet created here (never a claim code: it is a key)."""
     from contracts import flows
 
     chain = connect(network_name)
@@ -923,6 +1070,11 @@ def info(packet_ref, network_name, as_json):
                 ("status", f"{report.status}; {when}"),
             ]
             + ([("greeting", data["greeting"])] if data["greeting"] else [])
+            + (
+                [("手气最佳 (best luck)", f"{report.best_luck.recipient} ({_amount(report.best_luck.amount, coin)})")]
+                if report.best_luck
+                else []
+            )
             + (
                 [
                     (
@@ -993,7 +1145,7 @@ def refund(packet_ref, wallet_name, index, speed, max_fee, tip, yes, timeout, pa
     coin = flows.token_of(chain, report.state.token)
     details = [
         (
-            "refund",
+            "you receive",
             f"packet {flows.id_hex(packet_id)[:18]}...: {_amount(report.state.remaining, coin)} left"
             + (
                 f" + {format_units(report.state.deposit, ETH_DECIMALS)} ETH gas deposit" if report.state.deposit else ""
@@ -1018,6 +1170,7 @@ def refund(packet_ref, wallet_name, index, speed, max_fee, tip, yes, timeout, pa
         details=details,
     )
     event = flows.refunded_in(receipt, contract, packet_id)
+    _record_one(chain, account.address, contract, packet_id)
     data = {
         "packet_id": flows.id_hex(packet_id),
         "creator": account.address,

@@ -25,6 +25,7 @@ Every refusal is a `PacketError` (a `WalletError`: one line, no secret).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Iterable
@@ -43,11 +44,13 @@ from wallet.transfers import Draft, Reverted
 from . import redpacket as rp
 
 CONTRACT_KEY = "red_packet"  # [networks.<name>.contracts] entry written by `hongbao contracts deploy`
+RECOGNISED_KEY = "red_packet_recognised"  # a RedPacket a chat message named, recognised by its code (claims only)
 MAX_DURATION = 365 * 86_400
 MAX_TOTAL = 2**96 - 1
 MAX_DEPOSIT = 2**80 - 1
 MAX_SLOT = 2**16 - 1
-CLAIM_GAS_ALLOWANCE = 100_000  # RedPacket.CLAIM_GAS_ALLOWANCE
+CLAIM_GAS_ALLOWANCE = rp.CLAIM_GAS_ALLOWANCE
+DEFAULT_MAX_TIP = 2 * 10**9  # wei per gas above the base fee a claim's reimbursement pays at most
 # Themes travel by name in chat payloads and as their index on chain (uint32 `theme`).
 THEMES = ("classic", "spring-festival", "birthday", "wedding", "mid-autumn", "thanks")
 CODE_PREFIX = "hongbao:redpacket:"
@@ -83,10 +86,17 @@ def id_hex(packet_id: bytes) -> str:
     return "0x" + packet_id.hex()
 
 
-def contract_of(network: Network) -> str:
-    """The network's RedPacket contract (config), or a PacketError saying how to get one."""
-    contract = network.contracts.get(CONTRACT_KEY)
+def contract_of(network: Network, *, creating: bool = False) -> str:
+    """The network's RedPacket contract (config), or a PacketError saying how to get one.
+    Only a creator is told to deploy: a recipient's client records the contract by itself
+    from the first packet message it checks."""
+    contract = network.contracts.get(CONTRACT_KEY) or (None if creating else network.contracts.get(RECOGNISED_KEY))
     if not contract:
+        if not creating:
+            raise PacketError(
+                f"no RedPacket contract is recorded on {network.name} yet: claim from a chat message "
+                "(`hongbao packet list`, `hongbao packet claim ID`), or use the packet's claim code"
+            )
         hint = (
             "run `hongbao contracts deploy`"
             if network.is_local
@@ -173,6 +183,8 @@ class Authorization:
     recipient: str
     slot: int
     signature: bytes  # 65 bytes r || s || v
+    amount: int = 0  # a lucky draw's committed share for this slot (0: a fixed split)
+    proof: tuple[bytes, ...] = ()  # its Merkle sum proof
 
 
 @dataclass(frozen=True)
@@ -189,6 +201,7 @@ class Plan:
     theme: str = THEMES[0]
     token: Token | None = None
     recipients: tuple[str, ...] = ()  # slot i belongs to recipients[i]
+    split: rp.Split | None = None  # a lucky draw's committed split (slot i gets split.amounts[i])
 
     @property
     def open(self) -> bool:
@@ -207,9 +220,10 @@ class Plan:
             raise PacketError("an open packet has no per-recipient authorizations: share its claim code")
         slot = self.slot_of(recipient)
         who = self.recipients[slot]
-        return Authorization(
-            who, slot, rp.sign_claim(self.claim_key, self.chain_id, self.contract, self.packet_id, who, slot)
-        )
+        signature = rp.sign_claim(self.claim_key, self.chain_id, self.contract, self.packet_id, who, slot)
+        if self.split is None:
+            return Authorization(who, slot, signature)
+        return Authorization(who, slot, signature, self.split.amounts[slot], self.split.proofs[slot])
 
     def authorizations(self) -> list[Authorization]:
         return [self.authorization(r) for r in self.recipients]
@@ -240,6 +254,8 @@ def plan_create(
     recipients: Iterable[str] = (),
     nonce: bytes | None = None,
     claim_key: bytes | None = None,
+    max_tip: int = DEFAULT_MAX_TIP,
+    amounts: Iterable[int] | None = None,
 ) -> Plan:
     """Check the numbers against RedPacket's rules (in words) and fix the packet's id."""
     creator, contract = addr.parse(creator), addr.parse(contract)
@@ -252,6 +268,16 @@ def plan_create(
         raise PacketError(f"at most {MAX_SLOT + 1} recipients")
     if not 1 <= shares <= rp.MAX_SHARES:
         raise PacketError(f"shares must be 1 to {rp.MAX_SHARES}, not {shares}")
+    if people and shares > len(people):
+        raise PacketError(
+            f"{shares} shares for {len(people)} recipient(s): each recipient claims one share, so the rest could never be "
+            f"claimed; use --shares {len(people)} or fewer, or --open for a code anyone you give it to can claim"
+        )
+    if random and open:
+        raise PacketError(
+            "a lucky draw (--random) needs named recipients (--to): an open packet's claimers could choose their "
+            "share, so open packets split evenly"
+        )
     if total < shares:
         raise PacketError(
             f"the total ({format_amount(total, token)}) is smaller than the number of shares ({shares}): each share needs at least one base unit"
@@ -262,6 +288,8 @@ def plan_create(
         raise PacketError("the expiry must be 1 second to 365 days from now")
     if not 0 <= deposit <= MAX_DEPOSIT:
         raise PacketError("the gas deposit is too large")
+    if not 0 <= max_tip < 2**96:
+        raise PacketError("the maximum tip is too large")
     if len(greeting) > 512:
         raise PacketError("the greeting is too long (512 characters at most)")
     number = theme_number(theme)
@@ -282,9 +310,17 @@ def plan_create(
         open=open,
         theme=number,
         greeting=rp.encode_greeting(greeting),
+        max_tip=max_tip,
     )
+    split = None
+    if random:
+        drawn = list(amounts) if amounts is not None else rp.draw_split(total, shares)
+        if len(drawn) != shares or sum(drawn) != total or min(drawn) < 1:
+            raise PacketError("the lucky draw's split does not add up to the packet's total")
+        split = rp.split_tree(drawn)
+        params = dataclasses.replace(params, root=split.root)
     packet = rp.packet_id(chain_id, contract, creator, nonce)
-    return Plan(chain_id, contract, creator, params, packet, claim_key, greeting, theme, token, people)
+    return Plan(chain_id, contract, creator, params, packet, claim_key, greeting, theme, token, people, split)
 
 
 def approve_draft(chain: Chain, plan: Plan) -> Draft | None:
@@ -322,6 +358,20 @@ def created_in(receipt: dict[str, Any], plan: Plan) -> rp.Created:
 
 
 # -- codes and tickets -----------------------------------------------------------------------
+
+MAX_PROOF = 16  # 2^16 slots at most: a longer proof is not one of ours
+
+
+def parse_proof(text: str) -> tuple[bytes, ...]:
+    """A Merkle proof written as one hex string of 32-byte nodes (ValueError if it is not)."""
+    raw = bytes.fromhex(text.strip().removeprefix("0x"))
+    if len(raw) % 32 or len(raw) > 32 * MAX_PROOF:
+        raise ValueError("a proof is up to 16 nodes of 32 bytes")
+    return tuple(raw[i : i + 32] for i in range(0, len(raw), 32))
+
+
+def proof_hex(proof: Iterable[bytes]) -> str:
+    return "0x" + b"".join(proof).hex()
 
 
 def _fields(text: str, prefix: str, count: int, what: str) -> list[str]:
@@ -380,7 +430,9 @@ class OpenCode:
 @dataclass(frozen=True, slots=True)
 class Ticket:
     """A signed claim: anyone may submit it and the share goes to `recipient`, never to the
-    submitter. `hongbao:claim:<chain id>:<contract>:<id>:<recipient>:<slot>:<signature>`."""
+    submitter. `hongbao:claim:<chain id>:<contract>:<id>:<recipient>:<slot>:<signature>`, and
+    for a lucky draw `:<amount>:<proof>` (the slot's committed share and its Merkle proof,
+    32-byte nodes in one hex string)."""
 
     chain_id: int
     contract: str
@@ -388,36 +440,60 @@ class Ticket:
     recipient: str
     slot: int
     signature: bytes
+    amount: int = 0
+    proof: tuple[bytes, ...] = ()
 
     def __str__(self) -> str:
-        return f"{TICKET_PREFIX}{self.chain_id}:{self.contract}:{id_hex(self.packet_id)}:{self.recipient}:{self.slot}:0x{self.signature.hex()}"
+        text = f"{TICKET_PREFIX}{self.chain_id}:{self.contract}:{id_hex(self.packet_id)}:{self.recipient}:{self.slot}:0x{self.signature.hex()}"
+        if self.amount:
+            text += f":{self.amount}:0x{b''.join(self.proof).hex()}"
+        return text
 
     @classmethod
     def parse(cls, text: str) -> Ticket:
-        chain, contract, packet, recipient, slot, signature = _fields(text, TICKET_PREFIX, 6, "a claim ticket")
+        body = text.strip()
+        count = 8 if body.count(":") >= 9 else 6
+        fields = _fields(body, TICKET_PREFIX, count, "a claim ticket")
+        chain, contract, packet, recipient, slot, signature = fields[:6]
         try:
             sig = bytes.fromhex(signature.removeprefix("0x"))
+            amount, proof = (int(fields[6]), parse_proof(fields[7])) if count == 8 else (0, ())
             ticket = cls(
-                _chain_id(chain), addr.parse(contract), parse_id(packet), addr.parse(recipient), int(slot), sig
+                _chain_id(chain),
+                addr.parse(contract),
+                parse_id(packet),
+                addr.parse(recipient),
+                int(slot),
+                sig,
+                amount,
+                proof,
             )
         except (WalletError, ValueError):
             raise PacketError("the claim ticket is damaged; ask for it again") from None
-        if len(sig) != 65 or not 0 <= ticket.slot <= MAX_SLOT:
-            raise PacketError("the claim ticket is damaged (signature or slot); ask for it again")
+        if len(sig) != 65 or not 0 <= ticket.slot <= MAX_SLOT or not 0 <= amount <= MAX_TOTAL:
+            raise PacketError("the claim ticket is damaged (signature, slot or amount); ask for it again")
         return ticket
 
     @classmethod
     def from_authorization(
-        cls, chain_id: int, contract: str, packet_id: bytes | str, recipient: str, slot: int, signature: bytes | str
+        cls,
+        chain_id: int,
+        contract: str,
+        packet_id: bytes | str,
+        recipient: str,
+        slot: int,
+        signature: bytes | str,
+        amount: int = 0,
+        proof: Iterable[bytes] = (),
     ) -> Ticket:
         """The ticket of an authorization received in a chat (a `red_packet` payload)."""
         sig = signature if isinstance(signature, bytes) else bytes.fromhex(signature.removeprefix("0x"))
         packet = packet_id if isinstance(packet_id, bytes) else parse_id(packet_id)
-        return cls(chain_id, addr.parse(contract), packet, addr.parse(recipient), slot, sig)
+        return cls(chain_id, addr.parse(contract), packet, addr.parse(recipient), slot, sig, amount, tuple(proof))
 
     @property
     def data(self) -> bytes:
-        return rp.claim_data(self.packet_id, self.recipient, self.slot, self.signature)
+        return rp.claim_data(self.packet_id, self.recipient, self.slot, self.signature, self.amount, self.proof)
 
     def signer(self) -> str | None:
         try:
@@ -480,6 +556,14 @@ class Report:
     @property
     def claimed(self) -> int:
         return sum(c.amount for c in self.claims)
+
+    @property
+    def best_luck(self) -> ClaimRecord | None:
+        """手气最佳: the biggest share of a lucky draw, once every share is claimed (the first
+        such claim on a tie)."""
+        if not self.state.random or self.state.shares_left or not self.claims:
+            return None
+        return max(self.claims, key=lambda c: c.amount)
 
     def claimed_by(self, who: str) -> int | None:
         """What `who` received (None: no claim of theirs)."""
@@ -598,18 +682,26 @@ def my_claims(chain: Chain, contract: str, packet_ids: Iterable[bytes], me: str)
 # -- claiming --------------------------------------------------------------------------------
 
 
+def check_contract(chain: Chain, contract: str) -> str:
+    """`contract` if its runtime code is our RedPacket's (the committed artifact's code hash);
+    a one-line PacketError otherwise: a packet message may name any contract, and a
+    stranger's could be made to look like a packet."""
+    contract = addr.parse(contract)
+    if not rp.is_ours(chain.rpc, contract):
+        raise PacketError(
+            f"this packet names contract {contract} on {chain.network.name}, which is not a Hongbao RedPacket "
+            "(its code is not ours); refusing to call it: ignore the message"
+        )
+    return contract
+
+
 def check_ticket_origin(chain: Chain, ticket: Ticket) -> None:
-    """The ticket names this network and its RedPacket contract: a packet message pointing at
-    any other contract is refused (a stranger's contract could be made to look like a packet)."""
+    """The ticket names this network and a contract whose code is our RedPacket's."""
     if ticket.chain_id != chain.chain_id:
         raise PacketError(
             f"this packet is on chain {ticket.chain_id}, but network {chain.network.name} is chain {chain.chain_id}: pick its network with --network"
         )
-    expected = contract_of(chain.network)
-    if ticket.contract != expected:
-        raise PacketError(
-            f"this packet names contract {ticket.contract}, not {chain.network.name}'s RedPacket {expected}; refusing to call an unknown contract"
-        )
+    check_contract(chain, ticket.contract)
 
 
 def check_claim(chain: Chain, ticket: Ticket) -> Report:
@@ -621,6 +713,11 @@ def check_claim(chain: Chain, ticket: Ticket) -> Report:
     if ticket.signer() != state.claim_key:
         raise PacketError(
             f"this claim authorization is not valid for {ticket.recipient} on packet {id_hex(ticket.packet_id)[:10]}...; ask the sender for your own"
+        )
+    if state.random and not rp.verify_share(state.root, ticket.slot, ticket.amount, ticket.proof):
+        raise PacketError(
+            f"this lucky-draw share ({ticket.amount} units for slot {ticket.slot}) is not the one packet "
+            f"{id_hex(ticket.packet_id)[:10]}... committed to; ask the sender for your own"
         )
     if state.open:
         already = rp.claimed_by(chain.rpc, ticket.contract, ticket.packet_id, ticket.recipient)
@@ -647,11 +744,49 @@ def _amount(chain: Chain, state: rp.PacketState, units: int) -> str:
     return format_amount(units, token_of(chain, state.token))
 
 
-def expected_reimbursement(state: rp.PacketState, gas_price: int) -> int:
-    """What the submitter of the next claim gets back from the gas deposit, at `gas_price`."""
-    if state.shares_left == 0:
+def expected_reimbursement(
+    state: rp.PacketState, gas_price: int, base_fee: int | None = None, *, eligible: bool = True
+) -> int:
+    """The most the submitter of the next claim gets back from the gas deposit, at
+    `gas_price` (bounded by `base_fee` + the packet's max tip when given). Only the
+    recipient or the creator is `eligible`: anyone else submitting is paid nothing."""
+    if state.shares_left == 0 or not eligible:
         return 0
-    return min(state.deposit // state.shares_left, CLAIM_GAS_ALLOWANCE * gas_price)
+    price = gas_price if base_fee is None else min(gas_price, base_fee + state.max_tip)
+    return min(state.deposit // state.shares_left, CLAIM_GAS_ALLOWANCE * price)
+
+
+CLAIM_GAS_LIMIT = 150_000  # a claim never needs more; a recipient that burns gas is refused
+
+
+def claim_gas(chain: Chain, ticket: Ticket, submitter: str, gas_price: int) -> int:
+    """Simulate the claim from `submitter` at the gas price it will really pay (a recipient
+    contract can burn gas only when the price is real) and return a gas limit for it; a
+    PacketError if it would fail or needs more than CLAIM_GAS_LIMIT."""
+    call = {
+        "from": addr.parse(submitter),
+        "to": ticket.contract,
+        "data": "0x" + ticket.data.hex(),
+        "gasPrice": hex(gas_price),
+        "gas": hex(CLAIM_GAS_LIMIT * 4),
+    }
+    try:
+        gas = to_int(chain.rpc.call("eth_estimateGas", call, "pending"))
+    except RpcError as error:
+        if "revert" in error.rpc_message.lower() or error.code == 3:
+            raise PacketError(
+                f"the claim would fail ({rp.explain_revert(revert_data(error))}); nothing was sent"
+            ) from None
+        if "gas" in error.rpc_message.lower():
+            gas = CLAIM_GAS_LIMIT * 4
+        else:
+            raise
+    if gas > CLAIM_GAS_LIMIT:
+        raise PacketError(
+            f"the claim for {ticket.recipient} would use {gas:,} gas (a claim needs under {CLAIM_GAS_LIMIT:,}): the "
+            "recipient's code burns gas; not submitted"
+        )
+    return min(CLAIM_GAS_LIMIT, gas * 6 // 5)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,8 @@ class Kept:
     sealed_key: str  # hex: SecretBox under a key derived from the creator's account key
     tx: str | None = None
     block: int | None = None
+    split: tuple[str, ...] = ()  # a lucky draw's amounts per slot (base units, decimal)
+    random: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,7 +60,7 @@ class Kept:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Kept:
-        return cls(**{**data, "recipients": tuple(data.get("recipients", ()))})
+        return cls(**{**data, "recipients": tuple(data.get("recipients", ())), "split": tuple(data.get("split", ()))})
 
 
 def _box(account_key: bytes) -> SecretBox:
@@ -121,6 +123,8 @@ class Keeper:
             to,
             int(now if now is not None else time.time()),
             bytes(sealed).hex(),
+            split=tuple(str(a) for a in plan.split.amounts) if plan.split else (),
+            random=plan.params.random,
         )
         with self._locked():
             data = self._load()
@@ -193,6 +197,8 @@ class Keeper:
             recipients=kept.recipients,
             nonce=nonce,
             claim_key=key,
+            random=kept.random,
+            amounts=[int(a) for a in kept.split] if kept.random else None,
         )
         if id_hex(plan.packet_id) != kept.packet_id:
             raise PacketError(

@@ -8,7 +8,9 @@ secp256k1 signature each.
 
 from __future__ import annotations
 
+import random as _random
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,15 +22,19 @@ from wallet.errors import InvalidKey
 from wallet.rpc import Rpc
 
 DOMAIN_NAME = "Hongbao RedPacket"
-DOMAIN_VERSION = "1"
+DOMAIN_VERSION = "2"
 CLAIM_TYPE = "Claim(bytes32 packetId,address recipient,uint256 slot)"
 CLAIM_TYPEHASH = keccak(CLAIM_TYPE.encode())
 DOMAIN_TYPEHASH = keccak(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
 MAX_SHARES = 500
 ZERO = "0x" + "00" * 20
 
-CREATE = "create((bytes32,address,uint256,uint256,uint256,address,uint256,bool,bool,uint32,bytes32))"
-CLAIM = "claim(bytes32,address,uint256,bytes32,bytes32)"
+CREATE = "create((bytes32,address,uint256,uint256,uint256,address,uint256,uint256,bool,bool,uint32,bytes32,bytes32))"
+CLAIM = "claim(bytes32,address,uint256,bytes32,bytes32,uint256,bytes32[])"
+CLAIM_TYPES = ("bytes32", "address", "uint256", "bytes32", "bytes32", "uint256", "bytes32[]")
+SUM_BITS = 96
+SUM_MASK = (1 << SUM_BITS) - 1
+CLAIM_GAS_ALLOWANCE = 100_000  # RedPacket.CLAIM_GAS_ALLOWANCE
 REFUND = "refund(bytes32)"
 
 CREATED_TOPIC = keccak(
@@ -61,6 +67,8 @@ ERRORS = {
         "AlreadyRefunded": "the packet was already refunded",
         "NothingToRefund": "nothing is left to refund",
         "EthTransferFailed": "the recipient refused the ETH",
+        "BadSplit": "a lucky draw needs named recipients and a split committed to its total (open packets split evenly)",
+        "BadProof": "the share's amount or proof does not match the packet's committed split",
         "ReentrancyGuardReentrantCall": "re-entrant call refused",
     }.items()
 }
@@ -86,6 +94,8 @@ class CreateParams:
     open: bool = False
     theme: int = 0
     greeting: bytes = b""  # <= 32 bytes, see encode_greeting
+    max_tip: int = 0  # wei per gas above the base fee a reimbursement pays at most
+    root: bytes = b"\0" * 32  # random split: the Merkle sum root of the split (see split_tree)
 
     @property
     def value(self) -> int:
@@ -140,10 +150,12 @@ def create_data(p: CreateParams) -> bytes:
         p.duration,
         p.claim_key,
         p.deposit,
+        p.max_tip,
         p.random,
         p.open,
         p.theme,
         p.greeting,
+        p.root,
     )
 
 
@@ -198,9 +210,119 @@ def compact(signature: bytes) -> tuple[bytes, bytes]:
     return signature[:32], vs.to_bytes(32, "big")
 
 
-def claim_data(packet: bytes, recipient: str, slot: int, signature: bytes) -> bytes:
+def claim_data(
+    packet: bytes, recipient: str, slot: int, signature: bytes, amount: int = 0, proof: Sequence[bytes] = ()
+) -> bytes:
+    """A claim's calldata; `amount` and `proof` are a random packet's committed share and its
+    Merkle sum proof (see `split_tree`), 0 and empty for a fixed one."""
     r, vs = compact(signature)
-    return abi.call_data(CLAIM, packet, recipient, slot, r, vs)
+    args = (packet, addr.parse(recipient), slot, r, vs, amount, list(proof))
+    return abi.selector(CLAIM) + abi.encode(CLAIM_TYPES, args)
+
+
+# -- lucky draws: the split is drawn by the creator's client and committed on chain ---------
+
+
+def draw_split(total: int, shares: int, rng: _random.Random | None = None) -> list[int]:
+    """A lucky-draw split of `total` base units into `shares` positive amounts: the
+    double-average rule (each draw uniform in [1, 2 x the current average), the last takes
+    what remains) from a CSPRNG, then shuffled so that every slot has the same expected
+    share, total / shares."""
+    if not 1 <= shares <= total:
+        raise ValueError("each share needs at least one base unit")
+    draw = rng or _random.SystemRandom()
+    amounts, remaining = [], total
+    for left in range(shares, 1, -1):
+        ceiling = 2 * remaining // left  # >= 2, as remaining >= left
+        amount = 1 + draw.randrange(ceiling - 1)
+        amounts.append(amount)
+        remaining -= amount
+    amounts.append(remaining)
+    draw.shuffle(amounts)
+    return amounts
+
+
+def _node(left: int, right: int, total: int) -> int:
+    digest = int.from_bytes(keccak(left.to_bytes(32, "big") + right.to_bytes(32, "big")), "big")
+    return (digest & ~SUM_MASK & (2**256 - 1)) | total
+
+
+def leaf(slot: int, amount: int) -> int:
+    """A split's leaf as RedPacket hashes it: keccak(slot, amount)'s top 160 bits | amount."""
+    return _node(slot, amount, amount)
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A committed lucky-draw split: amounts[slot], the root the packet stores, and one
+    proof per slot (the sibling nodes from the leaf up)."""
+
+    amounts: tuple[int, ...]
+    root: bytes
+    proofs: tuple[tuple[bytes, ...], ...]
+
+
+def split_tree(amounts: Sequence[int]) -> Split:
+    """The Merkle sum tree over (slot, amount) leaves, padded with empty (0) nodes to a
+    power of two: each node is the top 160 bits of keccak(left, right) and, in its low 96
+    bits, the sum of the leaves below. The root's low 96 bits are the total."""
+    if not amounts or any(not 0 < a <= SUM_MASK for a in amounts) or sum(amounts) > SUM_MASK:
+        raise ValueError("a split is one or more positive amounts summing below 2^96")
+    level = [leaf(slot, amount) for slot, amount in enumerate(amounts)]
+    width = 1
+    while width < len(level):
+        width *= 2
+    level += [0] * (width - len(level))
+    levels = [level]
+    while len(level) > 1:
+        level = [_node(level[i], level[i + 1], (level[i] + level[i + 1]) & SUM_MASK) for i in range(0, len(level), 2)]
+        levels.append(level)
+    proofs = []
+    for slot in range(len(amounts)):
+        index, path = slot, []
+        for nodes in levels[:-1]:
+            path.append(nodes[index ^ 1].to_bytes(32, "big"))
+            index >>= 1
+        proofs.append(tuple(path))
+    return Split(tuple(amounts), level[0].to_bytes(32, "big"), tuple(proofs))
+
+
+def verify_share(root: bytes, slot: int, amount: int, proof: Sequence[bytes]) -> bool:
+    """What the contract checks: does (slot, amount) with `proof` lead to `root`?"""
+    if not 0 <= amount <= SUM_MASK:
+        return False
+    node, index = leaf(slot, amount), slot
+    for raw in proof:
+        sibling = int.from_bytes(raw, "big")
+        total = (node & SUM_MASK) + (sibling & SUM_MASK)
+        if total > SUM_MASK:
+            return False
+        node = _node(node, sibling, total) if index % 2 == 0 else _node(sibling, node, total)
+        index >>= 1
+    return index == 0 and node.to_bytes(32, "big") == root
+
+
+def bounded_reimbursement(gas_used: int, gas_price: int, base_fee: int, max_tip: int, share: int) -> int:
+    """The most a claim's submitter gets back: min(share of the deposit, min(gas, allowance)
+    x min(gas price, base fee + max tip))."""
+    return min(share, min(gas_used, CLAIM_GAS_ALLOWANCE) * min(gas_price, base_fee + max_tip))
+
+
+# -- recognising our contract by its code -------------------------------------------------
+
+
+def code_hash() -> bytes:
+    """keccak of RedPacket's runtime code in the committed artifact (it has no immutables,
+    so every deployment's `eth_getCode` is exactly this code)."""
+    from .artifacts import load
+
+    return keccak(load("RedPacket").deployed_bytecode)
+
+
+def is_ours(rpc: Rpc, contract: str) -> bool:
+    """Is the code at `contract` our RedPacket (the committed artifact's runtime code)?"""
+    code = rpc.call("eth_getCode", addr.parse(contract), "latest")
+    return isinstance(code, str) and code.startswith("0x") and keccak(bytes.fromhex(code[2:])) == code_hash()
 
 
 def refund_data(packet: bytes) -> bytes:
@@ -223,6 +345,8 @@ class PacketState:
     random: bool
     open: bool
     refunded: bool
+    root: bytes = b"\0" * 32
+    max_tip: int = 0
 
 
 def _call(rpc: Rpc, contract: str, data: bytes) -> bytes:
@@ -238,7 +362,7 @@ def read_packet(rpc: Rpc, contract: str, packet: bytes) -> PacketState | None:
         if "revert" in error.rpc_message.lower() or error.code == 3:
             return None  # UnknownPacket
         raise
-    words = [out[i : i + 32] for i in range(0, 11 * 32, 32)]
+    words = [out[i : i + 32] for i in range(0, 13 * 32, 32)]
     token = abi.decode_address(words[1])
     remaining, deposit, expiry, shares, shares_left = (abi.decode_uint(w) for w in words[3:8])
     random, open_, refunded = (bool(abi.decode_uint(w)) for w in words[8:11])
@@ -254,6 +378,8 @@ def read_packet(rpc: Rpc, contract: str, packet: bytes) -> PacketState | None:
         random,
         open_,
         refunded,
+        words[11],
+        abi.decode_uint(words[12]),
     )
 
 

@@ -98,12 +98,15 @@ class RedPacket:
     total: str | None = None  # base units, as a decimal string (informational: the chain decides)
     shares: int | None = None
     group_id: str | None = None
+    amount: str | None = None  # a lucky draw: this slot's committed share (base units, decimal)
+    proof: str | None = None  # ...and its Merkle sum proof (0x + 32-byte nodes)
 
     def validate(self) -> None:
         _group(self.group_id)
         _uint(self.chain_id, "chain_id")
         _address(self.contract, "contract")
         _hex32(self.packet_id, "packet_id")
+        _share(self.amount, self.proof)
         _text(self.greeting, "greeting", 512)
         _text(self.theme, "theme", 64)
         if (self.authorization is None) == (self.claim_key is None):
@@ -125,6 +128,42 @@ class RedPacket:
             _decimal(self.total, "total")
         if self.shares is not None:
             _uint(self.shares, "shares")
+
+
+def _share(amount: Any, proof: Any) -> None:
+    if (amount is None) != (proof is None):
+        raise PayloadError("a lucky-draw share carries both its amount and its proof")
+    if amount is not None:
+        _decimal(amount, "amount")
+        if not isinstance(proof, str) or not _HEX.match(proof) or (len(proof) - 2) % 64 or len(proof) > 2 + 64 * 16:
+            raise PayloadError("a proof is up to 16 nodes of 32 bytes, as 0x + hex")
+
+
+@dataclass(frozen=True, slots=True)
+class RedPacketClaim:
+    """A recipient's signed claim, sent back to the packet's creator to submit (the
+    recipient has no ETH for gas): the fields of a claim ticket. The share always goes to
+    `recipient`; whoever submits pays the gas (reimbursed from the packet's deposit)."""
+
+    TYPE: ClassVar[str] = "red_packet_claim"
+    chain_id: int
+    contract: str
+    packet_id: str
+    recipient: str
+    slot: int
+    signature: str  # 0x + 65 bytes
+    amount: str | None = None
+    proof: str | None = None
+
+    def validate(self) -> None:
+        _uint(self.chain_id, "chain_id")
+        _address(self.contract, "contract")
+        _hex32(self.packet_id, "packet_id")
+        _address(self.recipient, "recipient")
+        _uint(self.slot, "slot")
+        if not isinstance(self.signature, str) or not _HEX.match(self.signature) or len(self.signature) != 132:
+            raise PayloadError("a claim signature is 65 bytes")
+        _share(self.amount, self.proof)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,8 +232,8 @@ class Unknown:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-KNOWN = {cls.TYPE: cls for cls in (Text, RedPacket, Payment, Receipt, GroupControl)}
-Payload = Text | RedPacket | Payment | Receipt | GroupControl | Unknown
+KNOWN = {cls.TYPE: cls for cls in (Text, RedPacket, Payment, Receipt, GroupControl, RedPacketClaim)}
+Payload = Text | RedPacket | Payment | Receipt | GroupControl | RedPacketClaim | Unknown
 
 
 def type_of(payload: Payload) -> str:

@@ -17,6 +17,7 @@ from messaging.payloads import (
     Payment,
     Receipt,
     RedPacket,
+    RedPacketClaim,
     Text,
     Unknown,
     decode,
@@ -54,6 +55,11 @@ EXAMPLES = {
     ),
     "red-packet-slot-0": RedPacket(1, CONTRACT, HASH, slot=0, authorization=SIG65),
     "red-packet-open": RedPacket(31337, CONTRACT, HASH, claim_key=KEY32, total="0", shares=0),
+    "red-packet-lucky": RedPacket(
+        31337, CONTRACT, HASH, slot=1, authorization=SIG65, amount="7", proof=HASH + "cd" * 32
+    ),
+    "red-packet-claim": RedPacketClaim(31337, CONTRACT, HASH, ADDR, 2, SIG65),
+    "red-packet-claim-lucky": RedPacketClaim(31337, CONTRACT, HASH, ADDR, 0, SIG65, amount="5", proof=HASH),
     "payment-eth": Payment(31337, HASH, "1500000000000000000", note="晚饭 🍜"),
     "payment-token": Payment(1, HASH, "0", token=ADDR, group_id=GID),
     "receipt-delivered": Receipt("delivered", (MID,)),
@@ -113,7 +119,14 @@ def test_exact_bytes():
 
 
 def test_types():
-    assert {cls.TYPE for cls in payloads.KNOWN.values()} == {"text", "red_packet", "payment", "receipt", "group"}
+    assert {cls.TYPE for cls in payloads.KNOWN.values()} == {
+        "text",
+        "red_packet",
+        "payment",
+        "receipt",
+        "group",
+        "red_packet_claim",
+    }
     assert type_of(Unknown("x")) == "x"
 
 
@@ -166,6 +179,11 @@ INVALID = {
     "text-group-int": Text("x", group_id=7),
     # RedPacket
     "rp-bad-address": RedPacket(**{**RP, "contract": "0x1234"}),
+    "rp-amount-without-proof": RedPacket(**{**RP, "amount": "5"}),
+    "rp-proof-not-nodes": RedPacket(**{**RP, "amount": "5", "proof": "0x" + "ab" * 31}),
+    "rp-proof-too-long": RedPacket(**{**RP, "amount": "5", "proof": "0x" + "ab" * 32 * 17}),
+    "claim-bad-signature": RedPacketClaim(31337, CONTRACT, HASH, ADDR, 0, "0x" + "cd" * 64),
+    "claim-bad-recipient": RedPacketClaim(31337, CONTRACT, HASH, "0x1234", 0, SIG65),
     "rp-bad-checksum": RedPacket(**{**RP, "contract": CONTRACT.replace("5FbDB", "5fBdb")}),
     "rp-contract-none": RedPacket(**{**RP, "contract": None}),
     "rp-contract-int": RedPacket(**{**RP, "contract": 12}),

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from conftest import start_anvil, stop_anvil
+from eth_hash.auto import keccak
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
@@ -41,7 +42,6 @@ from test_redpacket import (
     eth_call,
     events,
     expect_error,
-    expected_share,
     fee_of,
     gas_cost,
     key_for,
@@ -94,6 +94,8 @@ class Model:
     refunded: int | None = None
     refunded_deposit: int = 0
     next_slot: int = 0
+    max_tip: int = 0
+    split: rp.Split | None = None  # a random packet's committed split
 
 
 class RedPacketMachine(RuleBasedStateMachine):
@@ -158,14 +160,19 @@ class RedPacketMachine(RuleBasedStateMachine):
         open_=st.booleans(),
         duration=st.sampled_from([1, 2, 60, 3_600, DAY, DAY, 3 * DAY, 7 * DAY, 365 * DAY]),
         reuse=st.sampled_from([False] * 5 + [True]),
+        max_tip=st.sampled_from([0, GWEI, 10 * GWEI]),
     )
-    def create(self, creator, kind, shares, extra, deposit, random, open_, duration, reuse):
+    def create(self, creator, kind, shares, extra, deposit, random, open_, duration, reuse, max_tip):
         creator = self.creators[creator]
         token = self._token_of(kind)
         total = shares + extra
         reused = reuse and bool(self.nonces[creator])
         nonce = self.nonces[creator][0] if reused else self._next("nonce")
         key = self._next("claim key")
+        arrived = total - fee_of(total) if kind == "fee" else total
+        # a lucky draw is drawn by the creator's client, for what will arrive
+        split = rp.split_tree(rp.draw_split(arrived, shares)) if random and not open_ and arrived >= shares else None
+        root = split.root if split else keccak(b"some root") if random else bytes(32)
         p = rp.CreateParams(
             nonce=nonce,
             total=total,
@@ -176,11 +183,15 @@ class RedPacketMachine(RuleBasedStateMachine):
             deposit=deposit,
             random=random,
             open=open_,
+            max_tip=max_tip,
+            root=root,
         )
-        arrived = total - fee_of(total) if kind == "fee" else total
         data = rp.create_data(p)
         if reused:
             self._expect(creator, data, "PacketExists", p.value)
+            return
+        if random and open_:
+            self._expect(creator, data, "BadSplit", p.value)
             return
         if arrived < shares:
             self._expect(creator, data, "TotalBelowShares", p.value)
@@ -225,6 +236,8 @@ class RedPacketMachine(RuleBasedStateMachine):
                 arrived,
                 deposit,
                 shares,
+                max_tip=max_tip,
+                split=split,
             )
         )
 
@@ -232,7 +245,9 @@ class RedPacketMachine(RuleBasedStateMachine):
         which=st.integers(0, 10**6),
         recipient=st.integers(0, 5),
         submitter=st.sampled_from(["self", 0, 1, 2, 3]),
-        variant=st.sampled_from(["valid"] * 5 + ["duplicate", "duplicate", "wrong key", "redirect", "other packet"]),
+        variant=st.sampled_from(
+            ["valid"] * 5 + ["duplicate", "duplicate", "wrong key", "redirect", "other packet", "greedy"]
+        ),
         pick=st.integers(0, 1_000),
         price=st.sampled_from([None, None, GWEI, 3 * GWEI]),
     )
@@ -267,17 +282,25 @@ class RedPacketMachine(RuleBasedStateMachine):
         elif variant == "other packet":
             signed_packet = rp.packet_id(CHAIN_ID, self.w.contract, pk.creator, b"\x01" * 32)
         signature = rp.sign_claim(signer, CHAIN_ID, self.w.contract, signed_packet, signed_for, slot)
-        data = rp.claim_data(pk.id, to, slot, signature)
+        share, proof = (0, ())
+        if pk.split is not None and slot < pk.shares:
+            share, proof = pk.split.amounts[slot], pk.split.proofs[slot]
+        greedy = variant == "greedy" and pk.split is not None
+        if greedy:  # a claimer asking for more than its slot's committed share
+            share += 1 + pick
+        data = rp.claim_data(pk.id, to, slot, signature, share, proof)
 
         t = self.clock + 1
         if t >= pk.expiry or pk.refunded is not None:
             expected = "Expired"
         elif pk.left == 0:
             expected = "Exhausted"
+        elif (pk.open and to in pk.claimed_by) or (not pk.open and slot in pk.slots):
+            expected = "AlreadyClaimed"  # checked before the signature: a lost race costs little
         elif variant in ("wrong key", "redirect", "other packet"):
             expected = "BadSignature"
-        elif (pk.open and to in pk.claimed_by) or (not pk.open and slot in pk.slots):
-            expected = "AlreadyClaimed"
+        elif greedy:
+            expected = "BadProof"
         else:
             expected = None
         if expected is not None:
@@ -293,26 +316,34 @@ class RedPacketMachine(RuleBasedStateMachine):
         reimbursed_events = [e for e in got if isinstance(e, rp.Reimbursed)]
         assert len(claimed) == 1 and claimed[0].id == pk.id and claimed[0].recipient == to
         amount = claimed[0].amount
-        prevrandao = bytes.fromhex(block_of(self.rpc, receipt)["mixHash"][2:])
-        assert amount == expected_share(
-            pk.remaining, pk.left, pk.random, prevrandao=prevrandao, packet=pk.id, recipient=to
-        )
-        if pk.left == 1:
+        if pk.split is not None:
+            assert amount == pk.split.amounts[slot]  # the committed share, whoever submits, whenever
+        elif pk.left == 1:
             assert amount == pk.remaining
-        elif pk.random:
-            assert amount >= 1 and amount * pk.left < 2 * pk.remaining
         else:
             assert amount == pk.remaining // pk.left
+        # the deposit pays back only the recipient or the creator, at most the gas used at
+        # min(gas price, base fee + the creator's max tip), and at most an equal part
         price_paid = to_int(receipt["effectiveGasPrice"])
-        reimbursed = min(pk.deposit // pk.left, ALLOWANCE_GAS * price_paid)
+        base_fee = to_int(block_of(self.rpc, receipt)["baseFeePerGas"])
+        ceiling = min(
+            pk.deposit // pk.left,
+            min(to_int(receipt["gasUsed"]), ALLOWANCE_GAS) * min(price_paid, base_fee + pk.max_tip),
+        )
+        reimbursed = sum(e.amount for e in reimbursed_events)
+        eligible = frm in (to, pk.creator)
+        assert reimbursed <= ceiling
+        if not eligible or ceiling == 0:
+            assert reimbursed_events == []
+        else:
+            assert reimbursed_events == [rp.Reimbursed(pk.id, frm, reimbursed)] and reimbursed > 0
         event(
             "reimbursed nothing"
             if not reimbursed
-            else "reimbursed the gas cap"
+            else "reimbursed the gas used"
             if reimbursed < pk.deposit // pk.left
             else "reimbursed the deposit share"
         )
-        assert reimbursed_events == ([rp.Reimbursed(pk.id, frm, reimbursed)] if reimbursed else [])
 
         cost = gas_cost(receipt)
         eth_to_recipient = amount if pk.token is None else 0

@@ -38,6 +38,7 @@ def test_watch_tells_claims_once_and_deadlines(cli, tmp_path, anvil, relay):  # 
         "0.6 ETH",
         "--shares",
         "2",
+        "--open",  # an open packet sent to Bob's chat: one share stays for the deadlines
         "--fixed",
         "--expires",
         "2h",
