@@ -18,6 +18,7 @@ from wallet import address as addr
 from wallet.amounts import ETH_DECIMALS, format_units
 from wallet.errors import WalletError
 
+from . import names
 from .context import chain as connect
 from .context import history, network, network_option
 from .output import console, emit, json_option, note, table
@@ -29,21 +30,68 @@ _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 DEFAULT_LOOKBACK = 7_200
 
 
-def money(net, token: str | None, amount: int) -> dict[str, Any]:
-    """{amount, symbol, formatted}: exact; an unconfigured token has no known decimals."""
+def money(net, token: str | None, amount: int, reported: dict[str, tuple[str, int]] | None = None) -> dict[str, Any]:
+    """{amount, symbol, formatted}: exact. A token not in config.toml is shown with what its
+    contract reported (`reported`: the history's cache), marked `listed: false`."""
     if token is None:
         return {"amount": str(amount), "symbol": "ETH", "formatted": format_units(amount, ETH_DECIMALS)}
     known = next((t for t in net.tokens.values() if t.address == token), None)
-    if known is None:
-        return {"amount": str(amount), "symbol": None, "formatted": None}
-    return {"amount": str(amount), "symbol": known.symbol, "formatted": format_units(amount, known.decimals)}
+    if known is not None:
+        return {"amount": str(amount), "symbol": known.symbol, "formatted": format_units(amount, known.decimals)}
+    if reported and token in reported:
+        symbol, decimals = reported[token]
+        return {"amount": str(amount), "symbol": symbol, "formatted": format_units(amount, decimals), "listed": False}
+    return {"amount": str(amount), "symbol": None, "formatted": None}
 
 
 def money_text(value: dict[str, Any], token: str | None, *, short: bool = False) -> str:
     if value["formatted"] is None and token is not None:  # a token of unknown decimals: raw base units
         shown = f"{token[:6]}…{token[-4:]}" if short else token
         return f"{value['amount']} base units of token {shown}"
+    if value.get("listed") is False and token is not None:  # its symbol is the contract's say, not ours
+        return f"{value['formatted']} {value['symbol']} (unlisted {token[:6]}…{token[-4:]})"
     return f"{value['formatted']} {value['symbol']}"
+
+
+def learn_tokens(net, log, tokens) -> dict[str, tuple[str, int]]:
+    """The history's cache of tokens' symbols and decimals, completed from the chain for
+    tokens neither configured nor cached (best effort: offline, they show in base units)."""
+    from wallet import erc20
+    from wallet.rpc import RpcUnreachable
+
+    reported = log.tokens(net.chain_id)
+    configured = {t.address for t in net.tokens.values()}
+    missing = sorted({t for t in tokens if t and t not in configured and t not in reported})
+    if not missing:
+        return reported
+    try:
+        chain = connect(net.name)
+        for token in missing:
+            try:
+                found = erc20.read_token(chain.rpc, token)
+            except WalletError:
+                continue
+            log.record_token(net.chain_id, token, found.symbol, found.decimals)
+            reported[token] = (found.symbol, found.decimals)
+    except (RpcUnreachable, WalletError):
+        pass
+    return reported
+
+
+def my_addresses() -> set[str]:
+    """Every account of every wallet on this device: the history's point of view."""
+    wallets = [store().open(n) for n in store().names()]
+    return {a.address for w in wallets for a in w.accounts}
+
+
+def moved_text(net, moves: list[dict[str, Any]], reported) -> str:
+    """ "+10 ETH", "-5 TKN, +0.1 ETH": what came in and went out, signed."""
+    parts = []
+    for m in moves:
+        sign = {"in": "+", "out": "-"}.get(m["direction"], "")
+        what = f" ({m['what']})" if m["what"] != "transfer" else ""
+        parts.append(sign + money_text(money(net, m["token"], m["amount"], reported), m["token"], short=True) + what)
+    return ", ".join(parts)
 
 
 def when(timestamp: int | None) -> str:
@@ -98,7 +146,7 @@ def sent_json(net, tx) -> dict[str, Any]:
 
 
 @click.command("list")
-@click.option("--address", "address", help="Only this address's activity.")
+@click.option("--address", "address", help="Only this address's (or contact's) activity.")
 @click.option(
     "--limit",
     type=click.IntRange(min=1, max=10_000),
@@ -109,13 +157,38 @@ def sent_json(net, tx) -> dict[str, Any]:
 @network_option
 @json_option
 def tx_list(address, limit, network_name, as_json):
-    """Sent transactions and received transfers, from the local history (`hongbao sync` fills it)."""
-    who = addr.parse(address) if address else None
+    """Your transactions and the transfers you received, newest first, from the local
+    history (`hongbao sync` fills it), seen from your accounts: in, out, self (between
+    your own accounts), swap, or call (nothing moved); times are block times."""
+    from contracts.history_events import decoders
+
+    who = names.address(address) if address else None
     net = network(network_name)
+    log = history()
+    mine = {who} if who else my_addresses()
+    items = log.activity(net.chain_id, who, limit, mine=mine, decoders=decoders(net.contracts))
+    reported = learn_tokens(net, log, [m["token"] for i in items for m in i["moves"]])
+    known = names.known_names()
+    if net.is_local:
+        from wallet.localchain import DEV_ADDRESS
+
+        known.setdefault(DEV_ADDRESS, "local faucet")
     rows = []
-    for item in history().activity(net.chain_id, who, limit):
-        value = money(net, item["token"], item["amount"])
-        rows.append({**item, **value, "text": money_text(value, item["token"], short=True)})
+    for item in items:
+        value = money(net, item["token"], item["amount"], reported)
+        moves = [{**m, **money(net, m["token"], m["amount"], reported)} for m in item["moves"]]
+        rows.append(
+            {
+                **item,
+                **value,
+                "moves": moves,
+                "counterparty_name": known.get(item["counterparty"]) if item["counterparty"] else None,
+                "from_name": known.get(item["from"]),
+                "to_name": known.get(item["to"]) if item["to"] else None,
+                "fee": None if item["fee"] is None else str(item["fee"]),
+                "text": moved_text(net, item["moves"], reported),
+            }
+        )
 
     def human() -> None:
         if not rows:
@@ -123,13 +196,14 @@ def tx_list(address, limit, network_name, as_json):
             return
         table(
             f"activity on {net.name}",
-            ["time", "direction", "amount", "counterparty", "status", "hash"],
+            ["time", "direction", "what", "moved", "counterparty", "status", "hash"],
             [
                 [
-                    when(r["timestamp"]),
+                    when(r["timestamp"]) + ("" if r["clock"] == "block" else " (sent)"),
                     r["direction"],
-                    r["text"],
-                    r["from"] if r["direction"] == "in" else (r["to"] or "(new contract)"),
+                    r["method"] or ("red packet" if any(m["what"] != "transfer" for m in r["moves"]) else r["kind"]),
+                    r["text"] or "nothing",
+                    names.labelled(r["counterparty"], known) or "(new contract)",
                     r["status"],
                     r["hash"],
                 ]

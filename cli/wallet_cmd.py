@@ -8,12 +8,11 @@ from pathlib import Path
 
 import click
 
-from wallet import address as addr
 from wallet import hd, keyring, signing, vault
 from wallet.errors import WalletError
 from wallet.home import home
 
-from . import secrets
+from . import names, secrets
 from .output import console, emit, json_option, note, table
 
 WALLET_ENV = "HONGBAO_WALLET"
@@ -275,7 +274,7 @@ def import_(
         elif keystore_file is not None:
             key = _read_keystore(keystore_file, keystore_password_file)
         else:
-            watch_address = addr.parse(watch_address)
+            watch_address = names.address(watch_address)
         if store().path(name).exists():
             unlocked = unlock(name, password_file)
         else:
@@ -622,7 +621,8 @@ def verify(message, signature, expected, typed_file, is_hex, as_json):
         signer = signing.recover_message(_message_bytes(message, is_hex), sig)
     matches = None
     if expected is not None:
-        matches = addr.parse(expected) == signer
+        expected = names.address(expected)
+        matches = expected == signer
     emit(as_json, {"address": signer, "matches": matches}, lambda: click.echo(signer))
     if matches is False:
-        raise WalletError(f"the signature is from {signer}, not {addr.parse(expected)}")
+        raise WalletError(f"the signature is from {signer}, not {expected}")

@@ -286,6 +286,15 @@ def _group_id_of(payload: payloads.Payload) -> str | None:
     return getattr(payload, "group_id", None)
 
 
+def name_key(name: str) -> str:
+    """How a contact name is looked up: "alice" finds "Alice" (NFKC, casefolded)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFC", name.strip())).casefold()
+
+
+def is_address_like(text: str) -> bool:
+    return bool(_ADDRESS_LIKE.match(text))
+
+
 def _clean_name(name: str) -> tuple[str, str]:
     """(name as shown, its lookup key); StoreError for names that could be confused."""
     name = unicodedata.normalize("NFC", name).strip() if isinstance(name, str) else ""
@@ -293,7 +302,7 @@ def _clean_name(name: str) -> tuple[str, str]:
         raise StoreError(f"a contact name is 1 to {MAX_NAME} printable characters")
     if _ADDRESS_LIKE.match(name) or name.startswith(GROUP_PREFIX):
         raise StoreError(f"{name!r} cannot be a contact name: it reads as an address or a group")
-    return name, unicodedata.normalize("NFKC", name).casefold()
+    return name, name_key(name)
 
 
 def _bundle_json(bundle: Bundle) -> str:
@@ -441,7 +450,7 @@ class MessageStore:
             return session.get(ContactRow, addr.parse(text))
         if not text:
             return None
-        key = unicodedata.normalize("NFKC", unicodedata.normalize("NFC", text)).casefold()
+        key = name_key(text)
         return session.scalar(select(ContactRow).where(ContactRow.name_key == key))
 
     def _required(self, session: Session, address_or_name: str) -> ContactRow:

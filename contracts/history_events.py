@@ -1,0 +1,77 @@
+"""History decoders for our contracts' events (see wallet/moves.py `Decoder`).
+
+ETH a contract pays out leaves no Transfer log; the RedPacket's events say it instead.
+A token packet's share or refund also has the token's own Transfer log (decoded for
+every contract by wallet/moves.py), so these decoders add the ETH parts only:
+
+- PacketClaimed(id, recipient, amount): an ETH share, unless the same receipt holds the
+  token Transfer from the packet contract to the recipient;
+- ClaimReimbursed(id, submitter, amount): ETH paid to whoever submitted a claim;
+- PacketRefunded(id, creator, amount, deposit): the deposit (ETH) always, the amount in
+  ETH unless a token Transfer to the creator carries it.
+
+Only contracts the user recorded (`contracts add`, or our deployment) get a decoder: the
+same event from any other contract is a stranger's log and moves nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from eth_utils import keccak
+
+from wallet import address as addr
+from wallet import moves
+
+CLAIMED = "0x" + keccak(text="PacketClaimed(bytes32,address,uint256)").hex()
+REIMBURSED = "0x" + keccak(text="ClaimReimbursed(bytes32,address,uint256)").hex()
+REFUNDED = "0x" + keccak(text="PacketRefunded(bytes32,address,uint256,uint256)").hex()
+
+
+def _words(data: str) -> list[int]:
+    body = data.removeprefix("0x")
+    return [int(body[i : i + 64], 16) for i in range(0, len(body), 64)]
+
+
+def _token_paid(logs: Sequence[Mapping[str, Any]], contract: str, to: str, amount: int) -> bool:
+    return any(
+        moves.is_erc20_transfer(log)
+        and (move := moves.erc20_transfer(log)).from_ == contract
+        and move.to == to
+        and move.amount == amount
+        for log in logs
+        if not log.get("removed")
+    )
+
+
+def red_packet(log: dict[str, Any], logs: Sequence[dict[str, Any]]) -> list[moves.Move]:
+    topics = [str(t).lower() for t in log.get("topics") or []]
+    if len(topics) != 3:
+        return []
+    contract = addr.to_checksum(log["address"])
+    who = moves.topic_address(topics[2])
+    try:
+        words = _words(log.get("data") or "0x")
+    except ValueError:
+        return []
+    if topics[0] == CLAIMED and len(words) == 1:
+        if _token_paid(logs, contract, who, words[0]):
+            return []
+        return [moves.Move(None, contract, who, words[0], "red packet share")]
+    if topics[0] == REIMBURSED and len(words) == 1:
+        return [moves.Move(None, contract, who, words[0], "claim reimbursement")]
+    if topics[0] == REFUNDED and len(words) == 2:
+        amount, deposit = words
+        eth = deposit if amount and _token_paid(logs, contract, who, amount) else amount + deposit
+        return [moves.Move(None, contract, who, eth, "red packet refund")]
+    return []
+
+
+def decoders(contracts: Mapping[str, str]) -> dict[str, moves.Decoder]:
+    """Decoders for a network's recorded contracts (name -> address, as in config.toml)."""
+    found: dict[str, moves.Decoder] = {}
+    address = contracts.get("red_packet")
+    if address:
+        found[addr.to_checksum(address)] = red_packet
+    return found
