@@ -186,12 +186,35 @@ def chat() -> None:
 @click.argument("text")
 @account_options
 def send(to, text, wallet_name, index, password_file, as_json):
-    """Send TEXT to TO: an address, a contact name, a group name or group:<id>."""
+    """Send TEXT to TO: an address, a contact name, a group name or group:<id>.
+
+    With the relay down, a message to someone already known is kept (state "pending", exit
+    0) and sent by the next `chat send`, `chat inbox` or `chat watch`."""
     from messaging import payloads
+    from messaging.client import RelayUnreachable
 
     with messenger(wallet_name, index, password_file) as m:
         target = m.resolve(to)
-        sent = m.send(to, payloads.Text(text))
+        waiting = {c.message_id for c in m.store.pending_copies()}
+        try:
+            sent = m.send(to, payloads.Text(text))
+        except RelayUnreachable as error:
+            kept = [c for c in m.store.pending_copies() if c.message_id not in waiting]
+            if not kept:
+                raise  # nothing was kept (a first message needs the relay): say so as an error
+            data = {
+                "to": target.conversation,
+                "name": target.name,
+                "kind": target.kind,
+                "id": kept[0].message_id,
+                "recipients": {c.recipient: c.envelope_id for c in kept},
+                "state": "pending",
+                "first_contact": {},
+                "protection": m.protection(target.conversation),
+                "relay_error": str(error),
+            }
+            emit(as_json, data, lambda: _kept(target.name or target.conversation, data["relay_error"]))
+            return
         data = {
             "to": target.conversation,
             "name": target.name,
@@ -214,6 +237,13 @@ def send(to, text, wallet_name, index, password_file, as_json):
         )
 
     emit(as_json, data, human)
+
+
+def _kept(who: str, reason: str) -> None:
+    from rich.text import Text
+
+    console(stderr=True).print(Text(f"the relay did not answer ({reason})", style="yellow"))
+    console().print(Text(f"to {who}: kept; will be sent when the relay answers (hongbao chat inbox retries)"))
 
 
 @chat.command()
