@@ -296,9 +296,9 @@ def inbox(no_fetch, wallet_name, index, password_file, as_json):
             [
                 [
                     r["name"] or r["conversation"],
-                    r["unread"] or "",
+                    r["unread"],
                     _when(r["last_activity_ms"]),
-                    ""
+                    "(no messages)"
                     if r["last"] is None
                     else f"{r['last']['sender_name'] or r['last']['sender'][:10]}: {r['last']['preview']}",
                 ]

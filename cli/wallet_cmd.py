@@ -152,10 +152,16 @@ def create(
     def human() -> None:
         show_accounts(name, unlocked.accounts)
         if reveal:
-            _print_phrase(phrase, bip39.language_name(language), bool(passphrase))
+            show = lambda: _print_phrase(phrase, bip39.language_name(language), bool(passphrase))  # noqa: E731
+            show()
             if secrets.interactive():
-                click.prompt(
-                    "Press Enter once the phrase is written down", default="", show_default=False, prompt_suffix=""
+                from .services.recovery import confirm_written
+
+                confirm_written(
+                    phrase,
+                    show,
+                    lambda question: click.prompt(question, default="", show_default=False, err=True),
+                    lambda text: click.echo(text, err=True),
                 )
         else:
             note(f"Write down the recovery phrase now: [bold]hongbao wallet reveal --wallet {name}[/]")
