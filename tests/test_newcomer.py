@@ -14,6 +14,7 @@ import subprocess
 import sys
 import termios
 import time
+from pathlib import Path
 
 import pytest
 from conftest import PASSWORD
@@ -79,6 +80,14 @@ class Terminal:
                 assert text in ANSI.sub("", self.seen), f"exited without {text!r}: {self.seen!r}"
         return ANSI.sub("", self.seen)
 
+    def wait_reading(self, timeout: float = 10) -> None:
+        """Until the program is blocked reading its terminal (fd 0): a signal sent earlier, in
+        the instant between the prompt and the read, would be taken before the read starts."""
+        deadline = time.monotonic() + timeout
+        while not Path(f"/proc/{self.process.pid}/syscall").read_text().startswith("0 0x0 "):
+            assert time.monotonic() < deadline, "the program never waited for input"
+            time.sleep(0.005)  # polling a condition with a deadline, not a fixed wait
+
     def type(self, text: str) -> None:
         os.write(self.master, text.encode())
 
@@ -127,6 +136,7 @@ def test_create_clears_the_phrase_and_asks_three_words_back(terminal_env):
 def test_ctrl_c_at_a_prompt_ends_the_line(terminal_env):
     term = Terminal("wallet", "create", "--kdf", "interactive", env=terminal_env)
     term.read_until("Press Enter once the phrase is written down")
+    term.wait_reading()
     term.type("\x03")
     screen = term.read_until("error:")
     assert term.close() == 1
