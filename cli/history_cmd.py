@@ -168,7 +168,7 @@ def tx_list(address, limit, network_name, as_json):
     mine = {who} if who else my_addresses()
     items = log.activity(net.chain_id, who, limit, mine=mine, decoders=decoders(net.contracts))
     reported = learn_tokens(net, log, [m["token"] for i in items for m in i["moves"]])
-    known = names.known_names()
+    known = {**{a: n for n, a in net.contracts.items()}, **names.known_names()}
     if net.is_local:
         from wallet.localchain import DEV_ADDRESS
 
@@ -390,6 +390,7 @@ def _show_chain(data: dict[str, Any]) -> None:
 @json_option
 def sync_command(wallet_name, from_block, network_name, as_json):
     """Find incoming ETH and token transfers to your accounts (watch-only ones too)."""
+    from contracts import history_events
     from wallet import keyring, sync
 
     wallets = (
@@ -413,7 +414,14 @@ def sync_command(wallet_name, from_block, network_name, as_json):
         note(f"first sync on {net.name}: looking back {lookback:,} blocks; pass --from-block N to look further")
     with _progress() as progress:
         result = sync.sync(
-            chain.rpc, log, net.chain_id, addresses, start_block=from_block, progress=progress, lookback=lookback
+            chain.rpc,
+            log,
+            net.chain_id,
+            addresses,
+            start_block=from_block,
+            progress=progress,
+            lookback=lookback,
+            events=history_events.events(net.contracts),
         )
     found = [incoming_json(net, i) for i in result.found]
     data = {

@@ -23,6 +23,7 @@ from eth_utils import keccak
 
 from wallet import address as addr
 from wallet import moves
+from wallet.sync import Events
 
 CLAIMED = "0x" + keccak(text="PacketClaimed(bytes32,address,uint256)").hex()
 REIMBURSED = "0x" + keccak(text="ClaimReimbursed(bytes32,address,uint256)").hex()
@@ -75,3 +76,11 @@ def decoders(contracts: Mapping[str, str]) -> dict[str, moves.Decoder]:
     if address:
         found[addr.to_checksum(address)] = red_packet
     return found
+
+
+def events(contracts: Mapping[str, str]) -> list[Events]:
+    """What `hongbao sync` watches besides transfers: the recorded RedPacket's payouts."""
+    address = contracts.get("red_packet")
+    if not address:
+        return []
+    return [Events(addr.to_checksum(address), (CLAIMED, REIMBURSED, REFUNDED), red_packet)]

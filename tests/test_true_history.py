@@ -88,3 +88,34 @@ def test_faucet_is_incoming_tokens_in_units_calls_decoded_one_clock(cli, anvil, 
     assert "local faucet" in human and "base units" not in human
     approval = next(r for r in listed if r["method"] == "approve")
     assert (approval["direction"], approval["moves"]) == ("call", [])
+
+
+def test_sync_finds_red_packet_shares_others_submitted_for_me(cli, anvil, hongbao_home):
+    from test_redpacket import E18, build_world, key_for, params
+
+    from wallet import address as addr
+    from wallet import config
+
+    point_local_at(hongbao_home, anvil)
+    me = quick_wallet(hongbao_home, name="me")
+    with anvil.rpc() as rpc:
+        w = build_world(rpc)
+        cfg = config.load(hongbao_home)
+        cfg.networks["local"].contracts["red_packet"] = w.contract
+        config.save(hongbao_home, cfg)
+        creator, relayer = w.accounts[1], w.accounts[2]
+        ck = key_for("history eth")
+        eth_packet, _ = w.rp.create(creator, params(addr.from_private_key(ck), 3 * E18, 3))
+        eth_share, _ = w.rp.claim(relayer, ck, eth_packet, me, 0)  # a relayer submits my claim
+        tk = key_for("history token")
+        token_packet, _ = w.rp.create(creator, params(addr.from_private_key(tk), 6 * E18, 2, token=w.token))
+        token_share, _ = w.rp.claim(relayer, tk, token_packet, me, 0)
+
+    found = cli.json("sync")["found"]
+    assert sorted((f["token"] or "ETH", f["amount"]) for f in found) == sorted(
+        [("ETH", str(eth_share)), (w.token, str(token_share))]
+    )  # the token share once, as the token; the ETH share from the packet's event
+    listed = {r["symbol"]: r for r in cli.json("tx", "list")}
+    assert listed["ETH"]["direction"] == "in" and listed["ETH"]["amount"] == str(eth_share)
+    assert listed["ETH"]["counterparty"] == w.contract and listed["ETH"]["counterparty_name"] == "red_packet"
+    assert listed["TKN"]["direction"] == "in" and listed["TKN"]["formatted"] == "3"
