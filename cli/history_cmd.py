@@ -25,6 +25,7 @@ from .output import console, emit, json_option, note, table
 from .wallet_cmd import WALLET_ENV, store
 
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+ZERO = "0x" + "00" * 20  # the `from` of a mint
 # Where an address never synced starts on a non-local network: about a day of blocks.
 # Scanning from genesis over a public RPC would take days; --from-block goes further back.
 DEFAULT_LOOKBACK = 7_200
@@ -160,7 +161,7 @@ def tx_list(address, limit, network_name, as_json):
     """Your transactions and the transfers you received, newest first, from the local
     history (`hongbao sync` fills it), seen from your accounts: in, out, self (between
     your own accounts), swap, or call (nothing moved); times are block times."""
-    from contracts.history_events import decoders
+    from contracts.history_events import decoders, method_names
 
     who = names.address(address) if address else None
     net = network(network_name)
@@ -168,7 +169,8 @@ def tx_list(address, limit, network_name, as_json):
     mine = {who} if who else my_addresses()
     items = log.activity(net.chain_id, who, limit, mine=mine, decoders=decoders(net.contracts))
     reported = learn_tokens(net, log, [m["token"] for i in items for m in i["moves"]])
-    known = {**{a: n for n, a in net.contracts.items()}, **names.known_names()}
+    known = {ZERO: "minted", **{a: n for n, a in net.contracts.items()}, **names.known_names()}
+    methods = method_names()
     if net.is_local:
         from wallet.localchain import DEV_ADDRESS
 
@@ -180,6 +182,7 @@ def tx_list(address, limit, network_name, as_json):
         rows.append(
             {
                 **item,
+                "method": methods.get(item["method"] or "", item["method"]),
                 **value,
                 "moves": moves,
                 "counterparty_name": known.get(item["counterparty"]) if item["counterparty"] else None,

@@ -84,3 +84,20 @@ def events(contracts: Mapping[str, str]) -> list[Events]:
     if not address:
         return []
     return [Events(addr.to_checksum(address), (CLAIMED, REIMBURSED, REFUNDED), red_packet)]
+
+
+def method_names(artifacts: tuple[str, ...] = ("TestToken", "RedPacket", "TestVault")) -> dict[str, str]:
+    """4-byte selector ("0x40c10f19") -> function name, for the calls of our own contracts
+    that wallet/history.py shows only as a selector (it knows ERC-20's by itself)."""
+    from wallet import abi
+
+    from .artifacts import load
+    from .deploy import abi_type
+
+    names: dict[str, str] = {}
+    for artifact in artifacts:
+        for entry in load(artifact).abi:
+            if entry.get("type") == "function":
+                signature = f"{entry['name']}({','.join(abi_type(i) for i in entry.get('inputs', []))})"
+                names.setdefault("0x" + abi.selector(signature).hex(), entry["name"])
+    return names

@@ -78,10 +78,10 @@ def test_faucet_is_incoming_tokens_in_units_calls_decoded_one_clock(cli, anvil, 
     assert faucet_eth["direction"] == "in" and faucet_eth["formatted"] == "10"  # not "out" to herself
     assert faucet_eth["timestamp"] >= future and faucet_eth["clock"] == "block"
     mint = next(r for r in listed if r["hash"] == minted["hash"])
-    assert (mint["direction"], mint["formatted"], mint["symbol"], mint["method"]) == ("in", "100", "TKN", "0x40c10f19")
+    assert (mint["direction"], mint["formatted"], mint["symbol"], mint["method"]) == ("in", "100", "TKN", "mint")
     sent = next(r for r in listed if r["from"] == me and r["symbol"] == "TKN")
     assert (sent["direction"], sent["formatted"], sent["to"]) == ("out", "2.5", deployed["address"])
-    assert sent["moves"][0]["to"] == ALICE
+    assert sent["moves"][0]["to"] == ALICE and sent["counterparty"] == ALICE  # the recipient, not the token
     assert ("in", "TKN") in by_what
     human = " ".join(cli("tx", "list").stdout.split())
     assert "+100 TKN" in human and "-2.5 TKN" in human and "+10 ETH" in human

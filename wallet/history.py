@@ -475,6 +475,8 @@ def _planned(row: SentRow) -> list[moves_mod.Move]:
 
 
 def _method(row: SentRow) -> str | None:
+    if row.kind == "deploy":
+        return "deploy"
     data = bytes.fromhex(row.data.removeprefix("0x")) if row.data else b""
     if len(data) < 4:
         return None

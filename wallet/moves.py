@@ -109,8 +109,11 @@ def view(moves: Iterable[Move], mine: Collection[str], sender: str | None, to: s
         direction = "self"
     else:
         direction = "call" if sender in mine else "other"
+    counterparty: str | None
     if direction == "in":
-        counterparty = incoming[0].from_ if incoming else sender
+        counterparty = incoming[0].from_
+    elif direction == "out":
+        counterparty = outgoing[0].to  # a token's recipient, not the token contract
     elif direction == "self":
         counterparty = internal[0].to
     else:
