@@ -228,7 +228,8 @@ def resolve_spender(net, text: str) -> str:
 
 
 def _contract_name(net, address: str) -> str | None:
-    return next((name for name, a in net.contracts.items() if a == address), None)
+    """A recorded contract's name, else a contact's name, for previews and tables."""
+    return next((name for name, a in net.contracts.items() if a == address), None) or names.name_of(address)
 
 
 # -- token approve | allowances | revoke | permit -----------------------------------------

@@ -143,31 +143,12 @@ def sent_json(net, tx) -> dict[str, Any]:
     return data
 
 
-# -- tx list ------------------------------------------------------------------------------------
-
-
-@click.command("list")
-@click.option("--address", "address", help="Only this address's (or contact's) activity.")
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1, max=10_000),
-    default=50,
-    show_default=True,
-    help="How many entries, newest first.",
-)
-@network_option
-@json_option
-def tx_list(address, limit, network_name, as_json):
-    """Your transactions and the transfers you received, newest first, from the local
-    history (`hongbao sync` fills it), seen from your accounts: in, out, self (between
-    your own accounts), swap, or call (nothing moved); times are block times."""
+def activity_rows(net, log, who: str | None, limit: int, tx_hash: str | None = None):
+    """The history's entries as `tx list` and `tx show` show them, and the names they use."""
     from contracts.history_events import decoders, method_names
 
-    who = names.address(address) if address else None
-    net = network(network_name)
-    log = history()
     mine = {who} if who else my_addresses()
-    items = log.activity(net.chain_id, who, limit, mine=mine, decoders=decoders(net.contracts))
+    items = log.activity(net.chain_id, who, limit, mine=mine, decoders=decoders(net.contracts), hash=tx_hash)
     reported = learn_tokens(net, log, [m["token"] for i in items for m in i["moves"]])
     known = {ZERO: "minted", **{a: n for n, a in net.contracts.items()}, **names.known_names()}
     methods = method_names()
@@ -192,6 +173,30 @@ def tx_list(address, limit, network_name, as_json):
                 "text": moved_text(net, item["moves"], reported),
             }
         )
+    return rows, known
+
+
+# -- tx list ------------------------------------------------------------------------------------
+
+
+@click.command("list")
+@click.option("--address", "address", help="Only this address's (or contact's) activity.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1, max=10_000),
+    default=50,
+    show_default=True,
+    help="How many entries, newest first.",
+)
+@network_option
+@json_option
+def tx_list(address, limit, network_name, as_json):
+    """Your transactions and the transfers you received, newest first, from the local
+    history (`hongbao sync` fills it), seen from your accounts: in, out, self (between
+    your own accounts), swap, or call (nothing moved); times are block times."""
+    who = names.address(address) if address else None
+    net = network(network_name)
+    rows, known = activity_rows(net, history(), who, limit)
 
     def human() -> None:
         if not rows:
@@ -241,14 +246,17 @@ def tx_show(tx_hash, network_name, as_json):
             note(f"showing the local record: {error}")
     incoming = log.incoming_by_hash(net.chain_id, tx_hash)
     if sent is not None or incoming:
+        rows, known = activity_rows(net, log, None, 1, tx_hash)
+        seen = {k: v for k, v in rows[0].items() if k != "text"} if rows else None
         data = {
             "source": "history",
             "network": net.name,
             "hash": tx_hash,
             "sent": sent_json(net, sent) if sent else None,
             "incoming": [incoming_json(net, i) for i in incoming],
+            "seen": seen,
         }
-        emit(as_json, data, lambda: _show_local(net, sent, incoming))
+        emit(as_json, data, lambda: _show_local(net, sent, incoming, rows[0] if rows else None, known))
         return
     chain = connect(network_name)
     chain.verify()
@@ -315,16 +323,27 @@ def _chain_tx(net, tx: dict, receipt: dict | None) -> dict[str, Any]:
 
 def _grid(rows: list[tuple[str, Any]]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
     for name, value in rows:
-        grid.add_row(name, "" if value is None else str(value))
+        grid.add_row(name, Text("" if value is None else str(value)))  # symbols and names are data, not markup
     console().print(grid)
 
 
-def _show_local(net, sent, incoming) -> None:
+def _show_local(net, sent, incoming, seen, known) -> None:
+    if seen is not None:  # the account's view: what moved, with whom, at the block's time
+        clock = "" if seen["clock"] == "block" else " (this device's clock: not mined yet)"
+        _grid(
+            [
+                ("direction", seen["direction"]),
+                ("moved", seen["text"] or "nothing"),
+                ("counterparty", names.labelled(seen["counterparty"], known) or None),
+                ("time", when(seen["timestamp"]) + clock),
+            ]
+        )
     if sent is not None:
         what = (
             money_text(money(net, sent.token, sent.token_amount or 0), sent.token)
@@ -341,14 +360,13 @@ def _show_local(net, sent, incoming) -> None:
                 ("hash", sent.hash),
                 ("status", sent.status),
                 ("kind", sent.kind),
-                ("from", sent.sender),
-                ("to", sent.to or "(new contract)"),
+                ("from", names.labelled(sent.sender, known)),
+                ("to", names.labelled(sent.to, known) or "(new contract)"),
                 ("amount", what),
                 ("nonce", sent.nonce),
                 ("block", sent.block),
                 ("fee", f"{format_units(fee, ETH_DECIMALS)} ETH" if fee is not None else None),
                 ("replaces", sent.replaces),
-                ("sent at", when(sent.created_at)),
                 ("explorer", net.explorer_link(sent.hash)),
             ]
         )
@@ -356,8 +374,8 @@ def _show_local(net, sent, incoming) -> None:
         _grid(
             [
                 ("received", money_text(money(net, item.token, item.amount), item.token)),
-                ("from", item.from_),
-                ("to", item.to),
+                ("from", names.labelled(item.from_, known)),
+                ("to", names.labelled(item.to, known)),
                 ("block", f"{item.block} ({when(item.timestamp)})"),
                 ("hash", item.hash),
             ]

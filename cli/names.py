@@ -27,14 +27,15 @@ def known_names(owner: str | None = None) -> dict[str, str]:
     return contact_book.names(home(), owner)
 
 
+def name_of(address: str, owner: str | None = None) -> str | None:
+    from messaging import contact_book
+
+    return contact_book.name_of(home(), address, owner)
+
+
 def labelled(address: str | None, names: dict[str, str] | None = None, owner: str | None = None) -> str:
     """`bob (0x...)` for a named contact, else the address itself; "" for None."""
     if address is None:
         return ""
-    if names is None:
-        from messaging import contact_book
-
-        name = contact_book.name_of(home(), address, owner)
-    else:
-        name = names.get(address)
+    name = name_of(address, owner) if names is None else names.get(address)
     return f"{name} ({address})" if name else address

@@ -57,4 +57,12 @@ def test_send_balance_and_history_take_and_show_names(cli, anvil, hongbao_home):
     listed = cli.json("tx", "list", "--address", "alice")
     assert listed[0]["to"] == ALICE and listed[0]["to_name"] == "alice"
     assert "alice" in cli("tx", "list").stdout
+    shown = cli.json("tx", "show", listed[0]["hash"])["seen"]
+    assert (shown["direction"], shown["counterparty"], shown["counterparty_name"]) == ("out", ALICE, "alice")
+    assert shown["clock"] == "block"
+    assert f"alice ({ALICE})" in cli("tx", "show", listed[0]["hash"]).stdout
     assert "nor a saved contact" in cli("send", "nobody", "1", "--yes", check=False).stderr
+
+    cli.json("token", "deploy-test", "--symbol", "TKN")
+    approved = cli("token", "approve", "TKN", "alice", "1", "--wallet", "me", "--yes")
+    assert f"{ALICE} (alice)" in " ".join(approved.stderr.split())  # the approval's preview names the spender

@@ -400,8 +400,10 @@ class History:
         *,
         mine: Collection[str] | None = None,
         decoders: Mapping[str, moves_mod.Decoder] | None = None,
+        hash: str | None = None,
     ) -> list[dict[str, Any]]:
-        """One entry per transaction, newest first (by block time), as plain dicts.
+        """One entry per transaction (or only transaction `hash`), newest first (by block
+        time), as plain dicts.
 
         Seen from `mine` (the device's addresses; default: `address`, or else each sent
         transaction's sender and each transfer's recipient): `direction` is in, out, self,
@@ -416,6 +418,9 @@ class History:
                 address = _address(address)
                 sent_query = sent_query.where(or_(SentRow.sender == address, SentRow.to == address))
                 incoming_query = incoming_query.where(IncomingRow.to == address)
+            if hash is not None:
+                sent_query = sent_query.where(SentRow.hash == hash.lower())
+                incoming_query = incoming_query.where(IncomingRow.hash == hash.lower())
             sent = session.scalars(sent_query.order_by(SentRow.created_at.desc(), SentRow.id.desc()).limit(limit)).all()
             received = session.scalars(
                 incoming_query.order_by(
@@ -432,15 +437,15 @@ class History:
         by_hash: dict[str, list[IncomingRow]] = {}
         for item in received:
             by_hash.setdefault(item.hash, []).append(item)
-        for hash, items in by_hash.items():
-            entry = entries.get(hash)
-            if entry is not None and hash in facts:
+        for tx_hash, items in by_hash.items():
+            entry = entries.get(tx_hash)
+            if entry is not None and tx_hash in facts:
                 continue  # its recorded logs already say what moved
             if entry is None:
-                entries[hash] = _incoming_entry(items, mine_set)
+                entries[tx_hash] = _incoming_entry(items, mine_set)
             else:  # ours, mined before its logs were recorded: add what sync found
                 extra = [_move(i) for i in items if _move(i) not in entry["_moves"]]
-                entries[hash] = _finish(entry, [*entry["_moves"], *extra], mine_set or {entry["from"]})
+                entries[tx_hash] = _finish(entry, [*entry["_moves"], *extra], mine_set or {entry["from"]})
         items_out = sorted(
             entries.values(), key=lambda e: (e["timestamp"], e["block"] or 0, e["log_index"]), reverse=True
         )
