@@ -101,7 +101,7 @@ def when(timestamp: int | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def incoming_json(net, item) -> dict[str, Any]:
+def incoming_json(net, item, reported: dict[str, tuple[str, int]] | None = None) -> dict[str, Any]:
     return {
         "hash": item.hash,
         "log_index": item.log_index,
@@ -109,7 +109,7 @@ def incoming_json(net, item) -> dict[str, Any]:
         "from": item.from_,
         "to": item.to,
         "token": item.token,
-        **money(net, item.token, item.amount),
+        **money(net, item.token, item.amount, reported),
         "timestamp": item.timestamp,
     }
 
@@ -444,7 +444,9 @@ def sync_command(wallet_name, from_block, network_name, as_json):
             lookback=lookback,
             events=history_events.events(net.contracts),
         )
-    found = [incoming_json(net, i) for i in result.found]
+    reported = learn_tokens(net, log, [i.token for i in result.found])
+    found = [incoming_json(net, i, reported) for i in result.found]
+    known = {**{a: n for n, a in net.contracts.items()}, **names.known_names()}
     data = {
         "network": net.name,
         "chain_id": net.chain_id,
@@ -468,8 +470,8 @@ def sync_command(wallet_name, from_block, network_name, as_json):
                 [
                     f["block"],
                     money_text(f, f["token"], short=True),
-                    f["from"],
-                    *([f["to"]] if several else []),
+                    names.labelled(f["from"], known),
+                    *([names.labelled(f["to"], known)] if several else []),
                     f["hash"],
                 ]
                 for f in found
