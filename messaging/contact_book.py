@@ -14,7 +14,9 @@ The files are opened read-only (`mode=ro`): a lookup never creates or changes a 
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +24,22 @@ from pathlib import Path
 from wallet import address as addr
 
 from .errors import MessagingError
-from .store import DIRECTORY, GROUP_PREFIX, ContactRow, is_address_like, name_key
 
-_TABLE = ContactRow.__tablename__
+# Shared with messaging/store.py, which imports them from here: this module stays light
+# (no SQLAlchemy, no NaCl), so resolving a name costs a command nearly nothing.
+DIRECTORY = "messages"
+GROUP_PREFIX = "group:"
+CONTACTS = "contacts"  # the table; its columns address, name, name_key, saved
+_ADDRESS_LIKE = re.compile(r"^(0x)?[0-9a-fA-F]{40}\Z")
+
+
+def name_key(name: str) -> str:
+    """How a contact name is looked up: "alice" finds "Alice" (NFKC, casefolded)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFC", name.strip())).casefold()
+
+
+def is_address_like(text: str) -> bool:
+    return bool(_ADDRESS_LIKE.match(text))
 
 
 class UnknownName(MessagingError):
@@ -53,7 +68,7 @@ def _rows(path: Path, where: str = "", *params: str) -> Iterator[tuple[str, str]
         return
     try:
         yield from connection.execute(
-            f"SELECT address, name FROM {_TABLE} WHERE saved AND name IS NOT NULL {where}",  # noqa: S608
+            f"SELECT address, name FROM {CONTACTS} WHERE saved AND name IS NOT NULL {where}",  # noqa: S608
             params,
         )
     except sqlite3.Error:  # an older or foreign file without the table: it names nobody
