@@ -19,15 +19,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from eth_utils import keccak
+from eth_hash.auto import keccak
 
 from wallet import address as addr
 from wallet import moves
 from wallet.sync import Events
 
-CLAIMED = "0x" + keccak(text="PacketClaimed(bytes32,address,uint256)").hex()
-REIMBURSED = "0x" + keccak(text="ClaimReimbursed(bytes32,address,uint256)").hex()
-REFUNDED = "0x" + keccak(text="PacketRefunded(bytes32,address,uint256,uint256)").hex()
+CLAIMED = "0x" + keccak(b"PacketClaimed(bytes32,address,uint256)").hex()
+REIMBURSED = "0x" + keccak(b"ClaimReimbursed(bytes32,address,uint256)").hex()
+REFUNDED = "0x" + keccak(b"PacketRefunded(bytes32,address,uint256,uint256)").hex()
 
 
 def _words(data: str) -> list[int]:
@@ -89,15 +89,20 @@ def events(contracts: Mapping[str, str]) -> list[Events]:
 def method_names(artifacts: tuple[str, ...] = ("TestToken", "RedPacket", "TestVault")) -> dict[str, str]:
     """4-byte selector ("0x40c10f19") -> function name, for the calls of our own contracts
     that wallet/history.py shows only as a selector (it knows ERC-20's by itself)."""
-    from wallet import abi
+    from wallet.calls import function_from_abi
+    from wallet.errors import WalletError
 
     from .artifacts import load
-    from .deploy import abi_type
 
     names: dict[str, str] = {}
     for artifact in artifacts:
-        for entry in load(artifact).abi:
-            if entry.get("type") == "function":
-                signature = f"{entry['name']}({','.join(abi_type(i) for i in entry.get('inputs', []))})"
-                names.setdefault("0x" + abi.selector(signature).hex(), entry["name"])
+        entries = load(artifact).abi
+        for entry in entries:
+            if entry.get("type") != "function":
+                continue
+            try:
+                function = function_from_abi(entries, entry["name"])
+            except WalletError:  # overloaded: shown by selector
+                continue
+            names.setdefault("0x" + function.selector.hex(), function.name)
     return names
