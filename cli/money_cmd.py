@@ -165,6 +165,7 @@ def _notify(key: bytes, recipient: str, record, receipt: dict, chain_id: int, no
     from wallet.home import home
     from wallet.rpc import to_int
 
+    from .chat_cmd import send_or_keep
     from .output import note
 
     if to_int(receipt.get("status")) != 1:
@@ -173,10 +174,15 @@ def _notify(key: bytes, recipient: str, record, receipt: dict, chain_id: int, no
     payment = payloads.Payment(chain_id, record.hash, str(amount), record.token, note_text)
     try:
         with Messenger.open(home(), key) as messenger:
-            messenger.send(recipient, payment)
+            _sent, kept = send_or_keep(messenger, recipient, payment)
     except WalletError as error:
         note(f"[yellow]payment confirmed, but the notice was not sent: {error}[/]")
         return {"notified": False, "notify_error": str(error)}
+    if kept is not None:
+        note(
+            "payment confirmed; the notice is kept and will be sent when the relay answers (hongbao chat inbox retries)"
+        )
+        return {"notified": False, "notice": "pending", "notify_error": kept.relay_error}
     return {"notified": True}
 
 

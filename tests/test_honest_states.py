@@ -51,16 +51,21 @@ def test_pending_message_and_restart_after_a_stop_with_a_watcher(cli, tmp_path, 
         alice.json("chat", "send", "bob", "two")  # arrives through the live stream
         assert next_line(watcher, "two")["payload"]["body"] == "two"
 
+        alice("faucet", alice.address, "1")
         own.stop()  # with the watcher's stream connected: the relay's side closes first
         kept = alice.json("chat", "send", "bob", "sent while the relay was down")
         assert kept["state"] == "pending" and kept["to"] == bob.address and kept["relay_error"]
         said = alice("chat", "send", "bob", "and this one")  # exit 0, and says what happens next
         assert "kept; will be sent when the relay answers (hongbao chat inbox retries)" in " ".join(said.stdout.split())
 
+        paid = alice.json("send", "bob", "0.1", "--yes", "--notify")  # the money moves; the notice waits
+        assert (paid["status"], paid["notified"], paid["notice"]) == ("confirmed", False, "pending")
+
         own.start()  # at once (`node start` probes the port): the old connections linger, harmless
         alice.json("chat", "inbox")  # retries the pending messages
-        bodies = [m["payload"]["body"] for m in bob.json("chat", "show", alice.address)["messages"]]
-        assert bodies[-2:] == ["sent while the relay was down", "and this one"]
+        shown = bob.json("chat", "show", alice.address)["messages"]
+        assert [m["payload"].get("body") for m in shown[-3:-1]] == ["sent while the relay was down", "and this one"]
+        assert shown[-1]["payload"]["type"] == "payment" and shown[-1]["payment_check"].startswith("✓")
     finally:
         if watcher is not None:
             watcher.kill()
