@@ -7,6 +7,7 @@ The work is in messaging/chat.py; this file parses and renders.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sys
 from datetime import datetime
@@ -227,12 +228,29 @@ def chat() -> None:
 @click.argument("text")
 @account_options
 def send(to, text, wallet_name, index, password_file, as_json):
-    """Send TEXT to TO: an address, a contact name, a group name or group:<id>."""
+    """Send TEXT to TO: an address, a contact name, a group name or group:<id>.
+
+    With the relay down, a message to someone already known is kept (state "pending", exit
+    0) and sent by the next `chat send`, `chat inbox` or `chat watch`."""
     from messaging import payloads
 
     with messenger(wallet_name, index, password_file) as m:
         target = m.resolve(to)
-        sent = m.send(to, payloads.Text(text))
+        sent, kept = send_or_keep(m, to, payloads.Text(text))
+        if kept is not None:
+            data = {
+                "to": target.conversation,
+                "name": target.name,
+                "kind": target.kind,
+                "id": kept.message_id,
+                "recipients": kept.recipients,
+                "state": "pending",
+                "first_contact": {},
+                "protection": m.protection(target.conversation),
+                "relay_error": kept.relay_error,
+            }
+            emit(as_json, data, lambda: _kept(target.name or target.conversation, kept.relay_error))
+            return
         data = {
             "to": target.conversation,
             "name": target.name,
@@ -258,6 +276,37 @@ def send(to, text, wallet_name, index, password_file, as_json):
         )
 
     emit(as_json, data, human)
+
+
+@dataclasses.dataclass(frozen=True)
+class Kept:
+    """A message the relay did not take, stored pending (sent by the next send or inbox)."""
+
+    message_id: str
+    recipients: dict[str, str]  # recipient -> envelope id
+    relay_error: str
+
+
+def send_or_keep(m, to: str, payload):
+    """(sent, None), or (None, Kept) when the relay did not answer but the message was kept
+    pending; RelayUnreachable still when nothing was kept (a first contact needs the relay)."""
+    from messaging.client import RelayUnreachable
+
+    waiting = {c.message_id for c in m.store.pending_copies()}
+    try:
+        return m.send(to, payload), None
+    except RelayUnreachable as error:
+        kept = [c for c in m.store.pending_copies() if c.message_id not in waiting]
+        if not kept:
+            raise
+        return None, Kept(kept[0].message_id, {c.recipient: c.envelope_id for c in kept}, str(error))
+
+
+def _kept(who: str, reason: str) -> None:
+    from rich.text import Text
+
+    console(stderr=True).print(Text(f"the relay did not answer ({reason})", style="yellow"))
+    console().print(Text(f"to {who}: kept; will be sent when the relay answers (hongbao chat inbox retries)"))
 
 
 @chat.command()
@@ -318,9 +367,9 @@ def inbox(no_fetch, wallet_name, index, password_file, as_json):
             [
                 [
                     r["name"] or r["conversation"],
-                    r["unread"] or "",
+                    r["unread"],
                     _when(r["last_activity_ms"]),
-                    ""
+                    "(no messages)"
                     if r["last"] is None
                     else f"{r['last']['sender_name'] or r['last']['sender'][:10]}: {r['last']['preview']}",
                 ]

@@ -71,10 +71,10 @@ def list_(wallet_name, index, password_file, as_json):
             ["name", "address", "fingerprint", "status", "protection"],
             [
                 [
-                    r["name"] or "",
+                    r["name"] or "(no name)",
                     r["address"],
                     r["fingerprint"] or "(no bundle)",
-                    "KEY CHANGED" if r["key_changed"] else ("verified" if r["verified"] else ""),
+                    "KEY CHANGED" if r["key_changed"] else ("verified" if r["verified"] else "not verified"),
                     r["protection"].split(" (")[0],
                 ]
                 for r in rows

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import click
 
-from wallet import address as addr
 from wallet.amounts import format_units
 from wallet.errors import WalletError
 
+from . import names
 from .context import chain as connect
 from .context import confirm, history, network, network_option, nonce_lock_path, sending_account
 from .money_cmd import gas_option, max_fee_option, no_wait_option, speed_option, timeout_option, tip_option, yes_option
@@ -210,19 +210,26 @@ def resolve_token(net, chain, text: str):
 
 
 def resolve_spender(net, text: str) -> str:
-    """An address, or the name of a contract recorded on the network (`vault`, `red_packet`)."""
+    """An address, the name of a contract recorded on the network (`vault`, `red_packet`),
+    or a contact's name."""
     wanted = text.strip().lower().replace("-", "_")
     for name, address in net.contracts.items():
         if name.lower() == wanted:
             return address
-    if not wanted.startswith("0x"):
+    from messaging.contact_book import UnknownName
+
+    try:
+        return names.address(text)
+    except UnknownName:
         known = ", ".join(sorted(net.contracts)) or "none recorded"
-        raise WalletError(f"{text!r} is neither an address nor a contract recorded on {net.name} (known: {known})")
-    return addr.parse(text)
+        raise WalletError(
+            f"{text!r} is neither an address nor a contract recorded on {net.name} (known: {known}), nor a saved contact"
+        ) from None
 
 
 def _contract_name(net, address: str) -> str | None:
-    return next((name for name, a in net.contracts.items() if a == address), None)
+    """A recorded contract's name, else a contact's name, for previews and tables."""
+    return next((name for name, a in net.contracts.items() if a == address), None) or names.name_of(address)
 
 
 # -- token approve | allowances | revoke | permit -----------------------------------------
@@ -322,7 +329,7 @@ def allowances(address, spenders, wallet_name, index, network_name, as_json):
     red_packet) and every --spender, for ADDRESS (default: the wallet's account --index)."""
     from wallet import abi, calls
 
-    owner = addr.parse(address) if address else open_wallet(wallet_name).account(index).address
+    owner = names.address(address) if address else open_wallet(wallet_name).account(index).address
     net = network(network_name)
     who: dict[str, str | None] = {a: name for name, a in net.contracts.items()}
     for text in spenders:
@@ -670,7 +677,7 @@ def position(address, vault_ref, wallet_name, index, network_name, as_json):
     """Your shares in the vault, what they are worth in the asset, and the vault's total assets."""
     from contracts import vault as vault_binding
 
-    owner = addr.parse(address) if address else open_wallet(wallet_name).account(index).address
+    owner = names.address(address) if address else open_wallet(wallet_name).account(index).address
     net = network(network_name)
     chain = connect(network_name)
     chain.verify()
@@ -769,7 +776,7 @@ def call_command(address, function, args, abi_file, sender, block, network_name,
     where = _contract_at(chain, net, address)
     request = {"to": where, "data": "0x" + calls.calldata(fn, values).hex()}
     if sender:
-        request["from"] = addr.parse(sender)
+        request["from"] = names.address(sender)
     tag = _block_tag(block)
     try:
         raw = bytes.fromhex((chain.rpc.call("eth_call", request, tag) or "0x")[2:])

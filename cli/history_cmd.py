@@ -18,32 +18,81 @@ from wallet import address as addr
 from wallet.amounts import ETH_DECIMALS, format_units
 from wallet.errors import WalletError
 
+from . import names
 from .context import chain as connect
 from .context import history, network, network_option
 from .output import console, emit, json_option, note, table
 from .wallet_cmd import WALLET_ENV, store
 
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+ZERO = "0x" + "00" * 20  # the `from` of a mint
 # Where an address never synced starts on a non-local network: about a day of blocks.
 # Scanning from genesis over a public RPC would take days; --from-block goes further back.
 DEFAULT_LOOKBACK = 7_200
 
 
-def money(net, token: str | None, amount: int) -> dict[str, Any]:
-    """{amount, symbol, formatted}: exact; an unconfigured token has no known decimals."""
+def money(net, token: str | None, amount: int, reported: dict[str, tuple[str, int]] | None = None) -> dict[str, Any]:
+    """{amount, symbol, formatted}: exact. A token not in config.toml is shown with what its
+    contract reported (`reported`: the history's cache), marked `listed: false`."""
     if token is None:
         return {"amount": str(amount), "symbol": "ETH", "formatted": format_units(amount, ETH_DECIMALS)}
     known = next((t for t in net.tokens.values() if t.address == token), None)
-    if known is None:
-        return {"amount": str(amount), "symbol": None, "formatted": None}
-    return {"amount": str(amount), "symbol": known.symbol, "formatted": format_units(amount, known.decimals)}
+    if known is not None:
+        return {"amount": str(amount), "symbol": known.symbol, "formatted": format_units(amount, known.decimals)}
+    if reported and token in reported:
+        symbol, decimals = reported[token]
+        return {"amount": str(amount), "symbol": symbol, "formatted": format_units(amount, decimals), "listed": False}
+    return {"amount": str(amount), "symbol": None, "formatted": None}
 
 
 def money_text(value: dict[str, Any], token: str | None, *, short: bool = False) -> str:
     if value["formatted"] is None and token is not None:  # a token of unknown decimals: raw base units
         shown = f"{token[:6]}…{token[-4:]}" if short else token
         return f"{value['amount']} base units of token {shown}"
+    if value.get("listed") is False and token is not None:  # its symbol is the contract's say, not ours
+        return f"{value['formatted']} {value['symbol']} (unlisted {token[:6]}…{token[-4:]})"
     return f"{value['formatted']} {value['symbol']}"
+
+
+def learn_tokens(net, log, tokens) -> dict[str, tuple[str, int]]:
+    """The history's cache of tokens' symbols and decimals, completed from the chain for
+    tokens neither configured nor cached (best effort: offline, they show in base units)."""
+    from wallet import erc20
+    from wallet.rpc import RpcUnreachable
+
+    reported = log.tokens(net.chain_id)
+    configured = {t.address for t in net.tokens.values()}
+    missing = sorted({t for t in tokens if t and t not in configured and t not in reported})
+    if not missing:
+        return reported
+    try:
+        chain = connect(net.name)
+        for token in missing:
+            try:
+                found = erc20.read_token(chain.rpc, token)
+            except WalletError:
+                continue
+            log.record_token(net.chain_id, token, found.symbol, found.decimals)
+            reported[token] = (found.symbol, found.decimals)
+    except (RpcUnreachable, WalletError):
+        pass
+    return reported
+
+
+def my_addresses() -> set[str]:
+    """Every account of every wallet on this device: the history's point of view."""
+    wallets = [store().open(n) for n in store().names()]
+    return {a.address for w in wallets for a in w.accounts}
+
+
+def moved_text(net, moves: list[dict[str, Any]], reported) -> str:
+    """ "+10 ETH", "-5 TKN, +0.1 ETH": what came in and went out, signed."""
+    parts = []
+    for m in moves:
+        sign = {"in": "+", "out": "-"}.get(m["direction"], "")
+        what = f" ({m['what']})" if m["what"] != "transfer" else ""
+        parts.append(sign + money_text(money(net, m["token"], m["amount"], reported), m["token"], short=True) + what)
+    return ", ".join(parts)
 
 
 def when(timestamp: int | None) -> str:
@@ -52,7 +101,7 @@ def when(timestamp: int | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def incoming_json(net, item) -> dict[str, Any]:
+def incoming_json(net, item, reported: dict[str, tuple[str, int]] | None = None) -> dict[str, Any]:
     return {
         "hash": item.hash,
         "log_index": item.log_index,
@@ -60,7 +109,7 @@ def incoming_json(net, item) -> dict[str, Any]:
         "from": item.from_,
         "to": item.to,
         "token": item.token,
-        **money(net, item.token, item.amount),
+        **money(net, item.token, item.amount, reported),
         "timestamp": item.timestamp,
     }
 
@@ -94,11 +143,44 @@ def sent_json(net, tx) -> dict[str, Any]:
     return data
 
 
+def activity_rows(net, log, who: str | None, limit: int, tx_hash: str | None = None):
+    """The history's entries as `tx list` and `tx show` show them, and the names they use."""
+    from contracts.history_events import decoders, method_names
+
+    mine = {who} if who else my_addresses()
+    items = log.activity(net.chain_id, who, limit, mine=mine, decoders=decoders(net.contracts), hash=tx_hash)
+    reported = learn_tokens(net, log, [m["token"] for i in items for m in i["moves"]])
+    known = {ZERO: "minted", **{a: n for n, a in net.contracts.items()}, **names.known_names()}
+    methods = method_names()
+    if net.is_local:
+        from wallet.localchain import DEV_ADDRESS
+
+        known.setdefault(DEV_ADDRESS, "local faucet")
+    rows = []
+    for item in items:
+        value = money(net, item["token"], item["amount"], reported)
+        moves = [{**m, **money(net, m["token"], m["amount"], reported)} for m in item["moves"]]
+        rows.append(
+            {
+                **item,
+                "method": methods.get(item["method"] or "", item["method"]),
+                **value,
+                "moves": moves,
+                "counterparty_name": known.get(item["counterparty"]) if item["counterparty"] else None,
+                "from_name": known.get(item["from"]),
+                "to_name": known.get(item["to"]) if item["to"] else None,
+                "fee": None if item["fee"] is None else str(item["fee"]),
+                "text": moved_text(net, item["moves"], reported),
+            }
+        )
+    return rows, known
+
+
 # -- tx list ------------------------------------------------------------------------------------
 
 
 @click.command("list")
-@click.option("--address", "address", help="Only this address's activity.")
+@click.option("--address", "address", help="Only this address's (or contact's) activity.")
 @click.option(
     "--limit",
     type=click.IntRange(min=1, max=10_000),
@@ -109,13 +191,12 @@ def sent_json(net, tx) -> dict[str, Any]:
 @network_option
 @json_option
 def tx_list(address, limit, network_name, as_json):
-    """Sent transactions and received transfers, from the local history (`hongbao sync` fills it)."""
-    who = addr.parse(address) if address else None
+    """Your transactions and the transfers you received, newest first, from the local
+    history (`hongbao sync` fills it), seen from your accounts: in, out, self (between
+    your own accounts), swap, or call (nothing moved); times are block times."""
+    who = names.address(address) if address else None
     net = network(network_name)
-    rows = []
-    for item in history().activity(net.chain_id, who, limit):
-        value = money(net, item["token"], item["amount"])
-        rows.append({**item, **value, "text": money_text(value, item["token"], short=True)})
+    rows, known = activity_rows(net, history(), who, limit)
 
     def human() -> None:
         if not rows:
@@ -123,13 +204,14 @@ def tx_list(address, limit, network_name, as_json):
             return
         table(
             f"activity on {net.name}",
-            ["time", "direction", "amount", "counterparty", "status", "hash"],
+            ["time", "direction", "what", "moved", "counterparty", "status", "hash"],
             [
                 [
-                    when(r["timestamp"]),
+                    when(r["timestamp"]) + ("" if r["clock"] == "block" else " (sent)"),
                     r["direction"],
-                    r["text"],
-                    r["from"] if r["direction"] == "in" else (r["to"] or "(new contract)"),
+                    r["method"] or ("red packet" if any(m["what"] != "transfer" for m in r["moves"]) else r["kind"]),
+                    r["text"] or "nothing",
+                    names.labelled(r["counterparty"], known) or "(new contract)",
                     r["status"],
                     r["hash"],
                 ]
@@ -164,14 +246,17 @@ def tx_show(tx_hash, network_name, as_json):
             note(f"showing the local record: {error}")
     incoming = log.incoming_by_hash(net.chain_id, tx_hash)
     if sent is not None or incoming:
+        rows, known = activity_rows(net, log, None, 1, tx_hash)
+        seen = {k: v for k, v in rows[0].items() if k != "text"} if rows else None
         data = {
             "source": "history",
             "network": net.name,
             "hash": tx_hash,
             "sent": sent_json(net, sent) if sent else None,
             "incoming": [incoming_json(net, i) for i in incoming],
+            "seen": seen,
         }
-        emit(as_json, data, lambda: _show_local(net, sent, incoming))
+        emit(as_json, data, lambda: _show_local(net, sent, incoming, rows[0] if rows else None, known))
         return
     chain = connect(network_name)
     chain.verify()
@@ -238,16 +323,27 @@ def _chain_tx(net, tx: dict, receipt: dict | None) -> dict[str, Any]:
 
 def _grid(rows: list[tuple[str, Any]]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
     for name, value in rows:
-        grid.add_row(name, "" if value is None else str(value))
+        grid.add_row(name, Text("" if value is None else str(value)))  # symbols and names are data, not markup
     console().print(grid)
 
 
-def _show_local(net, sent, incoming) -> None:
+def _show_local(net, sent, incoming, seen, known) -> None:
+    if seen is not None:  # the account's view: what moved, with whom, at the block's time
+        clock = "" if seen["clock"] == "block" else " (this device's clock: not mined yet)"
+        _grid(
+            [
+                ("direction", seen["direction"]),
+                ("moved", seen["text"] or "nothing"),
+                ("counterparty", names.labelled(seen["counterparty"], known) or None),
+                ("time", when(seen["timestamp"]) + clock),
+            ]
+        )
     if sent is not None:
         what = (
             money_text(money(net, sent.token, sent.token_amount or 0), sent.token)
@@ -264,14 +360,13 @@ def _show_local(net, sent, incoming) -> None:
                 ("hash", sent.hash),
                 ("status", sent.status),
                 ("kind", sent.kind),
-                ("from", sent.sender),
-                ("to", sent.to or "(new contract)"),
+                ("from", names.labelled(sent.sender, known)),
+                ("to", names.labelled(sent.to, known) or "(new contract)"),
                 ("amount", what),
                 ("nonce", sent.nonce),
                 ("block", sent.block),
                 ("fee", f"{format_units(fee, ETH_DECIMALS)} ETH" if fee is not None else None),
                 ("replaces", sent.replaces),
-                ("sent at", when(sent.created_at)),
                 ("explorer", net.explorer_link(sent.hash)),
             ]
         )
@@ -279,8 +374,8 @@ def _show_local(net, sent, incoming) -> None:
         _grid(
             [
                 ("received", money_text(money(net, item.token, item.amount), item.token)),
-                ("from", item.from_),
-                ("to", item.to),
+                ("from", names.labelled(item.from_, known)),
+                ("to", names.labelled(item.to, known)),
                 ("block", f"{item.block} ({when(item.timestamp)})"),
                 ("hash", item.hash),
             ]
@@ -316,6 +411,7 @@ def _show_chain(data: dict[str, Any]) -> None:
 @json_option
 def sync_command(wallet_name, from_block, network_name, as_json):
     """Find incoming ETH and token transfers to your accounts (watch-only ones too)."""
+    from contracts import history_events
     from wallet import keyring, sync
 
     wallets = (
@@ -339,9 +435,18 @@ def sync_command(wallet_name, from_block, network_name, as_json):
         note(f"first sync on {net.name}: looking back {lookback:,} blocks; pass --from-block N to look further")
     with _progress() as progress:
         result = sync.sync(
-            chain.rpc, log, net.chain_id, addresses, start_block=from_block, progress=progress, lookback=lookback
+            chain.rpc,
+            log,
+            net.chain_id,
+            addresses,
+            start_block=from_block,
+            progress=progress,
+            lookback=lookback,
+            events=history_events.events(net.contracts),
         )
-    found = [incoming_json(net, i) for i in result.found]
+    reported = learn_tokens(net, log, [i.token for i in result.found])
+    found = [incoming_json(net, i, reported) for i in result.found]
+    known = {**{a: n for n, a in net.contracts.items()}, **names.known_names()}
     data = {
         "network": net.name,
         "chain_id": net.chain_id,
@@ -365,8 +470,8 @@ def sync_command(wallet_name, from_block, network_name, as_json):
                 [
                     f["block"],
                     money_text(f, f["token"], short=True),
-                    f["from"],
-                    *([f["to"]] if several else []),
+                    names.labelled(f["from"], known),
+                    *([names.labelled(f["to"], known)] if several else []),
                     f["hash"],
                 ]
                 for f in found

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     except WalletError as error:
         _fail(str(error))
     except click.exceptions.Abort:
-        _fail("aborted")
+        _fail("aborted", interrupted=True)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.exceptions.NoArgsIsHelpError as shown:  # `hongbao`, `hongbao wallet`: help, not an error
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         _fail(f"{error.format_message()} (see `{where} --help`)")
     except KeyboardInterrupt:
-        _fail("interrupted")
+        _fail("interrupted", interrupted=True)
     except Exception as error:  # never print a library's message: it might hold a secret
         if os.environ.get("HONGBAO_DEBUG"):
             raise
@@ -90,9 +90,11 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code or 0)
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1, *, interrupted: bool = False) -> None:
     from .inert import inert
 
+    if interrupted and sys.stderr.isatty():  # ^C at a prompt or a spinner: the cursor is mid-line
+        click.echo(err=True)
     click.echo(f"error: {inert(message)}", err=True)  # messages quote relays, names, addresses
     sys.exit(code)
 

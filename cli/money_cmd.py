@@ -6,11 +6,10 @@ from typing import Any
 
 import click
 
-from wallet import address as addr
 from wallet.amounts import ETH_DECIMALS, AmountError, format_units, parse_amount, parse_gwei
 from wallet.errors import WalletError
 
-from . import secrets
+from . import names, secrets
 from .context import chain as connect
 from .context import confirm, history, network, network_option, nonce_lock_path, sending_account
 from .output import emit, json_option, table
@@ -44,7 +43,7 @@ def balance(address, wallet_name, index, network_name, as_json):
     """ETH and token balances of ADDRESS (default: the wallet's account --index)."""
     from wallet import abi
 
-    who = addr.parse(address) if address else open_wallet(wallet_name).account(index).address
+    who = names.address(address) if address else open_wallet(wallet_name).account(index).address
     net = network(network_name)
     chain = connect(network_name)
     chain.verify()
@@ -121,7 +120,8 @@ def send(
     password_file,
     as_json,
 ):
-    """Send ETH or a token: `send 0xTO 1.5` (ETH), `send 0xTO "250 TKN"`, `send 0xTO max`.
+    """Send ETH or a token to TO (an address or a contact name): `send bob 1.5` (ETH),
+    `send 0xTO "250 TKN"`, `send bob max`.
 
     The transaction is simulated and shown (decoded call, balance change, fee) before you
     confirm; only then is the wallet unlocked and the transaction signed.
@@ -130,13 +130,13 @@ def send(
 
     if notify and no_wait:
         raise WalletError("--notify sends the notice after the receipt: drop --no-wait")
-    to = addr.parse(to)
     parsed = parse_amount(amount)
     unit = token or parsed.unit
     if token and parsed.unit and parsed.unit.lower() != token.lower():
         raise AmountError(f"the amount says {parsed.unit} but the token argument says {token}")
     overrides = _fee_overrides(max_fee, tip)
     wallet, account = sending_account(wallet_name, index)
+    to = names.address(to, account.address)
     net = network(network_name)
     chain = connect(network_name)
     chain.verify()
@@ -165,6 +165,7 @@ def _notify(key: bytes, recipient: str, record, receipt: dict, chain_id: int, no
     from wallet.home import home
     from wallet.rpc import to_int
 
+    from .chat_cmd import send_or_keep
     from .output import note
 
     if to_int(receipt.get("status")) != 1:
@@ -173,10 +174,15 @@ def _notify(key: bytes, recipient: str, record, receipt: dict, chain_id: int, no
     payment = payloads.Payment(chain_id, record.hash, str(amount), record.token, note_text)
     try:
         with Messenger.open(home(), key) as messenger:
-            messenger.send(recipient, payment)
+            _sent, kept = send_or_keep(messenger, recipient, payment)
     except WalletError as error:
         note(f"[yellow]payment confirmed, but the notice was not sent: {error}[/]")
         return {"notified": False, "notify_error": str(error)}
+    if kept is not None:
+        note(
+            "payment confirmed; the notice is kept and will be sent when the relay answers (hongbao chat inbox retries)"
+        )
+        return {"notified": False, "notice": "pending", "notify_error": kept.relay_error}
     return {"notified": True}
 
 
@@ -187,20 +193,36 @@ def _notify(key: bytes, recipient: str, record, receipt: dict, chain_id: int, no
 @no_wait_option
 @json_option
 def faucet(address, amount, network_name, no_wait, as_json):
-    """Fund ADDRESS with AMOUNT ETH from anvil's first dev account (local network only)."""
+    """Fund ADDRESS (or a contact) on the local network: `faucet bob 10` sends 10 ETH from
+    anvil's first dev account; `faucet bob "100 TKN"` mints 100 of a test token
+    (`hongbao token deploy-test`), whose mint is open to anyone."""
+    from contracts import token as test_token
     from wallet import localchain, transfers
+    from wallet.amounts import to_units
 
-    who = addr.parse(address)
+    who = names.address(address)
     net = network(network_name)
     if not net.is_local:
         raise WalletError(
             f"the faucet only works on the local network, not {net.name!r} (its funds come from anvil's public dev keys)"
         )
     parsed = parse_amount(amount, "ETH")
-    if parsed.is_max or (parsed.unit or "ETH").upper() != "ETH":
-        raise AmountError("the faucet sends an exact amount of ETH, e.g. `hongbao faucet 0x... 10`")
+    if parsed.is_max or parsed.value is None:
+        raise AmountError('the faucet gives an exact amount, e.g. `hongbao faucet 0x... 10` or `"100 TKN"`')
     chain = connect(network_name)
-    prepared = transfers.prepare(chain, transfers.eth_transfer(localchain.DEV_ADDRESS, who, parsed))
+    unit = (parsed.unit or "ETH").upper()
+    if unit == "ETH":
+        draft = transfers.eth_transfer(localchain.DEV_ADDRESS, who, parsed)
+    else:
+        tok = net.token(parsed.unit or "")
+        units = to_units(parsed.value, tok.decimals, tok.symbol)
+        draft = transfers.Draft(localchain.DEV_ADDRESS, tok.address, 0, test_token.mint_data(who, units), "call")
+    try:
+        prepared = transfers.prepare(chain, draft)
+    except transfers.Reverted as error:
+        raise WalletError(
+            f"{parsed.unit} cannot be minted here ({error}): the faucet mints only the test token of `hongbao token deploy-test`"
+        ) from None
     record = transfers.send(chain, prepared, localchain.DEV_KEY, history(), lock_path=nonce_lock_path())
     receipt = None if no_wait else wait_with_progress(chain, record.hash, history(), 60, as_json)
     report_sent(as_json, record, receipt, None)

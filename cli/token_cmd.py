@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from wallet import config as config_mod
+from wallet.errors import WalletError
 from wallet.home import home
 
 from .context import chain as connect
@@ -21,17 +22,35 @@ def token() -> None:
 
 @token.command()
 @click.argument("address")
+@click.option("--yes", "-y", is_flag=True, help="Replace a token of the same symbol without asking.")
 @network_option
 @json_option
-def add(address, network_name, as_json):
-    """Add a token by address; its symbol and decimals are read from the chain."""
+def add(address, yes, network_name, as_json):
+    """Add a token by address; its symbol and decimals are read from the chain. A token
+    with the same symbol is replaced only after a confirmation (or --yes)."""
     from wallet import erc20
+
+    from . import secrets
 
     config = load_config()
     net = config.current(network_name)
     chain = connect(network_name)
     chain.verify()
     found = erc20.read_token(chain.rpc, address)
+    same = [s for s, t in net.tokens.items() if s.lower() == found.symbol.lower() and t.address != found.address]
+    if same:
+        old = net.tokens[same[0]]
+        if not yes and not secrets.interactive():
+            raise WalletError(f"{same[0]} on {net.name} is already {old.address}: pass --yes to replace it")
+        if not yes:
+            click.echo(
+                f"{same[0]} on {net.name} is {old.address}; {found.address} calls itself {found.symbol!r} too.",
+                err=True,
+            )
+        if not yes and not click.confirm(f"Replace {same[0]} ({old.address}) with {found.address}?", err=True):
+            raise WalletError(f"not replaced: {same[0]} still means {old.address}")
+        for symbol in same:
+            del net.tokens[symbol]
     net.tokens[found.symbol] = found
     config_mod.save(home(), config)
     emit(

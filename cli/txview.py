@@ -6,6 +6,7 @@ import click
 
 from wallet.amounts import ETH_DECIMALS, format_units
 
+from .names import labelled
 from .output import console
 
 
@@ -45,6 +46,7 @@ def preview_json(prepared) -> dict:
 def show_preview(prepared, network_name: str) -> None:
     """The decoded call, the balance change and the fee, on stderr (stdout stays for results)."""
     from rich.table import Table
+    from rich.text import Text  # names and decoded arguments are shown inert, never as markup
 
     draft = prepared.draft
     out = console(stderr=True)
@@ -52,19 +54,21 @@ def show_preview(prepared, network_name: str) -> None:
     grid.add_column(style="bold")
     grid.add_column()
     grid.add_row("network", f"{network_name} (chain id {prepared.chain_id})")
-    grid.add_row("from", draft.sender)
+    grid.add_row("from", Text(labelled(draft.sender)))
     if draft.token is not None:
         grid.add_row(
             "call",
-            f"{draft.token.symbol}.transfer(to={prepared.decoded.args['to']}, amount={format_units(draft.token_amount, draft.token.decimals)} {draft.token.symbol})",
+            Text(
+                f"{draft.token.symbol}.transfer(to={labelled(prepared.decoded.args['to'])}, amount={format_units(draft.token_amount, draft.token.decimals)} {draft.token.symbol})"
+            ),
         )
         grid.add_row("token contract", draft.token.address)
     elif prepared.decoded is not None:
         args = ", ".join(f"{k}={v}" for k, v in prepared.decoded.args.items())
-        grid.add_row("to (contract)", draft.to or "")
+        grid.add_row("to (contract)", Text(labelled(draft.to)))
         grid.add_row("call", f"{prepared.decoded.function}({args})")
     else:
-        grid.add_row("to", draft.to or "(new contract)")
+        grid.add_row("to", Text(labelled(draft.to) or "(new contract)"))
         if draft.data:
             grid.add_row("data", f"0x{draft.data[:4].hex()}... ({len(draft.data)} bytes, not decoded)")
     grid.add_row(

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import click
 
-from wallet import address as addr
 from wallet import hd, keyring, signing, vault
 from wallet.errors import WalletError
 from wallet.home import home
 
-from . import secrets
+from . import names, secrets
 from .output import console, emit, json_option, note, table
 
 WALLET_ENV = "HONGBAO_WALLET"
@@ -153,10 +152,16 @@ def create(
     def human() -> None:
         show_accounts(name, unlocked.accounts)
         if reveal:
-            _print_phrase(phrase, bip39.language_name(language), bool(passphrase))
+            show = lambda: _print_phrase(phrase, bip39.language_name(language), bool(passphrase))  # noqa: E731
+            show()
             if secrets.interactive():
-                click.prompt(
-                    "Press Enter once the phrase is written down", default="", show_default=False, prompt_suffix=""
+                from .services.recovery import confirm_written
+
+                confirm_written(
+                    phrase,
+                    show,
+                    lambda question: click.prompt(question, default="", show_default=False, err=True),
+                    lambda text: click.echo(text, err=True),
                 )
         else:
             note(f"Write down the recovery phrase now: [bold]hongbao wallet reveal --wallet {name}[/]")
@@ -275,7 +280,7 @@ def import_(
         elif keystore_file is not None:
             key = _read_keystore(keystore_file, keystore_password_file)
         else:
-            watch_address = addr.parse(watch_address)
+            watch_address = names.address(watch_address)
         if store().path(name).exists():
             unlocked = unlock(name, password_file)
         else:
@@ -639,7 +644,8 @@ def verify(message, signature, expected, typed_file, is_hex, as_json):
         signer = signing.recover_message(_message_bytes(message, is_hex), sig)
     matches = None
     if expected is not None:
-        matches = addr.parse(expected) == signer
+        expected = names.address(expected)
+        matches = expected == signer
     emit(as_json, {"address": signer, "matches": matches}, lambda: click.echo(signer))
     if matches is False:
-        raise WalletError(f"the signature is from {signer}, not {addr.parse(expected)}")
+        raise WalletError(f"the signature is from {signer}, not {expected}")

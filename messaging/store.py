@@ -54,20 +54,20 @@ from wallet import address as addr
 from wallet.sqlite import open_engine
 
 from . import payloads
+from .contact_book import CONTACTS, is_address_like, name_key
+from .contact_book import DIRECTORY as DIRECTORY  # re-exported: where the stores live
+from .contact_book import GROUP_PREFIX as GROUP_PREFIX
 from .envelope import Opened
 from .errors import MessagingError, NotForMe, PayloadError, Replay
 from .groups import Group
 from .identity import Bundle, fingerprint, same_keys, supersedes, verify_bundle
 
 FORMAT = 1
-DIRECTORY = "messages"
-GROUP_PREFIX = "group:"
 OUT_STATES = ("pending", "sent", "delivered", "read")
 IN_STATES = ("unread", "read")
 _RANK = {state: rank for rank, state in enumerate(OUT_STATES)}
 _MESSAGE_ID = re.compile(r"^[0-9a-f]{32}\Z")
 _GROUP_ID = re.compile(r"^[0-9a-f]{32}\Z")
-_ADDRESS_LIKE = re.compile(r"^(0x)?[0-9a-fA-F]{40}\Z")
 _KEY_CHECK = b"hongbao/messaging/v1/store-key-check:"
 MAX_NAME = 64
 _SILENT_TYPES = frozenset({payloads.Receipt.TYPE})  # control traffic: never unread, no activity bump
@@ -128,7 +128,7 @@ class MetaRow(Base):
 class ContactRow(Base):
     """A saved contact, or only a pinned bundle (a stranger who wrote to us)."""
 
-    __tablename__ = "contacts"
+    __tablename__ = CONTACTS
 
     address: Mapped[str] = mapped_column(String(42), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(MAX_NAME))
@@ -291,9 +291,9 @@ def _clean_name(name: str) -> tuple[str, str]:
     name = unicodedata.normalize("NFC", name).strip() if isinstance(name, str) else ""
     if not 0 < len(name) <= MAX_NAME or any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
         raise StoreError(f"a contact name is 1 to {MAX_NAME} printable characters")
-    if _ADDRESS_LIKE.match(name) or name.startswith(GROUP_PREFIX):
+    if is_address_like(name) or name.startswith(GROUP_PREFIX):
         raise StoreError(f"{name!r} cannot be a contact name: it reads as an address or a group")
-    return name, unicodedata.normalize("NFKC", name).casefold()
+    return name, name_key(name)
 
 
 def _bundle_json(bundle: Bundle) -> str:
@@ -437,11 +437,11 @@ class MessageStore:
 
     def _contact_row(self, session: Session, address_or_name: str) -> ContactRow | None:
         text = address_or_name.strip() if isinstance(address_or_name, str) else ""
-        if _ADDRESS_LIKE.match(text):
+        if is_address_like(text):
             return session.get(ContactRow, addr.parse(text))
         if not text:
             return None
-        key = unicodedata.normalize("NFKC", unicodedata.normalize("NFC", text)).casefold()
+        key = name_key(text)
         return session.scalar(select(ContactRow).where(ContactRow.name_key == key))
 
     def _required(self, session: Session, address_or_name: str) -> ContactRow:

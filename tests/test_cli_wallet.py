@@ -898,7 +898,11 @@ ERROR_CASES = {
     ),
     "missing-tx-file": (["wallet", "sign-tx", "--wallet", "anvil", "{tmp}/none.json"], {}, ["{tmp}/none.json"]),
     "bad-watch-address": (["wallet", "import", "--wallet", "anvil", "--watch", "0x1234"], {}, ["not an address"]),
-    "bad-verify-address": (["wallet", "verify", "m", "-s", SIG_M, "--address", "nope"], {}, ["not an address"]),
+    "bad-verify-address": (
+        ["wallet", "verify", "m", "-s", SIG_M, "--address", "nope"],
+        {},
+        ["neither an address nor a saved contact"],
+    ),
 }
 
 

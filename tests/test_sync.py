@@ -359,11 +359,13 @@ def test_sync_command_syncs_watch_accounts_and_prints_what_it_found(hongbao_home
     eth = next(f for f in data["found"] if f["token"] is None)
     assert (eth["amount"], eth["formatted"], eth["symbol"]) == (str(3 * ETHER // 2), "1.5", "ETH")
     token = next(f for f in data["found"] if f["token"] is not None)
-    assert (token["token"], token["amount"], token["formatted"]) == (
+    assert (token["token"], token["amount"], token["formatted"], token["symbol"], token["listed"]) == (
         scene["token"],
         "1234567",
-        None,
-    )  # not a configured token
+        "1.234567",
+        "TKN",
+        False,
+    )  # not a configured token: in the units and symbol its contract reports, marked unlisted
 
     again = json.loads(run("sync", "--json").stdout)
     assert again["found"] == [] and again["blocks"] == 0

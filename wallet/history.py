@@ -13,7 +13,8 @@ interrupted sync resumes without gaps or duplicates.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, cast
@@ -24,6 +25,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.types import TypeDecorator
 
 from . import address as addr
+from . import erc20
+from . import moves as moves_mod
 from .sqlite import open_engine
 
 FILE = "history.sqlite"
@@ -99,6 +102,30 @@ class IncomingRow(Base):
     token: Mapped[str | None] = mapped_column(String(42))
     amount: Mapped[int] = mapped_column(Uint256)
     timestamp: Mapped[int]
+
+
+class MinedRow(Base):
+    """What the receipt of a transaction of ours said: its block's time (the one clock for
+    everything on chain) and its logs (JSON), decoded when the history is shown."""
+
+    __tablename__ = "mined"
+
+    chain_id: Mapped[int] = mapped_column(primary_key=True)
+    hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    block: Mapped[int]
+    timestamp: Mapped[int]
+    logs: Mapped[str] = mapped_column(Text)
+
+
+class TokenRow(Base):
+    """Symbol and decimals a token contract reported (for tokens not in config.toml)."""
+
+    __tablename__ = "tokens"
+
+    chain_id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(64))
+    decimals: Mapped[int]
 
 
 class CursorRow(Base):
@@ -332,10 +359,58 @@ class History:
             self._advance_cursors(session, chain_id, keys, cursor_block, only_forward=True)
         return new
 
+    # -- receipts' facts and token metadata -------------------------------------------------
+
+    def record_mined(self, chain_id: int, hash: str, block: int, timestamp: int, logs: list[dict[str, Any]]) -> None:
+        """The block time and the logs of a mined transaction of ours (idempotent)."""
+        values = {"chain_id": chain_id, "hash": hash.lower(), "block": block, "timestamp": timestamp}
+        statement = insert(MinedRow).values(**values, logs=json.dumps(logs, separators=(",", ":")))
+        with self._session.begin() as session:
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["chain_id", "hash"],
+                    set_={"block": block, "timestamp": timestamp, "logs": statement.excluded.logs},
+                )
+            )
+
+    def mined(self, chain_id: int, hashes: Iterable[str]) -> dict[str, Mined]:
+        wanted = sorted({h.lower() for h in hashes})
+        with self._session() as session:
+            rows = session.scalars(select(MinedRow).where(MinedRow.chain_id == chain_id, MinedRow.hash.in_(wanted)))
+            return {r.hash: Mined(r.block, r.timestamp, json.loads(r.logs)) for r in rows}
+
+    def record_token(self, chain_id: int, address: str, symbol: str, decimals: int) -> None:
+        values = {"chain_id": chain_id, "address": addr.to_checksum(address), "symbol": symbol, "decimals": decimals}
+        with self._session.begin() as session:
+            session.execute(insert(TokenRow).values(**values).on_conflict_do_nothing())
+
+    def tokens(self, chain_id: int) -> dict[str, tuple[str, int]]:
+        """address -> (symbol, decimals), as the contracts reported them."""
+        with self._session() as session:
+            rows = session.scalars(select(TokenRow).where(TokenRow.chain_id == chain_id))
+            return {r.address: (r.symbol, r.decimals) for r in rows}
+
     # -- the merged view -------------------------------------------------------------------
 
-    def activity(self, chain_id: int, address: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """Sent and received, newest first, as plain dicts (amounts are exact ints)."""
+    def activity(
+        self,
+        chain_id: int,
+        address: str | None = None,
+        limit: int = 50,
+        *,
+        mine: Collection[str] | None = None,
+        decoders: Mapping[str, moves_mod.Decoder] | None = None,
+        hash: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """One entry per transaction (or only transaction `hash`), newest first (by block
+        time), as plain dicts.
+
+        Seen from `mine` (the device's addresses; default: `address`, or else each sent
+        transaction's sender and each transfer's recipient): `direction` is in, out, self,
+        swap, call or other, `moves` what went in and out (exact ints), `amount`/`token`
+        the main one. Mined transactions of ours are decoded from their recorded logs
+        (ERC-20 Transfers, plus `decoders` for recorded contracts); `timestamp` is the
+        block's time, or the sending device's clock while none is known (`clock`)."""
         with self._session() as session:
             sent_query = select(SentRow).where(SentRow.chain_id == chain_id)
             incoming_query = select(IncomingRow).where(IncomingRow.chain_id == chain_id)
@@ -343,47 +418,136 @@ class History:
                 address = _address(address)
                 sent_query = sent_query.where(or_(SentRow.sender == address, SentRow.to == address))
                 incoming_query = incoming_query.where(IncomingRow.to == address)
+            if hash is not None:
+                sent_query = sent_query.where(SentRow.hash == hash.lower())
+                incoming_query = incoming_query.where(IncomingRow.hash == hash.lower())
             sent = session.scalars(sent_query.order_by(SentRow.created_at.desc(), SentRow.id.desc()).limit(limit)).all()
             received = session.scalars(
                 incoming_query.order_by(
                     IncomingRow.timestamp.desc(), IncomingRow.block.desc(), IncomingRow.log_index.desc()
                 ).limit(limit)
             ).all()
-        items = [_sent_activity(r) for r in sent] + [_incoming_activity(r) for r in received]
-        items.sort(key=lambda item: (item["timestamp"], item["block"] or 0, item["log_index"]), reverse=True)
-        return items[:limit]
+        facts = self.mined(chain_id, [r.hash for r in sent])
+        mine_set = None if mine is None else {addr.to_checksum(a) for a in mine}
+        if mine_set is None and address is not None:
+            mine_set = {address}
+        entries: dict[str, dict[str, Any]] = {}
+        for row in sent:
+            entries[row.hash] = _sent_entry(row, facts.get(row.hash), decoders, mine_set)
+        by_hash: dict[str, list[IncomingRow]] = {}
+        for item in received:
+            by_hash.setdefault(item.hash, []).append(item)
+        for tx_hash, items in by_hash.items():
+            entry = entries.get(tx_hash)
+            if entry is not None and tx_hash in facts:
+                continue  # its recorded logs already say what moved
+            if entry is None:
+                entries[tx_hash] = _incoming_entry(items, mine_set)
+            else:  # ours, mined before its logs were recorded: add what sync found
+                extra = [_move(i) for i in items if _move(i) not in entry["_moves"]]
+                entries[tx_hash] = _finish(entry, [*entry["_moves"], *extra], mine_set or {entry["from"]})
+        items_out = sorted(
+            entries.values(), key=lambda e: (e["timestamp"], e["block"] or 0, e["log_index"]), reverse=True
+        )
+        return [{k: v for k, v in e.items() if k != "_moves"} for e in items_out[:limit]]
 
 
-def _sent_activity(row: SentRow) -> dict[str, Any]:
-    token_transfer = row.kind == "token-transfer"
-    return {
-        "direction": "out",
+@dataclass(frozen=True, slots=True)
+class Mined:
+    block: int
+    timestamp: int
+    logs: list[dict[str, Any]]
+
+
+def _move(row: IncomingRow) -> moves_mod.Move:
+    return moves_mod.Move(row.token, row.from_, row.to, row.amount)
+
+
+def _planned(row: SentRow) -> list[moves_mod.Move]:
+    """What a transaction of ours moves as we built it (before its logs are known)."""
+    if row.status in ("failed", "replaced", "dropped"):
+        return []
+    planned = []
+    if row.value and row.to is not None:
+        planned.append(moves_mod.Move(None, row.sender, row.to, row.value))
+    if row.kind == "token-transfer" and row.token is not None and row.token_amount and row.to is not None:
+        recipient = row.to
+        decoded = erc20.decode_call(bytes.fromhex(row.data.removeprefix("0x"))) if row.data else None
+        if decoded is not None and decoded.function == "transfer":
+            recipient = str(decoded.args["to"])
+        planned.append(moves_mod.Move(row.token, row.sender, recipient, row.token_amount))
+    return planned
+
+
+def _method(row: SentRow) -> str | None:
+    if row.kind == "deploy":
+        return "deploy"
+    data = bytes.fromhex(row.data.removeprefix("0x")) if row.data else b""
+    if len(data) < 4:
+        return None
+    decoded = erc20.decode_call(data)
+    return decoded.function if decoded is not None else "0x" + data[:4].hex()
+
+
+def _sent_entry(
+    row: SentRow, mined: Mined | None, decoders: Mapping[str, moves_mod.Decoder] | None, mine: set[str] | None
+) -> dict[str, Any]:
+    if mined is not None and row.status == "confirmed":
+        tx = {"from": row.sender, "to": row.to, "value": row.value}
+        moved = moves_mod.from_receipt(tx, mined.logs, decoders)
+    else:
+        moved = _planned(row)
+    entry = {
         "kind": row.kind,
+        "method": _method(row),
         "hash": row.hash,
         "log_index": ETH_LOG_INDEX,
         "from": row.sender,
         "to": row.to,
-        "token": row.token,
-        "amount": row.token_amount if token_transfer else row.value,
         "nonce": row.nonce,
         "status": row.status,
-        "block": row.block,
-        "timestamp": row.created_at,
+        "block": mined.block if mined is not None else row.block,
+        "timestamp": mined.timestamp if mined is not None else row.created_at,
+        "clock": "block" if mined is not None else "sent",
+        "fee": row.gas_used * row.effective_gas_price
+        if row.gas_used is not None and row.effective_gas_price is not None
+        else None,
     }
+    return _finish(entry, moved, mine or {row.sender})
 
 
-def _incoming_activity(row: IncomingRow) -> dict[str, Any]:
-    return {
-        "direction": "in",
-        "kind": "transfer" if row.token is None else "token-transfer",
-        "hash": row.hash,
-        "log_index": row.log_index,
-        "from": row.from_,
-        "to": row.to,
-        "token": row.token,
-        "amount": row.amount,
+def _incoming_entry(items: list[IncomingRow], mine: set[str] | None) -> dict[str, Any]:
+    first = items[0]
+    entry = {
+        "kind": "transfer" if all(i.token is None for i in items) else "token-transfer",
+        "method": None,
+        "hash": first.hash,
+        "log_index": max(i.log_index for i in items),
+        "from": first.from_,
+        "to": first.to,
         "nonce": None,
         "status": "confirmed",
-        "block": row.block,
-        "timestamp": row.timestamp,
+        "block": first.block,
+        "timestamp": first.timestamp,
+        "clock": "block",
+        "fee": None,
     }
+    return _finish(entry, [_move(i) for i in items], mine or {i.to for i in items})
+
+
+def _finish(entry: dict[str, Any], moved: list[moves_mod.Move], mine: Collection[str]) -> dict[str, Any]:
+    seen = moves_mod.view(moved, mine, entry["from"], entry["to"])
+    main = next(iter(seen.incoming or seen.outgoing or seen.internal or moved), None)
+    entry.update(
+        direction=seen.direction,
+        counterparty=seen.counterparty,
+        token=main.token if main is not None else None,
+        amount=main.amount if main is not None else 0,
+        moves=[
+            {"direction": side, "token": m.token, "from": m.from_, "to": m.to, "amount": m.amount, "what": m.what}
+            for side, group in (("in", seen.incoming), ("out", seen.outgoing), ("self", seen.internal))
+            for m in group
+        ],
+        _moves=moved,
+    )
+    return entry

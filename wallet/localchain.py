@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import WalletError
-from .process import alive, free_port, port_free, runs, stop
+from .process import alive, free_port, listener_args, port_free, runs, stop
 from .rpc import Rpc, RpcUnreachable, to_int
 
 ANVIL_ENV = "HONGBAO_ANVIL"
@@ -77,6 +77,7 @@ class Status:
     url: str
     chain_id: int | None = None
     block: int | None = None
+    owner: str | None = None  # answering, but not this home's chain: whose it is
 
 
 class LocalChain:
@@ -113,13 +114,29 @@ class LocalChain:
             )
         return pid
 
+    def occupant(self) -> str | None:
+        """Who holds our port when it is not our anvil: "the local chain of HOME (pid N)",
+        "an anvil with no saved state (pid N)", or None when no anvil listens there."""
+        found = listener_args(self.port, b"anvil")
+        if found is None:
+            return None
+        pid, args = found
+        if pid == self._pid():
+            return None
+        state = next((args[i + 1] for i, a in enumerate(args[:-1]) if a == "--state"), None)
+        if state is None:
+            return f"an anvil with no saved state (pid {pid})"
+        return f"the local chain of {Path(state).parent.parent} (pid {pid})"
+
     def up(self) -> Status:
         pid = self._live_pid()
         if pid is not None:
             return self.status()
         if not port_free(self.port):
+            other = self.occupant()
+            who = f"by {other}" if other else "by another program"
             raise ChainError(
-                f"port {self.port} is in use by another program; stop it or choose another port (`hongbao chain up --port N`)"
+                f"port {self.port} is in use {who}; stop it or choose another port (`hongbao chain up --port N`)"
             )
         binary = find_anvil()
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -151,9 +168,15 @@ class LocalChain:
         return self.status()
 
     def down(self) -> bool:
-        """Stop anvil (state is dumped on SIGTERM). False if it was not running."""
+        """Stop anvil (state is dumped on SIGTERM). False if it was not running; ChainError
+        when the chain on our port is another home's (never stopped from here)."""
         pid = self._pid()
         if pid is None:
+            other = self.occupant()
+            if other is not None:
+                raise ChainError(
+                    f"this home has no chain running; port {self.port} is used by {other}: stop it from there"
+                )
             return False
         if not (alive(pid) and _is_anvil(pid)):
             self.pid_file.unlink(missing_ok=True)  # stale: clean up, nothing to stop
@@ -171,7 +194,10 @@ class LocalChain:
                 chain_id, block = rpc.batch([("eth_chainId", []), ("eth_blockNumber", [])])
         except (RpcUnreachable, WalletError):
             return Status(False, pid, self.url)
-        return Status(True, pid, self.url, to_int(chain_id), to_int(block))
+        owner = self.occupant() if pid is None else None
+        if pid is None and owner is None:
+            owner = "a program this home did not start"
+        return Status(True, pid, self.url, to_int(chain_id), to_int(block), owner)
 
 
 # anvil's first dev account (from the public "test test ... junk" phrase): local faucet only.

@@ -12,7 +12,11 @@ from pathlib import Path
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on `port` now. SO_REUSEADDR, as the servers we start
+    set it: connections of a server that just stopped linger in TIME_WAIT for a minute,
+    and they do not keep a new server from listening, so they must not fail the probe."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:
@@ -27,6 +31,28 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def listener_args(port: int, marker: bytes) -> tuple[int, list[str]] | None:
+    """A running process whose command line holds `marker` and `--port <port>`: (pid,
+    its arguments). Linux (/proc) only; None elsewhere or when there is none."""
+    wanted = str(port).encode()
+    try:
+        entries = list(Path("/proc").iterdir())
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(marker in a for a in args[:1]) and any(
+            a == b"--port" and i + 1 < len(args) and args[i + 1] == wanted for i, a in enumerate(args)
+        ):
+            return int(entry.name), [a.decode(errors="replace") for a in args if a]
+    return None
 
 
 def alive(pid: int) -> bool:

@@ -14,24 +14,28 @@ looks for an address once its own start is reached, and moves the cursors of the
 addresses it covered forward with each batch, in the batch's transaction. Rows are
 idempotent by (chain, hash, log index), so overlapping scans never duplicate anything.
 
+ETH a recorded contract pays us (a red packet share someone else submitted, a refund) has
+no Transfer log: `events` names such contracts, the event topics that carry the payee as
+their second indexed topic, and the decoder that reads them (wallet/moves.py), and those
+logs are scanned too.
+
 Reorgs: the newest `confirmations` blocks are left for a later run (default 12, but 0 on
 the local chain id 31337, where anvil does not reorganise on its own).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import address as addr
+from . import moves as moves_mod
 from .errors import WalletError
 from .history import ETH_LOG_INDEX, History, Incoming
 from .rpc import Rpc, to_int
 
-TRANSFER_TOPIC = (
-    "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"  # keccak("Transfer(address,address,uint256)")
-)
+TRANSFER_TOPIC = moves_mod.TRANSFER_TOPIC
 LOGS_RANGE_CAP = 2_000  # blocks per eth_getLogs: many providers refuse wider ranges
 LOCAL_CHAIN_ID = 31337
 DEFAULT_CONFIRMATIONS = 12
@@ -42,6 +46,15 @@ Progress = Callable[[int, int], None]
 
 class SyncError(WalletError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Events:
+    """A recorded contract's events that pay someone named in topic 2."""
+
+    contract: str
+    topics: tuple[str, ...]
+    decoder: moves_mod.Decoder
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,36 +120,32 @@ def eth_candidates(chain_id: int, block: dict[str, Any], wanted: Container[str])
     return found
 
 
+def _logged(chain_id: int, log: dict[str, Any], move: moves_mod.Move, timestamps: dict[int, int]) -> Incoming:
+    number = to_int(log["blockNumber"])
+    return Incoming(
+        chain_id,
+        log["transactionHash"].lower(),
+        to_int(log["logIndex"]),
+        number,
+        move.from_,
+        move.to,
+        move.token,
+        move.amount,
+        timestamps[number],
+    )
+
+
 def token_transfers(
     chain_id: int, logs: Iterable[dict[str, Any]], wanted: Container[str], timestamps: dict[int, int]
 ) -> list[Incoming]:
     """ERC-20 Transfer logs to an address in `wanted` (lowercase), with their blocks' timestamps."""
     found = []
     for log in logs:
-        topics = log.get("topics") or []
-        data = log.get("data") or "0x"
-        if log.get("removed") or len(topics) != 3 or topics[0].lower() != TRANSFER_TOPIC or len(data) != 66:
+        if log.get("removed") or not moves_mod.is_erc20_transfer(log):
             continue  # not ERC-20 shaped (ERC-721 indexes a 4th topic and has no data)
-        to = "0x" + topics[2][-40:].lower()
-        if to not in wanted:
-            continue
-        number = to_int(log["blockNumber"])
-        amount = int(data, 16)
-        if amount == 0:
-            continue
-        found.append(
-            Incoming(
-                chain_id,
-                log["transactionHash"].lower(),
-                to_int(log["logIndex"]),
-                number,
-                addr.to_checksum(topics[1][-40:]),
-                addr.to_checksum(to),
-                addr.to_checksum(log["address"]),
-                amount,
-                timestamps[number],
-            )
-        )
+        move = moves_mod.erc20_transfer(log)
+        if move.to.lower() in wanted and move.amount:
+            found.append(_logged(chain_id, log, move, timestamps))
     return found
 
 
@@ -161,6 +170,7 @@ def sync(
     progress: Progress | None = None,
     confirmations: int | None = None,
     lookback: int | None = None,
+    events: Iterable[Events] = (),
 ) -> SyncResult:
     """Scan from each address's cursor (or `start_block`) to the head minus `confirmations`.
 
@@ -189,29 +199,52 @@ def sync(
         return SyncResult(first, end)
 
     contracts = None if tokens is None else sorted({a.lower() for a in tokens})
+    watched = list(events)
     total = end - first + 1
     found: list[Incoming] = []
     for lo, hi in ranges(first, end, batch):
         active = [a for a, s in starts.items() if s <= hi]  # whose scan has begun by this batch's end
-        rows = _scan(rpc, chain_id, lo, hi, {a.lower() for a in active}, contracts)
+        rows = _scan(rpc, chain_id, lo, hi, {a.lower() for a in active}, contracts, watched)
         found += history.save_batch(chain_id, [cursor_key(a) for a in active], rows, hi)
         if progress is not None:
             progress(hi - first + 1, total)
     return SyncResult(first, end, found)
 
 
-def _scan(rpc: Rpc, chain_id: int, lo: int, hi: int, wanted: set[str], contracts: list[str] | None) -> list[Incoming]:
-    """Blocks lo..hi and their Transfer logs in one round trip, then the candidates' receipts."""
+def _scan(
+    rpc: Rpc,
+    chain_id: int,
+    lo: int,
+    hi: int,
+    wanted: set[str],
+    contracts: list[str] | None,
+    watched: Sequence[Events] = (),
+) -> list[Incoming]:
+    """Blocks lo..hi and their Transfer logs (and watched events) in one round trip, then
+    the candidates' receipts."""
     calls: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", [hex(n), True]) for n in range(lo, hi + 1)]
-    topics = [TRANSFER_TOPIC, None, [address_topic(a) for a in sorted(wanted)]]
-    for log_lo, log_hi in ranges(lo, hi, LOGS_RANGE_CAP):
+    payees = [address_topic(a) for a in sorted(wanted)]
+    topics = [TRANSFER_TOPIC, None, payees]
+    spans = ranges(lo, hi, LOGS_RANGE_CAP)
+    for log_lo, log_hi in spans:
         log_filter: dict[str, Any] = {"fromBlock": hex(log_lo), "toBlock": hex(log_hi), "topics": topics}
         if contracts is not None:
             log_filter["address"] = contracts
         calls.append(("eth_getLogs", [log_filter]))
+    for watch in watched:
+        for log_lo, log_hi in spans:
+            event_filter = {
+                "fromBlock": hex(log_lo),
+                "toBlock": hex(log_hi),
+                "address": watch.contract,
+                "topics": [list(watch.topics), None, payees],
+            }
+            calls.append(("eth_getLogs", [event_filter]))
     replies = rpc.batch(calls)
     count = hi - lo + 1
-    blocks, log_lists = replies[:count], replies[count:]
+    blocks = replies[:count]
+    log_lists = replies[count : count + len(spans)]
+    event_lists = replies[count + len(spans) :]
 
     timestamps: dict[int, int] = {}
     candidates: list[Incoming] = []
@@ -232,4 +265,34 @@ def _scan(rpc: Rpc, chain_id: int, lo: int, hi: int, wanted: set[str], contracts
                 )
         candidates = [c for c, receipt in zip(candidates, receipts, strict=True) if succeeded(receipt)]
     logs = [log for log_list in log_lists for log in (log_list or [])]
-    return candidates + token_transfers(chain_id, logs, wanted, timestamps)
+    found = candidates + token_transfers(chain_id, logs, wanted, timestamps)
+    for index, watch in enumerate(watched):
+        for event_list in event_lists[index * len(spans) : (index + 1) * len(spans)]:
+            found += contract_payments(chain_id, watch, event_list or [], logs, wanted, timestamps)
+    return found
+
+
+def contract_payments(
+    chain_id: int,
+    watch: Events,
+    events: Iterable[dict[str, Any]],
+    transfers: list[dict[str, Any]],
+    wanted: Container[str],
+    timestamps: dict[int, int],
+) -> list[Incoming]:
+    """ETH a watched contract paid to an address in `wanted`, as its decoder reads the
+    events (with the same transaction's Transfer logs, so a token payout is not counted
+    twice). Logs from any other contract are ignored."""
+    found = []
+    for log in events:
+        if log.get("removed") or addr.to_checksum(log.get("address") or "0x" + "00" * 20) != addr.to_checksum(
+            watch.contract
+        ):
+            continue
+        same_tx = [t for t in transfers if t.get("transactionHash") == log.get("transactionHash")]
+        found += [
+            _logged(chain_id, log, move, timestamps)
+            for move in watch.decoder(log, [log, *same_tx])
+            if move.token is None and move.to.lower() in wanted
+        ]
+    return found

@@ -343,6 +343,10 @@ def record_receipt(chain: Chain, history: History, tx_hash: str, receipt: dict[s
     sent = history.get_sent(chain.chain_id, tx_hash)
     if sent is not None and sent.replaces:
         history.mark_replaced(chain.chain_id, sent.replaces)
+    block = chain.rpc.call("eth_getBlockByNumber", receipt["blockNumber"], False)
+    if block is not None:  # the block's time is the history's clock; the logs say what moved
+        logs = (receipt.get("logs") or []) if status == "confirmed" else []
+        history.record_mined(chain.chain_id, tx_hash, to_int(receipt["blockNumber"]), to_int(block["timestamp"]), logs)
 
 
 # -- replacing ------------------------------------------------------------------------------
