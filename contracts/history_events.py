@@ -69,21 +69,22 @@ def red_packet(log: dict[str, Any], logs: Sequence[dict[str, Any]]) -> list[move
     return []
 
 
+# Ours (deployed or added) and the one a chat message named, recognised by its code hash.
+RED_PACKET_KEYS = ("red_packet", "red_packet_recognised")
+
+
+def _red_packets(contracts: Mapping[str, str]) -> list[str]:
+    return list(dict.fromkeys(addr.to_checksum(contracts[key]) for key in RED_PACKET_KEYS if contracts.get(key)))
+
+
 def decoders(contracts: Mapping[str, str]) -> dict[str, moves.Decoder]:
     """Decoders for a network's recorded contracts (name -> address, as in config.toml)."""
-    found: dict[str, moves.Decoder] = {}
-    address = contracts.get("red_packet")
-    if address:
-        found[addr.to_checksum(address)] = red_packet
-    return found
+    return dict.fromkeys(_red_packets(contracts), red_packet)
 
 
 def events(contracts: Mapping[str, str]) -> list[Events]:
-    """What `hongbao sync` watches besides transfers: the recorded RedPacket's payouts."""
-    address = contracts.get("red_packet")
-    if not address:
-        return []
-    return [Events(addr.to_checksum(address), (CLAIMED, REIMBURSED, REFUNDED), red_packet)]
+    """What `hongbao sync` watches besides transfers: the recorded RedPackets' payouts."""
+    return [Events(address, (CLAIMED, REIMBURSED, REFUNDED), red_packet) for address in _red_packets(contracts)]
 
 
 def method_names(artifacts: tuple[str, ...] = ("TestToken", "RedPacket", "TestVault")) -> dict[str, str]:
