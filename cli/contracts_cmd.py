@@ -24,6 +24,18 @@ TOKEN: _TokenSpec = {"name": "Hongbao Test Token", "symbol": "TKN", "decimals": 
 VAULT = {"name": "Hongbao Vault", "symbol": "vTKN"}
 # config key in [networks.<name>.contracts] -> artifact name
 VAULT_KEY, RED_PACKET_KEY = "vault", "red_packet"
+# the DeFi protocols' keys (contracts/protocols/deploy.py CONTRACT_KEYS, kept in step by a test)
+PROTOCOL_KEYS = (
+    "weth",
+    "uniswap_v2_factory",
+    "uniswap_v2_router",
+    "uniswap_v3_factory",
+    "uniswap_v3_positions",
+    "uniswap_v3_router",
+    "uniswap_v3_quoter",
+    "aave_addresses_provider",
+    "staking_rewards",
+)
 
 
 @click.group()
@@ -188,7 +200,7 @@ def deploy(force, network_name, as_json):
 
 
 @contracts.command("add")
-@click.argument("name", type=click.Choice([RED_PACKET_KEY, VAULT_KEY]))
+@click.argument("name", type=click.Choice([RED_PACKET_KEY, VAULT_KEY, *PROTOCOL_KEYS]))
 @click.argument("address")
 @network_option
 @json_option
