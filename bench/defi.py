@@ -33,7 +33,7 @@ from contracts.protocols import deploy, uniswap
 from wallet import config, localchain
 from wallet.rpc import Rpc, to_int
 
-PASSWORD = "bench password, not a secret"
+PASSWORD = "bench password, not a secret"  # noqa: S105  (a throw-away wallet on a throw-away chain)
 DIRECT = "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc"  # anvil dev account 5
 E18 = 10**18
 
