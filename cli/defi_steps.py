@@ -5,10 +5,13 @@ from __future__ import annotations
 from .defi_cmd import Sent, Session, _approval_json, _approve
 
 
-def run_steps(session: Session, steps, approval, warnings: list[str] | None = None) -> tuple[list[Sent], dict | None]:
-    """The exact approval first (if one is needed), then each step; each waits for the one before."""
+def run_steps(session: Session, steps, approvals, warnings: list[str] | None = None) -> tuple[list[Sent], dict | None]:
+    """The exact approvals first (one, a list, or None), then each step; each waits for the one
+    before. Returns what was sent and the (last) approval as JSON."""
     approved = None
-    if approval is not None:
+    if approvals is not None and not isinstance(approvals, list):
+        approvals = [approvals]
+    for approval in approvals or []:
         sent = _approve(session, approval.asset.token, approval.spender, approval.amount, must_wait=True)
         approved = _approval_json(approval.asset.token, approval.spender, approval.amount, sent)
     done: list[Sent] = []
@@ -28,5 +31,17 @@ def run_steps(session: Session, steps, approval, warnings: list[str] | None = No
     return done, approved
 
 
-def session_hint(session: Session) -> str:
-    return session.command_hint()
+def reader(address: str | None, wallet_name: str | None, index: int, network_name: str | None):
+    """(owner, network, protocols) for a read-only DeFi command: ADDRESS or the wallet's account."""
+    from wallet import address as addr
+
+    from .context import chain as connect
+    from .context import network
+    from .services import defi
+    from .wallet_cmd import open_wallet
+
+    owner = addr.parse(address) if address else open_wallet(wallet_name).account(index).address
+    net = network(network_name)
+    chain = connect(network_name)
+    chain.verify()
+    return owner, net, defi.protocols(net, chain.rpc)

@@ -6,15 +6,13 @@ from decimal import Decimal, InvalidOperation
 
 import click
 
-from wallet import address as addr
 from wallet.errors import WalletError
 
-from .context import chain as connect
-from .context import network, network_option
+from .context import network_option
 from .defi_cmd import Session, _finish, _say, tx_options
-from .defi_steps import run_steps
+from .defi_steps import reader, run_steps
 from .output import emit, json_option, table
-from .wallet_cmd import index_option, open_wallet, wallet_option
+from .wallet_cmd import index_option, wallet_option
 
 MARGIN_ENV = "HONGBAO_HF_MARGIN"
 margin_option = click.option(
@@ -94,11 +92,8 @@ def status(address, margin_text, wallet_name, index, network_name, as_json):
     """Collateral, debt, health factor, liquidation prices and APYs, from the protocol."""
     from .services import defi
 
-    owner = addr.parse(address) if address else open_wallet(wallet_name).account(index).address
-    net = network(network_name)
-    chain = connect(network_name)
-    chain.verify()
-    data = defi.lend_status(defi.protocols(net, chain.rpc), owner, _margin(margin_text))
+    owner, net, protocols = reader(address, wallet_name, index, network_name)
+    data = defi.lend_status(protocols, owner, _margin(margin_text))
 
     def human() -> None:
         rows = [

@@ -37,6 +37,7 @@ GROUPS = {
     "lend": ("cli.lend_cmd", "lend", "Aave v3: supply, withdraw, borrow, repay, status."),
     "stake": ("cli.stake_cmd", "stake", "The staking farm: deposit, withdraw, claim, exit, status."),
     "positions": ("cli.positions_cmd", "positions", "Everything held in the DeFi protocols, valued."),
+    "pool": ("cli.pool_cmd", "pool", "Uniswap liquidity: add, remove, list (v2 shares, v3 NFTs)."),
 }
 
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import click
 
-from wallet import address as addr
-
-from .context import chain as connect
-from .context import network, network_option
+from .context import network_option
+from .defi_steps import reader
 from .output import emit, json_option, table
-from .wallet_cmd import index_option, open_wallet, wallet_option
+from .wallet_cmd import index_option, wallet_option
 
 
 @click.command()
@@ -23,11 +21,8 @@ def positions(address, wallet_name, index, network_name, as_json):
     in USD (USDX) at the Aave oracle's prices."""
     from .services import defi
 
-    owner = addr.parse(address) if address else open_wallet(wallet_name).account(index).address
-    net = network(network_name)
-    chain = connect(network_name)
-    chain.verify()
-    data = defi.positions(defi.protocols(net, chain.rpc), owner)
+    owner, net, protocols = reader(address, wallet_name, index, network_name)
+    data = defi.positions(protocols, owner)
 
     def human() -> None:
         table(

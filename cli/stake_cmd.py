@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import click
 
-from wallet import address as addr
-
-from .context import chain as connect
-from .context import network, network_option
+from .context import network_option
 from .defi_cmd import Session, _finish, _say, tx_options
-from .defi_steps import run_steps
+from .defi_steps import reader, run_steps
 from .output import emit, json_option, table
-from .wallet_cmd import index_option, open_wallet, wallet_option
+from .wallet_cmd import index_option, wallet_option
 
 
 @click.group()
@@ -74,11 +71,8 @@ def status(address, wallet_name, index, network_name, as_json):
     """The farm's reward rate, your stake and what you have earned (the contract's `earned`)."""
     from .services import defi
 
-    owner = addr.parse(address) if address else open_wallet(wallet_name).account(index).address
-    net = network(network_name)
-    chain = connect(network_name)
-    chain.verify()
-    data = defi.stake_status(defi.protocols(net, chain.rpc), owner)
+    owner, net, protocols = reader(address, wallet_name, index, network_name)
+    data = defi.stake_status(protocols, owner)
     emit(
         as_json,
         data,

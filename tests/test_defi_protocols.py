@@ -284,8 +284,10 @@ def test_positions_value_everything_at_the_oracles_prices(cli, hongbao_home, anv
     cli.json("lend", "borrow", "USDX", "1500", *W)
     out = cli.json("positions", "--wallet", "me")
     rows = {(r["kind"], r["asset"]): r for r in out["positions"]}
-    assert rows[("aave supplied", "WETH")]["value_usd"] == "6000"
-    assert rows[("aave supplied", "WETH")]["value_eth"] == "2.000000"
+    supplied = rows[("aave supplied", "WETH")]  # 2 WETH and the interest since (at $3,000, the oracle's price)
+    assert 2 * E18 <= int(supplied["amount"]) < 2 * E18 + E18 // 1000
+    assert Decimal(supplied["value_usd"]) == Decimal(int(supplied["amount"]) * 3000 * 10**8 // E18) / 10**8
+    assert supplied["value_eth"] == str((Decimal(supplied["value_usd"]) / 3000).quantize(Decimal("0.000001")))
     assert rows[("aave debt", "USDX")]["amount"] == str(-1500 * USD)
     assert rows[("wallet", "USDX")]["value_usd"] == "1500"
     assert Decimal(out["total_usd"]) == sum(Decimal(r["value_usd"]) for r in out["positions"])
@@ -300,3 +302,48 @@ def test_without_recorded_protocols_the_commands_say_what_to_run(cli, hongbao_ho
     assert result.stderr.strip().splitlines() == [
         "error: no DeFi protocols recorded on local: run `hongbao defi deploy` (local chain), or record them with `hongbao contracts add NAME ADDRESS`"
     ]
+
+
+def test_pool_add_list_remove_on_v2_and_v3_pays_what_the_protocol_says(cli, hongbao_home, anvil, defi):
+    from contracts.protocols import liquidity
+
+    me = defi.person(cli, hongbao_home, anvil)
+    rpc = anvil.rpc()
+    c, t = defi.contracts, defi.tokens
+    cli.json("swap", "3", "ETH", "TKN", *W)
+    # v2: 1 ETH and the pair's price of TKN; shares are the pair's, each side worth what the reserves say
+    added = cli.json("pool", "add", "1", "ETH", "TKN", *W)
+    share = liquidity.v2_share(rpc, c["uniswap_v2_factory"], t["WETH"], t["TKN"], me)
+    assert share is not None and share.shares > 0
+    assert erc20.allowance(rpc, t["TKN"], me, c["uniswap_v2_router"]) == 0  # exactly what was taken
+    listed = cli.json("pool", "list", "--wallet", "me")
+    assert listed["v2"][0]["shares"] == str(share.shares)
+    assert listed["v2"][0]["amounts"] == [str(share.amount0), str(share.amount1)]
+    # v3: a full-range position NFT in the 0.05% pool; what it holds is what decreaseLiquidity would pay
+    cli.json("pool", "add", "0.5", "ETH", "TKN", "--v3", "--fee", "500", *W)
+    (pos,) = liquidity.v3_positions(rpc, c["uniswap_v3_positions"], me)
+    assert pos.fee == 500 and pos.liquidity > 0 and (pos.tick_lower, pos.tick_upper) == (-887270, 887270)
+    weth_side = pos.amount0 if pos.token0 == t["WETH"] else pos.amount1
+    assert 5 * E18 // 10 - 10 <= weth_side <= 5 * E18 // 10  # (rounded down by the pool)
+    # someone else trades through the pool: the position earns fees
+    assert cli.json("swap", "0.01", "ETH", "TKN", "--via", "v3", *W)["route"] == "Uniswap v3 0.05% pool"
+    listed = cli.json("pool", "list", "--wallet", "me")
+    assert listed["v3"][0]["id"] == pos.token_id and any(int(f) > 0 for f in listed["v3"][0]["fees_owed"])
+    held = {(r["kind"], r["asset"]) for r in cli.json("positions", "--wallet", "me")["positions"]}
+    assert ("liquidity", "WETH") in held and ("fees owed", "TKN") in held
+    # out again: v3 pays principal and fees in WETH and TKN; v2 burns every share for ETH and TKN
+    (pos,) = liquidity.v3_positions(rpc, c["uniswap_v3_positions"], me)
+    tkn_before, weth_before = erc20.balance_of(rpc, t["TKN"], me), erc20.balance_of(rpc, t["WETH"], me)
+    cli.json("pool", "remove", "--id", str(pos.token_id), *W)
+    tkn_out = pos.amount1 + pos.fees1 if pos.token1 == t["TKN"] else pos.amount0 + pos.fees0
+    weth_out = pos.amount0 + pos.fees0 if pos.token0 == t["WETH"] else pos.amount1 + pos.fees1
+    assert erc20.balance_of(rpc, t["TKN"], me) == tkn_before + tkn_out
+    assert erc20.balance_of(rpc, t["WETH"], me) == weth_before + weth_out
+    share = liquidity.v2_share(rpc, c["uniswap_v2_factory"], t["WETH"], t["TKN"], me)
+    start, block, tkn_before = eth(rpc, me), head(rpc), erc20.balance_of(rpc, t["TKN"], me)
+    cli.json("pool", "remove", "ETH", "TKN", *W)
+    tkn_side, eth_side = (share.amount1, share.amount0) if share.token0 == t["WETH"] else (share.amount0, share.amount1)
+    assert erc20.balance_of(rpc, t["TKN"], me) == tkn_before + tkn_side
+    assert eth(rpc, me) == start + eth_side - fees(rpc, me, block)
+    assert liquidity.v2_share(rpc, c["uniswap_v2_factory"], t["WETH"], t["TKN"], me).shares == 0
+    assert added["version"] == "v2"
