@@ -279,17 +279,35 @@ def _withdrawn(rpc, who: str) -> int:
 
 
 def test_positions_value_everything_at_the_oracles_prices(cli, hongbao_home, anvil, defi):
+    from contracts import vault
+    from contracts.artifacts import load
+    from contracts.protocols.deploy import Deployer
+    from wallet import localchain
+
     me = defi.person(cli, hongbao_home, anvil)
+    rpc = anvil.rpc()
+    d = Deployer(rpc, localchain.DEV_ADDRESS)  # a TestVault over TKN, recorded as `contracts deploy` does
+    where = d.create(load("TestVault"), defi.tokens["TKN"], "V", "vTKN")
+    d.finish()
+    cfg = config.load(hongbao_home)
+    cfg.networks["local"].contracts["vault"] = where
+    config.save(hongbao_home, cfg)
     cli.json("lend", "supply", "ETH", "2", *W)
     cli.json("lend", "borrow", "USDX", "1500", *W)
+    cli.json("swap", "0.1", "ETH", "TKN", *W)
+    cli.json("vault", "deposit", "10", "--approve", *W)
     out = cli.json("positions", "--wallet", "me")
     rows = {(r["kind"], r["asset"]): r for r in out["positions"]}
     supplied = rows[("aave supplied", "WETH")]  # 2 WETH and the interest since (at $3,000, the oracle's price)
     assert 2 * E18 <= int(supplied["amount"]) < 2 * E18 + E18 // 1000
     assert Decimal(supplied["value_usd"]) == Decimal(int(supplied["amount"]) * 3000 * 10**8 // E18) / 10**8
     assert supplied["value_eth"] == str((Decimal(supplied["value_usd"]) / 3000).quantize(Decimal("0.000001")))
-    assert rows[("aave debt", "USDX")]["amount"] == str(-1500 * USD)
+    assert 1500 * USD <= -int(rows[("aave debt", "USDX")]["amount"]) < 1500 * USD + USD // 100  # + interest
     assert rows[("wallet", "USDX")]["value_usd"] == "1500"
+    assert rows[("vault", "TKN")]["amount"] == str(
+        vault.convert_to_assets(rpc, where, vault.balance_of(rpc, where, me))
+    )
+    assert rows[("vault", "TKN")]["value_usd"] == "20"
     assert Decimal(out["total_usd"]) == sum(Decimal(r["value_usd"]) for r in out["positions"])
     assert json.dumps(out) and me
 

@@ -656,6 +656,18 @@ def positions(p: Protocols, owner: str) -> dict[str, Any]:
         if earned:
             add("rewards", p.asset_at(farm.rewards_token), earned, detail="claimable")
     rows.extend(_v2_shares(p, owner, add))
+    vault_address = p.net.contracts.get("vault")
+    if vault_address and p.rpc.call("eth_getCode", vault_address, "latest") not in (None, "0x"):
+        from contracts import vault
+
+        shares = vault.balance_of(p.rpc, vault_address, owner)
+        if shares:
+            add(
+                "vault",
+                p.asset_at(vault.asset(p.rpc, vault_address)),
+                vault.convert_to_assets(p.rpc, vault_address, shares),
+                detail=f"ERC-4626 vault {vault_address}",
+            )
     positions_address = p.net.contracts.get("uniswap_v3_positions")
     if positions_address:
         from contracts.protocols import liquidity
