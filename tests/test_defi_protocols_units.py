@@ -112,3 +112,11 @@ def test_contracts_add_knows_every_name_defi_deploy_records():
     from cli.contracts_cmd import PROTOCOL_KEYS
 
     assert tuple(PROTOCOL_KEYS) == deploy.CONTRACT_KEYS
+
+
+def test_a_tokens_symbol_is_shown_inert():
+    assert defi.inert("TKN") == "TKN"
+    assert defi.inert("\x1b[31mUSDC\x1b[0m") == "[31mUSDC[0m"  # the escape bytes are gone
+    assert defi.inert("US\u202eDC\u200b") == "USDC"  # bidi override, zero-width space
+    assert defi.inert("\n\t") == "?"
+    assert defi.inert("X" * 100) == "X" * 32 + "…"

@@ -43,6 +43,15 @@ DEFAULT_MARGIN = Decimal("1.2")
 WAD = 10**18
 
 
+def inert(text: str, limit: int = 32) -> str:
+    """A token's symbol (a string from a contract: hostile) as shown: no control or format
+    characters (escape sequences, bidi overrides), at most ``limit`` characters."""
+    import unicodedata
+
+    kept = "".join(c for c in text if unicodedata.category(c)[0] not in ("C", "Z") or c == " ").strip()
+    return (kept[:limit] + "…" if len(kept) > limit else kept) or "?"
+
+
 @dataclass(frozen=True)
 class Asset:
     symbol: str
@@ -111,14 +120,14 @@ class Protocols:
             if not wanted.lower().startswith("0x"):
                 raise
             tok = erc20.read_token(self.rpc, wanted)
-        return Asset(tok.symbol, tok.address, tok.decimals)
+        return Asset(inert(tok.symbol), tok.address, tok.decimals)
 
     def asset_at(self, address: str) -> Asset:
         for tok in self.net.tokens.values():
             if int(tok.address, 16) == int(address, 16):
-                return Asset(tok.symbol, tok.address, tok.decimals)
+                return Asset(inert(tok.symbol), tok.address, tok.decimals)
         tok = erc20.read_token(self.rpc, address)
-        return Asset(tok.symbol, tok.address, tok.decimals)
+        return Asset(inert(tok.symbol), tok.address, tok.decimals)
 
 
 def protocols(net: Network, rpc: Any) -> Protocols:
@@ -639,7 +648,7 @@ def positions(p: Protocols, owner: str) -> dict[str, Any]:
     for tok in p.net.tokens.values():
         held = erc20.balance_of(p.rpc, tok.address, owner)
         if held:
-            add("wallet", Asset(tok.symbol, tok.address, tok.decimals), held)
+            add("wallet", Asset(inert(tok.symbol), tok.address, tok.decimals), held)
     if m is not None:
         for asset in _market_assets(p):
             mine = aave.user_reserve(p.rpc, m, asset.address, owner)
@@ -698,7 +707,7 @@ def _v2_shares(p: Protocols, owner: str, add: Any) -> list[dict[str, Any]]:
     if not p.uniswap.v2_factory:
         return []
     assets = [Asset("WETH", p.uniswap.weth, 18)] + [
-        Asset(t.symbol, t.address, t.decimals) for t in p.net.tokens.values() if t.address != p.uniswap.weth
+        Asset(inert(t.symbol), t.address, t.decimals) for t in p.net.tokens.values() if t.address != p.uniswap.weth
     ]
     for i, a in enumerate(assets):
         for b in assets[i + 1 :]:
@@ -893,7 +902,7 @@ def pool_list(p: Protocols, owner: str) -> dict[str, Any]:
     v2 = []
     if p.uniswap.v2_factory:
         assets = [Asset("WETH", p.uniswap.weth, 18)] + [
-            Asset(t.symbol, t.address, t.decimals) for t in p.net.tokens.values() if t.address != p.uniswap.weth
+            Asset(inert(t.symbol), t.address, t.decimals) for t in p.net.tokens.values() if t.address != p.uniswap.weth
         ]
         for i, x in enumerate(assets):
             for y in assets[i + 1 :]:
