@@ -17,18 +17,38 @@ def run_steps(session: Session, steps, approvals, warnings: list[str] | None = N
     done: list[Sent] = []
     for i, step in enumerate(steps):
         last = i == len(steps) - 1
-        done.append(
-            session.run(
-                step.to,
-                step.data,
-                value=step.value,
-                call=(step.function, step.args),
-                warnings=warnings if last else None,
-                summary=step.summary,
-                must_wait=True,
+        chosen = session.opts["gas"]
+        if chosen is None and step.headroom:
+            session.opts["gas"] = _gas_with_headroom(session, step)
+        try:
+            done.append(
+                session.run(
+                    step.to,
+                    step.data,
+                    value=step.value,
+                    call=(step.function, step.args),
+                    warnings=warnings if last else None,
+                    summary=step.summary,
+                    must_wait=True,
+                )
             )
-        )
+        finally:
+            session.opts["gas"] = chosen
     return done, approved
+
+
+def _gas_with_headroom(session: Session, step) -> int | None:
+    """The estimate x 1.2 (as `send` allows) plus the step's headroom; None if it cannot be
+    estimated (the pipeline's own simulation then says why)."""
+    from wallet.rpc import RpcError, to_int
+    from wallet.transfers import GAS_MARGIN
+
+    call = {"from": session.owner, "to": step.to, "data": "0x" + step.data.hex(), "value": hex(step.value)}
+    try:
+        estimate = to_int(session.chain.rpc.call("eth_estimateGas", call, "pending"))
+    except RpcError:
+        return None
+    return -(-estimate * GAS_MARGIN[0] // GAS_MARGIN[1]) + step.headroom
 
 
 def reader(address: str | None, wallet_name: str | None, index: int, network_name: str | None):

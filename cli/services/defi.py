@@ -75,6 +75,14 @@ class Step:
     function: str
     args: dict[str, str]
     summary: str
+    headroom: int = 0
+    """Gas to add over the estimate: what the step may cost more in a block with a new
+    timestamp than in the pending block it was estimated in (a Uniswap pool writes its price
+    oracle once per timestamp, Aave accrues interest)."""
+
+
+SWAP_HEADROOM = 60_000  # v2: two price accumulators written 0 -> non-zero (2 x 20,000); v3: an oracle slot
+AAVE_HEADROOM = 30_000
 
 
 @dataclass(frozen=True)
@@ -273,7 +281,7 @@ def plan_swap(
         "recipient": owner,
         "deadline": str(deadline),
     }
-    step = Step(to, data, value, function, args, summary)
+    step = Step(to, data, value, function, args, summary, SWAP_HEADROOM)
     approval = _approval(p, sell, owner, to, amount_in)
     return SwapPlan(sell, buy, amount_in, quote, found, min_out, slippage, deadline, step, approval, warnings)
 
@@ -426,6 +434,7 @@ def plan_lend(
             action,
             args,
             f"{action}: {what} on Aave; health factor {hf_words(acct.health_factor)} -> {hf_words(after)}",
+            AAVE_HEADROOM,
         )
     )
     if unwrap:
@@ -825,7 +834,7 @@ def plan_pool_add(
         where = f"Uniswap v3 {Decimal(fee) / 10000}% pool, full range"
     summary = f"add liquidity: {a.fmt(amount_a)} + up to {b.fmt(amount_b)} to {where}"
     args = {"add": a.fmt(amount_a), "and up to": b.fmt(amount_b), "pool": where, "to": owner}
-    step = Step(spender, data, value, function, args, summary)
+    step = Step(spender, data, value, function, args, summary, SWAP_HEADROOM)
     approvals = [x for x in (_approval(p, a, owner, spender, amount_a), _approval(p, b, owner, spender, amount_b)) if x]
     info = {"version": version, "a": a.symbol, "b": b.symbol, "amount_a": str(amount_a), "amount_b_max": str(amount_b)}
     return [step], approvals, info
@@ -869,7 +878,8 @@ def plan_pool_remove(
         )
         args = {"position": f"#{token_id}", "liquidity": "all", "collect to": owner}
         info = {"version": "v3", "token_id": token_id, "amount0": str(pos.amount0), "amount1": str(pos.amount1)}
-        return [Step(positions_address, data, 0, "multicall(decreaseLiquidity, collect)", args, summary)], [], info
+        step = Step(positions_address, data, 0, "multicall(decreaseLiquidity, collect)", args, summary, SWAP_HEADROOM)
+        return [step], [], info
     if a_text is None or b_text is None:
         raise WalletError("give the pair (`pool remove ETH TKN`) or a v3 position (`pool remove --id N`)")
     a, b = _pair_assets(p, a_text, b_text)
@@ -893,7 +903,8 @@ def plan_pool_remove(
     args = {"shares": lp.fmt(shares), "pair": f"{t0.symbol}/{t1.symbol}", "to": owner}
     approval = _approval(p, lp, owner, p.uniswap.v2_router, shares)
     info = {"version": "v2", "pair": share.pair, "shares": str(shares), "amount0": str(out0), "amount1": str(out1)}
-    return [Step(p.uniswap.v2_router, data, 0, function, args, summary)], [approval] if approval else [], info
+    step = Step(p.uniswap.v2_router, data, 0, function, args, summary, SWAP_HEADROOM)
+    return [step], [approval] if approval else [], info
 
 
 def pool_list(p: Protocols, owner: str) -> dict[str, Any]:
