@@ -46,6 +46,7 @@ def swap(amount, sell, buy, slippage, via, deadline_text, quote_only, **opts):
         slippage=defi.parse_slippage(slippage),
         via=via,
         deadline_s=calls.parse_duration(deadline_text),
+        quote_only=quote_only,
     )
     if quote_only:
         data = plan.json()

@@ -322,6 +322,13 @@ def test_without_recorded_protocols_the_commands_say_what_to_run(cli, hongbao_ho
     ]
 
 
+def test_a_swap_over_the_balance_is_refused_before_anything_but_can_be_quoted(cli, hongbao_home, anvil, defi):
+    defi.person(cli, hongbao_home, anvil, eth="1")
+    refused = cli("swap", "2", "ETH", "TKN", *W, check=False)
+    assert refused.returncode == 1 and "insufficient ETH: swapping 2 ETH, have 1 ETH" in refused.stderr
+    assert int(cli.json("swap", "2", "ETH", "TKN", "--quote-only", "--wallet", "me")["quote"]) > 0
+
+
 def test_pool_add_list_remove_on_v2_and_v3_pays_what_the_protocol_says(cli, hongbao_home, anvil, defi):
     from contracts.protocols import liquidity
 

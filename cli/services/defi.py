@@ -244,13 +244,14 @@ def plan_swap(
     slippage: Decimal = DEFAULT_SLIPPAGE,
     via: str = "best",
     deadline_s: int = 1200,
+    quote_only: bool = False,
 ) -> SwapPlan:
     sell, buy = p.asset(sell_text), p.asset(buy_text)
     if sell.address == buy.address:
         raise WalletError(f"{sell.symbol} -> {buy.symbol} is no swap: pick two different assets")
     amount_in = units(amount_text, sell)
     held = _balance(p, sell, owner)
-    if amount_in > held:
+    if amount_in > held and not quote_only:
         raise WalletError(f"insufficient {sell.symbol}: swapping {sell.fmt(amount_in)}, have {sell.fmt(held)}")
     found = uniswap.quotes(p.rpc, p.uniswap, sell.address, buy.address, amount_in, via)
     quote = uniswap.best(found)
