@@ -372,3 +372,19 @@ def test_pool_add_list_remove_on_v2_and_v3_pays_what_the_protocol_says(cli, hong
     assert eth(rpc, me) == start + eth_side - fees(rpc, me, block)
     assert liquidity.v2_share(rpc, c["uniswap_v2_factory"], t["WETH"], t["TKN"], me).shares == 0
     assert added["version"] == "v2"
+
+
+def test_borrowing_and_repaying_eth_wraps_and_unwraps(cli, hongbao_home, anvil, defi):
+    me = defi.person(cli, hongbao_home, anvil)
+    rpc = anvil.rpc()
+    m = market(defi, rpc)
+    cli.json("swap", "1", "ETH", "USDX", *W)
+    cli.json("lend", "supply", "USDX", "2000", *W)
+    start, block = eth(rpc, me), head(rpc)
+    cli.json("lend", "borrow", "ETH", "0.2", *W)  # WETH from the pool, unwrapped
+    assert eth(rpc, me) == start + 2 * E18 // 10 - fees(rpc, me, block)
+    assert erc20.balance_of(rpc, defi.tokens["WETH"], me) == 0
+    assert aave.user_reserve(rpc, m, defi.tokens["WETH"], me).variable_debt >= 2 * E18 // 10
+    cli.json("lend", "repay", "ETH", "max", *W)  # wrapped first, then the whole debt repaid
+    assert aave.user_reserve(rpc, m, defi.tokens["WETH"], me).variable_debt == 0
+    assert erc20.balance_of(rpc, defi.tokens["WETH"], me) <= 2 * E18 // 10 // 10**5 + 1  # the margin left over
