@@ -388,3 +388,36 @@ def test_borrowing_and_repaying_eth_wraps_and_unwraps(cli, hongbao_home, anvil, 
     cli.json("lend", "repay", "ETH", "max", *W)  # wrapped first, then the whole debt repaid
     assert aave.user_reserve(rpc, m, defi.tokens["WETH"], me).variable_debt == 0
     assert erc20.balance_of(rpc, defi.tokens["WETH"], me) <= 2 * E18 // 10 // 10**5 + 1  # the margin left over
+
+
+def test_a_falling_health_factor_is_told_once_until_it_recovers(cli, hongbao_home, anvil, defi):
+    """The oracle's ETH price drops (the MockAggregator's answer, slot 0, rewritten): the watch
+    tells once; after the price comes back and falls again, it tells again."""
+    from cli.services import defi as services
+
+    me = defi.person(cli, hongbao_home, anvil)
+    rpc = anvil.rpc()
+    cli.json("lend", "supply", "ETH", "5", *W)
+    cli.json("lend", "borrow", "USDX", "10000", *W)  # health factor 1.2375 at $3,000
+    net = config.load(hongbao_home).current("local")
+    p = services.protocols(net, rpc)
+    m = market(defi, rpc)
+    feed = abi.read_one(rpc, m.oracle, "getSourceOfAsset(address)(address)", defi.tokens["WETH"])
+
+    def eth_price(usd: int) -> None:
+        rpc.call("anvil_setStorageAt", feed, "0x0", "0x" + (usd * 10**8).to_bytes(32, "big").hex())
+
+    watch = services.HealthWatch(Decimal("1.2"))
+    assert watch.poll(p, me) is None
+    eth_price(2800)  # 5 x 2800 x 0.825 / 10000 = 1.155
+    event = watch.poll(p, me)
+    assert event is not None and event["health_factor"] == "1.1550"
+    assert Decimal(event["health_factor"]) == (Decimal(aave.account(rpc, m, me).health_factor) / E18).quantize(
+        Decimal("0.0001")
+    )
+    assert watch.poll(p, me) is None  # told once
+    eth_price(3000)
+    assert watch.poll(p, me) is None
+    eth_price(2000)  # 0.825: liquidation territory
+    again = watch.poll(p, me)
+    assert again is not None and "may liquidate" in again["text"]

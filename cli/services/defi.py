@@ -951,3 +951,37 @@ def pool_list(p: Protocols, owner: str) -> dict[str, Any]:
                 }
             )
     return {"owner": owner, "v2": v2, "v3": v3}
+
+
+# -- health alerts (for `chat watch` and other long runs) ---------------------------------------
+
+
+class HealthWatch:
+    """Tells once when an account's Aave health factor falls below the margin, and again only
+    after it has recovered above it in between."""
+
+    def __init__(self, margin: Decimal = DEFAULT_MARGIN) -> None:
+        self.margin = margin
+        self.below = False
+
+    def poll(self, p: Protocols, owner: str) -> dict[str, Any] | None:
+        """An event (kind "health") when the health factor has just gone below the margin."""
+        if p.aave_provider is None:
+            return None
+        hf = _hf(aave.account(p.rpc, p.market(), owner).health_factor)
+        if hf is None or hf >= self.margin:
+            self.below = False
+            return None
+        if self.below:
+            return None
+        self.below = True
+        shown = hf.quantize(Decimal("0.0001"))
+        return {
+            "kind": "health",
+            "owner": owner,
+            "health_factor": str(shown),
+            "margin": str(self.margin),
+            "text": f"Aave health factor {shown} is below your margin {self.margin}"
+            + (" and Aave may liquidate now" if hf < 1 else "")
+            + ": repay or supply more (`hongbao lend status`)",
+        }
