@@ -393,6 +393,7 @@ def test_borrowing_and_repaying_eth_wraps_and_unwraps(cli, hongbao_home, anvil, 
 def test_a_falling_health_factor_is_told_once_until_it_recovers(cli, hongbao_home, anvil, defi):
     """The oracle's ETH price drops (the MockAggregator's answer, slot 0, rewritten): the watch
     tells once; after the price comes back and falls again, it tells again."""
+    from cli.defi_news import DefiNews
     from cli.services import defi as services
 
     me = defi.person(cli, hongbao_home, anvil)
@@ -408,8 +409,10 @@ def test_a_falling_health_factor_is_told_once_until_it_recovers(cli, hongbao_hom
         rpc.call("anvil_setStorageAt", feed, "0x0", "0x" + (usd * 10**8).to_bytes(32, "big").hex())
 
     watch = services.HealthWatch(Decimal("1.2"))
-    assert watch.poll(p, me) is None
+    news = DefiNews(me, None)  # what `chat watch` polls, with HONGBAO_HF_MARGIN unset: 1.2
+    assert watch.poll(p, me) is None and news.poll() == []
     eth_price(2800)  # 5 x 2800 x 0.825 / 10000 = 1.155
+    assert [e["kind"] for e in news.poll()] == ["health"] and news.poll() == []
     event = watch.poll(p, me)
     assert event is not None and event["health_factor"] == "1.1550"
     assert Decimal(event["health_factor"]) == (Decimal(aave.account(rpc, m, me).health_factor) / E18).quantize(
