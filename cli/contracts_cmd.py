@@ -6,6 +6,7 @@ from typing import TypedDict
 
 import click
 
+from contracts.protocols.keys import CONTRACT_KEYS as PROTOCOL_KEYS
 from wallet.errors import WalletError
 
 from .context import chain as connect
@@ -24,18 +25,6 @@ TOKEN: _TokenSpec = {"name": "Hongbao Test Token", "symbol": "TKN", "decimals": 
 VAULT = {"name": "Hongbao Vault", "symbol": "vTKN"}
 # config key in [networks.<name>.contracts] -> artifact name
 VAULT_KEY, RED_PACKET_KEY = "vault", "red_packet"
-# the DeFi protocols' keys (contracts/protocols/deploy.py CONTRACT_KEYS, kept in step by a test)
-PROTOCOL_KEYS = (
-    "weth",
-    "uniswap_v2_factory",
-    "uniswap_v2_router",
-    "uniswap_v3_factory",
-    "uniswap_v3_positions",
-    "uniswap_v3_router",
-    "uniswap_v3_quoter",
-    "aave_addresses_provider",
-    "staking_rewards",
-)
 
 
 @click.group()

@@ -14,14 +14,14 @@ class DefiNews:
     """Polled with the chain news; silent where no Aave market is recorded or the chain is down."""
 
     def __init__(self, address: str, network_name: str | None) -> None:
-        from .services import defi
+        from .services import defi, lending
 
         self.address, self.network_name = address, network_name
         try:
             margin = Decimal(os.environ.get(MARGIN_ENV) or defi.DEFAULT_MARGIN)
         except InvalidOperation:
             margin = defi.DEFAULT_MARGIN
-        self.watch = defi.HealthWatch(margin)
+        self.watch = lending.HealthWatch(margin)
 
     def poll(self) -> list[dict]:
         from .context import chain as connect

@@ -49,22 +49,24 @@ def _action(action: str):
     def command(asset, amount, margin_text, force, **opts):
         from wallet.amounts import format_units
 
-        from .services import defi
+        from .services import defi, lending
 
         session = Session(opts)
         protocols = defi.protocols(session.net, session.chain.rpc)
-        plan = defi.plan_lend(protocols, session.owner, action, asset, amount, margin=_margin(margin_text), force=force)
+        plan = lending.plan_lend(
+            protocols, session.owner, action, asset, amount, margin=_margin(margin_text), force=force
+        )
         done, approved = run_steps(session, plan.steps, plan.approval, plan.warnings)
         after = defi.aave.account(protocols.rpc, protocols.market(), session.owner)
         data = {
             **plan.json(),
-            "health_factor": defi.hf_words(after.health_factor),
+            "health_factor": lending.hf_words(after.health_factor),
             "approve": approved,
             "transactions": [s.json() for s in done],
         }
         if not session.as_json:
             _say(
-                f"{action}: {format_units(plan.amount, plan.asset.decimals)} {plan.asset.symbol} done; health factor now {defi.hf_words(after.health_factor)}"
+                f"{action}: {format_units(plan.amount, plan.asset.decimals)} {plan.asset.symbol} done; health factor now {lending.hf_words(after.health_factor)}"
             )
         _finish(session, data)
 
@@ -90,10 +92,10 @@ for _name in ("supply", "withdraw", "borrow", "repay"):
 @json_option
 def status(address, margin_text, wallet_name, index, network_name, as_json):
     """Collateral, debt, health factor, liquidation prices and APYs, from the protocol."""
-    from .services import defi
+    from .services import lending
 
     owner, net, protocols = reader(address, wallet_name, index, network_name)
-    data = defi.lend_status(protocols, owner, _margin(margin_text))
+    data = lending.lend_status(protocols, owner, _margin(margin_text))
 
     def human() -> None:
         rows = [

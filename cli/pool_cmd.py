@@ -37,11 +37,11 @@ def add(amount, a, b, use_v3, fee, slippage, **opts):
 
     Each token is approved exactly (a transaction each, previewed); ETH goes in as is.
     """
-    from .services import defi
+    from .services import defi, liquidity
 
     session = Session(opts)
     protocols = defi.protocols(session.net, session.chain.rpc)
-    steps, approvals, info = defi.plan_pool_add(
+    steps, approvals, info = liquidity.plan_pool_add(
         protocols,
         session.owner,
         amount,
@@ -52,7 +52,7 @@ def add(amount, a, b, use_v3, fee, slippage, **opts):
         slippage=defi.parse_slippage(slippage),
     )
     done, _ = run_steps(session, steps, approvals)
-    after = defi.pool_list(protocols, session.owner)
+    after = liquidity.pool_list(protocols, session.owner)
     if not session.as_json:
         _say("added; `hongbao pool list` shows your liquidity")
     _finish(session, {**info, "after": after, "transactions": [s.json() for s in done]})
@@ -67,7 +67,7 @@ def add(amount, a, b, use_v3, fee, slippage, **opts):
 @tx_options
 def remove(a, b, percent_text, token_id, slippage, **opts):
     """Take liquidity out: a v2 pair (`pool remove ETH TKN [--percent 50]`) or a v3 position (`--id N`)."""
-    from .services import defi
+    from .services import defi, liquidity
 
     try:
         percent = Decimal(percent_text.rstrip("%"))
@@ -75,7 +75,7 @@ def remove(a, b, percent_text, token_id, slippage, **opts):
         raise WalletError(f"--percent {percent_text!r} is not a number") from None
     session = Session(opts)
     protocols = defi.protocols(session.net, session.chain.rpc)
-    steps, approvals, info = defi.plan_pool_remove(
+    steps, approvals, info = liquidity.plan_pool_remove(
         protocols,
         session.owner,
         a,
@@ -98,10 +98,10 @@ def remove(a, b, percent_text, token_id, slippage, **opts):
 @json_option
 def list_command(address, wallet_name, index, network_name, as_json):
     """Your v2 pair shares and v3 positions: amounts they would pay out now, range, fees owed."""
-    from .services import defi
+    from .services import liquidity
 
     owner, net, protocols = reader(address, wallet_name, index, network_name)
-    data = defi.pool_list(protocols, owner)
+    data = liquidity.pool_list(protocols, owner)
 
     def human() -> None:
         rows = [

@@ -395,6 +395,7 @@ def test_a_falling_health_factor_is_told_once_until_it_recovers(cli, hongbao_hom
     tells once; after the price comes back and falls again, it tells again."""
     from cli.defi_news import DefiNews
     from cli.services import defi as services
+    from cli.services import lending
 
     me = defi.person(cli, hongbao_home, anvil)
     rpc = anvil.rpc()
@@ -408,7 +409,7 @@ def test_a_falling_health_factor_is_told_once_until_it_recovers(cli, hongbao_hom
     def eth_price(usd: int) -> None:
         rpc.call("anvil_setStorageAt", feed, "0x0", "0x" + (usd * 10**8).to_bytes(32, "big").hex())
 
-    watch = services.HealthWatch(Decimal("1.2"))
+    watch = lending.HealthWatch(Decimal("1.2"))
     news = DefiNews(me, None)  # what `chat watch` polls, with HONGBAO_HF_MARGIN unset: 1.2
     assert watch.poll(p, me) is None and news.poll() == []
     eth_price(2800)  # 5 x 2800 x 0.825 / 10000 = 1.155

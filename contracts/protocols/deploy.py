@@ -25,6 +25,7 @@ from wallet.errors import WalletError
 from wallet.rpc import Rpc, to_int
 
 from . import abi, npm
+from .keys import CONTRACT_KEYS
 
 __all__ = [
     "CONTRACT_KEYS",
@@ -42,18 +43,6 @@ RAY = 10**27
 MAX = 2**256 - 1
 PRICES_USD = {"WETH": 3000, "USDX": 1, "TKN": 2}
 USDX_DECIMALS = 6
-# [networks.<name>.contracts] keys `defi deploy` records (and `contracts add` accepts)
-CONTRACT_KEYS = (
-    "weth",
-    "uniswap_v2_factory",
-    "uniswap_v2_router",
-    "uniswap_v3_factory",
-    "uniswap_v3_positions",
-    "uniswap_v3_router",
-    "uniswap_v3_quoter",
-    "aave_addresses_provider",
-    "staking_rewards",
-)
 TICK_SPACING = {100: 1, 500: 10, 3000: 60, 10000: 200}
 MAX_TICK = 887272
 # Aave reserve risk parameters (basis points): LTV, liquidation threshold, liquidation bonus
