@@ -125,8 +125,7 @@ def test_a_swap_that_moves_the_price_over_5_percent_warns_loudly(cli, hongbao_ho
     defi.person(cli, hongbao_home, anvil, eth="40")
     result = cli("swap", "30", "ETH", "TKN", *W)
     assert "PRICE IMPACT" in result.stderr
-    small = cli("swap", "0.1", "ETH", "TKN", *W)
-    assert "PRICE IMPACT" not in small.stderr
+    assert "PRICE IMPACT" not in cli("swap", "0.1", "ETH", "TKN", "--quote-only", "--wallet", "me").stderr
 
 
 def test_health_factors_are_aaves_and_a_borrow_below_the_margin_is_refused_with_the_number(
