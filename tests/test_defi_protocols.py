@@ -424,3 +424,32 @@ def test_a_falling_health_factor_is_told_once_until_it_recovers(cli, hongbao_hom
     eth_price(2000)  # 0.825: liquidation territory
     again = watch.poll(p, me)
     assert again is not None and "may liquidate" in again["text"]
+
+
+def test_mistakes_get_one_line_saying_what_to_do(cli, hongbao_home, anvil, defi):
+    defi.person(cli, hongbao_home, anvil)
+    pair = abi.read_one(  # an ERC-20 (the pair's LP token) that Aave does not list
+        anvil.rpc(),
+        defi.contracts["uniswap_v2_factory"],
+        "getPair(address,address)(address)",
+        defi.tokens["WETH"],
+        defi.tokens["TKN"],
+    )
+    cases = {
+        ("swap", "1", "ETH", "DOGE"): "DOGE",
+        ("swap", "lots", "ETH", "TKN"): "amount",
+        ("swap", "1", "ETH", "ETH"): "no swap",
+        ("swap", "1", "ETH", "TKN", "--slippage", "60%"): "below 50%",
+        ("lend", "withdraw", "USDX", "max"): "nothing to withdraw",
+        ("lend", "repay", "USDX", "1"): "nothing to repay",
+        ("lend", "borrow", "USDX", "1", "--margin", "0.9"): "below 1.0",
+        ("stake", "claim"): "nothing to claim",
+        ("pool", "remove", "ETH", "TKN"): "holds no Uniswap v2 ETH/TKN shares",
+        ("lend", "supply", pair, "1"): "UNI-V2 is not listed on this Aave market",
+        ("pool", "remove"): "give the pair",
+    }
+    for args, words in cases.items():
+        result = cli(*args, *W, check=False)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: "), (args, result.stderr)
+        assert words in lines[0], (args, lines[0])

@@ -78,6 +78,8 @@ def plan_lend(
     m = p.market()
     asset = p.asset(asset_text)
     reserve_asset = asset.address  # WETH for ETH
+    if not aave.is_listed(p.rpc, m, reserve_asset):
+        raise WalletError(f"{asset.symbol} is not listed on this Aave market (`hongbao lend status` lists what is)")
     acct = aave.account(p.rpc, m, owner)
     mine = aave.user_reserve(p.rpc, m, reserve_asset, owner)
     steps: list[Step] = []

@@ -26,6 +26,7 @@ __all__ = [
     "apy",
     "borrow_data",
     "health_after",
+    "is_listed",
     "liquidation_prices",
     "market",
     "price",
@@ -134,6 +135,12 @@ def reserve(rpc: Rpc, m: Market, asset: str) -> Reserve:
         total_supplied=int(data[2]),
         total_variable_debt=int(data[4]),
     )
+
+
+def is_listed(rpc: Rpc, m: Market, asset: str) -> bool:
+    """The market has a reserve for ``asset`` (its aToken exists)."""
+    tokens = abi.read(rpc, m.data_provider, "getReserveTokensAddresses(address)(address,address,address)", asset)
+    return int(tokens[0], 16) != 0
 
 
 def user_reserve(rpc: Rpc, m: Market, asset: str, user: str) -> UserReserve:
