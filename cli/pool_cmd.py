@@ -113,7 +113,7 @@ def list_command(address, wallet_name, index, network_name, as_json):
                 f"v3 #{r['id']}",
                 f"{'/'.join(r['tokens'])} {Decimal(r['fee']) / 10000}%",
                 " + ".join(r["amounts_formatted"]),
-                f"ticks {r['ticks'][0]}..{r['ticks'][1]}",
+                "full range" if r["full_range"] else f"ticks {r['ticks'][0]}..{r['ticks'][1]}",
                 "fees " + " + ".join(r["fees_owed_formatted"]),
             ]
             for r in data["v3"]

@@ -32,14 +32,32 @@ def positions(address, wallet_name, index, network_name, as_json):
                 [
                     r["kind"],
                     r["asset"],
-                    r["amount_formatted"],
+                    _short(r["amount_formatted"]),
                     r["value_eth"] or "?",
-                    r["value_usd"] or "?",
+                    _usd(r["value_usd"]),
                     r["detail"],
                 ]
                 for r in data["positions"]
             ],
         )
-        click.echo(f"total: {data['total_eth']} ETH, ${data['total_usd']}", err=True)
+        click.echo(f"total: {data['total_eth']} ETH, {_usd(data['total_usd'])}", err=True)
 
     emit(as_json, data, human)
+
+
+def _short(amount: str) -> str:
+    """At most 6 decimals for people (--json has every digit)."""
+    from decimal import ROUND_DOWN, Decimal
+
+    value = Decimal(amount)
+    cut = value.quantize(Decimal("0.000001"), ROUND_DOWN)
+    return amount if value == cut else f"~{cut}"
+
+
+def _usd(value: str | None) -> str:
+    from decimal import Decimal
+
+    if value is None:
+        return "?"
+    amount = Decimal(value)
+    return f"{'-' if amount < 0 else ''}${abs(amount):,.2f}"

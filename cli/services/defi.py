@@ -481,11 +481,17 @@ def positions(p: Protocols, owner: str) -> dict[str, Any]:
             )
     positions_address = p.net.contracts.get("uniswap_v3_positions")
     if positions_address:
-        from contracts.protocols import liquidity
+        from contracts.protocols import deploy, liquidity
 
         for pos in liquidity.v3_positions(p.rpc, positions_address, owner):
             t0, t1 = p.asset_at(pos.token0), p.asset_at(pos.token1)
-            detail = f"Uniswap v3 #{pos.token_id} {t0.symbol}/{t1.symbol} {Decimal(pos.fee) / 10000}% ticks [{pos.tick_lower}, {pos.tick_upper}]"
+            full = (
+                (pos.tick_lower, pos.tick_upper) == deploy.full_range(pos.fee)
+                if pos.fee in deploy.TICK_SPACING
+                else False
+            )
+            where = "full range" if full else f"ticks {pos.tick_lower}..{pos.tick_upper}"
+            detail = f"v3 #{pos.token_id} {Decimal(pos.fee) / 10000}% {where}"
             add("liquidity", t0, pos.amount0, detail=detail)
             add("liquidity", t1, pos.amount1, detail=detail)
             if pos.fees0 or pos.fees1:
@@ -522,7 +528,7 @@ def _v2_shares(p: Protocols, owner: str, add: Any) -> list[dict[str, Any]]:
             supply = int(abi.read_one(p.rpc, pair, "totalSupply()(uint256)"))
             r0, r1, _ = abi.read(p.rpc, pair, "getReserves()(uint112,uint112,uint32)")
             first, second = (a, b) if int(a.address, 16) < int(b.address, 16) else (b, a)
-            detail = f"Uniswap v2 {first.symbol}/{second.symbol} LP"
+            detail = f"v2 {first.symbol}/{second.symbol} shares"
             add("liquidity", first, r0 * shares // supply, detail=detail)
             add("liquidity", second, r1 * shares // supply, detail=detail)
     return []

@@ -196,7 +196,7 @@ def plan_pool_remove(
 
 
 def pool_list(p: Protocols, owner: str) -> dict[str, Any]:
-    from contracts.protocols import liquidity
+    from contracts.protocols import deploy, liquidity
 
     v2 = []
     if p.uniswap.v2_factory:
@@ -230,6 +230,8 @@ def pool_list(p: Protocols, owner: str) -> dict[str, Any]:
                     "tokens": [t0.symbol, t1.symbol],
                     "fee": pos.fee,
                     "ticks": [pos.tick_lower, pos.tick_upper],
+                    "full_range": pos.fee in deploy.TICK_SPACING
+                    and (pos.tick_lower, pos.tick_upper) == deploy.full_range(pos.fee),
                     "liquidity": str(pos.liquidity),
                     "amounts": [str(pos.amount0), str(pos.amount1)],
                     "amounts_formatted": [t0.fmt(pos.amount0), t1.fmt(pos.amount1)],
