@@ -543,10 +543,11 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
     """Live view of new messages, red packets and payments, claims of the packets you
     created and those about to expire (Ctrl-C to stop).
 
-    With --json, one JSON object per line, each with a "kind": message, claim, expiring
-    or expired."""
+    With --json, one JSON object per line, each with a "kind": message, claim, expiring,
+    expired or health (the Aave health factor fell below $HONGBAO_HF_MARGIN, default 1.2)."""
     import asyncio
 
+    from .defi_news import DefiNews
     from .services import packets as packet_service
 
     def show_one(message, names) -> None:
@@ -573,6 +574,7 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
     with messenger(wallet_name, index, password_file, key) as m:
         names = names_of(m)
         news = ChainNews(m.address, network_name)
+        defi_news = DefiNews(m.address, network_name)  # the Aave health factor against the margin
         if once:
             received = m.receive()
             for message in received:
@@ -580,12 +582,12 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
             show_chain(packet_service.serve_pending(m, key, network_name, names))  # claims sent to me
             if received.failures and not as_json:
                 note(f"{received.failures} envelope(s) could not be opened and were discarded")
-            show_chain(news.poll(names))
+            show_chain(news.poll(names) + defi_news.poll())
             return
 
         async def poll_chain() -> None:
             while True:
-                show_chain(await asyncio.to_thread(news.poll, names))
+                show_chain(await asyncio.to_thread(news.poll, names) + await asyncio.to_thread(defi_news.poll))
                 await asyncio.sleep(CHAIN_POLL_SECONDS)
 
         async def run() -> None:

@@ -6,6 +6,7 @@ from typing import TypedDict
 
 import click
 
+from contracts.protocols.keys import CONTRACT_KEYS as PROTOCOL_KEYS
 from wallet.errors import WalletError
 
 from .context import chain as connect
@@ -188,7 +189,7 @@ def deploy(force, network_name, as_json):
 
 
 @contracts.command("add")
-@click.argument("name", type=click.Choice([RED_PACKET_KEY, VAULT_KEY]))
+@click.argument("name", type=click.Choice([RED_PACKET_KEY, VAULT_KEY, *PROTOCOL_KEYS]))
 @click.argument("address")
 @network_option
 @json_option

@@ -10,8 +10,10 @@ get test ETH (Carol none); they publish their messaging identities and chat; Ali
 random red packet of 2 shares with a gas deposit to the group; Bob claims; Carol, who has
 no ETH, claims gaslessly (her signed claim goes to Alice over the chat, Alice's `chat
 watch` submits it, reimbursed from the deposit); Alice sees who got what; the chain's
-clock jumps past the expiry and Alice takes back the unused deposit; Alice pays Bob with a payment
-notice in the chat; Alice deposits into the vault. Then everything started is stopped.
+clock jumps past the expiry and Alice takes back the unused deposit; Alice pays Bob with a
+payment notice in the chat; Alice deposits into the vault; the real DeFi protocols are
+deployed, Bob swaps ETH for TKN on Uniswap, Alice supplies ETH to Aave, borrows USDX
+against it and looks at her positions. Then everything started is stopped.
 
 Every step prints the command as `name$ hongbao ...` and what it printed (stdout and
 stderr, in order). If a command fails the demo stops there, names it, stops what it
@@ -395,6 +397,17 @@ def story(
     step("Alice deposits 60 TKN into the vault (approving exactly 60 first, each transaction previewed).")
     alice("vault", "deposit", "60", "--approve", "--yes")
     alice("vault", "position", expect="60 vTKN")
+
+    step(
+        "Real DeFi on the same chain: WETH, Uniswap v2 and v3, an Aave v3 market and a staking farm, from their npm packages."
+    )
+    alice("defi", "deploy")
+    write_config(bob, chain_port, local_network(alice))
+    bob("swap", "0.1", "ETH", "TKN", "--yes", expect="received")
+    say("Bob swapped some of his red packet ETH for TKN at the best quote (Uniswap v2 or a v3 fee tier)")
+    alice("lend", "supply", "ETH", "2", "--yes")
+    alice("lend", "borrow", "USDX", "1000", "--yes", expect="health factor now")
+    alice("positions")
 
     step("Alice's balances at the end.")
     alice("balance")

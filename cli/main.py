@@ -32,6 +32,12 @@ GROUPS = {
     "contacts": ("cli.contacts_cmd", "contacts", "Contacts: add, list, remove, verify."),
     "group": ("cli.group_cmd", "group", "Groups: create, add, remove, rename, list."),
     "relay": ("cli.relay_cmd", "relay", "The relay chats go through: use, status."),
+    "defi": ("cli.defi_deploy_cmd", "defi", "Real DeFi protocols on the local chain: deploy."),
+    "swap": ("cli.swap_cmd", "swap", "Swap on Uniswap v2/v3 at the best quote (previewed first)."),
+    "lend": ("cli.lend_cmd", "lend", "Aave v3: supply, withdraw, borrow, repay, status."),
+    "stake": ("cli.stake_cmd", "stake", "The staking farm: deposit, withdraw, claim, exit, status."),
+    "positions": ("cli.positions_cmd", "positions", "Everything held in the DeFi protocols, valued."),
+    "pool": ("cli.pool_cmd", "pool", "Uniswap liquidity: add, remove, list (v2 shares, v3 NFTs)."),
 }
 
 

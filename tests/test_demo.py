@@ -133,6 +133,11 @@ def test_demo_tells_the_whole_story_and_stops_everything():
     assert "amount=60000000000000000000" in deposited and "deposit(assets=60 TKN" in deposited
     assert re.search(r"shares\s+│ 60 vTKN", only(found, "alice", "vault position"))
     assert re.search(r"TKN\s+│ 40\b", [t for w, c, t in found if w == "alice" and c == "balance"][-1])
+    # DeFi: Bob's swap pays out; Alice's borrow leaves a health factor; positions value both sides
+    assert re.search(r"received [0-9.]+ TKN", only(found, "bob", "swap 0.1 ETH TKN --yes"))
+    assert "health factor now" in only(found, "alice", "lend borrow USDX 1000 --yes")
+    held = only(found, "alice", "positions")
+    assert "aave supplied" in held and "aave debt" in held
 
     # everything it started is stopped
     assert only(found, "operator", "node stop").strip() == "relay stopped"
