@@ -39,13 +39,13 @@ def messenger(wallet_name: str | None, index: int, password_file: Path | None):
     """The account's Messenger, unlocked with the wallet password."""
     from messaging.chat import Messenger
 
-    from .wallet_cmd import open_wallet, secrets
+    from .wallet_cmd import open_wallet, unlock_wallet
 
     wallet = open_wallet(wallet_name)
     account = wallet.account(index)
     if account.kind == "watch":
         raise WalletError(f"account {index} ({account.address}) is watch-only: it has no key to chat with")
-    key = wallet.unlock(secrets.password(password_file)).private_key(index)
+    key = unlock_wallet(wallet, password_file).private_key(index)
     with Messenger.open(home(), key) as opened:
         yield opened
 

@@ -77,10 +77,10 @@ class Session:
 
     def key(self) -> bytes:
         """Unlocks the wallet once, after a confirmation."""
-        from . import secrets
+        from .wallet_cmd import unlock_wallet
 
         if self._key is None:
-            self._key = self.wallet.unlock(secrets.password(self.opts["password_file"])).private_key(self.opts["index"])
+            self._key = unlock_wallet(self.wallet, self.opts["password_file"]).private_key(self.opts["index"])
         return self._key
 
     def command_hint(self) -> str:

@@ -32,6 +32,8 @@ GROUPS = {
     "contacts": ("cli.contacts_cmd", "contacts", "Contacts: add, list, remove, verify."),
     "group": ("cli.group_cmd", "group", "Groups: create, add, remove, rename, list."),
     "relay": ("cli.relay_cmd", "relay", "The relay chats go through: use, status."),
+    "unlock": ("cli.agent_cmd", "unlock", "Start an unlock session: commands need no password for a while."),
+    "lock": ("cli.agent_cmd", "lock", "End the unlock session."),
 }
 
 

@@ -10,12 +10,11 @@ from wallet import address as addr
 from wallet.amounts import ETH_DECIMALS, AmountError, format_units, parse_amount, parse_gwei
 from wallet.errors import WalletError
 
-from . import secrets
 from .context import chain as connect
 from .context import confirm, history, network, network_option, nonce_lock_path, sending_account
 from .output import emit, json_option, table
 from .txview import report_sent, show_preview, wait_with_progress
-from .wallet_cmd import index_option, open_wallet, password_file_option, wallet_option
+from .wallet_cmd import index_option, open_wallet, password_file_option, unlock_wallet, wallet_option
 
 speed_option = click.option(
     "--speed",
@@ -150,7 +149,7 @@ def send(
     if not as_json:
         show_preview(prepared, net.name)
     confirm(yes)
-    key = wallet.unlock(secrets.password(password_file)).private_key(index)
+    key = unlock_wallet(wallet, password_file).private_key(index)
     record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
     receipt = None if no_wait else wait_with_progress(chain, record.hash, history(), timeout, as_json)
     notice = _notify(key, to, record, receipt, net.chain_id, note) if notify and receipt is not None else None

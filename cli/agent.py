@@ -1,0 +1,324 @@
+"""The unlock session's agent: `hongbao unlock` starts it, `hongbao lock` (or its clock) ends it.
+
+Like ssh-agent: a process of its own, holding one unlocked wallet in memory, listening on
+a Unix socket `HONGBAO_HOME/agent/agent.sock` (mode 0600, in a 0700 folder) and serving
+only callers of its own uid (SO_PEERCRED). It never hands out a key: a caller sends a
+command line (cli/agent_client.py) and the agent forks that command from its own warmed
+process, where the keys already are, with the caller's argv, environment and standard
+streams; the caller gets back an exit status. Only commands that sign, chat or read run
+here (ALLOWED); `wallet reveal`, `export-keystore` and the rest fall back to the
+password in the caller's process.
+
+The session's spend limit is counted here, in the parent: before a command signs a
+transaction, its outflow (wallet/outflow.py) is sent over a private socket pair and the
+parent answers yes (and counts it) or no. A command cannot raise its own limit: the
+limits and the tally live in the parent's memory.
+
+The process is made undumpable (no core files, no ptrace by other processes of the
+uid without CAP_SYS_PTRACE) and exits at its deadline, killing commands still running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import agent_client
+
+if TYPE_CHECKING:
+    from wallet.keyring import UnlockedWallet
+    from wallet.outflow import Limit, Tally
+
+# Commands the agent runs: a group (every verb) or (group, verb).
+ALLOWED_GROUPS = {
+    "balance",
+    "send",
+    "tx",
+    "sync",
+    "chat",
+    "contacts",
+    "group",
+    "relay",
+    "packet",
+    "token",
+    "vault",
+    "contract",
+    "security",
+}
+ALLOWED_VERBS = {("wallet", v) for v in ("list", "address", "sign-message", "sign-typed-data", "sign-tx", "label")}
+REFUSED_VERBS = {("security", "totp")}  # shows a secret once: only with the password
+_PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+
+
+def allowed(argv: list[str]) -> bool:
+    words = [a for a in argv if not a.startswith("-")][:2]
+    if not words:
+        return False
+    pair = (words[0], words[1] if len(words) > 1 else "")
+    if pair in REFUSED_VERBS:
+        return False
+    return words[0] in ALLOWED_GROUPS or pair in ALLOWED_VERBS
+
+
+# -- what a command forked from the agent sees -------------------------------------------------
+
+
+@dataclass
+class Session:
+    wallet: UnlockedWallet
+    expires_at: float
+    limits: list[Limit]
+    tally: Tally
+    ledger: socket.socket | None = None  # in a forked command: its line to the parent
+    started_at: float = field(default_factory=time.time)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "wallet": self.wallet.wallet.name,
+            "pid": os.getpid(),
+            "expires_at": int(self.expires_at),
+            "limits": [limit.shown for limit in self.limits],
+            "spent_today": {k: str(v) for k, v in self.tally.spent.items()},
+        }
+
+
+SESSION: Session | None = None  # set in the agent and in the commands it forks
+
+
+def held(wallet_name: str) -> UnlockedWallet | None:
+    """The unlocked wallet, when this process is a command run by the unlock session."""
+    if SESSION is not None and SESSION.ledger is not None and SESSION.wallet.wallet.name == wallet_name:
+        return SESSION.wallet
+    return None
+
+
+def in_session() -> bool:
+    return SESSION is not None and SESSION.ledger is not None
+
+
+def spend(chain_id: int, sender: str, tx: dict[str, Any]) -> None:
+    """A transfers guard: ask the parent whether this outflow fits the session's limits."""
+    from wallet import outflow
+    from wallet.errors import WalletError
+
+    if SESSION is None or SESSION.ledger is None or not SESSION.limits:
+        return
+    more = outflow.outflow(tx.get("to"), int(tx.get("value", 0)), bytes(tx.get("data", b"")))
+    if not more:
+        return
+    SESSION.ledger.sendall(json.dumps({"outflow": more}).encode() + b"\n")
+    answer = json.loads(_read_line(SESSION.ledger))
+    if not answer.get("ok"):
+        raise WalletError(
+            f"this would pass the unlock session's spend limit ({answer.get('limit')}); "
+            "nothing was signed: run `hongbao lock` and send with the password, or unlock with a higher --spend-limit"
+        )
+
+
+def _read_line(conn: socket.socket) -> bytes:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(4096)
+        if not chunk:
+            raise ConnectionError("the unlock session ended")
+        data += chunk
+    return data
+
+
+# -- the agent process -------------------------------------------------------------------
+
+
+def _undumpable() -> None:
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+
+
+def _listen(home: Path) -> socket.socket:
+    folder = home / agent_client.FOLDER
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+    path = agent_client.socket_path(home)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        listener.bind(path)
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    listener.listen(64)
+    return listener
+
+
+def peer_uid(conn: socket.socket) -> int:
+    return int(_PEERCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))[1])
+
+
+def _answer(conn: socket.socket, pid: int, payload: dict[str, Any] | None = None) -> None:
+    with contextlib.suppress(OSError):
+        conn.sendall(struct.pack("!i", pid) + (json.dumps(payload).encode() if payload is not None else b""))
+    conn.close()
+
+
+def _ledger_answer(session: Session, line: bytes) -> bytes:
+    more = {str(k): int(v) for k, v in json.loads(line)["outflow"].items()}
+    session.tally.roll(time.time())
+    over = session.tally.exceeded(session.limits, more)
+    if over:
+        return json.dumps({"ok": False, "limit": ", ".join(limit.shown for limit in over)}).encode() + b"\n"
+    session.tally.add(more)
+    return b'{"ok": true}\n'
+
+
+def serve(home: Path, session: Session, listener: socket.socket) -> None:
+    from . import prefork
+
+    global SESSION
+    SESSION = session
+    waiting: dict[int, socket.socket] = {}
+    ledgers: dict[int, socket.socket] = {}
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    stop = False
+
+    def ask_stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, ask_stop)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ, "accept")
+    selector.register(wake_r, selectors.EVENT_READ, "child")
+    path = agent_client.socket_path(home)
+    try:
+        while not stop:
+            left = session.expires_at - time.time()
+            if left <= 0:
+                break
+            for key, _ in selector.select(timeout=min(left, 60)):
+                if key.data == "child":
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(wake_r, 4096)
+                    prefork._reap(waiting)
+                    continue
+                if isinstance(key.data, tuple):  # a command asks to spend
+                    pid, ledger = key.data
+                    try:
+                        line = _read_line(ledger)
+                        ledger.sendall(_ledger_answer(session, line))
+                    except (OSError, ConnectionError, ValueError, KeyError):
+                        selector.unregister(ledger)
+                        ledger.close()
+                        ledgers.pop(pid, None)
+                    continue
+                conn, _ = listener.accept()
+                try:
+                    if peer_uid(conn) != os.getuid():
+                        conn.close()
+                        continue
+                    request, fds = prefork._recv_request(conn)
+                except (OSError, ValueError):
+                    conn.close()
+                    continue
+                for fd in fds if request.get("op") != "run" else []:
+                    os.close(fd)
+                if request.get("op") == "lock":
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)  # no new caller reaches us from now on
+                    stop = True
+                    _answer(conn, os.getpid())
+                    break
+                if request.get("op") == "status":
+                    session.tally.roll(time.time())
+                    _answer(conn, os.getpid(), session.status())
+                    continue
+                argv = [str(a) for a in request.get("argv", [])]
+                if request.get("op") != "run" or not allowed(argv):
+                    for fd in fds:
+                        os.close(fd)
+                    _answer(conn, agent_client.DECLINED)
+                    continue
+                env = {str(k): str(v) for k, v in dict(request.get("env", {})).items()}
+                env["HONGBAO_HOME"] = str(home)
+                env.pop("HONGBAO_PASSWORD", None)
+                command = {"argv": argv, "env": env, "cwd": str(request.get("cwd", "/"))}
+                mine, theirs = socket.socketpair()
+                pid = os.fork()
+                if pid == 0:
+                    mine.close()
+                    session.ledger = theirs
+                    closed = [listener.fileno(), wake_r, wake_w, *[c.fileno() for c in waiting.values()]]
+                    closed += [c.fileno() for c in ledgers.values()]
+                    conn.close()
+                    prefork._child(command, fds, closed)
+                theirs.close()
+                for fd in fds:
+                    os.close(fd)
+                waiting[pid] = conn
+                ledgers[pid] = mine
+                selector.register(mine, selectors.EVENT_READ, (pid, mine))
+                with contextlib.suppress(OSError):
+                    conn.sendall(struct.pack("!i", pid))
+                prefork._reap(waiting)
+                for gone in [p for p in ledgers if p not in waiting]:
+                    with contextlib.suppress(KeyError, ValueError):
+                        selector.unregister(ledgers[gone])
+                    ledgers.pop(gone).close()
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        for pid in list(waiting):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+
+def main() -> None:
+    """`python -m cli.agent`: reads its settings (JSON) and the password from stdin."""
+    _undumpable()
+    from wallet import keyring, outflow
+    from wallet.errors import WalletError
+    from wallet.home import home as home_dir
+
+    settings = json.loads(sys.stdin.readline())
+    password = sys.stdin.readline().rstrip("\n")
+    home = home_dir()
+    try:
+        unlocked = keyring.WalletStore(home).open(settings["wallet"]).unlock(password)
+        listener = _listen(home)
+    except (WalletError, OSError) as error:
+        sys.stdout.write(f"error: {error}\n")
+        sys.stdout.flush()
+        sys.exit(1)
+    del password
+    limits = [outflow.Limit.from_json(d) for d in settings.get("limits", [])]
+    session = Session(unlocked, float(settings["expires_at"]), limits, outflow.Tally(outflow.day_of(time.time())))
+    sys.stdout.write(f"ready {os.getpid()}\n")
+    sys.stdout.flush()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    from . import prefork
+
+    prefork.warm()  # callers queue on the socket meanwhile
+    serve(home, session, listener)
+
+
+if __name__ == "__main__":  # run as cli.agent, not __main__: commands look up cli.agent.SESSION
+    from cli import agent
+
+    agent.main()
