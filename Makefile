@@ -57,6 +57,7 @@ bench: setup
 	$(PY) bench/messaging.py
 	$(PY) bench/sessions.py
 	$(PY) bench/relay.py
+	$(PY) bench/agent.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis .mypy_cache .ruff_cache

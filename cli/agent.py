@@ -312,10 +312,45 @@ def main() -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
+    warm()  # callers queue on the socket meanwhile
+    import gc
+
+    gc.collect()
+    gc.freeze()  # what the warm-up built is never scanned again by a command's collections
+    serve(home, session, listener)
+
+
+# The relay daemon's stack: no command the agent runs needs it.
+COLD = ("node", "cli.node_cmd", "fastapi", "uvicorn", "alembic", "psycopg", "prometheus_client", "starlette")
+
+
+def warm() -> None:
+    import importlib
+
     from . import prefork
 
-    prefork.warm()  # callers queue on the socket meanwhile
-    serve(home, session, listener)
+    for name in prefork._modules_to_warm():
+        if name.split(".")[0] in COLD or name.startswith(COLD):
+            continue
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    _share_tls_context()
+
+
+def _share_tls_context() -> None:
+    """Load the CA certificates once, here, not in every command (~30 ms each): httpx's
+    default TLS context, built with the default settings, is shared by the commands."""
+    with contextlib.suppress(Exception):
+        from httpx._transports import default
+
+        build = default.create_ssl_context
+        shared = build()
+
+        def create_ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+            plain = verify is True and cert is None and not {"SSL_CERT_FILE", "SSL_CERT_DIR"} & set(os.environ)
+            return shared if plain else build(verify=verify, cert=cert, trust_env=trust_env)
+
+        default.create_ssl_context = create_ssl_context
 
 
 if __name__ == "__main__":  # run as cli.agent, not __main__: commands look up cli.agent.SESSION
