@@ -132,6 +132,9 @@ class Session:
             if summary:
                 _say(summary)
             show_preview(prepared, self.net.name)
+        from .security import review
+
+        review(self.chain, prepared, history(), yes=opts["yes"], quiet=self.as_json)
         confirm(opts["yes"])
         record = transfers.send(self.chain, prepared, self.key(), history(), lock_path=nonce_lock_path())
         receipt = None

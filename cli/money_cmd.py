@@ -99,6 +99,11 @@ def _fee_overrides(max_fee: str | None, tip: str | None) -> tuple[int | None, in
 @timeout_option
 @click.option("--notify", is_flag=True, help="After the receipt, tell the recipient in the chat (a payment notice).")
 @click.option("--note", default="", help="A short note for the payment notice.")
+@click.option(
+    "--allow-risky",
+    is_flag=True,
+    help="With --yes: send even to a lookalike address or a token contract (see the security rules).",
+)
 @password_file_option
 @json_option
 def send(
@@ -117,6 +122,7 @@ def send(
     timeout,
     notify,
     note,
+    allow_risky,
     password_file,
     as_json,
 ):
@@ -148,6 +154,10 @@ def send(
         raise WalletError("--json needs --yes (a script cannot answer the confirmation)")
     if not as_json:
         show_preview(prepared, net.name)
+    from .security import review
+
+    tokens = {t.address.lower() for t in net.tokens.values()}
+    review(chain, prepared, history(), yes=yes, allow=allow_risky, known_tokens=tokens, quiet=as_json)
     confirm(yes)
     key = unlock_wallet(wallet, password_file).private_key(index)
     record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
