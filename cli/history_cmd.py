@@ -106,14 +106,22 @@ def sent_json(net, tx) -> dict[str, Any]:
     show_default=True,
     help="How many entries, newest first.",
 )
+@click.option("--all", "show_all", is_flag=True, help="Also dust from lookalike addresses (address poisoning).")
 @network_option
 @json_option
-def tx_list(address, limit, network_name, as_json):
+def tx_list(address, limit, show_all, network_name, as_json):
     """Sent transactions and received transfers, from the local history (`hongbao sync` fills it)."""
     who = addr.parse(address) if address else None
     net = network(network_name)
     rows = []
-    for item in history().activity(net.chain_id, who, limit):
+    items = history().activity(net.chain_id, who, limit)
+    if not show_all:  # dust and zero-value bait from lookalike addresses: see cli/security.py
+        from .security import without_poisoning
+
+        decimals: dict[str | None, int] = {t.address: t.decimals for t in net.tokens.values()}
+        decimals[None] = 18
+        items = without_poisoning(items, history(), net.chain_id, decimals)
+    for item in items:
         value = money(net, item["token"], item["amount"])
         rows.append({**item, **value, "text": money_text(value, item["token"], short=True)})
 

@@ -188,3 +188,36 @@ def review(
         if click.prompt("Type 'risky' to go on anyway", default="", show_default=False, err=True).strip() != "risky":
             raise WalletError("not confirmed; nothing was sent")
     return [f.to_json() for f in findings]
+
+
+def without_poisoning(
+    items: list[dict[str, Any]], history: History, chain_id: int, decimals: dict[str | None, int]
+) -> list[dict[str, Any]]:
+    """History items minus incoming dust and zero-value transfers from addresses that
+    imitate one this device has paid (`tx list --all` shows them)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from wallet.history import SentRow
+    from wallet.lookalike import dust_units, is_poisoning
+
+    with Session(history.engine) as session:
+        senders = set(session.scalars(select(SentRow.sender).where(SentRow.chain_id == chain_id)).all())
+    known: set[str] = set()
+    for me in senders:
+        paid, _seen = counterparties(history, chain_id, me)
+        known |= paid | contact_addresses(me)
+    token_decimals = {(k.lower() if k else None): v for k, v in decimals.items()}
+    return [
+        item
+        for item in items
+        if not (
+            item["direction"] == "in"
+            and is_poisoning(
+                item["from"],
+                int(item["amount"] or 0),
+                dust_units(token_decimals.get(item["token"].lower() if item["token"] else None)),
+                known,
+            )
+        )
+    ]

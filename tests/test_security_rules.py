@@ -79,3 +79,23 @@ def test_tokens_to_a_token_contract_and_an_approval_to_a_non_contract(cli, setup
     assert "is not a contract" in approval.stderr
     vault = cli("token", "approve", "TKN", setup["vault"], "1", *W)
     assert "deployed 0 minutes ago" in vault.stderr
+
+
+def test_dust_from_a_lookalike_is_hidden_from_tx_list(cli, hongbao_home):
+    from wallet.history import FILE, History, Incoming, SentTx
+
+    me = "0x" + "ab" * 20
+    me = addr.to_checksum(me[2:])
+    log = History(hongbao_home / FILE)
+    sent = SentTx(
+        31337, "0x" + "01" * 32, me, 0, ALICE, 10**18, "0x", 21000, 1, 1, None, "transfer", None, None, None, "0x", 1
+    )
+    log.record_sent(sent)
+    fake = imitation(ALICE)
+    for n, (sender, amount) in enumerate([(fake, 0), (fake, 10**12), (fake, 10**18), (ALICE, 0)]):
+        log.add_incoming(Incoming(31337, "0x" + f"{n + 2:02x}" * 32, -1, n + 1, sender, me, None, amount, 100 + n))
+    log.close()
+    shown = cli.json("tx", "list")
+    everything = cli.json("tx", "list", "--all")
+    assert len(everything) == 5
+    assert [(r["from"], int(r["amount"])) for r in shown if r["direction"] == "in"] == [(ALICE, 0), (fake, 10**18)]

@@ -43,3 +43,15 @@ def differences(a: str, b: str) -> list[tuple[str, bool]]:
         else:
             runs.append((char, differs))
     return runs
+
+
+def is_poisoning(sender: str, amount: int, dust: int, known: Iterable[str]) -> bool:
+    """An incoming transfer of dust (at most `dust` base units, zero included) from an
+    address that imitates a known one: the bait of address poisoning."""
+    return amount <= dust and bool(lookalikes(sender, known))
+
+
+def dust_units(decimals: int | None) -> int:
+    """What counts as dust: below 1/100,000 of a unit (0.00001 ETH); zero only when the
+    decimals are unknown."""
+    return 0 if decimals is None else max(10 ** max(decimals - 5, 0) - 1, 0)
