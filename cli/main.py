@@ -34,6 +34,7 @@ GROUPS = {
     "relay": ("cli.relay_cmd", "relay", "The relay chats go through: use, status."),
     "unlock": ("cli.agent_cmd", "unlock", "Start an unlock session: commands need no password for a while."),
     "lock": ("cli.agent_cmd", "lock", "End the unlock session."),
+    "security": ("cli.security_cmd", "security", "Daily limits and a second factor (TOTP) for large sends."),
 }
 
 

@@ -79,16 +79,15 @@ def unlock_wallet(wallet: keyring.Wallet, password_file: Path | None) -> keyring
     daily limit's second factor: cli/guards.py)."""
     from . import agent, guards
 
-    guards.install()
     held = agent.held(wallet.name)
-    if held is not None:
-        return held
-    if agent.SESSION is not None and agent.in_session() and password_file is None:
+    if held is None and agent.SESSION is not None and agent.in_session() and password_file is None:
         raise WalletError(
             f"the unlock session holds wallet {agent.SESSION.wallet.wallet.name!r}, not {wallet.name!r}: "
             f"run `hongbao lock`, or `hongbao unlock --wallet {wallet.name}`"
         )
-    return secrets.with_password(password_file, wallet.unlock)
+    unlocked = held if held is not None else secrets.with_password(password_file, wallet.unlock)
+    guards.install(unlocked)
+    return unlocked
 
 
 def account_json(account: keyring.Account, wallet: str | None = None) -> dict:
