@@ -461,23 +461,27 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
             if as_json:
                 line(event)
             else:
-                console().print(Text(event["text"], style="bold" if event["kind"] == "claim" else "yellow"))
+                style = {"claim": "bold", "alert": "bold red"}.get(event["kind"], "yellow")
+                console().print(Text(event["text"], style=style))
 
     with messenger(wallet_name, index, password_file) as m:
         names = names_of(m)
         news = ChainNews(m.address, network_name)
+        from .alerts import ChainAlerts
+
+        alerts = ChainAlerts(m.address, network_name)  # unsigned sends, approvals, thresholds
         if once:
             received = m.receive()
             for message in received:
                 show_one(message, names)
             if received.failures and not as_json:
                 note(f"{received.failures} envelope(s) could not be opened and were discarded")
-            show_chain(news.poll(names))
+            show_chain(news.poll(names) + alerts.poll())
             return
 
         async def poll_chain() -> None:
             while True:
-                show_chain(await asyncio.to_thread(news.poll, names))
+                show_chain(await asyncio.to_thread(news.poll, names) + await asyncio.to_thread(alerts.poll))
                 await asyncio.sleep(CHAIN_POLL_SECONDS)
 
         async def run() -> None:

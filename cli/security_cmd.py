@@ -181,3 +181,49 @@ def status(wallet_name, index, network_name, as_json):
         click.echo(f"second factor: {'on' if data['totp'] else 'off'}; wrong codes so far: {settings.wrong_codes}")
 
     emit(as_json, data, human)
+
+
+def _eth_amount(text: str) -> int:
+    from wallet.amounts import parse_amount, to_units
+
+    amount = parse_amount(text, "ETH")
+    if amount.value is None or (amount.unit or "ETH").upper() != "ETH":
+        raise WalletError(f"an alert threshold is an amount of ETH, like 0.5, not {text!r}")
+    return to_units(amount.value, 18, "ETH")
+
+
+@security.command("alerts")
+@click.option("--incoming-above", metavar="ETH", help="Tell me about incoming ETH above this ('off' to stop).")
+@click.option("--balance-below", metavar="ETH", help="Tell me when the balance falls below this ('off' to stop).")
+@json_option
+def alerts_(incoming_above, balance_below, as_json):
+    """Alert thresholds for `chat watch` and `security check` (unsigned outgoing transactions
+    and new approvals are always told)."""
+    settings = second_factor.load(home())
+    for key, text in (("incoming_above", incoming_above), ("balance_below", balance_below)):
+        if text is None:
+            continue
+        if text.strip().lower() == "off":
+            settings.alerts.pop(key, None)
+        else:
+            settings.alerts[key] = _eth_amount(text)
+    second_factor.save(home(), settings)
+    shown = {k: str(v) for k, v in settings.alerts.items()}
+    emit(as_json, shown, lambda: click.echo(", ".join(f"{k}: {v} wei" for k, v in shown.items()) or "no thresholds"))
+
+
+@security.command("check")
+@wallet_option
+@click.option("--index", "-i", type=click.IntRange(min=0), default=0, show_default=True, help="Account number.")
+@network_option
+@json_option
+def check(wallet_name, index, network_name, as_json):
+    """Look once at the account's new blocks for alerts (what `chat watch` tells as it runs)."""
+    import json
+
+    from .alerts import ChainAlerts
+
+    me = open_wallet(wallet_name).account(index).address
+    found = ChainAlerts(me, network_name).poll()
+    for alert in found:
+        click.echo(json.dumps(alert) if as_json else alert["text"])

@@ -1,6 +1,6 @@
 """The second factor for large sends: daily limits and TOTP codes (RFC 6238).
 
-`HONGBAO_HOME/security.json` (0600) holds the limits per chain id, the wallets whose
+`HONGBAO_HOME/security.json` (0600) holds the limits per chain id, the alert thresholds, the wallets whose
 TOTP secret is sealed in their vault (UnlockedWallet.extra("totp")), the last accepted
 time step per wallet (a code is never accepted twice) and the count of wrong codes. The
 secret itself is never in this file.
@@ -31,9 +31,11 @@ class Settings:
     last_step: dict[str, int] = field(default_factory=dict)  # wallet -> last accepted step
     wrong_codes: int = 0
     last_wrong_at: int | None = None
+    alerts: dict[str, int] = field(default_factory=dict)  # "incoming_above", "balance_below": wei
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "alerts": {k: str(v) for k, v in self.alerts.items()},
             "limits": {c: [limit.to_json() for limit in ls] for c, ls in self.limits.items()},
             "totp_wallets": self.totp_wallets,
             "last_step": self.last_step,
@@ -49,6 +51,7 @@ class Settings:
             {str(w): int(s) for w, s in dict(data.get("last_step", {})).items()},
             int(data.get("wrong_codes", 0)),
             data.get("last_wrong_at"),
+            {str(k): int(v) for k, v in dict(data.get("alerts", {})).items()},
         )
 
 
