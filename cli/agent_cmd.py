@@ -137,7 +137,8 @@ def unlock(wallet_name, duration, spend_limits, network_name, password_file, as_
         as_json,
         data,
         lambda: click.echo(
-            f"wallet {wallet.name!r} unlocked until {_clock(expires_at)}{limit_text}; `hongbao lock` ends it"
+            f"wallet {wallet.name!r} unlocked until {_clock(expires_at)}{limit_text} (agent pid {process.pid}); "
+            "`hongbao lock` ends it"
         ),
     )
 
