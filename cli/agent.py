@@ -2,7 +2,7 @@
 
 Like ssh-agent: a process of its own, holding one unlocked wallet in memory, listening on
 a Unix socket `HONGBAO_HOME/agent/agent.sock` (mode 0600, in a 0700 folder) and serving
-only callers of its own uid (SO_PEERCRED). It never hands out a key: a caller sends a
+only callers of its own uid (SOPEERCRED). It never hands out a key: a caller sends a
 command line (cli/agent_client.py) and the agent forks that command from its own warmed
 process, where the keys already are, with the caller's argv, environment and standard
 streams; the caller gets back an exit status. Only commands that sign, chat or read run
@@ -57,7 +57,6 @@ ALLOWED_GROUPS = {
 }
 ALLOWED_VERBS = {("wallet", v) for v in ("list", "address", "sign-message", "sign-typed-data", "sign-tx", "label")}
 REFUSED_VERBS = {("security", "totp")}  # shows a secret once: only with the password
-_PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 
 def allowed(argv: list[str]) -> bool:
@@ -164,7 +163,11 @@ def _listen(home: Path) -> socket.socket:
 
 
 def peer_uid(conn: socket.socket) -> int:
-    return int(_PEERCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))[1])
+    return int(
+        agent_client.PEERCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, agent_client.PEERCRED.size))[
+            1
+        ]
+    )
 
 
 def _answer(conn: socket.socket, pid: int, payload: dict[str, Any] | None = None) -> None:

@@ -20,6 +20,7 @@ SOCKET_NAME = "agent.sock"
 FOLDER = "agent"
 _PID = struct.Struct("!i")
 _STATUS = struct.Struct("!ii")
+PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 DECLINED = 0  # the pid the agent answers for a command it does not run
 
 
@@ -45,7 +46,11 @@ def connect(home: str | os.PathLike[str]) -> socket.socket | None:
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(path)
+        uid = PEERCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEERCRED.size))[1]
     except OSError:  # a stale socket: the agent died without cleaning up
+        conn.close()
+        return None
+    if uid != os.getuid():  # not our agent: never hand it a terminal
         conn.close()
         return None
     return conn
