@@ -164,9 +164,9 @@ def _listen(home: Path) -> socket.socket:
 
 def peer_uid(conn: socket.socket) -> int:
     return int(
-        agent_client.PEERCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, agent_client.PEERCRED.size))[
-            1
-        ]
+        agent_client.PEERCRED.unpack(
+            conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, agent_client.PEERCRED.size)
+        )[1]
     )
 
 
@@ -341,17 +341,23 @@ def warm() -> None:
 
 
 def _share_tls_context() -> None:
-    """Load the CA certificates once, here, not in every command (~30 ms each): httpx's
-    default TLS context, built with the default settings, is shared by the commands."""
+    """Load the CA certificates once, here, not in every command (30-100 ms each): httpx's
+    default TLS context, for the certificate settings the agent was started with
+    (SSL_CERT_FILE, SSL_CERT_DIR), is shared by the commands that use the same."""
     with contextlib.suppress(Exception):
         from httpx._transports import default
 
         build = default.create_ssl_context
-        shared = build()
+
+        def settings() -> tuple[str | None, str | None]:
+            return os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+
+        shared = {settings(): build()}
 
         def create_ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
-            plain = verify is True and cert is None and not {"SSL_CERT_FILE", "SSL_CERT_DIR"} & set(os.environ)
-            return shared if plain else build(verify=verify, cert=cert, trust_env=trust_env)
+            if verify is True and cert is None and trust_env and settings() in shared:
+                return shared[settings()]
+            return build(verify=verify, cert=cert, trust_env=trust_env)
 
         default.create_ssl_context = create_ssl_context
 
