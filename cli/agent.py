@@ -56,7 +56,8 @@ ALLOWED_GROUPS = {
     "security",
 }
 ALLOWED_VERBS = {("wallet", v) for v in ("list", "address", "sign-message", "sign-typed-data", "sign-tx", "label")}
-REFUSED_VERBS = {("security", "totp")}  # shows a secret once: only with the password
+REFUSED_VERBS = {("security", "totp")}
+ALERTS_LOG = "alerts.log"  # what the agent's own looks for alerts found, one JSON line each  # shows a secret once: only with the password
 
 
 def allowed(argv: list[str]) -> bool:
@@ -186,108 +187,181 @@ def _ledger_answer(session: Session, line: bytes) -> bytes:
     return b'{"ok": true}\n'
 
 
-def serve(home: Path, session: Session, listener: socket.socket) -> None:
-    from . import prefork
+class Agent:
+    """The agent's loop: accept callers, fork their commands, answer their spend requests,
+    look for alerts now and then; until the deadline, `lock` or SIGTERM."""
 
-    global SESSION
-    SESSION = session
-    waiting: dict[int, socket.socket] = {}
-    ledgers: dict[int, socket.socket] = {}
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    stop = False
+    def __init__(self, home: Path, session: Session, listener: socket.socket, alerts_every: float) -> None:
+        global SESSION
+        SESSION = session
+        self.home, self.session, self.listener = home, session, listener
+        self.path = agent_client.socket_path(home)
+        self.alerts_log = home / agent_client.FOLDER / ALERTS_LOG
+        self.alerts_every = alerts_every
+        self.next_alerts = time.time() + alerts_every if alerts_every else float("inf")
+        self.alert_pid: int | None = None
+        self.shown = 0  # how much of the alerts log the commands have shown
+        self.waiting: dict[int, socket.socket] = {}  # pid -> the caller waiting for its status
+        self.ledgers: dict[int, socket.socket] = {}  # pid -> its line for spend requests
+        self.stop = False
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(listener, selectors.EVENT_READ, "accept")
+        self.selector.register(self.wake_r, selectors.EVENT_READ, "child")
 
-    def ask_stop(*_: object) -> None:
-        nonlocal stop
-        stop = True
+    def run(self) -> None:
 
-    signal.signal(signal.SIGTERM, ask_stop)
-    selector = selectors.DefaultSelector()
-    selector.register(listener, selectors.EVENT_READ, "accept")
-    selector.register(wake_r, selectors.EVENT_READ, "child")
-    path = agent_client.socket_path(home)
-    try:
-        while not stop:
-            left = session.expires_at - time.time()
-            if left <= 0:
-                break
-            for key, _ in selector.select(timeout=min(left, 60)):
-                if key.data == "child":
-                    with contextlib.suppress(BlockingIOError):
-                        os.read(wake_r, 4096)
-                    prefork._reap(waiting)
-                    continue
-                if isinstance(key.data, tuple):  # a command asks to spend
-                    pid, ledger = key.data
-                    try:
-                        line = _read_line(ledger)
-                        ledger.sendall(_ledger_answer(session, line))
-                    except (OSError, ConnectionError, ValueError, KeyError):
-                        selector.unregister(ledger)
-                        ledger.close()
-                        ledgers.pop(pid, None)
-                    continue
-                conn, _ = listener.accept()
-                try:
-                    if peer_uid(conn) != os.getuid():
-                        conn.close()
-                        continue
-                    request, fds = prefork._recv_request(conn)
-                except (OSError, ValueError):
-                    conn.close()
-                    continue
-                for fd in fds if request.get("op") != "run" else []:
-                    os.close(fd)
-                if request.get("op") == "lock":
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(path)  # no new caller reaches us from now on
-                    stop = True
-                    _answer(conn, os.getpid())
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stop", True))
+        try:
+            while not self.stop:
+                now = time.time()
+                left = self.session.expires_at - now
+                if left <= 0:
                     break
-                if request.get("op") == "status":
-                    session.tally.roll(time.time())
-                    _answer(conn, os.getpid(), session.status())
-                    continue
-                argv = [str(a) for a in request.get("argv", [])]
-                if request.get("op") != "run" or not allowed(argv):
-                    for fd in fds:
-                        os.close(fd)
-                    _answer(conn, agent_client.DECLINED)
-                    continue
-                env = {str(k): str(v) for k, v in dict(request.get("env", {})).items()}
-                env["HONGBAO_HOME"] = str(home)
-                env.pop("HONGBAO_PASSWORD", None)
-                command = {"argv": argv, "env": env, "cwd": str(request.get("cwd", "/"))}
-                mine, theirs = socket.socketpair()
-                pid = os.fork()
-                if pid == 0:
-                    mine.close()
-                    session.ledger = theirs
-                    closed = [listener.fileno(), wake_r, wake_w, *[c.fileno() for c in waiting.values()]]
-                    closed += [c.fileno() for c in ledgers.values()]
-                    conn.close()
-                    prefork._child(command, fds, closed)
-                theirs.close()
-                for fd in fds:
-                    os.close(fd)
-                waiting[pid] = conn
-                ledgers[pid] = mine
-                selector.register(mine, selectors.EVENT_READ, (pid, mine))
+                if now >= self.next_alerts:
+                    self.look_for_alerts()
+                for key, _ in self.selector.select(timeout=max(min(left, 60, self.next_alerts - now), 0)):
+                    if key.data == "child":
+                        with contextlib.suppress(BlockingIOError):
+                            os.read(self.wake_r, 4096)
+                        self.reap()
+                    elif isinstance(key.data, tuple):
+                        self.answer_spend(*key.data)
+                    else:
+                        self.accept()
+                    if self.stop:
+                        break
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            for pid in [*self.waiting, *([self.alert_pid] if self.alert_pid else [])]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+
+    def answer_spend(self, pid: int, ledger: socket.socket) -> None:
+        try:
+            ledger.sendall(_ledger_answer(self.session, _read_line(ledger)))
+        except (OSError, ConnectionError, ValueError, KeyError):
+            self.selector.unregister(ledger)
+            ledger.close()
+            self.ledgers.pop(pid, None)
+
+    def forget_ledgers(self) -> None:
+        for gone in [p for p in self.ledgers if p not in self.waiting]:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(self.ledgers[gone])
+            self.ledgers.pop(gone).close()
+
+    def accept(self) -> None:
+        from . import prefork
+
+        conn, _ = self.listener.accept()
+        try:
+            if peer_uid(conn) != os.getuid():
+                conn.close()
+                return
+            request, fds = prefork._recv_request(conn)
+        except (OSError, ValueError):
+            conn.close()
+            return
+        op = request.get("op")
+        argv = [str(a) for a in request.get("argv", [])]
+        if op != "run" or not allowed(argv):
+            for fd in fds:
+                os.close(fd)
+            if op == "lock":
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)  # no new caller reaches us from now on
+                self.stop = True
+                _answer(conn, os.getpid())
+            elif op == "status":
+                self.session.tally.roll(time.time())
+                _answer(conn, os.getpid(), self.session.status())
+            else:
+                _answer(conn, agent_client.DECLINED)
+            return
+        env = {str(k): str(v) for k, v in dict(request.get("env", {})).items()}
+        env["HONGBAO_HOME"] = str(self.home)
+        env.pop("HONGBAO_PASSWORD", None)
+        news = self.unseen_alerts()
+        pid = self.fork({"argv": argv, "env": env, "cwd": str(request.get("cwd", "/"))}, fds, conn, news)
+        self.waiting[pid] = conn
+        with contextlib.suppress(OSError):
+            conn.sendall(struct.pack("!i", pid))
+        self.reap()
+
+    def reap(self) -> None:
+        """Collect finished commands (telling each caller its status) and alert looks."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            if pid == self.alert_pid:
+                self.alert_pid = None
+            conn = self.waiting.pop(pid, None)
+            if conn is not None:
                 with contextlib.suppress(OSError):
-                    conn.sendall(struct.pack("!i", pid))
-                prefork._reap(waiting)
-                for gone in [p for p in ledgers if p not in waiting]:
-                    with contextlib.suppress(KeyError, ValueError):
-                        selector.unregister(ledgers[gone])
-                    ledgers.pop(gone).close()
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        for pid in list(waiting):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+                    conn.sendall(struct.pack("!ii", pid, status))
+                conn.close()
+        self.forget_ledgers()
+
+    def fork(self, command: dict[str, Any], fds: list[int], conn: socket.socket | None, news: bytes = b"") -> int:
+        """A child that becomes `command` with `fds` as its standard streams (it holds the
+        keys: it is this process); returns its pid."""
+        from . import prefork
+
+        mine, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            mine.close()
+            self.session.ledger = theirs
+            closed = [self.listener.fileno(), self.wake_r, self.wake_w]
+            closed += [c.fileno() for c in [*self.waiting.values(), *self.ledgers.values()]]
+            if conn is not None:
+                conn.close()
+            if news:
+                with contextlib.suppress(OSError):
+                    os.write(fds[2], news)
+            prefork._child(command, fds, closed)
+        theirs.close()
+        for fd in fds:
+            os.close(fd)
+        self.ledgers[pid] = mine
+        self.selector.register(mine, selectors.EVENT_READ, (pid, mine))
+        return pid
+
+    # -- alerts (the same as `hongbao security check`, with a cursor of the agent's own) ----
+
+    def look_for_alerts(self) -> None:
+        self.next_alerts = time.time() + self.alerts_every
+        if self.alert_pid is not None:
+            return  # the last look has not finished
+        out = os.open(self.alerts_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fds = [os.open(os.devnull, os.O_RDONLY), out, os.dup(out)]
+        env = {k: v for k, v in os.environ.items() if k != "HONGBAO_PASSWORD"}
+        argv = ["security", "check", "--json", "--wallet", self.session.wallet.wallet.name, "--cursor", "agent"]
+        self.alert_pid = self.fork({"argv": argv, "env": env, "cwd": "/"}, fds, None)
+
+    def unseen_alerts(self) -> bytes:
+        """Alerts the agent found since the last command, for that command's stderr."""
+        try:
+            with open(self.alerts_log, "rb") as log:
+                log.seek(self.shown)
+                new = log.read(1 << 16)
+        except OSError:
+            return b""
+        self.shown += len(new)
+        texts = []
+        for line in new.splitlines():
+            with contextlib.suppress(ValueError, AttributeError):
+                texts.append(str(json.loads(line).get("text", "")))
+        return "".join(f"[unlock session] {t}\n" for t in texts if t).encode()
 
 
 def main() -> None:
@@ -310,6 +384,7 @@ def main() -> None:
     del password
     limits = [outflow.Limit.from_json(d) for d in settings.get("limits", [])]
     session = Session(unlocked, float(settings["expires_at"]), limits, outflow.Tally(outflow.day_of(time.time())))
+    alerts_every = float(settings.get("alerts_every", 0))
     sys.stdout.write(f"ready {os.getpid()}\n")
     sys.stdout.flush()
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -320,7 +395,7 @@ def main() -> None:
 
     gc.collect()
     gc.freeze()  # what the warm-up built is never scanned again by a command's collections
-    serve(home, session, listener)
+    Agent(home, session, listener, alerts_every).run()
 
 
 # The relay daemon's stack: no command the agent runs needs it.

@@ -77,19 +77,28 @@ def _clock(epoch: float) -> str:
     metavar="'AMOUNT UNIT/day'",
     help="What the session may send per day, e.g. '0.5 ETH/day' (repeat for tokens).",
 )
+@click.option(
+    "--alerts-every",
+    default="1m",
+    show_default=True,
+    help="How often the session looks for alerts (see `security alerts`); 'off' never.",
+)
 @click.option("--network", "network_name", envvar="HONGBAO_NETWORK", help="Network whose tokens the limits name.")
 @password_file_option
 @json_option
-def unlock(wallet_name, duration, spend_limits, network_name, password_file, as_json):
+def unlock(wallet_name, duration, spend_limits, alerts_every, network_name, password_file, as_json):
     """Unlock the wallet for a while: commands then need no password (an agent holds the keys).
 
     Like ssh-agent: a process of its own keeps the unlocked wallet in memory and runs the
     commands that sign or chat on your behalf (they still show the preview and ask for
     confirmation). It never hands out a key. `hongbao lock` ends it, and so does its clock.
+    It also looks for alerts (`hongbao security alerts`); the next command you run shows
+    what it found (and HONGBAO_HOME/agent/alerts.log keeps it).
     """
     from wallet import outflow
 
     seconds = parse_duration(duration)
+    every = 0 if alerts_every.strip().lower() == "off" else parse_duration(alerts_every)
     tokens = _token_table(network_name) if any("/" in s for s in spend_limits) else {}
     limits = [outflow.parse_limit(text, tokens) for text in spend_limits]
     here = home()
@@ -102,7 +111,12 @@ def unlock(wallet_name, duration, spend_limits, network_name, password_file, as_
     wallet = open_wallet(wallet_name)
     password = secrets.with_password(password_file, lambda p: (wallet.unlock(p), p)[1])
     expires_at = time.time() + seconds
-    settings = {"wallet": wallet.name, "expires_at": expires_at, "limits": [limit.to_json() for limit in limits]}
+    settings = {
+        "wallet": wallet.name,
+        "expires_at": expires_at,
+        "limits": [limit.to_json() for limit in limits],
+        "alerts_every": every,
+    }
     env = {k: v for k, v in os.environ.items() if k not in (secrets.PASSWORD_ENV,)}
     env["HONGBAO_HOME"] = str(here)
     process = subprocess.Popen(

@@ -27,8 +27,9 @@ def _load() -> dict[str, Any]:
 
 
 class ChainAlerts:
-    def __init__(self, address: str, network_name: str | None) -> None:
-        self.address, self.network_name = address, network_name
+    def __init__(self, address: str, network_name: str | None, cursor: str = "") -> None:
+        """`cursor`: whose position in the chain (`chat watch`'s, or the unlock session's)."""
+        self.address, self.network_name, self.cursor = address, network_name, cursor
         self.chain: Chain | None = None
         self.failing = False
 
@@ -44,7 +45,7 @@ class ChainAlerts:
             chain = self.chain
             settings = second_factor.load(home())
             thresholds = alerts.Thresholds(settings.alerts.get("incoming_above"), settings.alerts.get("balance_below"))
-            key = f"{chain.chain_id}:{self.address}"
+            key = f"{chain.chain_id}:{self.address}" + (f":{self.cursor}" if self.cursor else "")
             state = _load()
             mine = state.get(key, {})
             latest = int(chain.rpc.call("eth_blockNumber"), 16)

@@ -215,15 +215,16 @@ def alerts_(incoming_above, balance_below, as_json):
 @security.command("check")
 @wallet_option
 @click.option("--index", "-i", type=click.IntRange(min=0), default=0, show_default=True, help="Account number.")
+@click.option("--cursor", default="", hidden=True, help="Whose place in the chain (the unlock session keeps its own).")
 @network_option
 @json_option
-def check(wallet_name, index, network_name, as_json):
+def check(wallet_name, index, cursor, network_name, as_json):
     """Look once at the account's new blocks for alerts (what `chat watch` tells as it runs)."""
     import json
 
     from .alerts import ChainAlerts
 
     me = open_wallet(wallet_name).account(index).address
-    found = ChainAlerts(me, network_name).poll()
+    found = ChainAlerts(me, network_name, cursor).poll()
     for alert in found:
         click.echo(json.dumps(alert) if as_json else alert["text"])

@@ -62,3 +62,32 @@ def test_watch_tells_unsigned_sends_foreign_approvals_and_thresholds(cli, tmp_pa
     assert {a["hash"] for a in told if a["alert"] == "unsigned-outgoing"} == {stolen, approval}
     assert "UNLIMITED" in next(a["text"] for a in told if a["alert"] == "approval")
     assert watched(alice) == []  # each told once
+
+
+def test_the_unlock_session_looks_for_alerts_and_the_next_command_shows_them(cli, hongbao_home, anvil):
+    import time
+
+    from conftest import quick_wallet
+    from test_agent import hongbao, unlock
+    from test_transfers import point_local_at
+
+    point_local_at(hongbao_home, anvil)
+    me = quick_wallet(hongbao_home)
+    cli("faucet", me, "2")
+    unlock(hongbao_home, "--alerts-every", "1s")
+    try:
+        cursors = hongbao_home / "alerts.json"
+        deadline = time.monotonic() + 60
+        while f"31337:{me}:agent" not in (cursors.read_text() if cursors.exists() else ""):
+            assert time.monotonic() < deadline, "the session never looked for alerts"
+            time.sleep(0.1)  # polling for the agent's first look (its cursor), with a deadline
+        stolen = sign_elsewhere(anvil, hongbao_home, "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", 10**17)
+        log = hongbao_home / "agent" / "alerts.log"
+        while stolen not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline, "the session did not tell the unsigned transaction"
+            time.sleep(0.1)
+        shown = hongbao(hongbao_home, "wallet", "list")
+        assert f"[unlock session] ALERT: {me} sent a transaction this device did not sign ({stolen}" in shown.stderr
+        assert "[unlock session]" not in hongbao(hongbao_home, "wallet", "list").stderr  # told once
+    finally:
+        hongbao(hongbao_home, "lock")
