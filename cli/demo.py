@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,43 +69,25 @@ class Person:
         shown = f"{self.name}$ hongbao {' '.join(shlex.quote(a) for a in args)}"
         print(f"\n{shown}", flush=True)
         environment = {**self.env, **(env or {})}
+        if self.via_agent:
+            environment.pop("HONGBAO_PASSWORD")
+        runner: Callable[..., subprocess.CompletedProcess[str]]
+        if _zygote is not None and not self.via_agent:
+            runner, argv = _zygote.run, list(args)
+        else:  # through the agent: the real console entry (cli.entry), which hands it over
+            entry = "cli.entry" if self.via_agent else "cli.main"
+            runner, argv = subprocess.run, [sys.executable, "-m", entry, *args]
         try:
-            if self.via_agent:
-                environment.pop("HONGBAO_PASSWORD")
-                result = subprocess.run(
-                    [sys.executable, "-m", "cli.entry", *args],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    check=False,
-                    text=True,
-                    env=environment,
-                    cwd=ROOT,
-                    timeout=COMMAND_TIMEOUT_S,
-                )
-            elif _zygote is not None:
-                result = _zygote.run(
-                    args,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    env=environment,
-                    cwd=ROOT,
-                    timeout=COMMAND_TIMEOUT_S,
-                )
-            else:
-                result = subprocess.run(
-                    [sys.executable, "-m", "cli.main", *args],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    check=False,
-                    text=True,
-                    env=environment,
-                    cwd=ROOT,
-                    timeout=COMMAND_TIMEOUT_S,
-                )
+            result = runner(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=environment,
+                cwd=ROOT,
+                timeout=COMMAND_TIMEOUT_S,
+            )
         except subprocess.TimeoutExpired:
             raise StepFailed(f"`{shown}` did not finish within {COMMAND_TIMEOUT_S} s") from None
         sys.stdout.write(

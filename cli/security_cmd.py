@@ -83,6 +83,15 @@ def totp() -> None:
     """The second factor: a 6-digit code from an authenticator app (RFC 6238)."""
 
 
+def _switch(unlocked, secret: str | None) -> None:
+    """Seal the secret in the vault (None: remove it), then say so in security.json."""
+    unlocked.set_sealed_extra(second_factor.EXTRA, secret)
+    settings = second_factor.load(home())
+    name = unlocked.wallet.name
+    settings.totp_wallets = [w for w in settings.totp_wallets if w != name] + ([name] if secret else [])
+    second_factor.save(home(), settings)
+
+
 @totp.command("enable")
 @wallet_option
 @password_file_option
@@ -113,10 +122,7 @@ def totp_enable(wallet_name, password_file, as_json):
             code = ask_code("Code shown by the app now (to check it is set up)")
             if second_factor.accept(secret, code, time.time(), None) is None:
                 raise WalletError("that code does not match; nothing was changed: run the command again")
-    unlocked.set_sealed_extra(second_factor.EXTRA, secret)
-    settings = second_factor.load(home())
-    settings.totp_wallets.append(wallet.name)
-    second_factor.save(home(), settings)
+    _switch(unlocked, secret)
     if not as_json:
         click.echo(f"second factor on for wallet {wallet.name!r}: sends past a daily limit now need a code")
 
@@ -135,10 +141,7 @@ def totp_disable(wallet_name, password_file, as_json):
 
     unlocked = unlock_wallet(wallet, password_file)
     verify(unlocked, settings, "Turning the second factor off")
-    unlocked.set_sealed_extra(second_factor.EXTRA, None)
-    settings = second_factor.load(home())
-    settings.totp_wallets.remove(wallet.name)
-    second_factor.save(home(), settings)
+    _switch(unlocked, None)
     emit(as_json, {"wallet": wallet.name, "totp": False}, lambda: click.echo("second factor off"))
 
 
