@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from . import erc20
-from .amounts import AmountError, format_units, parse_amount, to_units
+from .amounts import AmountError, parse_amount, to_units
 
 ETH = "ETH"
 DAY = 86_400
@@ -92,7 +92,3 @@ class Tally:
     def add(self, more: Mapping[str, int]) -> None:
         for asset, units in more.items():
             self.spent[asset] = self.spent.get(asset, 0) + units
-
-
-def describe(limit: Limit, spent: int, decimals: int = 18) -> str:
-    return f"{limit.shown} (already {format_units(spent, decimals)} today)"
