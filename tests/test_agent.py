@@ -161,5 +161,40 @@ def test_the_session_spend_limit_is_enforced_by_the_agent(hongbao_home, anvil, c
         one_line_error(second, "spend limit", "1 ETH/day", after_preview=True)
         status = hongbao(hongbao_home, "send", to, "0.3", "--yes", "--no-wait")
         assert status.returncode == 0, status.stderr
+        shown, code = at_a_terminal(hongbao_home, ["send", to, "0.1"], answer="n")
+        assert "Sign and send? [y/N]" in shown and "sends" in shown and "0.1 ETH" in shown, shown
+        assert code == 1 and "not confirmed; nothing was sent" in shown
     finally:
         hongbao(hongbao_home, "lock")
+
+
+def at_a_terminal(home, argv: list[str], answer: str) -> tuple[str, int]:
+    """Run `hongbao ARGV` on a pseudo-terminal; answer the first question; (what it showed, exit code)."""
+    import pty
+    import select
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HONGBAO_")}
+    env.update({"HONGBAO_HOME": str(home), "COLUMNS": "120"})
+    main, side = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.entry", *argv], stdin=side, stdout=side, stderr=side, env=env
+    )
+    os.close(side)
+    shown, answered, deadline = b"", False, time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([main], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the other side is closed: the command is done
+                break
+            if not chunk:
+                break
+            shown += chunk
+            if not answered and b"[y/N]" in shown:
+                os.write(main, answer.encode() + b"\n")
+                answered = True
+        elif process.poll() is not None:
+            break
+    os.close(main)
+    return shown.decode(errors="replace").replace("\r", ""), process.wait(timeout=30)
