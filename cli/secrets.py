@@ -43,6 +43,10 @@ TRIES = 3  # at a prompt, a mistyped password is asked again this many times in 
 
 
 def _prompt(label: str, confirm: bool, check: Callable[[str], None] | None = None) -> str:
+    from . import agent
+
+    if agent.in_session():  # a command run by the unlock session has no terminal of its own to hide input on
+        raise WalletError(f"{label}: the unlock session cannot ask for it; run `hongbao lock` first, or use a file")
     first = click.prompt(label, hide_input=True, default="", show_default=False)
     if check is not None:
         check(first)  # before the second prompt: nobody types a refused password twice

@@ -48,3 +48,16 @@ def test_a_short_new_password_is_refused_before_the_second_prompt(terminal, hong
     assert done.exit_code != 0
     assert "too short" in str(done.exception)
     assert "(again)" not in done.output
+
+
+def test_a_command_run_by_the_unlock_session_never_asks_for_a_secret(terminal, monkeypatch):
+    import socket
+
+    from cli import agent
+    from wallet.errors import WalletError
+
+    mine, theirs = socket.socketpair()
+    with mine, theirs:
+        monkeypatch.setattr(agent, "SESSION", agent.Session(None, 0, [], None, ledger=theirs))  # type: ignore[arg-type]
+        with pytest.raises(WalletError, match="the unlock session cannot ask for it"):
+            secrets.obtain(what="submitter password", env="NOT_SET_HERE", file=None, label="Password of wallet b")
