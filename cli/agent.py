@@ -209,9 +209,9 @@ class Agent:
         self.selector = selectors.DefaultSelector()
         self.selector.register(listener, selectors.EVENT_READ, "accept")
         self.selector.register(self.wake_r, selectors.EVENT_READ, "child")
+        self.cold = to_warm()  # imported a few at a time while nobody is waiting
 
     def run(self) -> None:
-
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stop", True))
@@ -223,7 +223,11 @@ class Agent:
                     break
                 if now >= self.next_alerts:
                     self.look_for_alerts()
-                for key, _ in self.selector.select(timeout=max(min(left, 60, self.next_alerts - now), 0)):
+                timeout = 0 if self.cold else max(min(left, 60, self.next_alerts - now), 0)
+                events = self.selector.select(timeout=timeout)
+                if not events and self.cold:
+                    warm(self.cold)  # a command arriving meanwhile starts from what is warm so far
+                for key, _ in events:
                     if key.data == "child":
                         with contextlib.suppress(BlockingIOError):
                             os.read(self.wake_r, 4096)
@@ -279,7 +283,7 @@ class Agent:
                 _answer(conn, os.getpid())
             elif op == "status":
                 self.session.tally.roll(time.time())
-                _answer(conn, os.getpid(), self.session.status())
+                _answer(conn, os.getpid(), {**self.session.status(), "warm": not self.cold})
             else:
                 _answer(conn, agent_client.DECLINED)
             return
@@ -390,29 +394,35 @@ def main() -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    warm()  # callers queue on the socket meanwhile
-    import gc
-
-    gc.collect()
-    gc.freeze()  # what the warm-up built is never scanned again by a command's collections
     Agent(home, session, listener, alerts_every).run()
 
 
 # The relay daemon's stack: no command the agent runs needs it.
 COLD = ("node", "cli.node_cmd", "fastapi", "uvicorn", "alembic", "psycopg", "prometheus_client", "starlette")
+WARM_BATCH = 8  # modules imported between two looks at the socket
 
 
-def warm() -> None:
-    import importlib
-
+def to_warm() -> list[str]:
+    """What the commands import (cli/prefork.py's list, without the relay daemon's stack)."""
     from . import prefork
 
-    for name in prefork._modules_to_warm():
-        if name.split(".")[0] in COLD or name.startswith(COLD):
-            continue
+    return [name for name in prefork._modules_to_warm() if not name.startswith(COLD)]
+
+
+def warm(names: list[str]) -> None:
+    """Import (and take off `names`) a few modules; once all are in: share the TLS context
+    and freeze the heap, so a command's collections never walk or copy it."""
+    import gc
+    import importlib
+
+    for name in names[:WARM_BATCH]:
         with contextlib.suppress(Exception):
             importlib.import_module(name)
-    _share_tls_context()
+    del names[:WARM_BATCH]
+    if not names:
+        _share_tls_context()
+        gc.collect()
+        gc.freeze()
 
 
 def _share_tls_context() -> None:
