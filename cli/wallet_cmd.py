@@ -85,6 +85,10 @@ def unlock_wallet(wallet: keyring.Wallet, password_file: Path | None) -> keyring
             f"the unlock session holds wallet {agent.SESSION.wallet.wallet.name!r}, not {wallet.name!r}: "
             f"run `hongbao lock`, or `hongbao unlock --wallet {wallet.name}`"
         )
+    if held is not None and [a.address for a in held.accounts] != [a.address for a in wallet.accounts]:
+        raise WalletError(
+            f"wallet {wallet.name!r} changed since `hongbao unlock` (accounts added?): run `hongbao lock`, then unlock again"
+        )
     unlocked = held if held is not None else secrets.with_password(password_file, wallet.unlock)
     guards.install(unlocked)
     return unlocked

@@ -198,3 +198,23 @@ def at_a_terminal(home, argv: list[str], answer: str) -> tuple[str, int]:
             break
     os.close(main)
     return shown.decode(errors="replace").replace("\r", ""), process.wait(timeout=30)
+
+
+def test_a_wallet_changed_since_unlock_is_not_used_from_the_session(hongbao_home, monkeypatch):
+    from cli import second_factor
+    from cli.wallet_cmd import unlock_wallet
+    from wallet import keyring, transfers
+    from wallet.outflow import Tally
+
+    monkeypatch.setattr(transfers, "GUARDS", [])  # unlock_wallet arms them: not for the other tests here
+    monkeypatch.setattr(second_factor, "CURRENT", [])
+    quick_wallet(hongbao_home)
+    store = keyring.WalletStore(hongbao_home)
+    held = store.open("default").unlock(PASSWORD)
+    mine, theirs = socket.socketpair()
+    with mine, theirs:
+        monkeypatch.setattr(agent, "SESSION", agent.Session(held, time.time() + 60, [], Tally(0), ledger=theirs))
+        assert unlock_wallet(store.open("default"), None) is held
+        store.open("default").unlock(PASSWORD).derive(1)  # another process adds an account
+        with pytest.raises(WalletError, match="changed since `hongbao unlock`"):
+            unlock_wallet(store.open("default"), None)

@@ -14,7 +14,12 @@ from wallet import signing
 
 @pytest.fixture
 def terminal(monkeypatch):
+    from cli import second_factor
+    from wallet import transfers
+
     monkeypatch.setattr(secrets, "interactive", lambda: True)
+    monkeypatch.setattr(transfers, "GUARDS", [])  # commands in this process arm them: not for other tests
+    monkeypatch.setattr(second_factor, "CURRENT", [])
     return CliRunner()
 
 
