@@ -84,9 +84,10 @@ def _clock(epoch: float) -> str:
     help="How often the session looks for alerts (see `security alerts`); 'off' never.",
 )
 @click.option("--network", "network_name", envvar="HONGBAO_NETWORK", help="Network whose tokens the limits name.")
+@click.option("--status", "show_status", is_flag=True, help="Only say whether a session runs, and until when.")
 @password_file_option
 @json_option
-def unlock(wallet_name, duration, spend_limits, alerts_every, network_name, password_file, as_json):
+def unlock(wallet_name, duration, spend_limits, alerts_every, network_name, show_status, password_file, as_json):
     """Unlock the wallet for a while: commands then need no password (an agent holds the keys).
 
     Like ssh-agent: a process of its own keeps the unlocked wallet in memory and runs the
@@ -97,6 +98,9 @@ def unlock(wallet_name, duration, spend_limits, alerts_every, network_name, pass
     """
     from wallet import outflow
 
+    if show_status:
+        _show_status(as_json)
+        return
     seconds = parse_duration(duration)
     every = 0 if alerts_every.strip().lower() == "off" else parse_duration(alerts_every)
     tokens = _token_table(network_name) if any("/" in s for s in spend_limits) else {}
@@ -153,6 +157,22 @@ def unlock(wallet_name, duration, spend_limits, alerts_every, network_name, pass
         lambda: click.echo(
             f"wallet {wallet.name!r} unlocked until {_clock(expires_at)}{limit_text} (agent pid {process.pid}); "
             "`hongbao lock` ends it"
+        ),
+    )
+
+
+def _show_status(as_json: bool) -> None:
+    running = status_of(home())
+    if running is None:
+        emit(as_json, {"running": False}, lambda: click.echo("no unlock session is running"))
+        return
+    limits = f"; spend limit {', '.join(running['limits'])}" if running["limits"] else ""
+    emit(
+        as_json,
+        {"running": True, **running},
+        lambda: click.echo(
+            f"wallet {running['wallet']!r} unlocked until {_clock(running['expires_at'])}{limits} "
+            f"(agent pid {running['pid']})"
         ),
     )
 

@@ -4,6 +4,7 @@ its clock. Run through the real console entry (cli.entry), in processes of their
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
@@ -120,6 +121,8 @@ def test_unlock_signs_without_the_password_never_reveals_and_lock_ends_it(hongba
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
     again = hongbao(hongbao_home, "unlock", password=True)
     one_line_error(again, "already running")
+    status = json.loads(hongbao(hongbao_home, "unlock", "--status", "--json").stdout)
+    assert status["running"] and status["wallet"] == "default" and status["expires_at"] > time.time() + 500
 
     signed = hongbao(hongbao_home, "wallet", "sign-message", "hello")  # no password anywhere
     assert signed.returncode == 0, signed.stderr
@@ -131,6 +134,7 @@ def test_unlock_signs_without_the_password_never_reveals_and_lock_ends_it(hongba
 
     assert hongbao(hongbao_home, "lock").returncode == 0
     assert not os.path.exists(path)
+    assert json.loads(hongbao(hongbao_home, "unlock", "--status", "--json").stdout) == {"running": False}
     one_line_error(hongbao(hongbao_home, "wallet", "sign-message", "hello"), "no password given")
 
 
