@@ -2,12 +2,16 @@
 
 Like ssh-agent: a process of its own, holding one unlocked wallet in memory, listening on
 a Unix socket `HONGBAO_HOME/agent/agent.sock` (mode 0600, in a 0700 folder) and serving
-only callers of its own uid (SOPEERCRED). It never hands out a key: a caller sends a
+only callers of its own uid (SO_PEERCRED). It never hands out a key: a caller sends a
 command line (cli/agent_client.py) and the agent forks that command from its own warmed
 process, where the keys already are, with the caller's argv, environment and standard
 streams; the caller gets back an exit status. Only commands that sign, chat or read run
-here (ALLOWED); `wallet reveal`, `export-keystore` and the rest fall back to the
-password in the caller's process.
+here (ALLOWED_GROUPS, ALLOWED_VERBS); `wallet reveal`, `export-keystore` and the rest
+fall back to the password in the caller's process. It listens at once and imports the
+commands' modules a few at a time while nobody waits, then freezes its heap.
+
+Every `--alerts-every`, it forks `hongbao security check` (a cursor of its own) into
+agent/alerts.log; the next command it runs shows what was found on its stderr.
 
 The session's spend limit is counted here, in the parent: before a command signs a
 transaction, its outflow (wallet/outflow.py) is sent over a private socket pair and the
@@ -56,8 +60,8 @@ ALLOWED_GROUPS = {
     "security",
 }
 ALLOWED_VERBS = {("wallet", v) for v in ("list", "address", "sign-message", "sign-typed-data", "sign-tx", "label")}
-REFUSED_VERBS = {("security", "totp")}
-ALERTS_LOG = "alerts.log"  # what the agent's own looks for alerts found, one JSON line each  # shows a secret once: only with the password
+REFUSED_VERBS = {("security", "totp")}  # shows a secret once: only with the password
+ALERTS_LOG = "alerts.log"  # what the agent's own looks for alerts found, one JSON line each
 
 
 def allowed(argv: list[str]) -> bool:
