@@ -116,7 +116,7 @@ def tx_list(address, limit, show_all, network_name, as_json):
     rows = []
     items = history().activity(net.chain_id, who, limit)
     if not show_all:  # dust and zero-value bait from lookalike addresses: see cli/security.py
-        from .security import without_poisoning
+        from .services.security import without_poisoning
 
         decimals: dict[str | None, int] = {t.address: t.decimals for t in net.tokens.values()}
         decimals[None] = 18

@@ -15,36 +15,13 @@ from wallet import second_factor
 from wallet.errors import WalletError
 from wallet.home import home
 
+from .services.security import spent_today
+
 if TYPE_CHECKING:
-    from wallet.history import History
     from wallet.keyring import UnlockedWallet
 
 CODE_ENV = "HONGBAO_TOTP_CODE"
 CURRENT: list[UnlockedWallet] = []  # the wallet this command signs with (set by unlock_wallet)
-
-
-def spent_today(history: History, chain_id: int, sender: str, now: float) -> dict[str, int]:
-    """Today's (UTC) outflow from `sender`: what it signed that was not dropped or replaced."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from wallet import outflow
-    from wallet.history import SentRow
-
-    start = outflow.day_of(now) * outflow.DAY
-    with Session(history.engine) as session:
-        rows = session.execute(
-            select(SentRow.to, SentRow.value, SentRow.data).where(
-                SentRow.chain_id == chain_id,
-                SentRow.sender == sender,
-                SentRow.created_at >= start,
-                SentRow.status.in_(("pending", "confirmed")),
-            )
-        ).all()
-    tally = outflow.Tally(outflow.day_of(now))
-    for to, value, data in rows:
-        tally.add(outflow.outflow(to, int(value or 0), bytes.fromhex((data or "0x")[2:])))
-    return tally.spent
 
 
 def ask_code(question: str) -> str:

@@ -154,7 +154,7 @@ def status(wallet_name, index, network_name, as_json):
     """Limits, today's outflow, the second factor, wrong codes."""
     from wallet import amounts
 
-    from .second_factor import spent_today
+    from .services.security import spent_today
 
     net = network(network_name)
     settings = second_factor.load(home())
