@@ -58,6 +58,7 @@ bench: setup
 	$(PY) bench/sessions.py
 	$(PY) bench/relay.py
 	$(PY) bench/defi.py
+	$(PY) bench/agent.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -37,14 +37,14 @@ def account_options(function):
 
 
 def account_key(wallet_name: str | None, index: int, password_file: Path | None) -> bytes:
-    """The chatting account's key, unlocked with the wallet password."""
-    from .wallet_cmd import open_wallet, secrets
+    """The chatting account's key, from the unlock session or the wallet password."""
+    from .wallet_cmd import open_wallet, unlock_wallet
 
     wallet = open_wallet(wallet_name)
     account = wallet.account(index)
     if account.kind == "watch":
         raise WalletError(f"account {index} ({account.address}) is watch-only: it has no key to chat with")
-    return wallet.unlock(secrets.password(password_file)).private_key(index)
+    return unlock_wallet(wallet, password_file).private_key(index)
 
 
 @contextlib.contextmanager
@@ -568,13 +568,17 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
             if as_json:
                 line(event)
             else:
-                console().print(Text(inert(event["text"]), style="bold" if event["kind"] == "claim" else "yellow"))
+                style = {"claim": "bold", "alert": "bold red"}.get(event["kind"], "yellow")
+                console().print(Text(inert(event["text"]), style=style))
 
     key = account_key(wallet_name, index, password_file)
     with messenger(wallet_name, index, password_file, key) as m:
         names = names_of(m)
         news = ChainNews(m.address, network_name)
         defi_news = DefiNews(m.address, network_name)  # the Aave health factor against the margin
+        from .alerts import ChainAlerts
+
+        alerts = ChainAlerts(m.address, network_name)  # unsigned sends, approvals, thresholds
         if once:
             received = m.receive()
             for message in received:
@@ -582,12 +586,16 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
             show_chain(packet_service.serve_pending(m, key, network_name, names))  # claims sent to me
             if received.failures and not as_json:
                 note(f"{received.failures} envelope(s) could not be opened and were discarded")
-            show_chain(news.poll(names) + defi_news.poll())
+            show_chain(news.poll(names) + defi_news.poll() + alerts.poll())
             return
 
         async def poll_chain() -> None:
             while True:
-                show_chain(await asyncio.to_thread(news.poll, names) + await asyncio.to_thread(defi_news.poll))
+                show_chain(
+                    await asyncio.to_thread(news.poll, names)
+                    + await asyncio.to_thread(defi_news.poll)
+                    + await asyncio.to_thread(alerts.poll)
+                )
                 await asyncio.sleep(CHAIN_POLL_SECONDS)
 
         async def run() -> None:

@@ -77,10 +77,10 @@ class Session:
 
     def key(self) -> bytes:
         """Unlocks the wallet once, after a confirmation."""
-        from . import secrets
+        from .wallet_cmd import unlock_wallet
 
         if self._key is None:
-            self._key = self.wallet.unlock(secrets.password(self.opts["password_file"])).private_key(self.opts["index"])
+            self._key = unlock_wallet(self.wallet, self.opts["password_file"]).private_key(self.opts["index"])
         return self._key
 
     def command_hint(self) -> str:
@@ -132,6 +132,9 @@ class Session:
             if summary:
                 _say(summary)
             show_preview(prepared, self.net.name)
+        from .security import review
+
+        review(self.chain, prepared, history(), yes=opts["yes"], quiet=self.as_json)
         confirm(opts["yes"])
         record = transfers.send(self.chain, prepared, self.key(), history(), lock_path=nonce_lock_path())
         receipt = None

@@ -13,7 +13,10 @@ watch` submits it, reimbursed from the deposit); Alice sees who got what; the ch
 clock jumps past the expiry and Alice takes back the unused deposit; Alice pays Bob with a
 payment notice in the chat; Alice deposits into the vault; the real DeFi protocols are
 deployed, Bob swaps ETH for TKN on Uniswap, Alice supplies ETH to Aave, borrows USDX
-against it and looks at her positions. Then everything started is stopped.
+against it and looks at her positions; Alice turns on a daily limit with a second factor
+(TOTP), starts an unlock session (no password from then on), is stopped from paying a
+lookalike of Bob's address, and confirms a large send with a code. Then everything
+started is stopped.
 
 Every step prints the command as `name$ hongbao ...` and what it printed (stdout and
 stderr, in order). If a command fails the demo stops there, names it, stops what it
@@ -31,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,42 +62,43 @@ class Person:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("HONGBAO_")}
         self.env.update(HONGBAO_HOME=str(self.home), HONGBAO_PASSWORD=PASSWORD, COLUMNS=COLUMNS, PYTHONUNBUFFERED="1")
 
-    def __call__(self, *args: str, expect: str | None = None) -> str:
+    via_agent = False  # after `hongbao unlock`: the real console entry, and no password given
+
+    def __call__(
+        self, *args: str, expect: str | None = None, fails: bool = False, env: dict[str, str] | None = None
+    ) -> str:
         """Run `hongbao ARGS` as this person; print the command and its output (stdout and
-        stderr merged, in the order a terminal shows them); return that output."""
+        stderr merged, in the order a terminal shows them); return that output. `fails`: the
+        command must exit 1 (a refusal the demo shows)."""
         shown = f"{self.name}$ hongbao {' '.join(shlex.quote(a) for a in args)}"
         print(f"\n{shown}", flush=True)
+        environment = {**self.env, **(env or {})}
+        if self.via_agent:
+            environment.pop("HONGBAO_PASSWORD")
+        runner: Callable[..., subprocess.CompletedProcess[str]]
+        if _zygote is not None and not self.via_agent:
+            runner, argv = _zygote.run, list(args)
+        else:  # through the agent: the real console entry (cli.entry), which hands it over
+            entry = "cli.entry" if self.via_agent else "cli.main"
+            runner, argv = subprocess.run, [sys.executable, "-m", entry, *args]
         try:
-            if _zygote is not None:
-                result = _zygote.run(
-                    args,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    env=self.env,
-                    cwd=ROOT,
-                    timeout=COMMAND_TIMEOUT_S,
-                )
-            else:
-                result = subprocess.run(
-                    [sys.executable, "-m", "cli.main", *args],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    check=False,
-                    text=True,
-                    env=self.env,
-                    cwd=ROOT,
-                    timeout=COMMAND_TIMEOUT_S,
-                )
+            result = runner(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=environment,
+                cwd=ROOT,
+                timeout=COMMAND_TIMEOUT_S,
+            )
         except subprocess.TimeoutExpired:
             raise StepFailed(f"`{shown}` did not finish within {COMMAND_TIMEOUT_S} s") from None
         sys.stdout.write(
             "".join(line.rstrip() + "\n" for line in result.stdout.splitlines())
         )  # Rich pads grids to the width
         sys.stdout.flush()
-        if result.returncode != 0:
+        if result.returncode != (1 if fails else 0):
             raise StepFailed(f"`{shown}` exited with status {result.returncode}")
         if expect is not None and expect not in result.stdout:
             raise StepFailed(f"`{shown}` did not print {expect!r}")
@@ -219,6 +224,9 @@ def stop(alice: Person, operator: Person, running: dict[str, int | None], ports:
     from wallet.process import port_free
 
     problems = []
+    if (alice.home / "agent" / "agent.sock").exists():  # the demo stopped inside Alice's unlock session
+        with contextlib.suppress(StepFailed):
+            alice("lock")
     for what, person, args in (("relay", operator, ("node", "stop")), ("anvil", alice, ("chain", "down"))):
         if what not in running:
             continue
@@ -409,8 +417,49 @@ def story(
     alice("lend", "borrow", "USDX", "1000", "--yes", expect="health factor now")
     alice("positions")
 
-    step("Alice's balances at the end.")
+    # -- an unlock session, the security rules, the second factor ---------------------------
+    unlock_session(alice, bob)
+
+    step("Alice's balances at the end; she ends her unlock session.")
     alice("balance")
+    alice("lock")
+    alice.via_agent = False
+
+
+def unlock_session(alice: Person, bob: Person) -> None:
+    """Alice turns on a daily limit with a second factor, starts an unlock session, is
+    stopped from paying a lookalike of Bob's address, and confirms a large send with a code."""
+    from wallet import address
+
+    step("Alice sets a daily limit of 2 ETH; past it, a send needs a code from her authenticator app (TOTP).")
+    alice("security", "limit", "2 ETH/day")
+    enabled = alice("security", "totp", "enable")
+    secret = re.search(r"or type the secret: ([A-Z2-7]+)", enabled)
+    if secret is None:
+        raise StepFailed("`alice$ hongbao security totp enable` printed no secret")
+    say(
+        "the secret is sealed in Alice's vault; her phone scanned the QR code (the demo keeps the secret to make codes)"
+    )
+
+    step("Alice unlocks her wallet for 15 minutes (an agent holds the keys; at most 3 ETH/day for the session).")
+    started = alice("unlock", "--for", "15m", "--spend-limit", "3 ETH/day")
+    alice.via_agent = True
+    say(f"the agent (pid {pid_in(started)}) answers on a 0600 socket in alice/agent/; no password from now on")
+    alice("chat", "send", "bob", "Thanks for coming!", expect="sent to bob")
+
+    step("Address poisoning: Mallory made an address with the same first and last characters as Bob's.")
+    body = bob.address[2:].lower()
+    fake = address.to_checksum(body[:3] + ("0" if body[3] != "0" else "1") * 34 + body[-3:])
+    say(f"Alice pastes {fake} by mistake: the wallet compares it with the addresses she knows")
+    alice("send", fake, "0.5", "--yes", fails=True, expect="LOOKS LIKE")
+
+    step("Alice sends Bob 1 ETH: with the packet and the dumplings that passes her 2 ETH/day, so it needs a code.")
+    import pyotp
+
+    code = pyotp.TOTP(secret.group(1)).now()
+    say(f"the code from her authenticator app: {code} (HONGBAO_TOTP_CODE here; a prompt in a terminal)")
+    alice("send", bob.address, "1", "--yes", env={"HONGBAO_TOTP_CODE": code}, expect="0x")
+    alice("security", "status", expect="second factor: on")
 
 
 if __name__ == "__main__":

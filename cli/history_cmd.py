@@ -143,12 +143,18 @@ def sent_json(net, tx) -> dict[str, Any]:
     return data
 
 
-def activity_rows(net, log, who: str | None, limit: int, tx_hash: str | None = None):
+def activity_rows(net, log, who: str | None, limit: int, tx_hash: str | None = None, *, hide_poisoning=False):
     """The history's entries as `tx list` and `tx show` show them, and the names they use."""
     from contracts.history_events import decoders, method_names
 
     mine = {who} if who else my_addresses()
     items = log.activity(net.chain_id, who, limit, mine=mine, decoders=decoders(net.contracts), hash=tx_hash)
+    if hide_poisoning:  # dust and zero-value bait from lookalike addresses: see cli/security.py
+        from .services.security import without_poisoning
+
+        decimals: dict[str | None, int] = {t.address: t.decimals for t in net.tokens.values()}
+        decimals[None] = 18
+        items = without_poisoning(items, log, net.chain_id, decimals)
     reported = learn_tokens(net, log, [m["token"] for i in items for m in i["moves"]])
     known = {ZERO: "minted", **{a: n for n, a in net.contracts.items()}, **names.known_names()}
     methods = method_names()
@@ -188,15 +194,17 @@ def activity_rows(net, log, who: str | None, limit: int, tx_hash: str | None = N
     show_default=True,
     help="How many entries, newest first.",
 )
+@click.option("--all", "show_all", is_flag=True, help="Also dust from lookalike addresses (address poisoning).")
 @network_option
 @json_option
-def tx_list(address, limit, network_name, as_json):
+def tx_list(address, limit, show_all, network_name, as_json):
     """Your transactions and the transfers you received, newest first, from the local
     history (`hongbao sync` fills it), seen from your accounts: in, out, self (between
-    your own accounts), swap, or call (nothing moved); times are block times."""
+    your own accounts), swap, or call (nothing moved); times are block times. Dust from
+    lookalike addresses (address poisoning) is hidden unless --all."""
     who = names.address(address) if address else None
     net = network(network_name)
-    rows, known = activity_rows(net, history(), who, limit)
+    rows, known = activity_rows(net, history(), who, limit, hide_poisoning=not show_all)
 
     def human() -> None:
         if not rows:

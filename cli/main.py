@@ -38,6 +38,9 @@ GROUPS = {
     "stake": ("cli.stake_cmd", "stake", "The staking farm: deposit, withdraw, claim, exit, status."),
     "positions": ("cli.positions_cmd", "positions", "Everything held in the DeFi protocols, valued."),
     "pool": ("cli.pool_cmd", "pool", "Uniswap liquidity: add, remove, list (v2 shares, v3 NFTs)."),
+    "unlock": ("cli.agent_cmd", "unlock", "Start an unlock session: commands need no password for a while."),
+    "lock": ("cli.agent_cmd", "lock", "End the unlock session."),
+    "security": ("cli.security_cmd", "security", "Daily limits and a second factor (TOTP) for large sends."),
 }
 
 

@@ -9,12 +9,12 @@ import click
 from wallet.amounts import ETH_DECIMALS, AmountError, format_units, parse_amount, parse_gwei
 from wallet.errors import WalletError
 
-from . import names, secrets
+from . import names
 from .context import chain as connect
 from .context import confirm, history, network, network_option, nonce_lock_path, sending_account
 from .output import emit, json_option, table
 from .txview import report_sent, show_preview, wait_with_progress
-from .wallet_cmd import index_option, open_wallet, password_file_option, wallet_option
+from .wallet_cmd import index_option, open_wallet, password_file_option, unlock_wallet, wallet_option
 
 speed_option = click.option(
     "--speed",
@@ -99,6 +99,11 @@ def _fee_overrides(max_fee: str | None, tip: str | None) -> tuple[int | None, in
 @timeout_option
 @click.option("--notify", is_flag=True, help="After the receipt, tell the recipient in the chat (a payment notice).")
 @click.option("--note", default="", help="A short note for the payment notice.")
+@click.option(
+    "--allow-risky",
+    is_flag=True,
+    help="With --yes: send even to a lookalike address or a token contract (see the security rules).",
+)
 @password_file_option
 @json_option
 def send(
@@ -117,6 +122,7 @@ def send(
     timeout,
     notify,
     note,
+    allow_risky,
     password_file,
     as_json,
 ):
@@ -149,8 +155,12 @@ def send(
         raise WalletError("--json needs --yes (a script cannot answer the confirmation)")
     if not as_json:
         show_preview(prepared, net.name)
+    from .security import review
+
+    tokens = {t.address.lower() for t in net.tokens.values()}
+    review(chain, prepared, history(), yes=yes, allow=allow_risky, known_tokens=tokens, quiet=as_json)
     confirm(yes)
-    key = wallet.unlock(secrets.password(password_file)).private_key(index)
+    key = unlock_wallet(wallet, password_file).private_key(index)
     record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
     receipt = None if no_wait else wait_with_progress(chain, record.hash, history(), timeout, as_json)
     notice = _notify(key, to, record, receipt, net.chain_id, note) if notify and receipt is not None else None

@@ -72,6 +72,10 @@ class Unlocker:
     def key(self, wallet, index: int, *, other: bool = False) -> bytes:
         """The key of account `index` of `wallet`; `other` = a second wallet of this command
         (its password: HONGBAO_SUBMITTER_PASSWORD, a prompt, else the same password)."""
+        if wallet.name not in self._open and not other:
+            from .wallet_cmd import unlock_wallet
+
+            self._open[wallet.name] = unlock_wallet(wallet, self.password_file)
         if wallet.name not in self._open:
             from . import secrets
 

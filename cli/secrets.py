@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
-from wallet.errors import WalletError
+from wallet.errors import WalletError, WrongPassword
+
+T = TypeVar("T")
 
 PASSWORD_ENV = "HONGBAO_PASSWORD"  # noqa: S105  the names of environment variables
 NEW_PASSWORD_ENV = "HONGBAO_NEW_PASSWORD"  # noqa: S105
@@ -35,15 +39,31 @@ def read_secret_file(path: Path, what: str) -> str:
     return lines[0] if lines else ""
 
 
-def _prompt(label: str, confirm: bool) -> str:
+TRIES = 3  # at a prompt, a mistyped password is asked again this many times in all
+
+
+def _prompt(label: str, confirm: bool, check: Callable[[str], None] | None = None) -> str:
+    from . import agent
+
+    if agent.in_session():  # a command run by the unlock session has no terminal of its own to hide input on
+        raise WalletError(f"{label}: the unlock session cannot ask for it; run `hongbao lock` first, or use a file")
     first = click.prompt(label, hide_input=True, default="", show_default=False)
+    if check is not None:
+        check(first)  # before the second prompt: nobody types a refused password twice
     if confirm and click.prompt(f"{label} (again)", hide_input=True, default="", show_default=False) != first:
         raise WalletError("the two entries differ; run the command again")
     return first
 
 
 def obtain(
-    *, what: str, env: str, file: Path | None, label: str, confirm: bool = False, fallback: str | None = None
+    *,
+    what: str,
+    env: str,
+    file: Path | None,
+    label: str,
+    confirm: bool = False,
+    fallback: str | None = None,
+    check: Callable[[str], None] | None = None,
 ) -> str:
     """A secret from --*-file, then `env`, then a prompt (terminal only), then `fallback`."""
     if file is not None:
@@ -51,7 +71,7 @@ def obtain(
     if env in os.environ:
         return os.environ[env]
     if interactive():
-        return _prompt(label, confirm)
+        return _prompt(label, confirm, check)
     if fallback is not None:
         return fallback
     flag = what.replace(" ", "-")
@@ -65,12 +85,31 @@ def password(file: Path | None) -> str:
     return value
 
 
+def with_password(file: Path | None, use: Callable[[str], T]) -> T:
+    """`use(password)`; a wrong password typed at a prompt is asked again (TRIES in all).
+    A wrong password from a file or the environment fails at once: asking again would not
+    change it."""
+    prompted = file is None and PASSWORD_ENV not in os.environ and interactive()
+    for attempt in range(1, TRIES + 1):
+        try:
+            return use(password(file))
+        except WrongPassword:
+            if not prompted or attempt == TRIES:
+                raise
+            click.echo(f"wrong password; try again ({TRIES - attempt} left)", err=True)
+    raise AssertionError("unreachable")
+
+
+def _check_new(value: str) -> None:
+    if len(value) < MIN_PASSWORD:
+        raise WalletError(f"the new password is too short: use at least {MIN_PASSWORD} characters")
+
+
 def new_password(
     file: Path | None, *, env: str = PASSWORD_ENV, what: str = "password", label: str = "New wallet password"
 ) -> str:
-    value = obtain(what=what, env=env, file=file, label=label, confirm=True)
-    if len(value) < MIN_PASSWORD:
-        raise WalletError(f"the new password is too short: use at least {MIN_PASSWORD} characters")
+    value = obtain(what=what, env=env, file=file, label=label, confirm=True, check=_check_new)
+    _check_new(value)
     return value
 
 

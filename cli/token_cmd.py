@@ -100,9 +100,9 @@ def deploy_test(name, symbol, decimals, supply, wallet_name, index, password_fil
     from wallet.amounts import parse_amount, to_units
     from wallet.errors import WalletError
 
-    from . import secrets
     from .context import history, nonce_lock_path, sending_account
     from .txview import wait_with_progress
+    from .wallet_cmd import unlock_wallet
 
     config = load_config()
     net = config.current(network_name)
@@ -121,7 +121,7 @@ def deploy_test(name, symbol, decimals, supply, wallet_name, index, password_fil
     draft = transfers.Draft(sender, None, 0, deployment_tx(load("TestToken"), name, symbol, decimals, units), "deploy")
     prepared = transfers.prepare(chain, draft)
     if key is None:
-        key = wallet.unlock(secrets.password(password_file)).private_key(index)
+        key = unlock_wallet(wallet, password_file).private_key(index)
     record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
     receipt = wait_with_progress(chain, record.hash, history(), 60, as_json)
     if not receipt.get("contractAddress"):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import click
 
-from . import secrets
 from .context import chain as connect
 from .context import confirm, history, network, network_option, nonce_lock_path
 from .money_cmd import no_wait_option, timeout_option, yes_option
 from .output import json_option
 from .txview import report_sent, show_preview, wait_with_progress
-from .wallet_cmd import password_file_option, store
+from .wallet_cmd import password_file_option, store, unlock_wallet
 
 
 @click.group()
@@ -49,7 +48,7 @@ def _replace(tx_hash: str, cancel: bool, network_name, no_wait, yes, timeout, pa
     if as_json and not yes:
         raise WalletError("--json needs --yes (a script cannot answer the confirmation)")
     confirm(yes, "Sign and send the replacement?")
-    key = wallet.unlock(secrets.password(password_file)).private_key(account.index)
+    key = unlock_wallet(wallet, password_file).private_key(account.index)
     record = transfers.send(chain, prepared, key, log, lock_path=nonce_lock_path(), nonce=nonce, replaces=original)
     receipt = None if no_wait else wait_with_progress(chain, record.hash, log, timeout, as_json)
     report_sent(as_json, record, receipt, net.explorer_link(record.hash))

@@ -68,8 +68,29 @@ def open_wallet(name: str | None) -> keyring.Wallet:
 
 
 def unlock(name: str | None, password_file: Path | None) -> keyring.UnlockedWallet:
-    wallet = open_wallet(name)
-    return wallet.unlock(secrets.password(password_file))
+    return unlock_wallet(open_wallet(name), password_file)
+
+
+def unlock_wallet(wallet: keyring.Wallet, password_file: Path | None) -> keyring.UnlockedWallet:
+    """The one way commands get an unlocked wallet: from the unlock session when this
+    command runs in it (cli/agent.py), else with the password (three tries at a prompt).
+    It also arms the checks every signature goes through (the session's spend limit, the
+    daily limit's second factor: cli/guards.py)."""
+    from . import agent, guards
+
+    held = agent.held(wallet.name)
+    if held is None and agent.SESSION is not None and agent.in_session() and password_file is None:
+        raise WalletError(
+            f"the unlock session holds wallet {agent.SESSION.wallet.wallet.name!r}, not {wallet.name!r}: "
+            f"run `hongbao lock`, or `hongbao unlock --wallet {wallet.name}`"
+        )
+    if held is not None and [a.address for a in held.accounts] != [a.address for a in wallet.accounts]:
+        raise WalletError(
+            f"wallet {wallet.name!r} changed since `hongbao unlock` (accounts added?): run `hongbao lock`, then unlock again"
+        )
+    unlocked = held if held is not None else secrets.with_password(password_file, wallet.unlock)
+    guards.install(unlocked)
+    return unlocked
 
 
 def account_json(account: keyring.Account, wallet: str | None = None) -> dict:
@@ -373,7 +394,7 @@ def address(wallet_name, index, qr, verify, password_file, as_json):
     w = open_wallet(wallet_name)
     account = w.account(index)
     if verify:
-        unlocked = w.unlock(secrets.password(password_file))
+        unlocked = unlock_wallet(w, password_file)
         if account.kind != "watch":
             unlocked.private_key(index)  # raises VaultCorrupt unless the key gives this address
 

@@ -65,21 +65,23 @@ class Secrets:
     passphrase: str = ""
     seed: bytes | None = None
     keys: dict[str, bytes] = field(default_factory=dict)  # address -> private key
+    extras: dict[str, str] = field(default_factory=dict)  # other sealed secrets, e.g. "totp"
 
     def __repr__(self) -> str:
         return f"Secrets(mnemonic={'set' if self.mnemonic else None}, keys={len(self.keys)})"
 
     def to_bytes(self, accounts_digest: str) -> bytes:
-        return vault.canonical(
-            {
-                "mnemonic": self.mnemonic,
-                "language": self.language,
-                "passphrase": self.passphrase,
-                "seed": self.seed.hex() if self.seed else None,
-                "keys": {a: k.hex() for a, k in self.keys.items()},
-                "accounts_digest": accounts_digest,
-            }
-        )
+        body: dict[str, Any] = {
+            "mnemonic": self.mnemonic,
+            "language": self.language,
+            "passphrase": self.passphrase,
+            "seed": self.seed.hex() if self.seed else None,
+            "keys": {a: k.hex() for a, k in self.keys.items()},
+            "accounts_digest": accounts_digest,
+        }
+        if self.extras:  # only then: a vault without extras is byte-for-byte what it was
+            body["extras"] = dict(self.extras)
+        return vault.canonical(body)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> tuple[Secrets, str]:
@@ -90,6 +92,7 @@ class Secrets:
             body["passphrase"],
             bytes.fromhex(body["seed"]) if body["seed"] else None,
             {a: bytes.fromhex(k) for a, k in body["keys"].items()},
+            {str(k): str(v) for k, v in (body.get("extras") or {}).items()},
         )
         return secrets, body["accounts_digest"]
 
@@ -176,6 +179,17 @@ class UnlockedWallet:
                 f"{self.wallet.path}: account {index} does not match its key; restore the file from a backup"
             )
         return key
+
+    def sealed_extra(self, name: str) -> str | None:
+        """Another secret sealed with the keys (e.g. the second factor's TOTP secret)."""
+        return self._secrets.extras.get(name)
+
+    def set_sealed_extra(self, name: str, value: str | None) -> None:
+        if value is None:
+            self._secrets.extras.pop(name, None)
+        else:
+            self._secrets.extras[name] = value
+        self.save()
 
     # -- changes to the account set (sealed, so they need the unlocked wallet) --
 

@@ -257,6 +257,13 @@ def next_nonce(chain: Chain, history: History, sender: str) -> int:
     return max(pending_count, local + 1 if local is not None else 0)
 
 
+# Checks every transaction passes before it is signed: (chain id, sender, tx) -> None, or a
+# WalletError that stops it. The CLI installs its own (cli/guards.py): the unlock session's
+# spend limit and the second factor past the daily limit.
+Guard = Callable[[int, str, dict[str, Any]], None]
+GUARDS: list[Guard] = []
+
+
 def send(
     chain: Chain,
     prepared: Prepared,
@@ -271,6 +278,8 @@ def send(
     from .history import SentTx
 
     draft = prepared.draft
+    for guard in GUARDS:  # before the nonce lock: a guard may ask the person something
+        guard(chain.chain_id, draft.sender, prepared.tx(nonce or 0))
     with nonce_lock(lock_path):
         if nonce is None:
             nonce = next_nonce(chain, history, draft.sender)

@@ -1,0 +1,80 @@
+"""The local security rules before signing (wallet/security_rules.py): the facts come
+from cli/services/security.py; this shows the findings and asks for the extra
+confirmation a dangerous one needs. Nothing is sent to a third party."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from wallet.errors import WalletError
+from wallet.security_rules import Finding, assess
+
+from .services.security import gather
+
+if TYPE_CHECKING:
+    from wallet.chain import Chain
+    from wallet.history import History
+    from wallet.transfers import Prepared
+
+
+def show(finding: Finding, recipient: str | None) -> None:
+    from rich.text import Text
+
+    from .output import console
+
+    out = console(stderr=True)
+    style = "bold red" if finding.confirm else "yellow"
+    out.print(
+        Text.assemble(
+            (" CHECK " if not finding.confirm else " DANGER ", f"{style} reverse"), " ", (finding.message, style)
+        ),
+        soft_wrap=True,
+    )
+    if finding.imitates and recipient:
+        from wallet.lookalike import differences
+
+        for label, shown, other in (
+            ("you typed", recipient, finding.imitates),
+            ("you know", finding.imitates, recipient),
+        ):
+            line = Text(f"  {label:9} ")
+            for run, differs in differences(shown, other):
+                line.append(run, style="bold white on red" if differs else "dim")
+            out.print(line, soft_wrap=True)
+
+
+def review(
+    chain: Chain,
+    prepared: Prepared,
+    history: History,
+    *,
+    yes: bool,
+    allow: bool = False,
+    known_tokens: set[str] | None = None,
+    quiet: bool = False,
+) -> list[dict[str, Any]]:
+    """Show the findings (`quiet`, for --json: only those that stop or ask); a dangerous one
+    needs its own confirmation (under --yes: `allow`)."""
+    from . import secrets
+
+    facts = gather(chain, prepared, history, known_tokens or set())
+    findings = assess(facts)
+    for finding in findings:
+        if finding.confirm or not quiet:
+            show(finding, facts.recipient)
+    for finding in findings:
+        if not finding.confirm:
+            continue
+        if yes:
+            if allow:
+                continue
+            raise WalletError(
+                f"refused: {finding.message.split(':')[0]}; check the address, then pass --allow-risky to send anyway"
+            )
+        if not secrets.interactive():
+            raise WalletError("this needs a confirmation: check the warning above")
+        if click.prompt("Type 'risky' to go on anyway", default="", show_default=False, err=True).strip() != "risky":
+            raise WalletError("not confirmed; nothing was sent")
+    return [f.to_json() for f in findings]
