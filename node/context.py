@@ -33,6 +33,7 @@ class RelayContext:
     metrics: Metrics
     limiter: RateLimiter
     claim_limiter: RateLimiter  # one-time prekeys handed out per address (see routes/prekeys.py)
+    request_budget: RateLimiter  # request-lane envelopes per client address (node/lanes.py)
     listener: PgListener | None = None
     own_pids: set[int] = field(default_factory=set)
     executor: ThreadPoolExecutor = field(
@@ -49,7 +50,16 @@ class RelayContext:
         engine = make_engine(settings.db_url)
         own_pids = track_backend_pids(engine) if engine.dialect.name == "postgresql" else set()
         store = RelayStore(
-            engine, clock, quota_messages=settings.mailbox_quota_messages, quota_bytes=settings.mailbox_quota_bytes
+            engine,
+            clock,
+            quota_messages=settings.mailbox_quota_messages,
+            quota_bytes=settings.mailbox_quota_bytes,
+            requests={
+                "quota_messages": settings.request_quota_messages,
+                "quota_bytes": settings.request_quota_bytes,
+                "max_ttl_s": settings.request_max_ttl,
+                "disk_cap": settings.request_disk_cap,
+            },
         )
         hub = Hub()
         return cls(
@@ -63,6 +73,7 @@ class RelayContext:
             claim_limiter=RateLimiter(
                 settings.one_time_claims_per_minute / 60.0, max(int(settings.one_time_claims_per_minute), 1), clock
             ),
+            request_budget=RateLimiter(settings.request_rate, settings.request_burst, clock),
             own_pids=own_pids,
         )
 

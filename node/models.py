@@ -21,10 +21,12 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -51,6 +53,13 @@ class StoredEnvelopeRow(Base):
     __table_args__ = (
         Index("ix_envelopes_mailbox_seq", "mailbox", "seq"),
         Index("ix_envelopes_expires_at", "expires_at"),
+        Index(
+            "ix_envelopes_requests",
+            "mailbox",
+            "seq",
+            sqlite_where=text("lane = 1"),
+            postgresql_where=text("lane = 1"),
+        ),
         UniqueConstraint("id", name="uq_envelopes_id"),
         {"sqlite_autoincrement": True},
     )
@@ -62,6 +71,7 @@ class StoredEnvelopeRow(Base):
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[int] = mapped_column(BigInteger)  # unix ms
     expires_at: Mapped[int] = mapped_column(BigInteger)  # unix ms
+    lane: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")  # 0 contact, 1 request
 
 
 class MailboxUsage(Base):
@@ -73,6 +83,28 @@ class MailboxUsage(Base):
     mailbox: Mapped[str] = mapped_column(String(42), primary_key=True)
     messages: Mapped[int] = mapped_column(Integer)
     bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class RequestUsage(Base):
+    """What each mailbox's request lane holds (envelopes posted without a valid delivery
+    pass), and under mailbox '*' the relay-wide total, checked against the disk cap."""
+
+    __tablename__ = "request_usage"
+
+    mailbox: Mapped[str] = mapped_column(String(42), primary_key=True)
+    messages: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class DeliveryPass(Base):
+    """SHA-256 (hex) of a capability a mailbox gave its contacts: an envelope presenting
+    it goes to the contact lane. The relay never learns who presents it."""
+
+    __tablename__ = "delivery_passes"
+
+    mailbox: Mapped[str] = mapped_column(String(42), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class Challenge(Base):
@@ -127,6 +159,8 @@ def _table(model: type[Base]) -> Table:
 identities = _table(Identity)
 envelopes = _table(StoredEnvelopeRow)
 mailbox_usage = _table(MailboxUsage)
+request_usage = _table(RequestUsage)
+delivery_passes = _table(DeliveryPass)
 challenges = _table(Challenge)
 relay_secrets = _table(RelaySecret)
 signed_prekeys = _table(SignedPrekeyRow)

@@ -7,6 +7,7 @@ so memory follows the clients seen in the last burst/rate seconds.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 
 
@@ -17,17 +18,24 @@ class RateLimiter:
         self.clock = clock
         self.max_clients = max_clients
         self._buckets: dict[str, tuple[float, int]] = {}  # client -> (tokens, at ms)
+        self._lock = threading.Lock()  # take_n is called from the database threads
 
-    def take(self, client: str) -> int:
-        """0 if the request may go ahead, else the seconds to wait (Retry-After)."""
+    def take(self, client: str, cost: float = 1.0) -> int:
+        """0 if the request may go ahead (and `cost` is spent), else the seconds to wait
+        (Retry-After). A cost over the burst is never affordable: ask for less at once."""
         now = self.clock()
         tokens, at = self._buckets.get(client, (self.burst, now))
         tokens = min(self.burst, tokens + max(now - at, 0) * self.rate)
-        if tokens >= 1.0:
-            self._store(client, tokens - 1.0, now)
+        if tokens >= cost:
+            self._store(client, tokens - cost, now)
             return 0
         self._store(client, tokens, now)
-        return max(1, math.ceil((1.0 - tokens) / self.rate / 1000.0))
+        return max(1, math.ceil((min(cost, self.burst) - tokens) / self.rate / 1000.0))
+
+    def take_n(self, client: str, cost: float) -> int:
+        """`take`, safe to call from several threads."""
+        with self._lock:
+            return self.take(client, cost)
 
     def _store(self, client: str, tokens: float, now: int) -> None:
         if len(self._buckets) >= self.max_clients and client not in self._buckets:

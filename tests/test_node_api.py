@@ -124,10 +124,15 @@ async def test_422_for_malformed_bodies(api):
 
 
 async def test_507_when_the_mailbox_is_full(fresh_url):
+    """A contact lane's quota (posts with the mailbox's delivery pass): refused whole when full."""
     api = make_api(fresh_url, mailbox_quota_messages=3)
     async with api.client:
-        assert (await api.send(*[envelope_json(BOB.address) for _ in range(2)])).status_code == 200
-        refused = await api.send(envelope_json(CAROL.address), envelope_json(BOB.address), envelope_json(BOB.address))
+        await api.publish(BOB)
+        contact = {"pass": await api.give_pass(BOB)}
+        assert (await api.send(*[envelope_json(BOB.address, **contact) for _ in range(2)])).status_code == 200
+        refused = await api.send(
+            envelope_json(CAROL.address), envelope_json(BOB.address, **contact), envelope_json(BOB.address, **contact)
+        )
         body = refused.json()["error"]
         assert (
             refused.status_code == 507
@@ -136,7 +141,7 @@ async def test_507_when_the_mailbox_is_full(fresh_url):
             and BOB.address in body["message"]
         )
         assert api.context.store.fetch(CAROL.address, 0, 10, NOW_MS) == []
-        assert (await api.send(envelope_json(BOB.address))).status_code == 200
+        assert (await api.send(envelope_json(BOB.address, **contact))).status_code == 200
     api.context.close()
 
 

@@ -8,6 +8,7 @@ URL's options), dropped afterwards, so parallel workers never meet.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import secrets
 import shutil
@@ -279,6 +280,17 @@ class Api:
 
     async def send(self, *envelopes: dict) -> httpx.Response:
         return await self.client.post("/v1/messages", json={"envelopes": list(envelopes)})
+
+    async def give_pass(self, person: Person) -> str:
+        """Register a delivery pass for the person's mailbox; the pass (hex) that contacts present."""
+        given = secrets.token_bytes(16)
+        answer = await self.client.put(
+            "/v1/mailbox/passes",
+            json={"passes": [hashlib.sha256(given).hexdigest()]},
+            headers=await self.login(person),
+        )
+        assert answer.status_code == 200, answer.text
+        return given.hex()
 
     async def login(self, person: Person) -> dict[str, str]:
         nonce = (await self.client.post("/v1/auth/challenge", json={"address": person.address})).json()["nonce"]

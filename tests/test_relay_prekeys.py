@@ -397,7 +397,7 @@ def test_migration_0002_matches_the_models_and_downgrades(backend, request, tmp_
         db.migrate(url)
     engine = db.make_engine(url)
     try:
-        assert db.current_revision(url) == "0002"
+        assert db.current_revision(url) == "0003"
         with engine.connect() as connection:
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
         inspector = inspect(engine)
