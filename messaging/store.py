@@ -54,6 +54,7 @@ from wallet import address as addr
 from wallet.sqlite import open_engine
 
 from . import payloads
+from .consent import ConsentBook
 from .envelope import Opened
 from .errors import MessagingError, NotForMe, PayloadError, Replay
 from .groups import Group
@@ -70,7 +71,9 @@ _GROUP_ID = re.compile(r"^[0-9a-f]{32}\Z")
 _ADDRESS_LIKE = re.compile(r"^(0x)?[0-9a-fA-F]{40}\Z")
 _KEY_CHECK = b"hongbao/messaging/v1/store-key-check:"
 MAX_NAME = 64
-_SILENT_TYPES = frozenset({payloads.Receipt.TYPE})  # control traffic: never unread, no activity bump
+_SILENT_TYPES = frozenset(
+    {payloads.Receipt.TYPE, payloads.DeliveryPass.TYPE}
+)  # control traffic: never unread, no activity bump
 
 
 def path_for(home: Path, address: str) -> Path:
@@ -338,6 +341,7 @@ class MessageStore:
             Base.metadata.create_all(self.engine)
             self._session = sessionmaker(self.engine, expire_on_commit=False)
             self._check_key()
+            self.consent = ConsentBook(self.engine, self._box, clock)  # requests, blocks, invitations, passes
         except BaseException:
             self.engine.dispose()
             raise
