@@ -463,14 +463,18 @@ class Messenger:
             raised.address = address
             raise raised from None
 
-    def _post_silent(self, to: str, payload: payloads.Payload, *, new_session: bool = False) -> bool:
+    def _post_silent(
+        self, to: str, payload: payloads.Payload, *, new_session: bool = False, include_bundle: Bundle | None = None
+    ) -> bool:
         """Control traffic (receipts): to the pinned key, in the current session if any
         (receipts start no session unless asked), not stored. False if nothing was sent."""
         bundle = self.store.known_bundle(to)
         contact = self.store.contact(to)
         if bundle is None or contact is None or contact.key_changed:
             return False
-        envelope = self.sessions.seal(bundle, payload, now_ms=self.clock(), new_session=new_session)
+        envelope = self.sessions.seal(
+            bundle, payload, now_ms=self.clock(), new_session=new_session, include_bundle=include_bundle
+        )
         if envelope is None:
             return False
         self.relay.send([envelope])
@@ -772,7 +776,8 @@ class Messenger:
             return True
         try:
             self._register_pass()
-            if not self._post_silent(address, payloads.DeliveryPass(mine.hex())):
+            # with our bundle: it may travel before they could open anything of ours
+            if not self._post_silent(address, payloads.DeliveryPass(mine.hex()), include_bundle=self._own_bundle()):
                 return False
         except MessagingError:
             return False
