@@ -106,9 +106,12 @@ class BatchWriter:
                     cursor.execute("BEGIN IMMEDIATE")  # take the write lock now, not at the first write
                 rows = self.requests.assign(cursor, rows, hashes or {})
                 if charge is not None:
-                    requests = [cost(row[3]) for row in rows if row[6] != CONTACT]
+                    requests: dict[str, int] = {}
+                    for row in rows:
+                        if row[6] != CONTACT:
+                            requests[row[0]] = requests.get(row[0], 0) + cost(row[3])
                     if requests:
-                        charge(len(requests), sum(requests))
+                        charge(requests)
                 seqs, new = self._insert_new(cursor, rows)
                 before: dict[str, int] = {}
                 if new:

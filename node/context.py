@@ -34,6 +34,7 @@ class RelayContext:
     limiter: RateLimiter
     claim_limiter: RateLimiter  # one-time prekeys handed out per address (see routes/prekeys.py)
     request_budget: RateLimiter  # request-lane envelopes per client address (node/lanes.py)
+    mailbox_request_budget: RateLimiter  # request-lane envelopes into each mailbox, from everyone
     listener: PgListener | None = None
     own_pids: set[int] = field(default_factory=set)
     executor: ThreadPoolExecutor = field(
@@ -74,6 +75,7 @@ class RelayContext:
                 settings.one_time_claims_per_minute / 60.0, max(int(settings.one_time_claims_per_minute), 1), clock
             ),
             request_budget=RateLimiter(settings.request_rate, settings.request_burst, clock),
+            mailbox_request_budget=RateLimiter(settings.request_mailbox_rate, settings.request_mailbox_burst, clock),
             own_pids=own_pids,
         )
 

@@ -8,7 +8,10 @@ mailbox's normal quota, refused with 507 when full. Every other envelope goes to
 **request lane**: at most `request_quota_messages` / `request_quota_bytes` per mailbox,
 where a new request evicts the oldest ones instead of being refused; paid for from a
 budget per client address (429 beyond); TTL shortened to `request_max_ttl`; and all
-mailboxes' requests together stay under `request_disk_cap` (507 beyond).
+mailboxes' requests together stay under `request_disk_cap` (507 beyond). Requests into
+one mailbox also share a budget (`request_mailbox_rate`): however many addresses a
+flooder posts from, the owner's stream carries at most that many strangers' envelopes a
+second next to their contacts' mail.
 
 One pass is shared by all of a mailbox's contacts, so the relay learns that an envelope
 comes from *a* contact, never which one (the idea of Signal's "unidentified access"
@@ -34,7 +37,7 @@ PASS_BYTES = 16
 
 # mailbox, id, ciphertext, size, created_at, expires_at, lane
 Row = tuple[str, str, bytes, int, int, int, int]
-Charge = Callable[[int, int], None]  # (request envelopes, their cost units): raises RateLimited when over budget
+Charge = Callable[[dict[str, int]], None]  # request cost units by mailbox: raises RateLimited when over budget
 
 
 class RequestsFull(RelayError):

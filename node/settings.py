@@ -52,6 +52,8 @@ class Settings:
     request_max_ttl: int = 7 * DAY_S  # seconds; longer TTLs are shortened to this
     request_rate: float = 200.0  # cost units/s per client address (an envelope costs 1 per started 4 KiB)
     request_burst: int = 2000
+    request_mailbox_rate: float = 50.0  # cost units/s into one mailbox's request lane, from everyone together
+    request_mailbox_burst: int = 500
     request_disk_cap: int = 1024 * 1024 * 1024  # bytes of requests over all mailboxes; beyond, 507
     max_passes: int = 4  # delivery passes a mailbox may register at once
     streams_per_mailbox: int = 8  # open WebSocket streams per mailbox (token)

@@ -89,11 +89,14 @@ async def post_messages(body: MessagesIn, context: Relay, request: Request) -> R
 
 
 def _charger(context: RelayContext, client: str):
-    """The request lane's price, taken from this client's budget inside the batch's
-    transaction once the lanes are known; RateLimited (nothing stored) when it is spent."""
+    """The request lane's price, taken from this client's budget and from each recipient
+    mailbox's, inside the batch's transaction once the lanes are known; RateLimited
+    (nothing stored) when either is spent."""
 
-    def charge(_count: int, units: int) -> None:
-        wait = context.request_budget.take_n(client, units)
+    def charge(units: dict[str, int]) -> None:
+        wait = context.request_budget.take_n(client, sum(units.values()))
+        for mailbox, spent in sorted(units.items()):
+            wait = wait or context.mailbox_request_budget.take_n(mailbox, spent)
         if wait:
             context.metrics.rate_limited.inc()
             raise RateLimited(wait)
