@@ -8,6 +8,7 @@ uvicorn access log stays off: it would print query strings, where a token may be
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -18,12 +19,27 @@ from .settings import Settings
 log = logs.get("server")
 
 
+def raise_open_files() -> tuple[int, int]:
+    """Lift the soft limit on open files to the hard one (each stream holds a socket; the
+    default soft 1,024 ran out under one client's streams). The (soft, hard) now in force."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        with contextlib.suppress(ValueError, OSError):  # else keep what we have; the stream caps still hold
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
 
     from .app import create_app
 
     logs.configure(settings.log_level)
+    soft, _hard = raise_open_files()
+    logs.event(log, logging.INFO, "open files", limit=soft)
     logs.event(log, logging.INFO, "migrating", db=db.redact(settings.db_url))
     db.migrate(settings.db_url)
     app = create_app(settings)

@@ -281,6 +281,12 @@ class Api:
     async def send(self, *envelopes: dict) -> httpx.Response:
         return await self.client.post("/v1/messages", json={"envelopes": list(envelopes)})
 
+    async def metrics(self) -> str:
+        """/metrics as a scraper from elsewhere sees it (this client is not on loopback)."""
+        answer = await self.client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert answer.status_code == 200, answer.text
+        return answer.text
+
     async def give_pass(self, person: Person) -> str:
         """Register a delivery pass for the person's mailbox; the pass (hex) that contacts present."""
         given = secrets.token_bytes(16)
@@ -302,8 +308,12 @@ class Api:
         return {"Authorization": f"Bearer {answer.json()['token']}"}
 
 
+METRICS_TOKEN = "metrics-secret"
+
+
 def make_api(url: str, **settings) -> Api:
     clock = ManualClock()
+    settings.setdefault("metrics_token", METRICS_TOKEN)
     app = create_app(settings_for(url, **settings), clock=clock)
     client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 40000)), base_url="http://relay"

@@ -23,7 +23,7 @@ from .. import logs
 from ..context import RelayContext
 from ..deps import Relay
 from ..errors import Invalid, RateLimited, TooLarge
-from ..lanes import LANES
+from ..lanes import LANES, REQUEST
 from ..schemas import EnvelopeIn, MessagesIn, MessagesOut, errors
 from ..settings import Settings
 
@@ -80,6 +80,10 @@ async def post_messages(body: MessagesIn, context: Relay, request: Request) -> R
         context.metrics.duplicates.inc(len(accepted) - fresh)
     logs.event(log, logging.DEBUG, "envelopes posted", count=len(accepted), new=fresh)
     lanes = posted.lanes
+    if fresh:
+        requests = sum(1 for a in accepted if not a.duplicate and lanes.get(a.id) == REQUEST)
+        context.metrics.lanes.labels("request").inc(requests)
+        context.metrics.lanes.labels("contact").inc(fresh - requests)
     payload = {
         "accepted": [
             {"id": a.id, "seq": a.seq, "duplicate": a.duplicate, "lane": LANES[lanes.get(a.id, 1)]} for a in accepted
