@@ -61,7 +61,26 @@ def serve(settings: Settings) -> None:
     uvicorn.Server(config).run()
 
 
+def refuse_password_in_argv(url: str | None) -> None:
+    """A database URL with a password is a secret: never on a command line (`ps` shows it)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if not url:
+        return
+    try:
+        password = make_url(url).password
+    except ArgumentError:
+        return  # not a URL: the engine says so later
+    if password:
+        raise ValueError(
+            "the database URL holds a password: give it in HONGBAO_RELAY_DB_URL or [relay] db_url of config.toml, "
+            "not on the command line"
+        )
+
+
 def settings_from_args(args: argparse.Namespace, environ=None) -> Settings:
+    refuse_password_in_argv(args.db)
     settings = Settings.load(Path(args.home), os.environ if environ is None else environ)
     return settings.replace(host=args.host, port=args.port, db_url=args.db)
 
@@ -71,8 +90,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--home", default=os.environ.get("HONGBAO_HOME"), required=not os.environ.get("HONGBAO_HOME"))
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
-    parser.add_argument("--db")
-    serve(settings_from_args(parser.parse_args(argv)))
+    parser.add_argument("--db", help="database URL without a password (else HONGBAO_RELAY_DB_URL)")
+    try:
+        settings = settings_from_args(parser.parse_args(argv))
+    except ValueError as error:
+        parser.error(str(error))
+    serve(settings)
 
 
 if __name__ == "__main__":

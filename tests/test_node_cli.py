@@ -25,11 +25,10 @@ def test_migrate(cli, hongbao_home):
     assert done == {"db": f"sqlite:///{hongbao_home / 'relay' / 'relay.sqlite'}", "revision": "0003"}
     assert (hongbao_home / "relay" / "relay.sqlite").stat().st_mode & 0o077 == 0
     assert cli.json("node", "migrate")["revision"] == "0003"  # again: nothing to do
-    one_line_error(
-        cli("node", "migrate", "--db", "postgresql+psycopg://nobody:secret@127.0.0.1:1/none", check=False),
-        "failed",
-        "***",
-    )
+    unreachable = "postgresql+psycopg://nobody:secret@127.0.0.1:1/none"
+    one_line_error(cli("node", "migrate", env={"HONGBAO_RELAY_DB_URL": unreachable}, check=False), "failed", "***")
+    refused = one_line_error(cli("node", "migrate", "--db", unreachable, check=False), "HONGBAO_RELAY_DB_URL")
+    assert "secret" not in refused  # a password is never taken from argv, nor echoed
 
 
 def test_start_detached_status_stop(cli, port, hongbao_home):
