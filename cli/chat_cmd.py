@@ -227,7 +227,7 @@ def inbox(no_fetch, wallet_name, index, password_file, as_json):
     with messenger(wallet_name, index, password_file) as m:
         received = None if no_fetch else m.receive()
         names = names_of(m)
-        requests = set(m.requests())
+        requests = set(m.requests()) | {f"group:{g.id}" for g, _ in m.invitations()}
         rows = []
         for summary in m.store.conversations():
             last = next((x for x in reversed(m.store.messages(summary.id, limit=5)) if x.type not in CONTROL), None)
@@ -274,7 +274,11 @@ def inbox(no_fetch, wallet_name, index, password_file, as_json):
                     r["name"] or r["conversation"],
                     r["unread"] or "",
                     _when(r["last_activity_ms"]),
-                    "message request: `hongbao chat requests`"
+                    (
+                        "group invitation: `hongbao group invitations`"
+                        if r["group"]
+                        else "message request: `hongbao chat requests`"
+                    )
                     if r["request"]
                     else ""
                     if r["last"] is None

@@ -743,7 +743,8 @@ class Messenger:
         address = _checked(address)
         self.store.consent.set_state(address, consent_mod.BLOCKED)
         self.store.consent.rotate_pass()
-        self._register_pass()
+        with contextlib.suppress(RelayUnreachable):  # else the next receive registers it
+            self._register_pass()
         given = 0
         peers = set(self.store.consent.peers(consent_mod.ACCEPTED)) | {c.address for c in self.store.contacts()}
         for peer in sorted(peers - {address}):

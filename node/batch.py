@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from .errors import QuotaExceeded
-from .lanes import CONTACT, Charge, RequestLane, Row, cost
+from .lanes import CONTACT, Charge, RequestLane, Row, cost, tally
 
 NOTIFY_CHANNEL = "hongbao_mail"
 
@@ -159,11 +159,7 @@ class BatchWriter:
     def _count_in(self, cursor: Any, stored: list[Row], now: int) -> list[str]:
         """Add new envelopes to their mailboxes' usage; QuotaExceeded if one goes over
         (after dropping that mailbox's expired envelopes the sweeper has not reached)."""
-        added: dict[str, list[int]] = {}
-        for row in stored:
-            usage = added.setdefault(row[0], [0, 0])
-            usage[0] += 1
-            usage[1] += row[3]
+        added = tally(stored)
         mailboxes = sorted(added)
         cursor.execute(self._cached("usage", len(mailboxes)), [value for m in mailboxes for value in (m, *added[m])])
         for mailbox, messages, size in sorted(cursor.fetchall()):

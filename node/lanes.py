@@ -53,6 +53,16 @@ class RequestsFull(RelayError):
         )
 
 
+def tally(rows: list[Row]) -> dict[str, list[int]]:
+    """[envelopes, bytes] per mailbox."""
+    added: dict[str, list[int]] = {}
+    for row in rows:
+        usage = added.setdefault(row[0], [0, 0])
+        usage[0] += 1
+        usage[1] += row[3]
+    return added
+
+
 def pass_hash(value: bytes) -> str:
     """What the relay stores of a delivery pass: SHA-256, hex."""
     return hashlib.sha256(value).hexdigest()
@@ -110,28 +120,30 @@ class RequestLane:
         return sql
 
     def count_in(self, cursor: Any, stored: list[Row]) -> list[str]:
-        """Add new requests to their mailboxes' request lanes, evicting each lane's oldest
-        beyond its quota; then to the relay-wide total (RequestsFull if that grows past the
-        disk cap). The mailboxes written to."""
-        added: dict[str, list[int]] = {}
-        for row in stored:
-            usage = added.setdefault(row[0], [0, 0])
-            usage[0] += 1
-            usage[1] += row[3]
+        """Add new requests to their mailboxes' request lanes and to the relay-wide total
+        (one statement, the total's row last: no lock cycles on PostgreSQL), evict each
+        lane's oldest beyond its quota; RequestsFull if the total grew past the disk cap.
+        The mailboxes written to."""
+        added = tally(stored)
         mailboxes = sorted(added)
-        cursor.execute(self._upsert(len(mailboxes)), [v for m in mailboxes for v in (m, *added[m])])
         net_messages = sum(n for n, _ in added.values())
         net_bytes = sum(b for _, b in added.values())
-        for mailbox, messages, size in sorted(cursor.fetchall()):
-            if messages <= self.quota_messages and size <= self.quota_bytes:
-                continue
-            evicted, freed = self._evict(cursor, mailbox, messages, size)
-            net_messages -= evicted
-            net_bytes -= freed
-        # the total row is locked last, after every mailbox's (no lock cycles on PostgreSQL)
-        cursor.execute(self._upsert(1), (TOTAL, net_messages, net_bytes))
-        _, _total_messages, total_bytes = cursor.fetchone()
-        if net_bytes > 0 and total_bytes > self.disk_cap:
+        values = [v for m in mailboxes for v in (m, *added[m])]
+        cursor.execute(self._upsert(len(mailboxes) + 1), [*values, TOTAL, net_messages, net_bytes])
+        total_bytes = 0
+        evicted, freed = 0, 0
+        for mailbox, messages, size in cursor.fetchall():
+            if mailbox == TOTAL:
+                total_bytes = size
+            elif messages > self.quota_messages or size > self.quota_bytes:
+                count, gone = self._evict(cursor, mailbox, messages, size)
+                evicted, freed = evicted + count, freed + gone
+        if evicted:
+            cursor.execute(
+                self._sql("UPDATE request_usage SET messages = messages - ?, bytes = bytes - ? WHERE mailbox = ?"),
+                (evicted, freed, TOTAL),
+            )
+        if net_bytes - freed > 0 and total_bytes - freed > self.disk_cap:
             raise RequestsFull()  # rolls back the whole batch
         return mailboxes
 

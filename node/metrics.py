@@ -53,12 +53,13 @@ class Metrics:
             buckets=PUSH_BUCKETS,
             registry=r,
         )
-        self.lanes = Counter(
+        lanes = Counter(
             "hongbao_relay_envelopes_lane",
             "Envelopes stored, by lane: contact (a valid delivery pass) or request",
             ["lane"],
             registry=r,
         )
+        self.contact_lane, self.request_lane = lanes.labels("contact"), lanes.labels("request")
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -82,8 +82,10 @@ async def post_messages(body: MessagesIn, context: Relay, request: Request) -> R
     lanes = posted.lanes
     if fresh:
         requests = sum(1 for a in accepted if not a.duplicate and lanes.get(a.id) == REQUEST)
-        context.metrics.lanes.labels("request").inc(requests)
-        context.metrics.lanes.labels("contact").inc(fresh - requests)
+        if requests:
+            context.metrics.request_lane.inc(requests)
+        if fresh > requests:
+            context.metrics.contact_lane.inc(fresh - requests)
     payload = {
         "accepted": [
             {"id": a.id, "seq": a.seq, "duplicate": a.duplicate, "lane": LANES[lanes.get(a.id, 1)]} for a in accepted
