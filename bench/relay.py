@@ -1,6 +1,6 @@
 """Relay throughput and push latency against a real relay process. A benchmark, not a test.
 
-    .venv/bin/python bench/relay.py [--pg postgresql://postgres@127.0.0.1:5432/test] [--quick]
+    .venv/bin/python bench/relay.py [--pg postgresql://postgres@127.0.0.1:5432/test] [--quick] [--passes]
 
 Starts `hongbao node start` on a free port with SQLite in a temporary folder (and, with
 --pg or HONGBAO_TEST_POSTGRES_URL, a second one on a fresh PostgreSQL schema), then, with
@@ -137,14 +137,39 @@ class Mailbox:
         self.address = self.bundle.address
 
 
+PASSES: dict[str, str] = {}  # with --passes: mailbox -> its delivery pass (hex): posts go to the contact lane
+
+
 def envelope_json(to: str) -> dict:
-    return {
+    item = {
         "v": 1,
         "to": to,
         "id": secrets.token_hex(16),
         "ttl": 3600,
         "ct": b64encode(secrets.token_bytes(CT_SIZE)).decode(),
     }
+    if to in PASSES:
+        item["pass"] = PASSES[to]
+    return item
+
+
+def with_pass(client: RelayClient, mailbox: Mailbox) -> None:
+    """Publish the mailbox's bundle and register a delivery pass that our posts present."""
+    client.publish_bundle(mailbox.bundle)
+    client.authenticate(mailbox.address, mailbox.keys)
+    given = secrets.token_bytes(16)
+    client.register_passes([given], address=mailbox.address)
+    PASSES[mailbox.address] = given.hex()
+
+
+def spread_mailboxes(url: str, n: int, passes: bool) -> list[str]:
+    if not passes:
+        return random_mailboxes(n)
+    owners = [Mailbox() for _ in range(n)]
+    with RelayClient(url, timeout=30) as client:
+        for owner in owners:
+            with_pass(client, owner)
+    return [owner.address for owner in owners]
 
 
 def random_mailboxes(n: int) -> list[str]:
@@ -308,7 +333,8 @@ def run_backend(name: str, db_url: str, home: Path, args: argparse.Namespace) ->
     rows = []
     print(f"[{name}] starting the relay ...", file=sys.stderr)
     with RelayProcess(home, db_url) as relay:
-        spread = random_mailboxes(200)
+        PASSES.clear()
+        spread = spread_mailboxes(relay.url, 200, args.passes)
         print(f"[{name}] batched posts ...", file=sys.stderr)
         bench_batched(relay.url, 2_000, spread)  # warm-up
         rate = bench_batched(relay.url, args.batched, spread)
@@ -323,6 +349,8 @@ def run_backend(name: str, db_url: str, home: Path, args: argparse.Namespace) ->
         reader = Mailbox()
         with RelayClient(relay.url, timeout=30) as client:
             client.publish_bundle(reader.bundle)
+            if args.passes:
+                with_pass(client, reader)
             print(f"[{name}] filling a mailbox with {args.fetch:,} envelopes ...", file=sys.stderr)
             fill(relay.url, reader.address, args.fetch)
             token = client.authenticate(reader.address, reader.keys)
@@ -334,6 +362,8 @@ def run_backend(name: str, db_url: str, home: Path, args: argparse.Namespace) ->
 
             listener = Mailbox()
             client.publish_bundle(listener.bundle)
+            if args.passes:
+                with_pass(client, listener)
             token = client.authenticate(listener.address, listener.keys)
         print(f"[{name}] push latency at {PUSH_RATE} msg/s for {args.push_seconds:g} s ...", file=sys.stderr)
         p50, p99, worst, got, sent = bench_push(relay.url, token, listener.address, args.push_seconds, PUSH_RATE)
@@ -362,6 +392,12 @@ def main() -> None:
     parser.add_argument("--fetch", type=int, default=50_000, help="envelopes in the mailbox that is fetched")
     parser.add_argument("--push-seconds", type=float, default=15.0)
     parser.add_argument("--quick", action="store_true", help="a tenth of the volume")
+    parser.add_argument(
+        "--passes",
+        action="store_true",
+        help="post as contacts (each mailbox's delivery pass with every envelope: the contact lane); "
+        "without it, as strangers (the request lane, its limits raised)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.batched, args.single, args.fetch, args.push_seconds = 5_000, 2_000, 10_000, 5.0
