@@ -9,9 +9,8 @@ everything else in the store goes through SQLAlchemy.
 One transaction per batch:
   PostgreSQL only: advisory locks on the batch's mailboxes, in key order (see store.py)
   only if some envelope presents a delivery pass: SELECT the passes of those mailboxes
-    (node/lanes.py: which lane each envelope goes to); charge those whose pass was no good
-    to the request budgets (RateLimited, before anything is written; envelopes without a
-    pass were charged before the transaction)
+    (node/lanes.py: which lane each envelope goes to); charge the request lane's
+    envelopes to the client's budget (RateLimited, before anything is written)
   INSERT ... VALUES (...), (...) ON CONFLICT (id) DO NOTHING RETURNING id, seq
   SELECT the seqs of the ids that were already there
   UPSERT mailbox_usage RETURNING the new totals (contact lane); over quota -> drop that
@@ -106,10 +105,10 @@ class BatchWriter:
                 else:
                     cursor.execute("BEGIN IMMEDIATE")  # take the write lock now, not at the first write
                 rows = self.requests.assign(cursor, rows, hashes or {})
-                if charge is not None and hashes:  # a pass that did not open the contact lane: pay now
+                if charge is not None:
                     requests: dict[str, int] = {}
                     for row in rows:
-                        if row[6] != CONTACT and row[1] in hashes:
+                        if row[6] != CONTACT:
                             requests[row[0]] = requests.get(row[0], 0) + cost(row[3])
                     if requests:
                         charge(requests)

@@ -16,6 +16,7 @@ from . import errors, logs
 from .context import RelayContext
 
 EXEMPT = frozenset({"/healthz", "/metrics"})  # probes and scrapers are never rate limited
+MESSAGES = "/v1/messages"
 log = logs.get("http")
 
 
@@ -80,6 +81,17 @@ class RelayMiddleware:
             await send(message)
 
         try:
+            if scope["path"] == MESSAGES and context.request_budget.owes(client):
+                # this address spent its budget for strangers' mail: refused before its body
+                # is read or parsed (the parsing, not the storing, is what a flood costs then)
+                context.metrics.rate_limited.inc()
+                await _send_error(
+                    send_status,
+                    429,
+                    "this client's budget for message requests is spent; retry in 1 s",
+                    {"Retry-After": "1"},
+                )
+                return
             if scope["path"] not in EXEMPT:
                 wait = context.limiter.take(client)
                 if wait:

@@ -43,6 +43,14 @@ class RateLimiter:
         self._store(client, tokens, now)
         return max(1, math.ceil((min(cost, self.burst) - tokens) / self.rate / 1000.0))
 
+    def owes(self, client: str) -> bool:
+        """Whether the client's bucket is empty now (nothing is spent by asking)."""
+        known = self._buckets.get(client)
+        if known is None:
+            return False
+        tokens, at = known
+        return tokens + max(self.clock() - at, 0) * self.rate < 1.0
+
     def take_n(self, client: str, cost: float) -> int:
         """`take`, safe to call from several threads."""
         with self._lock:

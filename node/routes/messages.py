@@ -23,7 +23,7 @@ from .. import logs
 from ..context import RelayContext
 from ..deps import Relay
 from ..errors import Invalid, RateLimited, TooLarge
-from ..lanes import LANES, REQUEST, cost
+from ..lanes import LANES, REQUEST
 from ..schemas import EnvelopeIn, MessagesIn, MessagesOut, errors
 from ..settings import Settings
 
@@ -69,14 +69,7 @@ async def post_messages(body: MessagesIn, context: Relay, request: Request) -> R
     batch = [_envelope(i, item, settings) for i, item in enumerate(body.envelopes)]
     passes = [bytes.fromhex(item.pass_) if item.pass_ else None for item in body.envelopes]
     client = request.client.host if request.client else "-"
-    charge = _charger(context, client)
-    strangers: dict[str, int] = {}
-    for envelope, given in zip(batch, passes, strict=True):
-        if given is None:  # the request lane for sure: paid here, without a database hop
-            strangers[envelope.to] = strangers.get(envelope.to, 0) + cost(len(envelope.ciphertext))
-    if strangers:
-        charge(strangers)
-    posted = await context.run(context.store.post_batch, batch, context.clock(), passes, charge)
+    posted = await context.run(context.store.post_batch, batch, context.clock(), passes, _charger(context, client))
     committed = time.perf_counter()
     accepted = posted.accepted
     fresh = sum(1 for a in accepted if not a.duplicate)
