@@ -108,3 +108,17 @@ def test_the_claim_limiter_cannot_be_reset_by_flooding_other_addresses():
     assert limiter.take(victim) != 0
     clock.advance(60)  # a minute later: the victim's budget came back, as it should
     assert limiter.take(victim) == 0
+
+
+@pytest.mark.anyio
+async def test_a_client_whose_request_budget_is_spent_is_refused_before_its_body_is_read(fresh_url):
+    from test_node_support import envelope_json
+
+    api = make_api(fresh_url, request_rate=1, request_burst=3)
+    async with api.client:
+        batch = [envelope_json(BOB.address) for _ in range(3)]
+        assert (await api.send(*batch)).status_code == 200  # three requests: the burst
+        assert (await api.send(envelope_json(BOB.address))).status_code == 429
+        junk = await api.post("/v1/messages", content=b"{not json", headers={"Content-Type": "application/json"})
+        assert junk.status_code == 429  # not 422: nothing of it was parsed
+    api.context.close()
