@@ -4,6 +4,10 @@ migrations in node/migrations, which spell these tables out; keep the two in ste
 Beyond the four tables of the spec, `mailbox_usage` keeps each mailbox's count and bytes
 (an O(1) quota check instead of counting up to 10,000 rows on every post).
 
+Flood-proof mailboxes (node/lanes.py; migration 0003): `envelopes.lane` (0 contact, 1
+request), `request_usage` (each mailbox's request lane, and every mailbox's together under
+'*'), `delivery_passes` (the SHA-256 of the passes a mailbox gave its contacts).
+
 X3DH prekeys (messaging/prekeys.py; migration 0002): one signed prekey per address, and up
 to MAX_STORED one-time prekeys per address, handed out oldest first (by seq) and deleted
 as they are claimed. Keys and signatures are lowercase hex, as `ed25519` in identities.
