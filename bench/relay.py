@@ -1,6 +1,6 @@
 """Relay throughput and push latency against a real relay process. A benchmark, not a test.
 
-    .venv/bin/python bench/relay.py [--pg postgresql://postgres@127.0.0.1:5432/test] [--quick]
+    .venv/bin/python bench/relay.py [--pg postgresql://postgres@127.0.0.1:5432/test] [--quick] [--passes]
 
 Starts `hongbao node start` on a free port with SQLite in a temporary folder (and, with
 --pg or HONGBAO_TEST_POSTGRES_URL, a second one on a fresh PostgreSQL schema), then, with
@@ -16,8 +16,8 @@ from sealed ones) measures:
 Targets (SQLite, issue: relay): >= 5,000/s batched, >= 1,000/s single, fetch >= 20,000/s,
 push p50 < 3 ms and p99 < 10 ms. Reference on the same machine: nostr-relay 1.14 ingests
 ~500 msg/s, returns a mailbox at ~14,000/s, pushes p50 2.6 ms / p99 10 ms at 200 msg/s.
-The relay's rate limit and mailbox quotas are raised for the run (HONGBAO_RELAY_*), so
-they are not what is measured.
+The relay's rate limit, mailbox quotas and request-lane limits are raised for the run
+(HONGBAO_RELAY_*), so they are not what is measured (bench/flood.py measures them).
 """
 
 from __future__ import annotations
@@ -61,6 +61,15 @@ RELAY_ENV = {
     "HONGBAO_RELAY_RATE_BURST": "2000000",
     "HONGBAO_RELAY_MAILBOX_QUOTA_MESSAGES": "100000000",
     "HONGBAO_RELAY_MAILBOX_QUOTA_BYTES": str(2**40),
+    # these posts carry no delivery pass: they take the request lane (node/lanes.py), with
+    # every check it adds (lane usage, eviction test, relay-wide total, client budget)
+    "HONGBAO_RELAY_REQUEST_QUOTA_MESSAGES": "100000000",
+    "HONGBAO_RELAY_REQUEST_QUOTA_BYTES": str(2**40),
+    "HONGBAO_RELAY_REQUEST_RATE": "1000000000",
+    "HONGBAO_RELAY_REQUEST_BURST": "2000000000",
+    "HONGBAO_RELAY_REQUEST_MAILBOX_RATE": "1000000000",
+    "HONGBAO_RELAY_REQUEST_MAILBOX_BURST": "2000000000",
+    "HONGBAO_RELAY_REQUEST_DISK_CAP": str(2**50),
     "HONGBAO_RELAY_LOG_LEVEL": "warning",
 }
 
@@ -128,14 +137,39 @@ class Mailbox:
         self.address = self.bundle.address
 
 
+PASSES: dict[str, str] = {}  # with --passes: mailbox -> its delivery pass (hex): posts go to the contact lane
+
+
 def envelope_json(to: str) -> dict:
-    return {
+    item = {
         "v": 1,
         "to": to,
         "id": secrets.token_hex(16),
         "ttl": 3600,
         "ct": b64encode(secrets.token_bytes(CT_SIZE)).decode(),
     }
+    if to in PASSES:
+        item["pass"] = PASSES[to]
+    return item
+
+
+def with_pass(client: RelayClient, mailbox: Mailbox) -> None:
+    """Publish the mailbox's bundle and register a delivery pass that our posts present."""
+    client.publish_bundle(mailbox.bundle)
+    client.authenticate(mailbox.address, mailbox.keys)
+    given = secrets.token_bytes(16)
+    client.register_passes([given], address=mailbox.address)
+    PASSES[mailbox.address] = given.hex()
+
+
+def spread_mailboxes(url: str, n: int, passes: bool) -> list[str]:
+    if not passes:
+        return random_mailboxes(n)
+    owners = [Mailbox() for _ in range(n)]
+    with RelayClient(url, timeout=30) as client:
+        for owner in owners:
+            with_pass(client, owner)
+    return [owner.address for owner in owners]
 
 
 def random_mailboxes(n: int) -> list[str]:
@@ -299,7 +333,8 @@ def run_backend(name: str, db_url: str, home: Path, args: argparse.Namespace) ->
     rows = []
     print(f"[{name}] starting the relay ...", file=sys.stderr)
     with RelayProcess(home, db_url) as relay:
-        spread = random_mailboxes(200)
+        PASSES.clear()
+        spread = spread_mailboxes(relay.url, 200, args.passes)
         print(f"[{name}] batched posts ...", file=sys.stderr)
         bench_batched(relay.url, 2_000, spread)  # warm-up
         rate = bench_batched(relay.url, args.batched, spread)
@@ -314,6 +349,8 @@ def run_backend(name: str, db_url: str, home: Path, args: argparse.Namespace) ->
         reader = Mailbox()
         with RelayClient(relay.url, timeout=30) as client:
             client.publish_bundle(reader.bundle)
+            if args.passes:
+                with_pass(client, reader)
             print(f"[{name}] filling a mailbox with {args.fetch:,} envelopes ...", file=sys.stderr)
             fill(relay.url, reader.address, args.fetch)
             token = client.authenticate(reader.address, reader.keys)
@@ -325,6 +362,8 @@ def run_backend(name: str, db_url: str, home: Path, args: argparse.Namespace) ->
 
             listener = Mailbox()
             client.publish_bundle(listener.bundle)
+            if args.passes:
+                with_pass(client, listener)
             token = client.authenticate(listener.address, listener.keys)
         print(f"[{name}] push latency at {PUSH_RATE} msg/s for {args.push_seconds:g} s ...", file=sys.stderr)
         p50, p99, worst, got, sent = bench_push(relay.url, token, listener.address, args.push_seconds, PUSH_RATE)
@@ -353,6 +392,12 @@ def main() -> None:
     parser.add_argument("--fetch", type=int, default=50_000, help="envelopes in the mailbox that is fetched")
     parser.add_argument("--push-seconds", type=float, default=15.0)
     parser.add_argument("--quick", action="store_true", help="a tenth of the volume")
+    parser.add_argument(
+        "--passes",
+        action="store_true",
+        help="post as contacts (each mailbox's delivery pass with every envelope: the contact lane); "
+        "without it, as strangers (the request lane, its limits raised)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.batched, args.single, args.fetch, args.push_seconds = 5_000, 2_000, 10_000, 5.0

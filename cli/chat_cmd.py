@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from wallet.config import Token
 
 
+CONTROL = ("receipt", "delivery_pass")  # control traffic: stored, never shown
+
+
 def account_options(function):
     """--wallet, --index, --password-file, --json: the account that chats."""
     for option in reversed((wallet_option, index_option, password_file_option, json_option)):
@@ -322,18 +325,21 @@ def inbox(no_fetch, wallet_name, index, password_file, as_json):
         received = None if no_fetch else m.receive()
         names = names_of(m)
         served = [] if no_fetch else packet_service.serve_pending(m, key, None, names)
+        requests = set(m.requests()) | {f"group:{g.id}" for g, _ in m.invitations()}
         rows = []
         for summary in m.store.conversations():
-            last = next((x for x in reversed(m.store.messages(summary.id, limit=5)) if x.type != "receipt"), None)
+            last = next((x for x in reversed(m.store.messages(summary.id, limit=5)) if x.type not in CONTROL), None)
+            request = summary.id in requests
             rows.append(
                 {
                     "conversation": summary.id,
                     "name": summary.name,
                     "group": summary.is_group,
                     "unread": summary.unread,
+                    "request": request,
                     "last_activity_ms": summary.last_activity_ms,
                     "last": None
-                    if last is None
+                    if last is None or request  # a stranger's words wait for `chat requests`
                     else {
                         "sender": last.sender,
                         "sender_name": names.get(last.sender),
@@ -369,7 +375,13 @@ def inbox(no_fetch, wallet_name, index, password_file, as_json):
                     r["name"] or r["conversation"],
                     r["unread"],
                     _when(r["last_activity_ms"]),
-                    "(no messages)"
+                    (
+                        "group invitation: `hongbao group invitations`"
+                        if r["group"]
+                        else "message request: `hongbao chat requests`"
+                    )
+                    if r["request"]
+                    else "(no messages)"
                     if r["last"] is None
                     else f"{r['last']['sender_name'] or r['last']['sender'][:10]}: {r['last']['preview']}",
                 ]
@@ -401,7 +413,7 @@ def show(conversation, limit, fetch, wallet_name, index, password_file, as_json)
             except RelayUnreachable as error:
                 note(f"[yellow]showing stored messages only: {markup(error)}[/]")
         names = names_of(m)
-        messages = [x for x in m.store.messages(target.conversation, limit=limit) if x.type != "receipt"]
+        messages = [x for x in m.store.messages(target.conversation, limit=limit) if x.type not in CONTROL]
         flags = m.flags(messages)
         read = m.mark_read(target.conversation)
         data = {
@@ -423,6 +435,71 @@ def show(conversation, limit, fetch, wallet_name, index, password_file, as_json)
             print_message(message, names, m.address, m.store, flags.get(message.id))
         if read.ids and not read.receipts_sent:
             note("read receipts could not be sent (relay unreachable)")
+
+    emit(as_json, data, human)
+
+
+# -- consent: message requests, accept, block ---------------------------------------------
+
+
+@chat.command()
+@account_options
+def requests(wallet_name, index, password_file, as_json):
+    """List message requests: people who wrote to you whom you have not accepted or blocked.
+    Nothing is sent to them (no read receipts, no delivery pass) until you accept."""
+    with messenger(wallet_name, index, password_file) as m:
+        m.receive()
+        rows = []
+        for address in m.requests():
+            shown = [x for x in m.store.messages(address, limit=50) if x.type not in CONTROL and x.sender == address]
+            rows.append(
+                {"address": address, "messages": len(shown), "last_ms": shown[-1].timestamp_ms if shown else None}
+            )
+
+    def human() -> None:
+        if not rows:
+            note("No message requests")
+            return
+        table(
+            None,
+            ["from", "messages", "last"],
+            [[r["address"], r["messages"], _when(r["last_ms"]) if r["last_ms"] else ""] for r in rows],
+        )
+        note(
+            "read one with `hongbao chat show ADDRESS`; then `hongbao chat accept ADDRESS` or `hongbao chat block ADDRESS`"
+        )
+
+    emit(as_json, rows, human)
+
+
+@chat.command()
+@click.argument("address")
+@account_options
+def accept(address, wallet_name, index, password_file, as_json):
+    """Accept (or unblock) ADDRESS: they get your delivery pass, so their mail reaches your
+    mailbox's contact lane whatever strangers send."""
+    with messenger(wallet_name, index, password_file) as m:
+        given = m.accept(address)
+        data = {"address": address, "accepted": True, "pass_given": given}
+
+    def human() -> None:
+        click.echo(f"accepted {address}" + ("" if given else "; they get your delivery pass with your next message"))
+
+    emit(as_json, data, human)
+
+
+@chat.command()
+@click.argument("address")
+@account_options
+def block(address, wallet_name, index, password_file, as_json):
+    """Block ADDRESS: their mail is dropped unread, and your delivery pass is replaced (the
+    relay stops honouring theirs); the people you accept get the new one."""
+    with messenger(wallet_name, index, password_file) as m:
+        given = m.block(address)
+        data = {"address": address, "blocked": True, "new_pass_given_to": given}
+
+    def human() -> None:
+        click.echo(f"blocked {address}; new delivery pass given to {given} contact(s)")
 
     emit(as_json, data, human)
 

@@ -1,4 +1,4 @@
-"""`hongbao group ...`: create, add, remove, rename, list. Members are addresses or contact names."""
+"""`hongbao group ...`: create, add, remove, rename, list, invitations, accept, decline. Members are addresses or contact names."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _changed(as_json: bool, verb: str, group, sent) -> None:
 
 @click.group()
 def group() -> None:
-    """Groups: create, add, remove, rename, list."""
+    """Groups: create, add, remove, rename, list; invitations from strangers: invitations, accept, decline."""
 
 
 @group.command()
@@ -85,7 +85,7 @@ def rename(group_name, new_name, wallet_name, index, password_file, as_json):
 def list_(wallet_name, index, password_file, as_json):
     """List the groups you are in (or were removed from)."""
     with messenger(wallet_name, index, password_file) as m:
-        groups = m.store.groups()
+        groups = m.groups()  # invitations from strangers are listed by `group invitations`
         names = names_of(m)
         me = m.address
     rows = [{**group_json(g), "member": me in g.members} for g in groups]
@@ -109,3 +109,45 @@ def list_(wallet_name, index, password_file, as_json):
         )
 
     emit(as_json, rows, human)
+
+
+@group.command()
+@account_options
+def invitations(wallet_name, index, password_file, as_json):
+    """Groups someone you have not accepted put you in: nothing of theirs is shown or
+    resolved by name until you accept (`group accept ID`) or decline (`group decline ID`)."""
+    with messenger(wallet_name, index, password_file) as m:
+        m.receive()
+        rows = [{**group_json(g), "inviter": inviter} for g, inviter in m.invitations()]
+
+    def human() -> None:
+        if not rows:
+            note("No group invitations")
+            return
+        table(
+            None,
+            ["id", "name", "from", "members"],
+            [[r["conversation"], r["name"], r["inviter"], len(r["members"])] for r in rows],
+        )
+
+    emit(as_json, rows, human)
+
+
+@group.command("accept")
+@click.argument("group_id")
+@account_options
+def accept_(group_id, wallet_name, index, password_file, as_json):
+    """Accept the invitation to group GROUP_ID (group:<id> or the id)."""
+    with messenger(wallet_name, index, password_file) as m:
+        accepted = m.accept_group(group_id)
+    emit(as_json, group_json(accepted), lambda: click.echo(f"joined {accepted.name} (group:{accepted.id})"))
+
+
+@group.command()
+@click.argument("group_id")
+@account_options
+def decline(group_id, wallet_name, index, password_file, as_json):
+    """Decline the invitation to group GROUP_ID: its mail is dropped from now on."""
+    with messenger(wallet_name, index, password_file) as m:
+        m.decline_group(group_id)
+    emit(as_json, {"group": group_id, "declined": True}, lambda: click.echo(f"declined {group_id}"))

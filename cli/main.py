@@ -73,6 +73,8 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     from wallet.errors import WalletError
 
+    os.umask(0o077)  # whatever we (and our children: anvil, the relay) create is the user's alone
+
     try:
         code = cli.main(args=argv, prog_name="hongbao", standalone_mode=False)
     except WalletError as error:

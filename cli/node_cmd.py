@@ -17,7 +17,8 @@ db_option = click.option(
     "--db",
     "db_url",
     metavar="URL",
-    help="Database: sqlite:///PATH or postgresql+psycopg://... (default: HONGBAO_HOME/relay/relay.sqlite).",
+    help="Database: sqlite:///PATH or postgresql+psycopg://... without a password (a URL with one goes in "
+    "HONGBAO_RELAY_DB_URL or config.toml; default: HONGBAO_HOME/relay/relay.sqlite).",
 )
 
 
@@ -26,11 +27,13 @@ class RelayCommandError(WalletError):
 
 
 def _settings(host=None, port=None, db_url=None):
+    from node.server import refuse_password_in_argv
     from node.settings import Settings, SettingsError
 
     try:
+        refuse_password_in_argv(db_url)
         return Settings.load(home()).replace(host=host, port=port, db_url=db_url)
-    except SettingsError as error:
+    except (SettingsError, ValueError) as error:
         raise RelayCommandError(str(error)) from None
 
 

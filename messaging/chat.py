@@ -29,6 +29,7 @@ from nacl.exceptions import CryptoError
 from wallet import address as addr
 from wallet import config as config_mod
 
+from . import consent as consent_mod
 from . import envelope as env
 from . import groups as groups_mod
 from . import payloads
@@ -59,7 +60,7 @@ from .store import (
 RELAY_SECTION = "messaging"  # config.toml: [messaging] relay = "http://127.0.0.1:8787"
 RELAY_KEY = "relay"
 _ADDRESS = re.compile(r"^(0x)?[0-9a-fA-F]{40}\Z")
-_SILENT = (payloads.Receipt.TYPE,)
+_SILENT = (payloads.Receipt.TYPE, payloads.DeliveryPass.TYPE)
 UPKEEP_MS = 10 * 60 * 1000  # how often a long `watch` checks its prekeys at the relay
 # A peer's own fault (unusable keys, forged prekeys): in a group, that member is left out.
 _PEER_FAULTS = (BundleInvalid, PrekeyBundleInvalid, AgreementFailed)
@@ -128,6 +129,7 @@ class Received(list[StoredMessage]):
         self.receipts = receipts  # receipts applied to our outgoing messages
         self.acked = acked
         self.healed: list[str] = []  # peers offered a new session (theirs could not be opened)
+        self.blocked = 0  # envelopes from blocked senders (or declined groups), dropped unread
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +195,7 @@ class Messenger:
             if not self.relay_url:
                 raise MessagingError("no relay set: choose one with `hongbao relay use URL`")
             self._relay = RelayClient(self.relay_url, clock=self.clock)
+            self._relay.pass_for = self.store.consent.their_pass  # their contact lane, if they gave us a pass
         return self._relay
 
     def close(self) -> None:
@@ -218,6 +221,7 @@ class Messenger:
         status = self._publish_bundle()
         self.relay.authenticate(self.address, self.keys)
         self._upkeep(force=True)
+        self._register_pass()
         return status
 
     def _publish_bundle(self) -> str:
@@ -296,14 +300,12 @@ class Messenger:
             contact = self.store.contact(address)
             return Target("direct", address, [address], contact.name if contact else None)
         contact = self.store.contact(text) if text else None
-        key = unicodedata.normalize("NFKC", text).casefold()
-        named = (
-            [g for g in self.store.groups() if unicodedata.normalize("NFKC", g.name).casefold() == key] if text else []
-        )
-        if contact is not None and contact.saved and named:
-            raise MessagingError(f"{text!r} names both a contact and a group: use the address or group:{named[0].id}")
-        if contact is not None and contact.saved:
+        if contact is not None and contact.saved:  # my contacts' names come first
             return Target("direct", contact.address, [contact.address], contact.name)
+        key = unicodedata.normalize("NFKC", text).casefold()
+        groups = [g for g in self.groups() if unicodedata.normalize("NFKC", g.name).casefold() == key] if text else []
+        mine = [g for g in groups if g.admin == self.address]
+        named = mine or groups  # then groups I made, then the others I accepted
         if len(named) > 1:
             raise MessagingError(
                 f"{len(named)} groups are named {text!r}: use " + " or ".join(f"group:{g.id}" for g in named)
@@ -444,6 +446,8 @@ class Messenger:
         if envelopes:
             self.relay.send(envelopes)  # stays pending in the store if this fails
         self.store.mark_sent(message_id)
+        for recipient, _ in items:  # writing to someone accepts them: they may answer in my contact lane
+            self._accept_quietly(recipient)
         return SentMessage(stored.conversation, stored.id, copies, stored, first_contact, skipped=skipped)
 
     def flush_pending(self) -> int:
@@ -530,16 +534,22 @@ class Messenger:
             raised.address = address
             raise raised from None
 
-    def _post_silent(self, to: str, payload: payloads.Payload, *, new_session: bool = False) -> None:
+    def _post_silent(
+        self, to: str, payload: payloads.Payload, *, new_session: bool = False, include_bundle: Bundle | None = None
+    ) -> bool:
         """Control traffic (receipts): to the pinned key, in the current session if any
-        (receipts start no session unless asked), not stored."""
+        (receipts start no session unless asked), not stored. False if nothing was sent."""
         bundle = self.store.known_bundle(to)
         contact = self.store.contact(to)
         if bundle is None or contact is None or contact.key_changed:
-            return
-        envelope = self.sessions.seal(bundle, payload, now_ms=self.clock(), new_session=new_session)
-        if envelope is not None:
-            self.relay.send([envelope])
+            return False
+        envelope = self.sessions.seal(
+            bundle, payload, now_ms=self.clock(), new_session=new_session, include_bundle=include_bundle
+        )
+        if envelope is None:
+            return False
+        self.relay.send([envelope])
+        return True
 
     def _heal(self, peer: str) -> None:
         """They write in a session we no longer have: an empty receipt in a new session
@@ -615,6 +625,9 @@ class Messenger:
                     seen=self.store.seen,
                     decrypt=opening.decrypt,
                 )
+                if self._unwanted(opened):
+                    result.blocked += 1
+                    return None
                 if opened.format == env.VERSION and self.sessions.forward_secret(opened.sender):
                     # Signed only, from someone we share a session with: whoever holds their
                     # long-term messaging key could have written it. Shown with the message.
@@ -636,10 +649,14 @@ class Messenger:
         if isinstance(payload, payloads.Receipt):
             if self.store.apply_receipt(payload, stored.sender):
                 result.receipts += 1
+        elif isinstance(payload, payloads.DeliveryPass):
+            self.store.consent.set_their_pass(stored.sender, bytes.fromhex(payload.key))
         elif isinstance(payload, payloads.GroupControl):
             current = self.store.group(payload.group_id)
             if payload.op == "create" and current is not None and current.admin == stored.sender:
                 current = None  # re-added after a removal: the whole group again
+            if current is None and not self.accepts(stored.sender):
+                self.store.consent.set_group(payload.group_id, consent_mod.INVITED, stored.sender)  # until I say so
             try:
                 self.store.save_group(groups_mod.apply(current, payload, stored.sender))
             except PayloadError as error:
@@ -648,6 +665,8 @@ class Messenger:
         return stored
 
     def _delivered(self, messages: list[StoredMessage]) -> None:
+        """Delivered receipts (as Signal, to requests too: read receipts wait for consent);
+        accepted peers also get my delivery pass if they lack the current one."""
         by_sender: dict[str, list[str]] = {}
         for message in messages:
             if message.type not in _SILENT:
@@ -656,6 +675,8 @@ class Messenger:
             # Best effort, per sender: a stranger's full mailbox (507) or unusable key must
             # not stop the others' receipts, nor the receive that sends them.
             with contextlib.suppress(MessagingError):
+                if self.accepts(sender):
+                    self._give_pass(sender)
                 for start in range(0, len(ids), 500):
                     self._post_silent(sender, payloads.Receipt("delivered", tuple(ids[start : start + 500])))
 
@@ -667,6 +688,7 @@ class Messenger:
         self._own_bundle()
         self.relay.authenticate(self.address, self.keys)
         self._upkeep()
+        self._register_pass()
         result = Received()
         handled: list[bytes] = []
         try:
@@ -689,6 +711,7 @@ class Messenger:
         self._own_bundle()
         self.relay.authenticate(self.address, self.keys)
         self._upkeep()
+        self._register_pass()
         counts = Received()
         async for _seq, envelope in self.relay.stream(
             0, address=self.address, on_connect=on_connect, max_failures=max_failures
@@ -726,12 +749,136 @@ class Messenger:
         by_sender = self.store.mark_read_by_sender(conversation)
         sent = True
         for sender, ids in by_sender.items():
+            if not self.accepts(sender):
+                continue  # a message request gets no read receipt
             try:
                 for start in range(0, len(ids), 500):
                     self._post_silent(sender, payloads.Receipt("read", tuple(ids[start : start + 500])))
             except (RelayUnreachable, RelayRejected, MessagingError):
                 sent = False
         return Read([i for ids in by_sender.values() for i in ids], sent)
+
+    # -- consent: requests, blocks, invitations, delivery passes (messaging/consent.py) -------
+
+    def accepts(self, address: str) -> bool:
+        """Whether `address` is someone I accepted: a saved contact, someone I wrote to, or
+        `accept`ed; never while blocked."""
+        state = self.store.consent.state(address)
+        if state is not None:
+            return state == consent_mod.ACCEPTED
+        contact = self.store.contact(address)
+        return contact is not None and contact.saved
+
+    def _unwanted(self, opened: env.Opened) -> bool:
+        """Mail dropped unread: from a blocked sender, or for a group I declined."""
+        if self.store.consent.state(opened.sender) == consent_mod.BLOCKED:
+            return True
+        group_id = getattr(opened.payload, "group_id", None)
+        return isinstance(group_id, str) and self.store.consent.group_state(group_id) == consent_mod.DECLINED
+
+    def groups(self) -> list[groups_mod.Group]:
+        """My groups: those I made, accepted, or was put in by someone I accept (never a
+        pending invitation or a declined group)."""
+        hidden = {consent_mod.INVITED, consent_mod.DECLINED}
+        return [g for g in self.store.groups() if self.store.consent.group_state(g.id) not in hidden]
+
+    def invitations(self) -> list[tuple[groups_mod.Group, str]]:
+        """Groups strangers put me in, waiting for `accept_group` or `decline_group`: (group, inviter)."""
+        found = []
+        for group_id, inviter in self.store.consent.groups(consent_mod.INVITED):
+            group = self.store.group(group_id)
+            if group is not None:
+                found.append((group, inviter))
+        return found
+
+    def _invitation(self, group_id: str) -> str:
+        text = group_id.strip().lower().removeprefix(GROUP_PREFIX)
+        if self.store.consent.group_state(text) != consent_mod.INVITED:
+            raise MessagingError(f"no group invitation {group_id!r}: see `hongbao group invitations`")
+        return text
+
+    def accept_group(self, group_id: str) -> groups_mod.Group:
+        found = self._invitation(group_id)
+        self.store.consent.set_group(found, consent_mod.ACCEPTED, "")
+        group = self.store.group(found)
+        assert group is not None  # noqa: S101  an invitation is stored with its group
+        return group
+
+    def decline_group(self, group_id: str) -> None:
+        """Its mail is dropped from now on; the admin is not told."""
+        self.store.consent.set_group(self._invitation(group_id), consent_mod.DECLINED, "")
+
+    def requests(self) -> list[str]:
+        """Addresses that wrote to me and I have not accepted or blocked, newest first."""
+        found = []
+        for summary in self.store.conversations():
+            if summary.is_group or not _ADDRESS.match(summary.id):
+                continue
+            if self.store.consent.state(summary.id) is None and not self.accepts(summary.id):
+                found.append(summary.id)
+        return found
+
+    def accept(self, address: str) -> bool:
+        """Accept (or unblock) `address`: their mail is theirs again, they get my delivery
+        pass. False if the pass could not be given now (it is given with my next message)."""
+        address = _checked(address)
+        self.store.consent.set_state(address, consent_mod.ACCEPTED)
+        return self._give_pass(address)
+
+    def block(self, address: str) -> int:
+        """Drop `address`'s mail from now on and rotate my delivery pass, so the one they
+        hold stops working at the relay; everyone else I accept gets the new one. How many
+        peers got it now (the rest get it with my next message or receipt)."""
+        address = _checked(address)
+        self.store.consent.set_state(address, consent_mod.BLOCKED)
+        self.store.consent.rotate_pass()
+        with contextlib.suppress(RelayUnreachable):  # else the next receive registers it
+            self._register_pass()
+        given = 0
+        peers = set(self.store.consent.peers(consent_mod.ACCEPTED)) | {c.address for c in self.store.contacts()}
+        for peer in sorted(peers - {address}):
+            given += self.accepts(peer) and self._give_pass(peer)
+        return given
+
+    def _accept_quietly(self, address: str) -> None:
+        if self.store.consent.state(address) is None:
+            self.store.consent.set_state(address, consent_mod.ACCEPTED)
+        if self.accepts(address):
+            self._give_pass(address)
+
+    def _register_pass(self) -> None:
+        """Make sure the relay holds my current pass (best effort: an older relay has no
+        lanes, and mail still flows)."""
+        mine = self.store.consent.my_pass()
+        where = f"{self.relay.base_url}|{consent_mod.pass_id(mine)}"
+        if self.store.consent.registered() == where:
+            return
+        with contextlib.suppress(RelayRejected, RelayProtocolError):
+            self.relay.authenticate(self.address, self.keys)
+            self.relay.register_passes([mine], address=self.address)
+            self.store.consent.set_registered(where)
+
+    def _give_pass(self, address: str) -> bool:
+        """Send `address` my current pass unless they have it (best effort)."""
+        mine = self.store.consent.my_pass()
+        current = consent_mod.pass_id(mine)
+        if self.store.consent.given(address) == current:
+            return True
+        try:
+            self._register_pass()
+            # with our bundle: it may travel before they could open anything of ours
+            if not self._post_silent(address, payloads.DeliveryPass(mine.hex()), include_bundle=self._own_bundle()):
+                return False
+        except MessagingError:
+            return False
+        self.store.consent.set_given(address, current)
+        return True
+
+
+def _checked(address: str) -> str:
+    if not isinstance(address, str) or not _ADDRESS.match(address.strip()):
+        raise MessagingError(f"{address!r} is not an address (0x and 40 hex digits)")
+    return addr.parse(address.strip())
 
 
 __all__ = ["RELAY_SECTION", "Messenger", "Read", "Received", "SentMessage", "Target", "configured_relay", "save_relay"]

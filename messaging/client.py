@@ -12,6 +12,11 @@ Sync requests share one keep-alive `httpx.Client`. `stream()` is an async iterat
 WebSocket (the `websockets` library) that reconnects with back-off and resumes after the
 last `seq` it yielded, so a dropped connection causes neither gaps nor duplicates.
 
+Delivery passes (node/lanes.py): `pass_for(mailbox)` gives the pass a recipient handed us
+in the encrypted chat, if any; `send` presents it next to each envelope so the relay puts
+it in that mailbox's contact lane (a stranger's mail goes to its small request lane).
+`register_passes` tells the relay the hashes of our own mailbox's passes.
+
 Posting is idempotent by message id (the relay stores an id once and answers the existing
 `seq` with `duplicate: true`), so `send` retries a batch after a connection error or a
 5xx without creating duplicates, even if the first attempt was committed and only its
@@ -31,6 +36,7 @@ and PrekeyBundleInvalid (messaging.prekeys) for a claimed prekey bundle that doe
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import random
 import time
@@ -117,6 +123,7 @@ class Accepted:
     id: bytes
     seq: int
     duplicate: bool
+    lane: str | None = None  # "contact" or "request" (node/lanes.py); None from an older relay
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +281,7 @@ class RelayClient:
             limits=httpx.Limits(max_keepalive_connections=4, keepalive_expiry=30.0),
         )
         self._tokens: dict[str, Token] = {}
+        self.pass_for: Callable[[str], bytes | None] = lambda _mailbox: None  # a recipient's delivery pass
         self._identities: dict[str, MessagingKeys] = {}
         self._current: str | None = None  # the mailbox fetch/ack/stream act on by default
 
@@ -399,18 +407,44 @@ class RelayClient:
         envelopes = list(envelopes)
         accepted: list[Accepted] = []
         for batch in self._batches(envelopes):
-            response = self._request("POST", "/v1/messages", json={"envelopes": [e.to_json() for e in batch]})
+            response = self._request("POST", "/v1/messages", json={"envelopes": [self._posted(e) for e in batch]})
             body = self._json(response)
             try:
                 by_id = {str(a["id"]).lower(): a for a in body["accepted"]}
                 for envelope in batch:
                     item = by_id[envelope.id.hex()]
-                    accepted.append(Accepted(envelope.id, int(item["seq"]), bool(item["duplicate"])))
+                    lane = item.get("lane")
+                    accepted.append(
+                        Accepted(
+                            envelope.id,
+                            int(item["seq"]),
+                            bool(item["duplicate"]),
+                            lane if lane in ("contact", "request") else None,
+                        )
+                    )
             except (KeyError, TypeError, ValueError):
                 raise RelayProtocolError(
                     "the relay's answer to POST /v1/messages does not list every envelope as accepted"
                 ) from None
         return accepted
+
+    def _posted(self, envelope: Envelope) -> dict[str, Any]:
+        item = envelope.to_json()
+        given = self.pass_for(envelope.to)
+        if given is not None:
+            item["pass"] = given.hex()
+        return item
+
+    def register_passes(self, passes: Sequence[bytes], *, address: str | None = None) -> int:
+        """Replace the relay's delivery passes for our mailbox (authenticate first): only
+        their SHA-256 leaves this machine. [] revokes them all. How many it holds now."""
+        mailbox = self._mailbox(address)
+        hashes = [hashlib.sha256(p).hexdigest() for p in passes]
+        body = self._json(self._authed(mailbox, "PUT", "/v1/mailbox/passes", json={"passes": hashes}))
+        count = body.get("passes") if isinstance(body, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise RelayProtocolError("the relay's answer to PUT /v1/mailbox/passes has no count")
+        return count
 
     # -- authentication ----------------------------------------------------------------
 

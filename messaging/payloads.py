@@ -225,6 +225,19 @@ class GroupControl:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryPass:
+    """The sender's delivery pass (node/lanes.py), given to the people they accept: with
+    it, mail to the sender's mailbox goes to its contact lane. Control traffic, not shown."""
+
+    TYPE: ClassVar[str] = "delivery_pass"
+    key: str  # 16 bytes, hex
+
+    def validate(self) -> None:
+        if not isinstance(self.key, str) or not re.fullmatch(r"[0-9a-f]{32}", self.key):
+            raise PayloadError("a delivery pass is 32 hex digits")
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
     """A payload type this version does not understand, kept whole."""
 
@@ -232,8 +245,8 @@ class Unknown:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-KNOWN = {cls.TYPE: cls for cls in (Text, RedPacket, Payment, Receipt, GroupControl, RedPacketClaim)}
-Payload = Text | RedPacket | Payment | Receipt | GroupControl | RedPacketClaim | Unknown
+KNOWN = {cls.TYPE: cls for cls in (Text, RedPacket, Payment, Receipt, GroupControl, RedPacketClaim, DeliveryPass)}
+Payload = Text | RedPacket | Payment | Receipt | GroupControl | RedPacketClaim | DeliveryPass | Unknown
 
 
 def type_of(payload: Payload) -> str:

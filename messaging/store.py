@@ -54,6 +54,7 @@ from wallet import address as addr
 from wallet.sqlite import open_engine
 
 from . import payloads
+from .consent import ConsentBook
 from .contact_book import CONTACTS, is_address_like, name_key
 from .contact_book import DIRECTORY as DIRECTORY  # re-exported: where the stores live
 from .contact_book import GROUP_PREFIX as GROUP_PREFIX
@@ -70,7 +71,9 @@ _MESSAGE_ID = re.compile(r"^[0-9a-f]{32}\Z")
 _GROUP_ID = re.compile(r"^[0-9a-f]{32}\Z")
 _KEY_CHECK = b"hongbao/messaging/v1/store-key-check:"
 MAX_NAME = 64
-_SILENT_TYPES = frozenset({payloads.Receipt.TYPE})  # control traffic: never unread, no activity bump
+_SILENT_TYPES = frozenset(
+    {payloads.Receipt.TYPE, payloads.DeliveryPass.TYPE}
+)  # control traffic: never unread, no activity bump
 
 
 def path_for(home: Path, address: str) -> Path:
@@ -338,6 +341,7 @@ class MessageStore:
             Base.metadata.create_all(self.engine)
             self._session = sessionmaker(self.engine, expire_on_commit=False)
             self._check_key()
+            self.consent = ConsentBook(self.engine, self._box, clock)  # requests, blocks, invitations, passes
         except BaseException:
             self.engine.dispose()
             raise

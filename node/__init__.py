@@ -6,6 +6,7 @@ db.py         engines (SQLite WAL / PostgreSQL via psycopg 3) and Alembic migrat
 models.py     the tables (SQLAlchemy 2 typed ORM); migrations/ creates them
 store.py      RelayStore: identities, envelopes, challenges, secrets (sync)
 batch.py      the hot path of posting a batch, on the driver's cursor
+lanes.py      a mailbox's contact lane (delivery passes) and request lane (strangers)
 auth.py       challenge text, HMAC tokens bound to a mailbox and its messaging key
 errors.py     RelayError and friends: status, code, message
 schemas.py    request/response models for /openapi.json
@@ -18,7 +19,7 @@ deps.py       FastAPI dependencies; authorize() for mailbox routes
 middleware.py rate limit, body cap, request metrics and logs (pure ASGI)
 sweeper.py    the background deletion of expired envelopes
 app.py        create_app(settings, clock=...): routers, error handlers, lifespan
-routes/       identities, messages, mailbox, auth, stream, ops
+routes/       identities, messages, mailbox, passes, auth, stream, ops
 server.py     python -m node.server: migrate, then uvicorn (uvloop, httptools)
 daemon.py     start --detach / stop / status with a pid file, like wallet/localchain.py
 """

@@ -24,7 +24,7 @@ from .context import RelayContext
 from .errors import RelayError
 from .middleware import RelayMiddleware
 from .push import PgListener
-from .routes import auth, identities, mailbox, messages, ops, prekeys, stream
+from .routes import auth, identities, mailbox, messages, ops, passes, prekeys, stream
 from .settings import Settings
 
 log = logs.get("app")
@@ -59,7 +59,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
 
     app = FastAPI(title="Hongbao relay", version="1", description=API_DESCRIPTION, lifespan=lifespan)
     app.state.relay = context
-    routers = [module.router for module in (identities, prekeys, messages, mailbox, auth, stream, ops)]
+    routers = [module.router for module in (identities, prekeys, messages, mailbox, passes, auth, stream, ops)]
     for router in routers:
         app.include_router(router)
     app.add_middleware(RelayMiddleware, context=context)

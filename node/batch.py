@@ -8,10 +8,15 @@ everything else in the store goes through SQLAlchemy.
 
 One transaction per batch:
   PostgreSQL only: advisory locks on the batch's mailboxes, in key order (see store.py)
+  only if some envelope presents a delivery pass: SELECT the passes of those mailboxes
+    (node/lanes.py: which lane each envelope goes to); charge the request lane's
+    envelopes to the client's budget (RateLimited, before anything is written)
   INSERT ... VALUES (...), (...) ON CONFLICT (id) DO NOTHING RETURNING id, seq
   SELECT the seqs of the ids that were already there
-  UPSERT mailbox_usage RETURNING the new totals; over quota -> drop that mailbox's
-    expired envelopes; still over -> QuotaExceeded and ROLLBACK
+  UPSERT mailbox_usage RETURNING the new totals (contact lane); over quota -> drop that
+    mailbox's expired envelopes; still over -> QuotaExceeded and ROLLBACK
+  UPSERT request_usage (request lane): over quota -> evict that mailbox's oldest
+    requests; then the relay-wide total: over the disk cap -> RequestsFull and ROLLBACK
   SELECT each mailbox's newest seq before this batch (so a stream that has read up to
     it can be handed the batch without reading the database again; see push.py)
   PostgreSQL only: pg_notify per mailbox (delivered at COMMIT)
@@ -27,9 +32,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from .errors import QuotaExceeded
+from .lanes import CONTACT, Charge, RequestLane, Row, cost, tally
 
 NOTIFY_CHANNEL = "hongbao_mail"
-Row = tuple[str, str, bytes, int, int, int]  # mailbox, id, ciphertext, size, created_at, expires_at
 
 
 def lock_key(mailbox: str) -> int:
@@ -39,7 +44,12 @@ def lock_key(mailbox: str) -> int:
 
 class BatchWriter:
     def __init__(
-        self, engine: Engine, write_lock: AbstractContextManager | threading.Lock, quota_messages: int, quota_bytes: int
+        self,
+        engine: Engine,
+        write_lock: AbstractContextManager | threading.Lock,
+        quota_messages: int,
+        quota_bytes: int,
+        requests: dict[str, int] | None = None,
     ) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
@@ -47,6 +57,7 @@ class BatchWriter:
         self.quota_messages = quota_messages
         self.quota_bytes = quota_bytes
         self._statements: dict[tuple[str, int], str] = {}
+        self.requests = RequestLane(self._sql, **(requests or {}))
 
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s") if self.postgres else text
@@ -57,8 +68,8 @@ class BatchWriter:
         sql = self._statements.get(key)
         if sql is None:
             if kind == "insert":
-                values = ",".join(["(?,?,?,?,?,?)"] * n)
-                sql = f"INSERT INTO envelopes (mailbox, id, ciphertext, size, created_at, expires_at) VALUES {values} ON CONFLICT (id) DO NOTHING RETURNING id, seq"  # noqa: S608  placeholders only
+                values = ",".join(["(?,?,?,?,?,?,?)"] * n)
+                sql = f"INSERT INTO envelopes (mailbox, id, ciphertext, size, created_at, expires_at, lane) VALUES {values} ON CONFLICT (id) DO NOTHING RETURNING id, seq"  # noqa: S608  placeholders only
             elif kind == "select":
                 sql = f"SELECT id, seq FROM envelopes WHERE id IN ({','.join(['?'] * n)})"  # noqa: S608
             elif kind == "before":  # one index seek per mailbox: every older row of theirs is below our first seq
@@ -74,9 +85,13 @@ class BatchWriter:
             sql = self._statements[key] = self._sql(sql)
         return sql
 
-    def write(self, rows: list[Row], now: int) -> tuple[dict[str, int], set[str], dict[str, int]]:
-        """Store rows (distinct ids) in one transaction: the seq of every id, the ids new
-        here, and for each mailbox given new rows its newest seq before them (0: none)."""
+    def write(
+        self, rows: list[Row], now: int, hashes: dict[str, str] | None = None, charge: Charge | None = None
+    ) -> tuple[dict[str, int], set[str], dict[str, int], dict[str, int]]:
+        """Store rows (distinct ids; lanes are assigned here from `hashes`, id -> the hash
+        of the pass it presented) in one transaction: the seq of every id, the ids new here,
+        for each mailbox given new rows its newest seq before them (0: none), and each id's
+        lane."""
         with self.write_lock:
             connection = self.engine.raw_connection()
             cursor = connection.cursor()
@@ -89,10 +104,24 @@ class BatchWriter:
                     )
                 else:
                     cursor.execute("BEGIN IMMEDIATE")  # take the write lock now, not at the first write
+                rows = self.requests.assign(cursor, rows, hashes or {})
+                if charge is not None:
+                    requests: dict[str, int] = {}
+                    for row in rows:
+                        if row[6] != CONTACT:
+                            requests[row[0]] = requests.get(row[0], 0) + cost(row[3])
+                    if requests:
+                        charge(requests)
                 seqs, new = self._insert_new(cursor, rows)
                 before: dict[str, int] = {}
                 if new:
-                    mailboxes = self._count_in(cursor, [row for row in rows if row[1] in new], now)
+                    fresh = [row for row in rows if row[1] in new]
+                    contact = [row for row in fresh if row[6] == CONTACT]
+                    requested = [row for row in fresh if row[6] != CONTACT]
+                    written = set(self._count_in(cursor, contact, now)) if contact else set()
+                    if requested:
+                        written.update(self.requests.count_in(cursor, requested))
+                    mailboxes = sorted(written)
                     cursor.execute(self._cached("before", len(mailboxes)), [*mailboxes, min(seqs[key] for key in new)])
                     before = {mailbox: seq or 0 for mailbox, seq in cursor.fetchall()}
                     if self.postgres:
@@ -106,7 +135,7 @@ class BatchWriter:
             finally:
                 cursor.close()
                 connection.close()  # back to the pool
-        return seqs, new, before
+        return seqs, new, before, {row[1]: row[6] for row in rows}
 
     def _insert_new(self, cursor: Any, rows: list[Row]) -> tuple[dict[str, int], set[str]]:
         seqs: dict[str, int] = {}
@@ -130,18 +159,15 @@ class BatchWriter:
     def _count_in(self, cursor: Any, stored: list[Row], now: int) -> list[str]:
         """Add new envelopes to their mailboxes' usage; QuotaExceeded if one goes over
         (after dropping that mailbox's expired envelopes the sweeper has not reached)."""
-        added: dict[str, list[int]] = {}
-        for row in stored:
-            usage = added.setdefault(row[0], [0, 0])
-            usage[0] += 1
-            usage[1] += row[3]
+        added = tally(stored)
         mailboxes = sorted(added)
         cursor.execute(self._cached("usage", len(mailboxes)), [value for m in mailboxes for value in (m, *added[m])])
         for mailbox, messages, size in sorted(cursor.fetchall()):
             if messages <= self.quota_messages and size <= self.quota_bytes:
                 continue
             cursor.execute(
-                self._sql("DELETE FROM envelopes WHERE mailbox = ? AND expires_at <= ? RETURNING size"), (mailbox, now)
+                self._sql("DELETE FROM envelopes WHERE mailbox = ? AND lane = 0 AND expires_at <= ? RETURNING size"),
+                (mailbox, now),
             )
             freed = [r[0] for r in cursor.fetchall()]
             if not freed or messages - len(freed) > self.quota_messages or size - sum(freed) > self.quota_bytes:

@@ -1,8 +1,10 @@
 """The relay as a background process for `hongbao node start --detach | stop | status`,
 like wallet/localchain.py does for anvil.
 
-Its files live in `<home>/relay/`: `relay.pid` (the pid, then the URL it serves) and
-`relay.log` (JSON lines). A pid file whose process is gone, or is not a relay, is stale:
+Its files live in `<home>/relay/`, 0600: `relay.pid` (the pid, then the URL it serves) and
+`relay.log` (JSON lines). The database URL reaches the relay in its environment
+(HONGBAO_RELAY_DB_URL), never its argv; no other HONGBAO_* variable than HONGBAO_HOME and
+the relay's own settings is passed on (HONGBAO_PASSWORD stays with us). A pid file whose process is gone, or is not a relay, is stale:
 `start` refuses it and `stop` cleans it up.
 """
 
@@ -17,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wallet import process
-from wallet.process import port_free
+from wallet.process import PRIVATE, child_environment, port_free, private_file, private_log
 
-from .settings import FOLDER, Settings
+from .settings import ENV_PREFIX, FOLDER, Settings
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
@@ -105,15 +107,20 @@ class RelayDaemon:
             self.settings.host,
             "--port",
             str(self.settings.port),
-            "--db",
-            self.settings.db_url,
         ]
         root = str(Path(__file__).resolve().parents[1])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
-        with open(self.log_file, "ab") as log:
-            os.chmod(self.log_file, 0o600)
+        env = child_environment(ENV_PREFIX)  # no HONGBAO_PASSWORD; its own settings stay
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        env[ENV_PREFIX + "DB_URL"] = self.settings.db_url  # never in argv (ps shows argv to everyone)
+        with private_log(self.log_file) as log:
             process = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+                umask=PRIVATE,
             )
         try:
             self._wait_until_healthy(process)
@@ -122,7 +129,7 @@ class RelayDaemon:
                 process.kill()
             process.wait()
             raise
-        self.pid_file.write_text(f"{process.pid}\n{self.url}\n")
+        private_file(self.pid_file, f"{process.pid}\n{self.url}\n")
         return self.status()
 
     def _wait_until_healthy(self, process: subprocess.Popen) -> None:

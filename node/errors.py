@@ -61,8 +61,12 @@ class RateLimited(RelayError):
     status = 429
     code = "rate_limited"
 
-    def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"too many requests; retry in {retry_after_s} s", headers={"Retry-After": str(retry_after_s)})
+    def __init__(self, retry_after_s: int, *, message: str | None = None, code: str | None = None) -> None:
+        super().__init__(
+            message or f"too many requests; retry in {retry_after_s} s",
+            code=code,
+            headers={"Retry-After": str(retry_after_s)},
+        )
 
 
 class QuotaExceeded(RelayError):

@@ -1,8 +1,10 @@
-"""Prometheus metrics, one registry per app (several apps can live in one test process)."""
+"""Prometheus metrics, one registry per app (several apps can live in one test process).
+
+Everything here is an in-memory counter, gauge or histogram of this process: a scrape never
+touches the database (a table scan per scrape let scrapers slow everyone's posts down).
+Database-wide figures (what is stored) belong to the database's own monitoring."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from prometheus_client import (
     CollectorRegistry,
@@ -11,29 +13,13 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PUSH_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
-class _StoreCollector:
-    """Gauges read from the database at scrape time."""
-
-    def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
-        self.counts = counts
-
-    def collect(self):
-        counts = self.counts()
-        yield GaugeMetricFamily(
-            "hongbao_relay_stored_envelopes", "Envelopes stored (unexpired or not yet swept)", value=counts["envelopes"]
-        )
-        yield GaugeMetricFamily("hongbao_relay_stored_bytes", "Ciphertext bytes stored", value=counts["bytes"])
-        yield GaugeMetricFamily("hongbao_relay_identities", "Identity bundles published", value=counts["identities"])
-
-
 class Metrics:
-    def __init__(self, counts: Callable[[], dict[str, int]] | None = None) -> None:
+    def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
@@ -67,8 +53,13 @@ class Metrics:
             buckets=PUSH_BUCKETS,
             registry=r,
         )
-        if counts is not None:
-            r.register(_StoreCollector(counts))
+        lanes = Counter(
+            "hongbao_relay_envelopes_lane",
+            "Envelopes stored, by lane: contact (a valid delivery pass) or request",
+            ["lane"],
+            registry=r,
+        )
+        self.contact_lane, self.request_lane = lanes.labels("contact"), lanes.labels("request")
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

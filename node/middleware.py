@@ -1,6 +1,7 @@
 """One pure-ASGI middleware for every HTTP request (cheaper than BaseHTTPMiddleware):
 per-client rate limit (429 + Retry-After), request body cap (413), request metrics by
-route template and status, and a structured log line without query strings."""
+route template and status, and a structured log line without query strings. WebSocket
+upgrades take from the same per-client rate limit (429 as the denial response)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from . import errors, logs
 from .context import RelayContext
 
 EXEMPT = frozenset({"/healthz", "/metrics"})  # probes and scrapers are never rate limited
+MESSAGES = "/v1/messages"
 log = logs.get("http")
 
 
@@ -26,12 +28,44 @@ async def _send_error(send: Send, status: int, message: str, headers: dict[str, 
     await send({"type": "http.response.body", "body": payload})
 
 
+async def _deny_websocket(
+    scope: Scope, receive: Receive, send: Send, status: int, message: str, headers: dict[str, str]
+) -> None:
+    """Refuse an upgrade: an HTTP answer where the server can send one, else a close."""
+    if (await receive())["type"] != "websocket.connect":
+        return
+    if "websocket.http.response" in scope.get("extensions", {}):
+        payload = json.dumps(errors.body(errors.code_for(status), message)).encode()
+        raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+        raw_headers += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        await send({"type": "websocket.http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "websocket.http.response.body", "body": payload})
+    else:
+        await send({"type": "websocket.close", "code": 1008, "reason": errors.code_for(status)})
+
+
 class RelayMiddleware:
     def __init__(self, app: ASGIApp, context: RelayContext) -> None:
         self.app = app
         self.context = context
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            client = scope["client"][0] if scope.get("client") else "-"
+            wait = self.context.limiter.take(client)
+            if wait:
+                self.context.metrics.rate_limited.inc()
+                await _deny_websocket(
+                    scope,
+                    receive,
+                    send,
+                    429,
+                    f"too many requests from this client; retry in {wait} s",
+                    {"Retry-After": str(wait)},
+                )
+                return
+            await self.app(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -47,6 +81,17 @@ class RelayMiddleware:
             await send(message)
 
         try:
+            if scope["path"] == MESSAGES and context.request_budget.owes(client):
+                # this address spent its budget for strangers' mail: refused before its body
+                # is read or parsed (the parsing, not the storing, is what a flood costs then)
+                context.metrics.rate_limited.inc()
+                await _send_error(
+                    send_status,
+                    429,
+                    "this client's budget for message requests is spent; retry in 1 s",
+                    {"Retry-After": "1"},
+                )
+                return
             if scope["path"] not in EXEMPT:
                 wait = context.limiter.take(client)
                 if wait:

@@ -4,6 +4,10 @@ migrations in node/migrations, which spell these tables out; keep the two in ste
 Beyond the four tables of the spec, `mailbox_usage` keeps each mailbox's count and bytes
 (an O(1) quota check instead of counting up to 10,000 rows on every post).
 
+Flood-proof mailboxes (node/lanes.py; migration 0003): `envelopes.lane` (0 contact, 1
+request), `request_usage` (each mailbox's request lane, and every mailbox's together under
+'*'), `delivery_passes` (the SHA-256 of the passes a mailbox gave its contacts).
+
 X3DH prekeys (messaging/prekeys.py; migration 0002): one signed prekey per address, and up
 to MAX_STORED one-time prekeys per address, handed out oldest first (by seq) and deleted
 as they are claimed. Keys and signatures are lowercase hex, as `ed25519` in identities.
@@ -21,10 +25,12 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -51,6 +57,13 @@ class StoredEnvelopeRow(Base):
     __table_args__ = (
         Index("ix_envelopes_mailbox_seq", "mailbox", "seq"),
         Index("ix_envelopes_expires_at", "expires_at"),
+        Index(
+            "ix_envelopes_requests",
+            "mailbox",
+            "seq",
+            sqlite_where=text("lane = 1"),
+            postgresql_where=text("lane = 1"),
+        ),
         UniqueConstraint("id", name="uq_envelopes_id"),
         {"sqlite_autoincrement": True},
     )
@@ -62,6 +75,7 @@ class StoredEnvelopeRow(Base):
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[int] = mapped_column(BigInteger)  # unix ms
     expires_at: Mapped[int] = mapped_column(BigInteger)  # unix ms
+    lane: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")  # 0 contact, 1 request
 
 
 class MailboxUsage(Base):
@@ -73,6 +87,28 @@ class MailboxUsage(Base):
     mailbox: Mapped[str] = mapped_column(String(42), primary_key=True)
     messages: Mapped[int] = mapped_column(Integer)
     bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class RequestUsage(Base):
+    """What each mailbox's request lane holds (envelopes posted without a valid delivery
+    pass), and under mailbox '*' the relay-wide total, checked against the disk cap."""
+
+    __tablename__ = "request_usage"
+
+    mailbox: Mapped[str] = mapped_column(String(42), primary_key=True)
+    messages: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class DeliveryPass(Base):
+    """SHA-256 (hex) of a capability a mailbox gave its contacts: an envelope presenting
+    it goes to the contact lane. The relay never learns who presents it."""
+
+    __tablename__ = "delivery_passes"
+
+    mailbox: Mapped[str] = mapped_column(String(42), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class Challenge(Base):
@@ -127,6 +163,8 @@ def _table(model: type[Base]) -> Table:
 identities = _table(Identity)
 envelopes = _table(StoredEnvelopeRow)
 mailbox_usage = _table(MailboxUsage)
+request_usage = _table(RequestUsage)
+delivery_passes = _table(DeliveryPass)
 challenges = _table(Challenge)
 relay_secrets = _table(RelaySecret)
 signed_prekeys = _table(SignedPrekeyRow)

@@ -40,7 +40,8 @@ ERROR_DESCRIPTIONS = {
     413: "Too large: a ciphertext over 64 KiB, a batch over 500, or the request body",
     422: "Malformed",
     429: "Rate limited: see Retry-After",
-    507: "Insufficient Storage: the recipient's mailbox is over its quota; nothing was stored",
+    507: "Insufficient Storage: the recipient's contact lane is over its quota, or the relay's storage for "
+    "message requests is full; nothing was stored",
 }
 
 
@@ -81,6 +82,13 @@ class EnvelopeIn(BaseModel):
         json_schema_extra={"pattern": BASE64},
         description="ciphertext, standard base64, at most 65536 bytes decoded (413 beyond)",
     )
+    pass_: str | None = Field(
+        None,
+        alias="pass",
+        pattern=HEX32,
+        description="the recipient's delivery pass, hex, 16 bytes (given to their contacts in the encrypted chat): "
+        "a registered one puts the envelope in the contact lane; without one it is a message request",
+    )
 
 
 class MessagesIn(BaseModel):
@@ -91,6 +99,10 @@ class AcceptedOut(BaseModel):
     id: str
     seq: int
     duplicate: bool
+    lane: Literal["contact", "request"] = Field(
+        description="contact: a valid delivery pass came with it; request: the recipient's small request lane, "
+        "where the oldest are evicted when it is full"
+    )
 
 
 class MessagesOut(BaseModel):
@@ -117,6 +129,18 @@ class AckIn(BaseModel):
 
 class AckOut(BaseModel):
     deleted: int
+
+
+class PassesIn(BaseModel):
+    passes: list[Annotated[str, Field(pattern=HEX64)]] = Field(
+        max_length=16,
+        description="SHA-256 (hex) of each delivery pass; replaces the mailbox's set ([] revokes all). "
+        "At most the relay's max_passes (422 beyond)",
+    )
+
+
+class PassesOut(BaseModel):
+    passes: int
 
 
 class ChallengeIn(BaseModel):

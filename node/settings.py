@@ -46,6 +46,19 @@ class Settings:
     one_time_claims_per_minute: float = 20.0  # per address; beyond, bundles come without a one-time prekey
     mailbox_quota_messages: int = 10_000
     mailbox_quota_bytes: int = 256 * 1024 * 1024
+    # the request lane: envelopes without a valid delivery pass (strangers' first contact)
+    request_quota_messages: int = 500  # per mailbox; beyond, the oldest requests are evicted
+    request_quota_bytes: int = 16 * 1024 * 1024  # per mailbox, likewise
+    request_max_ttl: int = 7 * DAY_S  # seconds; longer TTLs are shortened to this
+    request_rate: float = 200.0  # cost units/s per client address (an envelope costs 1 per started 4 KiB)
+    request_burst: int = 2000
+    request_mailbox_rate: float = 50.0  # cost units/s into one mailbox's request lane, from everyone together
+    request_mailbox_burst: int = 500
+    request_disk_cap: int = 1024 * 1024 * 1024  # bytes of requests over all mailboxes; beyond, 507
+    max_passes: int = 4  # delivery passes a mailbox may register at once
+    streams_per_mailbox: int = 8  # open WebSocket streams per mailbox (token)
+    streams_per_client: int = 64  # open WebSocket streams per client address
+    metrics_token: str = ""  # /metrics answers loopback clients, or anyone presenting this bearer token
     token_ttl: int = 900  # seconds
     challenge_ttl: int = 120  # seconds
     sweep_interval: float = 60.0  # seconds; 0 turns the sweeper off

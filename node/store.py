@@ -20,10 +20,10 @@ import os
 import secrets
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, select, text, update
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from messaging.envelope import VERSION, Envelope
@@ -33,7 +33,8 @@ from wallet.address import to_checksum
 from .batch import NOTIFY_CHANNEL, BatchWriter
 from .clock import Clock
 from .db import IMMEDIATE
-from .models import challenges, envelopes, identities, mailbox_usage, relay_secrets
+from .lanes import CONTACT, TOTAL, Charge, pass_hash
+from .models import challenges, delivery_passes, envelopes, identities, mailbox_usage, relay_secrets, request_usage
 from .prekey_store import PrekeyStore, wipe
 
 SWEEP_CHUNK = 5000
@@ -70,11 +71,18 @@ class Delivery:
 class Posted:
     accepted: list[Accepted]
     deliveries: list[Delivery]
+    lanes: dict[str, int] = field(default_factory=dict)  # id -> lanes.CONTACT or lanes.REQUEST
 
 
 class RelayStore:
     def __init__(
-        self, engine: Engine, clock: Clock, *, quota_messages: int = 10_000, quota_bytes: int = 256 * 1024 * 1024
+        self,
+        engine: Engine,
+        clock: Clock,
+        *,
+        quota_messages: int = 10_000,
+        quota_bytes: int = 256 * 1024 * 1024,
+        requests: dict[str, int] | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -87,7 +95,7 @@ class RelayStore:
             contextlib.nullcontext() if self.postgres else threading.Lock()
         )
         self._secrets: dict[str, bytes] = {}
-        self._batches = BatchWriter(engine, self._write_lock, quota_messages, quota_bytes)
+        self._batches = BatchWriter(engine, self._write_lock, quota_messages, quota_bytes, requests)
         self.prekeys = PrekeyStore(engine, self._write, self._insert)
 
     @property
@@ -97,6 +105,10 @@ class RelayStore:
     @quota_messages.setter
     def quota_messages(self, value: int) -> None:
         self._batches.quota_messages = value
+
+    @property
+    def requests(self):  # the request lane's quotas (node/lanes.py)
+        return self._batches.requests
 
     @property
     def quota_bytes(self) -> int:
@@ -172,19 +184,29 @@ class RelayStore:
 
     # -- envelopes -----------------------------------------------------------------------
 
-    def post_envelopes(self, batch: list[Envelope], now: int) -> list[Accepted]:
+    def post_envelopes(
+        self, batch: list[Envelope], now: int, passes: list[bytes | None] | None = None
+    ) -> list[Accepted]:
         """Store a batch in one transaction. A message id already stored (or repeated in
         the batch) is not stored again: its existing seq comes back with duplicate=True.
-        QuotaExceeded (and nothing stored) if a mailbox would go over its quota."""
-        return self.post_batch(batch, now).accepted
+        `passes[i]`: the delivery pass presented with batch[i] (node/lanes.py), if any.
+        QuotaExceeded (and nothing stored) if a mailbox's contact lane would go over its quota."""
+        return self.post_batch(batch, now, passes).accepted
 
-    def post_batch(self, batch: list[Envelope], now: int) -> Posted:
-        """post_envelopes, plus what was new per mailbox (for pushing it to streams)."""
+    def post_batch(
+        self, batch: list[Envelope], now: int, passes: list[bytes | None] | None = None, charge: Charge | None = None
+    ) -> Posted:
+        """post_envelopes, plus what was new per mailbox (for pushing it to streams) and
+        each envelope's lane; `charge` is called with the request lane's envelopes and bytes."""
         if not batch:
             return Posted([], [])
         rows: dict[str, tuple] = {}
-        for envelope in batch:
+        hashes: dict[str, str] = {}
+        for index, envelope in enumerate(batch):
             key = envelope.id.hex()
+            presented = passes[index] if passes is not None else None
+            if presented is not None and key not in hashes:
+                hashes[key] = pass_hash(presented)
             if key not in rows:
                 rows[key] = (
                     to_checksum(envelope.to),
@@ -193,8 +215,9 @@ class RelayStore:
                     len(envelope.ciphertext),
                     now,
                     now + envelope.ttl * 1000,
+                    CONTACT,
                 )
-        seqs, new, before = self._batches.write(list(rows.values()), now)
+        seqs, new, before, lanes = self._batches.write(list(rows.values()), now, hashes, charge)
         accepted = []
         fresh_by_mailbox: dict[str, list[StoredEnvelope]] = {}
         for envelope in batch:
@@ -213,24 +236,32 @@ class RelayStore:
         deliveries = [
             Delivery(m, before.get(m, 0), sorted(items, key=lambda s: s.seq)) for m, items in fresh_by_mailbox.items()
         ]
-        return Posted(accepted, deliveries)
+        return Posted(accepted, deliveries, lanes)
 
     @staticmethod
-    def _count_out(connection: Connection, deleted: Iterable[tuple[str, int]]) -> None:
-        removed: dict[str, list[int]] = {}
-        for mailbox, size in deleted:
-            usage = removed.setdefault(mailbox, [0, 0])
+    def _count_out(connection: Connection, deleted: Iterable[tuple[str, int, int]]) -> None:
+        """Take deleted envelopes (mailbox, size, lane) out of their lanes' usage: the
+        mailboxes' rows in order, the requests' relay-wide total last (lock order)."""
+        removed: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
+        for mailbox, size, lane in deleted:
+            usage = removed[0 if lane == CONTACT else 1].setdefault(mailbox, [0, 0])
             usage[0] += 1
             usage[1] += size
-        if removed:
-            connection.execute(
-                update(mailbox_usage)
-                .where(mailbox_usage.c.mailbox == bindparam("m"))
-                .values(
-                    messages=mailbox_usage.c.messages - bindparam("n"), bytes=mailbox_usage.c.bytes - bindparam("b")
-                ),
-                [{"m": m, "n": n, "b": b} for m, (n, b) in sorted(removed.items())],
-            )
+        contact, requests = removed
+        if requests:
+            requests[TOTAL] = [sum(n for n, _ in requests.values()), sum(b for _, b in requests.values())]
+        tables: tuple[tuple[Table, dict[str, list[int]]], ...] = ((mailbox_usage, contact), (request_usage, requests))
+        for table, lane_usage in tables:
+            if lane_usage:
+                connection.execute(
+                    update(table)
+                    .where(table.c.mailbox == bindparam("m"))
+                    .values(messages=table.c.messages - bindparam("n"), bytes=table.c.bytes - bindparam("b")),
+                    [
+                        {"m": m, "n": n, "b": b}
+                        for m, (n, b) in sorted(lane_usage.items(), key=lambda i: (i[0] == TOTAL, i[0]))
+                    ],
+                )
 
     def fetch(self, mailbox: str, after_seq: int, limit: int, now: int) -> list[StoredEnvelope]:
         """Unexpired envelopes of a mailbox after a cursor, by seq."""
@@ -255,16 +286,12 @@ class RelayStore:
         if not wanted:
             return 0
         with self._write() as connection:
-            sizes = (
-                connection.execute(
-                    delete(envelopes)
-                    .where(envelopes.c.mailbox == mailbox, envelopes.c.id.in_(wanted))
-                    .returning(envelopes.c.size)
-                )
-                .scalars()
-                .all()
-            )
-            self._count_out(connection, [(mailbox, size) for size in sizes])
+            sizes = connection.execute(
+                delete(envelopes)
+                .where(envelopes.c.mailbox == mailbox, envelopes.c.id.in_(wanted))
+                .returning(envelopes.c.size, envelopes.c.lane)
+            ).all()
+            self._count_out(connection, [(mailbox, size, lane) for size, lane in sizes])
         return len(sizes)
 
     def sweep(self, now: int) -> int:
@@ -275,15 +302,20 @@ class RelayStore:
         while True:
             with self._write() as connection:
                 deleted = connection.execute(
-                    delete(envelopes).where(envelopes.c.seq.in_(chunk)).returning(envelopes.c.mailbox, envelopes.c.size)
+                    delete(envelopes)
+                    .where(envelopes.c.seq.in_(chunk))
+                    .returning(envelopes.c.mailbox, envelopes.c.size, envelopes.c.lane)
                 ).all()
-                self._count_out(connection, deleted)
+                self._count_out(connection, [tuple(row) for row in deleted])
             swept += len(deleted)
             if len(deleted) < SWEEP_CHUNK:
                 break
         with self._write() as connection:
             connection.execute(delete(challenges).where(challenges.c.expires_at <= now))
             connection.execute(delete(mailbox_usage).where(mailbox_usage.c.messages <= 0))
+            connection.execute(
+                delete(request_usage).where(request_usage.c.messages <= 0, request_usage.c.mailbox != TOTAL)
+            )
         return swept
 
     def latest_seq(self, mailbox: str) -> int | None:
@@ -297,6 +329,25 @@ class RelayStore:
             ).one()
             published = connection.execute(select(func.count()).select_from(identities)).scalar_one()
         return {"envelopes": stored, "bytes": int(size), "identities": published}
+
+    def set_passes(self, mailbox: str, hashes: list[str], now: int) -> int:
+        """Replace the mailbox's delivery passes (SHA-256 hex each); how many it has now."""
+        wanted = sorted({h.lower() for h in hashes})
+        with self._write() as connection:
+            connection.execute(delete(delivery_passes).where(delivery_passes.c.mailbox == mailbox))
+            if wanted:
+                connection.execute(
+                    delivery_passes.insert(), [{"mailbox": mailbox, "hash": h, "created_at": now} for h in wanted]
+                )
+        return len(wanted)
+
+    def request_usage(self, mailbox: str = TOTAL) -> tuple[int, int]:
+        """(envelopes, bytes) in a mailbox's request lane, or (default) in all of them."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(request_usage.c.messages, request_usage.c.bytes).where(request_usage.c.mailbox == mailbox)
+            ).first()
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
     # -- auth challenges and secrets ---------------------------------------------------------
 

@@ -50,6 +50,10 @@ def test_chat_receipts_groups_and_unknown_contact(cli, tmp_path, relay):
     (conversation,) = inbox["conversations"]
     assert conversation["conversation"] == alice.address and conversation["unread"] == 1
 
+    assert conversation["request"] is True and conversation["last"] is None  # a stranger's: not previewed
+    assert [r["address"] for r in bob.json("chat", "requests")] == [alice.address]
+    assert bob.json("chat", "accept", alice.address)["accepted"] is True  # read receipts need consent
+    assert bob.json("chat", "requests") == []
     shown = bob.json("chat", "show", alice.address)
     assert [m["payload"]["body"] for m in shown["messages"]] == ["新年快乐"]
     assert shown["marked_read"] == [sent["id"]] and shown["receipts_sent"] is True
@@ -72,6 +76,10 @@ def test_chat_receipts_groups_and_unknown_contact(cli, tmp_path, relay):
         member.json("chat", "inbox")
         messages = member.json("chat", "show", group["conversation"])["messages"]
         assert [m["payload"].get("body") for m in messages if m["type"] == "text"] == ["恭喜发财"]
+        if member is carol:  # Alice is a stranger to Carol: her group is an invitation until accepted
+            assert member.json("group", "list") == []
+            assert [g["id"] for g in member.json("group", "invitations")] == [group["id"]]
+            member.json("group", "accept", group["id"])
         assert member.json("group", "list")[0]["id"] == group["id"]
 
     # what red packets and payments (other packages) send through messaging.chat, and a
@@ -142,6 +150,7 @@ def test_key_change_and_relay_down(cli, tmp_path):
         assert alice.json("contacts", "verify", "bob", "--confirm")["verified"] is True
         alice.json("chat", "send", "bob", "are you there?")  # accepted: sealed to the new key
 
+        bob.json("chat", "accept", alice.address)  # read receipts go to accepted peers only
         own.stop()
         error = bob.fails("chat", "inbox")
         assert "cannot reach the relay" in error

@@ -124,10 +124,15 @@ async def test_422_for_malformed_bodies(api):
 
 
 async def test_507_when_the_mailbox_is_full(fresh_url):
+    """A contact lane's quota (posts with the mailbox's delivery pass): refused whole when full."""
     api = make_api(fresh_url, mailbox_quota_messages=3)
     async with api.client:
-        assert (await api.send(*[envelope_json(BOB.address) for _ in range(2)])).status_code == 200
-        refused = await api.send(envelope_json(CAROL.address), envelope_json(BOB.address), envelope_json(BOB.address))
+        await api.publish(BOB)
+        contact = {"pass": await api.give_pass(BOB)}
+        assert (await api.send(*[envelope_json(BOB.address, **contact) for _ in range(2)])).status_code == 200
+        refused = await api.send(
+            envelope_json(CAROL.address), envelope_json(BOB.address, **contact), envelope_json(BOB.address, **contact)
+        )
         body = refused.json()["error"]
         assert (
             refused.status_code == 507
@@ -136,7 +141,7 @@ async def test_507_when_the_mailbox_is_full(fresh_url):
             and BOB.address in body["message"]
         )
         assert api.context.store.fetch(CAROL.address, 0, 10, NOW_MS) == []
-        assert (await api.send(envelope_json(BOB.address))).status_code == 200
+        assert (await api.send(envelope_json(BOB.address, **contact))).status_code == 200
     api.context.close()
 
 
@@ -194,7 +199,7 @@ async def test_expired_envelopes_are_not_returned_and_are_swept(api):
     assert api.context.store.counts()["envelopes"] == 2
     assert await sweeper.sweep_once(api.context) == 1
     assert api.context.store.counts()["envelopes"] == 1
-    assert "hongbao_relay_envelopes_swept_total 1.0" in (await api.get("/metrics")).text
+    assert "hongbao_relay_envelopes_swept_total 1.0" in await api.metrics()
 
 
 async def test_ack_deletes_only_its_own(api):
@@ -227,11 +232,12 @@ async def test_healthz_metrics_and_openapi(api):
     first = envelope_json(BOB.address)
     await api.send(first)
     await api.send(first)
-    metrics = (await api.get("/metrics")).text
+    metrics = await api.metrics()
     assert "hongbao_relay_envelopes_accepted_total 2.0" in metrics
     assert "hongbao_relay_envelopes_duplicate_total 1.0" in metrics
     assert 'hongbao_relay_requests_total{method="POST",route="/v1/messages",status="200"} 3.0' in metrics
-    assert "hongbao_relay_stored_envelopes 2.0" in metrics and "hongbao_relay_ws_connections 0.0" in metrics
+    assert 'hongbao_relay_envelopes_lane_total{lane="request"} 2.0' in metrics
+    assert "hongbao_relay_ws_connections 0.0" in metrics
     assert "hongbao_relay_push_latency_seconds_bucket" in metrics
     spec = (await api.get("/openapi.json")).json()
     assert {

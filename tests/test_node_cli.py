@@ -22,14 +22,13 @@ def port(cli):
 
 def test_migrate(cli, hongbao_home):
     done = cli.json("node", "migrate")
-    assert done == {"db": f"sqlite:///{hongbao_home / 'relay' / 'relay.sqlite'}", "revision": "0002"}
+    assert done == {"db": f"sqlite:///{hongbao_home / 'relay' / 'relay.sqlite'}", "revision": "0003"}
     assert (hongbao_home / "relay" / "relay.sqlite").stat().st_mode & 0o077 == 0
-    assert cli.json("node", "migrate")["revision"] == "0002"  # again: nothing to do
-    one_line_error(
-        cli("node", "migrate", "--db", "postgresql+psycopg://nobody:secret@127.0.0.1:1/none", check=False),
-        "failed",
-        "***",
-    )
+    assert cli.json("node", "migrate")["revision"] == "0003"  # again: nothing to do
+    unreachable = "postgresql+psycopg://nobody:secret@127.0.0.1:1/none"
+    one_line_error(cli("node", "migrate", env={"HONGBAO_RELAY_DB_URL": unreachable}, check=False), "failed", "***")
+    refused = one_line_error(cli("node", "migrate", "--db", unreachable, check=False), "HONGBAO_RELAY_DB_URL")
+    assert "secret" not in refused  # a password is never taken from argv, nor echoed
 
 
 def test_start_detached_status_stop(cli, port, hongbao_home):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 import threading
@@ -18,9 +19,11 @@ from test_node_support import (
     postgres_base,
 )
 
+from messaging.envelope import Envelope
 from messaging.errors import StaleBundle
 from node import db
 from node.errors import QuotaExceeded
+from node.lanes import CONTACT, REQUEST, RequestsFull, pass_hash
 from node.store import RelayStore
 
 # shared fixtures, from tests/test_node_support.py
@@ -37,6 +40,8 @@ TABLES = {
     "relay_secrets",
     "signed_prekeys",
     "one_time_prekeys",
+    "request_usage",
+    "delivery_passes",
     "alembic_version",
 }
 BOB = Person.make(1).address
@@ -48,11 +53,28 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
+PASS = b"p" * 16  # Bob's and Carol's delivery pass: posts presenting it are their contacts'
+
+
 @pytest.fixture
 def store(db_url, clock):
     engine = db.make_engine(db_url)
-    yield RelayStore(engine, clock, quota_messages=5, quota_bytes=4096)
+    store = RelayStore(
+        engine,
+        clock,
+        quota_messages=5,
+        quota_bytes=4096,
+        requests={"quota_messages": 3, "quota_bytes": 3000, "max_ttl_s": 3600, "disk_cap": 20_000},
+    )
+    for mailbox in (BOB, CAROL):
+        store.set_passes(mailbox, [pass_hash(PASS)], NOW_MS)
+    yield store
     engine.dispose()
+
+
+def as_contact(store: RelayStore, batch: list[Envelope], now: int):
+    """Post in the contact lane (with the recipients' delivery pass)."""
+    return store.post_envelopes(batch, now, [PASS] * len(batch))
 
 
 # -- migrations ------------------------------------------------------------------------------------
@@ -69,7 +91,7 @@ def test_alembic_upgrade_on_an_empty_database_creates_the_schema(backend, tmp_pa
         assert set(inspect(engine).get_table_names()) == set()
         db.migrate(url)
         assert set(inspect(engine).get_table_names()) == TABLES
-        assert db.current_revision(url) == "0002"
+        assert db.current_revision(url) == "0003"
         indexes = {i["name"] for i in inspect(engine).get_indexes("envelopes")}
         assert {"ix_envelopes_mailbox_seq", "ix_envelopes_expires_at"} <= indexes
         db.migrate(url)  # again: nothing to do
@@ -150,32 +172,85 @@ def test_ack_deletes_only_the_mailbox_own_envelopes(store):
 
 
 def test_quota_by_count_refuses_the_whole_batch(store):
-    store.post_envelopes([envelope(BOB) for _ in range(4)], NOW_MS)
+    as_contact(store, [envelope(BOB) for _ in range(4)], NOW_MS)
     with pytest.raises(QuotaExceeded) as refused:
-        store.post_envelopes([envelope(CAROL), envelope(BOB), envelope(BOB)], NOW_MS)
+        as_contact(store, [envelope(CAROL), envelope(BOB), envelope(BOB)], NOW_MS)
     assert refused.value.mailbox == BOB
     assert store.fetch(CAROL, 0, 10, NOW_MS) == []  # nothing of that batch was stored
-    store.post_envelopes([envelope(BOB)], NOW_MS)  # exactly the quota (5) fits
+    as_contact(store, [envelope(BOB)], NOW_MS)  # exactly the quota (5) fits
     assert len(store.fetch(BOB, 0, 10, NOW_MS)) == 5
 
 
 def test_quota_by_bytes_and_expired_envelopes_free_room(store):
-    store.post_envelopes([envelope(BOB, size=2048, ttl=10), envelope(BOB, size=2048)], NOW_MS)
+    as_contact(store, [envelope(BOB, size=2048, ttl=10), envelope(BOB, size=2048)], NOW_MS)
     with pytest.raises(QuotaExceeded):
-        store.post_envelopes([envelope(BOB, size=256)], NOW_MS)
-    store.post_envelopes([envelope(BOB, size=256)], NOW_MS + 11_000)  # the first expired: room again, before any sweep
+        as_contact(store, [envelope(BOB, size=256)], NOW_MS)
+    as_contact(store, [envelope(BOB, size=256)], NOW_MS + 11_000)  # the first expired: room again, before any sweep
     assert sum(len(s.envelope.ciphertext) for s in store.fetch(BOB, 0, 10, NOW_MS + 11_000)) == 2048 + 256
 
 
 def test_acked_and_swept_envelopes_leave_the_quota(store):
     batch = [envelope(BOB, ttl=10) for _ in range(5)]
-    store.post_envelopes(batch, NOW_MS)
+    as_contact(store, batch, NOW_MS)
     with pytest.raises(QuotaExceeded):
-        store.post_envelopes([envelope(BOB)], NOW_MS)
+        as_contact(store, [envelope(BOB)], NOW_MS)
     store.ack(BOB, [batch[0].id.hex()])
-    store.post_envelopes([envelope(BOB)], NOW_MS)
+    as_contact(store, [envelope(BOB)], NOW_MS)
     assert store.sweep(NOW_MS + 10_000) == 4
-    store.post_envelopes([envelope(BOB) for _ in range(4)], NOW_MS + 10_000)
+    as_contact(store, [envelope(BOB) for _ in range(4)], NOW_MS + 10_000)
+
+
+# -- the request lane (node/lanes.py) ----------------------------------------------------------
+
+
+def test_a_stranger_flood_evicts_only_older_requests_never_a_contacts_mail(store):
+    """Finding 1: a full mailbox used to refuse everyone (507). Now strangers' mail (no
+    pass) has its own small lane that keeps the newest; contacts' mail is untouched."""
+    from_alice = as_contact(store, [envelope(BOB)], NOW_MS)
+    flood = [envelope(BOB, size=64) for _ in range(50)]
+    for item in flood:
+        store.post_envelopes([item], NOW_MS)  # never refused
+    from_alice += as_contact(store, [envelope(BOB)], NOW_MS)  # still gets through
+    held = store.fetch(BOB, 0, 100, NOW_MS)
+    ids = [s.envelope.id.hex() for s in held]
+    assert [a.id for a in from_alice] == [i for i in ids if i in {a.id for a in from_alice}]
+    assert set(ids) - {a.id for a in from_alice} == {e.id.hex() for e in flood[-3:]}  # the newest 3 requests
+    assert store.request_usage(BOB) == (3, 3 * 64) and store.request_usage() == (3, 3 * 64)
+
+
+def test_request_lane_bytes_quota_evicts_by_size_and_ttl_is_capped(store):
+    big = [envelope(BOB, size=1400, ttl=7200) for _ in range(3)]
+    for item in big:
+        store.post_envelopes([item], NOW_MS)
+    held = store.fetch(BOB, 0, 10, NOW_MS)
+    assert [s.envelope.id for s in held] == [e.id for e in big[1:]]  # 3 x 1400 > 3000: the oldest went
+    assert {s.envelope.ttl for s in held} == {3600}  # a request lives at most max_ttl
+    assert store.fetch(BOB, 0, 10, NOW_MS + 3_601_000) == []
+
+
+def test_lanes_follow_the_pass_and_a_revoked_pass_is_a_request(store):
+    posted = store.post_batch([envelope(BOB), envelope(BOB), envelope(CAROL)], NOW_MS, [PASS, b"x" * 16, None])
+    assert list(posted.lanes.values()) == [CONTACT, REQUEST, REQUEST]
+    store.set_passes(BOB, [], NOW_MS)  # Bob blocked someone: the old pass is void
+    assert list(store.post_batch([envelope(BOB)], NOW_MS, [PASS]).lanes.values()) == [REQUEST]
+
+
+def test_acks_and_sweeps_give_request_room_back_and_the_disk_cap_holds(store):
+    first = [envelope(BOB, size=1000, ttl=10) for _ in range(2)]
+    store.post_envelopes(first, NOW_MS)
+    store.ack(BOB, [first[0].id.hex()])
+    assert store.request_usage(BOB) == (1, 1000)
+    assert store.sweep(NOW_MS + 10_000) == 1
+    assert store.request_usage() == (0, 0)
+    # 20,000 bytes for every mailbox's requests together: a batch going past it is refused, whole
+    mailboxes = ["0x" + secrets.token_hex(20) for _ in range(6)]
+    for mailbox in mailboxes:
+        store.post_envelopes([envelope(mailbox, size=1000) for _ in range(3)], NOW_MS)
+    with pytest.raises(RequestsFull):
+        store.post_envelopes([envelope(CAROL, size=1000), envelope(CAROL, size=1000), envelope(BOB)], NOW_MS)
+    assert store.fetch(CAROL, 0, 10, NOW_MS) == []
+    as_contact(store, [envelope(CAROL, size=1000)], NOW_MS)  # contacts are not strangers
+    store.post_envelopes([envelope(mailboxes[0], size=1000)], NOW_MS)  # evicts its own oldest: no growth, accepted
 
 
 def test_concurrent_writers_leave_no_gap_behind_a_reader(store):
@@ -189,7 +264,7 @@ def test_concurrent_writers_leave_no_gap_behind_a_reader(store):
     def write(n: int) -> None:
         for _ in range(n):
             batch = [envelope(BOB, size=64) for _ in range(3)]
-            store.post_envelopes(batch, NOW_MS)
+            as_contact(store, batch, NOW_MS)
             posted.extend(e.id.hex() for e in batch)
 
     def read() -> None:
@@ -259,7 +334,7 @@ def test_relays_migrating_together_take_turns(backend, tmp_path):
         for run in runs:
             assert run.wait(timeout=60) == 0, run.stderr.read()
             run.stderr.close()
-        assert db.current_revision(url) == "0002"
+        assert db.current_revision(url) == "0003"
     finally:
         if schema:
             schema.drop()

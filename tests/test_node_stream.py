@@ -5,7 +5,9 @@ posted to one relay is pushed by another sharing the database."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import secrets
 import threading
 import time
 
@@ -82,9 +84,17 @@ def test_stored_then_pushed_then_resumed_without_gaps_or_duplicates(live):
 def test_a_long_backlog_streams_in_order(live):
     publish_sync(live.url, BOB)
     token = login_sync(live.url, BOB)
+    given = secrets.token_bytes(16)  # a contact's backlog: more than the request lane keeps
+    passes = httpx.put(
+        f"{live.url}/v1/mailbox/passes",
+        json={"passes": [hashlib.sha256(given).hexdigest()]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert passes.status_code == 200
     posted = []
     for _ in range(3):
-        posted += [a["seq"] for a in post_sync(live.url, *[envelope_json(BOB.address, size=32) for _ in range(400)])]
+        batch = [envelope_json(BOB.address, size=32, **{"pass": given.hex()}) for _ in range(400)]
+        posted += [a["seq"] for a in post_sync(live.url, *batch)]
     with open_stream(live, token) as ws:
         assert [m["seq"] for m in receive(ws, 1200)] == posted
         nothing_more(ws)

@@ -8,6 +8,7 @@ URL's options), dropped afterwards, so parallel workers never meet.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import secrets
 import shutil
@@ -280,6 +281,23 @@ class Api:
     async def send(self, *envelopes: dict) -> httpx.Response:
         return await self.client.post("/v1/messages", json={"envelopes": list(envelopes)})
 
+    async def metrics(self) -> str:
+        """/metrics as a scraper from elsewhere sees it (this client is not on loopback)."""
+        answer = await self.client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert answer.status_code == 200, answer.text
+        return answer.text
+
+    async def give_pass(self, person: Person) -> str:
+        """Register a delivery pass for the person's mailbox; the pass (hex) that contacts present."""
+        given = secrets.token_bytes(16)
+        answer = await self.client.put(
+            "/v1/mailbox/passes",
+            json={"passes": [hashlib.sha256(given).hexdigest()]},
+            headers=await self.login(person),
+        )
+        assert answer.status_code == 200, answer.text
+        return given.hex()
+
     async def login(self, person: Person) -> dict[str, str]:
         nonce = (await self.client.post("/v1/auth/challenge", json={"address": person.address})).json()["nonce"]
         answer = await self.client.post(
@@ -290,8 +308,12 @@ class Api:
         return {"Authorization": f"Bearer {answer.json()['token']}"}
 
 
+METRICS_TOKEN = "metrics-secret"
+
+
 def make_api(url: str, **settings) -> Api:
     clock = ManualClock()
+    settings.setdefault("metrics_token", METRICS_TOKEN)
     app = create_app(settings_for(url, **settings), clock=clock)
     client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 40000)), base_url="http://relay"

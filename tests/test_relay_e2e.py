@@ -214,6 +214,16 @@ def client(url: str, **kwargs) -> RelayClient:
     return RelayClient(url, **kwargs)
 
 
+def as_contact_of(posting: RelayClient, owner: Person) -> None:
+    """`owner` registers a delivery pass and `posting` presents it for their mailbox: its
+    posts go to the contact lane (the mailbox's quota), not the small request lane."""
+    given = secrets.token_bytes(16)
+    with client(posting.base_url) as own:
+        own.authenticate(owner.address, owner.keys)
+        assert own.register_passes([given], address=owner.address) == 1
+    posting.pass_for = lambda mailbox: given if mailbox == owner.address else None
+
+
 def open_for(me: Person, envelope: Envelope, lookup) -> payloads.Payload:
     return open_envelope(envelope, me.address, me.keys, now_ms=_now_ms(), known_bundle=lookup).payload
 
@@ -333,6 +343,7 @@ def test_send_splits_large_batches_and_fetch_all_pages(relay):
     bob = person("bob")
     with client(relay.url) as c:
         c.publish_bundle(bob.bundle)
+        as_contact_of(c, bob)
         envelopes = [raw_envelope(bob.address) for _ in range(1203)]
         accepted = c.send(envelopes)  # 500 + 500 + 203
         assert len(accepted) == 1203 and len({x.seq for x in accepted}) == 1203
@@ -633,6 +644,7 @@ def test_quota_and_rate_limit_through_the_real_stack(tmp_path):
     with Relay(tmp_path / "home", sqlite_url(tmp_path), env=strict) as relay:
         with client(relay.url, retries=0, max_rate_wait=0) as impatient:
             impatient.publish_bundle(bob.bundle)
+            as_contact_of(impatient, bob)  # the quota is the contact lane's
             impatient.send([raw_envelope(bob.address) for _ in range(2)])
             with pytest.raises(QuotaExceeded) as full:
                 impatient.send(
@@ -1112,6 +1124,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_envelope(tmp_path):
         # retries cover a restart: ~300 attempts, 10-100 ms apart
         transport = LosesAnswers("/nowhere", lose=0)  # counts the requests
         poster = client(relay.url, retries=300, backoff=0.01, max_backoff=0.1, timeout=5.0, transport=transport)
+        as_contact_of(poster, bob)  # more than the request lane keeps
 
         def post_all() -> None:
             try:

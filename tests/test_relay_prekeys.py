@@ -122,7 +122,7 @@ async def test_each_one_time_prekey_is_handed_out_once_then_null(api):
     assert [c["one_time_prekey"] for c in claims] == [k.to_json() for k in keys] + [None, None]
     assert all(c["signed_prekey"] == signed.to_json() for c in claims)  # still served once they ran out
     assert await status_of(api, bob) == {"one_time": 0, "signed_prekey": signed.to_json()}
-    metrics = (await api.get("/metrics")).text
+    metrics = await api.metrics()
     assert 'hongbao_relay_prekey_claims_total{outcome="one_time"} 3.0' in metrics
     assert 'hongbao_relay_prekey_claims_total{outcome="exhausted"} 2.0' in metrics
 
@@ -397,7 +397,7 @@ def test_migration_0002_matches_the_models_and_downgrades(backend, request, tmp_
         db.migrate(url)
     engine = db.make_engine(url)
     try:
-        assert db.current_revision(url) == "0002"
+        assert db.current_revision(url) == "0003"
         with engine.connect() as connection:
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
         inspector = inspect(engine)

@@ -52,6 +52,7 @@ OPERATIONS = [  # the HTTP API of the spec (the WebSocket is not in OpenAPI)
     "POST /v1/auth/token",
     "GET /v1/mailbox",
     "POST /v1/mailbox/ack",
+    "PUT /v1/mailbox/passes",
     "GET /healthz",
     "GET /metrics",
 ]

@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import WalletError
-from .process import alive, free_port, listener_args, port_free, runs, stop
+from .process import (
+    PRIVATE,
+    alive,
+    child_environment,
+    free_port,
+    listener_args,
+    port_free,
+    private_file,
+    private_log,
+    runs,
+    stop,
+)
 from .rpc import Rpc, RpcUnreachable, to_int
 
 ANVIL_ENV = "HONGBAO_ANVIL"
@@ -153,9 +164,15 @@ class LocalChain:
             "--state-interval",
             str(STATE_INTERVAL_S),
         ]
-        with open(self.log_file, "ab") as log:
+        with private_log(self.log_file) as log:
             process = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=child_environment(),  # no HONGBAO_PASSWORD in anvil
+                umask=PRIVATE,  # its state file too
             )
         try:
             wait_until_answers(self.url, process)
@@ -164,7 +181,7 @@ class LocalChain:
                 process.kill()
             process.wait()
             raise ChainError(f"{error}; see {self.log_file}") from None
-        self.pid_file.write_text(f"{process.pid}\n")
+        private_file(self.pid_file, f"{process.pid}\n")
         return self.status()
 
     def down(self) -> bool:
@@ -210,6 +227,7 @@ def spawn_ephemeral(*extra: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
         [find_anvil(), "--host", "127.0.0.1", "--port", str(port), "--silent", *extra],
+        env=child_environment(),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -9,6 +9,36 @@ import signal
 import socket
 import time
 from pathlib import Path
+from typing import BinaryIO
+
+OURS = "HONGBAO_"
+PRIVATE = 0o077  # the umask of our background processes: what they create is theirs alone
+
+
+def child_environment(*keep: str) -> dict[str, str]:
+    """Our environment for a background process, without any HONGBAO_* variable (the
+    password and whatever else a person put there) except HONGBAO_HOME and the names
+    starting with one of `keep` (a relay's own HONGBAO_RELAY_* settings)."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(OURS) or name == "HONGBAO_HOME" or any(name.startswith(k) for k in keep)
+    }
+
+
+def private_file(path: Path, text: str) -> None:
+    """Write a small state file (a pid file) readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
+
+
+def private_log(path: Path) -> BinaryIO:
+    """A log file opened for appending, readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab")
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -1,5 +1,8 @@
 """POST /v1/messages: store a batch of sealed envelopes (anyone may post to any mailbox:
-the envelope hides its sender). The answer comes after the batch is committed."""
+the envelope hides its sender). The answer comes after the batch is committed.
+
+An envelope with the recipient's delivery pass goes to their contact lane; any other to
+their request lane, charged to the posting client's budget (node/lanes.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import logging
 import time
 from base64 import b64decode
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from messaging.envelope import VERSION, Envelope
@@ -17,8 +20,10 @@ from wallet.address import parse
 from wallet.errors import InvalidAddress
 
 from .. import logs
+from ..context import RelayContext
 from ..deps import Relay
-from ..errors import Invalid, TooLarge
+from ..errors import Invalid, RateLimited, TooLarge
+from ..lanes import LANES, REQUEST
 from ..schemas import EnvelopeIn, MessagesIn, MessagesOut, errors
 from ..settings import Settings
 
@@ -55,14 +60,16 @@ def _envelope(index: int, item: EnvelopeIn, settings: Settings) -> Envelope:
     responses=errors(400, 413, 422, 507),
     summary="Store envelopes; idempotent by message id (a repeat returns its seq with duplicate=true)",
 )
-async def post_messages(body: MessagesIn, context: Relay) -> Response:
+async def post_messages(body: MessagesIn, context: Relay, request: Request) -> Response:
     settings = context.settings
     if not body.envelopes:
         raise Invalid("no envelopes")
     if len(body.envelopes) > settings.max_batch:
         raise TooLarge(f"{len(body.envelopes)} envelopes in one batch; at most {settings.max_batch}")
     batch = [_envelope(i, item, settings) for i, item in enumerate(body.envelopes)]
-    posted = await context.run(context.store.post_batch, batch, context.clock())
+    passes = [bytes.fromhex(item.pass_) if item.pass_ else None for item in body.envelopes]
+    client = request.client.host if request.client else "-"
+    posted = await context.run(context.store.post_batch, batch, context.clock(), passes, _charger(context, client))
     committed = time.perf_counter()
     accepted = posted.accepted
     fresh = sum(1 for a in accepted if not a.duplicate)
@@ -72,5 +79,32 @@ async def post_messages(body: MessagesIn, context: Relay) -> Response:
     if fresh < len(accepted):
         context.metrics.duplicates.inc(len(accepted) - fresh)
     logs.event(log, logging.DEBUG, "envelopes posted", count=len(accepted), new=fresh)
-    payload = {"accepted": [{"id": a.id, "seq": a.seq, "duplicate": a.duplicate} for a in accepted]}
+    lanes = posted.lanes
+    if fresh:
+        requests = sum(1 for a in accepted if not a.duplicate and lanes.get(a.id) == REQUEST)
+        if requests:
+            context.metrics.request_lane.inc(requests)
+        if fresh > requests:
+            context.metrics.contact_lane.inc(fresh - requests)
+    payload = {
+        "accepted": [
+            {"id": a.id, "seq": a.seq, "duplicate": a.duplicate, "lane": LANES[lanes.get(a.id, 1)]} for a in accepted
+        ]
+    }
     return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json")
+
+
+def _charger(context: RelayContext, client: str):
+    """The request lane's price, taken from this client's budget and from each recipient
+    mailbox's, inside the batch's transaction once the lanes are known; RateLimited
+    (nothing stored) when either is spent."""
+
+    def charge(units: dict[str, int]) -> None:
+        wait = context.request_budget.take_n(client, sum(units.values()))
+        for mailbox, spent in sorted(units.items()):
+            wait = wait or context.mailbox_request_budget.take_n(mailbox, spent)
+        if wait:
+            context.metrics.rate_limited.inc()
+            raise RateLimited(wait)
+
+    return charge

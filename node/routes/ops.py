@@ -1,14 +1,19 @@
-"""GET /healthz and /metrics."""
+"""GET /healthz and /metrics. /metrics answers loopback clients, and others only with the
+relay's `metrics_token` as a bearer token (403 otherwise): what it tells (routes, rates,
+latencies) helps whoever plans to load the relay."""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from .. import logs
 from ..deps import Relay
+from ..errors import Forbidden
 from ..metrics import CONTENT_TYPE
 from ..schemas import HealthOut
 
@@ -30,10 +35,29 @@ async def healthz(context: Relay) -> JSONResponse:
     return JSONResponse({"ok": True, "db": "ok"})
 
 
+def _loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format"}},
+    responses={
+        200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format"},
+        403: {"description": "Not from loopback, and without the relay's metrics token"},
+    },
 )
-async def metrics(context: Relay) -> Response:
-    return Response(await context.run(context.metrics.render), media_type=CONTENT_TYPE)
+async def metrics(context: Relay, request: Request) -> Response:
+    if not _loopback(request.client.host if request.client else None):
+        expected = context.settings.metrics_token
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if (
+            not expected
+            or scheme.lower() != "bearer"
+            or not hmac.compare_digest(given.strip().encode(), expected.encode())
+        ):
+            raise Forbidden("/metrics answers loopback clients, or a bearer token set as the relay's metrics_token")
+    return Response(context.metrics.render(), media_type=CONTENT_TYPE)

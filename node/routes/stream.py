@@ -4,6 +4,9 @@ The token comes in the Authorization header (Bearer) or as ?token=. A refused co
 gets an HTTP 401/403 with the JSON error body (the WebSocket denial response), or, on a
 server without that extension, a close with code 4401/4403 before accepting.
 
+A mailbox may hold `streams_per_mailbox` streams at once and a client address
+`streams_per_client`; one more is refused with 429 (code too_many_streams).
+
 Once open, the relay sends every stored envelope after SEQ, then each new one as it is
 committed, one JSON text frame each: {"seq", "v", "to", "id", "ttl", "ct"}. Batches this
 process commits are handed over directly when the stream is caught up (node/push.py);
@@ -29,7 +32,7 @@ from .. import errors, logs
 from ..auth import TokenClaims
 from ..context import RelayContext
 from ..deps import check_named
-from ..errors import Invalid, RelayError, Unauthorized
+from ..errors import Invalid, RateLimited, RelayError, Unauthorized
 from ..schemas import MAX_SEQ
 from ..store import Delivery, StoredEnvelope
 
@@ -99,7 +102,18 @@ async def stream(websocket: WebSocket) -> None:
         logs.event(log, logging.INFO, "stream refused", status=error.status, code=error.code)
         await _refuse(websocket, error)
         return
-    await websocket.accept()
+    client = websocket.client.host if websocket.client else "-"
+    settings = context.settings
+    crowded = context.streams.open(claims.mailbox, client, settings.streams_per_mailbox, settings.streams_per_client)
+    if crowded is not None:  # file descriptors are finite: nobody holds them all
+        logs.event(log, logging.INFO, "stream refused", status=429, code="too_many_streams")
+        await _refuse(websocket, RateLimited(5, message=crowded, code="too_many_streams"))
+        return
+    try:
+        await websocket.accept()
+    except BaseException:
+        context.streams.close(claims.mailbox, client)
+        raise
     subscription = context.hub.subscribe(claims.mailbox)
     context.metrics.ws_connections.inc()
     closed = False
@@ -147,6 +161,7 @@ async def stream(websocket: WebSocket) -> None:
     finally:
         watcher.cancel()
         context.hub.unsubscribe(subscription)
+        context.streams.close(claims.mailbox, client)
         context.metrics.ws_connections.dec()
         if websocket.application_state == WebSocketState.CONNECTED and not closed:
             with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
