@@ -120,12 +120,15 @@ def send(
     note,
     password_file,
     as_json,
+    request_id=None,
+    unlocked_key=None,
 ):
     """Send ETH or a token: `send 0xTO 1.5` (ETH), `send 0xTO "250 TKN"`, `send 0xTO max`.
 
     The transaction is simulated and shown (decoded call, balance change, fee) before you
     confirm; only then is the wallet unlocked and the transaction signed.
     """
+    # (`hongbao pay` calls this with `request_id`, named in the notice, and the key it unlocked)
     from wallet import transfers
 
     if notify and no_wait:
@@ -150,14 +153,18 @@ def send(
     if not as_json:
         show_preview(prepared, net.name)
     confirm(yes)
-    key = wallet.unlock(secrets.password(password_file)).private_key(index)
+    key = unlocked_key or wallet.unlock(secrets.password(password_file)).private_key(index)
     record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
     receipt = None if no_wait else wait_with_progress(chain, record.hash, history(), timeout, as_json)
-    notice = _notify(key, to, record, receipt, net.chain_id, note) if notify and receipt is not None else None
+    notice = (
+        _notify(key, to, record, receipt, net.chain_id, note, request_id) if notify and receipt is not None else None
+    )
     report_sent(as_json, record, receipt, net.explorer_link(record.hash), extra=notice)
 
 
-def _notify(key: bytes, recipient: str, record, receipt: dict, chain_id: int, note_text: str) -> dict:
+def _notify(
+    key: bytes, recipient: str, record, receipt: dict, chain_id: int, note_text: str, request_id: str | None = None
+) -> dict:
     """Send a payment notice through the chat. The money has moved by now, so a failure here
     is reported (stderr, and `notified: false` in JSON), not raised."""
     from messaging import payloads
@@ -170,14 +177,14 @@ def _notify(key: bytes, recipient: str, record, receipt: dict, chain_id: int, no
     if to_int(receipt.get("status")) != 1:
         return {"notified": False, "notify_error": "the transaction failed; no notice sent"}
     amount = record.token_amount if record.token else record.value
-    payment = payloads.Payment(chain_id, record.hash, str(amount), record.token, note_text)
+    payment = payloads.Payment(chain_id, record.hash, str(amount), record.token, note_text, request_id=request_id)
     try:
         with Messenger.open(home(), key) as messenger:
             messenger.send(recipient, payment)
     except WalletError as error:
         note(f"[yellow]payment confirmed, but the notice was not sent: {error}[/]")
         return {"notified": False, "notify_error": str(error)}
-    return {"notified": True}
+    return {"notified": True, **({"request_id": request_id} if request_id else {})}
 
 
 @click.command()

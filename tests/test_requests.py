@@ -1,0 +1,222 @@
+"""Payment requests and split bills (issue 17): the payload's parsing of hostile input,
+the exact split, EIP-681 links, and the whole flow against a real anvil and a real relay:
+ask, pay (through `send`), paid on both sides, paid twice refused, a bill split three
+ways paid by two, notices that must not count."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import Person, quick_wallet
+from hypothesis import given
+from hypothesis import strategies as st
+from test_chat_cli import _messenger, people, relay  # noqa: F401  (the module-scoped relay fixture)
+from test_payment_notice import point_at
+
+from cli.services.requests import eip681, parse_duration, parse_shares, split
+from messaging import payloads
+from messaging.errors import PayloadError
+
+ETH = 10**18
+RID = "ab" * 16
+WHO = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+
+# -- pure ----------------------------------------------------------------------------------
+
+
+@given(st.integers(min_value=0, max_value=2**256 - 1), st.lists(st.integers(1, 1000), min_size=1, max_size=30))
+def test_split_is_exact_and_the_remainder_goes_to_the_first_shares(total, weights):
+    shares = split(total, weights)
+    assert sum(shares) == total
+    floors = [total * w // sum(weights) for w in weights]
+    extra = [s - f for s, f in zip(shares, floors, strict=True)]
+    assert set(extra) <= {0, 1} and extra == sorted(extra, reverse=True)  # +1s are a prefix
+
+
+def test_split_examples_and_parsers():
+    assert split(120, [1, 1, 1]) == [40, 40, 40]
+    assert split(100, [1, 1, 1]) == [34, 33, 33]
+    assert split(120, [2, 1]) == [80, 40]
+    assert parse_shares("alice=2, bob=1") == [("alice", 2), ("bob", 1)]
+    assert parse_duration("7d") == 7 * 86_400_000 and parse_duration("30m") == 1_800_000
+    for bad in ("alice", "alice=0", "=2", "alice=-1"):
+        with pytest.raises(Exception, match="not a share"):
+            parse_shares(bad)
+    for bad in ("0d", "7", "1y", "-1h", ""):
+        with pytest.raises(Exception, match="not a duration"):
+            parse_duration(bad)
+
+
+def test_eip681_links():
+    assert eip681(WHO.lower(), 31337, 5 * 10**17, None) == f"ethereum:{WHO}@31337?value=5e17"
+    assert eip681(WHO, 1, 123, None) == f"ethereum:{WHO}@1?value=123"
+    token = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    assert eip681(WHO, 31337, 120 * ETH, token) == f"ethereum:{token}@31337/transfer?address={WHO}&uint256=12e19"
+
+
+def _request_json(**changes) -> bytes:
+    body = {"type": "payment_request", "v": 1, "request_id": RID, "chain_id": 31337, "amount": "5", **changes}
+    return json.dumps(body).encode()
+
+
+def test_a_request_round_trips_and_hostile_fields_are_refused():
+    request = payloads.PaymentRequest(
+        RID, 31337, "120", None, "dinner", 10**12, ((WHO, "40"), ("0x" + "11" * 20, "40"))
+    )
+    assert payloads.decode(payloads.encode(request)) == request
+    assert request.share_of(WHO.lower()) == 40 and request.share_of("0x" + "22" * 20) is None
+    assert payloads.PaymentRequest(RID, 1, "7").share_of(WHO) == 7  # no shares: the one asked owes it all
+    hostile = [
+        {"amount": "0"},
+        {"amount": "-5"},
+        {"amount": 5},
+        {"amount": "1" * 79},
+        {"amount": "５"},  # a fullwidth digit
+        {"request_id": "AB" * 16},
+        {"request_id": "ab" * 17},
+        {"chain_id": True},
+        {"chain_id": -1},
+        {"token": "0x1234"},
+        {"note": "x" * 513},
+        {"note": 7},
+        {"expires_ms": 2**60},
+        {"expires_ms": 1.5},
+        {"shares": "everyone"},
+        {"shares": [[WHO, "3"], [WHO, "1"]]},  # the same person twice
+        {"shares": [[WHO, "3"], ["0x" + "11" * 20, "3"]]},  # more than the amount
+        {"shares": [[WHO, "0"]]},
+        {"shares": [[WHO]]},
+        {"shares": [[WHO, "1", "2"]]},
+        {"shares": [["nobody", "1"]]},
+        {"shares": [[WHO, "1"]] * 300},
+        {"pay_to": WHO},  # the money always goes to the sender: no field may redirect it
+        {"group_id": "zz"},
+    ]
+    for changes in hostile:
+        with pytest.raises(PayloadError):
+            payloads.decode(_request_json(**changes))
+    with pytest.raises(PayloadError):
+        payloads.decode(json.dumps({"type": "request_declined", "v": 1, "request_id": "x"}).encode())
+    with pytest.raises(PayloadError):
+        payloads.decode(
+            json.dumps(
+                {"type": "payment", "v": 1, "chain_id": 1, "tx_hash": "0x" + "00" * 32, "amount": "1", "request_id": 5}
+            ).encode()
+        )
+
+
+# -- end to end: real anvil, real relay ------------------------------------------------------
+
+
+def _everyone(cli, tmp_path, relay, anvil, *names):  # noqa: F811
+    folks = people(cli, tmp_path, relay, *names)
+    for person in folks:
+        point_at(person.home, anvil)
+    return folks
+
+
+def _views(person) -> dict[str, dict]:
+    person.json("chat", "inbox")
+    return {v["id"]: v for v in person.json("request", "list")}
+
+
+def test_ask_pay_once_decline_and_expiry(cli, tmp_path, relay, anvil):  # noqa: F811
+    alice, bob = _everyone(cli, tmp_path, relay, anvil, "alice", "bob")
+    alice("faucet", bob.address, "2")
+    alice("contacts", "add", bob.address, "--name", "bob")
+    asked = alice.json("request", "bob", "0.5 ETH", "--note", "dinner", "--expires", "1d")
+    rid = asked["id"]
+    assert asked["amount"] == str(ETH // 2) and asked["token"] is None
+
+    seen = _views(bob)[rid]
+    assert (seen["direction"], seen["state"], seen["owed"], seen["requester"]) == (
+        "received",
+        "open",
+        str(ETH // 2),
+        alice.address,
+    )
+    assert f"hongbao pay {rid}" in " ".join(bob("chat", "show", alice.address).stdout.split())
+
+    paid = bob.json("pay", rid, "--yes")
+    assert paid["status"] == "confirmed" and paid["notified"] is True and paid["request_id"] == rid
+    assert paid["to"] == alice.address and paid["value"] == str(ETH // 2)
+    assert _views(bob)[rid]["state"] == "paid"
+    assert "paid already" in bob.fails("pay", rid, "--yes")  # not twice by mistake
+    assert _views(alice)[rid]["state"] == "paid"  # checked against the chain
+    assert alice.json("request", "status", rid)["members"][0]["tx_hash"] == paid["hash"]
+
+    declined = alice.json("request", "bob", "1 ETH")["id"]
+    _views(bob)
+    assert bob.json("request", "decline", declined)["state"] == "declined"
+    assert _views(alice)[declined]["state"] == "declined"
+    assert "you declined" in bob.fails("pay", declined, "--yes")
+
+    with _messenger(alice) as m:  # a request that expired a second ago
+        m.send(bob.address, payloads.PaymentRequest("cd" * 16, 31337, str(ETH), expires_ms=m.clock() - 1000))
+    assert _views(bob)["cd" * 16]["state"] == "expired"
+    assert "has expired" in bob.fails("pay", "cd" * 16, "--yes")
+    assert "no payment request" in bob.fails("pay", "ef" * 16, "--yes")
+
+
+def test_a_bill_split_three_ways_paid_by_two_shows_who_owes(cli, tmp_path, relay, anvil):  # noqa: F811
+    alice, bob, carol, dave, mallory = _everyone(
+        cli, tmp_path, relay, anvil, "alice", "bob", "carol", "dave", "mallory"
+    )
+    for person in (bob, carol, dave):
+        alice("faucet", person.address, "2")
+    group = alice.json("group", "create", "family", bob.address, carol.address, dave.address)
+    asked = alice.json("request", "--split", "family", "0.9 ETH", "--exclude-me", "--note", "hotpot")
+    rid = asked["id"]
+    assert {s["address"]: s["owed"] for s in asked["shares"]} == {
+        p.address: str(3 * ETH // 10) for p in (bob, carol, dave)
+    }
+
+    bob_paid = bob.json("pay", (bob_view := _views(bob)[rid])["id"], "--yes")
+    assert bob_view["owed"] == str(3 * ETH // 10) and bob_view["conversation"] == group["conversation"]
+    _views(carol)
+    carol.json("pay", rid, "--yes")
+    _views(dave)
+    # Dave names Bob's transaction as his payment; Mallory (not asked) names it too.
+    with _messenger(dave) as m:
+        m.send(alice.address, payloads.Payment(31337, bob_paid["hash"], str(3 * ETH // 10), request_id=rid))
+    with _messenger(mallory) as m:
+        m.send(alice.address, payloads.Payment(31337, bob_paid["hash"], str(3 * ETH // 10), request_id=rid))
+
+    alice.json("chat", "inbox")
+    status = alice.json("request", "status", rid)
+    states = {m["address"]: m["state"] for m in status["members"]}
+    assert states == {bob.address: "paid", carol.address: "paid", dave.address: "owes"}
+    assert status["state"] == "open"
+    (dave_row,) = [m for m in status["members"] if m["address"] == dave.address]
+    assert "not by the notice's sender" in dave_row["reason"]
+    shown = " ".join(alice("request", "status", rid).stdout.split())
+    assert f"still owes: {dave.address}" in shown
+
+
+def test_weighted_split_and_hostile_request_shown_inert(cli, tmp_path, relay, anvil):  # noqa: F811
+    alice, bob, carol, mallory = _everyone(cli, tmp_path, relay, anvil, "alice", "bob", "carol", "mallory")
+    alice("contacts", "add", bob.address, "--name", "bob")
+    alice("contacts", "add", carol.address, "--name", "carol")
+    alice.json("group", "create", "family", "bob", "carol")
+    asked = alice.json("request", "--split", "family", "1 ETH", "--shares", "bob=2,carol=1")
+    # Alice counts as one more share of 1: 1 ETH / 4 = 0.25 each weight.
+    assert [s["owed"] for s in asked["shares"]] == [str(ETH // 2), str(ETH // 4)]
+    assert "not a member" in alice.fails("request", "--split", "family", "1 ETH", "--shares", f"{mallory.address}=1")
+
+    with _messenger(mallory) as m:
+        m.send(bob.address, payloads.PaymentRequest("ee" * 16, 31337, str(ETH), note="\x1b[2J\u202eHTE 0001 yap"))
+    bob.json("chat", "inbox")
+    listed = bob("request", "list").stdout
+    assert "\x1b" not in listed and "\u202e" not in listed and "\\x1b[2J" in listed
+
+
+def test_uri_for_someone_outside_the_chat(cli, tmp_path, anvil):
+    alice = Person(cli, tmp_path / "alice", "alice")
+    quick_wallet(alice.home)
+    point_at(alice.home, anvil)
+    shown = alice("request", "--uri", WHO, "0.5 ETH")
+    assert shown.stdout.splitlines()[0] == f"ethereum:{WHO}@31337?value=5e17"
+    assert "█" in shown.stdout or "▀" in shown.stdout  # the QR code
+    assert alice.json("request", "--uri", WHO, "0.5 ETH")["uri"] == f"ethereum:{WHO}@31337?value=5e17"
