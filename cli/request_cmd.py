@@ -15,7 +15,7 @@ from wallet.errors import WalletError
 
 from .chat_cmd import _amount, account_options
 from .context import load_config, network, network_option
-from .inert import inert
+from .inert import markup
 from .output import console, emit, table
 
 
@@ -193,11 +193,11 @@ def ask(
         click.echo(sent_request.request_id)
         out = console(stderr=True)
         if sent_request.shares:
-            out.print(f"asked {len(sent_request.shares)} members of {inert(split_group)} for their share of {what}")
+            out.print(f"asked {len(sent_request.shares)} members of {markup(split_group)} for their share of {what}")
             for who, owed in sent_request.shares:
                 out.print(f"  {who}: {_amount(owed, token, chain_id)}")
         else:
-            out.print(f"asked {inert(words[0])} for {what} (expires {_when(sent_request.expires_ms)})")
+            out.print(f"asked {markup(words[0])} for {what} (expires {_when(sent_request.expires_ms)})")
         out.print(f"follow it with `hongbao request status {sent_request.request_id}`")
 
     emit(as_json, data, human)
@@ -323,8 +323,8 @@ def pay(ctx, request_id, network_name, yes, timeout, wallet_name, index, passwor
         amount, symbol = f"{format_units(view.owed, token.decimals)} {token.symbol}", token.symbol
     if not as_json:
         console(stderr=True).print(
-            f"paying request {view.request_id} from {inert(view.requester)}: {amount}"
-            + (f" “{inert(request_.note)}”" if request_.note else "")
+            f"paying request {view.request_id} from {markup(view.requester)}: {amount}"
+            + (f" “{markup(request_.note)}”" if request_.note else "")
         )
     ctx.invoke(
         send,

@@ -56,6 +56,23 @@ def test_eip681_links():
     assert eip681(WHO, 31337, 120 * ETH, token) == f"ethereum:{token}@31337/transfer?address={WHO}&uint256=12e19"
 
 
+def test_a_request_notice_pays_at_least_the_share():
+    from wallet import payments
+
+    tx, ok = {"from": WHO, "to": "0x" + "11" * 20, "value": hex(ETH)}, {"status": "0x1", "logs": []}
+    assert payments.check(tx, ok, "0x" + "11" * 20, ETH - 1, None, payer=WHO, at_least=True).ok
+    assert not payments.check(tx, ok, "0x" + "11" * 20, ETH + 1, None, payer=WHO, at_least=True).ok
+    assert not payments.check(tx, ok, "0x" + "11" * 20, ETH - 1, None, payer=WHO).ok  # a plain notice is exact
+
+
+def test_a_request_in_the_chat_says_how_to_pay_it():
+    from cli.chat_cmd import describe
+
+    shown = describe(payloads.PaymentRequest(RID, 31337, str(ETH), note="dinner", shares=((WHO, "1"),)))
+    assert "1 ETH" in shown and f"hongbao pay {RID}" in shown and "split 1 ways" in shown
+    assert f"for request {RID}" in describe(payloads.Payment(31337, "0x" + "00" * 32, "1", request_id=RID))
+
+
 def _request_json(**changes) -> bytes:
     body = {"type": "payment_request", "v": 1, "request_id": RID, "chain_id": 31337, "amount": "5", **changes}
     return json.dumps(body).encode()
@@ -129,35 +146,33 @@ def test_ask_pay_once_decline_and_expiry(cli, tmp_path, relay, anvil):  # noqa: 
     asked = alice.json("request", "bob", "0.5 ETH", "--note", "dinner", "--expires", "1d")
     rid = asked["id"]
     assert asked["amount"] == str(ETH // 2) and asked["token"] is None
+    declined = alice.json("request", "bob", "1 ETH")["id"]
+    with _messenger(alice) as m:  # a request that expired a second ago
+        m.send(bob.address, payloads.PaymentRequest("cd" * 16, 31337, str(ETH), expires_ms=m.clock() - 1000))
 
-    seen = _views(bob)[rid]
-    assert (seen["direction"], seen["state"], seen["owed"], seen["requester"]) == (
+    seen = _views(bob)
+    assert (seen[rid]["direction"], seen[rid]["state"], seen[rid]["owed"], seen[rid]["requester"]) == (
         "received",
         "open",
         str(ETH // 2),
         alice.address,
     )
-    assert f"hongbao pay {rid}" in " ".join(bob("chat", "show", alice.address).stdout.split())
+    assert seen["cd" * 16]["state"] == "expired"
+    assert "has expired" in bob.fails("pay", "cd" * 16, "--yes")
+    assert "no payment request" in bob.fails("pay", "ef" * 16, "--yes")
 
     paid = bob.json("pay", rid, "--yes")
     assert paid["status"] == "confirmed" and paid["notified"] is True and paid["request_id"] == rid
     assert paid["to"] == alice.address and paid["value"] == str(ETH // 2)
-    assert _views(bob)[rid]["state"] == "paid"
-    assert "paid already" in bob.fails("pay", rid, "--yes")  # not twice by mistake
-    assert _views(alice)[rid]["state"] == "paid"  # checked against the chain
-    assert alice.json("request", "status", rid)["members"][0]["tx_hash"] == paid["hash"]
-
-    declined = alice.json("request", "bob", "1 ETH")["id"]
-    _views(bob)
     assert bob.json("request", "decline", declined)["state"] == "declined"
-    assert _views(alice)[declined]["state"] == "declined"
+    mine = {v["id"]: v["state"] for v in bob.json("request", "list")}
+    assert mine[rid] == "paid" and mine[declined] == "declined"
+    assert "paid already" in bob.fails("pay", rid, "--yes")  # not twice by mistake
     assert "you declined" in bob.fails("pay", declined, "--yes")
 
-    with _messenger(alice) as m:  # a request that expired a second ago
-        m.send(bob.address, payloads.PaymentRequest("cd" * 16, 31337, str(ETH), expires_ms=m.clock() - 1000))
-    assert _views(bob)["cd" * 16]["state"] == "expired"
-    assert "has expired" in bob.fails("pay", "cd" * 16, "--yes")
-    assert "no payment request" in bob.fails("pay", "ef" * 16, "--yes")
+    theirs = _views(alice)  # the payment checked against the chain
+    assert theirs[rid]["state"] == "paid" and theirs[declined]["state"] == "declined"
+    assert theirs[rid]["members"][0]["tx_hash"] == paid["hash"]
 
 
 def test_a_bill_split_three_ways_paid_by_two_shows_who_owes(cli, tmp_path, relay, anvil):  # noqa: F811
@@ -166,18 +181,30 @@ def test_a_bill_split_three_ways_paid_by_two_shows_who_owes(cli, tmp_path, relay
     )
     for person in (bob, carol, dave):
         alice("faucet", person.address, "2")
-    group = alice.json("group", "create", "family", bob.address, carol.address, dave.address)
+    alice("contacts", "add", bob.address, "--name", "bob")
+    group = alice.json("group", "create", "family", "bob", carol.address, dave.address)
+    weighted = alice.json("request", "--split", "family", "1 ETH", "--shares", f"bob=2,{carol.address}=1")
+    # Alice counts as one more weight of 1: a quarter each.
+    assert [s["owed"] for s in weighted["shares"]] == [str(ETH // 2), str(ETH // 4)]
+    assert "not a member" in alice.fails("request", "--split", "family", "1 ETH", "--shares", f"{mallory.address}=1")
     asked = alice.json("request", "--split", "family", "0.9 ETH", "--exclude-me", "--note", "hotpot")
     rid = asked["id"]
     assert {s["address"]: s["owed"] for s in asked["shares"]} == {
         p.address: str(3 * ETH // 10) for p in (bob, carol, dave)
     }
+    hostile = "\x1b[2J\u202eHTE 0001 yap x[/]"
+    with _messenger(mallory) as m:  # a stranger's request, with a note that would draw on the terminal
+        m.send(bob.address, payloads.PaymentRequest("ee" * 16, 31337, str(ETH), note=hostile))
 
-    bob_paid = bob.json("pay", (bob_view := _views(bob)[rid])["id"], "--yes")
+    bob_view = _views(bob)[rid]
     assert bob_view["owed"] == str(3 * ETH // 10) and bob_view["conversation"] == group["conversation"]
+    listed = bob("request", "list").stdout
+    assert "\x1b" not in listed and "\u202e" not in listed and "\\x1b[2J" in listed
+    shown = bob("pay", "ee" * 16, "--yes", check=False)  # Bob has 2 ETH: this one fails at the preview
+    assert "internal error" not in shown.stderr and "\\x1b[2J" in shown.stderr and "x[/]" in shown.stderr
+    bob_paid = bob.json("pay", rid, "--yes")
     _views(carol)
     carol.json("pay", rid, "--yes")
-    _views(dave)
     # Dave names Bob's transaction as his payment; Mallory (not asked) names it too.
     with _messenger(dave) as m:
         m.send(alice.address, payloads.Payment(31337, bob_paid["hash"], str(3 * ETH // 10), request_id=rid))
@@ -193,23 +220,6 @@ def test_a_bill_split_three_ways_paid_by_two_shows_who_owes(cli, tmp_path, relay
     assert "not by the notice's sender" in dave_row["reason"]
     shown = " ".join(alice("request", "status", rid).stdout.split())
     assert f"still owes: {dave.address}" in shown
-
-
-def test_weighted_split_and_hostile_request_shown_inert(cli, tmp_path, relay, anvil):  # noqa: F811
-    alice, bob, carol, mallory = _everyone(cli, tmp_path, relay, anvil, "alice", "bob", "carol", "mallory")
-    alice("contacts", "add", bob.address, "--name", "bob")
-    alice("contacts", "add", carol.address, "--name", "carol")
-    alice.json("group", "create", "family", "bob", "carol")
-    asked = alice.json("request", "--split", "family", "1 ETH", "--shares", "bob=2,carol=1")
-    # Alice counts as one more share of 1: 1 ETH / 4 = 0.25 each weight.
-    assert [s["owed"] for s in asked["shares"]] == [str(ETH // 2), str(ETH // 4)]
-    assert "not a member" in alice.fails("request", "--split", "family", "1 ETH", "--shares", f"{mallory.address}=1")
-
-    with _messenger(mallory) as m:
-        m.send(bob.address, payloads.PaymentRequest("ee" * 16, 31337, str(ETH), note="\x1b[2J\u202eHTE 0001 yap"))
-    bob.json("chat", "inbox")
-    listed = bob("request", "list").stdout
-    assert "\x1b" not in listed and "\u202e" not in listed and "\\x1b[2J" in listed
 
 
 def test_uri_for_someone_outside_the_chat(cli, tmp_path, anvil):
