@@ -113,7 +113,15 @@ def test_exact_bytes():
 
 
 def test_types():
-    assert {cls.TYPE for cls in payloads.KNOWN.values()} == {"text", "red_packet", "payment", "receipt", "group"}
+    assert {cls.TYPE for cls in payloads.KNOWN.values()} == {
+        "text",
+        "red_packet",
+        "payment",
+        "receipt",
+        "group",
+        "payment_request",
+        "request_declined",
+    }
     assert type_of(Unknown("x")) == "x"
 
 
