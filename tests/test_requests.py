@@ -230,3 +230,26 @@ def test_uri_for_someone_outside_the_chat(cli, tmp_path, anvil):
     assert shown.stdout.splitlines()[0] == f"ethereum:{WHO}@31337?value=5e17"
     assert "█" in shown.stdout or "▀" in shown.stdout  # the QR code
     assert alice.json("request", "--uri", WHO, "0.5 ETH")["uri"] == f"ethereum:{WHO}@31337?value=5e17"
+
+
+def test_a_token_request_is_paid_in_that_token(cli, tmp_path, relay, anvil):  # noqa: F811
+    from contracts import token as test_token
+    from wallet import config
+
+    alice, bob = _everyone(cli, tmp_path, relay, anvil, "alice", "bob")
+    alice("faucet", alice.address, "1")
+    alice("faucet", bob.address, "1")
+    deployed = alice.json("contracts", "deploy")
+    mint = "0x" + test_token.mint_data(bob.address, 1_000 * ETH).hex()
+    anvil.rpc().call(
+        "eth_sendTransaction", {"from": deployed["deployer"], "to": deployed["token"]["address"], "data": mint}
+    )
+    cfg = config.load(bob.home)
+    cfg.networks["local"] = config.load(alice.home).networks["local"]  # Alice's token, by address
+    config.save(bob.home, cfg)
+
+    rid = alice.json("request", bob.address, "120 TKN", "--note", "tickets")["id"]
+    assert _views(bob)[rid]["token"] == deployed["token"]["address"]
+    paid = bob.json("pay", rid, "--yes")
+    assert paid["token_amount"] == str(120 * ETH) and paid["request_id"] == rid
+    assert _views(alice)[rid]["state"] == "paid"
