@@ -11,7 +11,7 @@ import pytest
 from conftest import Person, quick_wallet
 from hypothesis import given
 from hypothesis import strategies as st
-from test_chat_cli import _messenger, people, relay  # noqa: F401  (the module-scoped relay fixture)
+from test_chat_cli import _messenger, _rotate_bob, people, relay  # noqa: F401  (the module-scoped relay fixture)
 from test_payment_notice import point_at
 
 from cli.services.requests import eip681, parse_duration, parse_shares, split
@@ -160,6 +160,12 @@ def test_ask_pay_once_decline_and_expiry(cli, tmp_path, relay, anvil):  # noqa: 
     assert seen["cd" * 16]["state"] == "expired"
     assert "has expired" in bob.fails("pay", "cd" * 16, "--yes")
     assert "no payment request" in bob.fails("pay", "ef" * 16, "--yes")
+    _rotate_bob(alice, relay.url)  # Alice's messaging key changes: the notice could not be sent
+    assert "nothing was paid" in bob.fails("pay", rid, "--yes")
+    assert bob.json("balance")["balances"][0]["balance"] == str(2 * ETH)
+    alice("relay", "use", relay.url)  # her own keys again
+    bob("contacts", "verify", alice.address)  # fetched...
+    bob("contacts", "verify", alice.address, "--confirm")  # ...and accepted
 
     paid = bob.json("pay", rid, "--yes")
     assert paid["status"] == "confirmed" and paid["notified"] is True and paid["request_id"] == rid

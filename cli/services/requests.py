@@ -19,6 +19,7 @@ Plain inputs and results; the chain check is passed in (`Verify`), the CLI rende
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 from collections.abc import Callable, Sequence
@@ -27,8 +28,9 @@ from urllib.parse import urlencode
 
 from messaging import payloads
 from messaging.chat import Messenger, SentMessage
+from messaging.client import RelayUnreachable
 from messaging.errors import PayloadError
-from messaging.store import GROUP_PREFIX, StoredMessage
+from messaging.store import GROUP_PREFIX, KeyChangeUnconfirmed, StoredMessage
 from wallet import address as addr
 from wallet.errors import WalletError
 from wallet.payments import PaymentCheck
@@ -268,8 +270,19 @@ class Requests:
         return found[0]
 
     def payable(self, request_id: str) -> RequestView:
-        """A received request I may pay now, or one line saying why not."""
-        return self._payable(request_id)
+        """A received request I may pay now, or one line saying why not. The notice that
+        follows the payment must be sendable, or the request would stay open (and payable
+        again) after the money moved: a key change to confirm is refused now."""
+        view = self._payable(request_id)
+        with contextlib.suppress(RelayUnreachable):  # then the notice waits as pending, which counts
+            self.messenger.bundle_for(view.requester, refresh=True)
+        try:
+            self.messenger.store.check_can_send(view.requester)
+        except KeyChangeUnconfirmed as error:
+            raise RequestError(
+                f"{error}; nothing was paid (`hongbao contacts verify {view.requester}` first)"
+            ) from None
+        return view
 
     def _payable(self, request_id: str) -> RequestView:
         view = self.find(request_id, direction="received")
