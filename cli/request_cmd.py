@@ -284,22 +284,24 @@ def status(request_id, network_name, wallet_name, index, password_file, as_json)
 
 @request.command("decline")
 @click.argument("request_id")
+@click.option("--from", "requester", metavar="ADDRESS", help="Whose request, if a copy carries the same id.")
 @account_options
-def decline(request_id, wallet_name, index, password_file, as_json):
+def decline(request_id, requester, wallet_name, index, password_file, as_json):
     """Tell the requester you will not pay REQUEST_ID."""
     with _unlocked(wallet_name, index, password_file) as (_key, messenger):
-        view = _service(messenger).decline(request_id)
+        view = _service(messenger).decline(request_id, requester)
     emit(as_json, {"id": view.request_id, "state": "declined"}, lambda: click.echo(f"declined {view.request_id}"))
 
 
 @click.command()
 @click.argument("request_id")
+@click.option("--from", "requester", metavar="ADDRESS", help="Whose request, if a copy carries the same id.")
 @network_option
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=120, show_default=True)
 @account_options
 @click.pass_context
-def pay(ctx, request_id, network_name, yes, timeout, wallet_name, index, password_file, as_json):
+def pay(ctx, request_id, requester, network_name, yes, timeout, wallet_name, index, password_file, as_json):
     """Pay REQUEST_ID (see `hongbao request list`) as `send` does: simulated, shown and
     confirmed first, then a payment notice naming the request. Refused if it is paid,
     declined or expired already."""
@@ -308,7 +310,7 @@ def pay(ctx, request_id, network_name, yes, timeout, wallet_name, index, passwor
     from .money_cmd import send
 
     with _unlocked(wallet_name, index, password_file) as (key, messenger):
-        view = _service(messenger).payable(request_id)
+        view = _service(messenger).payable(request_id, requester)
     request_ = view.request
     net = network(network_name)
     if net.chain_id != request_.chain_id:

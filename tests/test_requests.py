@@ -208,7 +208,12 @@ def test_a_bill_split_three_ways_paid_by_two_shows_who_owes(cli, tmp_path, relay
     assert "\x1b" not in listed and "\u202e" not in listed and "\\x1b[2J" in listed
     shown = bob("pay", "ee" * 16, "--yes", check=False)  # Bob has 2 ETH: this one fails at the preview
     assert "internal error" not in shown.stderr and "\\x1b[2J" in shown.stderr and "x[/]" in shown.stderr
-    bob_paid = bob.json("pay", rid, "--yes")
+    with _messenger(mallory) as m:  # a copy of the split's id (every member sees it), asking Bob to pay her
+        m.send(bob.address, payloads.PaymentRequest(rid, 31337, str(ETH)))
+    bob.json("chat", "inbox")
+    assert "say whose with --from" in bob.fails("pay", rid, "--yes")
+    bob_paid = bob.json("pay", rid, "--from", alice.address, "--yes")
+    assert bob_paid["to"] == alice.address
     _views(carol)
     carol.json("pay", rid, "--yes")
     # Dave names Bob's transaction as his payment; Mallory (not asked) names it too.

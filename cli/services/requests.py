@@ -232,8 +232,8 @@ class Requests:
             raise RequestError(f"cannot send that request: {error}") from None
         return request
 
-    def decline(self, request_id: str) -> RequestView:
-        view = self._payable(request_id)
+    def decline(self, request_id: str, requester: str | None = None) -> RequestView:
+        view = self._payable(request_id, requester)
         self.messenger.send(view.requester, payloads.RequestDeclined(view.request_id))
         return view
 
@@ -257,23 +257,44 @@ class Requests:
                 result.append(self._received(message, request, messages))
         return result
 
-    def find(self, request_id: str, verify: Verify | None = None, *, direction: str | None = None) -> RequestView:
+    def find(
+        self,
+        request_id: str,
+        verify: Verify | None = None,
+        *,
+        direction: str | None = None,
+        requester: str | None = None,
+    ) -> RequestView:
+        """The request with this id. Ids are not secret (every member of a split sees one),
+        so someone may send a copy: my own request wins over a copy sent to me, and
+        between requests from others `requester` (their address) decides."""
         wanted = request_id.strip().lower()
-        found = [v for v in self.views(verify) if v.request_id == wanted and direction in (None, v.direction)]
+        who = addr.parse(requester) if requester else None
+        found = [
+            v
+            for v in self.views(verify)
+            if v.request_id == wanted and direction in (None, v.direction) and who in (None, v.requester)
+        ]
+        mine = [v for v in found if v.direction == "sent"]
+        if len(mine) == 1:
+            return mine[0]
         if not found:
             raise RequestError(f"no payment request {request_id[:40]!r}: see `hongbao request list`")
-        if len(found) > 1:
-            senders = ", ".join(sorted({v.requester for v in found}))
+        senders = sorted({v.requester for v in found})
+        if len(senders) > 1:
             raise RequestError(
-                f"{len(found)} requests carry id {wanted} (from {senders}): one is a copy, ask the requester to resend"
+                f"{len(found)} requests carry id {wanted}, from {', '.join(senders)}: "
+                "say whose with --from ADDRESS (the others are copies)"
             )
+        if len(found) > 1:
+            raise RequestError(f"{senders[0]} sent {len(found)} requests with id {wanted}: ask them for a new one")
         return found[0]
 
-    def payable(self, request_id: str) -> RequestView:
+    def payable(self, request_id: str, requester: str | None = None) -> RequestView:
         """A received request I may pay now, or one line saying why not. The notice that
         follows the payment must be sendable, or the request would stay open (and payable
         again) after the money moved: a key change to confirm is refused now."""
-        view = self._payable(request_id)
+        view = self._payable(request_id, requester)
         with contextlib.suppress(RelayUnreachable):  # then the notice waits as pending, which counts
             self.messenger.bundle_for(view.requester, refresh=True)
         try:
@@ -284,8 +305,8 @@ class Requests:
             ) from None
         return view
 
-    def _payable(self, request_id: str) -> RequestView:
-        view = self.find(request_id, direction="received")
+    def _payable(self, request_id: str, requester: str | None = None) -> RequestView:
+        view = self.find(request_id, direction="received", requester=requester)
         if view.state != "open":
             raise RequestError(
                 {
