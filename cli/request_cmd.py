@@ -186,6 +186,7 @@ def ask(
         "amount": str(units),
         "expires_ms": sent_request.expires_ms,
         "shares": [{"address": who, "owed": owed} for who, owed in sent_request.shares],
+        "skipped": sent.skipped,  # members whose keys are unusable: not reached (they still owe)
     }
 
     def human() -> None:
@@ -196,6 +197,8 @@ def ask(
             out.print(f"asked {len(sent_request.shares)} members of {markup(split_group)} for their share of {what}")
             for who, owed in sent_request.shares:
                 out.print(f"  {who}: {_amount(owed, token, chain_id)}")
+            for who, why in sent.skipped.items():
+                out.print(f"[yellow]not reached: {who} ({markup(why)})[/]")
         else:
             out.print(f"asked {markup(words[0])} for {what} (expires {_when(sent_request.expires_ms)})")
         out.print(f"follow it with `hongbao request status {sent_request.request_id}`")

@@ -264,3 +264,29 @@ def test_a_token_request_is_paid_in_that_token(cli, tmp_path, relay, anvil):  # 
     paid = bob.json("pay", rid, "--yes")
     assert paid["token_amount"] == str(120 * ETH) and paid["request_id"] == rid
     assert _views(alice)[rid]["state"] == "paid"
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20) | st.sampled_from([WHO, "0", "5", RID]),
+    lambda inner: st.lists(inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional=dict.fromkeys(
+            ("request_id", "chain_id", "amount", "token", "note", "expires_ms", "shares", "group_id", "x"), _json
+        ),
+    )
+)
+def test_any_request_json_is_a_valid_request_or_one_payload_error(fields):
+    try:
+        request = payloads.decode(json.dumps({"type": "payment_request", "v": 1, **fields}).encode())
+    except PayloadError:
+        return
+    assert isinstance(request, payloads.PaymentRequest)
+    owed = request.share_of(WHO)
+    assert int(request.amount) > 0 and (owed is None or 0 < owed <= int(request.amount))
+    assert payloads.decode(payloads.encode(request)) == request
