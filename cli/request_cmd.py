@@ -38,6 +38,19 @@ def _unlocked(wallet_name, index, password_file):
         yield key, messenger
 
 
+def _labels(messenger) -> dict[str, str]:
+    """address or group:<id> -> how to show it (a contact's or group's name, with the
+    address or id for a name anyone may choose)."""
+    from messaging.store import GROUP_PREFIX
+
+    from .chat_cmd import names_of
+
+    labels = {a: f"{name} ({a})" if a != messenger.address else name for a, name in names_of(messenger).items()}
+    for group in messenger.store.groups():
+        labels[GROUP_PREFIX + group.id] = f"{group.name} ({GROUP_PREFIX}{group.id})"
+    return labels
+
+
 def _service(messenger):
     from .services.requests import Requests
 
@@ -228,6 +241,7 @@ def list_requests(network_name, wallet_name, index, password_file, as_json):
     """Requests sent and received, with their state (open, paid, expired, declined)."""
     with _unlocked(wallet_name, index, password_file) as (_key, messenger):
         views = _service(messenger).views(chain_verifier(messenger.address))
+        labels = _labels(messenger)
     emit(
         as_json,
         [view_json(v) for v in views],
@@ -238,7 +252,7 @@ def list_requests(network_name, wallet_name, index, password_file, as_json):
                 [
                     v.request_id,
                     "→ sent" if v.direction == "sent" else "← received",
-                    v.conversation,
+                    labels.get(v.conversation, v.conversation),
                     _amount(
                         str(v.owed) if v.owed is not None else v.request.amount, v.request.token, v.request.chain_id
                     ),
@@ -265,6 +279,7 @@ def status(request_id, network_name, wallet_name, index, password_file, as_json)
     """Who has paid request REQUEST_ID (each payment checked against the chain)."""
     with _unlocked(wallet_name, index, password_file) as (_key, messenger):
         view = _service(messenger).find(request_id, chain_verifier(messenger.address))
+        labels = _labels(messenger)
 
     def human() -> None:
         request_ = view.request
@@ -275,12 +290,17 @@ def status(request_id, network_name, wallet_name, index, password_file, as_json)
                 None,
                 ["member", "share", "state", "tx / why not"],
                 [
-                    [m.address, _amount(str(m.owed), request_.token, request_.chain_id), m.state, m.tx_hash or m.reason]
+                    [
+                        labels.get(m.address, m.address),
+                        _amount(str(m.owed), request_.token, request_.chain_id),
+                        m.state,
+                        m.tx_hash or m.reason,
+                    ]
                     for m in view.members
                 ],
             )
-            owing = [m.address for m in view.members if m.state != "paid"]
-            console().print("still owes: " + (", ".join(owing) if owing else "nobody"))
+            owing = [labels.get(m.address, m.address) for m in view.members if m.state != "paid"]
+            console().print("still owes: " + (markup(", ".join(owing)) if owing else "nobody"))
 
     emit(as_json, view_json(view), human)
 
