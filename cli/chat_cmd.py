@@ -138,7 +138,14 @@ def describe(payload, names: dict[str, str] | None = None) -> str:
         return f"🧧 claim for packet {payload.packet_id[:10]}... sent to you to submit (the share goes to {payload.recipient})"
     if isinstance(payload, payloads.Payment):
         note_text = f" “{payload.note}”" if payload.note else ""
-        return f"💸 payment of {_amount(payload.amount, payload.token, payload.chain_id)}{note_text} (tx {payload.tx_hash})"
+        paying = f" for request {payload.request_id}" if payload.request_id else ""
+        return f"💸 payment of {_amount(payload.amount, payload.token, payload.chain_id)}{paying}{note_text} (tx {payload.tx_hash})"
+    if isinstance(payload, payloads.PaymentRequest):
+        note_text = f" “{payload.note}”" if payload.note else ""
+        split = f" (a bill split {len(payload.shares)} ways)" if payload.shares else ""
+        return f"🧾 payment request: {_amount(payload.amount, payload.token, payload.chain_id)}{split}{note_text} — pay it: hongbao pay {payload.request_id}"
+    if isinstance(payload, payloads.RequestDeclined):
+        return f"[declined payment request {payload.request_id}]"
     if isinstance(payload, payloads.GroupControl):
         if payload.op == "rename":
             return f"[group renamed to {payload.name!r}]"

@@ -23,6 +23,8 @@ GROUPS = {
     "balance": ("cli.money_cmd", "balance", "ETH and token balances."),
     "send": ("cli.money_cmd", "send", "Send ETH or a token (simulated and shown first)."),
     "faucet": ("cli.money_cmd", "faucet", "Fund an address on the local chain."),
+    "request": ("cli.request_cmd", "request", "Payment requests and split bills: ask, list, status, decline."),
+    "pay": ("cli.request_cmd", "pay", "Pay a payment request (as `send`, with a notice naming it)."),
     "tx": ("cli.tx_cmd", "tx", "Transactions: list, show, speed-up, cancel."),
     "sync": ("cli.history_cmd", "sync_command", "Find incoming ETH and token transfers."),
     "contracts": ("cli.contracts_cmd", "contracts", "Contracts: build, deploy (local chain)."),

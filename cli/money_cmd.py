@@ -125,6 +125,8 @@ def send(
     allow_risky,
     password_file,
     as_json,
+    request_id=None,
+    unlocked_key=None,
 ):
     """Send ETH or a token to TO (an address or a contact name): `send bob 1.5` (ETH),
     `send 0xTO "250 TKN"`, `send bob max`.
@@ -132,6 +134,7 @@ def send(
     The transaction is simulated and shown (decoded call, balance change, fee) before you
     confirm; only then is the wallet unlocked and the transaction signed.
     """
+    # (`hongbao pay` calls this with `request_id`, named in the notice, and the key it unlocked)
     from wallet import transfers
 
     if notify and no_wait:
@@ -160,14 +163,18 @@ def send(
     tokens = {t.address.lower() for t in net.tokens.values()}
     review(chain, prepared, history(), yes=yes, allow=allow_risky, known_tokens=tokens, quiet=as_json)
     confirm(yes)
-    key = unlock_wallet(wallet, password_file).private_key(index)
+    key = unlocked_key or unlock_wallet(wallet, password_file).private_key(index)
     record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
     receipt = None if no_wait else wait_with_progress(chain, record.hash, history(), timeout, as_json)
-    notice = _notify(key, to, record, receipt, net.chain_id, note) if notify and receipt is not None else None
+    notice = (
+        _notify(key, to, record, receipt, net.chain_id, note, request_id) if notify and receipt is not None else None
+    )
     report_sent(as_json, record, receipt, net.explorer_link(record.hash), extra=notice)
 
 
-def _notify(key: bytes, recipient: str, record, receipt: dict, chain_id: int, note_text: str) -> dict:
+def _notify(
+    key: bytes, recipient: str, record, receipt: dict, chain_id: int, note_text: str, request_id: str | None = None
+) -> dict:
     """Send a payment notice through the chat. The money has moved by now, so a failure here
     is reported (stderr, and `notified: false` in JSON), not raised."""
     from messaging import payloads
@@ -181,7 +188,7 @@ def _notify(key: bytes, recipient: str, record, receipt: dict, chain_id: int, no
     if to_int(receipt.get("status")) != 1:
         return {"notified": False, "notify_error": "the transaction failed; no notice sent"}
     amount = record.token_amount if record.token else record.value
-    payment = payloads.Payment(chain_id, record.hash, str(amount), record.token, note_text)
+    payment = payloads.Payment(chain_id, record.hash, str(amount), record.token, note_text, request_id=request_id)
     try:
         with Messenger.open(home(), key) as messenger:
             _sent, kept = send_or_keep(messenger, recipient, payment)
@@ -193,7 +200,7 @@ def _notify(key: bytes, recipient: str, record, receipt: dict, chain_id: int, no
             "payment confirmed; the notice is kept and will be sent when the relay answers (hongbao chat inbox retries)"
         )
         return {"notified": False, "notice": "pending", "notify_error": kept.relay_error}
-    return {"notified": True}
+    return {"notified": True, **({"request_id": request_id} if request_id else {})}
 
 
 @click.command()

@@ -155,7 +155,7 @@ def _now_ms() -> int:
 def _with_group(payload: payloads.Payload, group_id: str) -> payloads.Payload:
     if isinstance(payload, payloads.Unknown):
         return payloads.Unknown(payload.type, {**payload.fields, "group_id": group_id})
-    if isinstance(payload, (payloads.Text, payloads.RedPacket, payloads.Payment)):
+    if isinstance(payload, (payloads.Text, payloads.RedPacket, payloads.Payment, payloads.PaymentRequest)):
         return dataclasses.replace(payload, group_id=group_id)
     return payload
 

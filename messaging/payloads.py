@@ -175,6 +175,7 @@ class Payment:
     token: str | None = None  # None: ETH
     note: str = ""
     group_id: str | None = None
+    request_id: str | None = None  # the payment request this pays (see PaymentRequest)
 
     def validate(self) -> None:
         _group(self.group_id)
@@ -184,6 +185,8 @@ class Payment:
         if self.token is not None:
             _address(self.token, "token")
         _text(self.note, "note", 512)
+        if self.request_id is not None:
+            _request_id(self.request_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,8 +248,111 @@ class Unknown:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-KNOWN = {cls.TYPE: cls for cls in (Text, RedPacket, Payment, Receipt, GroupControl, RedPacketClaim, DeliveryPass)}
-Payload = Text | RedPacket | Payment | Receipt | GroupControl | RedPacketClaim | DeliveryPass | Unknown
+# -- payment requests and split bills (cli/services/requests.py) ------------------------
+
+MAX_SHARES = 256  # people one split bill can ask
+MAX_EXPIRY_MS = 2**53  # beyond any real date; keeps the value exact in every JSON reader
+_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _request_id(value: Any) -> str:
+    if not isinstance(value, str) or not _REQUEST_ID.fullmatch(value):
+        raise PayloadError("a request id is 32 hex digits")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """Pay me `amount` (base units) of `token` (None: ETH) on `chain_id` before `expires_ms`.
+
+    The money goes to the message's sender, never to an address the payload names. A split
+    bill has `shares`: (address, base units) for each person asked, each paying their own
+    share; the shares never add up to more than `amount` (the requester's own share, if any,
+    is the rest). Without shares the one recipient owes `amount`."""
+
+    TYPE: ClassVar[str] = "payment_request"
+    request_id: str
+    chain_id: int
+    amount: str
+    token: str | None = None
+    note: str = ""
+    expires_ms: int | None = None
+    shares: tuple[tuple[str, str], ...] = ()
+    group_id: str | None = None
+
+    def validate(self) -> None:
+        _request_id(self.request_id)
+        _group(self.group_id)
+        _uint(self.chain_id, "chain_id")
+        if int(_decimal(self.amount, "amount")) == 0:
+            raise PayloadError("a payment request asks for more than 0")
+        if self.token is not None:
+            _address(self.token, "token")
+        _text(self.note, "note", 512)
+        if self.expires_ms is not None and _uint(self.expires_ms, "expires_ms") > MAX_EXPIRY_MS:
+            raise PayloadError("expires_ms is out of range")
+        if not isinstance(self.shares, (list, tuple)) or len(self.shares) > MAX_SHARES:
+            raise PayloadError(f"shares must be a list of at most {MAX_SHARES} [address, amount] pairs")
+        seen: set[str] = set()
+        total = 0
+        for pair in self.shares:
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise PayloadError("a share is an [address, amount] pair")
+            who = _address(pair[0], "a share's address")
+            owed = int(_decimal(pair[1], "a share's amount"))
+            if who in seen or owed == 0:
+                raise PayloadError("each share names a different person and asks for more than 0")
+            seen.add(who)
+            total += owed
+        if total > int(self.amount):
+            raise PayloadError("the shares add up to more than the amount")
+
+    def share_of(self, address: str) -> int | None:
+        """What `address` is asked to pay (base units), or None if not asked. Call on a
+        validated payload."""
+        if not self.shares:
+            return int(self.amount)
+        wanted = addr.parse(address)
+        return next((int(owed) for who, owed in self.shares if addr.parse(who) == wanted), None)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDeclined:
+    """The person asked will not pay request `request_id`."""
+
+    TYPE: ClassVar[str] = "request_declined"
+    request_id: str
+
+    def validate(self) -> None:
+        _request_id(self.request_id)
+
+
+KNOWN = {
+    cls.TYPE: cls
+    for cls in (
+        Text,
+        RedPacket,
+        Payment,
+        Receipt,
+        GroupControl,
+        RedPacketClaim,
+        DeliveryPass,
+        PaymentRequest,
+        RequestDeclined,
+    )
+}
+Payload = (
+    Text
+    | RedPacket
+    | Payment
+    | Receipt
+    | GroupControl
+    | RedPacketClaim
+    | DeliveryPass
+    | PaymentRequest
+    | RequestDeclined
+    | Unknown
+)
 
 
 def type_of(payload: Payload) -> str:
@@ -270,6 +376,11 @@ def encode(payload: Payload) -> bytes:
         raise PayloadError("payload has a value JSON cannot carry (NaN, infinity or a lone surrogate)") from None
 
 
+def _frozen(value: Any) -> Any:
+    """JSON lists as tuples, nested ones too (payloads are frozen and hashable)."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
+
+
 def decode(data: bytes) -> Payload:
     """Payload from bytes; PayloadError if malformed; Unknown for an unknown type."""
     try:
@@ -287,7 +398,7 @@ def decode(data: bytes) -> Payload:
     unexpected = set(body) - names
     if unexpected:
         raise PayloadError(f"unexpected fields in a {kind} payload: {', '.join(sorted(unexpected))}")
-    given: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in body.items()}
+    given: dict[str, Any] = {k: _frozen(v) for k, v in body.items()}
     try:
         payload = cls(**given)
     except TypeError:

@@ -887,6 +887,13 @@ class MessageStore:
                 first.setdefault((payload.chain_id, payload.tx_hash.lower(), row.sender), row.id)
         return first
 
+    def messages_of_types(self, *types: str) -> list[StoredMessage]:
+        """Every message (both directions, all conversations) of these payload types, in the
+        order stored (payment requests and what answers them)."""
+        with self._session() as session:
+            rows = session.scalars(select(MessageRow).where(MessageRow.type.in_(types)).order_by(MessageRow.seq)).all()
+        return [self._stored(row) for row in rows]
+
     def mark_read_by_sender(self, conversation: str) -> dict[str, list[str]]:
         """Mark a conversation's incoming messages read; the newly read ids by sender (to
         send each sender a read receipt)."""

@@ -126,6 +126,9 @@ def test_types():
         "receipt",
         "group",
         "red_packet_claim",
+        "delivery_pass",
+        "payment_request",
+        "request_declined",
     }
     assert type_of(Unknown("x")) == "x"
 

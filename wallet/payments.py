@@ -46,10 +46,16 @@ def check(
     token: str | None,
     *,
     payer: str,
+    at_least: bool = False,
 ) -> PaymentCheck:
-    """Whether the transaction paid `recipient` exactly `amount` from `payer` (the notice's
-    sender): the ETH transaction's own sender, or the `from` of the token's Transfer events.
-    A transaction someone else paid backs no notice of this sender's."""
+    """Whether the transaction paid `recipient` exactly `amount` (`at_least`: that much or
+    more, as a payment request asks) from `payer` (the notice's sender): the ETH
+    transaction's own sender, or the `from` of the token's Transfer events. A transaction
+    someone else paid backs no notice of this sender's."""
+
+    def short(moved: int) -> bool:
+        return moved < amount if at_least else moved != amount
+
     if tx is None or receipt is None:
         return PaymentCheck(False, "no such mined transaction on this chain")
     if to_int(receipt.get("status")) != 1:
@@ -62,7 +68,7 @@ def check(
         paid_by = _address_or_none(tx.get("from"))
         if paid_by != payer:
             return PaymentCheck(False, f"the transaction was paid by {paid_by}, not by the notice's sender {payer}")
-        if to_int(tx.get("value")) != amount:
+        if short(to_int(tx.get("value"))):
             return PaymentCheck(False, f"the transaction moved {to_int(tx.get('value'))} wei, not {amount}")
         return PaymentCheck(True, "ETH transfer confirmed on chain")
     token = addr.parse(token)
@@ -75,7 +81,7 @@ def check(
         and _topic_address(log["topics"][2]) == recipient
     ]
     paid = sum(value for frm, value in to_recipient if frm == payer)
-    if paid != amount:
+    if short(paid):
         if paid == 0 and to_recipient:
             return PaymentCheck(
                 False, f"the transaction's token transfers to you were not paid by the notice's sender {payer}"
@@ -86,9 +92,11 @@ def check(
     return PaymentCheck(True, "token transfer confirmed on chain")
 
 
-def verify(rpc: Rpc, tx_hash: str, recipient: str, amount: int, token: str | None, *, payer: str) -> PaymentCheck:
+def verify(
+    rpc: Rpc, tx_hash: str, recipient: str, amount: int, token: str | None, *, payer: str, at_least: bool = False
+) -> PaymentCheck:
     try:
         tx, receipt = rpc.batch([("eth_getTransactionByHash", [tx_hash]), ("eth_getTransactionReceipt", [tx_hash])])
     except RpcError:
         return PaymentCheck(False, "the chain does not know this transaction")
-    return check(tx, receipt, recipient, amount, token, payer=payer)
+    return check(tx, receipt, recipient, amount, token, payer=payer, at_least=at_least)

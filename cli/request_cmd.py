@@ -1,0 +1,370 @@
+"""`hongbao request ...` (payment requests and split bills) and `hongbao pay REQUEST_ID`.
+
+The work is in cli/services/requests.py; paying goes through `send` (cli/money_cmd.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from datetime import datetime
+
+import click
+
+from wallet.errors import WalletError
+
+from .chat_cmd import _amount, account_options
+from .context import load_config, network, network_option
+from .inert import markup
+from .output import console, emit, table
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@contextlib.contextmanager
+def _unlocked(wallet_name, index, password_file):
+    """(key, Messenger) of the account, unlocked once."""
+    from messaging.chat import Messenger
+    from wallet.home import home
+
+    from . import secrets
+    from .context import sending_account
+
+    wallet, _account = sending_account(wallet_name, index)
+    key = wallet.unlock(secrets.password(password_file)).private_key(index)
+    with Messenger.open(home(), key) as messenger:
+        yield key, messenger
+
+
+def _labels(messenger) -> dict[str, str]:
+    """address or group:<id> -> how to show it (a contact's or group's name, with the
+    address or id for a name anyone may choose)."""
+    from messaging.store import GROUP_PREFIX
+
+    from .chat_cmd import names_of
+
+    labels = {a: f"{name} ({a})" if a != messenger.address else name for a, name in names_of(messenger).items()}
+    for group in messenger.store.groups():
+        labels[GROUP_PREFIX + group.id] = f"{group.name} ({GROUP_PREFIX}{group.id})"
+    return labels
+
+
+def _service(messenger):
+    from .services.requests import Requests
+
+    return Requests(messenger, _now_ms)
+
+
+def chain_verifier(me: str):
+    """A requester's check of a notice against the chain (at least the share, paid by the
+    person asked, to me, in the requested token); its network found by chain id."""
+    from wallet import payments
+    from wallet.rpc import Rpc
+
+    def verify(payment, payer, owed, request):
+        net = next((n for n in load_config().networks.values() if n.chain_id == request.chain_id), None)
+        if net is None:
+            return payments.PaymentCheck(False, f"not checked: no network with chain id {request.chain_id}")
+        try:
+            with Rpc(net.rpc_url, timeout=5) as rpc:
+                return payments.verify(rpc, payment.tx_hash, me, owed, request.token, payer=payer, at_least=True)
+        except WalletError as error:
+            return payments.PaymentCheck(False, f"not checked: {error}")
+
+    return verify
+
+
+def _units(amount_text: str, network_name: str | None) -> tuple[int, str | None, int]:
+    """ "0.5 ETH" / "120 TKN" -> (base units, token address or None, chain id)."""
+    from wallet.amounts import ETH_DECIMALS, AmountError, parse_amount, to_units
+
+    net = network(network_name)
+    parsed = parse_amount(amount_text, "ETH")
+    if parsed.value is None:
+        raise AmountError("a request asks for an exact amount, not max")
+    if (parsed.unit or "ETH").upper() == "ETH":
+        return to_units(parsed.value, ETH_DECIMALS, "ETH"), None, net.chain_id
+    token = net.token(parsed.unit or "")
+    return to_units(parsed.value, token.decimals, token.symbol), token.address, net.chain_id
+
+
+def _when(ms: int | None) -> str:
+    return "never" if ms is None else datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
+
+
+def view_json(view) -> dict:
+    request = view.request
+    data = {
+        "id": view.request_id,
+        "direction": view.direction,
+        "conversation": view.conversation,
+        "requester": view.requester,
+        "chain_id": request.chain_id,
+        "token": request.token,
+        "amount": request.amount,
+        "owed": None if view.owed is None else str(view.owed),
+        "note": request.note,
+        "expires_ms": request.expires_ms,
+        "state": view.state,
+    }
+    if view.members:
+        data["members"] = [
+            {"address": m.address, "owed": str(m.owed), "state": m.state, "tx_hash": m.tx_hash, "reason": m.reason}
+            for m in view.members
+        ]
+    return data
+
+
+class _RequestGroup(click.Group):
+    """`request bob "0.5 ETH"` (no subcommand) means `request ask bob "0.5 ETH"`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["ask", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_RequestGroup)
+def request() -> None:
+    """Payment requests and split bills.
+
+    \b
+    hongbao request bob "0.5 ETH" --note dinner [--expires 7d]
+    hongbao request --split family "120 TKN" [--exclude-me] [--shares alice=2,bob=1]
+    hongbao request --uri 0xYOURADDRESS "0.5 ETH"   (a link and QR code for anyone)
+    hongbao request list | status ID | decline ID;  hongbao pay ID
+    """
+
+
+@request.command("ask")
+@click.argument("words", nargs=-1, required=True)
+@click.option("--note", default="", help="What it is for (shown to them).")
+@click.option("--expires", default="7d", show_default=True, help="How long it can be paid: 30m, 12h, 7d, 2w.")
+@click.option("--split", "split_group", metavar="GROUP", help="Ask each member of GROUP for their share.")
+@click.option("--exclude-me", is_flag=True, help="With --split: I take no share of the bill.")
+@click.option("--shares", help="With --split: weights, e.g. alice=2,bob=1 (members not named owe nothing).")
+@click.option("--uri", "uri_address", metavar="ADDRESS", help="Print an EIP-681 link and QR code paying ADDRESS.")
+@network_option
+@account_options
+def ask(
+    words,
+    note,
+    expires,
+    split_group,
+    exclude_me,
+    shares,
+    uri_address,
+    network_name,
+    wallet_name,
+    index,
+    password_file,
+    as_json,
+):
+    """Ask WHO for AMOUNT: `request bob "0.5 ETH"`; or `--split GROUP AMOUNT`; or `--uri ADDRESS AMOUNT`."""
+    from .services import requests as service
+
+    alone = split_group is not None or uri_address is not None
+    if split_group is not None and uri_address is not None:
+        raise WalletError("choose --split or --uri, not both")
+    if len(words) != (1 if alone else 2):
+        raise WalletError(
+            'give the amount only, e.g. `request --split family "120 TKN"`'
+            if alone
+            else 'give who and how much, e.g. `hongbao request bob "0.5 ETH"`'
+        )
+    if (exclude_me or shares) and split_group is None:
+        raise WalletError("--exclude-me and --shares go with --split GROUP")
+    units, token, chain_id = _units(words[-1], network_name)
+    if uri_address is not None:
+        return _uri(uri_address, units, token, chain_id, as_json)
+    lifetime = service.parse_duration(expires)
+    weights = service.parse_shares(shares) if shares else ()
+    with _unlocked(wallet_name, index, password_file) as (_key, messenger):
+        requests = _service(messenger)
+        if split_group is not None:
+            sent_request, sent = requests.split_bill(
+                split_group, units, token, chain_id, note, lifetime, exclude_me=exclude_me, weights=weights
+            )
+        else:
+            sent_request, sent = requests.ask(words[0], units, token, chain_id, note, lifetime)
+    data = {
+        "id": sent_request.request_id,
+        "conversation": sent.conversation,
+        "message_id": sent.message_id,
+        "state": sent.state,
+        "chain_id": chain_id,
+        "token": token,
+        "amount": str(units),
+        "expires_ms": sent_request.expires_ms,
+        "shares": [{"address": who, "owed": owed} for who, owed in sent_request.shares],
+        "skipped": sent.skipped,  # members whose keys are unusable: not reached (they still owe)
+    }
+
+    def human() -> None:
+        what = _amount(str(units), token, chain_id)
+        click.echo(sent_request.request_id)
+        out = console(stderr=True)
+        if sent_request.shares:
+            out.print(f"asked {len(sent_request.shares)} members of {markup(split_group)} for their share of {what}")
+            for who, owed in sent_request.shares:
+                out.print(f"  {who}: {_amount(owed, token, chain_id)}")
+            for who, why in sent.skipped.items():
+                out.print(f"[yellow]not reached: {who} ({markup(why)})[/]")
+        else:
+            out.print(f"asked {markup(words[0])} for {what} (expires {_when(sent_request.expires_ms)})")
+        out.print(f"follow it with `hongbao request status {sent_request.request_id}`")
+
+    emit(as_json, data, human)
+
+
+def _uri(address: str, units: int, token: str | None, chain_id: int, as_json: bool) -> None:
+    from wallet import address as addr
+
+    from .services.requests import eip681
+
+    link = eip681(addr.parse(address), chain_id, units, token)
+    if as_json:
+        emit(True, {"uri": link, "address": addr.parse(address), "amount": str(units), "token": token})
+        return
+    import segno
+
+    click.echo(link)
+    segno.make(link, error="m").terminal(compact=True, border=2)
+
+
+@request.command("list")
+@network_option
+@account_options
+def list_requests(network_name, wallet_name, index, password_file, as_json):
+    """Requests sent and received, with their state (open, paid, expired, declined)."""
+    with _unlocked(wallet_name, index, password_file) as (_key, messenger):
+        views = _service(messenger).views(chain_verifier(messenger.address))
+        labels = _labels(messenger)
+    emit(
+        as_json,
+        [view_json(v) for v in views],
+        lambda: table(
+            "payment requests",
+            ["id", "", "with", "amount", "note", "state", "expires"],
+            [
+                [
+                    v.request_id,
+                    "→ sent" if v.direction == "sent" else "← received",
+                    labels.get(v.conversation, v.conversation),
+                    _amount(
+                        str(v.owed) if v.owed is not None else v.request.amount, v.request.token, v.request.chain_id
+                    ),
+                    v.request.note,
+                    v.state
+                    + (
+                        f" ({sum(m.state == 'paid' for m in v.members)} of {len(v.members)} paid)"
+                        if len(v.members) > 1
+                        else ""
+                    ),
+                    _when(v.request.expires_ms),
+                ]
+                for v in views
+            ],
+        ),
+    )
+
+
+@request.command("status")
+@click.argument("request_id")
+@network_option
+@account_options
+def status(request_id, network_name, wallet_name, index, password_file, as_json):
+    """Who has paid request REQUEST_ID (each payment checked against the chain)."""
+    with _unlocked(wallet_name, index, password_file) as (_key, messenger):
+        view = _service(messenger).find(request_id, chain_verifier(messenger.address))
+        labels = _labels(messenger)
+
+    def human() -> None:
+        request_ = view.request
+        total = _amount(request_.amount, request_.token, request_.chain_id)
+        console().print(f"request {view.request_id} ({view.direction}): {total}, {view.state}")
+        if view.members:
+            table(
+                None,
+                ["member", "share", "state", "tx / why not"],
+                [
+                    [
+                        labels.get(m.address, m.address),
+                        _amount(str(m.owed), request_.token, request_.chain_id),
+                        m.state,
+                        m.tx_hash or m.reason,
+                    ]
+                    for m in view.members
+                ],
+            )
+            owing = [labels.get(m.address, m.address) for m in view.members if m.state != "paid"]
+            console().print("still owes: " + (markup(", ".join(owing)) if owing else "nobody"))
+
+    emit(as_json, view_json(view), human)
+
+
+@request.command("decline")
+@click.argument("request_id")
+@click.option("--from", "requester", metavar="ADDRESS", help="Whose request, if a copy carries the same id.")
+@account_options
+def decline(request_id, requester, wallet_name, index, password_file, as_json):
+    """Tell the requester you will not pay REQUEST_ID."""
+    with _unlocked(wallet_name, index, password_file) as (_key, messenger):
+        view = _service(messenger).decline(request_id, requester)
+    emit(as_json, {"id": view.request_id, "state": "declined"}, lambda: click.echo(f"declined {view.request_id}"))
+
+
+@click.command()
+@click.argument("request_id")
+@click.option("--from", "requester", metavar="ADDRESS", help="Whose request, if a copy carries the same id.")
+@network_option
+@click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=120, show_default=True)
+@account_options
+@click.pass_context
+def pay(ctx, request_id, requester, network_name, yes, timeout, wallet_name, index, password_file, as_json):
+    """Pay REQUEST_ID (see `hongbao request list`) as `send` does: simulated, shown and
+    confirmed first, then a payment notice naming the request. Refused if it is paid,
+    declined or expired already."""
+    from wallet.amounts import format_units
+
+    from .money_cmd import send
+
+    with _unlocked(wallet_name, index, password_file) as (key, messenger):
+        view = _service(messenger).payable(request_id, requester)
+    request_ = view.request
+    net = network(network_name)
+    if net.chain_id != request_.chain_id:
+        raise WalletError(
+            f"request {view.request_id} is for chain id {request_.chain_id}, but network {net.name!r} is chain id "
+            f"{net.chain_id}: pass --network"
+        )
+    if request_.token is None:
+        amount, symbol = f"{format_units(view.owed, 18)} ETH", None
+    else:
+        token = net.token(request_.token)
+        amount, symbol = f"{format_units(view.owed, token.decimals)} {token.symbol}", token.symbol
+    if not as_json:
+        console(stderr=True).print(
+            f"paying request {view.request_id} from {markup(view.requester)}: {amount}"
+            + (f" “{markup(request_.note)}”" if request_.note else "")
+        )
+    ctx.invoke(
+        send,
+        to=view.requester,
+        amount=amount,
+        token=symbol,
+        wallet_name=wallet_name,
+        index=index,
+        network_name=network_name,
+        yes=yes,
+        timeout=timeout,
+        notify=True,
+        note=request_.note,
+        password_file=password_file,
+        as_json=as_json,
+        request_id=view.request_id,
+        unlocked_key=key,
+    )
