@@ -23,6 +23,9 @@ import re
 _BIDI_AND_LINES = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029"
 _UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI_AND_LINES}]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# In JSON text, C0 can only be the layout whitespace of json.dumps(indent=...): inside
+# strings json.dumps has escaped it already, and a \u000a between tokens is invalid JSON.
+_UNSAFE_IN_JSON = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI_AND_LINES}]")
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -49,4 +52,4 @@ def markup(text: object) -> str:
 def json_text(dumped: str) -> str:
     """JSON text (from json.dumps) with C1, bidi and line characters as \\uXXXX escapes;
     the same JSON value, nothing a terminal obeys."""
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)

@@ -155,6 +155,7 @@ def test_group_packet_gasless_claim_open_code_expiry_and_refund(cli, tmp_path, a
     )
     inbox = bob.json("chat", "inbox")
     assert any(c["conversation"] == group["conversation"] for c in inbox["conversations"])
+    bob.json("group", "accept", group["id"])  # Alice is no contact of his yet: her group was an invitation
     listed = bob.json("packet", "list")
     valid = [r for r in listed if r["status"] != "invalid"]
     invalid = [r for r in listed if r["status"] == "invalid"]

@@ -43,6 +43,9 @@ def test_inert_makes_every_hostile_character_visible_and_keeps_the_rest():
         assert not UNSAFE.search(shown) and "\n" not in shown, repr(shown)
         assert json.loads(json_text(json.dumps(text, ensure_ascii=False))) == text
         assert not UNSAFE.search(json_text(json.dumps(text, ensure_ascii=False)))
+        nested = {"text": text, "list": [text, {"deep": text}]}
+        pretty = json_text(json.dumps(nested, ensure_ascii=False, indent=2))  # commands without --json
+        assert json.loads(pretty) == nested and not UNSAFE.search(pretty), pretty
     assert inert("\x1b[2J") == "\\x1b[2J" and inert("a\u202eb") == "a\\u202eb" and inert("a\nb") == "a\\nb"
     assert inert("新年快乐 🧧 0xAbC") == "新年快乐 🧧 0xAbC"
     from rich.text import Text
