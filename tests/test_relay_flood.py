@@ -17,8 +17,8 @@ from messaging.client import RelayClient
 from messaging.envelope import Envelope
 
 pytestmark = pytest.mark.slow
-CONTACT_QUOTA = 200  # the mailbox's quota (contact lane): the flood is five times that
-REQUEST_QUOTA = 50
+CONTACT_QUOTA = 80  # the mailbox's quota (contact lane): the flood is five times that, within one recipient's burst budget (500)
+REQUEST_QUOTA = 20
 
 
 @pytest.fixture(scope="module")
