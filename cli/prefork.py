@@ -266,6 +266,8 @@ class Zygote:
         self.close()
 
     def close(self) -> None:
+        if self._process.poll() is None and not self._ready:
+            self._process.kill()  # still importing, never used: nothing of its own to finish
         if self._process.poll() is None:
             self._to_zygote.close()
             try:

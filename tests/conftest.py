@@ -70,6 +70,16 @@ def _get_zygote():
     return _zygote
 
 
+def pytest_sessionstart(session):
+    """Start this process's zygote importing now, beside the first tests, instead of when
+    the first command needs it (a few seconds per worker). Not in xdist's controller."""
+    running_workers = getattr(session.config.option, "numprocesses", None) and not hasattr(
+        session.config, "workerinput"
+    )
+    if not running_workers:
+        _get_zygote()
+
+
 def pytest_sessionfinish(session, exitstatus):
     if _zygote is not None:
         _zygote.close()

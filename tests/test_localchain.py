@@ -67,3 +67,24 @@ def test_missing_anvil_binary(cli, port, tmp_path):
         "not an executable",
         "HONGBAO_ANVIL",
     )
+
+
+def test_a_zombie_is_not_alive_so_stopping_does_not_wait_for_its_reaper():
+    """A detached relay or anvil that exited is a zombie until init reaps it (seen here:
+    1.3 s later); `node stop` and `chain down` must not wait for that."""
+    import os
+    import time
+    from pathlib import Path
+
+    from wallet import process
+
+    child = subprocess.Popen(["true"])
+    try:
+        deadline = time.monotonic() + 10
+        while b") Z" not in Path(f"/proc/{child.pid}/stat").read_bytes():  # exited, not yet reaped
+            assert time.monotonic() < deadline, "the child never exited"
+            time.sleep(0.01)
+        assert not process.alive(child.pid)
+        assert process.alive(os.getpid())
+    finally:
+        child.wait()

@@ -17,7 +17,9 @@ from messaging.client import RelayClient
 from messaging.envelope import Envelope
 
 pytestmark = pytest.mark.slow
-CONTACT_QUOTA = 80  # the mailbox's quota (contact lane): the flood is five times that, within one recipient's burst budget (500)
+CONTACT_QUOTA = (
+    80  # the mailbox's quota (contact lane): the flood is five times that, within one recipient's burst budget (500)
+)
 REQUEST_QUOTA = 20
 
 

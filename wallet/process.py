@@ -86,13 +86,24 @@ def listener_args(port: int, marker: bytes) -> tuple[int, list[str]] | None:
 
 
 def alive(pid: int) -> bool:
+    """Whether `pid` runs. A zombie does not: it has exited and only waits for its parent
+    (for a detached program, init, which may reap it a second or more later)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False  # gone since, or no /proc (macOS): os.kill said it exists
+    end = stat.rfind(b")")  # the command name is in parentheses and may hold anything
+    return stat[end + 2 : end + 3] == b"Z"
 
 
 def runs(pid: int, marker: bytes) -> bool:
