@@ -158,7 +158,8 @@ def min_received(amount_out: int, slippage: Decimal) -> int:
     """The least the swap may pay out: the quote less ``slippage`` (a fraction), rounded down."""
     if not 0 <= slippage < 1:
         raise ValueError("slippage must be a fraction in [0, 1)")
-    return int(Decimal(amount_out) * (1 - slippage))
+    kept, whole = (1 - slippage).as_integer_ratio()  # exact: Decimal's 28 digits would round big amounts
+    return amount_out * kept // whole
 
 
 def swap_call(
