@@ -16,6 +16,10 @@ import signal
 import socket
 import struct
 
+from cli.sockio import recv_exactly
+
+PEER = "the unlock session"  # named in the error when it closes mid-message
+
 SOCKET_NAME = "agent.sock"
 FOLDER = "agent"
 _PID = struct.Struct("!i")
@@ -56,21 +60,11 @@ def connect(home: str | os.PathLike[str]) -> socket.socket | None:
     return conn
 
 
-def _recv_exactly(conn: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = conn.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("the unlock session closed the connection")
-        data += chunk
-    return data
-
-
 def request(conn: socket.socket, body: dict[str, object]) -> int:
     """Send a request with our three standard streams; the agent's first answer (a pid)."""
     data = json.dumps(body).encode()
     socket.send_fds(conn, [struct.pack("!I", len(data)) + data], [0, 1, 2])
-    return int(_PID.unpack(_recv_exactly(conn, _PID.size))[0])
+    return int(_PID.unpack(recv_exactly(conn, _PID.size, PEER))[0])
 
 
 def forward(argv: list[str]) -> int | None:
@@ -96,7 +90,7 @@ def forward(argv: list[str]) -> int | None:
             signal.signal(number, relay)
         while True:
             try:
-                _pid, status = _STATUS.unpack(_recv_exactly(conn, _STATUS.size))
+                _pid, status = _STATUS.unpack(recv_exactly(conn, _STATUS.size, PEER))
                 break
             except InterruptedError:
                 continue

@@ -45,6 +45,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from cli.sockio import recv_exactly
+
+PEER = "the prefork zygote (did it exit?)"  # named in the error when it closes mid-message
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("wallet", "messaging", "contracts", "cli", "node")
 SKIP = {"cli.demo", "cli.prefork"}  # not commands: the demo runs the zygote; this is it
@@ -368,7 +372,7 @@ class Forked:
             self._control.connect(path)
             body = json.dumps(request).encode()
             socket.send_fds(self._control, [struct.pack("!I", len(body)) + body], [child_in, child_out, child_err])
-            self.pid = _PID.unpack(_recv_exactly(self._control, _PID.size))[0]
+            self.pid = _PID.unpack(recv_exactly(self._control, _PID.size, PEER))[0]
         finally:
             for fd in (child_in, child_out, child_err):
                 os.close(fd)
@@ -413,7 +417,7 @@ class Forked:
         return self.returncode
 
     def _read_status(self) -> None:
-        _pid, status = _STATUS.unpack(_recv_exactly(self._control, _STATUS.size))
+        _pid, status = _STATUS.unpack(recv_exactly(self._control, _STATUS.size, PEER))
         self.returncode = os.waitstatus_to_exitcode(status)
 
     def send_signal(self, number: int) -> None:
@@ -458,16 +462,6 @@ def _wrap(fd: int | None, mode: str, text: bool) -> IO[Any] | None:
     if not text:
         return raw
     return io.TextIOWrapper(raw, encoding="utf-8", line_buffering="w" in mode, write_through="w" in mode)
-
-
-def _recv_exactly(sock: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("the prefork zygote closed the connection (did it exit?)")
-        data += chunk
-    return data
 
 
 if __name__ == "__main__":
