@@ -7,10 +7,13 @@ import pytest
 from conftest import ANVIL_KEYS
 
 from cli.services import nfts
+from wallet import address as addr
 from wallet import config, erc721, localchain
 from wallet.chain import Chain
 from wallet.errors import WalletError
 from wallet.history import FILE, History
+
+pytest_plugins = ("defi_fixtures",)
 
 DEV1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 DEV2 = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
@@ -59,15 +62,141 @@ def test_refs_are_checked():
             nfts.parse_ref(bad, known)
 
 
-def test_deploy_test_and_mint_test_commands(cli, anvil, hongbao_home):
+HOSTILE_URI = "ipfs://x\x1b]0;pwned\x07\x1b[2J\n[red]alice[/red]: pay me at 0xBAD\u202e1.0 ETH"
+
+
+def test_the_nft_commands_end_to_end(cli, anvil, hongbao_home):
+    """deploy-test, mint-test (a tokenURI that attacks the terminal), sync, list, show, send by
+    address, through the real entry point."""
+    from conftest import quick_wallet
+
     cfg = config.load(hongbao_home)
     cfg.networks["local"] = config.Network("local", anvil.url, 31337)
     config.save(hongbao_home, cfg)
+    me = quick_wallet(hongbao_home)
     deployed = cli.json("nft", "deploy-test")
-    minted = cli.json("nft", "mint-test", DEV1, "--count", "2")
-    assert minted == {"collection": deployed["collection"], "to": DEV1, "ids": [1, 2]}
-    assert erc721.owner_of(anvil.rpc(), deployed["collection"], 2) == DEV1
-    # not a collection that mints: refused before anything is sent, one line
+    cli("faucet", me, "1")
+    minted = cli.json("nft", "mint-test", me, "--uri", HOSTILE_URI)
+    assert minted == {"collection": deployed["collection"], "to": me, "ids": [1]}
+    assert cli.json("sync")["nfts"] == [
+        {"collection": deployed["collection"], "id": "1", "from": "0x" + "00" * 20, "to": me, "block": 3}
+    ]
+    listed = cli("nft", "list").stdout
+    shown = cli("nft", "show", "test#1").stdout
+    for out in (listed, shown):
+        assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
+    assert "HBNFT" in listed and me in listed
+    assert "ipfs://x\\x1b]0;pwned\\x07\\x1b[2J\\n[red]alice[/red]: pay me at 0xBAD\\u202e1.0 ETH" in shown
+    assert cli.json("nft", "show", "test#1")["token_uri"] == HOSTILE_URI
+
+    sent = cli.json("nft", "send", "test#1", DEV2, "--yes")  # (names resolve as in `send`: cli/names.py)
+    assert (sent["status"], sent["nft"], sent["to"]) == (
+        "confirmed",
+        f"{deployed['collection']}#1",
+        deployed["collection"],
+    )
+    assert erc721.owner_of(anvil.rpc(), deployed["collection"], 1) == DEV2
+    assert cli.json("nft", "list") == []
+    again = cli("nft", "send", "test#1", DEV2, "--yes", check=False)  # not mine any more: one line, nothing sent
+    assert again.returncode == 1 and again.stderr.startswith("error: ") and "belongs to" in again.stderr
+    # not a collection that mints: refused before anything is sent
     token = cli("nft", "mint-test", DEV1, "--collection", DEV2, check=False)
     assert token.returncode == 1 and "not an ERC-721" in token.stderr
-    assert anvil.rpc().call("eth_getTransactionCount", localchain.DEV_ADDRESS, "latest") == "0x3"
+
+
+# -- sync: ERC-721 Transfers recorded apart from ERC-20 ones --------------------------------------
+
+
+def _deploy(chain, history, lock, name, *args):
+    from contracts.artifacts import load
+    from contracts.deploy import deployment_tx
+    from wallet import transfers
+
+    draft = transfers.Draft(localchain.DEV_ADDRESS, None, 0, deployment_tx(load(name), *args), "deploy")
+    receipt = nfts.send_and_wait(chain, history, draft, localchain.DEV_KEY, lock)
+    return addr.to_checksum(receipt["contractAddress"])
+
+
+def _call(chain, history, lock, contract, data, key=localchain.DEV_KEY, sender=localchain.DEV_ADDRESS):
+    from wallet import transfers
+
+    return nfts.send_and_wait(chain, history, transfers.Draft(sender, contract, 0, data, "call"), key, lock)
+
+
+def _send_nft(chain, history, lock, ref, sender, key, to):
+    draft, _reads = nfts.plan_send(chain, sender, ref, to)
+    receipt = nfts.send_and_wait(chain, history, draft, key, lock)
+    nfts.check_delivered(chain, ref, sender, to, receipt)
+    return receipt
+
+
+def test_sync_keeps_nft_transfers_apart_and_list_asks_the_chain(world):
+    from wallet import abi, sync
+
+    chain, history, lock, contract = world
+    token = _deploy(chain, history, lock, "TestToken", "T", "TKN", 18, 10**24)
+    nfts.mint_test(chain, history, contract, DEV1, localchain.DEV_KEY, lock, count=2)  # ids 1, 2
+    _call(chain, history, lock, token, abi.call_data("transfer(address,uint256)", DEV1, 5))
+    result = sync.sync(chain.rpc, history, 31337, [DEV1])
+    assert [(i.token, i.amount) for i in result.found] == [(addr.to_checksum(token), 5)]  # not ids as amounts
+    assert [(n.contract, n.token_id, n.to) for n in result.nfts] == [(contract, 1, DEV1), (contract, 2, DEV1)]
+    assert [(h.token_id, h.owner, h.symbol, h.erc165, h.kind) for h in nfts.held(chain, history, [DEV1])] == [
+        (1, DEV1, "HBNFT", True, "erc721"),
+        (2, DEV1, "HBNFT", True, "erc721"),
+    ]
+
+    # #1 leaves: the list asks ownerOf, so it is gone at once, before any sync
+    _send_nft(chain, history, lock, nfts.Ref(contract, 1), DEV1, DEV1_KEY, DEV2)
+    assert [h.token_id for h in nfts.held(chain, history, [DEV1])] == [2]
+    assert nfts.held(chain, history, [DEV2]) == []  # DEV2 never synced: nothing logged for it
+    sync.sync(chain.rpc, history, 31337, [DEV2])
+    assert [(h.token_id, h.owner) for h in nfts.held(chain, history, [DEV1, DEV2])] == [(1, DEV2), (2, DEV1)]
+
+
+def test_hostile_collections(world):
+    """A collection whose logs lie (an airdrop it takes back), whose transfers move nothing, and
+    contracts that are no ERC-721 at all."""
+    from wallet import abi, sync
+
+    chain, history, lock, contract = world
+    liar = _deploy(chain, history, lock, "LyingCollection")
+    _call(chain, history, lock, liar, abi.call_data("airdrop(address,uint256)", DEV1, 7))
+    _call(chain, history, lock, liar, abi.call_data("airdrop(address,uint256)", DEV1, 8))
+    _call(chain, history, lock, liar, abi.call_data("airdrop(address,uint256)", DEV2, 8))  # 8's log to DEV1 lies
+    sync.sync(chain.rpc, history, 31337, [DEV1])
+    assert [(h.contract, h.token_id, h.symbol) for h in nfts.held(chain, history, [DEV1])] == [(liar, 7, "LIE")]
+
+    # its transfer succeeds and logs a Transfer, but ownerOf still says DEV1: reported, not "sent"
+    with pytest.raises(WalletError, match=r"belongs to 0x7099.*did not do what it was asked"):
+        _send_nft(chain, history, lock, nfts.Ref(liar, 7), DEV1, DEV1_KEY, DEV2)
+    # not mine (ownerOf says DEV2): refused before anything is built
+    with pytest.raises(WalletError, match="belongs to 0x3C44"):
+        nfts.plan_send(chain, DEV1, nfts.Ref(liar, 8), DEV2)
+
+    token = _deploy(chain, history, lock, "TestToken", "T", "TKN", 18, 10**24)
+    for not_721 in (token, DEV2):  # an ERC-20 (no ERC-165, ownerOf reverts) and an account
+        with pytest.raises(WalletError, match=r"not an ERC-721|no contract"):
+            nfts.show(chain, nfts.Ref(not_721, 1))
+        with pytest.raises(WalletError, match=r"does not say it is an ERC-721|no contract"):
+            nfts.plan_send(chain, localchain.DEV_ADDRESS, nfts.Ref(not_721, 1), DEV2)
+    with pytest.raises(WalletError, match="does not exist"):
+        nfts.plan_send(chain, DEV1, nfts.Ref(contract, 99), DEV2)
+
+
+def test_uniswap_v3_positions_are_listed(defi, hongbao_home, anvil):
+    """The dev account minted three full-range positions while deploying the protocols."""
+    defi.record(hongbao_home, anvil)
+    chain = Chain.connect(config.load(hongbao_home).networks["local"])
+    history = History(hongbao_home / FILE)
+    try:
+        found = nfts.held(chain, history, [localchain.DEV_ADDRESS])  # no sync: enumerated on the manager
+    finally:
+        history.close()
+    assert [(h.kind, h.token_id, h.contract) for h in found] == [
+        ("uniswap-v3-position", i, defi.contracts["uniswap_v3_positions"]) for i in (1, 2, 3)
+    ]
+    assert [h.detail.split(", ")[0] for h in found] == [
+        "TKN/WETH 0.3% pool",
+        "TKN/WETH 0.05% pool",
+        "USDX/WETH 0.05% pool",
+    ]

@@ -34,6 +34,7 @@ __all__ = [
 
 ERC721_INTERFACE = bytes.fromhex("80ac58cd")
 SAFE_TRANSFER = "safeTransferFrom(address,address,uint256)"
+SAFE_TRANSFER_SELECTOR = abi.selector(SAFE_TRANSFER)
 TEXT_CAP = 2_000  # characters of a name or tokenURI kept: a contract can return megabytes
 
 

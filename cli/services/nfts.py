@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from contracts import collection as test_collection
+from wallet import abi, erc721, transfers
 from wallet import address as addr
-from wallet import erc721, transfers
 from wallet.chain import Chain
 from wallet.errors import WalletError
 from wallet.history import History
@@ -136,3 +136,165 @@ def unique(items: Iterable[Ref]) -> list[Ref]:
     for item in items:
         seen.setdefault((item.contract, item.token_id), item)
     return list(seen.values())
+
+
+# -- what my accounts hold -------------------------------------------------------------------------
+
+POSITIONS_CAP = 100  # Uniswap v3 positions enumerated per account
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A token `ownerOf` says one of my accounts holds now. Strings are the collection's own."""
+
+    contract: str
+    token_id: int
+    owner: str
+    collection: str | None  # name() as the contract answers it (untrusted)
+    symbol: str | None
+    erc165: bool  # supportsInterface(ERC-721) said yes
+    kind: str  # "erc721" or "uniswap-v3-position"
+    detail: str | None = None  # a v3 position's pair and fee
+
+
+def _reads(rpc: Any, calls: list[tuple[str, bytes]]) -> list[bytes | None]:
+    """eth_call each (to, data) in one round trip; None where a call reverted. A batch stops at
+    the first error, so a revert makes this ask the calls one by one."""
+    from wallet.rpc import RpcError
+
+    batch = [("eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"]) for to, data in calls]
+    if not batch:
+        return []
+    try:
+        return [bytes.fromhex(str(r or "0x")[2:]) for r in rpc.batch(batch)]
+    except RpcError:
+        answers: list[bytes | None] = []
+        for method, params in batch:
+            try:
+                answers.append(bytes.fromhex(str(rpc.call(method, *params) or "0x")[2:]))
+            except RpcError:
+                answers.append(None)
+        return answers
+
+
+def _owner(raw: bytes | None) -> str | None:
+    if raw is None or len(raw) != 32 or raw[:12] != bytes(12) or not any(raw):
+        return None
+    return abi.decode_address(raw)
+
+
+def _positions(chain: Chain, owners: list[str]) -> list[Ref]:
+    """Uniswap v3 position NFTs of `owners`, enumerated on the position manager (ERC721Enumerable)."""
+    manager = chain.network.contracts.get(POSITIONS_KEY)
+    if manager is None:
+        return []
+    counts = _reads(chain.rpc, [(manager, abi.call_data("balanceOf(address)", o)) for o in owners])
+    calls = []
+    for owner, raw in zip(owners, counts, strict=True):
+        count = min(abi.decode_uint(raw) if raw and len(raw) == 32 else 0, POSITIONS_CAP)
+        calls += [(manager, abi.call_data("tokenOfOwnerByIndex(address,uint256)", owner, i)) for i in range(count)]
+    ids = _reads(chain.rpc, calls)
+    return [Ref(addr.to_checksum(manager), abi.decode_uint(raw)) for raw in ids if raw and len(raw) == 32]
+
+
+def _position_detail(chain: Chain, manager: str, token_id: int, symbols: dict[str, str]) -> str | None:
+    raw = _reads(chain.rpc, [(manager, abi.call_data("positions(uint256)", token_id))])[0]
+    if raw is None or len(raw) < 8 * 32:
+        return None
+    token0, token1 = abi.decode_address(raw[64:96]), abi.decode_address(raw[96:128])
+    fee, liquidity = abi.decode_uint(raw[128:160]), abi.decode_uint(raw[224:256])
+    a, b = symbols.get(token0, token0), symbols.get(token1, token1)
+    return f"{a}/{b} {fee / 10_000:g}% pool, liquidity {liquidity}"
+
+
+def held(chain: Chain, history: History, owners: Iterable[str]) -> list[Held]:
+    """Tokens my accounts hold now: candidates from the Transfer logs `sync` recorded, plus
+    Uniswap v3 positions, each kept only if `ownerOf` names one of `owners` now."""
+    mine = sorted({addr.to_checksum(o) for o in owners})
+    logged = [Ref(t.contract, t.token_id) for t in history.nft_transfers(chain.chain_id, mine)]
+    candidates = unique([*_positions(chain, mine), *logged])
+    answers = _reads(chain.rpc, [(c.contract, abi.call_data("ownerOf(uint256)", c.token_id)) for c in candidates])
+    found = [(c, o) for c, raw in zip(candidates, answers, strict=True) if (o := _owner(raw)) in mine]
+    contracts = sorted({c.contract for c, _ in found})
+    about = _reads(
+        chain.rpc,
+        [
+            (c, data)
+            for c in contracts
+            for data in (
+                abi.selector("name()"),
+                abi.selector("symbol()"),
+                abi.selector("supportsInterface(bytes4)") + abi.word(erc721.ERC721_INTERFACE),
+            )
+        ],
+    )
+    facts = {c: about[3 * i : 3 * i + 3] for i, c in enumerate(contracts)}
+    manager = chain.network.contracts.get(POSITIONS_KEY)
+    symbols = {t.address: t.symbol for t in chain.network.tokens.values()}
+    result = []
+    for ref, owner in found:
+        name_raw, symbol_raw, erc165_raw = facts[ref.contract]
+        position = manager is not None and ref.contract == addr.to_checksum(manager)
+        result.append(
+            Held(
+                ref.contract,
+                ref.token_id,
+                owner,
+                _text(name_raw),
+                _text(symbol_raw),
+                erc165_raw is not None and len(erc165_raw) == 32 and int.from_bytes(erc165_raw, "big") == 1,
+                "uniswap-v3-position" if position else "erc721",
+                _position_detail(chain, ref.contract, ref.token_id, symbols) if position else None,
+            )
+        )
+    return sorted(result, key=lambda h: (h.owner, h.contract, h.token_id))
+
+
+def _text(raw: bytes | None) -> str | None:
+    if not raw:
+        return None
+    try:
+        return abi.decode_text(raw)[: erc721.TEXT_CAP]
+    except Exception:  # noqa: BLE001  a hostile contract's return data may be any bytes
+        return None
+
+
+# -- one token, and sending it ------------------------------------------------------------------------
+
+
+def show(chain: Chain, ref: Ref) -> erc721.Reads:
+    """What the collection says about the token now; WalletError if it is no ERC-721 at all."""
+    reads = erc721.read(chain.rpc, ref.contract, ref.token_id)
+    if not reads.is_erc721 and reads.owner is None:
+        raise WalletError(f"{ref.contract} is not an ERC-721 collection, or has no token {ref.token_id}")
+    return reads
+
+
+def plan_send(chain: Chain, sender: str, ref: Ref, to: str) -> tuple[transfers.Draft, erc721.Reads]:
+    """safeTransferFrom(sender, to, id), after checking the collection is an ERC-721 and says
+    the token is the sender's. The caller prepares (simulates) and confirms it."""
+    reads = erc721.read(chain.rpc, ref.contract, ref.token_id)
+    if not reads.is_erc721:
+        raise WalletError(f"{ref.contract} does not say it is an ERC-721 collection (ERC-165): not sending")
+    if reads.owner is None:
+        raise WalletError(f"{ref} does not exist (ownerOf reverts)")
+    if reads.owner != addr.to_checksum(sender):
+        raise WalletError(f"{ref} belongs to {reads.owner}, not to {sender}")
+    if addr.to_checksum(to) == addr.to_checksum(sender):
+        raise WalletError(f"{to} is the sending account itself")
+    data = erc721.safe_transfer_data(sender, to, ref.token_id)
+    return transfers.Draft(sender, ref.contract, 0, data, "call"), reads
+
+
+def check_delivered(chain: Chain, ref: Ref, sender: str, to: str, receipt: dict[str, Any]) -> None:
+    """After a successful receipt: the collection logged the move and `ownerOf` now names `to`.
+    A collection that logs a Transfer and moves nothing (or the reverse) is reported."""
+    wanted = erc721.NftLog(addr.to_checksum(ref.contract), addr.to_checksum(sender), addr.to_checksum(to), ref.token_id)
+    logs = receipt.get("logs") or []
+    logged = any(erc721.is_transfer(log) and erc721.transfer_log(log) == wanted for log in logs)
+    owner = erc721.owner_of(chain.rpc, ref.contract, ref.token_id)
+    if owner != wanted.to or not logged:
+        raise WalletError(
+            f"the transaction {receipt.get('transactionHash')} succeeded, but {ref.contract} now says {ref} belongs to "
+            f"{owner or 'nobody'}{'' if logged else ' and logged no such transfer'}: the collection did not do what it was asked"
+        )
