@@ -200,3 +200,20 @@ def test_uniswap_v3_positions_are_listed(defi, hongbao_home, anvil):
         "TKN/WETH 0.05% pool",
         "USDX/WETH 0.05% pool",
     ]
+
+
+def test_erc721_and_erc20_transfer_logs_are_told_apart():
+    topic = erc721.TRANSFER_TOPIC
+    a, b = "0x" + "00" * 12 + "11" * 20, "0x" + "00" * 12 + "22" * 20
+    nft_log = {"address": DEV1, "topics": [topic, a, b, hex(7)], "data": "0x"}
+    assert erc721.is_transfer(nft_log)
+    assert erc721.transfer_log(nft_log) == erc721.NftLog(
+        DEV1, addr.to_checksum("11" * 20), addr.to_checksum("22" * 20), 7
+    )
+    for other in (
+        {"topics": [topic, a, b], "data": "0x" + "00" * 31 + "07"},  # ERC-20
+        {"topics": [topic, a, b], "data": "0x"},  # 3 topics, no amount: neither
+        {"topics": [topic, a, b, hex(7)], "data": "0x" + "00" * 32},  # 4 topics and data: neither
+        {"topics": ["0x" + "ab" * 32, a, b, hex(7)], "data": "0x"},  # another event
+    ):
+        assert not erc721.is_transfer(other)

@@ -21,6 +21,7 @@ from .rpc import Rpc, RpcError
 
 __all__ = [
     "ERC721_INTERFACE",
+    "TRANSFER_TOPIC",
     "NftError",
     "NftLog",
     "Reads",
