@@ -98,7 +98,7 @@ def list_(wallet_name, network_name, as_json):
     positions, each checked with the collection's ownerOf."""
     from wallet import keyring
 
-    from .output import table
+    from .output import note, table
     from .services import nfts
 
     wallets = keyring.WalletStore(_home())
@@ -112,6 +112,9 @@ def list_(wallet_name, network_name, as_json):
     chain.verify()
     found = nfts.held(chain, history(), owners)
     known = names.known_names()
+    if not found and not as_json:
+        note(f"no NFTs held by {len(owners)} account(s) on {chain.network.name} (`hongbao sync` finds new ones)")
+        return
     emit(
         as_json,
         [_held_json(h) for h in found],

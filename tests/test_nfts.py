@@ -182,6 +182,15 @@ def test_hostile_collections(world):
     with pytest.raises(WalletError, match="does not exist"):
         nfts.plan_send(chain, DEV1, nfts.Ref(contract, 99), DEV2)
 
+    # safeTransferFrom to a contract that cannot take NFTs (no onERC721Received): the
+    # simulation fails, so nothing is signed
+    from wallet import transfers
+
+    nfts.mint_test(chain, history, contract, DEV1, localchain.DEV_KEY, lock)
+    draft, _ = nfts.plan_send(chain, DEV1, nfts.Ref(contract, 1), token)
+    with pytest.raises(transfers.Reverted, match="would fail"):
+        transfers.prepare(chain, draft)
+
 
 def test_uniswap_v3_positions_are_listed(defi, hongbao_home, anvil):
     """The dev account minted three full-range positions while deploying the protocols."""
