@@ -25,6 +25,8 @@ __all__ = [
     "NftError",
     "NftLog",
     "Reads",
+    "decode_owner",
+    "decode_text",
     "is_transfer",
     "owner_of",
     "read",
@@ -89,21 +91,28 @@ def supports_erc721(rpc: Rpc, contract: str) -> bool:
 
 def owner_of(rpc: Rpc, contract: str, token_id: int) -> str | None:
     """The owner the contract reports, or None if it reverts (no such token) or answers nonsense."""
-    raw = _call(rpc, contract, abi.call_data("ownerOf(uint256)", token_id))
-    if raw is None or len(raw) != 32 or raw[:12] != bytes(12):
+    return decode_owner(_call(rpc, contract, abi.call_data("ownerOf(uint256)", token_id)))
+
+
+def decode_owner(raw: bytes | None) -> str | None:
+    """An ownerOf answer: an address in one word, else None (a revert, 0x0, or nonsense)."""
+    if raw is None or len(raw) != 32 or raw[:12] != bytes(12) or not any(raw):
         return None
-    owner = abi.decode_address(raw)
-    return None if int(owner, 16) == 0 else owner
+    return abi.decode_address(raw)
 
 
-def _text(rpc: Rpc, contract: str, data: bytes) -> str | None:
-    raw = _call(rpc, contract, data)
+def decode_text(raw: bytes | None) -> str | None:
+    """A string answer (name, symbol, tokenURI) capped at TEXT_CAP characters; None if it is none."""
     if not raw:
         return None
     try:
         return abi.decode_text(raw)[:TEXT_CAP]
     except Exception:  # noqa: BLE001  a hostile contract's return data may be any bytes
         return None
+
+
+def _text(rpc: Rpc, contract: str, data: bytes) -> str | None:
+    return decode_text(_call(rpc, contract, data))
 
 
 @dataclass(frozen=True, slots=True)

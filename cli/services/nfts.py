@@ -177,12 +177,6 @@ def _reads(rpc: Any, calls: list[tuple[str, bytes]]) -> list[bytes | None]:
         return answers
 
 
-def _owner(raw: bytes | None) -> str | None:
-    if raw is None or len(raw) != 32 or raw[:12] != bytes(12) or not any(raw):
-        return None
-    return abi.decode_address(raw)
-
-
 def _positions(chain: Chain, owners: list[str]) -> list[Ref]:
     """Uniswap v3 position NFTs of `owners`, enumerated on the position manager (ERC721Enumerable)."""
     manager = chain.network.contracts.get(POSITIONS_KEY)
@@ -214,7 +208,7 @@ def held(chain: Chain, history: History, owners: Iterable[str]) -> list[Held]:
     logged = [Ref(t.contract, t.token_id) for t in history.nft_transfers(chain.chain_id, mine)]
     candidates = unique([*_positions(chain, mine), *logged])
     answers = _reads(chain.rpc, [(c.contract, abi.call_data("ownerOf(uint256)", c.token_id)) for c in candidates])
-    found = [(c, o) for c, raw in zip(candidates, answers, strict=True) if (o := _owner(raw)) in mine]
+    found = [(c, o) for c, raw in zip(candidates, answers, strict=True) if (o := erc721.decode_owner(raw)) in mine]
     contracts = sorted({c.contract for c, _ in found})
     about = _reads(
         chain.rpc,
@@ -240,23 +234,14 @@ def held(chain: Chain, history: History, owners: Iterable[str]) -> list[Held]:
                 ref.contract,
                 ref.token_id,
                 owner,
-                _text(name_raw),
-                _text(symbol_raw),
+                erc721.decode_text(name_raw),
+                erc721.decode_text(symbol_raw),
                 erc165_raw is not None and len(erc165_raw) == 32 and int.from_bytes(erc165_raw, "big") == 1,
                 "uniswap-v3-position" if position else "erc721",
                 _position_detail(chain, ref.contract, ref.token_id, symbols) if position else None,
             )
         )
     return sorted(result, key=lambda h: (h.owner, h.contract, h.token_id))
-
-
-def _text(raw: bytes | None) -> str | None:
-    if not raw:
-        return None
-    try:
-        return abi.decode_text(raw)[: erc721.TEXT_CAP]
-    except Exception:  # noqa: BLE001  a hostile contract's return data may be any bytes
-        return None
 
 
 # -- one token, and sending it ------------------------------------------------------------------------
