@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import ANVIL_KEYS
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cli.services import nfts
 from wallet import address as addr
@@ -226,3 +228,28 @@ def test_erc721_and_erc20_transfer_logs_are_told_apart():
         {"topics": ["0x" + "ab" * 32, a, b, hex(7)], "data": "0x"},  # another event
     ):
         assert not erc721.is_transfer(other)
+
+
+_word = st.binary(min_size=32, max_size=32).map(lambda b: "0x" + b.hex())
+
+
+@settings(max_examples=40)
+@given(
+    extra=st.lists(_word, max_size=4),
+    data=st.binary(max_size=64).map(lambda b: "0x" + b.hex()),
+    transfer=st.booleans(),
+)
+def test_any_transfer_shaped_log_is_one_kind_at_most_and_sync_never_chokes(extra, data, transfer):
+    """Whatever a contract logs: never both an ERC-20 and an ERC-721 transfer, and sync's
+    parsers keep or drop it without raising (a log is someone else's bytes)."""
+    from wallet import moves, sync
+
+    topics = ([erc721.TRANSFER_TOPIC] if transfer else []) + extra
+    log = {"address": DEV1, "topics": topics, "data": data, "blockNumber": "0x1", "transactionHash": "0x" + "ab" * 32}
+    log["logIndex"] = "0x0"
+    assert not (erc721.is_transfer(log) and moves.is_erc20_transfer(log))
+    wanted = {DEV1.lower(), "0x" + extra[1][-40:] if len(extra) > 1 else ""}
+    found = sync.nft_transfers(31337, [log], wanted, {1: 0})
+    assert len(found) <= 1 and len(sync.token_transfers(31337, [log], wanted, {1: 0})) <= 1
+    if found:
+        assert found[0].token_id == int(topics[3], 16) and len(topics) == 4 and data == "0x"
