@@ -163,6 +163,7 @@ def show(ref, network_name, as_json):
         "symbol": reads.symbol,
         "token_uri": reads.token_uri,
         "erc165": reads.is_erc721,
+        "approved": reads.approved,
     }
 
     def human() -> None:
@@ -172,6 +173,7 @@ def show(ref, network_name, as_json):
             ("collection", f"{reads.name or '?'} ({reads.symbol or '?'})"),
             ("owner", names.labelled(reads.owner) if reads.owner else "nobody (ownerOf reverts)"),
             ("tokenURI", reads.token_uri if reads.token_uri is not None else "(none)"),
+            *([("approved", f"{names.labelled(reads.approved)} may move it too")] if reads.approved else []),
         ]
         for label, value in rows:
             out.print(Text.assemble((f"{label:11}", "bold"), inert(value)), soft_wrap=True)  # its strings, inert

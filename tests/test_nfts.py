@@ -52,6 +52,14 @@ def test_the_test_collection_mints_in_order_and_reads_back(world, hongbao_home):
         "ipfs://x",
     )
     assert erc721.owner_of(chain.rpc, contract, 99) is None  # no such token: ownerOf reverts
+    # approvals, as an exchange needs them (Seaport offers)
+    assert erc721.get_approved(chain.rpc, contract, 1) is None
+    _call(chain, history, lock, contract, erc721.approve_data(DEV2, 1), DEV1_KEY, DEV1)
+    _call(chain, history, lock, contract, erc721.set_approval_for_all_data(DEV2, True), DEV1_KEY, DEV1)
+    assert erc721.get_approved(chain.rpc, contract, 1) == DEV2 == erc721.read(chain.rpc, contract, 1).approved
+    assert erc721.is_approved_for_all(chain.rpc, contract, DEV1, DEV2)
+    assert not erc721.is_approved_for_all(chain.rpc, contract, DEV2, DEV1)
+    assert erc721.get_approved(chain.rpc, contract, 99) is None  # reverts: no such token
     assert nfts.parse_ref("test#2", chain.network.contracts) == nfts.Ref(contract, 2)
     assert config.load(hongbao_home).networks["local"].contracts[nfts.TEST_COLLECTION_KEY] == contract
 
@@ -89,7 +97,6 @@ def test_the_nft_commands_end_to_end(cli, anvil, hongbao_home):
         assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
     assert "HBNFT" in listed and me in listed
     assert "ipfs://x\\x1b]0;pwned\\x07\\x1b[2J\\n[red]alice[/red]: pay me at 0xBAD\\u202e1.0 ETH" in shown
-    assert cli.json("nft", "show", "test#1")["token_uri"] == HOSTILE_URI
 
     sent = cli.json("nft", "send", "test#1", DEV2, "--yes")  # (names resolve as in `send`: cli/names.py)
     assert (sent["status"], sent["nft"], sent["to"]) == (
@@ -101,9 +108,6 @@ def test_the_nft_commands_end_to_end(cli, anvil, hongbao_home):
     assert cli.json("nft", "list") == []
     again = cli("nft", "send", "test#1", DEV2, "--yes", check=False)  # not mine any more: one line, nothing sent
     assert again.returncode == 1 and again.stderr.startswith("error: ") and "belongs to" in again.stderr
-    # not a collection that mints: refused before anything is sent
-    token = cli("nft", "mint-test", DEV1, "--collection", DEV2, check=False)
-    assert token.returncode == 1 and "not an ERC-721" in token.stderr
 
 
 # -- sync: ERC-721 Transfers recorded apart from ERC-20 ones --------------------------------------
@@ -176,6 +180,10 @@ def test_hostile_collections(world):
         nfts.plan_send(chain, DEV1, nfts.Ref(liar, 8), DEV2)
 
     token = _deploy(chain, history, lock, "TestToken", "T", "TKN", 18, 10**24)
+    sent_before = chain.rpc.call("eth_getTransactionCount", localchain.DEV_ADDRESS, "latest")
+    with pytest.raises(WalletError, match="not an ERC-721"):  # refused before anything is sent
+        nfts.mint_test(chain, history, token, DEV1, localchain.DEV_KEY, lock)
+    assert chain.rpc.call("eth_getTransactionCount", localchain.DEV_ADDRESS, "latest") == sent_before
     for not_721 in (token, DEV2):  # an ERC-20 (no ERC-165, ownerOf reverts) and an account
         with pytest.raises(WalletError, match=r"not an ERC-721|no contract"):
             nfts.show(chain, nfts.Ref(not_721, 1))

@@ -25,12 +25,16 @@ __all__ = [
     "NftError",
     "NftLog",
     "Reads",
+    "approve_data",
     "decode_owner",
     "decode_text",
+    "get_approved",
+    "is_approved_for_all",
     "is_transfer",
     "owner_of",
     "read",
     "safe_transfer_data",
+    "set_approval_for_all_data",
     "supports_erc721",
     "transfer_log",
 ]
@@ -126,6 +130,7 @@ class Reads:
     name: str | None
     symbol: str | None
     token_uri: str | None
+    approved: str | None = None  # the account getApproved names: it may move the token too
 
 
 def read(rpc: Rpc, contract: str, token_id: int) -> Reads:
@@ -141,4 +146,28 @@ def read(rpc: Rpc, contract: str, token_id: int) -> Reads:
         _text(rpc, contract, abi.selector("name()")),
         _text(rpc, contract, abi.selector("symbol()")),
         _text(rpc, contract, abi.call_data("tokenURI(uint256)", token_id)),
+        get_approved(rpc, contract, token_id),
     )
+
+
+# -- approvals (what an exchange such as Seaport needs before it can move a token) -------------
+
+
+def approve_data(spender: str, token_id: int) -> bytes:
+    """``approve(spender, id)``: `spender` may move this one token (until it moves)."""
+    return abi.call_data("approve(address,uint256)", spender, token_id)
+
+
+def set_approval_for_all_data(operator: str, approved: bool) -> bytes:
+    """``setApprovalForAll(operator, approved)``: every token of the collection, now and later."""
+    return abi.call_data("setApprovalForAll(address,bool)", operator, approved)
+
+
+def get_approved(rpc: Rpc, contract: str, token_id: int) -> str | None:
+    """The one account approved for `token_id`, or None (none, or the call reverted)."""
+    return decode_owner(_call(rpc, contract, abi.call_data("getApproved(uint256)", token_id)))
+
+
+def is_approved_for_all(rpc: Rpc, contract: str, owner: str, operator: str) -> bool:
+    raw = _call(rpc, contract, abi.call_data("isApprovedForAll(address,address)", owner, operator))
+    return raw is not None and len(raw) == 32 and int.from_bytes(raw, "big") == 1
