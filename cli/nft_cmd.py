@@ -209,7 +209,7 @@ def send(ref, to, wallet_name, index, network_name, yes, timeout, allow_risky, p
     chain.verify()
     token = nfts.parse_ref(ref, chain.network.contracts)
     draft, reads = nfts.plan_send(chain, account.address, token, recipient)
-    prepared = transfers.prepare(chain, draft)
+    prepared = nfts.prepare_send(chain, draft)
     if not as_json:
         _show_nft(reads, recipient)
         show_preview(prepared, chain.network.name)

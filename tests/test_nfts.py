@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from cli.services import nfts
 from wallet import address as addr
-from wallet import config, erc721, localchain
+from wallet import config, erc20, erc721, localchain
 from wallet.chain import Chain
 from wallet.errors import WalletError
 from wallet.history import FILE, History
@@ -98,12 +98,11 @@ def test_the_nft_commands_end_to_end(cli, anvil, hongbao_home):
     assert "HBNFT" in listed and me in listed
     assert "ipfs://x\\x1b]0;pwned\\x07\\x1b[2J\\n[red]alice[/red]: pay me at 0xBAD\\u202e1.0 ETH" in shown
 
-    sent = cli.json("nft", "send", "test#1", DEV2, "--yes")  # (names resolve as in `send`: cli/names.py)
-    assert (sent["status"], sent["nft"], sent["to"]) == (
-        "confirmed",
-        f"{deployed['collection']}#1",
-        deployed["collection"],
-    )
+    sent = cli("nft", "send", "test#1", DEV2, "--yes")  # (names resolve as in `send`: cli/names.py)
+    preview = " ".join(sent.stderr.split())  # the preview (stderr), however Rich wrapped it
+    assert "call safeTransferFrom(from=" in preview and f"to={DEV2}, tokenId=1)" in preview  # decoded
+    assert "Hongbao Test Collection (HBNFT) #1" in preview
+    assert "confirmed in block" in preview and sent.stdout.startswith("0x")
     assert erc721.owner_of(anvil.rpc(), deployed["collection"], 1) == DEV2
     assert cli.json("nft", "list") == []
     again = cli("nft", "send", "test#1", DEV2, "--yes", check=False)  # not mine any more: one line, nothing sent
@@ -229,6 +228,12 @@ def test_erc721_and_erc20_transfer_logs_are_told_apart():
     assert erc721.transfer_log(nft_log) == erc721.NftLog(
         DEV1, addr.to_checksum("11" * 20), addr.to_checksum("22" * 20), 7
     )
+    call = erc721.safe_transfer_data(DEV1, DEV2, 7)
+    assert erc721.decode_safe_transfer(call) == erc20.DecodedCall(
+        "safeTransferFrom", {"from": DEV1, "to": DEV2, "tokenId": 7}
+    )
+    for not_one in (call[:-1], call + b"\0", erc20.transfer_data(DEV2, 7), b"\x42\x84\x2e\x0e" + b"\xff" * 96):
+        assert erc721.decode_safe_transfer(not_one) is None
     for other in (
         {"topics": [topic, a, b], "data": "0x" + "00" * 31 + "07"},  # ERC-20
         {"topics": [topic, a, b], "data": "0x"},  # 3 topics, no amount: neither

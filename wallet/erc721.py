@@ -15,6 +15,7 @@ from typing import Any
 
 from . import abi
 from . import address as addr
+from .erc20 import DecodedCall
 from .errors import WalletError
 from .moves import TRANSFER_TOPIC, topic_address
 from .rpc import Rpc, RpcError
@@ -27,6 +28,7 @@ __all__ = [
     "Reads",
     "approve_data",
     "decode_owner",
+    "decode_safe_transfer",
     "decode_text",
     "get_approved",
     "is_approved_for_all",
@@ -76,6 +78,21 @@ def transfer_log(log: Mapping[str, Any]) -> NftLog:
 def safe_transfer_data(sender: str, to: str, token_id: int) -> bytes:
     """``safeTransferFrom(from, to, id)``: a contract recipient must accept the token (onERC721Received)."""
     return abi.call_data(SAFE_TRANSFER, sender, to, token_id)
+
+
+def decode_safe_transfer(data: bytes) -> DecodedCall | None:
+    """`safeTransferFrom(from, to, id)` calldata decoded for a preview; None if it is not one."""
+    if data[:4] != SAFE_TRANSFER_SELECTOR or len(data) != 4 + 3 * 32:
+        return None
+    words = [data[4 + 32 * i : 36 + 32 * i] for i in range(3)]
+    if words[0][:12] != bytes(12) or words[1][:12] != bytes(12):
+        return None
+    args: dict[str, object] = {
+        "from": abi.decode_address(words[0]),
+        "to": abi.decode_address(words[1]),
+        "tokenId": int.from_bytes(words[2], "big"),
+    }
+    return DecodedCall("safeTransferFrom", args)
 
 
 def _call(rpc: Rpc, contract: str, data: bytes) -> bytes | None:

@@ -271,6 +271,13 @@ def plan_send(chain: Chain, sender: str, ref: Ref, to: str) -> tuple[transfers.D
     return transfers.Draft(sender, ref.contract, 0, data, "call"), reads
 
 
+def prepare_send(chain: Chain, draft: transfers.Draft) -> transfers.Prepared:
+    """Simulate and price the send (transfers.prepare), with the call decoded for the preview."""
+    prepared = transfers.prepare(chain, draft)
+    prepared.decoded = erc721.decode_safe_transfer(draft.data)
+    return prepared
+
+
 def check_delivered(chain: Chain, ref: Ref, sender: str, to: str, receipt: dict[str, Any]) -> None:
     """After a successful receipt: the collection logged the move and `ownerOf` now names `to`.
     A collection that logs a Transfer and moves nothing (or the reverse) is reported."""
