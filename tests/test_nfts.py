@@ -150,6 +150,13 @@ def test_sync_keeps_nft_transfers_apart_and_list_asks_the_chain(world):
         (2, DEV1, "HBNFT", True, "erc721"),
     ]
 
+    # a logged token whose ownerOf reverts (burnt, or a log that lied) is left out, the rest kept
+    from wallet.history import NftTransfer
+
+    ghost = NftTransfer(31337, "0x" + "cd" * 32, 0, 1, contract, 99, DEV2, DEV1, 0)
+    history.save_batch(31337, [], [], 0, [ghost])
+    assert [h.token_id for h in nfts.held(chain, history, [DEV1])] == [1, 2]
+
     # #1 leaves: the list asks ownerOf, so it is gone at once, before any sync
     _send_nft(chain, history, lock, nfts.Ref(contract, 1), DEV1, DEV1_KEY, DEV2)
     assert [h.token_id for h in nfts.held(chain, history, [DEV1])] == [2]
@@ -266,3 +273,26 @@ def test_any_transfer_shaped_log_is_one_kind_at_most_and_sync_never_chokes(extra
     assert len(found) <= 1 and len(sync.token_transfers(31337, [log], wanted, {1: 0})) <= 1
     if found:
         assert found[0].token_id == int(topics[3], 16) and len(topics) == 4 and data == "0x"
+
+
+@settings(max_examples=25)
+@given(st.integers(0, 40).flatmap(lambda n: st.tuples(st.just(n), st.sets(st.integers(0, max(n - 1, 0)), max_size=n))))
+def test_batched_reads_find_each_revert_in_few_round_trips(case):
+    """`_reads` answers every call, None exactly where it reverts, halving failed batches."""
+    from wallet.rpc import RpcError
+
+    n, reverting = case
+
+    class Node:
+        trips = 0
+
+        def batch(self, calls):
+            Node.trips += 1
+            indexes = [int(c[1][0]["data"], 16) for c in calls]
+            if reverting & set(indexes):
+                raise RpcError("eth_call", 3, "execution reverted")
+            return [f"0x{i:02x}" for i in indexes]
+
+    answers = nfts._reads(Node(), [(DEV1, i.to_bytes(1, "big")) for i in range(n)])
+    assert answers == [None if i in reverting else bytes([i]) for i in range(n)]
+    assert Node.trips <= 1 + 2 * len(reverting) * max(1, n.bit_length())

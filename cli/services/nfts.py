@@ -158,23 +158,22 @@ class Held:
 
 
 def _reads(rpc: Any, calls: list[tuple[str, bytes]]) -> list[bytes | None]:
-    """eth_call each (to, data) in one round trip; None where a call reverted. A batch stops at
-    the first error, so a revert makes this ask the calls one by one."""
+    """eth_call each (to, data), batched; None where a call reverted. A batch fails as a whole
+    at its first error, so a failing batch is halved until the reverting calls stand alone:
+    a few reverts among many calls (spam airdrops, burnt tokens) cost a few round trips more,
+    not one per call."""
     from wallet.rpc import RpcError
 
-    batch = [("eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"]) for to, data in calls]
-    if not batch:
+    if not calls:
         return []
+    batch = [("eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"]) for to, data in calls]
     try:
         return [bytes.fromhex(str(r or "0x")[2:]) for r in rpc.batch(batch)]
     except RpcError:
-        answers: list[bytes | None] = []
-        for method, params in batch:
-            try:
-                answers.append(bytes.fromhex(str(rpc.call(method, *params) or "0x")[2:]))
-            except RpcError:
-                answers.append(None)
-        return answers
+        if len(calls) == 1:
+            return [None]
+    middle = len(calls) // 2
+    return _reads(rpc, calls[:middle]) + _reads(rpc, calls[middle:])
 
 
 def _positions(chain: Chain, owners: list[str]) -> list[Ref]:
