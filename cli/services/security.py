@@ -100,7 +100,7 @@ def _is_token(chain: Chain, address: str, known_tokens: set[str]) -> bool:
 
 
 def gather(chain: Chain, prepared: Prepared, history: History, known_tokens: set[str]) -> Facts:
-    from wallet import erc20
+    from wallet import abi, erc20, erc721
 
     draft = prepared.draft
     me = draft.sender
@@ -123,6 +123,9 @@ def gather(chain: Chain, prepared: Prepared, history: History, known_tokens: set
             spender_is_contract=is_contract,
             spender_age=deployed_age(chain, spender) if is_contract else None,
         )
+    if draft.data[:4] == erc721.SAFE_TRANSFER_SELECTOR and len(draft.data) >= 68:
+        # an NFT send: the token's recipient is checked like a payment's (lookalikes)
+        return Facts(abi.decode_address(draft.data[36:68]), paid, seen)
     if not draft.data and draft.to is not None:
         return Facts(draft.to, paid, seen)
     return Facts(None, paid, seen)
