@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import click
 
+from wallet.errors import WalletError
+
+from . import names
 from .defi_cmd import Session, _finish, _say, tx_options
 from .defi_steps import run_steps
 
@@ -18,15 +23,19 @@ from .defi_steps import run_steps
 )
 @click.option("--deadline", "deadline_text", default="20m", show_default=True, help="How long the swap stays valid.")
 @click.option("--quote-only", is_flag=True, help="Show the quotes and the route; send nothing.")
+@click.option("--to", "to", default=None, help="Pay the output to this address or contact (the router's `to`).")
+@click.option("--notify", is_flag=True, help="After the receipt, tell the recipient in the chat (a payment notice).")
+@click.option("--note", default="", help="A short note for the payment notice.")
 @tx_options
-def swap(amount, sell, buy, slippage, via, deadline_text, quote_only, **opts):
+def swap(amount, sell, buy, slippage, via, deadline_text, quote_only, to, notify, note, **opts):
     """Swap AMOUNT of SELL for BUY, e.g. `hongbao swap 1 ETH TKN --slippage 0.5%`.
 
     Quotes come from the protocols themselves (v2 getAmountsOut, v3 QuoterV2 over each fee
     tier); the best one is used. You see the minimum you will receive (the quote less the
     slippage), the price impact (a loud warning above 5%) and the deadline. Selling a token
     first approves exactly AMOUNT to the router (its own preview). ETH is wrapped or unwrapped
-    by the router.
+    by the router. `--to bob --notify` pays the output to Bob and sends him a payment notice,
+    which his client checks against the chain (wallet/swap_proof.py).
     """
     from wallet import calls
     from wallet.amounts import format_units
@@ -35,7 +44,10 @@ def swap(amount, sell, buy, slippage, via, deadline_text, quote_only, **opts):
 
     if quote_only:
         opts["yes"] = True  # nothing is signed: no confirmation to ask for
+    if notify and (to is None or opts["no_wait"]):
+        raise WalletError("--notify tells the recipient after the receipt: give --to and drop --no-wait")
     session = Session(opts)
+    recipient = names.address(to, session.owner) if to else None
     protocols = defi.protocols(session.net, session.chain.rpc)
     plan = defi.plan_swap(
         protocols,
@@ -47,6 +59,7 @@ def swap(amount, sell, buy, slippage, via, deadline_text, quote_only, **opts):
         via=via,
         deadline_s=calls.parse_duration(deadline_text),
         quote_only=quote_only,
+        recipient=recipient,
     )
     if quote_only:
         data = plan.json()
@@ -61,8 +74,35 @@ def swap(amount, sell, buy, slippage, via, deadline_text, quote_only, **opts):
         return
     done, approved = run_steps(session, [plan.step], plan.approval, plan.warnings)
     receipt = done[-1].receipt or {}
-    got = defi.swap_received(plan, receipt, session.owner)
+    got = defi.swap_received(plan, receipt)
     data = {**plan.json(), "received": str(got), "approve": approved, "swap": done[-1].json()}
     if not session.as_json:
-        _say(f"received {format_units(got, plan.buy.decimals)} {plan.buy.symbol}")
+        whom = "" if plan.recipient == session.owner else f" (paid to {plan.recipient})"
+        _say(f"received {format_units(got, plan.buy.decimals)} {plan.buy.symbol}{whom}")
+    if notify:
+        data.update(_notify_payout(session, protocols, done[-1].record.hash, receipt, note))
     _finish(session, data)
+
+
+@dataclass(frozen=True)
+class _Paid:
+    """What `money_cmd._notify` reads from a sent record, for a swap's proven payout."""
+
+    hash: str
+    token: str | None
+    token_amount: int
+    value: int
+
+
+def _notify_payout(session, protocols, tx_hash: str, receipt: dict, note_text: str) -> dict:
+    from .money_cmd import _notify
+    from .output import note
+    from .services import defi
+
+    try:
+        paid = defi.swap_payout(protocols, tx_hash, receipt)
+    except WalletError as error:  # the swap is done: say why no notice went, do not fail
+        note(f"[yellow]swap confirmed, but no notice was sent: {error}[/]")
+        return {"notified": False, "notify_error": str(error)}
+    record = _Paid(tx_hash, paid.token, paid.amount, paid.amount)
+    return _notify(session.key(), paid.recipient, record, receipt, session.net.chain_id, note_text)

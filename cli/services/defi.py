@@ -41,6 +41,7 @@ __all__ = [
     "positions",
     "protocols",
     "stake_status",
+    "swap_payout",
     "swap_received",
     "units",
 ]
@@ -224,9 +225,11 @@ class SwapPlan:
     step: Step
     approval: Approval | None
     warnings: list[str] = field(default_factory=list)
+    recipient: str = ""
 
     def json(self) -> dict[str, Any]:
         return {
+            "recipient": self.recipient,
             "sell": self.sell.symbol,
             "buy": self.buy.symbol,
             "amount_in": str(self.amount_in),
@@ -253,7 +256,11 @@ def plan_swap(
     via: str = "best",
     deadline_s: int = 1200,
     quote_only: bool = False,
+    recipient: str | None = None,
 ) -> SwapPlan:
+    """The swap of ``amount_text`` ``sell_text`` for ``buy_text``; its output goes to
+    ``recipient`` (the router's ``to``), by default ``owner``."""
+    to_whom = recipient or owner
     sell, buy = p.asset(sell_text), p.asset(buy_text)
     if sell.address == buy.address:
         raise WalletError(f"{sell.symbol} -> {buy.symbol} is no swap: pick two different assets")
@@ -272,7 +279,7 @@ def plan_swap(
     block = p.rpc.call("eth_getBlockByNumber", "latest", False)
     deadline = int(block["timestamp"], 16) + deadline_s
     to, data, value, function = uniswap.swap_call(
-        p.uniswap, quote, sell.address, buy.address, min_out, owner, deadline, eth_in=sell.is_eth, eth_out=buy.is_eth
+        p.uniswap, quote, sell.address, buy.address, min_out, to_whom, deadline, eth_in=sell.is_eth, eth_out=buy.is_eth
     )
     warnings = []
     if quote.impact > IMPACT_WARNING:
@@ -282,22 +289,33 @@ def plan_swap(
     summary = (
         f"swap: {sell.fmt(amount_in)} -> ~{buy.fmt(quote.amount_out)} via {quote.route}; "
         f"at least {buy.fmt(min_out)} ({_percent(slippage)} slippage), price impact {_percent(quote.impact)}"
+        + ("" if to_whom == owner else f"; paid to {to_whom}")
     )
     args = {
         "sell": sell.fmt(amount_in),
         "buy at least": buy.fmt(min_out),
         "route": quote.route,
-        "recipient": owner,
+        "recipient": to_whom,
         "deadline": str(deadline),
     }
     step = Step(to, data, value, function, args, summary, SWAP_HEADROOM)
     approval = approval_for(p, sell, owner, to, amount_in)
-    return SwapPlan(sell, buy, amount_in, quote, found, min_out, slippage, deadline, step, approval, warnings)
+    return SwapPlan(sell, buy, amount_in, quote, found, min_out, slippage, deadline, step, approval, warnings, to_whom)
 
 
-def swap_received(plan: SwapPlan, receipt: dict, owner: str) -> int:
-    """What the mined swap paid ``owner`` (ETH out: the WETH the router unwrapped for them)."""
-    return uniswap.received(receipt, plan.buy.address, owner, eth_out=plan.buy.is_eth, weth=plan.buy.address)
+def swap_received(plan: SwapPlan, receipt: dict) -> int:
+    """What the mined swap paid its recipient (ETH out: the WETH the router unwrapped for them)."""
+    return uniswap.received(receipt, plan.buy.address, plan.recipient, eth_out=plan.buy.is_eth, weth=plan.buy.address)
+
+
+def swap_payout(p: Protocols, tx_hash: str, receipt: dict) -> Any:
+    """What a mined swap paid whom (a ``swap_proof.SwapPayout``), proven from the chain exactly
+    as the recipient's client checks a notice for it, so the notice and the check agree."""
+    from wallet import swap_proof
+
+    tx = p.rpc.call("eth_getTransactionByHash", tx_hash)
+    routers = swap_proof.Routers(p.uniswap.weth, p.uniswap.v2_router, p.uniswap.v3_router)
+    return swap_proof.payout(tx, receipt, routers)
 
 
 def market_assets(p: Protocols) -> list[Asset]:
