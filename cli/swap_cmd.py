@@ -26,15 +26,18 @@ from .defi_steps import run_steps
 @click.option("--to", "to", default=None, help="Pay the output to this address or contact (the router's `to`).")
 @click.option("--notify", is_flag=True, help="After the receipt, tell the recipient in the chat (a payment notice).")
 @click.option("--note", default="", help="A short note for the payment notice.")
+@click.option("--no-permit", is_flag=True, help="Approve the input exactly (a transaction) even if it has a permit.")
 @tx_options
-def swap(amount, sell, buy, slippage, via, deadline_text, quote_only, to, notify, note, **opts):
+def swap(amount, sell, buy, slippage, via, deadline_text, quote_only, to, notify, note, no_permit, **opts):
     """Swap AMOUNT of SELL for BUY, e.g. `hongbao swap 1 ETH TKN --slippage 0.5%`.
 
     Quotes come from the protocols themselves (v2 getAmountsOut, v3 QuoterV2 over each fee
     tier); the best one is used. You see the minimum you will receive (the quote less the
     slippage), the price impact (a loud warning above 5%) and the deadline. Selling a token
-    first approves exactly AMOUNT to the router (its own preview). ETH is wrapped or unwrapped
-    by the router. `--to bob --notify` pays the output to Bob and sends him a payment notice,
+    through Uniswap v3 that has an EIP-2612 permit signs a permit for exactly AMOUNT, sent in
+    the same transaction as the swap (router multicall: selfPermit + swap), so no allowance is
+    left; otherwise (and always on v2, whose router takes no permit) AMOUNT is approved exactly
+    first (its own preview). ETH is wrapped or unwrapped by the router. `--to bob --notify` pays the output to Bob and sends him a payment notice,
     which his client checks against the chain (wallet/swap_proof.py).
     """
     from wallet import calls
@@ -60,19 +63,12 @@ def swap(amount, sell, buy, slippage, via, deadline_text, quote_only, to, notify
         deadline_s=calls.parse_duration(deadline_text),
         quote_only=quote_only,
         recipient=recipient,
+        use_permit=not no_permit,
     )
     if quote_only:
-        data = plan.json()
-        if session.as_json:
-            _finish(session, data)
-        else:
-            for q in plan.quotes:
-                _say(f"{q.route}: {format_units(q.amount_out, plan.buy.decimals)} {plan.buy.symbol}")
-            _say(plan.step.summary)
-            for warning in plan.warnings:
-                _say(f"WARNING: {warning}")
-        return
-    done, approved = run_steps(session, [plan.step], plan.approval, plan.warnings)
+        return _show_quotes(session, plan)
+    step = _sign_permit(session, protocols, plan) if plan.permit else plan.step
+    done, approved = run_steps(session, [step], plan.approval, plan.warnings)
     receipt = done[-1].receipt or {}
     got = defi.swap_received(plan, receipt)
     data = {**plan.json(), "received": str(got), "approve": approved, "swap": done[-1].json()}
@@ -82,6 +78,37 @@ def swap(amount, sell, buy, slippage, via, deadline_text, quote_only, to, notify
     if notify:
         data.update(_notify_payout(session, protocols, done[-1].record.hash, receipt, note))
     _finish(session, data)
+
+
+def _show_quotes(session, plan) -> None:
+    from wallet.amounts import format_units
+
+    if session.as_json:
+        return _finish(session, plan.json())
+    for q in plan.quotes:
+        _say(f"{q.route}: {format_units(q.amount_out, plan.buy.decimals)} {plan.buy.symbol}")
+    _say(plan.step.summary)
+    if plan.permit:
+        _say(f"{plan.sell.symbol} has an EIP-2612 permit: it would be signed, not approved")
+    for warning in plan.warnings:
+        _say(f"WARNING: {warning}")
+
+
+def _sign_permit(session, protocols, plan):
+    """Show the permit, confirm, unlock and sign it: the swap step that carries it (its own
+    preview, simulation and confirmation follow, as for any transaction)."""
+    from wallet import signing
+
+    from .context import confirm
+    from .defi_cmd import _grid
+    from .services import defi
+
+    if not session.as_json:
+        _say(plan.step.summary)
+        _grid(plan.permit.rows())
+    confirm(session.opts["yes"], "Sign this permit (it is sent only inside the swap)?")
+    signature = signing.sign_typed_data(session.key(), plan.permit.typed)
+    return defi.permitted_step(protocols, plan, signature)
 
 
 @dataclass(frozen=True)

@@ -98,27 +98,41 @@ def test_quotes_are_the_protocols_own_and_the_best_route_wins(cli, hongbao_home,
     assert me
 
 
-def test_swap_eth_for_tkn_pays_the_quote_to_the_wei_and_token_back_approves_exactly(cli, hongbao_home, anvil, defi):
+def test_swap_eth_for_tkn_pays_the_quote_to_the_wei_and_token_back_by_permit_or_exact_approval(
+    cli, hongbao_home, anvil, defi
+):
     me = defi.person(cli, hongbao_home, anvil)
     rpc = anvil.rpc()
-    tkn, router = defi.tokens["TKN"], defi.contracts["uniswap_v2_router"]
+    tkn, router, v3 = defi.tokens["TKN"], defi.contracts["uniswap_v2_router"], defi.contracts["uniswap_v3_router"]
     quote = cli.json("swap", "1", "ETH", "TKN", "--via", "v2", "--quote-only", "--wallet", "me")
     start, block = eth(rpc, me), head(rpc)
     out = cli.json("swap", "1", "ETH", "TKN", "--via", "v2", *W)
     assert int(out["received"]) == int(quote["quote"]) == erc20.balance_of(rpc, tkn, me)
     assert eth(rpc, me) == start - E18 - fees(rpc, me, block)
-    assert out["approve"] is None  # ETH needs none
+    assert out["approve"] is None and out["permit"] is None  # ETH needs neither
 
-    # back to ETH through v3: the router may take exactly the 100 TKN, and takes them
+    # back to ETH through v3: TKN has EIP-2612, so a permit for exactly 100 TKN rides in the
+    # swap's own transaction (one transaction, no approval, no allowance left)
     quote = cli.json("swap", "100", "TKN", "ETH", "--via", "v3", "--quote-only", "--wallet", "me")
+    assert quote["permit"]["value"] == str(100 * E18) and quote["permit"]["spender"] == v3
     start, block, held = eth(rpc, me), head(rpc), erc20.balance_of(rpc, tkn, me)
+    nonce = to_int(rpc.call("eth_getTransactionCount", me, "latest"))
     out = cli.json("swap", "100", "TKN", "ETH", "--via", "v3", *W)
-    assert out["approve"]["allowance"] == str(100 * E18)
-    assert erc20.allowance(rpc, tkn, me, defi.contracts["uniswap_v3_router"]) == 0
-    assert erc20.allowance(rpc, tkn, me, router) == 0
+    assert out["approve"] is None and out["swap"]["call"]["function"] == (
+        "multicall(selfPermit, exactInputSingle, unwrapWETH9)"
+    )
+    assert to_int(rpc.call("eth_getTransactionCount", me, "latest")) == nonce + 1
+    assert erc20.allowance(rpc, tkn, me, v3) == 0
+    assert abi.read_one(rpc, tkn, "nonces(address)(uint256)", me) == 1  # the permit was used
     assert int(out["received"]) == int(quote["quote"])
     assert eth(rpc, me) == start + int(quote["quote"]) - fees(rpc, me, block)
     assert erc20.balance_of(rpc, tkn, me) == held - 100 * E18
+
+    # v2's router takes no permit: exactly 50 TKN are approved first, and all spent
+    result = cli("swap", "50", "TKN", "ETH", "--via", "v2", "--wallet", "me", "--yes")
+    assert "takes no permit" in " ".join(result.stderr.split())
+    assert erc20.allowance(rpc, tkn, me, router) == 0
+    assert erc20.balance_of(rpc, tkn, me) == held - 150 * E18
 
 
 def test_a_swap_that_moves_the_price_over_5_percent_warns_loudly(cli, hongbao_home, anvil, defi):

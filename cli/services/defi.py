@@ -30,12 +30,15 @@ __all__ = [
     "Asset",
     "Protocols",
     "Step",
+    "SwapPermit",
     "SwapPlan",
     "approval_for",
     "asset_balance",
     "inert",
     "market_assets",
     "parse_slippage",
+    "permit_offer",
+    "permitted_step",
     "plan_stake",
     "plan_swap",
     "positions",
@@ -226,6 +229,7 @@ class SwapPlan:
     approval: Approval | None
     warnings: list[str] = field(default_factory=list)
     recipient: str = ""
+    permit: SwapPermit | None = None  # to sign instead of the approval (v3, a token with EIP-2612)
 
     def json(self) -> dict[str, Any]:
         return {
@@ -242,7 +246,82 @@ class SwapPlan:
             "price_impact": str(self.quote.impact),
             "deadline": self.deadline,
             "quotes": [{"route": q.route, "amount_out": str(q.amount_out)} for q in self.quotes],
+            "permit": self.permit.json() if self.permit else None,
         }
+
+
+@dataclass(frozen=True)
+class SwapPermit:
+    """An EIP-2612 permit for exactly the swap's input, to the v3 router, until the swap's
+    deadline: signed after its own confirmation, sent in the swap's multicall."""
+
+    asset: Asset
+    spender: str
+    value: int
+    nonce: int
+    deadline: int
+    typed: dict[str, Any]
+
+    def rows(self) -> list[list[str]]:
+        """What is signed, for the preview."""
+        import datetime
+
+        until = datetime.datetime.fromtimestamp(self.deadline, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return [
+            ["sign", f"EIP-2612 permit for {self.asset.symbol} ({self.asset.address})"],
+            ["spender", f"{self.spender} (the Uniswap v3 router, in the same transaction as the swap)"],
+            ["value", f"{self.asset.fmt(self.value)} (exactly the swap's input: no allowance is left)"],
+            ["nonce", str(self.nonce)],
+            ["deadline", f"{self.deadline} ({until}, the swap's own deadline)"],
+        ]
+
+    def json(self) -> dict[str, Any]:
+        return {"spender": self.spender, "value": str(self.value), "nonce": self.nonce, "deadline": self.deadline}
+
+
+def permit_offer(p: Protocols, asset: Asset, owner: str, spender: str, value: int, deadline: int) -> SwapPermit | None:
+    """A permit to sign for ``asset``, or None when the token has no EIP-2612 permit we can
+    sign correctly: no ``nonces``/``DOMAIN_SEPARATOR``, or a domain other than (its name,
+    version "1", this chain, the token), which it would refuse."""
+    from contracts import token as binding
+    from wallet.rpc import RpcError
+
+    if asset.is_eth:
+        return None
+    try:
+        name = binding.name(p.rpc, asset.address)
+        nonce = binding.nonces(p.rpc, asset.address, owner)
+        separator = binding.domain_separator(p.rpc, asset.address)
+    except (RpcError, ValueError):
+        return None
+    if separator != binding.expected_domain_separator(asset.address, p.net.chain_id, name):
+        return None
+    typed = binding.permit_typed_data(asset.address, p.net.chain_id, name, owner, spender, value, nonce, deadline)
+    return SwapPermit(asset, spender, value, nonce, deadline, typed)
+
+
+def permitted_step(p: Protocols, plan: SwapPlan, signature: bytes) -> Step:
+    """The plan's swap with its signed permit first in the v3 router's multicall."""
+    from contracts import token as binding
+
+    if plan.permit is None:
+        raise WalletError("this swap has no permit to sign")
+    v, r, s_ = binding.split_signature(signature)
+    permit = uniswap.self_permit_data(plan.sell.address, plan.permit.value, plan.permit.deadline, v, r, s_)
+    to, data, value, function = uniswap.swap_call(
+        p.uniswap,
+        plan.quote,
+        plan.sell.address,
+        plan.buy.address,
+        plan.min_out,
+        plan.recipient,
+        plan.deadline,
+        eth_in=plan.sell.is_eth,
+        eth_out=plan.buy.is_eth,
+        permit=permit,
+    )
+    args = {**plan.step.args, "permit": f"{plan.sell.fmt(plan.permit.value)} to the router (signed, EIP-2612)"}
+    return Step(to, data, value, function, args, plan.step.summary, plan.step.headroom)
 
 
 def plan_swap(
@@ -257,6 +336,7 @@ def plan_swap(
     deadline_s: int = 1200,
     quote_only: bool = False,
     recipient: str | None = None,
+    use_permit: bool = True,
 ) -> SwapPlan:
     """The swap of ``amount_text`` ``sell_text`` for ``buy_text``; its output goes to
     ``recipient`` (the router's ``to``), by default ``owner``."""
@@ -298,9 +378,17 @@ def plan_swap(
         "recipient": to_whom,
         "deadline": str(deadline),
     }
-    step = Step(to, data, value, function, args, summary, SWAP_HEADROOM)
     approval = approval_for(p, sell, owner, to, amount_in)
-    return SwapPlan(sell, buy, amount_in, quote, found, min_out, slippage, deadline, step, approval, warnings, to_whom)
+    permit = None
+    if approval is not None and quote.venue == "v3" and use_permit:
+        permit = permit_offer(p, sell, owner, to, amount_in, deadline)
+        approval = None if permit is not None else approval
+    if approval is not None and quote.venue == "v2":
+        summary += f"; Uniswap v2's router takes no permit, so {sell.fmt(amount_in)} is approved to it first"
+    step = Step(to, data, value, function, args, summary, SWAP_HEADROOM)
+    return SwapPlan(
+        sell, buy, amount_in, quote, found, min_out, slippage, deadline, step, approval, warnings, to_whom, permit
+    )
 
 
 def swap_received(plan: SwapPlan, receipt: dict) -> int:
