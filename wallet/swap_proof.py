@@ -135,29 +135,18 @@ def _topic_address(topic: str) -> str:
     return addr.to_checksum("0x" + topic[-40:])
 
 
-def _transfers(receipt: dict[str, Any], token: str, to: str) -> int:
+def _moved(receipt: dict[str, Any], contract: str, topic: str, who: str) -> int:
+    """The sum of ``contract``'s ``topic`` events whose last indexed address is ``who``:
+    Transfer(from, to) to ``who``, or WETH9 Withdrawal(src) by ``who``."""
     total = 0
     for log in receipt.get("logs", []):
         topics = [t.lower() for t in log.get("topics", [])]
+        arity = 3 if topic == TRANSFER_TOPIC else 2
         if (
-            len(topics) == 3
-            and topics[0] == TRANSFER_TOPIC
-            and addr.parse(log["address"]) == token
-            and _topic_address(topics[2]) == to
-        ):
-            total += int(log.get("data") or "0x0", 16)
-    return total
-
-
-def _unwrapped(receipt: dict[str, Any], weth: str, router: str) -> int:
-    total = 0
-    for log in receipt.get("logs", []):
-        topics = [t.lower() for t in log.get("topics", [])]
-        if (
-            len(topics) == 2
-            and topics[0] == WITHDRAWAL_TOPIC
-            and addr.parse(log["address"]) == weth
-            and _topic_address(topics[1]) == router
+            len(topics) == arity
+            and topics[0] == topic
+            and addr.parse(log["address"]) == contract
+            and _topic_address(topics[-1]) == who
         ):
             total += int(log.get("data") or "0x0", 16)
     return total
@@ -177,9 +166,11 @@ def payout(tx: dict[str, Any], receipt: dict[str, Any], routers: Routers) -> Swa
         raise NotProvable("the transaction's calldata is not hex") from None
     call = _v2(data) if venue == "v2" else _v3(data, router, routers.weth)
     if call.token_out is not None:
-        return SwapPayout(call.recipient, call.token_out, _transfers(receipt, call.token_out, call.recipient), venue)
+        return SwapPayout(
+            call.recipient, call.token_out, _moved(receipt, call.token_out, TRANSFER_TOPIC, call.recipient), venue
+        )
     if routers.weth is None:
         raise NotProvable("no WETH recorded on this network: an ETH payout cannot be proven")
     weth = addr.parse(routers.weth)
-    amount = min(_unwrapped(receipt, weth, router), _transfers(receipt, weth, router))
+    amount = min(_moved(receipt, weth, WITHDRAWAL_TOPIC, router), _moved(receipt, weth, TRANSFER_TOPIC, router))
     return SwapPayout(call.recipient, None, amount, venue)
