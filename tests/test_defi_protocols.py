@@ -15,6 +15,7 @@ from test_transfers import point_local_at
 
 from contracts.protocols import aave, abi, staking
 from wallet import config, erc20
+from wallet.localchain import DEV_ADDRESS
 from wallet.rpc import to_int
 
 pytest_plugins = ("defi_fixtures",)  # the `defi` and `defi_state` fixtures
@@ -367,8 +368,21 @@ def test_pool_add_list_remove_on_v2_and_v3_pays_what_the_protocol_says(cli, hong
     assert cli.json("swap", "0.01", "ETH", "TKN", "--via", "v3", *W)["route"] == "Uniswap v3 0.05% pool"
     listed = cli.json("pool", "list", "--wallet", "me")
     assert listed["v3"][0]["id"] == pos.token_id and any(int(f) > 0 for f in listed["v3"][0]["fees_owed"])
-    held = {(r["kind"], r["asset"]) for r in cli.json("positions", "--wallet", "me")["positions"]}
+    # 7 TKN sent to the v2 pair with no sync: its burn pays them out pro rata (balances, not
+    # reserves), and positions and `pool remove` both count them
+    pair = liquidity.v2_share(rpc, c["uniswap_v2_factory"], t["WETH"], t["TKN"], me).pair
+    gift = {"from": DEV_ADDRESS, "to": t["TKN"], "data": "0x" + erc20.transfer_data(pair, 7 * E18).hex()}
+    rpc.call("eth_sendTransaction", gift)
+    rpc.call("evm_mine")  # returns once a block exists: the transfer is mined
+    share = liquidity.v2_share(rpc, c["uniswap_v2_factory"], t["WETH"], t["TKN"], me)
+    rows = cli.json("positions", "--wallet", "me")["positions"]
+    held = {(r["kind"], r["asset"]) for r in rows}
     assert ("liquidity", "WETH") in held and ("fees owed", "TKN") in held
+    v2 = {r["asset"]: int(r["amount"]) for r in rows if r["detail"].startswith("v2 ")}
+    tkn_side = share.amount1 if share.token0 == t["WETH"] else share.amount0
+    r0, r1, _ = abi.read(rpc, pair, "getReserves()(uint112,uint112,uint32)")
+    reserve = r1 if share.token0 == t["WETH"] else r0
+    assert v2["TKN"] == tkn_side > share.shares * reserve // share.total  # the gift's part counted
     # out again: v3 pays principal and fees in WETH and TKN; v2 burns every share for ETH and TKN
     (pos,) = liquidity.v3_positions(rpc, c["uniswap_v3_positions"], me)
     tkn_before, weth_before = erc20.balance_of(rpc, t["TKN"], me), erc20.balance_of(rpc, t["WETH"], me)

@@ -564,6 +564,8 @@ def positions(p: Protocols, owner: str) -> dict[str, Any]:
                 add("aave supplied", asset, mine.supplied, detail="collateral" if mine.collateral else "")
             if mine.variable_debt:
                 add("aave debt", asset, mine.variable_debt, sign=-1, detail="variable")
+            if mine.stable_debt:  # Aave 3.0 still has stable-rate debt where a reserve enables it
+                add("aave debt", asset, mine.stable_debt, sign=-1, detail="stable")
     if p.staking:
         farm = staking.farm(p.rpc, p.staking)
         stake = staking.staked(p.rpc, p.staking, owner)
@@ -615,8 +617,9 @@ def positions(p: Protocols, owner: str) -> dict[str, Any]:
 
 
 def _v2_shares(p: Protocols, owner: str, add: Any) -> list[dict[str, Any]]:
-    """v2 LP shares held by ``owner`` in pairs of the configured tokens, as their underlying tokens."""
-    from contracts.protocols import abi
+    """v2 LP shares held by ``owner`` in pairs of the configured tokens, as the underlying
+    tokens the pair's burn would pay (``liquidity.v2_share``, as `pool list` shows them)."""
+    from contracts.protocols import liquidity
 
     if not p.uniswap.v2_factory:
         return []
@@ -625,16 +628,11 @@ def _v2_shares(p: Protocols, owner: str, add: Any) -> list[dict[str, Any]]:
     ]
     for i, a in enumerate(assets):
         for b in assets[i + 1 :]:
-            pair = abi.read_one(p.rpc, p.uniswap.v2_factory, "getPair(address,address)(address)", a.address, b.address)
-            if int(pair, 16) == 0:
+            share = liquidity.v2_share(p.rpc, p.uniswap.v2_factory, a.address, b.address, owner)
+            if share is None or not share.shares:
                 continue
-            shares = erc20.balance_of(p.rpc, pair, owner)
-            if not shares:
-                continue
-            supply = int(abi.read_one(p.rpc, pair, "totalSupply()(uint256)"))
-            r0, r1, _ = abi.read(p.rpc, pair, "getReserves()(uint112,uint112,uint32)")
             first, second = (a, b) if int(a.address, 16) < int(b.address, 16) else (b, a)
             detail = f"v2 {first.symbol}/{second.symbol} shares"
-            add("liquidity", first, r0 * shares // supply, detail=detail)
-            add("liquidity", second, r1 * shares // supply, detail=detail)
+            add("liquidity", first, share.amount0, detail=detail)
+            add("liquidity", second, share.amount1, detail=detail)
     return []
