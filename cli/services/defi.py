@@ -584,7 +584,7 @@ def positions(p: Protocols, owner: str) -> dict[str, Any]:
             add(
                 "vault",
                 p.asset_at(vault.asset(p.rpc, vault_address)),
-                vault.convert_to_assets(p.rpc, vault_address, shares),
+                vault.preview_redeem(p.rpc, vault_address, shares),  # what redeeming them pays
                 detail=f"ERC-4626 vault {vault_address}",
             )
     positions_address = p.net.contracts.get("uniswap_v3_positions")
