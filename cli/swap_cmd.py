@@ -27,8 +27,11 @@ from .defi_steps import run_steps
 @click.option("--notify", is_flag=True, help="After the receipt, tell the recipient in the chat (a payment notice).")
 @click.option("--note", default="", help="A short note for the payment notice.")
 @click.option("--no-permit", is_flag=True, help="Approve the input exactly (a transaction) even if it has a permit.")
+@click.option(
+    "--allow-risky", is_flag=True, help="With --yes and --to: pay even a lookalike address or a token contract."
+)
 @tx_options
-def swap(amount, sell, buy, slippage, via, deadline_text, quote_only, to, notify, note, no_permit, **opts):
+def swap(amount, sell, buy, slippage, via, deadline_text, quote_only, to, notify, note, no_permit, allow_risky, **opts):
     """Swap AMOUNT of SELL for BUY, e.g. `hongbao swap 1 ETH TKN --slippage 0.5%`.
 
     Quotes come from the protocols themselves (v2 getAmountsOut, v3 QuoterV2 over each fee
@@ -67,6 +70,8 @@ def swap(amount, sell, buy, slippage, via, deadline_text, quote_only, to, notify
     )
     if quote_only:
         return _show_quotes(session, plan)
+    if plan.recipient != session.owner:
+        _review_recipient(session, plan, allow_risky)
     step = _sign_permit(session, protocols, plan) if plan.permit else plan.step
     done, approved = run_steps(session, [step], plan.approval, plan.warnings)
     receipt = done[-1].receipt or {}
@@ -92,6 +97,17 @@ def _show_quotes(session, plan) -> None:
         _say(f"{plan.sell.symbol} has an EIP-2612 permit: it would be signed, not approved")
     for warning in plan.warnings:
         _say(f"WARNING: {warning}")
+
+
+def _review_recipient(session, plan, allow_risky: bool) -> None:
+    """The security rules for whoever the output goes to (a lookalike of someone you know, a
+    first payment, a token contract), as `send` applies them to its recipient."""
+    from .context import history
+    from .security import decide
+    from .services.security import recipient_facts
+
+    facts = recipient_facts(session.chain, history(), session.owner, plan.recipient, token=not plan.buy.is_eth)
+    decide(facts, yes=session.opts["yes"], allow=allow_risky, quiet=session.as_json)
 
 
 def _sign_permit(session, protocols, plan):

@@ -135,6 +135,13 @@ def test_swap_outputs_to_a_contact_with_notices_checked_on_each_side(cli, tmp_pa
     alice("contacts", "add", bob.address, "--name", "bob")
     tkn = defi.tokens["TKN"]
 
+    # a lookalike of Bob (both ends alike) as recipient is refused under --yes, before anything
+    fake = (bob.address[:8] + ("0" if bob.address[8] != "0" else "1") * 28 + bob.address[-6:]).lower()
+    refused = alice("swap", "1", "ETH", "TKN", "--to", fake, "--yes", check=False)
+    assert refused.returncode == 1 and "only LOOKS LIKE" in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1].startswith("error: refused: ") and "--allow-risky" in refused.stderr
+    assert to_int(rpc.call("eth_getTransactionCount", alice.address, "latest")) == 0
+
     # token out, Uniswap v2: the pair pays Bob, Alice's client proves the amount for the notice
     sent = alice.json("swap", "1", "ETH", "TKN", "--via", "v2", "--to", "bob", "--notify", "--note", "lunch", "--yes")
     assert sent["notified"] is True and sent["recipient"] == bob.address
