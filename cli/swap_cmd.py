@@ -40,8 +40,9 @@ def swap(amount, sell, buy, slippage, via, deadline_text, quote_only, to, notify
     through Uniswap v3 that has an EIP-2612 permit signs a permit for exactly AMOUNT, sent in
     the same transaction as the swap (router multicall: selfPermit + swap), so no allowance is
     left; otherwise (and always on v2, whose router takes no permit) AMOUNT is approved exactly
-    first (its own preview). ETH is wrapped or unwrapped by the router. `--to bob --notify` pays the output to Bob and sends him a payment notice,
-    which his client checks against the chain (wallet/swap_proof.py).
+    first (its own preview). ETH is wrapped or unwrapped by the router. `--to bob --notify`
+    pays the output to Bob and sends him a payment notice, which his client checks against
+    the chain (wallet/swap_proof.py).
     """
     from wallet import calls
     from wallet.amounts import format_units
