@@ -151,3 +151,10 @@ def test_a_permit_is_offered_only_where_the_token_signs_under_our_domain(anvil, 
     assert binding.name(rpc, tkn) == "Evil"
     assert service.permit_offer(p, p.asset(tkn), DEV_ADDRESS, v3, 5, 2**40) is None
     rpc.close()
+
+
+@pytest.mark.parametrize("path", [[], [CAROL]])
+def test_a_v2_swap_without_a_path_is_not_provable(path):
+    tx = {"to": ROUTERS.v2, "input": "0x" + abi.data(V2_ETH_IN, 0, path, CAROL, 1).hex()}
+    with pytest.raises(swap_proof.NotProvable):
+        swap_proof.payout(tx, {"logs": []}, ROUTERS)

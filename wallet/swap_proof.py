@@ -96,11 +96,15 @@ def _v2(data: bytes) -> _Call:
     args = _args(data, V2_ETH_IN)
     if args is not None:
         _, path, to, _ = args
+        if len(path) < 2:
+            raise NotProvable("a Uniswap v2 swap with no path")
         return _Call(addr.parse(to), addr.parse(path[-1]))
     for name in V2_TOKENS:
         args = _args(data, f"{name}(uint256,uint256,address[],address,uint256)")
         if args is not None:
             _, _, path, to, _ = args
+            if len(path) < 2:
+                raise NotProvable("a Uniswap v2 swap with no path")
             if name == "swapExactTokensForETH":
                 return _Call(addr.parse(to), None)
             return _Call(addr.parse(to), addr.parse(path[-1]))
