@@ -168,7 +168,7 @@ def payment_check(message, me: str, store=None) -> str | None:
 
     if message.direction != "in" or not isinstance(message.payload, payloads.Payment):
         return None
-    from wallet import payments
+    from wallet import payments, swap_proof
     from wallet.rpc import Rpc
 
     from .context import load_config
@@ -184,7 +184,13 @@ def payment_check(message, me: str, store=None) -> str | None:
     try:
         with Rpc(network.rpc_url, timeout=5) as rpc:
             verdict = payments.verify(
-                rpc, payment.tx_hash, me, int(payment.amount), payment.token, payer=message.sender
+                rpc,
+                payment.tx_hash,
+                me,
+                int(payment.amount),
+                payment.token,
+                payer=message.sender,
+                routers=swap_proof.Routers.from_contracts(network.contracts),  # a swap's output to me
             )
     except WalletError as error:
         return f"not checked: {error}"

@@ -131,6 +131,17 @@ def gather(chain: Chain, prepared: Prepared, history: History, known_tokens: set
     return Facts(None, paid, seen)
 
 
+def recipient_facts(chain: Chain, history: History, me: str, recipient: str, *, token: bool) -> Facts:
+    """The facts about who gets a payment made some other way than a transfer (a swap's
+    output paid to `recipient`: `token` when the output is a token)."""
+    paid, seen = counterparties(history, chain.chain_id, me)
+    seen |= contact_addresses(me)
+    seen.discard(me)
+    return Facts(
+        recipient, paid, seen, token_transfer=token, recipient_is_token=token and _is_token(chain, recipient, set())
+    )
+
+
 def without_poisoning(
     items: list[dict[str, Any]], history: History, chain_id: int, decimals: dict[str | None, int]
 ) -> list[dict[str, Any]]:
