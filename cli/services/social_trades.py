@@ -186,17 +186,13 @@ def share(
         raise TradeError(f"cannot share {text}: {verdict.reason}")
     target = messenger.resolve(to)
     if target.kind == "group":  # the card names its group, as the chat does for its own types
-        card = payloads.TradeCard(**{**_fields(card), "group_id": target.conversation[len(GROUP_PREFIX) :]})
+        card = dataclasses.replace(card, group_id=target.conversation[len(GROUP_PREFIX) :])
     try:
         card.validate()
     except PayloadError as error:
         raise TradeError(f"cannot send that card: {error}") from None
     sent = messenger.send(target.conversation, card)
     return view_card(p, sent.stored), sent
-
-
-def _fields(card: payloads.TradeCard) -> dict[str, Any]:
-    return {name: getattr(card, name) for name in card.__dataclass_fields__}
 
 
 # -- my limits -----------------------------------------------------------------------------
