@@ -56,6 +56,30 @@ def _chatting(network_name, wallet_name, index, password_file):
         yield m, p
 
 
+def chat_check(message) -> str:
+    """A trade card in the chat: "✓ swap on chain: ..." or "✗ NOT A VERIFIED TRADE: why"."""
+    from wallet.rpc import Rpc
+
+    from .context import load_config
+    from .services import defi
+    from .services import social_trades as service
+
+    chain_id = message.payload.chain_id
+    net = next((n for n in load_config().networks.values() if n.chain_id == chain_id), None)
+    if net is None:
+        return f"✗ NOT A VERIFIED TRADE: not checked, no network with chain id {chain_id} is configured"
+    try:
+        with Rpc(net.rpc_url, timeout=5) as rpc:
+            view = service.view_card(defi.protocols(net, rpc), message)
+    except WalletError as error:
+        return f"✗ NOT A VERIFIED TRADE: not checked ({error})"
+    if not view.ok:
+        return f"✗ NOT A VERIFIED TRADE: {view.verdict.reason}"
+    return (
+        f"✓ swap on chain: {view.summary()} (price {view.price():.8g}; follow: hongbao trade follow {view.message_id})"
+    )
+
+
 def _card_json(view) -> dict:
     return {
         "id": view.message_id,
@@ -208,9 +232,10 @@ def limits(asset, per_trade, daily, off, network_name, as_json):
 @click.argument("member")
 @click.option("--cap", help='The most one automatic follow sells, e.g. "0.1 ETH" (also within `trade limits`).')
 @click.option("--off", is_flag=True, help="Stop following MEMBER automatically.")
+@click.option("--max-slippage", default="1%", show_default=True, help="Skip a card whose price moved more than this.")
 @network_option
 @account_options
-def autofollow(member, cap, off, network_name, wallet_name, index, password_file, as_json):
+def autofollow(member, cap, off, max_slippage, network_name, wallet_name, index, password_file, as_json):
     """Follow MEMBER's verified trade cards automatically while `chat watch` runs, within caps."""
     from wallet.amounts import parse_amount
 
@@ -237,8 +262,9 @@ def autofollow(member, cap, off, network_name, wallet_name, index, password_file
             f"set your caps for {chosen.symbol} first: `hongbao trade limits {chosen.symbol} --per-trade A --daily A`"
         )
     units = defi.units(cap, chosen)
-    store.set_autofollow(target.conversation, key, units)
-    data = {"member": target.conversation, "autofollow": {"key": key, "cap": str(units)}}
+    slippage = defi.parse_slippage(max_slippage)
+    store.set_autofollow(target.conversation, key, units, slippage)
+    data = {"member": target.conversation, "autofollow": {"key": key, "cap": str(units), "max_slippage": str(slippage)}}
     emit(
         as_json,
         data,
@@ -281,6 +307,82 @@ def board(group, network_name, wallet_name, index, password_file, as_json):
             )
 
     emit(as_json, data, human)
+
+
+class Autofollow:
+    """The `trade autofollow` side of `chat watch`: a verified trade card from a member I
+    follow automatically is followed with the watch's key, in that member's asset, up to the
+    member's cap and within `trade limits` (refused without caps, as `trade follow` is).
+    Nothing else trades: no confirmation is asked because `trade autofollow` was the consent."""
+
+    def __init__(self, key: bytes, wallet_name, index: int, network_name, as_json: bool) -> None:
+        self.opts = {
+            "wallet_name": wallet_name,
+            "index": index,
+            "network_name": network_name,
+            "speed": "normal",
+            "max_fee": None,
+            "tip": None,
+            "gas": None,
+            "no_wait": False,
+            "yes": True,
+            "timeout": 120,
+            "password_file": None,
+            "as_json": as_json,
+        }
+        self.key = key
+
+    def __call__(self, message) -> list[dict]:
+        """Events (for `watch` to show) about following this message's card, if it is one to follow."""
+        from decimal import Decimal
+
+        from messaging import payloads
+        from wallet.amounts import format_units
+
+        from .services import defi
+        from .services import social_trades as service
+
+        if message.direction != "in" or not isinstance(message.payload, payloads.TradeCard):
+            return []
+        limits = _limits()
+        rule = limits.autofollow().get(message.sender)
+        if rule is None:
+            return []
+        try:
+            session = Session(dict(self.opts))
+            session._key = self.key  # the watch's key: unlocked once when the watch started
+            p = defi.protocols(session.net, session.chain.rpc)
+            view = service.view_card(p, message)
+            units = service.autofollow_amount(limits, view)
+            if units is None or view.sell is None:
+                raise WalletError(f"not a verified trade in the asset you follow them in ({view.verdict.reason})")
+            plan = service.plan_follow(
+                p,
+                limits,
+                view,
+                session.owner,
+                amount_text=format_units(units, view.sell.decimals),
+                max_slippage=Decimal(rule.get("max_slippage", "0.01")),
+            )
+            done, _ = _run(session, plan)
+        except WalletError as error:
+            text = f"did not follow {message.sender}'s trade card {message.id}: {error}"
+            return [{"kind": "autofollow", "card": message.id, "followed": False, "text": text}]
+        got = defi.swap_received(plan.swap, done[-1].receipt or {}, session.owner)
+        text = (
+            f"followed {message.sender}'s trade: sold {plan.swap.sell.fmt(plan.swap.amount_in)}, "
+            f"received {plan.swap.buy.fmt(got)} (tx {done[-1].record.hash})"
+        )
+        return [
+            {
+                "kind": "autofollow",
+                "card": message.id,
+                "followed": True,
+                "hash": done[-1].record.hash,
+                "received": str(got),
+                "text": text,
+            }
+        ]
 
 
 COMMANDS: list[click.Command] = [share, list_cards, follow, limits, autofollow, board]

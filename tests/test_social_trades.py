@@ -249,6 +249,10 @@ def test_a_member_follows_a_shared_swap_within_caps_and_the_board_matches_the_ch
     forged = [c for c in seen if c["sender"] == mallory.address]
     assert len(forged) == 2 and not any(c["verified"] for c in forged)
     assert all("not by the card's sender" in c["check"] for c in forged)
+    shown = bob.json("chat", "show", group["conversation"])["messages"]
+    in_chat = {m["sender"]: m["trade_check"] for m in shown if m["type"] == "trade"}
+    assert in_chat[alice.address].startswith("✓ swap on chain: 1 ETH -> ")
+    assert in_chat[mallory.address].startswith("✗ NOT A VERIFIED TRADE: ")
 
     # following: never without caps, within them, and never at a price worse than the card's less my max
     rpc = anvil.rpc()
@@ -284,6 +288,20 @@ def test_a_member_follows_a_shared_swap_within_caps_and_the_board_matches_the_ch
     assert {c["sender"] for c in board["unverified"]} == {mallory.address}
     shown = bob("trade", "board", group["conversation"]).stdout
     assert "\x1b" not in shown and "\u202e" not in shown and alice.address in " ".join(shown.split())
+
+    # autofollow: inside Bob's `chat watch`, Alice's next card is followed up to her cap; never without caps
+    assert "set your caps for TKN first" in bob.fails("trade", "autofollow", alice.address, "--cap", "10 TKN")
+    bob("trade", "autofollow", alice.address, "--cap", "0.2 ETH")
+    again = alice.json("swap", "1", "ETH", "TKN", "--yes")
+    alice("trade", "share", again["swap"]["hash"], "--to", "club")
+    with _messenger(mallory) as m:  # a forged card from someone Bob does not follow: nothing happens
+        _group_card(m, group_id, claimed)
+    held = erc20.balance_of(rpc, tkn, bob.address)
+    events = [json.loads(line) for line in bob("chat", "watch", "--once", "--json").stdout.splitlines()]
+    (followed,) = [e for e in events if e["kind"] == "autofollow"]
+    assert followed["followed"] is True, followed
+    assert erc20.balance_of(rpc, tkn, bob.address) - held == int(followed["received"]) > 0
+    assert rpc.call("eth_getTransactionByHash", followed["hash"])["value"] == hex(2 * ETH // 10)
 
 
 def _buy_tkn_everywhere(rpc, defi) -> None:

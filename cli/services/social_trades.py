@@ -277,7 +277,9 @@ class Limits:
     def autofollow(self) -> dict[str, dict[str, Any]]:
         return dict(self.load()["autofollow"])
 
-    def set_autofollow(self, member: str, key: str | None = None, cap: int | None = None) -> None:
+    def set_autofollow(
+        self, member: str, key: str | None = None, cap: int | None = None, max_slippage: Decimal = DEFAULT_MAX_SLIPPAGE
+    ) -> None:
         data = self.load()
         member = addr.parse(member)
         if key is None or cap is None:
@@ -285,7 +287,7 @@ class Limits:
         else:
             if cap <= 0:
                 raise TradeError("an autofollow cap is more than 0")
-            data["autofollow"][member] = {"key": key, "cap": str(cap)}
+            data["autofollow"][member] = {"key": key, "cap": str(cap), "max_slippage": str(max_slippage)}
         self._save(data)
 
 
