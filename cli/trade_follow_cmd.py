@@ -110,19 +110,27 @@ def share(tx_hash, to, note, network_name, wallet_name, index, password_file, as
     with _chatting(network_name, wallet_name, index, password_file) as (m, p):
         view, sent = service.share(m, p, tx_hash, to, note)
     data = {**_card_json(view), "message_id": sent.message_id, "state": sent.state}
-    emit(as_json, data, lambda: click.echo(f"shared {view.summary()} as card {sent.message_id}"))
+    emit(
+        as_json,
+        data,
+        lambda: click.echo(
+            f"shared {view.summary()} (price {view.price():.8g}); members see it checked against the chain"
+        ),
+    )
 
 
 @click.command("cards")
 @click.argument("group", required=False)
+@click.option("--fetch/--no-fetch", default=True, help="Fetch new mail from the relay first.")
 @network_option
 @account_options
-def list_cards(group, network_name, wallet_name, index, password_file, as_json):
+def list_cards(group, fetch, network_name, wallet_name, index, password_file, as_json):
     """Trade cards shared with me (and mine), each checked against the chain."""
     from .services import social_trades as service
 
     with _chatting(network_name, wallet_name, index, password_file) as (m, p):
-        m.receive()
+        if fetch:
+            m.receive()
         where = m.resolve(group).conversation if group else None
         views = service.cards(m, p, where)
     rows = [
@@ -225,7 +233,15 @@ def limits(asset, per_trade, daily, off, network_name, as_json):
         fmt = shown.fmt if shown else str
         rows.append([key, fmt(int(cap["per_trade"])), fmt(int(cap["daily"])), fmt(store.spent(key))])
     result = {"caps": data["caps"], "autofollow": data["autofollow"], "file": str(store.path)}
-    emit(as_json, result, lambda: table("following caps", ["asset", "per trade", "daily", "spent (24 h)"], rows))
+
+    def human() -> None:
+        table("following caps", ["asset", "per trade", "daily", "spent (24 h)"], rows)
+        for member, rule in sorted(data["autofollow"].items()):
+            console().print(
+                f"autofollow {member}: up to {markup(rule['cap'])} base units of {markup(rule['key'])} a trade"
+            )
+
+    emit(as_json, result, human)
 
 
 @click.command("autofollow")
@@ -353,6 +369,8 @@ class Autofollow:
             session._key = self.key  # the watch's key: unlocked once when the watch started
             p = defi.protocols(session.net, session.chain.rpc)
             view = service.view_card(p, message)
+            if limits.followed(view.card.tx_hash):
+                raise WalletError(f"you followed this trade already (tx {view.card.tx_hash})")
             units = service.autofollow_amount(limits, view)
             if units is None or view.sell is None:
                 raise WalletError(f"not a verified trade in the asset you follow them in ({view.verdict.reason})")

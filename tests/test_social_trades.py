@@ -247,6 +247,8 @@ def test_a_member_follows_a_shared_swap_within_caps_and_the_board_matches_the_ch
     (card,) = [c for c in seen if c["sender"] == alice.address]
     assert card["verified"] is True and card["note"] == "🚀 to the moon" and card["tx_hash"] == shared["tx_hash"]
     forged = [c for c in seen if c["sender"] == mallory.address]
+    listed = " ".join(bob("trade", "cards", "--no-fetch").stdout.split())
+    assert "✓ 1 ETH -> " in listed and "✗ NOT A VERIFIED TRADE" in listed and "\x1b" not in listed
     assert len(forged) == 2 and not any(c["verified"] for c in forged)
     assert all("not by the card's sender" in c["check"] for c in forged)
     shown = bob.json("chat", "show", group["conversation"])["messages"]
@@ -294,12 +296,14 @@ def test_a_member_follows_a_shared_swap_within_caps_and_the_board_matches_the_ch
     bob("trade", "autofollow", alice.address, "--cap", "0.2 ETH")
     again = alice.json("swap", "1", "ETH", "TKN", "--yes")
     alice("trade", "share", again["swap"]["hash"], "--to", "club")
+    alice("trade", "share", again["swap"]["hash"], "--to", "club")  # the same trade twice: followed once
     with _messenger(mallory) as m:  # a forged card from someone Bob does not follow: nothing happens
         _group_card(m, group_id, claimed)
     held = erc20.balance_of(rpc, tkn, bob.address)
     events = [json.loads(line) for line in bob("chat", "watch", "--once", "--json").stdout.splitlines()]
-    (followed,) = [e for e in events if e["kind"] == "autofollow"]
+    followed, again_card = [e for e in events if e["kind"] == "autofollow"]
     assert followed["followed"] is True, followed
+    assert again_card["followed"] is False and "followed this trade already" in again_card["text"]
     assert erc20.balance_of(rpc, tkn, bob.address) - held == int(followed["received"]) > 0
     assert rpc.call("eth_getTransactionByHash", followed["hash"])["value"] == hex(2 * ETH // 10)
 

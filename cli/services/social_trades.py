@@ -41,6 +41,7 @@ from . import defi
 LIMITS_FILE = "trade_limits.json"
 DAY_MS = 86_400_000
 DEFAULT_MAX_SLIPPAGE = Decimal("0.01")
+MAX_FOLLOWED = 1000  # trades I followed, remembered so a card shared again is not followed twice automatically
 
 
 class TradeError(WalletError):
@@ -226,7 +227,12 @@ class Limits:
             raise TradeError(f"{self.path} cannot be read ({error}): fix or remove it") from None
         if not isinstance(data, dict):
             raise TradeError(f"{self.path} is not a limits file: fix or remove it")
-        return {"caps": data.get("caps", {}), "autofollow": data.get("autofollow", {}), "spent": data.get("spent", [])}
+        return {
+            "caps": data.get("caps", {}),
+            "autofollow": data.get("autofollow", {}),
+            "spent": data.get("spent", []),
+            "followed": data.get("followed", []),
+        }
 
     def _save(self, data: dict[str, Any]) -> None:
         since = self.now_ms() - DAY_MS
@@ -251,10 +257,15 @@ class Limits:
         since = self.now_ms() - DAY_MS
         return sum(int(s["units"]) for s in self.load()["spent"] if s["key"] == key and s["at_ms"] > since)
 
-    def record(self, key: str, units: int, tx_hash: str) -> None:
+    def record(self, key: str, units: int, tx_hash: str, card_tx: str) -> None:
+        """A follow sent: counted against the daily cap; its card's trade is followed (once)."""
         data = self.load()
         data["spent"].append({"key": key, "units": str(units), "at_ms": self.now_ms(), "tx": tx_hash})
+        data["followed"] = [*data["followed"], card_tx.lower()][-MAX_FOLLOWED:]
         self._save(data)
+
+    def followed(self, card_tx: str) -> bool:
+        return card_tx.lower() in self.load()["followed"]
 
     def allow(self, key: str, units: int, shown: Callable[[int], str], symbol: str) -> Cap:
         """The cap for `key` if `units` fits it; TradeError with the numbers if not."""
@@ -387,7 +398,7 @@ def plan_follow(
 
 
 def record_follow(limits: Limits, plan: FollowPlan, tx_hash: str) -> None:
-    limits.record(plan.key, plan.swap.amount_in, tx_hash)
+    limits.record(plan.key, plan.swap.amount_in, tx_hash, plan.view.card.tx_hash)
 
 
 def autofollow_amount(limits: Limits, view: CardView) -> int | None:
