@@ -156,6 +156,20 @@ def test_true_swaps_verify_and_forged_cards_say_why_not(hongbao_home, anvil, def
             verdict = check_card(p, card, sender)
             assert not verdict.ok and says in verdict.reason, (what, verdict)
 
+    # a token I never added shows as such, whatever its symbol, and is not followed
+    from cli.services import social_trades
+
+    assert social_trades._asset(p, tkn).symbol == "TKN"
+    del p.net.tokens["TKN"]
+    assert social_trades._asset(p, tkn).symbol.startswith("TKN?(") and "not one of your tokens" in str(
+        social_trades._asset(p, tkn).symbol
+    )
+    card = _card(swaps[0][0], None, tkn)
+    view = social_trades.CardView("ab" * 16, "group:" + "cd" * 16, me, 0, card, trade_check.Verdict(True, ""))
+    view = dataclasses_replace(view, sell=social_trades._asset(p, None), buy=social_trades._asset(p, tkn))
+    with pytest.raises(social_trades.TradeError, match="not one of your tokens: if you trust it"):
+        social_trades.plan_follow(p, social_trades.Limits(hongbao_home, lambda: 0), view, other)
+
     # ETH out to someone else: the same logs, but the calldata names another recipient
     tx = p.rpc.call("eth_getTransactionByHash", swaps[3][0]["swap"]["hash"])
     receipt = p.rpc.call("eth_getTransactionReceipt", tx["hash"])

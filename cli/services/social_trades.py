@@ -133,11 +133,25 @@ def _view(p: defi.Protocols, unchecked: CardView) -> CardView:
         verdict = trade_check.Verdict(False, f"not checked: {error}")
     if not verdict.ok:
         return dataclasses.replace(unchecked, verdict=verdict)
-    sell = p.asset("ETH") if card.sell is None else p.asset_at(card.sell)
-    buy = p.asset("ETH") if card.buy is None else p.asset_at(card.buy)
+    sell, buy = _asset(p, card.sell), _asset(p, card.buy)
     receipt = p.rpc.call("eth_getTransactionReceipt", card.tx_hash)
     block = p.rpc.call("eth_getBlockByNumber", receipt["blockNumber"], False)
     return dataclasses.replace(unchecked, verdict=verdict, sell=sell, buy=buy, block_time=int(block["timestamp"], 16))
+
+
+def _asset(p: defi.Protocols, token: str | None) -> defi.Asset:
+    """ETH, one of my tokens, or a token I never added, marked as such: anyone can make a
+    token called TKN and a Uniswap pair for it, so its symbol alone proves nothing."""
+    if token is None:
+        return p.asset("ETH")
+    asset = p.asset_at(token)
+    if is_mine(p, token):
+        return asset
+    return dataclasses.replace(asset, symbol=f"{asset.symbol}?({addr.parse(token)[:10]}…, not one of your tokens)")
+
+
+def is_mine(p: defi.Protocols, token: str | None) -> bool:
+    return token is None or any(int(t.address, 16) == int(token, 16) for t in p.net.tokens.values())
 
 
 def cards(messenger: Messenger, p: defi.Protocols, conversation: str | None = None) -> list[CardView]:
@@ -364,6 +378,12 @@ def plan_follow(
         raise TradeError(f"card {view.message_id} is not a verified trade ({view.verdict.reason}): nothing to follow")
     if view.sender == addr.parse(owner):
         raise TradeError("that card is your own trade")
+    for token in (view.card.sell, view.card.buy):
+        if not is_mine(p, token):
+            raise TradeError(
+                f"the card trades {token}, which is not one of your tokens: if you trust it, "
+                f"add it with `hongbao token add {token}`, then follow"
+            )
     sell, buy = view.sell, view.buy
     units = follow_units(view, sell, amount_text, percent)
     key = asset_key(p.net.chain_id, view.card.sell)
