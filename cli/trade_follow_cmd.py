@@ -300,7 +300,8 @@ def board(group, network_name, wallet_name, index, password_file, as_json):
     with _chatting(network_name, wallet_name, index, password_file) as (m, p):
         m.receive()
         rows, unverified = service.board(m, p, group)
-    data = {"trades": [r.json() for r in rows], "unverified": [_card_json(v) for v in unverified]}
+    members = service.totals(rows)
+    data = {"trades": [r.json() for r in rows], "members": members, "unverified": [_card_json(v) for v in unverified]}
 
     def human() -> None:
         table(
@@ -317,6 +318,10 @@ def board(group, network_name, wallet_name, index, password_file, as_json):
                 for r in rows
             ],
         )
+        for t in members:
+            console().print(
+                f"{t['member']}: {t['trades']} trade(s) selling {markup(t['asset'])}, P&L now {markup(t['pnl_formatted'])}"
+            )
         for v in unverified:
             console().print(
                 f"[yellow]not a verified trade: card {v.message_id} from {markup(v.sender)}: {markup(v.verdict.reason)}[/]"

@@ -304,6 +304,18 @@ def test_a_member_follows_a_shared_swap_within_caps_and_the_board_matches_the_ch
     assert (row["member"], row["amount_in"], row["amount_out"]) == (alice.address, str(ETH), swapped["received"])
     assert row["value_now"] == str(back.amount_out) and row["pnl"] == str(back.amount_out - ETH)
     assert {c["sender"] for c in board["unverified"]} == {mallory.address}
+    assert board["members"] == [
+        {
+            "member": alice.address,
+            "asset": "ETH",
+            "trades": 1,
+            "invested": str(ETH),
+            "value_now": str(back.amount_out),
+            "pnl": row["pnl"],
+            "pnl_formatted": row["pnl_formatted"],
+            "without_quote": 0,
+        }
+    ]
 
     # autofollow: inside Bob's `chat watch`, Alice's next card is followed up to her cap; never without caps
     assert "set your caps for TKN first" in bob.fails("trade", "autofollow", alice.address, "--cap", "10 TKN")

@@ -462,6 +462,39 @@ class BoardRow:
         }
 
 
+def totals(rows: list[BoardRow]) -> list[dict[str, Any]]:
+    """Each member's trades summed per asset sold: what went in, what it is worth now, the P&L
+    (rows without a quote now are counted apart, never as 0)."""
+    sums: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        sell = row.view.sell
+        if sell is None:
+            continue
+        entry = sums.setdefault(
+            (row.view.sender, sell.address),
+            {"member": row.view.sender, "asset": sell, "trades": 0, "in": 0, "now": 0, "unquoted": 0},
+        )
+        entry["trades"] += 1
+        if row.value_now is None:
+            entry["unquoted"] += 1
+        else:
+            entry["in"] += int(row.view.card.amount_in)
+            entry["now"] += row.value_now
+    return [
+        {
+            "member": e["member"],
+            "asset": e["asset"].symbol,
+            "trades": e["trades"],
+            "invested": str(e["in"]),
+            "value_now": str(e["now"]),
+            "pnl": str(e["now"] - e["in"]),
+            "pnl_formatted": e["asset"].fmt(e["now"] - e["in"]),
+            "without_quote": e["unquoted"],
+        }
+        for e in sums.values()
+    ]
+
+
 def board(messenger: Messenger, p: defi.Protocols, group: str) -> tuple[list[BoardRow], list[CardView]]:
     """(each verified trade shared in `group` valued now, the cards that did not verify)."""
     target = messenger.resolve(group)
