@@ -72,7 +72,8 @@ class _Transfer:
 def _int(value: Any) -> int:
     if isinstance(value, int):
         return value
-    return int(str(value or "0x0"), 16)
+    text = str(value or "0x0")
+    return 0 if text == "0x" else int(text, 16)  # "0x": no data
 
 
 def _topic_address(topic: str) -> str:
@@ -136,7 +137,15 @@ def _calldata(tx: Mapping[str, Any]) -> bytes:
 
 def read_swap(tx: Mapping[str, Any], receipt: Mapping[str, Any], sender: str, weth: str) -> Swap | None:
     """The pair and amounts of ``sender``'s swap in this transaction, as a card would state
-    them (to be checked by ``check_swap`` like anyone else's); None if it moved no such pair."""
+    them (to be checked by ``check_swap`` like anyone else's); None if it moved no such pair
+    (or the answer is malformed)."""
+    try:
+        return _read(tx, receipt, sender, weth)
+    except (WalletError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _read(tx: Mapping[str, Any], receipt: Mapping[str, Any], sender: str, weth: str) -> Swap | None:
     sender, weth = addr.parse(sender), addr.parse(weth)
     moves = _transfers(receipt)
     value = _int(tx.get("value"))
@@ -175,7 +184,22 @@ def check_swap(
 ) -> Verdict:
     """Whether ``tx`` (with its ``receipt``) is exactly the swap ``claim`` describes.
     ``routers``: the Uniswap routers of the network; ``pools``: every pool of the pair
-    (v2 pair, v3 pools), read from the factories by the caller."""
+    (v2 pair, v3 pools), read from the factories by the caller. A transaction or receipt
+    that is not well formed (a node's answer is hostile too) backs nothing."""
+    try:
+        return _check(claim, tx, receipt, routers, pools, weth)
+    except (WalletError, ValueError, TypeError, KeyError, AttributeError):
+        return Verdict(False, "the node's answer about the transaction is malformed")
+
+
+def _check(
+    claim: Claim,
+    tx: Mapping[str, Any] | None,
+    receipt: Mapping[str, Any] | None,
+    routers: Collection[str],
+    pools: Collection[str],
+    weth: str,
+) -> Verdict:
     if tx is None:
         return Verdict(False, "no such transaction on this chain")
     if receipt is None:

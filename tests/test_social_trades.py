@@ -21,6 +21,8 @@ pytest_plugins = ("defi_fixtures",)
 ETH = 10**18
 TX = "0x" + "ab" * 32
 TOKEN = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+WITHDRAWAL_TOPIC = "0x7fcf532c15f0a6db0bd6d0e038bea71d30d808c7d98cb3bf7268a95bf5081b65"
 GAS = 400_000  # a swap's gas, given: an estimate in the pending block misses a v3 pool's oracle write in a new one
 
 
@@ -76,6 +78,34 @@ def test_any_card_json_is_a_valid_card_or_one_payload_error(fields):
     assert isinstance(card, payloads.TradeCard)
     assert int(card.amount_in) > 0 and int(card.amount_out) > 0 and card.sell != card.buy
     assert payloads.decode(payloads.encode(card)) == card
+
+
+_hexish = st.one_of(
+    st.sampled_from(["0x", "0x0", "0xzz", "", "0x" + "00" * 12 + "11" * 20]), st.text(max_size=8), st.integers()
+)
+_log = st.fixed_dictionaries(
+    {},
+    optional={
+        "address": _hexish,
+        "topics": st.lists(st.one_of(_hexish, st.sampled_from([TRANSFER_TOPIC, WITHDRAWAL_TOPIC])), max_size=4),
+        "data": _hexish,
+    },
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.fixed_dictionaries({}, optional={"from": _hexish, "to": _hexish, "value": _hexish, "input": _hexish}),
+    st.fixed_dictionaries({}, optional={"status": _hexish, "logs": st.lists(_log, max_size=4)}),
+)
+def test_a_malformed_transaction_or_receipt_backs_nothing_and_raises_nothing(tx, receipt):
+    from contracts import trade_check
+
+    who = "0x" + "11" * 20
+    claim = trade_check.Claim(who, None, TOKEN, 1, 1)
+    verdict = trade_check.check_swap(claim, tx, receipt, routers=[who], pools=[who], weth=TOKEN)
+    assert verdict.ok is False or receipt.get("status") in (1, "0x1")
+    trade_check.read_swap(tx, receipt, who, TOKEN)  # None or a Swap, never an exception
 
 
 # -- the chain check: real swaps on a real anvil ---------------------------------------------
