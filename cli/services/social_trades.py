@@ -129,14 +129,15 @@ def _view(p: defi.Protocols, unchecked: CardView) -> CardView:
     card = unchecked.card
     try:
         verdict = check_card(p, card, unchecked.sender)
-    except WalletError as error:
-        verdict = trade_check.Verdict(False, f"not checked: {error}")
-    if not verdict.ok:
-        return dataclasses.replace(unchecked, verdict=verdict)
-    sell, buy = _asset(p, card.sell), _asset(p, card.buy)
-    receipt = p.rpc.call("eth_getTransactionReceipt", card.tx_hash)
-    block = p.rpc.call("eth_getBlockByNumber", receipt["blockNumber"], False)
-    return dataclasses.replace(unchecked, verdict=verdict, sell=sell, buy=buy, block_time=int(block["timestamp"], 16))
+        if not verdict.ok:
+            return dataclasses.replace(unchecked, verdict=verdict)
+        sell, buy = _asset(p, card.sell), _asset(p, card.buy)  # a token's symbol() may fail or lie
+        receipt = p.rpc.call("eth_getTransactionReceipt", card.tx_hash)
+        block = p.rpc.call("eth_getBlockByNumber", receipt["blockNumber"], False)
+        when = int(block["timestamp"], 16)
+    except (WalletError, KeyError, TypeError, ValueError) as error:
+        return dataclasses.replace(unchecked, verdict=trade_check.Verdict(False, f"not checked: {error}"))
+    return dataclasses.replace(unchecked, verdict=verdict, sell=sell, buy=buy, block_time=when)
 
 
 def _asset(p: defi.Protocols, token: str | None) -> defi.Asset:
