@@ -304,32 +304,41 @@ def test_a_member_follows_a_shared_swap_within_caps_and_the_board_matches_the_ch
     # following: never without caps, within them, and never at a price worse than the card's less my max
     rpc = anvil.rpc()
     assert "no cap set" in bob.fails("trade", "follow", card["id"], "--percent", "50", "--yes")
-    assert "not a verified trade" in bob.fails("trade", "follow", forged[0]["id"], "--yes")
     bob("trade", "limits", "ETH", "--per-trade", "0.5", "--daily", "0.8")
     assert stat.S_IMODE((bob.home / "trade_limits.json").stat().st_mode) == 0o600
-    assert "over your per-trade cap of 0.5 ETH" in bob.fails(
-        "trade", "follow", card["id"], "--amount", "1 ETH", "--yes"
-    )
     followed = bob.json("trade", "follow", card["id"], "--percent", "50", "--yes")
     assert followed["amount_in"] == str(ETH // 2) and followed["leader"] == alice.address
     assert int(followed["received"]) == erc20.balance_of(rpc, tkn, bob.address) >= int(followed["min_received"])
     card_price_bound = ETH // 2 * int(swapped["received"]) * 99 // (ETH * 100)  # the card's price less 1%
     assert int(followed["min_received"]) >= card_price_bound == int(followed["min_received_at_card_price"])
-    over = bob.fails("trade", "follow", card["id"], "--percent", "50", "--yes")
-    assert "over your daily cap of 0.8 ETH (0.5 ETH spent" in over
     limits = json.loads((bob.home / "trade_limits.json").read_text())
     assert limits["caps"] == {"31337:ETH": {"per_trade": str(ETH // 2), "daily": str(8 * ETH // 10)}}
     assert [s["tx"] for s in limits["spent"]] == [followed["swap"]["hash"]]
 
+    # the other refusals, in-process (the same service the command calls)
+    from cli.services import social_trades
+
+    p = _protocols(bob.home, anvil)
+    mine = social_trades.Limits(bob.home, lambda: _now_ms())
+    with _messenger(bob) as m:
+        view, fake = (social_trades.find_card(m, p, c["id"]) for c in (card, forged[0]))
+
+    def refused(view, **options) -> str:
+        with pytest.raises(social_trades.TradeError) as error:
+            social_trades.plan_follow(p, mine, view, bob.address, **options)
+        return str(error.value)
+
+    assert "not a verified trade" in refused(fake)
+    assert "over your per-trade cap of 0.5 ETH" in refused(view, amount_text="1 ETH")
+    assert "over your daily cap of 0.8 ETH (0.5 ETH spent" in refused(view, percent="50")
     _buy_tkn_everywhere(rpc, defi)  # TKN dearer now in every pool: a follow gets fewer per ETH
-    bob("trade", "limits", "ETH", "--per-trade", "0.5", "--daily", "5")
-    moved = bob.fails("trade", "follow", card["id"], "--percent", "10", "--max-slippage", "1%", "--yes")
+    mine.set_cap("31337:ETH", social_trades.Cap(ETH // 2, 5 * ETH))
+    moved = refused(view, percent="10")
     assert "the price moved" in moved and "more than your maximum of 1.00% worse" in moved
 
     # the board: Alice's trade valued at the protocols' quote now; Mallory's claims apart, inert
     board = bob.json("trade", "board", group["conversation"])
     (row,) = board["trades"]
-    p = _protocols(bob.home, anvil)
     back = uniswap.best(uniswap.quotes(p.rpc, p.uniswap, tkn, p.uniswap.weth, int(swapped["received"])))
     assert (row["member"], row["amount_in"], row["amount_out"]) == (alice.address, str(ETH), swapped["received"])
     assert row["value_now"] == str(back.amount_out) and row["pnl"] == str(back.amount_out - ETH)
@@ -362,6 +371,12 @@ def test_a_member_follows_a_shared_swap_within_caps_and_the_board_matches_the_ch
     assert again_card["followed"] is False and "followed this trade already" in again_card["text"]
     assert erc20.balance_of(rpc, tkn, bob.address) - held == int(followed["received"]) > 0
     assert rpc.call("eth_getTransactionByHash", followed["hash"])["value"] == hex(2 * ETH // 10)
+
+
+def _now_ms() -> int:
+    import time
+
+    return time.time_ns() // 1_000_000
 
 
 def _buy_tkn_everywhere(rpc, defi) -> None:
