@@ -188,7 +188,9 @@ def share(
     tx = p.rpc.call("eth_getTransactionByHash", text) if len(text) == 66 else None
     if not tx:
         raise TradeError(f"no transaction {tx_hash[:80]!r} on {p.net.name}: give the hash of one of your swaps")
-    receipt = p.rpc.call("eth_getTransactionReceipt", text) or {}
+    receipt = p.rpc.call("eth_getTransactionReceipt", text)
+    if not receipt:
+        raise TradeError(f"{text} is not mined yet: share it once it is")
     swap = trade_check.read_swap(tx, receipt, messenger.address, p.uniswap.weth)
     if swap is None:
         raise TradeError(
