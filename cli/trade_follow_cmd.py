@@ -7,7 +7,7 @@
     hongbao trade board GROUP
 
 The work is in cli/services/social_trades.py; a follow is sent through `swap`'s pipeline
-(cli/defi_steps.run_steps). Autofollow runs inside `chat watch` (`autofollow_hook`).
+(cli/defi_steps.run_steps). Autofollow runs inside `chat watch` (`Autofollow`).
 """
 
 from __future__ import annotations
@@ -54,6 +54,18 @@ def _chatting(network_name, wallet_name, index, password_file):
     p = _protocols(network_name)
     with messenger(wallet_name, index, password_file) as m:
         yield m, p
+
+
+def _fetch(m) -> None:
+    """New mail first; with the relay down, what is stored is shown (and said so)."""
+    from messaging.client import RelayUnreachable
+
+    from .output import note
+
+    try:
+        m.receive()
+    except RelayUnreachable as error:
+        note(f"[yellow]showing stored cards only: {markup(error)}[/]")
 
 
 def chat_check(message) -> str:
@@ -130,7 +142,7 @@ def list_cards(group, fetch, network_name, wallet_name, index, password_file, as
 
     with _chatting(network_name, wallet_name, index, password_file) as (m, p):
         if fetch:
-            m.receive()
+            _fetch(m)
         where = m.resolve(group).conversation if group else None
         views = service.cards(m, p, where)
     rows = [
@@ -298,7 +310,7 @@ def board(group, network_name, wallet_name, index, password_file, as_json):
     from .services import social_trades as service
 
     with _chatting(network_name, wallet_name, index, password_file) as (m, p):
-        m.receive()
+        _fetch(m)
         rows, unverified = service.board(m, p, group)
     members = service.totals(rows)
     data = {"trades": [r.json() for r in rows], "members": members, "unverified": [_card_json(v) for v in unverified]}
