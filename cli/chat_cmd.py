@@ -91,6 +91,9 @@ def message_json(
     live = packet_check(message, me) if me else None
     if live is not None:
         data["packet_check"] = live
+    trade = trade_check(message) if me else None
+    if trade is not None:
+        data["trade_check"] = trade
     return data
 
 
@@ -146,6 +149,8 @@ def describe(payload, names: dict[str, str] | None = None) -> str:
         return f"🧾 payment request: {_amount(payload.amount, payload.token, payload.chain_id)}{split}{note_text} — pay it: hongbao pay {payload.request_id}"
     if isinstance(payload, payloads.RequestDeclined):
         return f"[declined payment request {payload.request_id}]"
+    if isinstance(payload, payloads.TradeCard):  # a claim: its amounts are shown only once the chain backs them
+        return f"📈 trade card about tx {payload.tx_hash}" + (f" “{payload.note}”" if payload.note else "")
     if isinstance(payload, payloads.GroupControl):
         if payload.op == "rename":
             return f"[group renamed to {payload.name!r}]"
@@ -209,6 +214,17 @@ def packet_check(message, me: str) -> str | None:
     return service.packet_check(message, me)
 
 
+def trade_check(message) -> str | None:
+    """For a trade card (mine or a member's): the trade as the chain shows it, or why not."""
+    from messaging import payloads
+
+    if not isinstance(message.payload, payloads.TradeCard):
+        return None
+    from .trade_follow_cmd import chat_check
+
+    return chat_check(message)
+
+
 def print_message(message, names: dict[str, str], me: str | None = None, store=None, flag: str | None = None) -> None:
     from rich.text import Text
 
@@ -228,6 +244,9 @@ def print_message(message, names: dict[str, str], me: str | None = None, store=N
     live = packet_check(message, me) if me else None
     if live is not None:
         line.append(f"  [{inert(live)}]", style="green" if live.startswith("✓") else "bold red")
+    trade = trade_check(message) if me else None
+    if trade is not None:
+        line.append(f"  [{inert(trade)}]", style="green" if trade.startswith("✓") else "bold red")
     console().print(line)
 
 
@@ -662,6 +681,9 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
                 console().print(Text(inert(event["text"]), style=style))
 
     key = account_key(wallet_name, index, password_file)
+    from .trade_follow_cmd import Autofollow
+
+    autofollow = Autofollow(key, wallet_name, index, network_name, as_json)  # `trade autofollow`: within caps only
     with messenger(wallet_name, index, password_file, key) as m:
         names = names_of(m)
         news = ChainNews(m.address, network_name)
@@ -673,6 +695,7 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
             received = m.receive()
             for message in received:
                 show_one(message, names)
+                show_chain(autofollow(message))
             show_chain(packet_service.serve_pending(m, key, network_name, names))  # claims sent to me
             if received.failures and not as_json:
                 note(f"{received.failures} envelope(s) could not be opened and were discarded")
@@ -697,6 +720,7 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
                     if message.sender not in names:
                         names.update(names_of(m))
                     show_one(message, names)
+                    show_chain(await asyncio.to_thread(autofollow, message))
                     if packet_service.is_claim_request(message):  # here: the message store is not shared
                         show_chain(packet_service.serve_pending(m, key, network_name, names))
             finally:

@@ -327,6 +327,42 @@ class RequestDeclined:
         _request_id(self.request_id)
 
 
+# -- shared trades (cli/services/social_trades.py) ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TradeCard:
+    """A member's claim about one of their swaps: transaction `tx_hash` on `chain_id` sold
+    `amount_in` of `sell` for `amount_out` of `buy` (base units; None: ETH). A claim only:
+    every client checks it against the chain (contracts/trade_check.py) before showing it
+    as a trade; the price and the time shown come from the chain, not from here."""
+
+    TYPE: ClassVar[str] = "trade"
+    chain_id: int
+    tx_hash: str
+    amount_in: str
+    amount_out: str
+    sell: str | None = None
+    buy: str | None = None
+    note: str = ""
+    group_id: str | None = None
+
+    def validate(self) -> None:
+        _group(self.group_id)
+        _uint(self.chain_id, "chain_id")
+        _hex32(self.tx_hash, "tx_hash")
+        for side, value in (("sell", self.sell), ("buy", self.buy)):
+            if value is not None:
+                _address(value, side)
+        if (self.sell is None and self.buy is None) or (
+            self.sell is not None and self.buy is not None and addr.parse(self.sell) == addr.parse(self.buy)
+        ):
+            raise PayloadError("a trade sells one asset for another")
+        if int(_decimal(self.amount_in, "amount_in")) == 0 or int(_decimal(self.amount_out, "amount_out")) == 0:
+            raise PayloadError("a trade moves more than 0 each way")
+        _text(self.note, "note", 512)
+
+
 KNOWN = {
     cls.TYPE: cls
     for cls in (
@@ -339,6 +375,7 @@ KNOWN = {
         DeliveryPass,
         PaymentRequest,
         RequestDeclined,
+        TradeCard,
     )
 }
 Payload = (
@@ -351,6 +388,7 @@ Payload = (
     | DeliveryPass
     | PaymentRequest
     | RequestDeclined
+    | TradeCard
     | Unknown
 )
 

@@ -129,6 +129,7 @@ def test_types():
         "delivery_pass",
         "payment_request",
         "request_declined",
+        "trade",
     }
     assert type_of(Unknown("x")) == "x"
 
