@@ -196,7 +196,7 @@ def follow(card_id, amount, percent, max_slippage, **opts):
             f"{markup(plan.swap.sell.fmt(plan.spent))} of {markup(plan.swap.sell.fmt(plan.cap.daily))} spent today"
         )
     done, approved = _run(session, plan)
-    got = defi.swap_received(plan.swap, done[-1].receipt or {}, session.owner)
+    got = defi.swap_received(plan.swap, done[-1].receipt or {})
     if not session.as_json:
         _say(f"received {plan.swap.buy.fmt(got)}")
     _finish(session, {**plan.json(), "received": str(got), "approve": approved, "swap": done[-1].json()})
@@ -403,7 +403,7 @@ class Autofollow:
         except WalletError as error:
             text = f"did not follow {message.sender}'s trade card {message.id}: {error}"
             return [{"kind": "autofollow", "card": message.id, "followed": False, "text": text}]
-        got = defi.swap_received(plan.swap, done[-1].receipt or {}, session.owner)
+        got = defi.swap_received(plan.swap, done[-1].receipt or {})
         text = (
             f"followed {message.sender}'s trade: sold {plan.swap.sell.fmt(plan.swap.amount_in)}, "
             f"received {plan.swap.buy.fmt(got)} (tx {done[-1].record.hash})"
