@@ -91,6 +91,9 @@ def message_json(
     live = packet_check(message, me) if me else None
     if live is not None:
         data["packet_check"] = live
+    offered = offer_check(message, me, store) if me else None
+    if offered is not None:
+        data["offer_check"] = offered
     return data
 
 
@@ -146,6 +149,8 @@ def describe(payload, names: dict[str, str] | None = None) -> str:
         return f"🧾 payment request: {_amount(payload.amount, payload.token, payload.chain_id)}{split}{note_text} — pay it: hongbao pay {payload.request_id}"
     if isinstance(payload, payloads.RequestDeclined):
         return f"[declined payment request {payload.request_id}]"
+    if isinstance(payload, (payloads.Offer, payloads.OfferAnswer)):
+        return _describe_offer(payload)
     if isinstance(payload, payloads.GroupControl):
         if payload.op == "rename":
             return f"[group renamed to {payload.name!r}]"
@@ -154,6 +159,51 @@ def describe(payload, names: dict[str, str] | None = None) -> str:
     if isinstance(payload, payloads.Receipt):
         return f"[receipt: {payload.status} {len(payload.message_ids)}]"
     return f"[unknown message type {payloads.type_of(payload)!r}: this version cannot show it]"
+
+
+def _describe_offer(payload) -> str:
+    """An offer or an answer to one (cli/trade_offer_cmd.py), as the message says it."""
+    from messaging import payloads
+
+    short = payload.order_hash[:12]
+    if isinstance(payload, payloads.OfferAnswer):
+        tx = f" (tx {payload.tx_hash})" if payload.tx_hash else ""
+        return f"[offer {short} {payload.status}{tx}]"
+
+    def item(kind, token, identifier, amount, *_recipient) -> str:
+        if kind == 2:
+            return f"NFT {token}#{identifier}"
+        return _amount(amount, None if kind == 0 else token, payload.chain_id)
+
+    gives = ", ".join(item(*i) for i in payload.offer)
+    wants = ", ".join(item(*i) for i in payload.consideration)
+    note_text = f" “{payload.note}”" if payload.note else ""
+    countering = f" (counters {payload.replaces[:12]})" if payload.replaces else ""
+    return f"🤝 offer{countering}: gives {gives} for {wants}{note_text} — hongbao trade accept {short}"
+
+
+def offer_check(message, me: str, store) -> str | None:
+    """For an offer: what the chain and the checks of cli/services/offers.py say about it."""
+    from messaging import payloads
+
+    if not isinstance(message.payload, payloads.Offer) or store is None:
+        return None
+    from .context import chain as connect
+    from .context import load_config
+    from .services import offers as service
+
+    try:
+        net = next(n for n in load_config().networks.values() if n.chain_id == message.payload.chain_id)
+        chain = connect(net.name)
+        offers = service.Offers(me, service.venue(net, chain.rpc))
+        view = offers.view_of(message, store.messages_of_types(payloads.OfferAnswer.TYPE))
+    except (WalletError, StopIteration) as error:
+        return f"✗ NOT CHECKED: {error or 'no network with its chain id'}"
+    if view.state == "open" and not view.checks:
+        return "✓ open: signed by the sender, restricted to you, fillable now (checked on chain)"
+    details = "; ".join(([view.reason] if view.reason else []) + view.checks)
+    mark = "✓" if view.state == "filled" and view.fill_tx else "✗"
+    return f"{mark} {view.state.upper()}" + (f": {details}" if details else "")
 
 
 def _when(ms: int) -> str:
@@ -222,6 +272,9 @@ def print_message(message, names: dict[str, str], me: str | None = None, store=N
     live = packet_check(message, me) if me else None
     if live is not None:
         line.append(f"  [{inert(live)}]", style="green" if live.startswith("✓") else "bold red")
+    offered = offer_check(message, me, store) if me else None
+    if offered is not None:
+        line.append(f"  [{inert(offered)}]", style="green" if offered.startswith("✓") else "bold red")
     console().print(line)
 
 

@@ -1,7 +1,253 @@
-"""`hongbao trade` subcommands (see cli/trade_cmd.py)."""
+"""`hongbao trade offer|list|accept|counter|decline|cancel|receipt`: peer-to-peer offers in a
+chat, settled on Seaport 1.6. The work is in cli/services/offers.py; every transaction goes
+through the same preview-simulate-confirm pipeline as `send` (cli/defi_cmd.Session)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+from datetime import datetime
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from wallet.errors import WalletError
+
+from .chat_cmd import account_options
+from .context import network_option
+from .defi_cmd import Session, _grid, tx_options
+from .defi_steps import run_steps
+from .inert import inert, markup
+from .output import console, emit, table
+from .wallet_cmd import index_option, password_file_option, wallet_option
+
+ITEM_HELP = 'e.g. "100 TKN", "0.05 ETH" or "NFT 0xCOLLECTION#ID"; repeat for more items'
+
+
+def _open(session: Session):
+    from .services import offers as service
+
+    return service.Offers(session.owner, service.venue(session.net, session.chain.rpc))
+
+
+@contextlib.contextmanager
+def _chat(offers, key: bytes):
+    from messaging.chat import Messenger
+    from wallet.home import home
+
+    with Messenger.open(home(), key) as messenger:
+        offers.open_chat(messenger)
+        yield messenger
+
+
+@contextlib.contextmanager
+def _reading(network_name, wallet_name, index, password_file):
+    """Offers with the chat open, for the commands that sign no transaction."""
+    from wallet import address as addr
+
+    from .chat_cmd import account_key
+    from .context import chain as connect
+    from .context import network
+    from .services import offers as service
+
+    key = account_key(wallet_name, index, password_file)
+    chain = connect(network_name)
+    chain.verify()
+    offers = service.Offers(addr.from_private_key(key), service.venue(network(network_name), chain.rpc))
+    with _chat(offers, key):
+        yield offers
+
+
+def _lifetime(text: str) -> int:
+    from .services.requests import parse_duration
+
+    return parse_duration(text) // 1000
+
+
+def _items(texts, offers) -> list:
+    from .services.offers import parse_item
+
+    return [parse_item(t, offers.place) for t in texts]
+
+
+def _send_draft(session: Session, offers, draft) -> None:
+    """Show the order, confirm, run its steps (wrap, approvals), sign it and send it."""
+    from .context import confirm
+
+    if not session.as_json:
+        console(stderr=True).print(f"[bold]offer to {markup(draft.peer)}[/]")
+        _grid([[k, v] for k, v in draft.rows] + ([["note", draft.note]] if draft.note else []))
+    confirm(session.opts["yes"], "Sign this offer (and send what it needs first)?")
+    with _chat(offers, session.key()):
+        done, _ = run_steps(session, draft.steps, None)
+        offer, sent = offers.send(draft, session.key())
+    data = {
+        "order_hash": offer.order_hash,
+        "to": draft.peer,
+        "message_id": sent.message_id,
+        "state": sent.state,
+        "end": offer.end,
+        "replaces": offer.replaces,
+        "steps": [d.json() for d in done],
+    }
+    emit(session.as_json, data, lambda: click.echo(offer.order_hash))
+
+
+@click.command("offer")
+@click.argument("who")
+@click.option("--give", "gives", multiple=True, required=True, help=f"What you give: {ITEM_HELP}.")
+@click.option("--want", "wants", multiple=True, required=True, help=f"What you ask for: {ITEM_HELP}.")
+@click.option("--expires", default="1d", show_default=True, help="How long it can be filled: 30m, 12h, 7d.")
+@click.option("--note", default="", help="A line for them.")
+@tx_options
+def offer_command(who, gives, wants, expires, note, **opts):
+    """Offer WHO a trade they alone can fill, e.g. `trade offer bob --give "100 TKN" --want "0.05 ETH"`.
+
+    The Seaport order is shown decoded, then signed (EIP-712) after what it needs is done:
+    ETH you give is wrapped as WETH (Seaport cannot take ETH from an account), and Seaport is
+    approved exactly the amounts (or the one NFT) it gives. Then it goes to WHO in the chat.
+    """
+    from . import names
+
+    session = Session(opts)
+    offers = _open(session)
+    peer = names.address(who, session.owner)
+    draft = offers.draft(peer, _items(gives, offers), _items(wants, offers), _lifetime(expires), note)
+    _send_draft(session, offers, draft)
+
+
+@click.command("counter")
+@click.argument("order_id")
+@click.option("--give", "gives", multiple=True, help=f"What you give instead of what they asked: {ITEM_HELP}.")
+@click.option("--want", "wants", multiple=True, help=f"What you ask for instead of what they gave: {ITEM_HELP}.")
+@click.option("--expires", default="1d", show_default=True, help="How long your counter-offer can be filled.")
+@click.option("--note", default="", help="A line for them.")
+@tx_options
+def counter(order_id, gives, wants, expires, note, **opts):
+    """Answer offer ORDER_ID with one of your own (signed by you, naming theirs), e.g. `--want "120 TKN"`."""
+    session = Session(opts)
+    offers = _open(session)
+    with _chat(offers, session.key()):
+        draft = offers.counter(order_id, _items(gives, offers), _items(wants, offers), _lifetime(expires), note)
+    _send_draft(session, offers, draft)
+
+
+@click.command("accept")
+@click.argument("order_id")
+@tx_options
+def accept(order_id, **opts):
+    """Fill offer ORDER_ID on chain (approving exactly what it asks of you first), and tell the offerer."""
+    session = Session(opts)
+    offers = _open(session)
+    with _chat(offers, session.key()):
+        view = offers.acceptable(order_id)
+        done, _ = run_steps(session, offers.accept_steps(view), None)
+        fill = done[-1]
+        told = offers.filled(view, fill.record.hash)
+    if told is None:
+        raise WalletError(f"{fill.record.hash} was mined but no OrderFulfilled event shows the fill: check it")
+    data = {"order_hash": view.order_hash, "filled": True, "notified": True, "fill": fill.json()}
+    if session.as_json:
+        emit(True, data)
+    else:
+        console(stderr=True).print(f"[green]✓ filled[/] offer {view.order_hash} (checked: its OrderFulfilled event)")
+
+
+@click.command("cancel")
+@click.argument("order_id")
+@tx_options
+def cancel(order_id, **opts):
+    """Cancel your offer ORDER_ID on Seaport (nobody can fill it afterwards), and tell the peer."""
+    session = Session(opts)
+    offers = _open(session)
+    with _chat(offers, session.key()):
+        view, step = offers.cancel_step(order_id)
+        done, _ = run_steps(session, [step], None)
+        told = offers.cancelled(view, done[-1].record.hash)
+    data = {"order_hash": view.order_hash, "cancelled": told is not None, "tx": done[-1].json()}
+    if session.as_json:
+        emit(True, data)
+
+
+@click.command("decline")
+@click.argument("order_id")
+@network_option
+@account_options
+def decline(order_id, network_name, wallet_name, index, password_file, as_json):
+    """Decline offer ORDER_ID (a message to the offerer; nothing on chain)."""
+    with _reading(network_name, wallet_name, index, password_file) as offers:
+        view = offers.decline(order_id)
+    emit(
+        as_json, {"order_hash": view.order_hash, "state": view.state}, lambda: click.echo(f"declined {view.order_hash}")
+    )
+
+
+def view_json(view) -> dict:
+    return {
+        "order_hash": view.order_hash,
+        "direction": view.direction,
+        "peer": view.peer,
+        "state": view.state,
+        "reason": view.reason,
+        "checks": view.checks,
+        "gives": [list(i) for i in view.offer.offer],
+        "wants": [list(i) for i in view.offer.consideration],
+        "end": view.offer.end,
+        "note": view.offer.note,
+        "replaces": view.offer.replaces,
+        "countered_by": view.countered_by,
+        "fill_tx": view.fill_tx,
+        "cancel_tx": view.cancel_tx,
+    }
+
+
+@click.command("list")
+@network_option
+@account_options
+def list_offers(network_name, wallet_name, index, password_file, as_json):
+    """Offers sent and received, each checked against the chain (status, balances, approvals)."""
+    with _reading(network_name, wallet_name, index, password_file) as offers:
+        views = offers.views()
+        rows = [_row(offers, v) for v in views]
+    emit(
+        as_json,
+        [view_json(v) for v in views],
+        lambda: table("offers", ["id", "", "with", "they give", "they get", "state", "until"], rows),
+    )
+
+
+def _row(offers, view) -> list[str]:
+    order = view.order
+    shown = (
+        [
+            ", ".join(offers.place.describe(i) for i in order.offer),
+            ", ".join(offers.place.describe(i) for i in order.consideration),
+        ]
+        if order
+        else ["?", "?"]
+    )
+    state = view.state + "".join(f"; {c}" for c in ([view.reason] if view.reason else []) + view.checks)
+    until = datetime.fromtimestamp(view.offer.end).strftime("%Y-%m-%d %H:%M") if view.offer.end < 2**33 else "?"
+    arrow = "→" if view.direction == "sent" else "←"
+    return [view.order_hash[:12], arrow, view.peer, *shown, inert(state), until]
+
+
+@click.command("receipt")
+@click.argument("order_id")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write it to this file.")
+@network_option
+@wallet_option
+@index_option
+@password_file_option
+def receipt(order_id, json_file, network_name, wallet_name, index, password_file):
+    """The negotiation of ORDER_ID (signed offers, answers) and its settlement, checkable by anyone."""
+    with _reading(network_name, wallet_name, index, password_file) as offers:
+        data = offers.receipt(order_id)
+    if json_file is None:
+        emit(True, data)  # (remote text in it is escaped: cli/inert.json_text)
+        return
+    json_file.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    click.echo(f"wrote {json_file}", err=True)
+
+
+COMMANDS: list[click.Command] = [offer_command, list_offers, accept, counter, decline, cancel, receipt]

@@ -129,6 +129,8 @@ def test_types():
         "delivery_pass",
         "payment_request",
         "request_declined",
+        "offer",
+        "offer_answer",
     }
     assert type_of(Unknown("x")) == "x"
 
