@@ -48,7 +48,7 @@ _order = st.builds(
 
 
 @given(order=_order)
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_the_order_hash_is_the_contracts_and_the_digest_is_eip712s(defi, anvil, order):
     where = defi.contracts["seaport"]
     with anvil.rpc() as rpc:
@@ -158,3 +158,19 @@ def _alice() -> str:
 def _deploy_nft(rpc) -> str:
     tx_hash = rpc.call("eth_sendTransaction", {"from": BOB, "data": "0x" + deployment_tx(npm.load("TestERC721")).hex()})
     return addr.parse(_receipt(rpc, tx_hash)["contractAddress"])
+
+
+def test_defi_deploy_adds_seaport_where_the_other_protocols_are_recorded(cli, hongbao_home, anvil, defi):
+    from wallet import config
+
+    defi.record(hongbao_home, anvil)
+    cfg = config.load(hongbao_home)
+    del cfg.networks["local"].contracts["seaport"]  # recorded before Seaport joined `defi deploy`
+    config.save(hongbao_home, cfg)
+    out = cli.json("defi", "deploy")
+    assert out["status"] == "added" and list(out["contracts"]) == ["seaport"]
+    where = config.load(hongbao_home).networks["local"].contracts["seaport"]
+    assert where == out["contracts"]["seaport"] != defi.contracts["seaport"]
+    with anvil.rpc() as rpc:
+        version, _separator, _controller = abi.read(rpc, where, "information()(string,bytes32,address)")
+    assert version == "1.6"
