@@ -110,6 +110,8 @@ def test_an_nft_for_eth_only_the_peer_fills_hostile_offers_are_invalid_and_the_r
     assert f"NFT {nft}#7 for 0.5 ETH" in shown and "✓ open" in shown and f"trade accept {oid[:12]}" in shown
     shown = bob("chat", "show", carol.address).stdout
     assert "\x1b" not in shown and "\u202e" not in shown and "\\x1b[2J" in shown and "✗ INVALID" in shown
+    listed = " ".join(bob("trade", "list").stdout.split())
+    assert listed.count("invalid;") == 5 and "0.5 ETH" in listed and "\x1b" not in listed
 
     with _messenger(bob) as m:  # Bob passes Alice's signed offer on to Carol: it is not hers to fill
         stored = next(x for x in m.store.messages_of_types("offer") if x.payload.order_hash == oid)
@@ -246,11 +248,13 @@ def test_tkn_for_eth_with_a_counter_offer_decline_cancel_and_expiry(cli, tmp_pat
     assert _offers(bob, anvil)[first]["state"] == "cancelled"
     assert "is cancelled" in _refused(bob, anvil, first)
 
-    short = alice.json("trade", "offer", "bob", "--give", "1 TKN", "--want", "0.01 ETH", "--expires", "1m", *Y)
+    made = alice("trade", "offer", "bob", "--give", "1 TKN", "--want", "0.01 ETH", "--expires", "1m", *Y)
+    short = made.stdout.split()[-1]  # (the approval's hash comes first)
+    assert "you give" in made.stderr and "1 TKN" in made.stderr and "only filled by" in made.stderr
     with anvil.rpc() as rpc:
         rpc.call("evm_increaseTime", 61)
         rpc.call("evm_mine")
-    assert "is expired" in _refused(bob, anvil, short["order_hash"])
+    assert "is expired" in _refused(bob, anvil, short)
     assert "not an offer id" in _refused(bob, anvil, "xyz")
 
 
