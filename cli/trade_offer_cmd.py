@@ -167,6 +167,8 @@ def cancel(order_id, **opts):
     data = {"order_hash": view.order_hash, "cancelled": told is not None, "tx": done[-1].json()}
     if session.as_json:
         emit(True, data)
+    elif told is not None:
+        console(stderr=True).print(f"[green]✓ cancelled[/] offer {view.order_hash} (checked: getOrderStatus)")
 
 
 @click.command("decline")

@@ -240,6 +240,14 @@ def test_tkn_for_eth_with_a_counter_offer_decline_cancel_and_expiry(cli, tmp_pat
         assert abi.read_one(rpc, tkn, "balanceOf(address)(uint256)", bob.address) == 120 * E18
         assert abi.read_one(rpc, defi.tokens["WETH"], "balanceOf(address)(uint256)", alice.address) == E18 // 20
     assert _offers(bob, anvil)[countered["order_hash"]]["state"] == "filled"
+    with _service(alice, anvil) as offers:  # the receipt of her first offer takes in the counter and its fill
+        evidence = offers.receipt(first)
+    assert [(n["from"], n["order_hash"]) for n in evidence["negotiation"] if n["type"] == "offer"] == [
+        (alice.address, first),
+        (bob.address, countered["order_hash"]),
+    ]
+    assert evidence["settlement"]["order_hash"] == countered["order_hash"]
+    assert addr.parse(evidence["settlement"]["filler"]) == alice.address
 
     assert bob.json("trade", "decline", first[:10])["state"] == "declined"
     assert _offers(alice, anvil)[first]["state"] == "declined"

@@ -268,7 +268,9 @@ class Offers:
             )
         return Item(seaport.ERC20, weth, 0, item.amount), steps
 
-    def requirements(self, owner: str, items: list[Item] | tuple[Item, ...], wrapping: list[Step] | None = None):
+    def requirements(
+        self, owner: str, items: list[Item] | tuple[Item, ...], wrapping: list[Step] | None = None
+    ) -> tuple[list[str], list[Step]]:
         """(problems, approval steps) for `owner` to hand over `items` through Seaport: each
         token held (ETH is checked by the pipeline's simulation), and approved to Seaport:
         exactly the amount for an ERC-20, the one token for an ERC-721."""
@@ -589,17 +591,10 @@ class Offers:
         views = self.views()
         target = self.find(order_hash)
         by_hash = {v.order_hash: v for v in views if v.peer == target.peer and v.state != "invalid"}
+        links = {(v.order_hash, v.offer.replaces) for v in by_hash.values() if v.offer.replaces in by_hash}
         chain = {target.order_hash}
-        changed = True
-        while changed:  # everything linked to the target through replaces, both ways
-            changed = False
-            for v in by_hash.values():
-                linked = v.order_hash in chain or (v.offer.replaces in chain)
-                if linked and (v.order_hash not in chain or (v.offer.replaces and v.offer.replaces not in chain)):
-                    chain.add(v.order_hash)
-                    if v.offer.replaces and v.offer.replaces in by_hash:
-                        chain.add(v.offer.replaces)
-                    changed = True
+        while grown := {h for pair in links if set(pair) & chain for h in pair if h} - chain:
+            chain |= grown  # everything linked to the target through `replaces`, both ways
         negotiation: list[dict[str, Any]] = []
         settlement = None
         for v in sorted((by_hash[h] for h in chain if h in by_hash), key=lambda v: v.timestamp_ms):
