@@ -174,3 +174,21 @@ def test_defi_deploy_adds_seaport_where_the_other_protocols_are_recorded(cli, ho
     with anvil.rpc() as rpc:
         version, _separator, _controller = abi.read(rpc, where, "information()(string,bytes32,address)")
     assert version == "1.6"
+
+
+def test_sign_typed_data_refuses_a_seaport_order(cli, hongbao_home, tmp_path):
+    """A site asking to "sign in" with a Seaport order giving away an NFT (the usual phishing)."""
+    import json
+
+    from conftest import quick_wallet
+
+    victim = quick_wallet(hongbao_home)
+    order = seaport.Order(victim, seaport.ZERO, (seaport.Item(seaport.ERC721, BOB, 7, 1),), (), 0, 2**40, 1, 0, 0)
+    typed = seaport.typed_data(order, 1, CAROL)
+    renamed = {**typed, "domain": {**typed["domain"], "name": "Login"}}  # still an order
+    for phish in (typed, renamed):
+        path = tmp_path / "order.json"
+        path.write_text(json.dumps(phish))
+        result = cli("wallet", "sign-typed-data", str(path), check=False)
+        assert result.returncode == 1 and "refused: this is a Seaport order" in result.stderr, result.stderr
+    assert not seaport.is_seaport_order({"domain": {"name": "Mail"}, "primaryType": "Mail", "types": {}})

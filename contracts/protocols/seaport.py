@@ -39,6 +39,7 @@ __all__ = [
     "domain_separator",
     "fills",
     "fulfill_data",
+    "is_seaport_order",
     "order_hash",
     "read_counter",
     "read_order_hash",
@@ -254,6 +255,21 @@ def typed_data(order: Order, chain_id: int, seaport: str) -> dict[str, Any]:
             "counter": str(order.counter),
         },
     }
+
+
+def is_seaport_order(typed: Any) -> bool:
+    """Whether EIP-712 typed data is a Seaport order (any version, one order or a bulk one):
+    signed, it lets whoever holds it take what it offers, so only `trade offer` signs one."""
+    if not isinstance(typed, dict):
+        return False
+    domain = typed.get("domain")
+    name = domain.get("name") if isinstance(domain, dict) else None
+    types = typed.get("types")
+    return (
+        (isinstance(name, str) and name.strip().casefold() == NAME.casefold())
+        or typed.get("primaryType") in ("OrderComponents", "BulkOrder")
+        or (isinstance(types, dict) and "OrderComponents" in types)
+    )
 
 
 def _fields(declaration: str) -> list[dict[str, str]]:
