@@ -75,7 +75,9 @@ def _send_draft(session: Session, offers, draft) -> None:
     from .context import confirm
 
     if not session.as_json:
-        console(stderr=True).print(f"[bold]offer to {markup(draft.peer)}[/]")
+        from . import names
+
+        console(stderr=True).print(f"[bold]offer to {markup(names.labelled(draft.peer, owner=session.owner))}[/]")
         _grid([[k, v] for k, v in draft.rows] + ([["note", draft.note]] if draft.note else []))
     confirm(session.opts["yes"], "Sign this offer (and send what it needs first)?")
     with _chat(offers, session.key()):
@@ -208,30 +210,31 @@ def view_json(view) -> dict:
 @account_options
 def list_offers(network_name, wallet_name, index, password_file, as_json):
     """Offers sent and received, each checked against the chain (status, balances, approvals)."""
+    from .request_cmd import _labels
+
     with _reading(network_name, wallet_name, index, password_file) as offers:
         views = offers.views()
-        rows = [_row(offers, v) for v in views]
+        labels = _labels(offers.messenger)
+        rows = [_row(offers, v, labels) for v in views]
     emit(
         as_json,
         [view_json(v) for v in views],
-        lambda: table("offers", ["id", "", "with", "they give", "they get", "state", "until"], rows),
+        lambda: table("offers", ["id", "", "with", "you give", "you get", "state", "until"], rows),
     )
 
 
-def _row(offers, view) -> list[str]:
+def _row(offers, view, labels: dict[str, str]) -> list[str]:
+    """One offer as I see it: what I give and get, whichever side made it."""
     order = view.order
-    shown = (
-        [
-            ", ".join(offers.place.describe(i) for i in order.offer),
-            ", ".join(offers.place.describe(i) for i in order.consideration),
-        ]
-        if order
-        else ["?", "?"]
-    )
+    sides = ["?", "?"]
+    if order is not None:
+        sides = [", ".join(offers.place.describe(i) for i in items) for items in (order.offer, order.consideration)]
+        if view.direction == "received":
+            sides.reverse()
     state = view.state + "".join(f"; {c}" for c in ([view.reason] if view.reason else []) + view.checks)
     until = datetime.fromtimestamp(view.offer.end).strftime("%Y-%m-%d %H:%M") if view.offer.end < 2**33 else "?"
     arrow = "→" if view.direction == "sent" else "←"
-    return [view.order_hash[:12], arrow, view.peer, *shown, inert(state), until]
+    return [view.order_hash[:12], arrow, inert(labels.get(view.peer, view.peer)), *sides, inert(state), until]
 
 
 @click.command("receipt")

@@ -241,7 +241,7 @@ class Offers:
             ("to", peer),
             ("you give", ", ".join(self.place.describe(i) for i in order.offer)),
             ("you get", ", ".join(self.place.describe(i) for i in order.consideration)),
-            ("valid", f"{lifetime_s} s from block time {start} (until {order.end})"),
+            ("valid until", f"{_utc(order.end)} by the chain's clock ({lifetime_s:,} s from its latest block)"),
             ("only filled by", f"{peer} (FULL_RESTRICTED order, zone = the peer)"),
             ("settles on", f"Seaport 1.6 at {self.place.seaport}, chain {self.place.chain_id}"),
             ("order hash", "0x" + hash_.hex()),
@@ -695,6 +695,12 @@ def _approve(spender: str, amount: int) -> bytes:
     from wallet import calls
 
     return calls.approve_data(spender, amount)
+
+
+def _utc(seconds: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _eth(units: int) -> Item:
