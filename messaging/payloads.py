@@ -348,7 +348,7 @@ def _items(value: Any, what: str, *, with_recipient: bool) -> None:
                 f"an item of {what} is [kind, token, identifier, amount{', recipient' if with_recipient else ''}]"
             )
         kind, token, identifier, amount = item[0], _address(item[1], "an item's token"), item[2], item[3]
-        if isinstance(kind, bool) or kind not in _ITEM_KINDS:
+        if type(kind) is not int or kind not in _ITEM_KINDS:  # (not True, not 1.0)
             raise PayloadError("an item's kind is 0 (ETH), 1 (ERC-20) or 2 (ERC-721)")
         units = int(_decimal(amount, "an item's amount"))
         number = int(_decimal(identifier, "an item's identifier"))

@@ -10,6 +10,8 @@ import contextlib
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_chat_cli import _messenger, people, relay  # noqa: F401  (the module-scoped relay fixture)
 
 from contracts.deploy import deployment_tx
@@ -299,6 +301,7 @@ def test_offer_payloads_with_hostile_fields_are_refused():
         {"offer": [[0, "0x" + "00" * 20, "0", "5"]]},  # ETH offered: Seaport cannot take it
         {"offer": [[3, "0x" + "11" * 20, "0", "5"]]},  # ERC-1155: not supported
         {"offer": [[True, "0x" + "11" * 20, "0", "5"]]},
+        {"offer": [[1.0, "0x" + "11" * 20, "0", "5"]]},
         {"offer": [[1, "0x" + "11" * 20, "0", "0"]]},
         {"offer": [[1, "0x" + "11" * 20, "0", str(2**256)]]},
         {"offer": [[1, "0x" + "11" * 20, "0", 5]]},
@@ -332,3 +335,28 @@ def test_offer_payloads_with_hostile_fields_are_refused():
     ):
         with pytest.raises(PayloadError):
             payloads.decode(json.dumps({"type": "offer_answer", "v": 1, **bad}).encode())
+
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-1, 2**41)
+    | st.text(max_size=8)
+    | st.sampled_from(["0", "1", "0x" + "00" * 20, "0x" + "11" * 20, "0x" + "ab" * 32, "0x" + "00" * 65]),
+    lambda inner: st.lists(inner, max_size=5),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.fixed_dictionaries({}, optional=dict.fromkeys(("offer", "consideration", "start", "end", "note", "x"), _json))
+)
+def test_any_offer_json_is_a_valid_offer_or_one_payload_error(fields):
+    try:
+        offer = payloads.decode(_offer_json(**fields))
+    except PayloadError:
+        return
+    assert isinstance(offer, payloads.Offer) and payloads.decode(payloads.encode(offer)) == offer
+    assert 1 <= len(offer.offer) <= 8 and 1 <= len(offer.consideration) <= 8 and offer.start < offer.end
+    assert all(item[0] in (1, 2) for item in offer.offer)  # never ETH offered
