@@ -239,7 +239,14 @@ def _row(offers, view, labels: dict[str, str]) -> list[str]:
 
 @click.command("receipt")
 @click.argument("order_id")
-@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write it to this file.")
+@click.option(
+    "--json",
+    "json_file",
+    is_flag=False,
+    flag_value="-",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="The whole receipt as JSON: on stdout, or written to FILE (`--json FILE`).",
+)
 @network_option
 @wallet_option
 @index_option
@@ -248,11 +255,32 @@ def receipt(order_id, json_file, network_name, wallet_name, index, password_file
     """The negotiation of ORDER_ID (signed offers, answers) and its settlement, checkable by anyone."""
     with _reading(network_name, wallet_name, index, password_file) as offers:
         data = offers.receipt(order_id)
-    if json_file is None:
-        emit(True, data)  # (remote text in it is escaped: cli/inert.json_text)
-        return
-    json_file.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    click.echo(f"wrote {json_file}", err=True)
+    if json_file is not None and str(json_file) != "-":
+        json_file.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        click.echo(f"wrote {json_file}", err=True)
+    else:
+        emit(json_file is not None, data, lambda: _receipt_summary(data))
+
+
+def _receipt_summary(data: dict) -> None:
+    """For people: who offered what to whom, who signed, how it settled (the JSON has the rest)."""
+    rows = []
+    for entry in data["negotiation"]:
+        if entry["type"] == "offer":
+            signed = "✓ signed by the offerer" if entry["signer"] == entry["from"] else "✗ NOT signed by the offerer"
+            rows.append(
+                [entry["order_hash"][:12], f"offer {entry['from']} → {entry['to']}: {entry['state']}, {signed}"]
+            )
+        else:
+            tx = f" (tx {entry['tx_hash']})" if entry["tx_hash"] else ""
+            rows.append([entry["order_hash"][:12], f"{entry['status']} by {entry['from']}{tx}"])
+    settled = data["settlement"]
+    if settled:
+        rows.append(["settled", f"{settled['tx_hash']} in block {settled['block_number']} (OrderFulfilled checked)"])
+    else:
+        rows.append(["settled", "not on chain"])
+    table(f"offer {data['order_hash']}", ["order", "what happened"], [[k, inert(v)] for k, v in rows])
+    click.echo("the signed typed data and how to check it: `hongbao trade receipt ID --json [FILE]`", err=True)
 
 
 COMMANDS: list[click.Command] = [offer_command, list_offers, accept, counter, decline, cancel, receipt]

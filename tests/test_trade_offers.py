@@ -138,6 +138,9 @@ def test_an_nft_for_eth_only_the_peer_fills_hostile_offers_are_invalid_and_the_r
     theirs = _offers(alice, anvil)[oid]
     assert theirs["state"] == "filled" and theirs["fill_tx"] == filled["fill"]["hash"]
     alice("trade", "receipt", oid, "--json", str(tmp_path / "receipt.json"))
+    summary = "".join(alice("trade", "receipt", oid[:10]).stdout.split())  # (a narrow terminal folds lines)
+    assert "filled,✓signedbytheofferer" in summary and "(OrderFulfilledchecked)" in summary
+    assert f"{filled['fill']['hash']}inblock" in summary
     _verify_receipt(json.loads((tmp_path / "receipt.json").read_text()), anvil, where, alice.address, bob.address)
 
 
