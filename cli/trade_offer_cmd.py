@@ -206,13 +206,17 @@ def view_json(view) -> dict:
 
 
 @click.command("list")
+@click.option("--no-fetch", is_flag=True, help="Only what is stored; do not ask the relay for new mail.")
 @network_option
 @account_options
-def list_offers(network_name, wallet_name, index, password_file, as_json):
-    """Offers sent and received, each checked against the chain (status, balances, approvals)."""
+def list_offers(no_fetch, network_name, wallet_name, index, password_file, as_json):
+    """Offers sent and received (new mail fetched first), each checked against the chain:
+    order status, counter, expiry, balances and approvals."""
     from .request_cmd import _labels
 
     with _reading(network_name, wallet_name, index, password_file) as offers:
+        if not no_fetch:
+            offers.messenger.receive()
         views = offers.views()
         labels = _labels(offers.messenger)
         rows = [_row(offers, v, labels) for v in views]
