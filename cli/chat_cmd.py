@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import sys
 from datetime import datetime
@@ -182,20 +183,25 @@ def _describe_offer(payload) -> str:
     return f"🤝 offer{countering}: gives {gives} for {wants}{note_text} — hongbao trade accept {short}"
 
 
+@functools.lru_cache(maxsize=4)
+def _offers_on(me: str, chain_id: int):
+    """The offers service on the network with this chain id (one connection for a whole chat)."""
+    from .context import chain as connect
+    from .context import load_config
+    from .services import offers as service
+
+    net = next(n for n in load_config().networks.values() if n.chain_id == chain_id)
+    return service.Offers(me, service.venue(net, connect(net.name).rpc))
+
+
 def offer_check(message, me: str, store) -> str | None:
     """For an offer: what the chain and the checks of cli/services/offers.py say about it."""
     from messaging import payloads
 
     if not isinstance(message.payload, payloads.Offer) or store is None:
         return None
-    from .context import chain as connect
-    from .context import load_config
-    from .services import offers as service
-
     try:
-        net = next(n for n in load_config().networks.values() if n.chain_id == message.payload.chain_id)
-        chain = connect(net.name)
-        offers = service.Offers(me, service.venue(net, chain.rpc))
+        offers = _offers_on(me, message.payload.chain_id)
         view = offers.view_of(message, store.messages_of_types(payloads.OfferAnswer.TYPE))
     except (WalletError, StopIteration) as error:
         return f"✗ NOT CHECKED: {error or 'no network with its chain id'}"
