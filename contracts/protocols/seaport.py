@@ -347,7 +347,7 @@ class Fill:
 
 def fills(receipt: dict[str, Any], seaport: str) -> list[Fill]:
     """The OrderFulfilled events Seaport (at ``seaport``) emitted in a successful receipt."""
-    from eth_abi import decode
+    from wallet import abi as wallet_abi
 
     if int(str(receipt.get("status", "0x0")), 16) != 1:
         return []
@@ -359,7 +359,7 @@ def fills(receipt: dict[str, Any], seaport: str) -> list[Fill]:
         if addr.parse(log["address"]) != addr.parse(seaport):
             continue
         try:
-            hash_, recipient, spent, received = decode(_FULFILLED_DATA, bytes.fromhex(log["data"][2:]))
+            hash_, recipient, spent, received = wallet_abi.decode(_FULFILLED_DATA, bytes.fromhex(log["data"][2:]))
         except Exception:  # noqa: BLE001, S112  a log that does not decode is not a fill
             continue
         found.append(
