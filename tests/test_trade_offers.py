@@ -105,6 +105,8 @@ def test_an_nft_for_eth_only_the_peer_fills_hostile_offers_are_invalid_and_the_r
         view = seen[payload.order_hash]
         if why == "loud":
             assert view["state"] == "open" and "holds none" in view["checks"][0]
+        elif why == "no token there":  # a token that cannot be read breaks nothing else
+            assert view["state"] == "open" and "cannot be read on chain" in view["checks"][0]
         else:
             assert view["state"] == "invalid" and why in view["reason"], why
     assert "invalid" in _refused(bob, anvil, hostile["signed by"].order_hash)
@@ -182,6 +184,7 @@ def _hostile_offers(mallory, bob, defi) -> dict[str, payloads.Offer]:
         ),
         "does not match": offer(5, changes={"order_hash": "0x" + "ab" * 32}),
         "loud": offer(6, "\x1b[2J\u202egm [/]"),
+        "no token there": offer(7, offer=(seaport.Item(seaport.ERC20, other, 0, E18),)),
     }
     with _messenger(mallory) as m:
         for payload in cases.values():

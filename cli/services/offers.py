@@ -85,7 +85,7 @@ class Venue:
                 return f"{format_units(item.amount, token.decimals)} {inert(token.symbol)}"
         try:
             found = erc20.read_token(self.rpc, item.token)
-        except WalletError:
+        except (WalletError, ValueError):  # not a token contract (an offer may name anything)
             return f"{item.amount} base units of token {item.token}"
         return f"{format_units(item.amount, found.decimals)} {inert(found.symbol)} ({item.token})"
 
@@ -281,11 +281,16 @@ class Offers:
         for item in _merged(items):
             shown = self.place.describe(item)
             if item.kind == seaport.ERC20:
-                held = erc20.balance_of(rpc, item.token, owner) + wrapped.get(item.token, 0)
+                try:
+                    held = erc20.balance_of(rpc, item.token, owner) + wrapped.get(item.token, 0)
+                    allowed = erc20.allowance(rpc, item.token, owner, spender)
+                except (WalletError, RpcError, ValueError):
+                    problems.append(f"{shown} cannot be read on chain (not an ERC-20)")
+                    continue
                 if held < item.amount:
                     have = self.place.describe(Item(item.kind, item.token, 0, held)) if held else "none"
                     problems.append(f"{owner} holds {have}, short of {shown}")
-                if erc20.allowance(rpc, item.token, owner, spender) < item.amount:
+                if allowed < item.amount:
                     steps.append(
                         Step(
                             item.token,
@@ -303,7 +308,7 @@ class Offers:
                         abi.read_one(rpc, item.token, "getApproved(uint256)(address)", item.identifier)
                     )
                     for_all = abi.read_one(rpc, item.token, "isApprovedForAll(address,address)(bool)", owner, spender)
-                except (WalletError, RpcError):
+                except (WalletError, RpcError, ValueError):
                     problems.append(f"{shown} cannot be read on chain (not an ERC-721, or no such token)")
                     continue
                 if holder != addr.parse(owner):
