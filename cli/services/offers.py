@@ -32,12 +32,15 @@ from messaging.errors import PayloadError
 from messaging.store import GROUP_PREFIX, StoredMessage
 from wallet import address as addr
 from wallet import erc20
-from wallet.amounts import ETH_DECIMALS, AmountError, format_units, parse_amount, to_units
-from wallet.config import ConfigError, Network
+from wallet.amounts import ETH_DECIMALS, format_units
 from wallet.errors import SigningError, WalletError
-from wallet.rpc import Rpc, RpcError, to_int
+from wallet.rpc import RpcError, to_int
 
-from .defi import Step, inert
+from .defi import Step
+from .offer_items import DEFAULT_EXPIRY, OfferError, Venue, eth_item, merged, parse_item, utc, venue
+
+MAX_LIFETIME_S = 365 * 86_400
+ERC721_APPROVE = "approve(address,uint256)"
 
 __all__ = [
     "DEFAULT_EXPIRY",
@@ -49,85 +52,6 @@ __all__ = [
     "parse_item",
     "venue",
 ]
-
-DEFAULT_EXPIRY = "1d"
-_NFT = re.compile(r"(?:nft\s+)?(0x[0-9a-fA-F]{40})\s*#\s*([0-9]{1,78})", re.IGNORECASE)
-MAX_LIFETIME_S = 365 * 86_400
-ERC721_APPROVE = "approve(address,uint256)"
-
-
-class OfferError(WalletError):
-    pass
-
-
-@dataclass(frozen=True)
-class Venue:
-    """Where offers settle: the network, its Seaport, a connection."""
-
-    net: Network
-    rpc: Rpc
-    chain_id: int
-    seaport: str
-    weth: str | None
-
-    def now(self) -> int:
-        """The chain's clock (the latest block's timestamp): what Seaport checks times against."""
-        return to_int(self.rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"])
-
-    def describe(self, item: Item) -> str:
-        """An item for people: `0.05 ETH`, `100 TKN`, `NFT 0x…#7` (a symbol from a contract is made inert)."""
-        if item.kind == seaport.NATIVE:
-            return f"{format_units(item.amount, ETH_DECIMALS)} ETH"
-        if item.kind == seaport.ERC721:
-            return f"NFT {item.token}#{item.identifier}"
-        for token in self.net.tokens.values():
-            if int(token.address, 16) == int(item.token, 16):
-                return f"{format_units(item.amount, token.decimals)} {inert(token.symbol)}"
-        try:
-            found = erc20.read_token(self.rpc, item.token)
-        except (WalletError, ValueError):  # not a token contract (an offer may name anything)
-            return f"{item.amount} base units of token {item.token}"
-        return f"{format_units(item.amount, found.decimals)} {inert(found.symbol)} ({item.token})"
-
-
-def venue(net: Network, rpc: Rpc) -> Venue:
-    where = net.contracts.get("seaport")
-    if not where:
-        raise OfferError(
-            f"no Seaport recorded on {net.name}: run `hongbao defi deploy` (local chain) or `hongbao contracts add seaport ADDRESS`"
-        )
-    weth = net.contracts.get("weth") or (net.tokens["WETH"].address if "WETH" in net.tokens else None)
-    return Venue(net, rpc, net.chain_id, addr.parse(where), weth)
-
-
-def parse_item(text: str, place: Venue) -> Item:
-    """`0.05 ETH`, `100 TKN`, `5 0xTOKEN` or `NFT 0xCOLLECTION#ID` (also without `NFT`)."""
-    raw = text.strip()
-    nft = _NFT.fullmatch(raw)
-    if nft:
-        return Item(seaport.ERC721, addr.parse(nft.group(1)), int(nft.group(2)), 1)
-    try:
-        amount = parse_amount(raw, "ETH")
-    except AmountError as error:
-        raise OfferError(f"{raw[:40]!r}: {error} (or write NFT 0xCOLLECTION#ID)") from None
-    if amount.value is None:
-        raise OfferError("an offer names exact amounts, not max")
-    unit = amount.unit or "ETH"
-    if unit.upper() == "ETH":
-        units = to_units(amount.value, ETH_DECIMALS, "ETH")
-        item = Item(seaport.NATIVE, seaport.ZERO, 0, units)
-    else:
-        try:
-            token = place.net.token(unit)
-        except ConfigError:
-            if not unit.lower().startswith("0x"):
-                raise
-            token = erc20.read_token(place.rpc, unit)
-        item = Item(seaport.ERC20, addr.parse(token.address), 0, to_units(amount.value, token.decimals, token.symbol))
-    if item.amount == 0:
-        raise OfferError(f"{raw[:40]!r} is nothing: name more than 0")
-    return item
-
 
 # -- results -----------------------------------------------------------------------------
 
@@ -213,7 +137,7 @@ class Offers:
             raise OfferError("an offer lasts from a second to a year (--expires)")
         steps: list[Step] = []
         offered = []
-        for item in _merged(give):
+        for item in merged(give):
             if item.kind == seaport.NATIVE:
                 item, wrap = self._as_weth(item)
                 steps.extend(wrap)
@@ -222,7 +146,7 @@ class Offers:
         if problems:
             raise OfferError("; ".join(problems))
         steps.extend(approvals)
-        asked = tuple(Item(i.kind, i.token, i.identifier, i.amount, self.me) for i in _merged(want))
+        asked = tuple(Item(i.kind, i.token, i.identifier, i.amount, self.me) for i in merged(want))
         start = self.place.now()
         order = Order(
             self.me,
@@ -241,7 +165,7 @@ class Offers:
             ("to", peer),
             ("you give", ", ".join(self.place.describe(i) for i in order.offer)),
             ("you get", ", ".join(self.place.describe(i) for i in order.consideration)),
-            ("valid until", f"{_utc(order.end)} by the chain's clock ({lifetime_s:,} s from its latest block)"),
+            ("valid until", f"{utc(order.end)} by the chain's clock ({lifetime_s:,} s from its latest block)"),
             ("only filled by", f"{peer} (FULL_RESTRICTED order, zone = the peer)"),
             ("settles on", f"Seaport 1.6 at {self.place.seaport}, chain {self.place.chain_id}"),
             ("order hash", "0x" + hash_.hex()),
@@ -278,7 +202,7 @@ class Offers:
         wrapped = {s.to: s.value for s in wrapping or []}
         problems: list[str] = []
         steps: list[Step] = []
-        for item in _merged(items):
+        for item in merged(items):
             shown = self.place.describe(item)
             if item.kind == seaport.ERC20:
                 try:
@@ -468,10 +392,10 @@ class Offers:
         if view.direction == "received":
             mine, _ = self.requirements(self.me, [i for i in order.consideration if i.kind != seaport.NATIVE])
             view.checks.extend(f"you: {p}" for p in mine)
-            eth = to_int(rpc.call("eth_getBalance", self.me, "latest"))
-            if eth < order.value():
+            balance = to_int(rpc.call("eth_getBalance", self.me, "latest"))
+            if balance < order.value():
                 view.checks.append(
-                    f"you: {format_units(eth, ETH_DECIMALS)} ETH is short of the {self.place.describe(_eth(order.value()))} asked"
+                    f"you: {format_units(balance, ETH_DECIMALS)} ETH is short of the {self.place.describe(eth_item(order.value()))} asked"
                 )
 
     def _fill_tx(self, view: OfferView, answer: payloads.OfferAnswer | None) -> str | None:
@@ -590,106 +514,13 @@ class Offers:
     # evidence
 
     def receipt(self, order_hash: str) -> dict[str, Any]:
-        """The negotiation this offer belongs to (the offers linked by `replaces`, each with its
-        EIP-712 typed data, signature and recovered signer; the answers) and the settlement
-        transaction, as JSON a third party can check (see README, "Trading in chats")."""
-        views = self.views()
-        target = self.find(order_hash)
-        by_hash = {v.order_hash: v for v in views if v.peer == target.peer and v.state != "invalid"}
-        links = {(v.order_hash, v.offer.replaces) for v in by_hash.values() if v.offer.replaces in by_hash}
-        chain = {target.order_hash}
-        while grown := {h for pair in links if set(pair) & chain for h in pair if h} - chain:
-            chain |= grown  # everything linked to the target through `replaces`, both ways
-        negotiation: list[dict[str, Any]] = []
-        settlement = None
-        for v in sorted((by_hash[h] for h in chain if h in by_hash), key=lambda v: v.timestamp_ms):
-            o = v.offer
-            negotiation.append(
-                {
-                    "type": "offer",
-                    "message_id": v.message_id,
-                    "timestamp_ms": v.timestamp_ms,
-                    "from": o.offerer,
-                    "to": o.zone,
-                    "order_hash": v.order_hash,
-                    "replaces": o.replaces,
-                    "note": o.note,
-                    "state": v.state,
-                    "typed_data": seaport.typed_data(v.checked(), o.chain_id, o.seaport),
-                    "signature": o.signature,
-                    "signer": seaport.recover(v.checked(), o.chain_id, o.seaport, bytes.fromhex(o.signature[2:])),
-                }
-            )
-            if v.fill_tx:
-                settlement = self._settlement(v)
-        for m in self.messenger.store.messages_of_types(payloads.OfferAnswer.TYPE):
-            a = m.payload
-            if isinstance(a, payloads.OfferAnswer) and a.order_hash in chain and m.conversation == target.peer:
-                negotiation.append(
-                    {
-                        "type": "offer_answer",
-                        "message_id": m.id,
-                        "timestamp_ms": m.timestamp_ms,
-                        "from": m.sender,
-                        "order_hash": a.order_hash,
-                        "status": a.status,
-                        "tx_hash": a.tx_hash,
-                    }
-                )
-        return {
-            "order_hash": target.order_hash,
-            "chain_id": self.place.chain_id,
-            "seaport": self.place.seaport,
-            "parties": sorted({self.me, target.peer}),
-            "negotiation": negotiation,
-            "settlement": settlement,
-            "how_to_verify": VERIFY_STEPS,
-        }
+        """The negotiation and settlement of an offer, for anyone to check (offer_receipts.py)."""
+        from .offer_receipts import receipt
 
-    def _settlement(self, view: OfferView) -> dict[str, Any]:
-        receipt = self.verified_fill(view, view.fill_tx or "") or {}
-        return {
-            "order_hash": view.order_hash,
-            "tx_hash": view.fill_tx,
-            "block_number": to_int(receipt.get("blockNumber", "0x0")),
-            "block_hash": receipt.get("blockHash"),
-            "filler": receipt.get("from"),
-            "gas_used": to_int(receipt.get("gasUsed", "0x0")),
-            "event": "OrderFulfilled(bytes32 orderHash, address indexed offerer, address indexed zone, ...)",
-        }
-
-
-VERIFY_STEPS = [
-    "For each offer: hash typed_data with EIP-712 (eth_signTypedData_v4 rules) and recover the signer of `signature`: it must be `from`.",
-    "order_hash is hashStruct(typed_data.message); Seaport's getOrderHash(components) returns the same on chain.",
-    "Fetch the settlement transaction's receipt from any node of the chain: status 1, and a log from the Seaport address "
-    "with topic0 = keccak('OrderFulfilled(bytes32,address,address,address,(uint8,address,uint256,uint256)[],"
-    "(uint8,address,uint256,uint256,address)[])'), topics 1-2 = offerer and zone, and orderHash in its data.",
-    "The offer_answer entries are chat messages, not signatures: they carry no weight beyond the chain's record.",
-]
+        return receipt(self, order_hash)
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def _merged(items: list[Item] | tuple[Item, ...]) -> list[Item]:
-    """The same ETH or ERC-20 named twice counts once, amounts added (an NFT stays itself)."""
-    out: list[Item] = []
-    for item in items:
-        same = next(
-            (
-                i
-                for i, o in enumerate(out)
-                if item.kind != seaport.ERC721 and (o.kind, o.token) == (item.kind, item.token)
-            ),
-            None,
-        )
-        if same is None:
-            out.append(item)
-        else:
-            old = out[same]
-            out[same] = Item(old.kind, old.token, 0, old.amount + item.amount, old.recipient)
-    return out
 
 
 def _what(step: Step) -> str:
@@ -700,16 +531,6 @@ def _approve(spender: str, amount: int) -> bytes:
     from wallet import calls
 
     return calls.approve_data(spender, amount)
-
-
-def _utc(seconds: int) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _eth(units: int) -> Item:
-    return Item(seaport.NATIVE, seaport.ZERO, 0, units)
 
 
 def _topic(address: str) -> str:
