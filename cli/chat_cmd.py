@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import sys
 from datetime import datetime
@@ -94,6 +95,9 @@ def message_json(
     trade = trade_check(message) if me else None
     if trade is not None:
         data["trade_check"] = trade
+    offered = offer_check(message, me, store) if me else None
+    if offered is not None:
+        data["offer_check"] = offered
     return data
 
 
@@ -151,6 +155,8 @@ def describe(payload, names: dict[str, str] | None = None) -> str:
         return f"[declined payment request {payload.request_id}]"
     if isinstance(payload, payloads.TradeCard):  # a claim: its amounts are shown only once the chain backs them
         return f"📈 trade card about tx {payload.tx_hash}" + (f" “{payload.note}”" if payload.note else "")
+    if isinstance(payload, (payloads.Offer, payloads.OfferAnswer)):
+        return _describe_offer(payload)
     if isinstance(payload, payloads.GroupControl):
         if payload.op == "rename":
             return f"[group renamed to {payload.name!r}]"
@@ -159,6 +165,56 @@ def describe(payload, names: dict[str, str] | None = None) -> str:
     if isinstance(payload, payloads.Receipt):
         return f"[receipt: {payload.status} {len(payload.message_ids)}]"
     return f"[unknown message type {payloads.type_of(payload)!r}: this version cannot show it]"
+
+
+def _describe_offer(payload) -> str:
+    """An offer or an answer to one (cli/trade_offer_cmd.py), as the message says it."""
+    from messaging import payloads
+
+    short = payload.order_hash[:12]
+    if isinstance(payload, payloads.OfferAnswer):
+        tx = f" (tx {payload.tx_hash})" if payload.tx_hash else ""
+        return f"[offer {short} {payload.status}{tx}]"
+
+    def item(kind, token, identifier, amount, *_recipient) -> str:
+        if kind == 2:
+            return f"NFT {token}#{identifier}"
+        return _amount(amount, None if kind == 0 else token, payload.chain_id)
+
+    gives = ", ".join(item(*i) for i in payload.offer)
+    wants = ", ".join(item(*i) for i in payload.consideration)
+    note_text = f" “{payload.note}”" if payload.note else ""
+    countering = f" (counters {payload.replaces[:12]})" if payload.replaces else ""
+    return f"🤝 offer{countering}: gives {gives} for {wants}{note_text} — hongbao trade accept {short}"
+
+
+@functools.lru_cache(maxsize=4)
+def _offers_on(me: str, chain_id: int):
+    """The offers service on the network with this chain id (one connection for a whole chat)."""
+    from .context import chain as connect
+    from .context import load_config
+    from .services import offers as service
+
+    net = next(n for n in load_config().networks.values() if n.chain_id == chain_id)
+    return service.Offers(me, service.venue(net, connect(net.name).rpc))
+
+
+def offer_check(message, me: str, store) -> str | None:
+    """For an offer: what the chain and the checks of cli/services/offers.py say about it."""
+    from messaging import payloads
+
+    if not isinstance(message.payload, payloads.Offer) or store is None:
+        return None
+    try:
+        offers = _offers_on(me, message.payload.chain_id)
+        view = offers.view_of(message, store.messages_of_types(payloads.OfferAnswer.TYPE))
+    except (WalletError, StopIteration) as error:
+        return f"✗ NOT CHECKED: {error or 'no network with its chain id'}"
+    if view.state == "open" and not view.checks:
+        return "✓ open: signed by the sender, restricted to you, fillable now (checked on chain)"
+    details = "; ".join(([view.reason] if view.reason else []) + view.checks)
+    mark = "✓" if view.state == "filled" and view.fill_tx else "✗"
+    return f"{mark} {view.state.upper()}" + (f": {details}" if details else "")
 
 
 def _when(ms: int) -> str:
@@ -247,6 +303,9 @@ def print_message(message, names: dict[str, str], me: str | None = None, store=N
     trade = trade_check(message) if me else None
     if trade is not None:
         line.append(f"  [{inert(trade)}]", style="green" if trade.startswith("✓") else "bold red")
+    offered = offer_check(message, me, store) if me else None
+    if offered is not None:
+        line.append(f"  [{inert(offered)}]", style="green" if offered.startswith("✓") else "bold red")
     console().print(line)
 
 

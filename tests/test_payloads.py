@@ -130,6 +130,8 @@ def test_types():
         "payment_request",
         "request_declined",
         "trade",
+        "offer",
+        "offer_answer",
     }
     assert type_of(Unknown("x")) == "x"
 
