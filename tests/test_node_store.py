@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
-import sys
 import threading
 
 import pytest
 import test_node_support as support
+from conftest import hongbao_popen
 from sqlalchemy import inspect
 from test_node_support import (
     NOW_MS,
@@ -325,15 +326,17 @@ def test_the_secret_is_made_once_and_shared(db_url, clock):
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_relays_migrating_together_take_turns(backend, tmp_path):
-    """Processes (as relays are): Alembic's context is global, so not threads."""
+    """Processes (as relays are): Alembic's context is global, so not threads. Three
+    `hongbao node migrate` at once (forked from the test zygote: no interpreter start each)."""
     schema = PgSchema(postgres_base()) if backend == "postgres" else None
     url = schema.url if schema else f"sqlite:///{tmp_path / 'fresh.sqlite'}"
-    code = f"from node import db; db.migrate({url!r})"
+    env = {**os.environ, "HONGBAO_HOME": str(tmp_path / "home"), "HONGBAO_RELAY_DB_URL": url}
     try:
-        runs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        options = {"env": env, "stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        runs = [hongbao_popen(["node", "migrate", "--json"], text=True, **options) for _ in range(3)]
         for run in runs:
-            assert run.wait(timeout=60) == 0, run.stderr.read()
-            run.stderr.close()
+            out, err = run.communicate(timeout=60)
+            assert run.returncode == 0 and '"revision": "0003"' in out, err
         assert db.current_revision(url) == "0003"
     finally:
         if schema:
