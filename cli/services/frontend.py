@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from wallet.keyring import UnlockedWallet, Wallet
 
 
 @dataclass(frozen=True)
@@ -24,3 +28,19 @@ class Frontend(Protocol):
 
     def progress(self, text: str) -> None:
         """A step of a long wait, for the person to see."""
+
+    def unlock(self, wallet: Wallet) -> UnlockedWallet:
+        """`wallet` unlocked: the unlock session's copy when one holds it, else with the
+        person's password (the CLI: cli/click_frontend.py; see `unlock_with` for others)."""
+
+
+def unlock_with(wallet: Wallet, password: Callable[[], str]) -> UnlockedWallet:
+    """For a front end's `unlock`: the unlock session's copy of `wallet` if this process runs
+    in it, else `wallet` unlocked with `password()` (asked only then); either way armed with the checks every
+    signature goes through (the session's spend limit, the daily limit's second factor)."""
+    from .. import agent, guards
+
+    held = agent.held(wallet.name)
+    unlocked = held if held is not None else wallet.unlock(password())
+    guards.install(unlocked)
+    return unlocked
