@@ -88,6 +88,11 @@ def test_send_inbox_requests_pages_and_fingerprints(two):
 
         peek = chat.conversation(m, alice.address, limit=2, fetch=False, mark_read=False)
         assert [s.message.payload.body for s in peek.messages] == ["1", "2"] and peek.marked_read == []
+        older = chat.conversation(m, alice.address, limit=2, before=peek.older, fetch=False, mark_read=False)
+        assert [s.message.payload.body for s in older.messages] == [HOSTILE, "0"]  # the raw words: data, not markup
+        # (a page is full: Alice's delivery pass, stored among them, is not a message to show)
+        assert chat.conversation(m, alice.address, before=older.older, fetch=False, mark_read=False).messages == []
+
         assert chat.accept(m, alice.address)["accepted"] is True and chat.message_requests(m) == []
         page = chat.conversation(m, alice.address)
         assert len(page.messages) == 4 and len(page.marked_read) == 4 and page.receipts_sent

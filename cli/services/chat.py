@@ -235,6 +235,20 @@ def inbox(m: Messenger, key: bytes, *, fetch: bool = True, network_name: str | N
 # -- one conversation --------------------------------------------------------------------------
 
 
+def page(m: Messenger, conversation: str, limit: int, before: str | int | None = None) -> list[Any]:
+    """The `limit` newest messages to show before `before` (a message id or a time in ms),
+    oldest first: control traffic stored among them (receipts, delivery passes) does not
+    count, so a page is full unless the conversation has no more."""
+    found: list[Any] = []
+    while len(found) < limit:
+        batch = m.store.messages(conversation, limit=limit, before=before)
+        found = [x for x in batch if x.type not in CONTROL] + found
+        if len(batch) < limit:
+            break
+        before = batch[0].id
+    return found[-limit:]
+
+
 @dataclass
 class Conversation:
     """A page of a conversation, oldest first, with each message's checks (messages.Shown)."""
@@ -291,8 +305,7 @@ def conversation(
         except RelayUnreachable as error:
             offline = str(error)
     names = names_of(m)
-    messages = [x for x in m.store.messages(target.conversation, limit=limit, before=before) if x.type not in CONTROL]
-    shown = view(m, messages)
+    shown = view(m, page(m, target.conversation, limit, before))
     read = m.mark_read(target.conversation) if mark_read else Read([], True)
     return Conversation(
         target.conversation,
