@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from wallet.keyring import UnlockedWallet, Wallet
@@ -12,11 +12,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Preview:
-    """What a person is asked to approve: a title, labelled rows, and warnings that need a second look."""
+    """What a person is asked to approve: a title (the question, e.g. "Create the packet?"),
+    labelled rows, and warnings that need a second look. A transaction's preview also has
+    `tx`, the wallet.transfers.Prepared transaction (decoded call, value, fees, simulation:
+    see cli/txview.py's preview_json), and its `network`'s name; its warnings are in
+    `warnings` too."""
 
     title: str
     rows: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    tx: Any = None
+    network: str | None = None
 
 
 class Frontend(Protocol):
@@ -32,6 +38,9 @@ class Frontend(Protocol):
     def unlock(self, wallet: Wallet) -> UnlockedWallet:
         """`wallet` unlocked: the unlock session's copy when one holds it, else with the
         person's password (the CLI: cli/click_frontend.py; see `unlock_with` for others)."""
+
+    # Optional: wait_for_receipt(chain, tx_hash, history, timeout) -> receipt, to draw the
+    # wait its own way (signing.wait falls back on progress reports).
 
 
 def unlock_with(wallet: Wallet, password: Callable[[], str]) -> UnlockedWallet:
