@@ -323,14 +323,16 @@ def decline(request_id, requester, wallet_name, index, password_file, as_json):
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=120, show_default=True)
 @account_options
-@click.pass_context
-def pay(ctx, request_id, requester, network_name, yes, timeout, wallet_name, index, password_file, as_json):
+def pay(request_id, requester, network_name, yes, timeout, wallet_name, index, password_file, as_json):
     """Pay REQUEST_ID (see `hongbao request list`) as `send` does: simulated, shown and
     confirmed first, then a payment notice naming the request. Refused if it is paid,
     declined or expired already."""
     from wallet.amounts import format_units
 
-    from .money_cmd import send
+    from .click_frontend import ClickFrontend
+    from .money_cmd import report_paid
+    from .services import payments
+    from .services.signing import Fees
 
     with _unlocked(wallet_name, index, password_file) as (key, messenger):
         view = _service(messenger).payable(request_id, requester)
@@ -351,20 +353,13 @@ def pay(ctx, request_id, requester, network_name, yes, timeout, wallet_name, ind
             f"paying request {view.request_id} from {markup(view.requester)}: {amount}"
             + (f" “{markup(request_.note)}”" if request_.note else "")
         )
-    ctx.invoke(
-        send,
-        to=view.requester,
-        amount=amount,
-        token=symbol,
+    paid = payments.pay(
+        payments.Payment(view.requester, amount, symbol, notify=True, note=request_.note, request_id=view.request_id),
+        ClickFrontend(password_file, yes=yes, quiet=as_json),
         wallet_name=wallet_name,
         index=index,
         network_name=network_name,
-        yes=yes,
-        timeout=timeout,
-        notify=True,
-        note=request_.note,
-        password_file=password_file,
-        as_json=as_json,
-        request_id=view.request_id,
-        unlocked_key=key,
+        fees=Fees(timeout=timeout),
+        key=key,
     )
+    report_paid(paid, as_json)
