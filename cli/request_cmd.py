@@ -25,16 +25,16 @@ def _now_ms() -> int:
 
 @contextlib.contextmanager
 def _unlocked(wallet_name, index, password_file):
-    """(key, Messenger) of the account, unlocked once."""
-    from messaging.chat import Messenger
-    from wallet.home import home
-
-    from . import secrets
+    """(key, Messenger) of the account, unlocked once: from the unlock session, else with the
+    password; either way with the signing guards armed (`pay` signs with this key)."""
+    from .click_frontend import ClickFrontend
     from .context import sending_account
+    from .services import chat
 
-    wallet, _account = sending_account(wallet_name, index)
-    key = wallet.unlock(secrets.password(password_file)).private_key(index)
-    with Messenger.open(home(), key) as messenger:
+    sending_account(wallet_name, index)  # a watch-only account cannot send
+    frontend = ClickFrontend(password_file)
+    key = chat.account_key(wallet_name, index, frontend)
+    with chat.open_messenger(wallet_name, index, frontend, key) as messenger:
         yield key, messenger
 
 

@@ -51,3 +51,19 @@ def test_pay_with_a_notice_and_a_lookalike_refused(cli, tmp_path, anvil, relay, 
     assert balance(anvil, fake) == 0
     with pytest.raises(WalletError, match="drop --no-wait"):
         pay(Payment(bob.address, "0.1", notify=True, wait=False), front)
+
+
+def test_pay_unlocks_with_the_signing_guards_armed(hongbao_home, monkeypatch):
+    """`hongbao pay` signs with the key its request lookup unlocked: that unlock must arm the
+    daily limit's second factor and the session's spend limit, as every other command's does."""
+    from conftest import PASSWORD, quick_wallet
+
+    from cli import request_cmd, second_factor
+    from wallet import transfers
+
+    quick_wallet(hongbao_home)
+    monkeypatch.setenv("HONGBAO_PASSWORD", PASSWORD)
+    monkeypatch.setattr(transfers, "GUARDS", [])
+    with request_cmd._unlocked(None, 0, None) as (key, messenger):
+        assert len(key) == 32 and messenger.address
+    assert second_factor.guard in transfers.GUARDS
