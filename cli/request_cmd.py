@@ -14,9 +14,10 @@ import click
 from wallet.errors import WalletError
 
 from .chat_cmd import _amount, account_options
-from .context import load_config, network, network_option
+from .context import network, network_option
 from .inert import markup
 from .output import console, emit, table
+from .services.requests import amount_units, chain_verifier, view_json
 
 
 def _now_ms() -> int:
@@ -57,64 +58,8 @@ def _service(messenger):
     return Requests(messenger, _now_ms)
 
 
-def chain_verifier(me: str):
-    """A requester's check of a notice against the chain (at least the share, paid by the
-    person asked, to me, in the requested token); its network found by chain id."""
-    from wallet import payments
-    from wallet.rpc import Rpc
-
-    def verify(payment, payer, owed, request):
-        net = next((n for n in load_config().networks.values() if n.chain_id == request.chain_id), None)
-        if net is None:
-            return payments.PaymentCheck(False, f"not checked: no network with chain id {request.chain_id}")
-        try:
-            with Rpc(net.rpc_url, timeout=5) as rpc:
-                return payments.verify(rpc, payment.tx_hash, me, owed, request.token, payer=payer, at_least=True)
-        except WalletError as error:
-            return payments.PaymentCheck(False, f"not checked: {error}")
-
-    return verify
-
-
-def _units(amount_text: str, network_name: str | None) -> tuple[int, str | None, int]:
-    """ "0.5 ETH" / "120 TKN" -> (base units, token address or None, chain id)."""
-    from wallet.amounts import ETH_DECIMALS, AmountError, parse_amount, to_units
-
-    net = network(network_name)
-    parsed = parse_amount(amount_text, "ETH")
-    if parsed.value is None:
-        raise AmountError("a request asks for an exact amount, not max")
-    if (parsed.unit or "ETH").upper() == "ETH":
-        return to_units(parsed.value, ETH_DECIMALS, "ETH"), None, net.chain_id
-    token = net.token(parsed.unit or "")
-    return to_units(parsed.value, token.decimals, token.symbol), token.address, net.chain_id
-
-
 def _when(ms: int | None) -> str:
     return "never" if ms is None else datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
-
-
-def view_json(view) -> dict:
-    request = view.request
-    data = {
-        "id": view.request_id,
-        "direction": view.direction,
-        "conversation": view.conversation,
-        "requester": view.requester,
-        "chain_id": request.chain_id,
-        "token": request.token,
-        "amount": request.amount,
-        "owed": None if view.owed is None else str(view.owed),
-        "note": request.note,
-        "expires_ms": request.expires_ms,
-        "state": view.state,
-    }
-    if view.members:
-        data["members"] = [
-            {"address": m.address, "owed": str(m.owed), "state": m.state, "tx_hash": m.tx_hash, "reason": m.reason}
-            for m in view.members
-        ]
-    return data
 
 
 class _RequestGroup(click.Group):
@@ -176,7 +121,7 @@ def ask(
         )
     if (exclude_me or shares) and split_group is None:
         raise WalletError("--exclude-me and --shares go with --split GROUP")
-    units, token, chain_id = _units(words[-1], network_name)
+    units, token, chain_id = amount_units(words[-1], network_name)
     if uri_address is not None:
         return _uri(uri_address, units, token, chain_id, as_json)
     lifetime = service.parse_duration(expires)
