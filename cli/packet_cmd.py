@@ -15,12 +15,12 @@ import click
 from wallet.amounts import ETH_DECIMALS, format_units
 from wallet.errors import WalletError
 
-from .click_frontend import ClickFrontend
+from .click_frontend import ClickFrontend, grid
 from .context import chain as connect
 from .context import network_option, sending_account
-from .inert import inert, markup
+from .inert import markup
 from .money_cmd import max_fee_option, speed_option, timeout_option, tip_option, yes_option
-from .output import console, emit, json_option, note, table
+from .output import emit, json_option, note, table
 from .services.packet_claim import amount_text as _amount
 from .services.packet_claim import parse_account
 from .services.packet_create import parse_duration, payload
@@ -423,7 +423,7 @@ def info(packet_ref, network_name, as_json):
             if not report.expired
             else f"expired {flows.utc(s.expiry)}"
         )
-        _grid_out(
+        grid(
             [
                 ("packet", data["packet_id"]),
                 ("creator", s.creator),
@@ -457,7 +457,8 @@ def info(packet_ref, network_name, as_json):
                 ]
                 if report.refund
                 else []
-            )
+            ),
+            stderr=False,
         )
         if report.claims:
             table(
@@ -479,18 +480,6 @@ def info(packet_ref, network_name, as_json):
             )
 
     emit(as_json, data, human)
-
-
-def _grid_out(rows: list[tuple[str, str]]) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
-    for name, value in rows:
-        grid.add_row(name, Text(inert(value)))
-    console().print(grid)
 
 
 @packet.command()
