@@ -21,7 +21,6 @@ from .context import network_option, sending_account
 from .inert import markup
 from .money_cmd import max_fee_option, speed_option, timeout_option, tip_option, yes_option
 from .output import emit, json_option, note, table
-from .services.packet_claim import amount_text as _amount
 from .services.packet_claim import parse_account
 from .services.packet_create import parse_duration, payload
 from .services.packet_views import mine
@@ -409,77 +408,16 @@ def submit(ticket_text, wallet_name, index, speed, max_fee, tip, yes, timeout, p
 def info(packet_ref, network_name, as_json):
     """Who claimed how much (from the contract's events), what is left, the expiry. ID: a
     full packet id, or a prefix of a packet created here (never a claim code: it is a key)."""
-    from contracts import flows
-
     from .services.packet_views import info as read_info
 
     shown = read_info(packet_ref, network_name)
-    data, report, coin = shown.data, shown.report, shown.coin
-    s = report.state
 
     def human() -> None:
-        when = (
-            f"expires {flows.utc(s.expiry)} (in {flows.describe_wait(s.expiry - report.now)})"
-            if not report.expired
-            else f"expired {flows.utc(s.expiry)}"
-        )
-        grid(
-            [
-                ("packet", data["packet_id"]),
-                ("creator", s.creator),
-                (
-                    "total",
-                    f"{_amount(report.total, coin)} in {s.shares} {'random' if s.random else 'equal'} share(s), {'open (claim code)' if s.open else 'authorized (chat)'}",
-                ),
-                (
-                    "claimed",
-                    f"{_amount(report.claimed, coin)} in {len(report.claims)} claim(s), {s.shares_left} share(s) left",
-                ),
-                (
-                    "left",
-                    _amount(s.remaining, coin)
-                    + (f" + {format_units(s.deposit, ETH_DECIMALS)} ETH gas deposit" if s.deposit else ""),
-                ),
-                ("status", f"{report.status}; {when}"),
-            ]
-            + ([("greeting", data["greeting"])] if data["greeting"] else [])
-            + (
-                [("手气最佳 (best luck)", f"{report.best_luck.recipient} ({_amount(report.best_luck.amount, coin)})")]
-                if report.best_luck
-                else []
-            )
-            + (
-                [
-                    (
-                        "refunded",
-                        f"{_amount(report.refund.amount, coin)} + {format_units(report.refund.deposit, ETH_DECIMALS)} ETH deposit (tx {report.refund_tx})",
-                    )
-                ]
-                if report.refund
-                else []
-            ),
-            stderr=False,
-        )
-        if report.claims:
-            table(
-                None,
-                ["recipient", "amount", "block", "submitted by"],
-                [
-                    [
-                        c.recipient,
-                        _amount(c.amount, coin),
-                        c.block,
-                        (
-                            f"{c.submitter} (reimbursed {format_units(c.reimbursed, ETH_DECIMALS)} ETH)"
-                            if c.submitter
-                            else ""
-                        ),
-                    ]
-                    for c in report.claims
-                ],
-            )
+        grid(shown.rows(), stderr=False)
+        if shown.report.claims:
+            table(None, ["recipient", "amount", "block", "submitted by"], shown.claim_rows())
 
-    emit(as_json, data, human)
+    emit(as_json, shown.data, human)
 
 
 @packet.command()

@@ -105,6 +105,60 @@ class Info:
     report: Any
     coin: Any
 
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, text) for people: total, claimed, left, status, greeting, 手气最佳, refund."""
+        from contracts import flows
+        from wallet.amounts import ETH_DECIMALS, format_units
+
+        report, coin, s = self.report, self.coin, self.report.state
+        when = (
+            f"expires {flows.utc(s.expiry)} (in {flows.describe_wait(s.expiry - report.now)})"
+            if not report.expired
+            else f"expired {flows.utc(s.expiry)}"
+        )
+        kind = "open (claim code)" if s.open else "authorized (chat)"
+        rows = [
+            ("packet", self.data["packet_id"]),
+            ("creator", s.creator),
+            (
+                "total",
+                f"{amount_text(report.total, coin)} in {s.shares} {'random' if s.random else 'equal'} share(s), {kind}",
+            ),
+            (
+                "claimed",
+                f"{amount_text(report.claimed, coin)} in {len(report.claims)} claim(s), {s.shares_left} share(s) left",
+            ),
+            (
+                "left",
+                amount_text(s.remaining, coin)
+                + (f" + {format_units(s.deposit, ETH_DECIMALS)} ETH gas deposit" if s.deposit else ""),
+            ),
+            ("status", f"{report.status}; {when}"),
+        ]
+        if self.data["greeting"]:
+            rows.append(("greeting", self.data["greeting"]))
+        if report.best_luck:
+            best = report.best_luck
+            rows.append(("手气最佳 (best luck)", f"{best.recipient} ({amount_text(best.amount, coin)})"))
+        if report.refund:
+            back = f"{format_units(report.refund.deposit, ETH_DECIMALS)} ETH deposit"
+            rows.append(("refunded", f"{amount_text(report.refund.amount, coin)} + {back} (tx {report.refund_tx})"))
+        return rows
+
+    def claim_rows(self) -> list[list[Any]]:
+        """Who got what: [recipient, amount, block, submitted by (reimbursed)] per claim."""
+        from wallet.amounts import ETH_DECIMALS, format_units
+
+        return [
+            [
+                c.recipient,
+                amount_text(c.amount, self.coin),
+                c.block,
+                f"{c.submitter} (reimbursed {format_units(c.reimbursed, ETH_DECIMALS)} ETH)" if c.submitter else "",
+            ]
+            for c in self.report.claims
+        ]
+
 
 def info(packet: str, network_name: str | None = None) -> Info:
     """`packet info`: `packet` is a full packet id, or a prefix of one created here."""
