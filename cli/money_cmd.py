@@ -123,13 +123,26 @@ def send(
 
 def report_paid(paid, as_json: bool) -> None:
     """The transaction, and what became of its payment notice (a problem on stderr)."""
+    _say_notice(paid.notice, paid.notice_problem)
+    report_sent(as_json, paid.record, paid.receipt, paid.explorer_link, extra=paid.notice)
+
+
+def _say_notice(notice: dict | None, problem: str | None) -> None:
     from .inert import markup
     from .output import note
 
-    if paid.notice_problem is not None:
-        pending = paid.notice.get("notice") == "pending"
-        note(markup(paid.notice_problem) if pending else f"[yellow]{markup(paid.notice_problem)}[/]")
-    report_sent(as_json, paid.record, paid.receipt, paid.explorer_link, extra=paid.notice)
+    if notice is not None and problem is not None:
+        note(markup(problem) if notice.get("notice") == "pending" else f"[yellow]{markup(problem)}[/]")
+
+
+def _notify(key: bytes, recipient: str, record, receipt: dict, chain_id: int, note_text: str) -> dict:
+    """A payment notice through the chat (`swap --notify`: cli/swap_cmd.py); the money has
+    moved, so a problem is said on stderr and in the result, never raised."""
+    from .services import payments
+
+    notice, problem = payments.notify(key, recipient, record, receipt, chain_id, note_text, None)
+    _say_notice(notice, problem)
+    return notice
 
 
 @click.command()
