@@ -6,52 +6,36 @@ The work is in contracts/flows.py (plans, reads, tickets, checks) and messaging/
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from wallet.amounts import ETH_DECIMALS, AmountError, format_units, parse_amount, to_units
+from wallet.amounts import ETH_DECIMALS, format_units
 from wallet.errors import WalletError
 
+from .click_frontend import ClickFrontend, grid
 from .context import chain as connect
-from .context import confirm, history, network, network_option, nonce_lock_path, sending_account
-from .inert import inert
-from .money_cmd import _fee_overrides, max_fee_option, speed_option, timeout_option, tip_option, yes_option
-from .output import console, emit, json_option, note, table
+from .context import network_option, sending_account
+from .inert import markup
+from .money_cmd import max_fee_option, speed_option, timeout_option, tip_option, yes_option
+from .output import emit, json_option, note, table
+from .services.packet_claim import parse_account
+from .services.packet_create import parse_duration, payload
+from .services.packet_views import mine
+from .services.signing import Fees
 from .wallet_cmd import index_option, open_wallet, password_file_option, wallet_option
 
 if TYPE_CHECKING:
     from wallet.keyring import UnlockedWallet
 
-_DURATION = re.compile(r"(\d+)\s*([dhms])", re.IGNORECASE)
-_UNIT_SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+__all__ = ["packet", "parse_account", "parse_duration"]  # parse_duration: cli/services/packet_create.py
+
 SUBMITTER_PASSWORD_ENV = "HONGBAO_SUBMITTER_PASSWORD"  # noqa: S105  an environment variable's name
 
 
-# -- parsing ------------------------------------------------------------------------------
-
-
-def parse_duration(text: str) -> int:
-    """`24h`, `30m`, `7d`, `1d12h`, `90s`, or plain seconds."""
-    body = text.strip()
-    if body.isdigit():
-        return int(body)
-    parts = _DURATION.findall(body)
-    if not parts or _DURATION.sub("", body).strip():
-        raise WalletError(f"{text!r} is not a duration: write e.g. 24h, 30m, 7d or 1d12h")
-    return sum(int(n) * _UNIT_SECONDS[u.lower()] for n, u in parts)
-
-
-def parse_account(text: str) -> tuple[str, int]:
-    """`WALLET` or `WALLET:INDEX`."""
-    name, _, index = text.partition(":")
-    if not name or (index and not index.isdigit()):
-        raise WalletError(f"{text!r} is not WALLET or WALLET:INDEX (e.g. `--submit-from gas:0`)")
-    return name, int(index or 0)
+# -- unlocking ---------------------------------------------------------------------------
 
 
 class Unlocker:
@@ -99,116 +83,9 @@ def _messenger(key: bytes):
     return Messenger.open(home(), key)
 
 
-def _amount(units: int | None, token) -> str:
-    from contracts.flows import format_amount
-
-    return "-" if units is None else format_amount(units, token)
-
-
-def _token_json(token) -> dict | None:
-    return None if token is None else {"symbol": token.symbol, "address": token.address, "decimals": token.decimals}
-
-
-def _send_tx(
-    chain,
-    draft,
-    *,
-    wallet,
-    index,
-    unlocker,
-    other,
-    speed,
-    max_fee,
-    tip,
-    yes,
-    as_json,
-    timeout,
-    question,
-    details=None,
-    gas=None,
-):
-    """Simulate (RedPacket's errors in words), prepare, preview, confirm, unlock, send, wait."""
-    from contracts import flows
-    from wallet import transfers
-
-    from .txview import show_preview, wait_with_progress
-
-    _script_check(as_json, yes)
-    flows.simulate(chain, draft)
-    overrides = _fee_overrides(max_fee, tip)
-    prepared = transfers.prepare(chain, draft, speed=speed, max_fee=overrides[0], tip=overrides[1], gas=gas)
-    if not as_json:
-        if details:
-            _grid(details)
-        show_preview(prepared, chain.network.name)
-    confirm(yes, question)
-    key = unlocker.key(wallet, index, other=other)
-    record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
-    receipt = wait_with_progress(chain, record.hash, history(), timeout, as_json)
-    return record, receipt
-
-
 def _script_check(as_json: bool, yes: bool) -> None:
     if as_json and not yes:
         raise WalletError("--json needs --yes (a script cannot answer the confirmation)")
-
-
-def _grid(rows: list[tuple[str, str]]) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
-    for name, value in rows:
-        grid.add_row(name, Text(inert(value)))
-    console(stderr=True).print(grid)
-
-
-def _status(receipt: dict) -> int:
-    from wallet.rpc import to_int
-
-    return to_int(receipt.get("status"))
-
-
-def _block(receipt: dict) -> int:
-    from wallet.rpc import to_int
-
-    return to_int(receipt["blockNumber"])
-
-
-def _payload(plan, recipient: str, total: int):
-    """The chat message for one recipient: its own authorization (slot = its index among
-    the recipients), or an open packet's claim key."""
-    from contracts import flows
-    from messaging import payloads
-
-    base = dict(
-        chain_id=plan.chain_id,
-        contract=plan.contract,
-        packet_id=flows.id_hex(plan.packet_id),
-        greeting=plan.greeting,
-        theme=plan.theme,
-        token=plan.token.address if plan.token else None,
-        total=str(total),
-        shares=plan.params.shares,
-    )
-    if plan.open:
-        return payloads.RedPacket(**base, claim_key="0x" + plan.claim_key.hex())
-    grant = plan.authorization(recipient)
-    return payloads.RedPacket(
-        **base,
-        slot=grant.slot,
-        authorization="0x" + grant.signature.hex(),
-        amount=str(grant.amount) if grant.amount else None,
-        proof=flows.proof_hex(grant.proof) if grant.amount else None,
-    )
-
-
-def _fee_paid(receipt: dict) -> int:
-    from wallet.rpc import to_int
-
-    return to_int(receipt["gasUsed"]) * to_int(receipt.get("effectiveGasPrice"))
 
 
 tx_options = [
@@ -303,250 +180,38 @@ def create(
 
     ERC-20 packets approve the exact total first (a second transaction, previewed too).
     """
-    from contracts import flows, packet_keeper
-    from wallet.home import home
+    from .services import packet_create as service
+    from .services.signing import Fees
 
-    parsed = parse_amount(amount)
-    unit = token or parsed.unit
-    if token and parsed.unit and parsed.unit.lower() != token.lower():
-        raise AmountError(f"the amount says {parsed.unit} but --token says {token}")
-    if parsed.value is None:
-        raise AmountError("a packet needs an exact amount, not 'max'")
-    duration = parse_duration(expires)
-    deposit_wei = 0
-    if deposit:
-        given = parse_amount(deposit, "ETH")
-        if given.value is None or (given.unit or "ETH").upper() != "ETH":
-            raise AmountError('the gas deposit is in ETH, e.g. --deposit "0.01 ETH"')
-        deposit_wei = to_units(given.value, ETH_DECIMALS, "ETH")
-    if not to and not open_packet:
-        raise WalletError(
-            "give --to CONTACT|GROUP (authorizations sent in the chat), or --open for a shareable claim code"
-        )
     _script_check(as_json, yes)
-
-    wallet, account = sending_account(wallet_name, index)
-    net = network(network_name)
-    chain = connect(network_name)
-    chain.verify()
-    contract = flows.contract_of(net, creating=True)
-    try:
-        flows.check_contract(chain, contract)
-    except flows.PacketError:
-        raise WalletError(
-            f"the RedPacket recorded on {net.name} ({contract}) does not have the current contract's code: "
-            + (
-                "run `hongbao contracts deploy --force`"
-                if net.is_local
-                else "record the current deployment with `hongbao contracts add red_packet ADDRESS`"
-            )
-        ) from None
-    coin = None if unit is None or unit.upper() == "ETH" else net.token(unit)
-    total = to_units(parsed.value, coin.decimals if coin else ETH_DECIMALS, coin.symbol if coin else "ETH")
-    unlocker = Unlocker(password_file)
-
-    messenger = target = None
-    to_name = ""  # the contact or group, as shown
-    recipients: list[str] = []
-    try:
-        if to:  # the chat is checked before any money moves: recipients, their keys, the relay
-            messenger = _messenger(unlocker.key(wallet, index))
-            target = messenger.resolve(to)
-            to_name = target.name or target.conversation
-            recipients = list(target.recipients)
-            if not recipients:
-                raise WalletError(f"{to_name} has no one else in it to send a packet to")
-            for recipient in recipients:
-                messenger.bundle_for(recipient, refresh=True)
-                messenger.store.check_can_send(recipient)
-        plan = flows.plan_create(
-            chain.chain_id,
-            contract,
-            account.address,
-            total=total,
-            shares=shares or len(recipients) or 1,
-            duration=duration,
-            random=random,
-            open=open_packet,
-            token=coin,
-            deposit=deposit_wei,
-            greeting=greeting,
-            theme=theme,
-            recipients=() if open_packet else recipients,
-        )
-        common = dict(
-            wallet=wallet,
-            index=index,
-            unlocker=unlocker,
-            other=False,
-            speed=speed,
-            max_fee=max_fee,
-            tip=tip,
-            yes=yes,
-            as_json=as_json,
-            timeout=timeout,
-        )
-        approved = None
-        approval = flows.approve_draft(chain, plan)
-        if approval is not None:
-            if not as_json:
-                note(f"step 1 of 2: allow the RedPacket contract to take exactly {flows.format_amount(total, coin)}")
-            record, receipt = _send_tx(chain, approval, question="Approve?", **common)
-            approved = record.hash
-            if _status(receipt) != 1:
-                raise WalletError(f"the approval {record.hash} reverted; no packet was created")
-        who = (
-            "anyone with the claim code, one share per address"
-            if plan.open
-            else f"{len(recipients)} recipient(s) of {to_name}, one authorization each"
-        )
-        details = [
-            (
-                "red packet",
-                f"{flows.format_amount(total, coin)} in {plan.params.shares} {'random' if random else 'equal'} share(s)",
-            ),
-            ("for", who),
-            ("expires", f"in {flows.describe_wait(duration)} (then the creator may refund the rest)"),
-            ("greeting", greeting or "-"),
-            ("theme", theme),
-            (
-                "gas deposit",
-                f"{format_units(deposit_wei, ETH_DECIMALS)} ETH (reimburses claim submitters)"
-                if deposit_wei
-                else "none",
-            ),
-            ("packet id", flows.id_hex(plan.packet_id)),
-        ]
-        if approval is not None and not as_json:
-            note("step 2 of 2: create the packet")
-        keeper = packet_keeper.Keeper(home())
-        record, receipt = _create(chain, plan, keeper, details, common, target)
-        try:
-            event = flows.created_in(receipt, plan)
-        except flows.PacketError:
-            keeper.forget(plan.packet_id)  # reverted: there is no packet to remember
-            raise
-        keeper.mined(plan.packet_id, record.hash, _block(receipt))
-
-        sent = None
-        delivery_error = None
-        if messenger is not None:
-            try:
-                sent = messenger.send_each(to, lambda recipient, _index: _payload(plan, recipient, event.total))
-            except WalletError as error:
-                delivery_error = str(error)
-    finally:
-        if messenger is not None:
-            messenger.close()
-
-    data = {
-        "packet_id": flows.id_hex(plan.packet_id),
-        "chain_id": plan.chain_id,
-        "contract": plan.contract,
-        "creator": plan.creator,
-        "tx": record.hash,
-        "block": _block(receipt),
-        "approve_tx": approved,
-        "token": _token_json(coin),
-        "total": str(event.total),
-        "shares": plan.params.shares,
-        "random": random,
-        "open": plan.open,
-        "expiry": event.expiry,
-        "deposit": str(deposit_wei),
-        "fee": str(_fee_paid(receipt)),
-        "recipients": [{"address": r, "slot": i} for i, r in enumerate(plan.recipients)],
-        "code": str(plan.code) if plan.open else None,
-        "sent": None
-        if sent is None
-        else {"conversation": sent.conversation, "message_id": sent.message_id, "recipients": list(sent.envelope_ids)},
-        "delivery_error": delivery_error,
-    }
+    order = service.Order(amount, to, token, shares, random, expires, greeting, theme, open_packet, deposit)
+    created = service.create(
+        order,
+        ClickFrontend(password_file, yes=yes, quiet=as_json),
+        wallet_name=wallet_name,
+        index=index,
+        network_name=network_name,
+        fees=Fees(speed, max_fee, tip, timeout),
+    )
+    data = created.data
 
     def human() -> None:
         click.echo(data["packet_id"])
-        if plan.open:
-            click.echo(data["code"])
+        if created.code is not None:
+            click.echo(created.code)
             note("anyone holding this code can claim a share: share it like cash")
-        if sent is not None:
-            note(f"sent to {to_name}: {len(sent.envelope_ids)} recipient(s)")
+        if created.sent is not None:
+            note(f"sent to {markup(created.to_name)}: {len(created.sent['recipients'])} recipient(s)")
         note(f"created in block {data['block']}; follow it with `hongbao packet info {data['packet_id'][:10]}`")
 
     emit(as_json, data, human)
-    if delivery_error is not None:
+    if created.delivery_error is not None:
         raise WalletError(
-            f"the packet is on chain ({data['packet_id']}) but the chat messages were not sent ({delivery_error}); send them with `hongbao packet resend {data['packet_id'][:10]}`"
+            f"the packet is on chain ({data['packet_id']}) but the chat messages were not sent ({created.delivery_error}); send them with `hongbao packet resend {data['packet_id'][:10]}`"
         )
-
-
-def _create(chain, plan, keeper, details, common, target):
-    """The create transaction; the claim key is written to the keeper after the confirmation
-    and before the broadcast, and forgotten again if the transaction never lands."""
-    from contracts import flows
-    from wallet import transfers
-
-    from .txview import show_preview, wait_with_progress
-
-    draft = flows.create_draft(plan)
-    flows.simulate(chain, draft)
-    overrides = _fee_overrides(common["max_fee"], common["tip"])
-    prepared = transfers.prepare(chain, draft, speed=common["speed"], max_fee=overrides[0], tip=overrides[1])
-    if not common["as_json"]:
-        _grid(details)
-        show_preview(prepared, chain.network.name)
-    confirm(common["yes"], "Create the packet?")
-    key = common["unlocker"].key(common["wallet"], common["index"])
-    keeper.remember(plan, key, to=target.conversation if target else None)
-    try:
-        record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
-    except WalletError:
-        keeper.forget(plan.packet_id)
-        raise
-    receipt = wait_with_progress(chain, record.hash, history(), common["timeout"], common["as_json"])
-    return record, receipt
 
 
 # -- finding packets -----------------------------------------------------------------------
-
-
-def _received(messenger) -> list:
-    """Every red_packet message we received, oldest first."""
-    found = [
-        message
-        for summary in messenger.store.conversations()
-        for message in messenger.store.messages(summary.id, limit=10_000)
-        if message.direction == "in" and message.type == "red_packet"
-    ]
-    return sorted(found, key=lambda m: (m.timestamp_ms, m.id))
-
-
-def _packet_ref(text: str, chain):
-    """(contract, packet id, kept record or None) from a full id or an id prefix
-    of a packet this home created."""
-    from contracts import flows, packet_keeper
-    from wallet.home import home
-
-    keeper = packet_keeper.Keeper(home())
-    body = text.strip()
-    if body.lower().startswith(flows.CODE_PREFIX):
-        raise WalletError(
-            "a claim code is a bearer key and would show in `ps` and your shell history: give the packet id "
-            "instead (the code's third field, 0x + 64 hex digits)"
-        )
-    if re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", body):
-        packet_id = flows.parse_id(body)
-        kept = keeper.get(packet_id)
-        return (kept.contract if kept else flows.contract_of(chain.network)), packet_id, kept
-    if not re.fullmatch(r"(0x)?[0-9a-fA-F]{4,63}", body):
-        raise WalletError(f"{text!r} is not a packet id, an id prefix or a claim code")
-    matches = [k for k in keeper.find(body) if k.chain_id == chain.chain_id]
-    if len(matches) > 1:
-        raise WalletError(f"{len(matches)} of your packets start with {body}: give more digits")
-    if not matches:
-        raise WalletError(
-            f"none of the packets created here starts with {body}: give the full packet id (0x + 64 hex digits)"
-        )
-    return matches[0].contract, flows.parse_id(matches[0].packet_id), matches[0]
 
 
 # -- list ---------------------------------------------------------------------------------
@@ -562,61 +227,18 @@ def _packet_ref(text: str, chain):
 def list_(no_fetch, wallet_name, index, password_file, network_name, as_json):
     """Red packets received in chats, each with its state on chain: open, claimed by me
     (how much), exhausted, expired, refunded."""
-    from contracts import flows
-
-    from .services import packets as service
+    from .services.packet_views import received
 
     wallet, account = sending_account(wallet_name, index)
-    chain = connect(network_name)
-    chain.verify()
-    key = Unlocker(password_file).key(wallet, index)
-    with _messenger(key) as m:
-        if not no_fetch:
-            m.receive()
-            _serve_requests(key, network_name, m)
-        checked = service.received(chain, _received(m), account.address)
-        _record(chain, account.address, checked)
-        names = {c.address: c.name for c in m.store.contacts() if c.name}
-        groups = {f"group:{g.id}": g.name for g in m.store.groups()}
-    tokens: dict[str | None, object] = {}
-    rows = []
-    for found in checked:
-        message, p = found.message, found.message.payload
-        mine = flows.Mine(found.status, found.amount, found.state if found.valid else None)
-        # the creator and the token come from the chain; an invalid message's claims are not shown as facts
-        creator = mine.state.creator if mine.state else message.sender
-        token_address = mine.state.token if mine.state else p.token
-        if token_address not in tokens:
-            try:
-                tokens[token_address] = flows.token_of(chain, token_address) if mine.state else None
-            except WalletError:
-                tokens[token_address] = None
-        coin = tokens[token_address]
-        rows.append(
-            {
-                "packet_id": p.packet_id,
-                "from": creator,
-                "from_name": names.get(creator),
-                "message_from": message.sender,
-                "reason": found.reason or None,
-                "conversation": message.conversation,
-                "conversation_name": groups.get(message.conversation) or names.get(message.conversation),
-                "greeting": p.greeting,
-                "theme": p.theme,
-                "kind": "open" if p.claim_key else "authorized",
-                "slot": p.slot,
-                "token": token_address,
-                "total": p.total,  # as the message says (informational): the chain decides
-                "shares": mine.state.shares if mine.state else p.shares,
-                "status": mine.status,
-                "amount": None if mine.amount is None else str(mine.amount),
-                "formatted": None
-                if mine.amount is None or (token_address and coin is None)
-                else _amount(mine.amount, coin),
-                "expiry": mine.state.expiry if mine.state else None,
-                "received_ms": message.timestamp_ms,
-            }
-        )
+    rows, served = received(
+        lambda: Unlocker(password_file).key(wallet, index),
+        fetch=not no_fetch,
+        wallet_name=wallet_name,
+        index=index,
+        network_name=network_name,
+    )
+    for event in served:
+        note(markup(event["text"]))
 
     def human() -> None:
         if not rows:
@@ -644,79 +266,6 @@ def list_(no_fetch, wallet_name, index, password_file, network_name, as_json):
 
 
 # -- claim / submit -------------------------------------------------------------------------
-
-
-def _submit(chain, ticket, report, *, wallet, index, unlocker, other, common, as_json):
-    """Send a checked ticket from `wallet`/`index`; returns the JSON result."""
-    from contracts import flows
-    from wallet import fees, transfers
-
-    submitter = wallet.account(index).address
-    coin = flows.token_of(chain, report.state.token)
-    quote = fees.fetch(chain.rpc)
-    back = flows.expected_reimbursement(
-        report.state,
-        quote.base_fee + quote.tiers[common["speed"]].priority_fee,
-        quote.base_fee,
-        eligible=submitter in (ticket.recipient, report.state.creator),
-    )
-    details = [
-        (
-            "claim",
-            f"packet {flows.id_hex(ticket.packet_id)[:18]}... ({'random' if report.state.random else 'equal'} shares, {report.state.shares_left} of {report.state.shares} left, {_amount(report.state.remaining, coin)} remaining)",
-        ),
-        ("share goes to", ticket.recipient),
-        ("amount", _amount(_share_of(ticket, report.state), coin)),
-        ("submitted by", submitter + (" (pays the gas)" if submitter != ticket.recipient else "")),
-        (
-            "gas reimbursed",
-            f"about {format_units(back, ETH_DECIMALS)} ETH from the packet's deposit"
-            if back
-            else (
-                "no (the packet has no gas deposit)"
-                if not report.state.deposit
-                else "no (only the recipient or the packet's creator is reimbursed)"
-                if submitter not in (ticket.recipient, report.state.creator)
-                else "no (the deposit does not cover this claim)"
-            ),
-        ),
-    ]
-    # simulated at the price the submitter will pay, with a bounded gas limit: a recipient
-    # whose code burns gas only in a real transaction is caught here
-    gas = flows.claim_gas(chain, ticket, submitter, transfers.choose_fees(quote, common["speed"], None, None).max_fee)
-    record, receipt = _send_tx(
-        chain,
-        ticket.draft(submitter),
-        gas=gas,
-        wallet=wallet,
-        index=index,
-        unlocker=unlocker,
-        other=other,
-        question="Submit the claim?",
-        details=details,
-        as_json=as_json,
-        **common,
-    )
-    claim = flows.claimed_in(receipt, ticket)
-    return {
-        "packet_id": flows.id_hex(ticket.packet_id),
-        "recipient": ticket.recipient,
-        "amount": str(claim.amount),
-        "formatted": _amount(claim.amount, coin),
-        "token": _token_json(coin),
-        "tx": record.hash,
-        "block": claim.block,
-        "submitter": submitter,
-        "reimbursed": str(claim.reimbursed),
-        "fee": str(_fee_paid(receipt)),
-    }
-
-
-def _share_of(ticket, state) -> int:
-    """What the claim pays: a lucky draw's committed share, else remaining / shares left."""
-    if state.random:
-        return ticket.amount
-    return state.remaining if state.shares_left <= 1 else state.remaining // state.shares_left
 
 
 def _read_code(source) -> str:
@@ -774,181 +323,48 @@ def claim(
     creator, whose `chat watch` (or next receiving command) submits it, reimbursed from the
     packet's gas deposit; or --submit-from another local account, or --export the ticket.
     """
-    from contracts import flows
+    from .services import packet_claim as service
+    from .services.packets import CLAIM_SENT
+    from .services.signing import Fees
 
-    from .services import packets as service
-
-    if packet_ref and packet_ref.strip().lower().startswith(flows.CODE_PREFIX):
-        raise WalletError(
-            "a claim code is a bearer key and would show in `ps` and your shell history: pass it on stdin "
-            "(`hongbao packet claim --code -`) or in a file (`--code FILE`)"
-        )
-    if (packet_ref is None) == (code_source is None):
-        raise WalletError("give the packet's ID (from a chat) or --code FILE|- (an open packet's claim code)")
+    service.check_source(packet_ref, code_source is not None)
     if not export:
         _script_check(as_json, yes)
-    wallet, account = sending_account(wallet_name, index)
-    chain = connect(network_name)
-    chain.verify()
-    unlocker = Unlocker(password_file)
-    sender = None
-    with contextlib.ExitStack() as stack:
-        m = None
-        if code_source is not None:
-            code = flows.OpenCode.parse(_read_code(code_source))
-            if code.chain_id == chain.chain_id:
-                service.recognise(chain, code.contract)
-            ticket = code.ticket(account.address)
-        else:
-            if not re.fullmatch(r"(0x)?[0-9a-fA-F]{4,64}", packet_ref.strip()):
-                raise WalletError(f"{packet_ref!r} is not a packet id or id prefix (0x + hex digits)")
-            m = stack.enter_context(_messenger(unlocker.key(wallet, index)))
-            rows = service.received(chain, _received(m), account.address)
-            if not any(r.valid for r in service.find(rows, packet_ref)):
-                m.receive()  # perhaps it has just arrived
-                rows = service.received(chain, _received(m), account.address)
-            found, ticket = service.claimable(rows, packet_ref)
-            sender = found.message.sender
-        report = flows.check_claim(chain, ticket)
-        coin = flows.token_of(chain, report.state.token)
-        if export:
-
-            def exported() -> None:
-                click.echo(str(ticket))
-                note(
-                    f"anyone can submit this (`hongbao packet submit TICKET`); the share goes only to {ticket.recipient}"
-                )
-
-            emit(
-                as_json,
-                {"ticket": str(ticket), "recipient": ticket.recipient, "packet_id": flows.id_hex(ticket.packet_id)},
-                exported,
-            )
-            return
-        if submit_from:
-            name, sponsor_index = parse_account(submit_from)
-            sponsor_wallet = open_wallet(name)
-            sponsor = sponsor_wallet.account(sponsor_index)
-            if sponsor.kind == "watch":
-                raise WalletError(f"{submit_from} ({sponsor.address}) is watch-only: it cannot submit a claim")
-            flows.choose_submitter(chain, ticket, sponsor.address)
-            use_wallet, use_index, other = sponsor_wallet, sponsor_index, sponsor_wallet.name != wallet.name
-        else:
-            try:
-                flows.choose_submitter(chain, ticket)
-            except flows.PacketError:
-                # no ETH for gas: the signed claim goes to the creator over the encrypted chat
-                def chat(m=m):  # opened (unlocked) after the confirmation when not open yet
-                    return m or stack.enter_context(_messenger(unlocker.key(wallet, index)))
-
-                data = _request_claim(chat, ticket, report, coin, yes=yes, as_json=as_json)
-                emit(as_json, data, lambda: click.echo(service.CLAIM_SENT))
-                return
-            use_wallet, use_index, other = wallet, index, False
-    common = dict(speed=speed, max_fee=max_fee, tip=tip, yes=yes, timeout=timeout)
-    data = _submit(
-        chain,
-        ticket,
-        report,
-        wallet=use_wallet,
-        index=use_index,
-        unlocker=unlocker,
-        other=other,
-        common=common,
-        as_json=as_json,
+    claimed = service.claim(
+        ClickFrontend(password_file, yes=yes, quiet=as_json),
+        packet=packet_ref,
+        code=None if code_source is None else _read_code(code_source),
+        submit_from=submit_from,
+        export=export,
+        wallet_name=wallet_name,
+        index=index,
+        network_name=network_name,
+        fees=Fees(speed, max_fee, tip, timeout),
+        keys=Unlocker(password_file),
     )
-    data["from"] = sender
-    _record_one(chain, ticket.recipient, ticket.contract, ticket.packet_id)
+    data = claimed.data
+    if claimed.how == "exported":
+
+        def exported() -> None:
+            click.echo(data["ticket"])
+            note(f"anyone can submit this (`hongbao packet submit TICKET`); the share goes only to {data['recipient']}")
+
+        emit(as_json, data, exported)
+        return
+    if claimed.how == "requested":
+        emit(as_json, data, lambda: click.echo(CLAIM_SENT))
+        return
 
     def human() -> None:
         click.echo(f"claimed {data['formatted']} (tx {data['tx']})")
         if data["submitter"] != data["recipient"]:
+            back = int(data["reimbursed"])
             note(
                 f"submitted by {data['submitter']}"
-                + (
-                    f", reimbursed {format_units(int(data['reimbursed']), ETH_DECIMALS)} ETH from the packet's deposit"
-                    if int(data["reimbursed"])
-                    else ""
-                )
+                + (f", reimbursed {format_units(back, ETH_DECIMALS)} ETH from the packet's deposit" if back else "")
             )
 
     emit(as_json, data, human)
-
-
-def _serve_requests(key: bytes, network_name, m) -> None:
-    """Claims recipients without ETH sent me for my packets, submitted now (as `chat watch` does)."""
-    from rich.markup import escape
-
-    from .services import packets as service
-
-    for event in service.serve_pending(m, key, network_name, {}):
-        note(escape(event["text"]))
-
-
-def _record(chain, me: str, rows) -> None:
-    """Claims of mine among these received packets into the history and the token list."""
-    by_contract: dict[str, list[bytes]] = {}
-    for row in rows:
-        if row.status == "claimed":
-            by_contract.setdefault(row.message.payload.contract, []).append(row.packet_id)
-    for contract, ids in by_contract.items():
-        _record_one(chain, me, contract, *ids)
-
-
-def _record_one(chain, me: str, contract: str, *packet_ids: bytes) -> None:
-    from .services import packets as service
-
-    with contextlib.suppress(WalletError):  # a record is a convenience: the chain has the facts
-        service.record_payments(chain, history(), me, contract, packet_ids)
-
-
-def _request_claim(chat, ticket, report, coin, *, yes: bool, as_json: bool) -> dict:
-    """Preview, confirm, then (unlocking if need be) send the signed claim to the packet's
-    creator over the chat."""
-    from contracts import flows
-    from messaging.chat import configured_relay
-    from wallet.home import home
-
-    from .services import packets as service
-
-    creator = report.state.creator
-    if configured_relay(home()) is None:
-        raise WalletError(
-            "you have no ETH for the claim's gas and no relay to send the claim to the creator over the chat: "
-            "`hongbao relay use URL`, or pass --submit-from WALLET[:INDEX] (a funded account), or --export the ticket"
-        )
-    if not as_json:
-        _grid(
-            [
-                ("claim", f"packet {flows.id_hex(ticket.packet_id)[:18]}..."),
-                ("you receive", _amount(_share_of(ticket, report.state), coin)),
-                ("gas", f"you have no ETH for it: the signed claim goes to the packet's creator {creator}"),
-                (
-                    "who pays",
-                    "the creator submits it, reimbursed from the packet's gas deposit"
-                    if report.state.deposit
-                    else "the creator submits it and pays the gas (the packet has no gas deposit)",
-                ),
-                ("fee for you", "none"),
-            ]
-        )
-    confirm(yes, "Send the claim to the creator?")
-    try:
-        sent = service.request_claim(chat(), ticket, creator)
-    except WalletError as error:
-        raise WalletError(
-            f"you have no ETH for the claim's gas and it could not be sent to the creator over the chat ({error}); "
-            "pass --submit-from WALLET[:INDEX] (a funded account), or --export the ticket for someone to submit"
-        ) from None
-    return {
-        "status": "requested",
-        "packet_id": flows.id_hex(ticket.packet_id),
-        "recipient": ticket.recipient,
-        "creator": creator,
-        "amount": str(_share_of(ticket, report.state)),
-        "formatted": _amount(_share_of(ticket, report.state), coin),
-        "message_id": sent.message_id,
-    }
 
 
 @packet.command()
@@ -967,68 +383,22 @@ def submit(ticket_text, wallet_name, index, speed, max_fee, tip, yes, timeout, p
     chain = connect(network_name)
     chain.verify()
     report = flows.check_claim(chain, ticket)
-    common = dict(speed=speed, max_fee=max_fee, tip=tip, yes=yes, timeout=timeout)
-    data = _submit(
+    from .services.packet_claim import submit as submit_claim
+
+    _script_check(as_json, yes)
+    data = submit_claim(
         chain,
         ticket,
         report,
-        wallet=wallet,
-        index=index,
-        unlocker=Unlocker(password_file),
-        other=False,
-        common=common,
-        as_json=as_json,
+        ClickFrontend(password_file, yes=yes, quiet=as_json),
+        lambda: Unlocker(password_file).key(wallet, index),
+        Fees(speed, max_fee, tip, timeout),
+        wallet.account(index).address,
     )
     emit(as_json, data, lambda: click.echo(f"claimed {data['formatted']} for {data['recipient']} (tx {data['tx']})"))
 
 
 # -- info / refund / resend ---------------------------------------------------------------
-
-
-def _report_json(report, coin) -> dict:
-    from contracts import flows
-    from contracts import redpacket as rp
-
-    s = report.state
-    return {
-        "packet_id": flows.id_hex(report.packet_id),
-        "chain_id": report.chain_id,
-        "contract": report.contract,
-        "creator": s.creator,
-        "token": _token_json(coin),
-        "total": str(report.total),
-        "claimed": str(report.claimed),
-        "remaining": str(s.remaining),
-        "deposit": str(s.deposit),
-        "shares": s.shares,
-        "shares_left": s.shares_left,
-        "random": s.random,
-        "open": s.open,
-        "refunded": s.refunded,
-        "expiry": s.expiry,
-        "now": report.now,
-        "status": report.status,
-        "greeting": None if report.created is None else rp.decode_greeting(report.created.greeting),
-        "theme": None if report.created is None else flows.theme_name(report.created.theme),
-        "created_tx": report.created_tx,
-        "created_block": report.created_block,
-        "claims": [
-            {
-                "recipient": c.recipient,
-                "amount": str(c.amount),
-                "formatted": _amount(c.amount, coin),
-                "tx": c.tx_hash,
-                "block": c.block,
-                "submitter": c.submitter,
-                "reimbursed": str(c.reimbursed),
-            }
-            for c in report.claims
-        ],
-        "best_luck": None if report.best_luck is None else report.best_luck.recipient,
-        "refund": None
-        if report.refund is None
-        else {"amount": str(report.refund.amount), "deposit": str(report.refund.deposit), "tx": report.refund_tx},
-    }
 
 
 @packet.command()
@@ -1038,90 +408,16 @@ def _report_json(report, coin) -> dict:
 def info(packet_ref, network_name, as_json):
     """Who claimed how much (from the contract's events), what is left, the expiry. ID: a
     full packet id, or a prefix of a packet created here (never a claim code: it is a key)."""
-    from contracts import flows
+    from .services.packet_views import info as read_info
 
-    chain = connect(network_name)
-    chain.verify()
-    contract, packet_id, kept = _packet_ref(packet_ref, chain)
-    report = flows.read(chain, contract, packet_id, from_block=(kept.block or 0) if kept else 0)
-    coin = flows.token_of(chain, report.state.token)
-    data = _report_json(report, coin)
-    s = report.state
+    shown = read_info(packet_ref, network_name)
 
     def human() -> None:
-        when = (
-            f"expires {flows.utc(s.expiry)} (in {flows.describe_wait(s.expiry - report.now)})"
-            if not report.expired
-            else f"expired {flows.utc(s.expiry)}"
-        )
-        _grid_out(
-            [
-                ("packet", data["packet_id"]),
-                ("creator", s.creator),
-                (
-                    "total",
-                    f"{_amount(report.total, coin)} in {s.shares} {'random' if s.random else 'equal'} share(s), {'open (claim code)' if s.open else 'authorized (chat)'}",
-                ),
-                (
-                    "claimed",
-                    f"{_amount(report.claimed, coin)} in {len(report.claims)} claim(s), {s.shares_left} share(s) left",
-                ),
-                (
-                    "left",
-                    _amount(s.remaining, coin)
-                    + (f" + {format_units(s.deposit, ETH_DECIMALS)} ETH gas deposit" if s.deposit else ""),
-                ),
-                ("status", f"{report.status}; {when}"),
-            ]
-            + ([("greeting", data["greeting"])] if data["greeting"] else [])
-            + (
-                [("手气最佳 (best luck)", f"{report.best_luck.recipient} ({_amount(report.best_luck.amount, coin)})")]
-                if report.best_luck
-                else []
-            )
-            + (
-                [
-                    (
-                        "refunded",
-                        f"{_amount(report.refund.amount, coin)} + {format_units(report.refund.deposit, ETH_DECIMALS)} ETH deposit (tx {report.refund_tx})",
-                    )
-                ]
-                if report.refund
-                else []
-            )
-        )
-        if report.claims:
-            table(
-                None,
-                ["recipient", "amount", "block", "submitted by"],
-                [
-                    [
-                        c.recipient,
-                        _amount(c.amount, coin),
-                        c.block,
-                        (
-                            f"{c.submitter} (reimbursed {format_units(c.reimbursed, ETH_DECIMALS)} ETH)"
-                            if c.submitter
-                            else ""
-                        ),
-                    ]
-                    for c in report.claims
-                ],
-            )
+        grid(shown.rows(), stderr=False)
+        if shown.report.claims:
+            table(None, ["recipient", "amount", "block", "submitted by"], shown.claim_rows())
 
-    emit(as_json, data, human)
-
-
-def _grid_out(rows: list[tuple[str, str]]) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
-    for name, value in rows:
-        grid.add_row(name, Text(inert(value)))
-    console().print(grid)
+    emit(as_json, shown.data, human)
 
 
 @packet.command()
@@ -1136,64 +432,20 @@ def _grid_out(rows: list[tuple[str, str]]) -> None:
 @with_tx_options
 def refund(packet_ref, wallet_name, index, speed, max_fee, tip, yes, timeout, password_file, network_name, as_json):
     """After expiry, take back what is left and the unused gas deposit (creator only)."""
-    from contracts import flows
+    from .services.packet_refund import refund as take_back
 
-    chain = connect(network_name)
-    chain.verify()
-    contract, packet_id, kept = _packet_ref(packet_ref, chain)
-    wallet = open_wallet(wallet_name)
-    if index is None:
-        index = next((a.index for a in wallet.accounts if kept and a.address == kept.creator), 0)
-    wallet, account = sending_account(wallet.name, index)
-    report = flows.check_refund(chain, contract, packet_id, account.address)
-    coin = flows.token_of(chain, report.state.token)
-    details = [
-        (
-            "you receive",
-            f"packet {flows.id_hex(packet_id)[:18]}...: {_amount(report.state.remaining, coin)} left"
-            + (
-                f" + {format_units(report.state.deposit, ETH_DECIMALS)} ETH gas deposit" if report.state.deposit else ""
-            ),
-        ),
-        ("expired", flows.utc(report.state.expiry)),
-    ]
-    record, receipt = _send_tx(
-        chain,
-        flows.refund_draft(contract, packet_id, account.address),
-        wallet=wallet,
+    data = take_back(
+        packet_ref,
+        ClickFrontend(password_file, yes=yes, quiet=as_json),
+        wallet_name=wallet_name,
         index=index,
-        unlocker=Unlocker(password_file),
-        other=False,
-        speed=speed,
-        max_fee=max_fee,
-        tip=tip,
-        yes=yes,
-        as_json=as_json,
-        timeout=timeout,
-        question="Refund?",
-        details=details,
+        network_name=network_name,
+        fees=Fees(speed, max_fee, tip, timeout),
+        keys=Unlocker(password_file),
     )
-    event = flows.refunded_in(receipt, contract, packet_id)
-    _record_one(chain, account.address, contract, packet_id)
-    data = {
-        "packet_id": flows.id_hex(packet_id),
-        "creator": account.address,
-        "amount": str(event.amount),
-        "deposit": str(event.deposit),
-        "formatted": _amount(event.amount, coin),
-        "token": _token_json(coin),
-        "tx": record.hash,
-        "fee": str(_fee_paid(receipt)),
-    }
-    emit(
-        as_json,
-        data,
-        lambda: click.echo(
-            f"refunded {data['formatted']}"
-            + (f" + {format_units(event.deposit, ETH_DECIMALS)} ETH deposit" if event.deposit else "")
-            + f" (tx {record.hash})"
-        ),
-    )
+    deposit = int(data["deposit"])
+    back = f" + {format_units(deposit, ETH_DECIMALS)} ETH deposit" if deposit else ""
+    emit(as_json, data, lambda: click.echo(f"refunded {data['formatted']}{back} (tx {data['tx']})"))
 
 
 @packet.command()
@@ -1211,7 +463,7 @@ def resend(packet_ref, to, wallet_name, password_file, network_name, as_json):
 
     chain = connect(network_name)
     chain.verify()
-    contract, packet_id, kept = _packet_ref(packet_ref, chain)
+    contract, packet_id, kept = mine(packet_ref, chain)
     if kept is None:
         raise WalletError("only packets created from this home can be re-sent (their claim key is kept here)")
     destination = to or kept.to
@@ -1228,7 +480,7 @@ def resend(packet_ref, to, wallet_name, password_file, network_name, as_json):
     plan = packet_keeper.Keeper(home()).plan(kept, key, coin)
     report = flows.read(chain, contract, packet_id, from_block=kept.block or 0)
     with _messenger(key) as m:
-        sent = m.send_each(destination, lambda recipient, _index: _payload(plan, recipient, report.total))
+        sent = m.send_each(destination, lambda recipient, _index: payload(plan, recipient, report.total))
     data = {"packet_id": kept.packet_id, "conversation": sent.conversation, "recipients": list(sent.envelope_ids)}
     emit(
         as_json, data, lambda: click.echo(f"sent packet {kept.packet_id[:10]} to {len(sent.envelope_ids)} recipient(s)")

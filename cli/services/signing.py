@@ -1,0 +1,174 @@
+"""One transaction from a workflow: simulate, prepare, preview and confirm through the
+front end, unlock, send, wait. The services that sign (packets, ...) go through `send_tx`,
+so every front end shows the same preview and asks the same question."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .frontend import Preview
+
+if TYPE_CHECKING:
+    from wallet.chain import Chain
+    from wallet.history import History
+
+    from .frontend import Frontend
+
+DEFAULT_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class Fees:
+    """How to price a transaction: speed slow|normal|fast, optional caps in gwei (text, as
+    typed), and how long to wait for it to be mined (seconds)."""
+
+    speed: str = "normal"
+    max_fee: str | None = None
+    tip: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    def overrides(self) -> tuple[int | None, int | None]:
+        from wallet.amounts import parse_gwei
+
+        return (parse_gwei(self.max_fee) if self.max_fee else None, parse_gwei(self.tip) if self.tip else None)
+
+
+def wait(frontend: Frontend, chain: Chain, tx_hash: str, history: History, timeout: float) -> dict[str, Any]:
+    """The receipt; the front end's own `wait_for_receipt(chain, tx_hash, history, timeout)`
+    when it has one (a spinner), else progress reports every tick."""
+    own = getattr(frontend, "wait_for_receipt", None)
+    if own is not None:
+        receipt: dict[str, Any] = own(chain, tx_hash, history, timeout)
+        return receipt
+    from wallet.transfers import wait_for_receipt
+
+    return wait_for_receipt(
+        chain,
+        tx_hash,
+        history,
+        timeout=timeout,
+        tick=lambda s: frontend.progress(f"waiting for {tx_hash[:10]}... to be mined ({s:.0f} s)"),
+    )
+
+
+def send_tx(
+    chain: Chain,
+    draft: Any,
+    frontend: Frontend,
+    key: Callable[[], bytes],
+    fees: Fees,
+    *,
+    question: str,
+    details: Sequence[tuple[str, str]] = (),
+    gas: int | None = None,
+    before_send: Callable[[bytes], None] | None = None,
+    send_failed: Callable[[], None] | None = None,
+    call: tuple[str, dict[str, str]] | None = None,
+    warnings: Sequence[str] = (),
+    known_tokens: set[str] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Simulate `draft` (RedPacket's errors in words), prepare it, ask the front end to
+    confirm `question` over `details` and the decoded transaction (Preview.tx), obtain the
+    key (`key()`: after the confirmation), send, wait. (record, receipt).
+    `before_send(key)` runs between the confirmation and the broadcast (e.g. keep a packet's
+    claim key), `send_failed()` if the broadcast fails. `call` = (function, {label: value})
+    names a call the decoder does not know; with `known_tokens` (lower-case addresses) the
+    local security rules' findings go in the preview too."""
+    from contracts import flows
+    from wallet import transfers
+    from wallet.errors import WalletError
+
+    from ..context import history, nonce_lock_path
+
+    flows.simulate(chain, draft)
+    max_fee, tip = fees.overrides()
+    prepared = transfers.prepare(chain, draft, speed=fees.speed, max_fee=max_fee, tip=tip, gas=gas)
+    if call is not None and prepared.decoded is None:
+        from wallet import erc20
+
+        prepared.decoded = erc20.DecodedCall(call[0], dict(call[1]))
+    prepared.warnings.extend(warnings)
+    findings: list[Any] = []
+    recipient = None
+    if known_tokens is not None:
+        from wallet.security_rules import assess
+
+        from .security import gather
+
+        facts = gather(chain, prepared, history(), known_tokens)
+        findings, recipient = assess(facts), facts.recipient
+    frontend.confirm(
+        Preview(
+            question,
+            list(details),
+            list(prepared.warnings),
+            tx=prepared,
+            network=chain.network.name,
+            findings=findings,
+            recipient=recipient,
+        )
+    )
+    private_key = key()
+    if before_send is not None:
+        before_send(private_key)
+    try:
+        record = transfers.send(chain, prepared, private_key, history(), lock_path=nonce_lock_path())
+    except WalletError:
+        if send_failed is not None:
+            send_failed()
+        raise
+    return record, wait(frontend, chain, record.hash, history(), fees.timeout)
+
+
+class KeySource(Protocol):
+    def key(self, wallet: Any, index: int, *, other: bool = False) -> bytes:
+        """Account `index`'s key; `other`: a second wallet of this workflow (a claim's submitter)."""
+
+
+class Keys:
+    """Wallets unlocked at most once per workflow (through the front end), and only when a
+    key is needed."""
+
+    def __init__(self, frontend: Frontend) -> None:
+        self.frontend = frontend
+        self._open: dict[str, Any] = {}
+
+    def key(self, wallet: Any, index: int, *, other: bool = False) -> bytes:
+        if wallet.name not in self._open:
+            self._open[wallet.name] = self.frontend.unlock(wallet)
+        key: bytes = self._open[wallet.name].private_key(index)
+        return key
+
+
+def status_of(receipt: dict[str, Any]) -> int:
+    from wallet.rpc import to_int
+
+    return to_int(receipt.get("status"))
+
+
+def block_of(receipt: dict[str, Any]) -> int:
+    from wallet.rpc import to_int
+
+    return to_int(receipt["blockNumber"])
+
+
+def fee_paid(receipt: dict[str, Any]) -> int:
+    from wallet.rpc import to_int
+
+    return to_int(receipt["gasUsed"]) * to_int(receipt.get("effectiveGasPrice"))
+
+
+def gas_with_headroom(rpc: Any, owner: str, to: str, data: bytes, value: int, headroom: int) -> int | None:
+    """The estimate x 1.2 (as `send` allows) plus `headroom`; None if it cannot be
+    estimated (the simulation then says why)."""
+    from wallet.rpc import RpcError, to_int
+    from wallet.transfers import GAS_MARGIN
+
+    call = {"from": owner, "to": to, "data": "0x" + data.hex(), "value": hex(value)}
+    try:
+        estimate = to_int(rpc.call("eth_estimateGas", call, "pending"))
+    except RpcError:
+        return None
+    return -(-estimate * GAS_MARGIN[0] // GAS_MARGIN[1]) + headroom
