@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -209,9 +210,10 @@ def serve(path: str) -> None:
     if threading.active_count() != 1:
         raise SystemExit("prefork: importing the modules started a thread; forking would not be safe")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    os.chmod(path, 0o600)
+    listener.bind(path + ".binding")
+    os.chmod(path + ".binding", 0o600)
     listener.listen(64)
+    os.rename(path + ".binding", path)  # the path appears listening (Zygote.attach waits for it)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
@@ -276,7 +278,7 @@ class Zygote:
     def __init__(self, python: str = sys.executable) -> None:
         self._folder = tempfile.mkdtemp(prefix="hongbao-prefork-")
         self.path = os.path.join(self._folder, "zygote.sock")
-        self._process = subprocess.Popen(
+        self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
             [python, "-m", "cli.prefork", self.path],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -287,9 +289,22 @@ class Zygote:
             raise RuntimeError("the zygote's pipes were not created")
         self._to_zygote, self._from_zygote = self._process.stdin, self._process.stdout
         self._ready = False  # it imports for a few seconds; the first command waits for it
+        self._attach_deadline = 0.0
+
+    @classmethod
+    def attach(cls, path: str, timeout: float = 120.0) -> Zygote:
+        """A zygote another process started and will stop (one per test session, shared by
+        its workers): ready once its socket appears, which it does only when listening."""
+        attached = cls.__new__(cls)
+        attached.path, attached._process, attached._ready = path, None, False
+        attached._attach_deadline = time.monotonic() + timeout
+        return attached
 
     def _wait_ready(self) -> None:
         if self._ready:
+            return
+        if self._process is None:
+            self._wait_attached()
             return
         line = self._from_zygote.readline()
         if line != READY:
@@ -303,7 +318,18 @@ class Zygote:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _wait_attached(self) -> None:
+        delay = 0.01
+        while not os.path.exists(self.path):  # polling a condition with a deadline, not a fixed wait
+            if time.monotonic() > self._attach_deadline:
+                raise RuntimeError(f"no prefork zygote appeared at {self.path}")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+        self._ready = True
+
     def close(self) -> None:
+        if self._process is None:
+            return  # attached: its owner stops it
         if self._process.poll() is None and not self._ready:
             self._process.kill()  # still importing, never used: nothing of its own to finish
         if self._process.poll() is None:
@@ -314,8 +340,9 @@ class Zygote:
                 self._process.kill()
                 self._process.wait()
         self._from_zygote.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
+        for leftover in (self.path, self.path + ".binding"):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
         with contextlib.suppress(OSError):
             os.rmdir(self._folder)
 

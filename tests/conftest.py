@@ -60,6 +60,11 @@ def hongbao_popen(args, **kwargs):
     return zygote.popen(args, **kwargs)
 
 
+# xdist's controller starts one zygote for the session and its workers share it (each
+# would otherwise import and warm up a zygote of its own: ~4 s of CPU apiece).
+SHARED_ZYGOTE = "HONGBAO_TEST_ZYGOTE"
+
+
 def _get_zygote():
     global _zygote
     from cli import prefork
@@ -67,18 +72,21 @@ def _get_zygote():
     if os.environ.get("HONGBAO_TEST_SUBPROCESS") or not prefork.available():
         return None
     if _zygote is None:
-        _zygote = prefork.Zygote()
+        shared = os.environ.get(SHARED_ZYGOTE)
+        _zygote = prefork.Zygote.attach(shared) if shared else prefork.Zygote()
     return _zygote
 
 
 def pytest_sessionstart(session):
-    """Start this process's zygote importing now, beside the first tests, instead of when
-    the first command needs it (a few seconds per worker). Not in xdist's controller."""
+    """Start the zygote importing now, beside the first tests (or, in xdist's controller,
+    before the workers start, who find it through SHARED_ZYGOTE), instead of when the first
+    command needs it."""
     running_workers = getattr(session.config.option, "numprocesses", None) and not hasattr(
         session.config, "workerinput"
     )
-    if not running_workers:
-        _get_zygote()
+    zygote = _get_zygote()
+    if running_workers and zygote is not None:
+        os.environ[SHARED_ZYGOTE] = zygote.path  # the workers, spawned after this hook, inherit it
 
 
 def pytest_collection_finish(session):
