@@ -30,11 +30,11 @@ $(NPM_STAMP): package.json $(wildcard package-lock.json)
 # The whole suite: unit, property and integration tests (anvil, relay and PostgreSQL
 # processes; PostgreSQL tests skip with a reason unless HONGBAO_TEST_POSTGRES_URL is set).
 test: setup compile
-	$(PY) -m pytest -q -n $(WORKERS)
+	$(PY) -m pytest -q -n $(WORKERS) --dist loadgroup
 
 # The edit loop: tests that start no process, property tests with fewer examples.
 test-fast: setup compile
-	HYPOTHESIS_PROFILE=fast $(PY) -m pytest -q -n $(WORKERS) -m "not slow"
+	HYPOTHESIS_PROFILE=fast $(PY) -m pytest -q -n $(WORKERS) --dist loadgroup -m "not slow"
 
 # Bytecode for the project and its tests before the test processes start: otherwise a fresh
 # clone's workers, zygotes and relays each compile the same modules at once (~18 s of the

@@ -39,7 +39,8 @@ from messaging.client import RelayClient  # noqa: E402
 from messaging.identity import make_bundle  # noqa: E402
 from messaging.keys import MessagingKeys  # noqa: E402
 
-pytestmark = pytest.mark.slow
+# One worker runs them all: the relay and the parsed document (~3 s) are set up once, not per worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("schemathesis")]
 MAX_EXAMPLES = int(os.environ.get("HONGBAO_TEST_API_EXAMPLES", "15"))
 OPERATIONS = [  # the HTTP API of the spec (the WebSocket is not in OpenAPI)
     "PUT /v1/identities/{address}",
