@@ -1,0 +1,395 @@
+"""The screen: conversations on the left, the open one in the middle with its composer,
+balances and alerts on the right; live updates arrive as LiveEvent messages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Footer, Input, OptionList, RichLog, Static
+from textual.widgets.option_list import Option
+
+from ..inert import inert
+from . import account, cards
+from .live import Event, Live
+from .modals import ConfirmScreen, HelpScreen, PasswordScreen
+
+KIND_MARK = {"contact": "👤", "group": "👥", "request": "✉ request", "invitation": "✉ invitation"}
+
+
+class LiveEvent(Message):
+    def __init__(self, event: Event) -> None:
+        super().__init__()
+        self.event = event
+
+
+class HongbaoApp(App[None]):
+    TITLE = "hongbao"
+    CSS = """
+    #conversations { width: 32; border-right: solid $primary; }
+    #middle { width: 1fr; }
+    #title { height: 1; background: $boost; padding: 0 1; }
+    #messages { height: 1fr; }
+    #composer { dock: bottom; }
+    #side { height: 1fr; padding: 0 1; }
+    #right { width: 32; border-left: solid $primary; }
+    #status { height: 2; background: $boost; padding: 0 1; }
+    """
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("f1,question_mark", "help", "help", key_display="?/F1"),
+        Binding("ctrl+q", "quit", "quit"),
+        Binding("pageup,ctrl+o", "older", "older", key_display="PgUp"),
+        Binding("f2", "accept", "accept"),
+        Binding("f3", "decline", "decline"),
+        Binding("f4", "verify", "verify"),
+        Binding("escape", "focus_composer", "write", show=False),
+    ]
+
+    def __init__(
+        self,
+        connect: Callable[[bytes], Any],
+        key: bytes | None,
+        unlock: Callable[[str], bytes],
+        *,
+        live: bool = True,
+        chain: Callable[[Any], Any] | None = None,
+        checker: Callable[[Any, str, Any], str | None] = account.check,
+    ) -> None:
+        """`connect(key)` opens the Messenger; `unlock(password)` gives the key when none was
+        given; `chain(messenger)` makes the chain's watch (live.ChainWatch), if any;
+        `checker(message, me, store)` says what the chain says of a payment or packet."""
+        super().__init__()
+        self._connect, self._key, self._unlock, self._live_wanted, self._chain = connect, key, unlock, live, chain
+        self._checker = checker
+        self.m: Any = None
+        self.live: Live | None = None
+        self.names: dict[str, str] = {}
+        self.rows: list[account.Row] = []
+        self.open_id: str | None = None
+        self.loaded: list[Any] = []  # the open conversation's messages on screen, oldest first
+        self.checks: dict[str, str] = {}  # message id -> what the chain says about it
+        self.alerts: list[str] = []
+        self.balance = ""
+        self.block = ""
+        self.status = "starting"
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield OptionList(id="conversations", markup=False)
+            with Vertical(id="middle"):
+                yield Static(id="title", markup=False)
+                yield RichLog(id="messages", wrap=True, markup=False, highlight=False, min_width=20)
+                yield Input(id="composer", placeholder="write a message… (Enter sends)")
+            with Vertical(id="right"):
+                yield Static(id="status", markup=False)
+                yield Static(id="side", markup=False)
+        yield Footer()
+
+    # -- start ---------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self._key is not None:
+            self.start(self._key)
+        else:
+            self.push_screen(PasswordScreen(self._unlock), self.start)
+
+    def start(self, key: bytes | None) -> None:
+        if key is None:
+            self.exit()
+            return
+        self.m = self._connect(key)
+        self.names = account.names(self.m)
+        self.refresh_list()
+        if self.rows:
+            self.open_conversation(self.rows[0].id)
+        self.draw_side()
+        if self._live_wanted:
+            make, m = self._chain, self.m
+            chain = (lambda: make(m)) if make is not None else None
+            self.live = Live(self.m, self.tell, chain)
+            self.live.start()
+            self.set_interval(1.0, self.refresh_states)
+        self.set_status("connecting…" if self._live_wanted else "offline")
+        self.query_one("#composer", Input).focus()
+
+    def on_unmount(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+        if self.m is not None:
+            self.m.close()
+
+    # -- drawing -------------------------------------------------------------------------
+
+    def refresh_list(self) -> None:
+        self.rows = account.rows(self.m)
+        options = self.query_one("#conversations", OptionList)
+        keep = options.highlighted
+        options.clear_options()
+        options.add_options([Option(self.row_text(r), id=r.id) for r in self.rows])
+        if self.rows:
+            options.highlighted = min(keep or 0, len(self.rows) - 1)
+
+    def row_text(self, row: account.Row) -> Text:
+        line = Text(f"{KIND_MARK[row.kind]} ")
+        line.append(
+            inert(row.title if row.kind != "request" else row.id[:12] + "…"), style="bold" if row.unread else ""
+        )
+        if row.unread:
+            line.append(f" ({row.unread})", style="bold green")
+        line.append("\n  " + cards.when(row.last_ms) + " · " + ("🔒" if "forward-secret" in row.protection else "🔓"))
+        return line
+
+    def render_message(self, message: Any) -> Any:
+        from ..chat_cmd import _amount
+
+        p = message.payload
+        value = getattr(p, "total", None) or getattr(p, "amount", None)
+        amount = _amount(value, getattr(p, "token", None), getattr(p, "chain_id", 0)) if value is not None else ""
+        return cards.render(message, self.names, amount, self.checks.get(message.id))
+
+    def draw_messages(self) -> None:
+        log = self.query_one("#messages", RichLog)
+        log.clear()
+        for message in self.loaded:
+            log.write(self.render_message(message))
+
+    def draw_side(self) -> None:
+        side = Text()
+        side.append("me ", style="dim")
+        side.append(f"{self.m.address[:12]}…\n" if self.m else "\n")
+        side.append("balance ", style="dim")
+        side.append(f"{self.balance or '…'}\n")
+        if self.block:
+            side.append("block ", style="dim")
+            side.append(f"{self.block}\n")
+        waiting = sum(1 for r in self.rows if r.kind in ("request", "invitation"))
+        if waiting:
+            side.append(f"\n✉ {waiting} waiting for an answer (F2 accept, F3 decline)\n", style="yellow")
+        side.append("\nalerts\n", style="bold")
+        for line in self.alerts[-6:] or ["none"]:
+            side.append(inert(line) + "\n")
+        self.query_one("#side", Static).update(side)
+
+    def set_status(self, text: str) -> None:
+        self.status = text
+        online = text.startswith("online")
+        line = Text("● " if online else "○ ", style="green" if online else "red")
+        line.append(inert(text))
+        self.query_one("#status", Static).update(line)
+
+    # -- conversations ---------------------------------------------------------------------
+
+    @on(OptionList.OptionSelected, "#conversations")
+    def selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id is not None:
+            self.open_conversation(event.option.id)
+            self.query_one("#composer", Input).focus()
+
+    def open_conversation(self, conversation: str) -> None:
+        self.open_id = conversation
+        row = next((r for r in self.rows if r.id == conversation), None)
+        title = Text(inert(row.title if row else conversation), style="bold")
+        if row is not None:
+            title.append(f"  {inert(row.protection)}", style="dim")
+            if row.kind in ("request", "invitation"):
+                title.append(f"  ({row.kind}: F2 accepts, F3 declines)", style="yellow")
+        self.query_one("#title", Static).update(title)
+        self.loaded = account.page(self.m, conversation)
+        self.draw_messages()
+        self.check_money()
+        if row is not None and row.unread:
+            self.in_live(lambda m: m.mark_read(conversation), then=lambda _: self.refresh_list())
+
+    def action_older(self) -> None:
+        if self.open_id is None or not self.loaded:
+            return
+        older = account.page(self.m, self.open_id, before=self.loaded[0].id)
+        if older:
+            self.loaded = older + self.loaded
+            self.draw_messages()
+            self.query_one("#messages", RichLog).scroll_home(animate=False)
+
+    def refresh_states(self) -> None:
+        """Delivery and read receipts change what is on screen: redraw when they did."""
+        if self.open_id is None:
+            return
+        newest = account.page(self.m, self.open_id, limit=max(1, min(len(self.loaded), account.PAGE)))
+        before = {x.id: x.state for x in self.loaded[-len(newest) :]}
+        if any(before.get(x.id) != x.state for x in newest):
+            self.loaded = self.loaded[: len(self.loaded) - len(newest)] + newest
+            self.draw_messages()
+
+    def check_money(self) -> None:
+        """What the chain says about the payments and packets on screen (off this thread)."""
+        from messaging import payloads
+
+        me, checker, store = self.m.address, self._checker, self.m.store
+        todo = [
+            x
+            for x in self.loaded
+            if x.direction == "in"
+            and isinstance(x.payload, payloads.Payment | payloads.RedPacket)
+            and x.id not in self.checks
+        ]
+        if not todo:
+            return
+
+        def check_all() -> dict[str, str]:
+            found = {}
+            for x in todo:
+                verdict = checker(x, me, store)
+                if verdict is not None:
+                    found[x.id] = verdict
+            return found
+
+        async def run() -> None:
+            self.checks.update(await asyncio.to_thread(check_all))
+            self.draw_messages()
+
+        self.run_worker(run(), group="checks")
+
+    # -- live ------------------------------------------------------------------------------
+
+    def in_live(self, work: Callable[[Any], Any], then: Callable[[Any], None] | None = None) -> None:
+        """work(messenger) on the live thread (or here when there is none), then then(result) here."""
+
+        async def run() -> None:
+            try:
+                if self.live is None:
+                    result = work(self.m)
+                else:
+                    result = await asyncio.wrap_future(self.live.call(work))
+            except Exception as error:  # noqa: BLE001  shown as one line, never a library's message
+                from wallet.errors import WalletError
+
+                text = str(error) if isinstance(error, WalletError) else f"failed ({type(error).__name__})"
+                self.notify(inert(text), severity="error", markup=False)
+                return
+            if then is not None:
+                then(result)
+
+        self.run_worker(run(), group="live")
+
+    def tell(self, event: Event) -> None:
+        """From the live thread: post_message is safe from any thread."""
+        self.post_message(LiveEvent(event))
+
+    def on_live_event(self, message: LiveEvent) -> None:
+        event = message.event
+        if event.kind == "online":
+            self.set_status(f"online · {event.text}")
+        elif event.kind == "offline":
+            self.set_status(f"offline: {event.text} (retrying)")
+        elif event.kind == "message":
+            self.arrived(event.message)
+        elif event.kind == "flushed":
+            self.refresh_states()
+        elif event.kind == "block":
+            self.block = event.text
+            self.draw_side()
+        elif event.kind == "balance":
+            self.balance = f"{event.text} ({event.data.get('network', '')})"
+            self.draw_side()
+        elif event.kind == "news":
+            self.alerts.append(event.text)
+            self.notify(inert(event.text), title="chain", markup=False)
+            self.draw_side()
+
+    def arrived(self, message: Any) -> None:
+        if message.sender not in self.names:
+            self.names = account.names(self.m)
+        if message.conversation == self.open_id:
+            self.loaded.append(message)
+            self.query_one("#messages", RichLog).write(self.render_message(message))
+            self.check_money()
+            self.in_live(lambda m: m.mark_read(message.conversation), then=lambda _: self.refresh_list())
+        self.refresh_list()
+        self.draw_side()
+
+    # -- composing -------------------------------------------------------------------------
+
+    @on(Input.Submitted, "#composer")
+    def submitted(self, event: Input.Submitted) -> None:
+        text, to = event.value, self.open_id or ""
+        if not text.strip() or not to:
+            return
+        event.input.value = ""
+
+        def sent(_result: Any) -> None:
+            self.loaded = account.page(self.m, to, limit=max(account.PAGE, len(self.loaded) + 1))
+            self.draw_messages()
+            self.refresh_list()
+
+        self.in_live(lambda m: account.send_text(m, to, text), then=sent)
+
+    def action_focus_composer(self) -> None:
+        self.query_one("#composer", Input).focus()
+
+    # -- answers: requests, invitations, fingerprints -------------------------------------------
+
+    def _open_row(self) -> account.Row | None:
+        return next((r for r in self.rows if r.id == self.open_id), None)
+
+    def action_accept(self) -> None:
+        self._answer(True)
+
+    def action_decline(self) -> None:
+        self._answer(False)
+
+    def _answer(self, accept: bool) -> None:
+        from ..services.frontend import Preview
+
+        row = self._open_row()
+        if row is None or row.kind not in ("request", "invitation"):
+            self.notify("nothing to accept or decline here", markup=False)
+            return
+        who = row.id if row.kind == "request" else f"{row.title} ({row.id})"
+        verb = "accept" if accept else ("block" if row.kind == "request" else "decline")
+        preview = Preview(
+            f"{verb} the {'message request' if row.kind == 'request' else 'group invitation'}", [("from", who)]
+        )
+        if row.kind == "request":
+            work = (lambda m: m.accept(row.id)) if accept else (lambda m: m.block(row.id))
+        else:
+            group = row.id.removeprefix("group:")
+            work = (lambda m: m.accept_group(group)) if accept else (lambda m: m.decline_group(group))
+
+        def answered(_result: Any) -> None:
+            self.refresh_list()
+            self.open_conversation(row.id)
+            self.draw_side()
+
+        self.push_screen(ConfirmScreen(preview), lambda ok: self.in_live(work, then=answered) if ok else None)
+
+    def action_verify(self) -> None:
+        from ..services.frontend import Preview
+
+        row = self._open_row()
+        if row is None or row.kind == "group" or row.kind == "invitation":
+            self.notify("open a one-to-one chat to verify a fingerprint", markup=False)
+            return
+        mine, theirs, verified = account.fingerprint(self.m, row.id)
+        if theirs is None:
+            self.notify("no key known for them yet: write to them first", markup=False)
+            return
+        preview = Preview(
+            "verify their fingerprint: read both aloud with them (in person or by phone)",
+            [("theirs", theirs), ("mine", mine), ("verified before", "yes" if verified else "no")],
+            [] if verified else ["confirm only if theirs matches what they read to you"],
+        )
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.in_live(lambda m: m.store.mark_verified(row.id), then=lambda _: self.notify("verified ✓"))
+
+        self.push_screen(ConfirmScreen(preview), confirmed)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
