@@ -58,6 +58,29 @@ class PasswordScreen(ModalScreen[bytes | None]):
         self.dismiss(key)
 
 
+class AskScreen(ModalScreen[str | None]):
+    """One line of input (whom to write to, an amount...); Esc cancels."""
+
+    CSS = MODAL_CSS.format(name="AskScreen")
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, question: str, placeholder: str = "") -> None:
+        super().__init__()
+        self.question, self.placeholder = question, placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(self.question), markup=False)
+            yield Input(placeholder=self.placeholder, id="answer")
+
+    @on(Input.Submitted, "#answer")
+    def submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class ConfirmScreen(ModalScreen[bool]):
     """A Preview (title, rows, warnings) and y/n, as the CLI's confirmation."""
 
@@ -95,6 +118,7 @@ HELP = [
     ("PgUp / Ctrl+O", "older messages of the open conversation"),
     ("F2 / F3", "accept / decline the open message request or group invitation (decline a request: block)"),
     ("F4", "verify the open contact's fingerprint"),
+    ("F5", "write to someone: a contact name, an address, a group"),
     ("? / F1", "this help (? outside the composer)"),
     ("Esc", "back to the composer"),
     ("Ctrl+Q", "quit"),

@@ -19,7 +19,7 @@ from textual.widgets.option_list import Option
 from ..inert import inert
 from . import account, cards
 from .live import Event, Live
-from .modals import ConfirmScreen, HelpScreen, PasswordScreen
+from .modals import AskScreen, ConfirmScreen, HelpScreen, PasswordScreen
 
 KIND_MARK = {"contact": "👤", "group": "👥", "request": "✉ request", "invitation": "✉ invitation"}
 
@@ -49,6 +49,7 @@ class HongbaoApp(App[None]):
         Binding("f2", "accept", "accept"),
         Binding("f3", "decline", "decline"),
         Binding("f4", "verify", "verify"),
+        Binding("f5", "new_chat", "new chat"),
         Binding("escape", "focus_composer", "write", show=False),
     ]
 
@@ -305,7 +306,10 @@ class HongbaoApp(App[None]):
     def arrived(self, message: Any) -> None:
         if message.sender not in self.names:
             self.names = account.names(self.m)
-        if message.conversation == self.open_id:
+        if self.open_id is None:  # the first conversation: open it
+            self.refresh_list()
+            self.open_conversation(message.conversation)
+        elif message.conversation == self.open_id:
             self.loaded.append(message)
             self.query_one("#messages", RichLog).write(self.render_message(message))
             self.check_money()
@@ -390,6 +394,13 @@ class HongbaoApp(App[None]):
                 self.in_live(lambda m: m.store.mark_verified(row.id), then=lambda _: self.notify("verified ✓"))
 
         self.push_screen(ConfirmScreen(preview), confirmed)
+
+    def action_new_chat(self) -> None:
+        def chosen(to: str | None) -> None:
+            if to:
+                self.in_live(lambda m: m.resolve(to), then=lambda target: self.open_conversation(target.conversation))
+
+        self.push_screen(AskScreen("Write to: a contact name, an address (0x…) or a group"), chosen)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
