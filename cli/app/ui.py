@@ -221,10 +221,9 @@ class HongbaoApp(App[None]):
         """Delivery and read receipts change what is on screen: redraw when they did."""
         if self.open_id is None:
             return
-        newest = account.page(self.m, self.open_id, limit=max(1, min(len(self.loaded), account.PAGE)))
-        before = {x.id: x.state for x in self.loaded[-len(newest) :]}
-        if any(before.get(x.id) != x.state for x in newest):
-            self.loaded = self.loaded[: len(self.loaded) - len(newest)] + newest
+        newest = {x.id: x for x in account.page(self.m, self.open_id)}  # control traffic left out
+        if any(x.id in newest and newest[x.id].state != x.state for x in self.loaded):
+            self.loaded = [newest.get(x.id, x) for x in self.loaded]
             self.draw_messages()
 
     def check_money(self) -> None:
