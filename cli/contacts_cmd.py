@@ -9,16 +9,8 @@ from wallet.errors import WalletError
 from .chat_cmd import account_options, messenger
 from .inert import inert
 from .output import emit, note, table
-
-
-def contact_json(contact) -> dict:
-    return {
-        "address": contact.address,
-        "name": contact.name,
-        "fingerprint": contact.fingerprint,
-        "verified": contact.verified_out_of_band,
-        "key_changed": contact.key_changed,
-    }
+from .services import chat as service
+from .services.chat import contact_json
 
 
 @click.group()
@@ -108,26 +100,11 @@ def remove(contact, wallet_name, index, password_file, as_json):
 @account_options
 def verify(contact, confirm, wallet_name, index, password_file, as_json):
     """Show our fingerprint and theirs to compare out of band; --confirm marks it verified."""
-    from messaging.client import RelayUnreachable
-    from messaging.errors import MessagingError
-
     with messenger(wallet_name, index, password_file) as m:
-        found = m.store.contact(contact)
-        address = found.address if found is not None else m.resolve(contact).conversation
-        if found is None or found.bundle is None or not confirm:
-            try:
-                m.bundle_for(address, refresh=True)  # the newest key the relay has
-            except RelayUnreachable:
-                if found is None or found.bundle is None:
-                    raise
-                note("relay unreachable: showing the key pinned earlier")
-            except MessagingError:
-                if found is None or found.bundle is None:
-                    raise
-        if confirm:
-            m.store.mark_verified(address)
-        found = m.store.contact(address)
-        data = {**contact_json(found), "our_address": m.address, "our_fingerprint": m.fingerprint}
+        shown = service.verify_contact(m, contact, confirm=confirm)
+    if shown.pinned_only:
+        note("relay unreachable: showing the key pinned earlier")
+    found, data = shown.contact, shown.json()
 
     def human() -> None:
         click.echo(f"ours   ({data['our_address']}): {data['our_fingerprint']}")

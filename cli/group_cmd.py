@@ -7,16 +7,8 @@ import click
 from .chat_cmd import account_options, messenger, names_of
 from .inert import inert
 from .output import emit, note, table
-
-
-def group_json(group) -> dict:
-    return {
-        "id": group.id,
-        "conversation": f"group:{group.id}",
-        "name": group.name,
-        "admin": group.admin,
-        "members": list(group.members),
-    }
+from .services import chat as service
+from .services.chat import group_json
 
 
 def _changed(as_json: bool, verb: str, group, sent) -> None:
@@ -117,8 +109,7 @@ def invitations(wallet_name, index, password_file, as_json):
     """Groups someone you have not accepted put you in: nothing of theirs is shown or
     resolved by name until you accept (`group accept ID`) or decline (`group decline ID`)."""
     with messenger(wallet_name, index, password_file) as m:
-        m.receive()
-        rows = [{**group_json(g), "inviter": inviter} for g, inviter in m.invitations()]
+        rows = service.invitations(m)
 
     def human() -> None:
         if not rows:
@@ -139,8 +130,8 @@ def invitations(wallet_name, index, password_file, as_json):
 def accept_(group_id, wallet_name, index, password_file, as_json):
     """Accept the invitation to group GROUP_ID (group:<id> or the id)."""
     with messenger(wallet_name, index, password_file) as m:
-        accepted = m.accept_group(group_id)
-    emit(as_json, group_json(accepted), lambda: click.echo(f"joined {accepted.name} (group:{accepted.id})"))
+        joined = service.accept_invitation(m, group_id)
+    emit(as_json, joined, lambda: click.echo(f"joined {joined['name']} ({joined['conversation']})"))
 
 
 @group.command()
@@ -149,5 +140,5 @@ def accept_(group_id, wallet_name, index, password_file, as_json):
 def decline(group_id, wallet_name, index, password_file, as_json):
     """Decline the invitation to group GROUP_ID: its mail is dropped from now on."""
     with messenger(wallet_name, index, password_file) as m:
-        m.decline_group(group_id)
-    emit(as_json, {"group": group_id, "declined": True}, lambda: click.echo(f"declined {group_id}"))
+        data = service.decline_invitation(m, group_id)
+    emit(as_json, data, lambda: click.echo(f"declined {group_id}"))

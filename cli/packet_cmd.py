@@ -14,36 +14,28 @@ from typing import TYPE_CHECKING
 
 import click
 
-from wallet.amounts import ETH_DECIMALS, AmountError, format_units, parse_amount, to_units
+from wallet.amounts import ETH_DECIMALS, format_units
 from wallet.errors import WalletError
 
+from .click_frontend import ClickFrontend
 from .context import chain as connect
-from .context import confirm, history, network, network_option, nonce_lock_path, sending_account
-from .inert import inert
+from .context import confirm, history, network_option, nonce_lock_path, sending_account
+from .inert import inert, markup
 from .money_cmd import _fee_overrides, max_fee_option, speed_option, timeout_option, tip_option, yes_option
 from .output import console, emit, json_option, note, table
+from .services.packet_create import parse_duration, payload, token_json
+from .services.signing import fee_paid
 from .wallet_cmd import index_option, open_wallet, password_file_option, wallet_option
 
 if TYPE_CHECKING:
     from wallet.keyring import UnlockedWallet
 
-_DURATION = re.compile(r"(\d+)\s*([dhms])", re.IGNORECASE)
-_UNIT_SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+__all__ = ["packet", "parse_account", "parse_duration"]  # parse_duration: cli/services/packet_create.py
+
 SUBMITTER_PASSWORD_ENV = "HONGBAO_SUBMITTER_PASSWORD"  # noqa: S105  an environment variable's name
 
 
 # -- parsing ------------------------------------------------------------------------------
-
-
-def parse_duration(text: str) -> int:
-    """`24h`, `30m`, `7d`, `1d12h`, `90s`, or plain seconds."""
-    body = text.strip()
-    if body.isdigit():
-        return int(body)
-    parts = _DURATION.findall(body)
-    if not parts or _DURATION.sub("", body).strip():
-        raise WalletError(f"{text!r} is not a duration: write e.g. 24h, 30m, 7d or 1d12h")
-    return sum(int(n) * _UNIT_SECONDS[u.lower()] for n, u in parts)
 
 
 def parse_account(text: str) -> tuple[str, int]:
@@ -105,10 +97,6 @@ def _amount(units: int | None, token) -> str:
     return "-" if units is None else format_amount(units, token)
 
 
-def _token_json(token) -> dict | None:
-    return None if token is None else {"symbol": token.symbol, "address": token.address, "decimals": token.decimals}
-
-
 def _send_tx(
     chain,
     draft,
@@ -163,52 +151,6 @@ def _grid(rows: list[tuple[str, str]]) -> None:
     for name, value in rows:
         grid.add_row(name, Text(inert(value)))
     console(stderr=True).print(grid)
-
-
-def _status(receipt: dict) -> int:
-    from wallet.rpc import to_int
-
-    return to_int(receipt.get("status"))
-
-
-def _block(receipt: dict) -> int:
-    from wallet.rpc import to_int
-
-    return to_int(receipt["blockNumber"])
-
-
-def _payload(plan, recipient: str, total: int):
-    """The chat message for one recipient: its own authorization (slot = its index among
-    the recipients), or an open packet's claim key."""
-    from contracts import flows
-    from messaging import payloads
-
-    base = dict(
-        chain_id=plan.chain_id,
-        contract=plan.contract,
-        packet_id=flows.id_hex(plan.packet_id),
-        greeting=plan.greeting,
-        theme=plan.theme,
-        token=plan.token.address if plan.token else None,
-        total=str(total),
-        shares=plan.params.shares,
-    )
-    if plan.open:
-        return payloads.RedPacket(**base, claim_key="0x" + plan.claim_key.hex())
-    grant = plan.authorization(recipient)
-    return payloads.RedPacket(
-        **base,
-        slot=grant.slot,
-        authorization="0x" + grant.signature.hex(),
-        amount=str(grant.amount) if grant.amount else None,
-        proof=flows.proof_hex(grant.proof) if grant.amount else None,
-    )
-
-
-def _fee_paid(receipt: dict) -> int:
-    from wallet.rpc import to_int
-
-    return to_int(receipt["gasUsed"]) * to_int(receipt.get("effectiveGasPrice"))
 
 
 tx_options = [
@@ -303,207 +245,35 @@ def create(
 
     ERC-20 packets approve the exact total first (a second transaction, previewed too).
     """
-    from contracts import flows, packet_keeper
-    from wallet.home import home
+    from .services import packet_create as service
+    from .services.signing import Fees
 
-    parsed = parse_amount(amount)
-    unit = token or parsed.unit
-    if token and parsed.unit and parsed.unit.lower() != token.lower():
-        raise AmountError(f"the amount says {parsed.unit} but --token says {token}")
-    if parsed.value is None:
-        raise AmountError("a packet needs an exact amount, not 'max'")
-    duration = parse_duration(expires)
-    deposit_wei = 0
-    if deposit:
-        given = parse_amount(deposit, "ETH")
-        if given.value is None or (given.unit or "ETH").upper() != "ETH":
-            raise AmountError('the gas deposit is in ETH, e.g. --deposit "0.01 ETH"')
-        deposit_wei = to_units(given.value, ETH_DECIMALS, "ETH")
-    if not to and not open_packet:
-        raise WalletError(
-            "give --to CONTACT|GROUP (authorizations sent in the chat), or --open for a shareable claim code"
-        )
     _script_check(as_json, yes)
-
-    wallet, account = sending_account(wallet_name, index)
-    net = network(network_name)
-    chain = connect(network_name)
-    chain.verify()
-    contract = flows.contract_of(net, creating=True)
-    try:
-        flows.check_contract(chain, contract)
-    except flows.PacketError:
-        raise WalletError(
-            f"the RedPacket recorded on {net.name} ({contract}) does not have the current contract's code: "
-            + (
-                "run `hongbao contracts deploy --force`"
-                if net.is_local
-                else "record the current deployment with `hongbao contracts add red_packet ADDRESS`"
-            )
-        ) from None
-    coin = None if unit is None or unit.upper() == "ETH" else net.token(unit)
-    total = to_units(parsed.value, coin.decimals if coin else ETH_DECIMALS, coin.symbol if coin else "ETH")
-    unlocker = Unlocker(password_file)
-
-    messenger = target = None
-    to_name = ""  # the contact or group, as shown
-    recipients: list[str] = []
-    try:
-        if to:  # the chat is checked before any money moves: recipients, their keys, the relay
-            messenger = _messenger(unlocker.key(wallet, index))
-            target = messenger.resolve(to)
-            to_name = target.name or target.conversation
-            recipients = list(target.recipients)
-            if not recipients:
-                raise WalletError(f"{to_name} has no one else in it to send a packet to")
-            for recipient in recipients:
-                messenger.bundle_for(recipient, refresh=True)
-                messenger.store.check_can_send(recipient)
-        plan = flows.plan_create(
-            chain.chain_id,
-            contract,
-            account.address,
-            total=total,
-            shares=shares or len(recipients) or 1,
-            duration=duration,
-            random=random,
-            open=open_packet,
-            token=coin,
-            deposit=deposit_wei,
-            greeting=greeting,
-            theme=theme,
-            recipients=() if open_packet else recipients,
-        )
-        common = dict(
-            wallet=wallet,
-            index=index,
-            unlocker=unlocker,
-            other=False,
-            speed=speed,
-            max_fee=max_fee,
-            tip=tip,
-            yes=yes,
-            as_json=as_json,
-            timeout=timeout,
-        )
-        approved = None
-        approval = flows.approve_draft(chain, plan)
-        if approval is not None:
-            if not as_json:
-                note(f"step 1 of 2: allow the RedPacket contract to take exactly {flows.format_amount(total, coin)}")
-            record, receipt = _send_tx(chain, approval, question="Approve?", **common)
-            approved = record.hash
-            if _status(receipt) != 1:
-                raise WalletError(f"the approval {record.hash} reverted; no packet was created")
-        who = (
-            "anyone with the claim code, one share per address"
-            if plan.open
-            else f"{len(recipients)} recipient(s) of {to_name}, one authorization each"
-        )
-        details = [
-            (
-                "red packet",
-                f"{flows.format_amount(total, coin)} in {plan.params.shares} {'random' if random else 'equal'} share(s)",
-            ),
-            ("for", who),
-            ("expires", f"in {flows.describe_wait(duration)} (then the creator may refund the rest)"),
-            ("greeting", greeting or "-"),
-            ("theme", theme),
-            (
-                "gas deposit",
-                f"{format_units(deposit_wei, ETH_DECIMALS)} ETH (reimburses claim submitters)"
-                if deposit_wei
-                else "none",
-            ),
-            ("packet id", flows.id_hex(plan.packet_id)),
-        ]
-        if approval is not None and not as_json:
-            note("step 2 of 2: create the packet")
-        keeper = packet_keeper.Keeper(home())
-        record, receipt = _create(chain, plan, keeper, details, common, target)
-        try:
-            event = flows.created_in(receipt, plan)
-        except flows.PacketError:
-            keeper.forget(plan.packet_id)  # reverted: there is no packet to remember
-            raise
-        keeper.mined(plan.packet_id, record.hash, _block(receipt))
-
-        sent = None
-        delivery_error = None
-        if messenger is not None:
-            try:
-                sent = messenger.send_each(to, lambda recipient, _index: _payload(plan, recipient, event.total))
-            except WalletError as error:
-                delivery_error = str(error)
-    finally:
-        if messenger is not None:
-            messenger.close()
-
-    data = {
-        "packet_id": flows.id_hex(plan.packet_id),
-        "chain_id": plan.chain_id,
-        "contract": plan.contract,
-        "creator": plan.creator,
-        "tx": record.hash,
-        "block": _block(receipt),
-        "approve_tx": approved,
-        "token": _token_json(coin),
-        "total": str(event.total),
-        "shares": plan.params.shares,
-        "random": random,
-        "open": plan.open,
-        "expiry": event.expiry,
-        "deposit": str(deposit_wei),
-        "fee": str(_fee_paid(receipt)),
-        "recipients": [{"address": r, "slot": i} for i, r in enumerate(plan.recipients)],
-        "code": str(plan.code) if plan.open else None,
-        "sent": None
-        if sent is None
-        else {"conversation": sent.conversation, "message_id": sent.message_id, "recipients": list(sent.envelope_ids)},
-        "delivery_error": delivery_error,
-    }
+    order = service.Order(amount, to, token, shares, random, expires, greeting, theme, open_packet, deposit)
+    created = service.create(
+        order,
+        ClickFrontend(password_file, yes=yes, quiet=as_json),
+        wallet_name=wallet_name,
+        index=index,
+        network_name=network_name,
+        fees=Fees(speed, max_fee, tip, timeout),
+    )
+    data = created.data
 
     def human() -> None:
         click.echo(data["packet_id"])
-        if plan.open:
-            click.echo(data["code"])
+        if created.code is not None:
+            click.echo(created.code)
             note("anyone holding this code can claim a share: share it like cash")
-        if sent is not None:
-            note(f"sent to {to_name}: {len(sent.envelope_ids)} recipient(s)")
+        if created.sent is not None:
+            note(f"sent to {markup(created.to_name)}: {len(created.sent['recipients'])} recipient(s)")
         note(f"created in block {data['block']}; follow it with `hongbao packet info {data['packet_id'][:10]}`")
 
     emit(as_json, data, human)
-    if delivery_error is not None:
+    if created.delivery_error is not None:
         raise WalletError(
-            f"the packet is on chain ({data['packet_id']}) but the chat messages were not sent ({delivery_error}); send them with `hongbao packet resend {data['packet_id'][:10]}`"
+            f"the packet is on chain ({data['packet_id']}) but the chat messages were not sent ({created.delivery_error}); send them with `hongbao packet resend {data['packet_id'][:10]}`"
         )
-
-
-def _create(chain, plan, keeper, details, common, target):
-    """The create transaction; the claim key is written to the keeper after the confirmation
-    and before the broadcast, and forgotten again if the transaction never lands."""
-    from contracts import flows
-    from wallet import transfers
-
-    from .txview import show_preview, wait_with_progress
-
-    draft = flows.create_draft(plan)
-    flows.simulate(chain, draft)
-    overrides = _fee_overrides(common["max_fee"], common["tip"])
-    prepared = transfers.prepare(chain, draft, speed=common["speed"], max_fee=overrides[0], tip=overrides[1])
-    if not common["as_json"]:
-        _grid(details)
-        show_preview(prepared, chain.network.name)
-    confirm(common["yes"], "Create the packet?")
-    key = common["unlocker"].key(common["wallet"], common["index"])
-    keeper.remember(plan, key, to=target.conversation if target else None)
-    try:
-        record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
-    except WalletError:
-        keeper.forget(plan.packet_id)
-        raise
-    receipt = wait_with_progress(chain, record.hash, history(), common["timeout"], common["as_json"])
-    return record, receipt
 
 
 # -- finding packets -----------------------------------------------------------------------
@@ -703,12 +473,12 @@ def _submit(chain, ticket, report, *, wallet, index, unlocker, other, common, as
         "recipient": ticket.recipient,
         "amount": str(claim.amount),
         "formatted": _amount(claim.amount, coin),
-        "token": _token_json(coin),
+        "token": token_json(coin),
         "tx": record.hash,
         "block": claim.block,
         "submitter": submitter,
         "reimbursed": str(claim.reimbursed),
-        "fee": str(_fee_paid(receipt)),
+        "fee": str(fee_paid(receipt)),
     }
 
 
@@ -995,7 +765,7 @@ def _report_json(report, coin) -> dict:
         "chain_id": report.chain_id,
         "contract": report.contract,
         "creator": s.creator,
-        "token": _token_json(coin),
+        "token": token_json(coin),
         "total": str(report.total),
         "claimed": str(report.claimed),
         "remaining": str(s.remaining),
@@ -1181,9 +951,9 @@ def refund(packet_ref, wallet_name, index, speed, max_fee, tip, yes, timeout, pa
         "amount": str(event.amount),
         "deposit": str(event.deposit),
         "formatted": _amount(event.amount, coin),
-        "token": _token_json(coin),
+        "token": token_json(coin),
         "tx": record.hash,
-        "fee": str(_fee_paid(receipt)),
+        "fee": str(fee_paid(receipt)),
     }
     emit(
         as_json,
@@ -1228,7 +998,7 @@ def resend(packet_ref, to, wallet_name, password_file, network_name, as_json):
     plan = packet_keeper.Keeper(home()).plan(kept, key, coin)
     report = flows.read(chain, contract, packet_id, from_block=kept.block or 0)
     with _messenger(key) as m:
-        sent = m.send_each(destination, lambda recipient, _index: _payload(plan, recipient, report.total))
+        sent = m.send_each(destination, lambda recipient, _index: payload(plan, recipient, report.total))
     data = {"packet_id": kept.packet_id, "conversation": sent.conversation, "recipients": list(sent.envelope_ids)}
     emit(
         as_json, data, lambda: click.echo(f"sent packet {kept.packet_id[:10]} to {len(sent.envelope_ids)} recipient(s)")

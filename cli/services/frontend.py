@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from wallet.keyring import UnlockedWallet, Wallet
 
 
 @dataclass(frozen=True)
 class Preview:
-    """What a person is asked to approve: a title, labelled rows, and warnings that need a second look."""
+    """What a person is asked to approve: a title (the question, e.g. "Create the packet?"),
+    labelled rows, and warnings that need a second look. A transaction's preview also has
+    `tx`, the wallet.transfers.Prepared transaction (decoded call, value, fees, simulation:
+    see cli/txview.py's preview_json), and its `network`'s name; its warnings are in
+    `warnings` too."""
 
     title: str
     rows: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    tx: Any = None
+    network: str | None = None
 
 
 class Frontend(Protocol):
@@ -24,3 +34,22 @@ class Frontend(Protocol):
 
     def progress(self, text: str) -> None:
         """A step of a long wait, for the person to see."""
+
+    def unlock(self, wallet: Wallet) -> UnlockedWallet:
+        """`wallet` unlocked: the unlock session's copy when one holds it, else with the
+        person's password (the CLI: cli/click_frontend.py; see `unlock_with` for others)."""
+
+    # Optional: wait_for_receipt(chain, tx_hash, history, timeout) -> receipt, to draw the
+    # wait its own way (signing.wait falls back on progress reports).
+
+
+def unlock_with(wallet: Wallet, password: Callable[[], str]) -> UnlockedWallet:
+    """For a front end's `unlock`: the unlock session's copy of `wallet` if this process runs
+    in it, else `wallet` unlocked with `password()` (asked only then); either way armed with the checks every
+    signature goes through (the session's spend limit, the daily limit's second factor)."""
+    from .. import agent, guards
+
+    held = agent.held(wallet.name)
+    unlocked = held if held is not None else wallet.unlock(password())
+    guards.install(unlocked)
+    return unlocked

@@ -1,0 +1,84 @@
+"""The CLI's `Frontend` (cli/services/frontend.py): prompts on the terminal, passwords from
+--password-file / $HONGBAO_PASSWORD / a hidden prompt, previews and notes on stderr."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .inert import inert, markup
+from .output import note
+
+if TYPE_CHECKING:
+    from wallet.chain import Chain
+    from wallet.history import History
+    from wallet.keyring import UnlockedWallet, Wallet
+
+    from .services.frontend import Preview
+
+
+@dataclass
+class ClickFrontend:
+    password_file: Path | None = None
+    yes: bool = False  # --yes: the preview is shown, the question is not asked
+    quiet: bool = False  # --json: no progress notes
+
+    def confirm(self, preview: Preview) -> None:
+        """The rows, then the decoded transaction (cli/txview.py), on stderr; then the
+        question (`preview.title`), unless --yes. Under --json nothing is drawn."""
+        from .context import confirm
+
+        if not self.quiet:
+            if preview.rows:
+                grid(preview.rows)
+            if preview.tx is not None:
+                from .txview import show_preview
+
+                show_preview(preview.tx, preview.network or "")  # its warnings too
+            else:
+                warn(preview.warnings)
+        confirm(self.yes, preview.title)
+
+    def password(self, label: str) -> str:
+        from . import secrets
+
+        return secrets.obtain(what="password", env=secrets.PASSWORD_ENV, file=self.password_file, label=label)
+
+    def progress(self, text: str) -> None:
+        if not self.quiet:
+            note(markup(text))
+
+    def unlock(self, wallet: Wallet) -> UnlockedWallet:
+        from .wallet_cmd import unlock_wallet
+
+        return unlock_wallet(wallet, self.password_file)
+
+    def wait_for_receipt(self, chain: Chain, tx_hash: str, history: History, timeout: float) -> dict:
+        from .txview import wait_with_progress
+
+        return wait_with_progress(chain, tx_hash, history, timeout, self.quiet)
+
+
+def grid(rows: list[tuple[str, str]]) -> None:
+    """Labelled rows on stderr; the values are shown inert (they often hold others' strings)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from .output import console
+
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    for name, value in rows:
+        table.add_row(name, Text(inert(value)))
+    console(stderr=True).print(table)
+
+
+def warn(warnings: list[str]) -> None:
+    from rich.text import Text
+
+    from .output import console
+
+    for warning in warnings:
+        console(stderr=True).print(Text.assemble((" WARNING ", "bold red on white"), " ", (inert(warning), "bold red")))

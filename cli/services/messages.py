@@ -1,0 +1,164 @@
+"""Chat messages as people see them: one line per payload (`describe`), and what the chain
+says about incoming payment notices and red packets (`view`). Plain text and dicts, never
+markup: a front end renders them inert (cli/inert.py), since most of it is others' words."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from wallet.errors import WalletError
+
+CONTROL = ("receipt", "delivery_pass")  # control traffic: stored, never shown
+
+
+def amount_text(value: str | None, token: str | None, chain_id: int) -> str:
+    """An amount a message states, in the token's units when a configured network knows it."""
+    from wallet import amounts
+
+    if value is None:
+        return "?"
+    if token is None:
+        return amounts.eth(int(value))
+    with contextlib.suppress(WalletError):
+        from ..context import load_config
+
+        for network in load_config().networks.values():
+            if network.chain_id == chain_id:
+                for known in network.tokens.values():
+                    if known.address.lower() == token.lower():
+                        return f"{amounts.format_units(int(value), known.decimals)} {known.symbol}"
+    return f"{value} base units of token {token}"
+
+
+def describe(payload: Any, names: dict[str, str] | None = None) -> str:
+    """One line for people; never markup (callers print it as plain text)."""
+    from messaging import payloads
+
+    names = names or {}
+
+    if isinstance(payload, payloads.Text):
+        return payload.body
+    if isinstance(payload, payloads.RedPacket):
+        total = amount_text(payload.total, payload.token, payload.chain_id)
+        shares = f" in {payload.shares} shares" if payload.shares else ""
+        greeting = f" “{payload.greeting}”" if payload.greeting else ""
+        return (
+            f"🧧 red packet{greeting}: {total}{shares} (as the message says) — hongbao packet claim {payload.packet_id}"
+        )
+    if isinstance(payload, payloads.RedPacketClaim):
+        return f"🧧 claim for packet {payload.packet_id[:10]}... sent to you to submit (the share goes to {payload.recipient})"
+    if isinstance(payload, payloads.Payment):
+        note_text = f" “{payload.note}”" if payload.note else ""
+        paying = f" for request {payload.request_id}" if payload.request_id else ""
+        return f"💸 payment of {amount_text(payload.amount, payload.token, payload.chain_id)}{paying}{note_text} (tx {payload.tx_hash})"
+    if isinstance(payload, payloads.PaymentRequest):
+        note_text = f" “{payload.note}”" if payload.note else ""
+        split = f" (a bill split {len(payload.shares)} ways)" if payload.shares else ""
+        return f"🧾 payment request: {amount_text(payload.amount, payload.token, payload.chain_id)}{split}{note_text} — pay it: hongbao pay {payload.request_id}"
+    if isinstance(payload, payloads.RequestDeclined):
+        return f"[declined payment request {payload.request_id}]"
+    if isinstance(payload, payloads.GroupControl):
+        if payload.op == "rename":
+            return f"[group renamed to {payload.name!r}]"
+        who = ", ".join(names.get(m) or m for m in payload.members)
+        return f"[group {payload.op} {payload.name!r}: {who}]"
+    if isinstance(payload, payloads.Receipt):
+        return f"[receipt: {payload.status} {len(payload.message_ids)}]"
+    return f"[unknown message type {payloads.type_of(payload)!r}: this version cannot show it]"
+
+
+def payment_check(message: Any, me: str, store: Any = None) -> str | None:
+    """For an incoming payment notice: what the chain says about it (never trust the note).
+    It counts only if the notice's sender paid, and only for the first notice naming the
+    transaction (`store`: the MessageStore that knows the others). "✓ ..." when it holds."""
+    from messaging import payloads
+
+    if message.direction != "in" or not isinstance(message.payload, payloads.Payment):
+        return None
+    from wallet import payments
+    from wallet.rpc import Rpc
+
+    from ..context import load_config
+
+    payment = message.payload
+    if store is not None:
+        first = store.first_payment_notices().get((payment.chain_id, payment.tx_hash.lower(), message.sender))
+        if first is not None and first != message.id:
+            return f"✗ NOT CONFIRMED: transaction {payment.tx_hash} already backs an earlier notice (message {first})"
+    network = next((n for n in load_config().networks.values() if n.chain_id == payment.chain_id), None)
+    if network is None:
+        return f"not checked: no network with chain id {payment.chain_id} is configured"
+    try:
+        with Rpc(network.rpc_url, timeout=5) as rpc:
+            verdict = payments.verify(
+                rpc, payment.tx_hash, me, int(payment.amount), payment.token, payer=message.sender
+            )
+    except WalletError as error:
+        return f"not checked: {error}"
+    return ("✓ " if verdict.ok else "✗ NOT CONFIRMED: ") + verdict.reason
+
+
+def packet_check(message: Any, me: str) -> str | None:
+    """For an incoming red packet: its live state on chain (claimed by me, exhausted,
+    expired, refunded), or why the message is invalid (cli.services.packets)."""
+    from messaging import payloads
+
+    if message.direction != "in" or not isinstance(message.payload, payloads.RedPacket):
+        return None
+    from . import packets
+
+    return packets.packet_check(message, me)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A stored message with what a front end shows beside it: the chain's word on a payment
+    notice or red packet (each "✓ ..." when it holds, else why not), and the messenger's
+    flag (e.g. a look-alike sender)."""
+
+    message: Any  # messaging.store.StoredMessage
+    payment_check: str | None = None
+    packet_check: str | None = None
+    flag: str | None = None
+
+
+def view(m: Any, messages: list[Any]) -> list[Shown]:
+    """`messages` of messenger `m` with their checks (reads the chain for payments and packets)."""
+    flags = m.flags(messages)
+    return [
+        Shown(x, payment_check(x, m.address, m.store), packet_check(x, m.address), flags.get(x.id)) for x in messages
+    ]
+
+
+def payload_json(payload: Any) -> dict[str, Any]:
+    from messaging import payloads
+
+    data: dict[str, Any] = json.loads(payloads.encode(payload))
+    return data
+
+
+def message_json(shown: Shown, names: dict[str, str] | None = None) -> dict[str, Any]:
+    """The JSON of one message (`chat show --json`, a `chat watch --json` line)."""
+    message = shown.message
+    data = {
+        "id": message.id,
+        "conversation": message.conversation,
+        "direction": message.direction,
+        "sender": message.sender,
+        "timestamp_ms": message.timestamp_ms,
+        "type": message.type,
+        "state": message.state,
+        "payload": payload_json(message.payload),
+    }
+    if names is not None:
+        data["sender_name"] = names.get(message.sender)
+    if shown.payment_check is not None:
+        data["payment_check"] = shown.payment_check
+    if shown.flag is not None:
+        data["flag"] = shown.flag
+    if shown.packet_check is not None:
+        data["packet_check"] = shown.packet_check
+    return data

@@ -1,0 +1,126 @@
+"""One transaction from a workflow: simulate, prepare, preview and confirm through the
+front end, unlock, send, wait. The services that sign (packets, ...) go through `send_tx`,
+so every front end shows the same preview and asks the same question."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .frontend import Preview
+
+if TYPE_CHECKING:
+    from wallet.chain import Chain
+    from wallet.history import History
+
+    from .frontend import Frontend
+
+DEFAULT_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class Fees:
+    """How to price a transaction: speed slow|normal|fast, optional caps in gwei (text, as
+    typed), and how long to wait for it to be mined (seconds)."""
+
+    speed: str = "normal"
+    max_fee: str | None = None
+    tip: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    def overrides(self) -> tuple[int | None, int | None]:
+        from wallet.amounts import parse_gwei
+
+        return (parse_gwei(self.max_fee) if self.max_fee else None, parse_gwei(self.tip) if self.tip else None)
+
+
+def wait(frontend: Frontend, chain: Chain, tx_hash: str, history: History, timeout: float) -> dict[str, Any]:
+    """The receipt; the front end's own `wait_for_receipt(chain, tx_hash, history, timeout)`
+    when it has one (a spinner), else progress reports every tick."""
+    own = getattr(frontend, "wait_for_receipt", None)
+    if own is not None:
+        receipt: dict[str, Any] = own(chain, tx_hash, history, timeout)
+        return receipt
+    from wallet.transfers import wait_for_receipt
+
+    return wait_for_receipt(
+        chain,
+        tx_hash,
+        history,
+        timeout=timeout,
+        tick=lambda s: frontend.progress(f"waiting for {tx_hash[:10]}... to be mined ({s:.0f} s)"),
+    )
+
+
+def send_tx(
+    chain: Chain,
+    draft: Any,
+    frontend: Frontend,
+    key: Callable[[], bytes],
+    fees: Fees,
+    *,
+    question: str,
+    details: Sequence[tuple[str, str]] = (),
+    gas: int | None = None,
+    before_send: Callable[[bytes], None] | None = None,
+    send_failed: Callable[[], None] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Simulate `draft` (RedPacket's errors in words), prepare it, ask the front end to
+    confirm `question` over `details` and the decoded transaction (Preview.tx), obtain the
+    key (`key()`: after the confirmation), send, wait. (record, receipt).
+    `before_send(key)` runs between the confirmation and the broadcast (e.g. keep a packet's
+    claim key), `send_failed()` if the broadcast fails."""
+    from contracts import flows
+    from wallet import transfers
+    from wallet.errors import WalletError
+
+    from ..context import history, nonce_lock_path
+
+    flows.simulate(chain, draft)
+    max_fee, tip = fees.overrides()
+    prepared = transfers.prepare(chain, draft, speed=fees.speed, max_fee=max_fee, tip=tip, gas=gas)
+    frontend.confirm(Preview(question, list(details), list(prepared.warnings), tx=prepared, network=chain.network.name))
+    private_key = key()
+    if before_send is not None:
+        before_send(private_key)
+    try:
+        record = transfers.send(chain, prepared, private_key, history(), lock_path=nonce_lock_path())
+    except WalletError:
+        if send_failed is not None:
+            send_failed()
+        raise
+    return record, wait(frontend, chain, record.hash, history(), fees.timeout)
+
+
+class Keys:
+    """Wallets unlocked at most once per workflow (through the front end), and only when a
+    key is needed."""
+
+    def __init__(self, frontend: Frontend) -> None:
+        self.frontend = frontend
+        self._open: dict[str, Any] = {}
+
+    def key(self, wallet: Any, index: int) -> bytes:
+        if wallet.name not in self._open:
+            self._open[wallet.name] = self.frontend.unlock(wallet)
+        key: bytes = self._open[wallet.name].private_key(index)
+        return key
+
+
+def status_of(receipt: dict[str, Any]) -> int:
+    from wallet.rpc import to_int
+
+    return to_int(receipt.get("status"))
+
+
+def block_of(receipt: dict[str, Any]) -> int:
+    from wallet.rpc import to_int
+
+    return to_int(receipt["blockNumber"])
+
+
+def fee_paid(receipt: dict[str, Any]) -> int:
+    from wallet.rpc import to_int
+
+    return to_int(receipt["gasUsed"]) * to_int(receipt.get("effectiveGasPrice"))
