@@ -45,7 +45,9 @@ async def until(pilot, condition: Callable[[], object], what: str, timeout: floa
 
 def person(home: Path, key: bytes, relay_url: str) -> HongbaoApp:
     save_relay(home, relay_url)  # the app publishes their bundle and prekeys when it connects
-    return HongbaoApp(lambda k: Messenger.open(home, k), key, lambda _password: b"", checker=lambda *_: None)
+    return HongbaoApp(
+        lambda k: Messenger.open(home, k), key, lambda _password: b"", chain=False, checker=lambda *_: None
+    )
 
 
 def texts(app: HongbaoApp) -> list[str]:
@@ -169,7 +171,7 @@ def test_web_app_in_chromium_sends_to_a_terminal_app(tmp_path, relay, cli):
                     )
                     await page.mouse.click(700, 800)  # the composer: the app draws on a canvas, typed as a person would
                     await page.keyboard.type("来自浏览器的问候 hello from the browser\n")
-                    await until(b, lambda: "来自浏览器的问候 hello from the browser" in texts(bob), "Bob gets it", 20)
+                    await until(b, lambda: "来自浏览器的问候 hello from the browser" in texts(bob), "Bob gets it", 30)
                 finally:
                     await page.screenshot(path=str(shot))
                     await browser.close()
@@ -179,3 +181,85 @@ def test_web_app_in_chromium_sends_to_a_terminal_app(tmp_path, relay, cli):
         server.terminate()
         server.wait(timeout=10)
     assert shot.stat().st_size > 10_000
+
+
+# -- money: a red packet from the app, claimed; a payment request -----------------------------
+
+
+def unlocked_key(home: Path) -> bytes:
+    from conftest import PASSWORD
+
+    from wallet import keyring
+
+    key: bytes = keyring.WalletStore(home).open("default").unlock(PASSWORD).private_key(0)
+    return key
+
+
+async def fill(pilot, screen_type, values: dict[str, str]) -> None:
+    """Fill a form dialog's fields by name, then Enter."""
+    await until(pilot, lambda: isinstance(pilot.app.screen, screen_type), f"{screen_type.__name__} shown")
+    for name, value in values.items():
+        pilot.app.screen.query_one(f"#field-{name}", Input).value = value
+    pilot.app.screen.query_one(Input).focus()
+    await pilot.press("enter")
+
+
+def test_red_packet_from_the_app_claimed_and_a_payment_request(cli, tmp_path, anvil, relay, monkeypatch):
+    from conftest import PASSWORD
+    from test_packet_cli import person as wallet_person
+
+    from cli.app.modals import ConfirmScreen, FormScreen
+    from messaging import payloads
+
+    alice = wallet_person(cli, tmp_path, anvil, "alice", relay)
+    alice("faucet", alice.address, "2")
+    alice.json("contracts", "deploy")
+    bob = wallet_person(cli, tmp_path, anvil, "bob", relay)  # no ETH: his claim travels to Alice's app
+    monkeypatch.setenv("HONGBAO_HOME", str(alice.home))  # the services sign from Alice's home
+    monkeypatch.setenv("HONGBAO_PASSWORD", PASSWORD)
+    alice_app = HongbaoApp(lambda k: Messenger.open(alice.home, k), unlocked_key(alice.home), lambda _p: b"")
+    bob_app = HongbaoApp(lambda k: Messenger.open(bob.home, k), unlocked_key(bob.home), lambda _p: b"", chain=False)
+
+    def cards(app: HongbaoApp, kind) -> list:
+        return [x for x in app.loaded if isinstance(x.payload, kind)]
+
+    async def run() -> None:
+        async with alice_app.run_test(size=SIZE) as a, bob_app.run_test(size=SIZE) as b:
+            await until(
+                a, lambda: alice_app.status.startswith("online") and bob_app.status.startswith("online"), "online"
+            )
+            await a.press("f5")
+            await type_text(a, bob.address)
+            await until(a, lambda: alice_app.open_id == bob.address, "Alice's chat with Bob open")
+            await a.press("f6")
+            await fill(
+                a, FormScreen, {"amount": "0.5 ETH", "lucky": "y", "greeting": "[red]新婚[/]快乐", "theme": "wedding"}
+            )
+            await until(a, lambda: isinstance(alice_app.screen, ConfirmScreen), "the preview")
+            rows = dict(alice_app.screen.preview.rows)
+            assert rows["red packet"] == "0.5 ETH in 1 random share(s)" and rows["theme"] == "wedding"
+            assert rows["value"] == "0.5 ETH" and rows["from"] == alice.address  # what will be signed
+            await a.press("y")
+            await until(b, lambda: cards(bob_app, payloads.RedPacket), "Bob's app shows the packet", 20)
+            (packet,) = cards(bob_app, payloads.RedPacket)
+            assert packet.payload.theme == "wedding" and packet.payload.greeting == "[red]新婚[/]快乐"
+            await until(b, lambda: bob_app.checks.get(packet.id, "").startswith("✓"), "the chain backs it")
+
+            claimed = bob.json("packet", "claim", packet.payload.packet_id, "--yes")  # no ETH: a claim request
+            assert claimed["status"] == "requested"
+            await until(a, lambda: any("claimed 0.5 ETH" in x for x in alice_app.alerts), "Alice's app submits it", 20)
+            await b.press("f7")
+            await until(b, lambda: isinstance(bob_app.screen, ConfirmScreen), "the packet opened", 20)
+            opened = dict(bob_app.screen.preview.rows)
+            assert opened["手气最佳"].startswith(bob.address) and opened["claimed"].startswith("0.5 ETH: 1 of 1")
+            await b.press("escape")
+
+            await a.press("f8")
+            await fill(a, FormScreen, {"amount": "0.05 ETH", "note": "taxi 🚕"})
+            await until(a, lambda: isinstance(alice_app.screen, ConfirmScreen), "the request's preview")
+            await a.press("y")
+            await until(b, lambda: cards(bob_app, payloads.PaymentRequest), "Bob's app shows the request")
+            (request,) = cards(bob_app, payloads.PaymentRequest)
+            assert request.payload.amount == str(5 * 10**16) and request.payload.note == "taxi 🚕"
+
+    asyncio.run(run())

@@ -12,7 +12,6 @@ from typing import Any
 
 from wallet.errors import WalletError
 
-CONTROL = ("receipt", "delivery_pass")  # control traffic: stored, never shown
 PAGE = 50  # messages per page of a conversation
 
 
@@ -68,26 +67,23 @@ def rows(m: Any) -> list[Row]:
 
 
 def page(m: Any, conversation: str, before: str | None = None, limit: int = PAGE) -> list[Any]:
-    """A page of a conversation's messages, oldest first (control traffic left out)."""
-    return [x for x in m.store.messages(conversation, limit=limit, before=before) if x.type not in CONTROL]
+    """A page of a conversation's messages to show, oldest first (services.chat.page)."""
+    from ..services.chat import page
+
+    return page(m, conversation, limit, before)
 
 
 def names(m: Any) -> dict[str, str]:
-    from ..chat_cmd import names_of
+    from ..services.chat import names_of
 
     return names_of(m)
 
 
-def send_text(m: Any, to: str, text: str) -> tuple[str, str]:
-    """Send or keep pending (the CLI's send_or_keep): (message id, state)."""
-    from messaging import payloads
+def send_text(m: Any, to: str, text: str) -> Any:
+    """`chat send` (services.chat): sent, or kept pending while the relay is down."""
+    from ..services.chat import send_text
 
-    from ..chat_cmd import send_or_keep
-
-    sent, kept = send_or_keep(m, to, payloads.Text(text))
-    if kept is not None:
-        return kept.message_id, "pending"
-    return sent.message_id, sent.state
+    return send_text(m, to, text)
 
 
 def fingerprint(m: Any, address: str) -> tuple[str, str | None, bool]:
@@ -100,6 +96,66 @@ def fingerprint(m: Any, address: str) -> tuple[str, str | None, bool]:
 def check(message: Any, me: str, store: Any) -> str | None:
     """What the chain says of an incoming payment notice or red packet (the CLI's checks:
     never trust the note); None for anything else. Reads the chain: call off the screen."""
-    from ..chat_cmd import packet_check, payment_check
+    from ..services.messages import packet_check, payment_check
 
     return payment_check(message, me, store) or packet_check(message, me)
+
+
+def packet_report(payload: Any, network_name: str | None) -> Any:
+    """A red packet as the chain tells it (`packet info`'s reading): a Preview to show, with
+    each claim, what is left and 手气最佳 once all shares are claimed."""
+    from contracts import flows
+
+    from ..context import chain as connect
+    from ..services.frontend import Preview
+
+    chain = connect(network_name)
+    chain.verify()
+    report = flows.read(chain, payload.contract, flows.parse_id(payload.packet_id))
+    coin = flows.token_of(chain, report.state.token)
+    s = report.state
+    rows = [
+        ("greeting", payload.greeting or "-"),
+        (
+            "total",
+            f"{flows.format_amount(report.total, coin)} in {s.shares} {'lucky' if s.random else 'equal'} share(s)",
+        ),
+        ("claimed", f"{flows.format_amount(report.claimed, coin)}: {len(report.claims)} of {s.shares} share(s)"),
+        ("status", report.status),
+    ]
+    rows += [(f"  {c.recipient[:12]}…", flows.format_amount(c.amount, coin)) for c in report.claims]
+    if report.best_luck is not None and not s.shares_left:
+        rows.append(
+            ("手气最佳", f"{report.best_luck.recipient} ({flows.format_amount(report.best_luck.amount, coin)})")
+        )
+    return Preview(f"🧧 red packet {payload.packet_id[:12]}…", rows)
+
+
+def payment_request(to: str, form: dict[str, str], network_name: str | None) -> tuple[Any, Any]:
+    """(the Preview to confirm, the work that sends it on the live thread) for a payment
+    request to `to` (cli/services/requests.py)."""
+    import time
+
+    from ..request_cmd import _units
+    from ..services.frontend import Preview
+    from ..services.packet_create import parse_duration
+    from ..services.requests import Requests
+
+    units, token, chain_id = _units(form["amount"], network_name)
+    expires_ms = parse_duration(form.get("expires") or "7d") * 1000
+    preview = Preview(
+        "Send the payment request?",
+        [
+            ("to", to),
+            ("amount", form["amount"]),
+            ("note", form.get("note", "") or "-"),
+            ("expires", form.get("expires") or "7d"),
+        ],
+    )
+
+    def send(m: Any) -> Any:
+        return Requests(m, lambda: int(time.time() * 1000)).ask(
+            to, units, token, chain_id, form.get("note", ""), expires_ms
+        )
+
+    return preview, send

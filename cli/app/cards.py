@@ -89,7 +89,7 @@ def render(message: Any, names: dict[str, str], amount: str, check: str | None =
     chain says about it (payments, packets), if known."""
     from messaging import payloads
 
-    from ..chat_cmd import describe
+    from ..services.messages import describe
 
     p = message.payload
     head = header(message, names)

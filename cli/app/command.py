@@ -34,7 +34,6 @@ def run(wallet_name: str | None, index: int, password_file: Path | None, network
     from wallet.home import home
 
     from . import account
-    from .live import ChainWatch
     from .ui import HongbaoApp
 
     def connect(key: bytes):
@@ -46,6 +45,6 @@ def run(wallet_name: str | None, index: int, password_file: Path | None, network
         connect,
         account.key_without_prompt(wallet_name, index, password_file),
         lambda password: account.key_with_password(wallet_name, index, password),
-        chain=lambda m: ChainWatch(m.address, network_name, lambda: account.names(m)),
+        wallet=(wallet_name, index, network_name),
     )
     screen.run()

@@ -25,17 +25,24 @@ CHAIN_POLL_SECONDS = 1.0  # a new block is seen within a second
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # online | offline | message | flushed | block | news | balance
+    kind: str  # online | offline | message | check | flushed | block | news | balance
     text: str = ""
     message: Any = None
     data: dict[str, Any] = field(default_factory=dict)
 
 
 class Live:
-    def __init__(self, messenger: Any, tell: Callable[[Event], None], chain: Callable[[], Any] | None = None) -> None:
-        """`tell` is called on this object's thread (the app wraps it in call_from_thread);
-        `chain`: the chain's news, a ChainWatch (None: no chain to poll)."""
-        self.m, self.tell, self.chain = messenger, tell, chain
+    def __init__(
+        self,
+        messenger: Any,
+        tell: Callable[[Event], None],
+        watch: Any = None,
+        chain: Callable[[], Any] | None = None,
+    ) -> None:
+        """`tell` is called on this object's thread (the app posts a message to itself);
+        `watch`: services.chat_watch.Watch, which also submits the claims sent to me as
+        they arrive; `chain()` makes the chain's poller (ChainWatch; None: no chain)."""
+        self.m, self.tell, self.watch, self.chain = messenger, tell, watch, chain
         self.loop = asyncio.new_event_loop()
         self.online = False
         self._thread = threading.Thread(target=self._run, name="hongbao-app-live", daemon=True)
@@ -90,7 +97,7 @@ class Live:
             try:
                 async for message, _counts in self.m.watch(on_connect=self._connected, max_failures=1):
                     failures = 0
-                    self.tell(Event("message", message=message))
+                    self._arrived(message)
             except asyncio.CancelledError:
                 raise
             except MessagingError as error:  # unreachable, refused, no relay set: say so, try again
@@ -99,6 +106,24 @@ class Live:
                 self._offline(f"relay stream failed ({type(error).__name__})")
             failures += 1
             await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1])
+
+    def _arrived(self, message: Any) -> None:
+        from wallet.errors import WalletError
+
+        self.tell(Event("message", message=message))
+        if self.watch is None:
+            return
+        try:
+            step = self.watch.arrived(message)  # a claim request for my packet: submitted now
+        except WalletError as error:
+            self.tell(Event("news", f"could not handle a message: {error}"))
+            return
+        for shown in step.messages:
+            check = shown.payment_check or shown.packet_check
+            if check is not None:
+                self.tell(Event("check", check, data={"id": message.id}))
+        for item in step.events:
+            self.tell(Event("news", str(item.get("text", "")), data=item))
 
     def _offline(self, why: str) -> None:
         self.online = False
@@ -115,15 +140,11 @@ class Live:
 
 
 class ChainWatch:
-    """New blocks, my balance, and the CLI's chain news (claims of my packets, deadlines,
-    security alerts: cli.chat_cmd.ChainNews, cli.alerts.ChainAlerts) as Events."""
+    """New blocks and my balance as Events; on each new block, the CLI's chain news (claims
+    of my packets, deadlines, the health factor, security alerts: services.chat_watch.Watch)."""
 
-    def __init__(self, address: str, network_name: str | None, names: Callable[[], dict[str, str]]) -> None:
-        from ..alerts import ChainAlerts
-        from ..chat_cmd import ChainNews
-
-        self.address, self.network_name, self.names = address, network_name, names
-        self.news, self.alerts = ChainNews(address, network_name), ChainAlerts(address, network_name)
+    def __init__(self, watch: Any, network_name: str | None) -> None:
+        self.watch, self.network_name = watch, network_name
         self.chain: Any = None
         self.block = -1
         self.down = False
@@ -143,10 +164,9 @@ class ChainWatch:
                 return []
             self.block = block
             events = [Event("block", str(block), data={"block": block})]
-            balance = amounts.eth(self.chain.balance(self.address))
+            balance = amounts.eth(self.chain.balance(self.watch.m.address))
             events.append(Event("balance", balance, data={"ETH": balance, "network": self.chain.network.name}))
-            news = self.news.poll(self.names()) + self.alerts.poll()
-            events.extend(Event("news", str(item.get("text", "")), data=item) for item in news)
+            events.extend(Event("news", str(item.get("text", "")), data=item) for item in self.watch.chain())
         except WalletError as error:
             if self.down:
                 return []

@@ -64,18 +64,45 @@ class AskScreen(ModalScreen[str | None]):
     CSS = MODAL_CSS.format(name="AskScreen")
     BINDINGS: ClassVar[list[Any]] = [Binding("escape", "cancel", "cancel")]
 
-    def __init__(self, question: str, placeholder: str = "") -> None:
+    def __init__(self, question: str, placeholder: str = "", *, password: bool = False) -> None:
         super().__init__()
-        self.question, self.placeholder = question, placeholder
+        self.question, self.placeholder, self.secret = question, placeholder, password
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text(self.question), markup=False)
-            yield Input(placeholder=self.placeholder, id="answer")
+            yield Input(placeholder=self.placeholder, password=self.secret, id="answer")
 
     @on(Input.Submitted, "#answer")
     def submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class FormScreen(ModalScreen[dict[str, str] | None]):
+    """A few labelled fields (a red packet, a payment request): Enter in any of them sends
+    the form, Esc cancels. `fields`: (name, label, default)."""
+
+    CSS = MODAL_CSS.format(name="FormScreen") + "FormScreen Input { margin-bottom: 0; }"
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, title: str, fields: list[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self.title_text, self.fields = title, fields
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(self.title_text, style="bold"), markup=False)
+            for name, label, default in self.fields:
+                yield Static(Text(label, style="dim"), markup=False)
+                yield Input(value=default, id=f"field-{name}")
+            yield Static(Text("Enter: preview    Esc: cancel", style="dim"), markup=False)
+
+    @on(Input.Submitted)
+    def submitted(self) -> None:
+        self.dismiss({name: self.query_one(f"#field-{name}", Input).value.strip() for name, _, _ in self.fields})
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -90,9 +117,9 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "no"),
     ]
 
-    def __init__(self, preview: Preview) -> None:
+    def __init__(self, preview: Preview, answer: str = "y: yes, go ahead    n / Esc: no") -> None:
         super().__init__()
-        self.preview = preview
+        self.preview, self.answer = preview, answer
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
@@ -105,7 +132,7 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(table, markup=False)
             for warning in self.preview.warnings:
                 yield Static(Text("⚠ " + inert(warning), style="bold yellow"), markup=False)
-            yield Static(Text("y: yes, go ahead    n / Esc: no", style="bold"), markup=False)
+            yield Static(Text(self.answer, style="bold"), markup=False)
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
@@ -119,6 +146,9 @@ HELP = [
     ("F2 / F3", "accept / decline the open message request or group invitation (decline a request: block)"),
     ("F4", "verify the open contact's fingerprint"),
     ("F5", "write to someone: a contact name, an address, a group"),
+    ("F6", "send a red packet to the open chat (amount, shares, lucky or fixed, greeting, theme)"),
+    ("F7", "open the newest red packet of the chat: who got what, 手气最佳"),
+    ("F8", "ask the open chat for a payment"),
     ("? / F1", "this help (? outside the composer)"),
     ("Esc", "back to the composer"),
     ("Ctrl+Q", "quit"),

@@ -16,10 +16,13 @@ from textual.message import Message
 from textual.widgets import Footer, Input, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
+from wallet.errors import WalletError
+
 from ..inert import inert
 from . import account, cards
+from .frontend import AppFrontend
 from .live import Event, Live
-from .modals import AskScreen, ConfirmScreen, HelpScreen, PasswordScreen
+from .modals import AskScreen, ConfirmScreen, FormScreen, HelpScreen, PasswordScreen
 
 KIND_MARK = {"contact": "👤", "group": "👥", "request": "✉ request", "invitation": "✉ invitation"}
 
@@ -50,6 +53,9 @@ class HongbaoApp(App[None]):
         Binding("f3", "decline", "decline"),
         Binding("f4", "verify", "verify"),
         Binding("f5", "new_chat", "new chat"),
+        Binding("f6", "packet", "red packet"),
+        Binding("f7", "open_packet", "open packet"),
+        Binding("f8", "request", "request"),
         Binding("escape", "focus_composer", "write", show=False),
     ]
 
@@ -60,15 +66,18 @@ class HongbaoApp(App[None]):
         unlock: Callable[[str], bytes],
         *,
         live: bool = True,
-        chain: Callable[[Any], Any] | None = None,
+        chain: bool = True,
         checker: Callable[[Any, str, Any], str | None] = account.check,
+        wallet: tuple[str | None, int, str | None] = (None, 0, None),
     ) -> None:
         """`connect(key)` opens the Messenger; `unlock(password)` gives the key when none was
-        given; `chain(messenger)` makes the chain's watch (live.ChainWatch), if any;
-        `checker(message, me, store)` says what the chain says of a payment or packet."""
+        given; `chain`: poll the chain for blocks, balances and news (live.ChainWatch);
+        `checker(message, me, store)` says what the chain says of a payment or packet;
+        `wallet`: (wallet name, account index, network name) the workflows sign with."""
         super().__init__()
         self._connect, self._key, self._unlock, self._live_wanted, self._chain = connect, key, unlock, live, chain
         self._checker = checker
+        self.wallet = wallet
         self.m: Any = None
         self.live: Live | None = None
         self.names: dict[str, str] = {}
@@ -112,9 +121,13 @@ class HongbaoApp(App[None]):
             self.open_conversation(self.rows[0].id)
         self.draw_side()
         if self._live_wanted:
-            make, m = self._chain, self.m
-            chain = (lambda: make(m)) if make is not None else None
-            self.live = Live(self.m, self.tell, chain)
+            from ..services.chat_watch import Watch
+            from .live import ChainWatch
+
+            network_name = self.wallet[2]
+            watch = Watch(self.m, key, network_name, warn=lambda text: self.tell(Event("news", text)))
+            chain = (lambda: ChainWatch(watch, network_name)) if self._chain else None
+            self.live = Live(self.m, self.tell, watch, chain)
             self.live.start()
             self.set_interval(1.0, self.refresh_states)
         self.set_status("connecting…" if self._live_wanted else "offline")
@@ -148,11 +161,11 @@ class HongbaoApp(App[None]):
         return line
 
     def render_message(self, message: Any) -> Any:
-        from ..chat_cmd import _amount
+        from ..services.messages import amount_text
 
         p = message.payload
         value = getattr(p, "total", None) or getattr(p, "amount", None)
-        amount = _amount(value, getattr(p, "token", None), getattr(p, "chain_id", 0)) if value is not None else ""
+        amount = amount_text(value, getattr(p, "token", None), getattr(p, "chain_id", 0)) if value is not None else ""
         return cards.render(message, self.names, amount, self.checks.get(message.id))
 
     def draw_messages(self) -> None:
@@ -289,6 +302,10 @@ class HongbaoApp(App[None]):
             self.set_status(f"offline: {event.text} (retrying)")
         elif event.kind == "message":
             self.arrived(event.message)
+        elif event.kind == "check":
+            self.checks[event.data["id"]] = event.text
+            if any(x.id == event.data["id"] for x in self.loaded):
+                self.draw_messages()
         elif event.kind == "flushed":
             self.refresh_states()
         elif event.kind == "block":
@@ -325,12 +342,7 @@ class HongbaoApp(App[None]):
             return
         event.input.value = ""
 
-        def sent(_result: Any) -> None:
-            self.loaded = account.page(self.m, to, limit=max(account.PAGE, len(self.loaded) + 1))
-            self.draw_messages()
-            self.refresh_list()
-
-        self.in_live(lambda m: account.send_text(m, to, text), then=sent)
+        self.in_live(lambda m: account.send_text(m, to, text), then=lambda _: self.after_send(to))
 
     def action_focus_composer(self) -> None:
         self.query_one("#composer", Input).focus()
@@ -400,6 +412,117 @@ class HongbaoApp(App[None]):
                 self.in_live(lambda m: m.resolve(to), then=lambda target: self.open_conversation(target.conversation))
 
         self.push_screen(AskScreen("Write to: a contact name, an address (0x…) or a group"), chosen)
+
+    # -- money: red packets, payment requests ---------------------------------------------------
+
+    def _chat_for_money(self) -> str | None:
+        if self.live is None or self.open_id is None:
+            self.notify("open a chat first (money needs the relay and the chain: the live app)", markup=False)
+            return None
+        return self.open_id
+
+    def action_packet(self) -> None:
+        from ..services.packet_create import THEMES
+
+        to = self._chat_for_money()
+        if to is None:
+            return
+        fields = [
+            ("amount", "amount (e.g. 0.1 ETH, 20 TKN)", "0.01 ETH"),
+            ("shares", "shares (empty: one per recipient)", ""),
+            ("lucky", "lucky draw? (y: random shares, n: equal)", "n"),
+            ("greeting", "greeting", "恭喜发财"),
+            ("theme", f"theme: {', '.join(THEMES)}", "spring-festival"),
+            ("expires", "expires after (24h, 30m, 7d)", "24h"),
+        ]
+        self.push_screen(FormScreen("🧧 red packet to this chat", fields), lambda form: self._create_packet(to, form))
+
+    def _create_packet(self, to: str, form: dict[str, str] | None) -> None:
+        if not form:
+            return
+        from ..services.packet_create import Order, create
+
+        try:
+            order = Order(
+                form["amount"],
+                to=to,
+                shares=int(form["shares"]) if form["shares"] else None,
+                random=form["lucky"].lower().startswith("y"),
+                expires=form["expires"] or "24h",
+                greeting=form["greeting"],
+                theme=form["theme"] or "classic",
+            )
+        except ValueError:
+            self.notify("shares: a whole number", severity="error", markup=False)
+            return
+        wallet_name, index, network_name = self.wallet
+        frontend = AppFrontend(self)
+
+        def done(made: Any) -> None:
+            if made.delivery_error:
+                self.notify(inert(f"created, not delivered: {made.delivery_error}"), severity="warning", markup=False)
+            self.after_send(to)
+
+        self.in_live(
+            lambda _m: create(order, frontend, wallet_name=wallet_name, index=index, network_name=network_name), done
+        )
+
+    def action_open_packet(self) -> None:
+        from messaging import payloads
+
+        packet = next((x for x in reversed(self.loaded) if isinstance(x.payload, payloads.RedPacket)), None)
+        if packet is None:
+            self.notify("no red packet in this chat", markup=False)
+            return
+        network_name = self.wallet[2]
+
+        async def show() -> None:
+            try:
+                preview = await asyncio.to_thread(account.packet_report, packet.payload, network_name)
+            except Exception as error:  # noqa: BLE001  shown as one line, never a library's message
+                from wallet.errors import WalletError
+
+                text = str(error) if isinstance(error, WalletError) else f"failed ({type(error).__name__})"
+                self.notify(inert(text), severity="error", markup=False)
+                return
+            self.push_screen(ConfirmScreen(preview, answer="Esc closes"))
+
+        self.run_worker(show(), group="checks")
+
+    def action_request(self) -> None:
+        to = self._chat_for_money()
+        if to is None or to.startswith("group:"):
+            if to is not None:
+                self.notify("ask one person (a split bill is `hongbao request ask --split`)", markup=False)
+            return
+        fields = [
+            ("amount", "amount (e.g. 0.05 ETH)", ""),
+            ("note", "what it is for", ""),
+            ("expires", "expires after", "7d"),
+        ]
+        self.push_screen(FormScreen("🧾 ask for a payment", fields), lambda form: self._ask_payment(to, form))
+
+    def _ask_payment(self, to: str, form: dict[str, str] | None) -> None:
+        if not form:
+            return
+        network_name = self.wallet[2]
+        try:
+            preview, send = account.payment_request(to, form, network_name)
+        except WalletError as error:
+            self.notify(inert(str(error)), severity="error", markup=False)
+            return
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.in_live(send, then=lambda _: self.after_send(to))
+
+        self.push_screen(ConfirmScreen(preview), confirmed)
+
+    def after_send(self, to: str) -> None:
+        if self.open_id == to:
+            self.loaded = account.page(self.m, to, limit=max(account.PAGE, len(self.loaded) + 1))
+            self.draw_messages()
+        self.refresh_list()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
