@@ -70,7 +70,7 @@ def packet_card(payload: Any, amount: str, check: str | None = None) -> Panel:
     body.append(f"{amount}{shares}\n", style=theme.style)
     if payload.theme and payload.theme not in THEMES:
         body.append(f"(theme {inert(payload.theme)!r})\n", style="dim")
-    body.append("o: open" if check is None else inert(check), style="italic")
+    body.append("F7: open" if check is None else inert(check), style="italic")
     return Panel(body, title=theme.title, border_style=theme.border, box=theme.frame, width=44, style=theme.style)
 
 
