@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wallet.errors import WalletError
+
 from .inert import inert, markup
 from .output import note
 
@@ -23,12 +25,17 @@ class ClickFrontend:
     password_file: Path | None = None
     yes: bool = False  # --yes: the preview is shown, the question is not asked
     quiet: bool = False  # --json: no progress notes
+    allow_risky: bool = False  # --allow-risky: under --yes, a dangerous finding does not stop it
 
     def confirm(self, preview: Preview) -> None:
         """The rows, then the decoded transaction (cli/txview.py), on stderr; then the
-        question (`preview.title`), unless --yes. Under --json nothing is drawn."""
+        security findings (a dangerous one asks for 'risky'), then the question
+        (`preview.title`), unless --yes. Under --json nothing is drawn, and --yes is needed."""
         from .context import confirm
+        from .security import confirm_findings
 
+        if self.quiet and not self.yes:
+            raise WalletError("--json needs --yes (a script cannot answer the confirmation)")
         if not self.quiet:
             if preview.rows:
                 grid(preview.rows)
@@ -38,6 +45,10 @@ class ClickFrontend:
                 show_preview(preview.tx, preview.network or "")  # its warnings too
             else:
                 warn(preview.warnings)
+        if preview.findings:
+            confirm_findings(
+                preview.findings, preview.recipient, yes=self.yes, allow=self.allow_risky, quiet=self.quiet
+            )
         confirm(self.yes, preview.title)
 
     def password(self, label: str) -> str:

@@ -11,10 +11,10 @@ from wallet.errors import WalletError
 
 from . import names
 from .context import chain as connect
-from .context import confirm, history, network, network_option, nonce_lock_path, sending_account
+from .context import history, network, network_option, nonce_lock_path
 from .output import emit, json_option, table
-from .txview import report_sent, show_preview, wait_with_progress
-from .wallet_cmd import index_option, open_wallet, password_file_option, unlock_wallet, wallet_option
+from .txview import report_sent, wait_with_progress
+from .wallet_cmd import index_option, open_wallet, password_file_option, wallet_option
 
 speed_option = click.option(
     "--speed",
@@ -125,8 +125,6 @@ def send(
     allow_risky,
     password_file,
     as_json,
-    request_id=None,
-    unlocked_key=None,
 ):
     """Send ETH or a token to TO (an address or a contact name): `send bob 1.5` (ETH),
     `send 0xTO "250 TKN"`, `send bob max`.
@@ -134,73 +132,30 @@ def send(
     The transaction is simulated and shown (decoded call, balance change, fee) before you
     confirm; only then is the wallet unlocked and the transaction signed.
     """
-    # (`hongbao pay` calls this with `request_id`, named in the notice, and the key it unlocked)
-    from wallet import transfers
+    from .click_frontend import ClickFrontend
+    from .services import payments
+    from .services.signing import Fees
 
-    if notify and no_wait:
-        raise WalletError("--notify sends the notice after the receipt: drop --no-wait")
-    parsed = parse_amount(amount)
-    unit = token or parsed.unit
-    if token and parsed.unit and parsed.unit.lower() != token.lower():
-        raise AmountError(f"the amount says {parsed.unit} but the token argument says {token}")
-    overrides = _fee_overrides(max_fee, tip)
-    wallet, account = sending_account(wallet_name, index)
-    to = names.address(to, account.address)
-    net = network(network_name)
-    chain = connect(network_name)
-    chain.verify()
-    if unit is None or unit.upper() == "ETH":
-        draft = transfers.eth_transfer(account.address, to, parsed)
-    else:
-        draft = transfers.token_transfer(chain, account.address, to, parsed, net.token(unit))
-    prepared = transfers.prepare(chain, draft, speed=speed, max_fee=overrides[0], tip=overrides[1], gas=gas)
-    if as_json and not yes:
-        raise WalletError("--json needs --yes (a script cannot answer the confirmation)")
-    if not as_json:
-        show_preview(prepared, net.name)
-    from .security import review
-
-    tokens = {t.address.lower() for t in net.tokens.values()}
-    review(chain, prepared, history(), yes=yes, allow=allow_risky, known_tokens=tokens, quiet=as_json)
-    confirm(yes)
-    key = unlocked_key or unlock_wallet(wallet, password_file).private_key(index)
-    record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
-    receipt = None if no_wait else wait_with_progress(chain, record.hash, history(), timeout, as_json)
-    notice = (
-        _notify(key, to, record, receipt, net.chain_id, note, request_id) if notify and receipt is not None else None
+    paid = payments.pay(
+        payments.Payment(to, amount, token, notify, note, wait=not no_wait, gas=gas),
+        ClickFrontend(password_file, yes=yes, quiet=as_json, allow_risky=allow_risky),
+        wallet_name=wallet_name,
+        index=index,
+        network_name=network_name,
+        fees=Fees(speed, max_fee, tip, timeout),
     )
-    report_sent(as_json, record, receipt, net.explorer_link(record.hash), extra=notice)
+    report_paid(paid, as_json)
 
 
-def _notify(
-    key: bytes, recipient: str, record, receipt: dict, chain_id: int, note_text: str, request_id: str | None = None
-) -> dict:
-    """Send a payment notice through the chat. The money has moved by now, so a failure here
-    is reported (stderr, and `notified: false` in JSON), not raised."""
-    from messaging import payloads
-    from messaging.chat import Messenger
-    from wallet.home import home
-    from wallet.rpc import to_int
-
-    from .chat_cmd import send_or_keep
+def report_paid(paid, as_json: bool) -> None:
+    """The transaction, and what became of its payment notice (a problem on stderr)."""
+    from .inert import markup
     from .output import note
 
-    if to_int(receipt.get("status")) != 1:
-        return {"notified": False, "notify_error": "the transaction failed; no notice sent"}
-    amount = record.token_amount if record.token else record.value
-    payment = payloads.Payment(chain_id, record.hash, str(amount), record.token, note_text, request_id=request_id)
-    try:
-        with Messenger.open(home(), key) as messenger:
-            _sent, kept = send_or_keep(messenger, recipient, payment)
-    except WalletError as error:
-        note(f"[yellow]payment confirmed, but the notice was not sent: {error}[/]")
-        return {"notified": False, "notify_error": str(error)}
-    if kept is not None:
-        note(
-            "payment confirmed; the notice is kept and will be sent when the relay answers (hongbao chat inbox retries)"
-        )
-        return {"notified": False, "notice": "pending", "notify_error": kept.relay_error}
-    return {"notified": True, **({"request_id": request_id} if request_id else {})}
+    if paid.notice_problem is not None:
+        pending = paid.notice.get("notice") == "pending"
+        note(markup(paid.notice_problem) if pending else f"[yellow]{markup(paid.notice_problem)}[/]")
+    report_sent(as_json, paid.record, paid.receipt, paid.explorer_link, extra=paid.notice)
 
 
 @click.command()

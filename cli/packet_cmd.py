@@ -6,7 +6,6 @@ The work is in contracts/flows.py (plans, reads, tickets, checks) and messaging/
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from pathlib import Path
@@ -19,12 +18,14 @@ from wallet.errors import WalletError
 
 from .click_frontend import ClickFrontend
 from .context import chain as connect
-from .context import confirm, history, network_option, nonce_lock_path, sending_account
+from .context import network_option, sending_account
 from .inert import inert, markup
-from .money_cmd import _fee_overrides, max_fee_option, speed_option, timeout_option, tip_option, yes_option
+from .money_cmd import max_fee_option, speed_option, timeout_option, tip_option, yes_option
 from .output import console, emit, json_option, note, table
+from .services.packet_claim import amount_text as _amount
+from .services.packet_claim import parse_account, received_messages, record, record_received
 from .services.packet_create import parse_duration, payload, token_json
-from .services.signing import fee_paid
+from .services.signing import Fees, fee_paid, send_tx
 from .wallet_cmd import index_option, open_wallet, password_file_option, wallet_option
 
 if TYPE_CHECKING:
@@ -35,15 +36,7 @@ __all__ = ["packet", "parse_account", "parse_duration"]  # parse_duration: cli/s
 SUBMITTER_PASSWORD_ENV = "HONGBAO_SUBMITTER_PASSWORD"  # noqa: S105  an environment variable's name
 
 
-# -- parsing ------------------------------------------------------------------------------
-
-
-def parse_account(text: str) -> tuple[str, int]:
-    """`WALLET` or `WALLET:INDEX`."""
-    name, _, index = text.partition(":")
-    if not name or (index and not index.isdigit()):
-        raise WalletError(f"{text!r} is not WALLET or WALLET:INDEX (e.g. `--submit-from gas:0`)")
-    return name, int(index or 0)
+# -- unlocking ---------------------------------------------------------------------------
 
 
 class Unlocker:
@@ -89,51 +82,6 @@ def _messenger(key: bytes):
     from wallet.home import home
 
     return Messenger.open(home(), key)
-
-
-def _amount(units: int | None, token) -> str:
-    from contracts.flows import format_amount
-
-    return "-" if units is None else format_amount(units, token)
-
-
-def _send_tx(
-    chain,
-    draft,
-    *,
-    wallet,
-    index,
-    unlocker,
-    other,
-    speed,
-    max_fee,
-    tip,
-    yes,
-    as_json,
-    timeout,
-    question,
-    details=None,
-    gas=None,
-):
-    """Simulate (RedPacket's errors in words), prepare, preview, confirm, unlock, send, wait."""
-    from contracts import flows
-    from wallet import transfers
-
-    from .txview import show_preview, wait_with_progress
-
-    _script_check(as_json, yes)
-    flows.simulate(chain, draft)
-    overrides = _fee_overrides(max_fee, tip)
-    prepared = transfers.prepare(chain, draft, speed=speed, max_fee=overrides[0], tip=overrides[1], gas=gas)
-    if not as_json:
-        if details:
-            _grid(details)
-        show_preview(prepared, chain.network.name)
-    confirm(yes, question)
-    key = unlocker.key(wallet, index, other=other)
-    record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
-    receipt = wait_with_progress(chain, record.hash, history(), timeout, as_json)
-    return record, receipt
 
 
 def _script_check(as_json: bool, yes: bool) -> None:
@@ -279,17 +227,6 @@ def create(
 # -- finding packets -----------------------------------------------------------------------
 
 
-def _received(messenger) -> list:
-    """Every red_packet message we received, oldest first."""
-    found = [
-        message
-        for summary in messenger.store.conversations()
-        for message in messenger.store.messages(summary.id, limit=10_000)
-        if message.direction == "in" and message.type == "red_packet"
-    ]
-    return sorted(found, key=lambda m: (m.timestamp_ms, m.id))
-
-
 def _packet_ref(text: str, chain):
     """(contract, packet id, kept record or None) from a full id or an id prefix
     of a packet this home created."""
@@ -344,8 +281,8 @@ def list_(no_fetch, wallet_name, index, password_file, network_name, as_json):
         if not no_fetch:
             m.receive()
             _serve_requests(key, network_name, m)
-        checked = service.received(chain, _received(m), account.address)
-        _record(chain, account.address, checked)
+        checked = service.received(chain, received_messages(m), account.address)
+        record_received(chain, account.address, checked)
         names = {c.address: c.name for c in m.store.contacts() if c.name}
         groups = {f"group:{g.id}": g.name for g in m.store.groups()}
     tokens: dict[str | None, object] = {}
@@ -416,79 +353,6 @@ def list_(no_fetch, wallet_name, index, password_file, network_name, as_json):
 # -- claim / submit -------------------------------------------------------------------------
 
 
-def _submit(chain, ticket, report, *, wallet, index, unlocker, other, common, as_json):
-    """Send a checked ticket from `wallet`/`index`; returns the JSON result."""
-    from contracts import flows
-    from wallet import fees, transfers
-
-    submitter = wallet.account(index).address
-    coin = flows.token_of(chain, report.state.token)
-    quote = fees.fetch(chain.rpc)
-    back = flows.expected_reimbursement(
-        report.state,
-        quote.base_fee + quote.tiers[common["speed"]].priority_fee,
-        quote.base_fee,
-        eligible=submitter in (ticket.recipient, report.state.creator),
-    )
-    details = [
-        (
-            "claim",
-            f"packet {flows.id_hex(ticket.packet_id)[:18]}... ({'random' if report.state.random else 'equal'} shares, {report.state.shares_left} of {report.state.shares} left, {_amount(report.state.remaining, coin)} remaining)",
-        ),
-        ("share goes to", ticket.recipient),
-        ("amount", _amount(_share_of(ticket, report.state), coin)),
-        ("submitted by", submitter + (" (pays the gas)" if submitter != ticket.recipient else "")),
-        (
-            "gas reimbursed",
-            f"about {format_units(back, ETH_DECIMALS)} ETH from the packet's deposit"
-            if back
-            else (
-                "no (the packet has no gas deposit)"
-                if not report.state.deposit
-                else "no (only the recipient or the packet's creator is reimbursed)"
-                if submitter not in (ticket.recipient, report.state.creator)
-                else "no (the deposit does not cover this claim)"
-            ),
-        ),
-    ]
-    # simulated at the price the submitter will pay, with a bounded gas limit: a recipient
-    # whose code burns gas only in a real transaction is caught here
-    gas = flows.claim_gas(chain, ticket, submitter, transfers.choose_fees(quote, common["speed"], None, None).max_fee)
-    record, receipt = _send_tx(
-        chain,
-        ticket.draft(submitter),
-        gas=gas,
-        wallet=wallet,
-        index=index,
-        unlocker=unlocker,
-        other=other,
-        question="Submit the claim?",
-        details=details,
-        as_json=as_json,
-        **common,
-    )
-    claim = flows.claimed_in(receipt, ticket)
-    return {
-        "packet_id": flows.id_hex(ticket.packet_id),
-        "recipient": ticket.recipient,
-        "amount": str(claim.amount),
-        "formatted": _amount(claim.amount, coin),
-        "token": token_json(coin),
-        "tx": record.hash,
-        "block": claim.block,
-        "submitter": submitter,
-        "reimbursed": str(claim.reimbursed),
-        "fee": str(fee_paid(receipt)),
-    }
-
-
-def _share_of(ticket, state) -> int:
-    """What the claim pays: a lucky draw's committed share, else remaining / shares left."""
-    if state.random:
-        return ticket.amount
-    return state.remaining if state.shares_left <= 1 else state.remaining // state.shares_left
-
-
 def _read_code(source) -> str:
     text = source.read(4096).strip()
     if not text:
@@ -544,102 +408,45 @@ def claim(
     creator, whose `chat watch` (or next receiving command) submits it, reimbursed from the
     packet's gas deposit; or --submit-from another local account, or --export the ticket.
     """
-    from contracts import flows
+    from .services import packet_claim as service
+    from .services.packets import CLAIM_SENT
+    from .services.signing import Fees
 
-    from .services import packets as service
-
-    if packet_ref and packet_ref.strip().lower().startswith(flows.CODE_PREFIX):
-        raise WalletError(
-            "a claim code is a bearer key and would show in `ps` and your shell history: pass it on stdin "
-            "(`hongbao packet claim --code -`) or in a file (`--code FILE`)"
-        )
-    if (packet_ref is None) == (code_source is None):
-        raise WalletError("give the packet's ID (from a chat) or --code FILE|- (an open packet's claim code)")
+    service.check_source(packet_ref, code_source is not None)
     if not export:
         _script_check(as_json, yes)
-    wallet, account = sending_account(wallet_name, index)
-    chain = connect(network_name)
-    chain.verify()
-    unlocker = Unlocker(password_file)
-    sender = None
-    with contextlib.ExitStack() as stack:
-        m = None
-        if code_source is not None:
-            code = flows.OpenCode.parse(_read_code(code_source))
-            if code.chain_id == chain.chain_id:
-                service.recognise(chain, code.contract)
-            ticket = code.ticket(account.address)
-        else:
-            if not re.fullmatch(r"(0x)?[0-9a-fA-F]{4,64}", packet_ref.strip()):
-                raise WalletError(f"{packet_ref!r} is not a packet id or id prefix (0x + hex digits)")
-            m = stack.enter_context(_messenger(unlocker.key(wallet, index)))
-            rows = service.received(chain, _received(m), account.address)
-            if not any(r.valid for r in service.find(rows, packet_ref)):
-                m.receive()  # perhaps it has just arrived
-                rows = service.received(chain, _received(m), account.address)
-            found, ticket = service.claimable(rows, packet_ref)
-            sender = found.message.sender
-        report = flows.check_claim(chain, ticket)
-        coin = flows.token_of(chain, report.state.token)
-        if export:
-
-            def exported() -> None:
-                click.echo(str(ticket))
-                note(
-                    f"anyone can submit this (`hongbao packet submit TICKET`); the share goes only to {ticket.recipient}"
-                )
-
-            emit(
-                as_json,
-                {"ticket": str(ticket), "recipient": ticket.recipient, "packet_id": flows.id_hex(ticket.packet_id)},
-                exported,
-            )
-            return
-        if submit_from:
-            name, sponsor_index = parse_account(submit_from)
-            sponsor_wallet = open_wallet(name)
-            sponsor = sponsor_wallet.account(sponsor_index)
-            if sponsor.kind == "watch":
-                raise WalletError(f"{submit_from} ({sponsor.address}) is watch-only: it cannot submit a claim")
-            flows.choose_submitter(chain, ticket, sponsor.address)
-            use_wallet, use_index, other = sponsor_wallet, sponsor_index, sponsor_wallet.name != wallet.name
-        else:
-            try:
-                flows.choose_submitter(chain, ticket)
-            except flows.PacketError:
-                # no ETH for gas: the signed claim goes to the creator over the encrypted chat
-                def chat(m=m):  # opened (unlocked) after the confirmation when not open yet
-                    return m or stack.enter_context(_messenger(unlocker.key(wallet, index)))
-
-                data = _request_claim(chat, ticket, report, coin, yes=yes, as_json=as_json)
-                emit(as_json, data, lambda: click.echo(service.CLAIM_SENT))
-                return
-            use_wallet, use_index, other = wallet, index, False
-    common = dict(speed=speed, max_fee=max_fee, tip=tip, yes=yes, timeout=timeout)
-    data = _submit(
-        chain,
-        ticket,
-        report,
-        wallet=use_wallet,
-        index=use_index,
-        unlocker=unlocker,
-        other=other,
-        common=common,
-        as_json=as_json,
+    claimed = service.claim(
+        ClickFrontend(password_file, yes=yes, quiet=as_json),
+        packet=packet_ref,
+        code=None if code_source is None else _read_code(code_source),
+        submit_from=submit_from,
+        export=export,
+        wallet_name=wallet_name,
+        index=index,
+        network_name=network_name,
+        fees=Fees(speed, max_fee, tip, timeout),
+        keys=Unlocker(password_file),
     )
-    data["from"] = sender
-    _record_one(chain, ticket.recipient, ticket.contract, ticket.packet_id)
+    data = claimed.data
+    if claimed.how == "exported":
+
+        def exported() -> None:
+            click.echo(data["ticket"])
+            note(f"anyone can submit this (`hongbao packet submit TICKET`); the share goes only to {data['recipient']}")
+
+        emit(as_json, data, exported)
+        return
+    if claimed.how == "requested":
+        emit(as_json, data, lambda: click.echo(CLAIM_SENT))
+        return
 
     def human() -> None:
         click.echo(f"claimed {data['formatted']} (tx {data['tx']})")
         if data["submitter"] != data["recipient"]:
+            back = int(data["reimbursed"])
             note(
                 f"submitted by {data['submitter']}"
-                + (
-                    f", reimbursed {format_units(int(data['reimbursed']), ETH_DECIMALS)} ETH from the packet's deposit"
-                    if int(data["reimbursed"])
-                    else ""
-                )
+                + (f", reimbursed {format_units(back, ETH_DECIMALS)} ETH from the packet's deposit" if back else "")
             )
 
     emit(as_json, data, human)
@@ -653,72 +460,6 @@ def _serve_requests(key: bytes, network_name, m) -> None:
 
     for event in service.serve_pending(m, key, network_name, {}):
         note(escape(event["text"]))
-
-
-def _record(chain, me: str, rows) -> None:
-    """Claims of mine among these received packets into the history and the token list."""
-    by_contract: dict[str, list[bytes]] = {}
-    for row in rows:
-        if row.status == "claimed":
-            by_contract.setdefault(row.message.payload.contract, []).append(row.packet_id)
-    for contract, ids in by_contract.items():
-        _record_one(chain, me, contract, *ids)
-
-
-def _record_one(chain, me: str, contract: str, *packet_ids: bytes) -> None:
-    from .services import packets as service
-
-    with contextlib.suppress(WalletError):  # a record is a convenience: the chain has the facts
-        service.record_payments(chain, history(), me, contract, packet_ids)
-
-
-def _request_claim(chat, ticket, report, coin, *, yes: bool, as_json: bool) -> dict:
-    """Preview, confirm, then (unlocking if need be) send the signed claim to the packet's
-    creator over the chat."""
-    from contracts import flows
-    from messaging.chat import configured_relay
-    from wallet.home import home
-
-    from .services import packets as service
-
-    creator = report.state.creator
-    if configured_relay(home()) is None:
-        raise WalletError(
-            "you have no ETH for the claim's gas and no relay to send the claim to the creator over the chat: "
-            "`hongbao relay use URL`, or pass --submit-from WALLET[:INDEX] (a funded account), or --export the ticket"
-        )
-    if not as_json:
-        _grid(
-            [
-                ("claim", f"packet {flows.id_hex(ticket.packet_id)[:18]}..."),
-                ("you receive", _amount(_share_of(ticket, report.state), coin)),
-                ("gas", f"you have no ETH for it: the signed claim goes to the packet's creator {creator}"),
-                (
-                    "who pays",
-                    "the creator submits it, reimbursed from the packet's gas deposit"
-                    if report.state.deposit
-                    else "the creator submits it and pays the gas (the packet has no gas deposit)",
-                ),
-                ("fee for you", "none"),
-            ]
-        )
-    confirm(yes, "Send the claim to the creator?")
-    try:
-        sent = service.request_claim(chat(), ticket, creator)
-    except WalletError as error:
-        raise WalletError(
-            f"you have no ETH for the claim's gas and it could not be sent to the creator over the chat ({error}); "
-            "pass --submit-from WALLET[:INDEX] (a funded account), or --export the ticket for someone to submit"
-        ) from None
-    return {
-        "status": "requested",
-        "packet_id": flows.id_hex(ticket.packet_id),
-        "recipient": ticket.recipient,
-        "creator": creator,
-        "amount": str(_share_of(ticket, report.state)),
-        "formatted": _amount(_share_of(ticket, report.state), coin),
-        "message_id": sent.message_id,
-    }
 
 
 @packet.command()
@@ -737,17 +478,17 @@ def submit(ticket_text, wallet_name, index, speed, max_fee, tip, yes, timeout, p
     chain = connect(network_name)
     chain.verify()
     report = flows.check_claim(chain, ticket)
-    common = dict(speed=speed, max_fee=max_fee, tip=tip, yes=yes, timeout=timeout)
-    data = _submit(
+    from .services.packet_claim import submit as submit_claim
+
+    _script_check(as_json, yes)
+    data = submit_claim(
         chain,
         ticket,
         report,
-        wallet=wallet,
-        index=index,
-        unlocker=Unlocker(password_file),
-        other=False,
-        common=common,
-        as_json=as_json,
+        ClickFrontend(password_file, yes=yes, quiet=as_json),
+        lambda: Unlocker(password_file).key(wallet, index),
+        Fees(speed, max_fee, tip, timeout),
+        wallet.account(index).address,
     )
     emit(as_json, data, lambda: click.echo(f"claimed {data['formatted']} for {data['recipient']} (tx {data['tx']})"))
 
@@ -927,24 +668,17 @@ def refund(packet_ref, wallet_name, index, speed, max_fee, tip, yes, timeout, pa
         ),
         ("expired", flows.utc(report.state.expiry)),
     ]
-    record, receipt = _send_tx(
+    tx, receipt = send_tx(
         chain,
         flows.refund_draft(contract, packet_id, account.address),
-        wallet=wallet,
-        index=index,
-        unlocker=Unlocker(password_file),
-        other=False,
-        speed=speed,
-        max_fee=max_fee,
-        tip=tip,
-        yes=yes,
-        as_json=as_json,
-        timeout=timeout,
+        ClickFrontend(password_file, yes=yes, quiet=as_json),
+        lambda: Unlocker(password_file).key(wallet, index),
+        Fees(speed, max_fee, tip, timeout),
         question="Refund?",
         details=details,
     )
     event = flows.refunded_in(receipt, contract, packet_id)
-    _record_one(chain, account.address, contract, packet_id)
+    record(chain, account.address, contract, packet_id)
     data = {
         "packet_id": flows.id_hex(packet_id),
         "creator": account.address,
@@ -952,7 +686,7 @@ def refund(packet_ref, wallet_name, index, speed, max_fee, tip, yes, timeout, pa
         "deposit": str(event.deposit),
         "formatted": _amount(event.amount, coin),
         "token": token_json(coin),
-        "tx": record.hash,
+        "tx": tx.hash,
         "fee": str(fee_paid(receipt)),
     }
     emit(
@@ -961,7 +695,7 @@ def refund(packet_ref, wallet_name, index, speed, max_fee, tip, yes, timeout, pa
         lambda: click.echo(
             f"refunded {data['formatted']}"
             + (f" + {format_units(event.deposit, ETH_DECIMALS)} ETH deposit" if event.deposit else "")
-            + f" (tx {record.hash})"
+            + f" (tx {tx.hash})"
         ),
     )
 

@@ -14,9 +14,10 @@ import click
 from wallet.errors import WalletError
 
 from .chat_cmd import _amount, account_options
-from .context import load_config, network, network_option
+from .context import network, network_option
 from .inert import markup
 from .output import console, emit, table
+from .services.requests import amount_units, chain_verifier, view_json
 
 
 def _now_ms() -> int:
@@ -25,16 +26,16 @@ def _now_ms() -> int:
 
 @contextlib.contextmanager
 def _unlocked(wallet_name, index, password_file):
-    """(key, Messenger) of the account, unlocked once."""
-    from messaging.chat import Messenger
-    from wallet.home import home
-
-    from . import secrets
+    """(key, Messenger) of the account, unlocked once: from the unlock session, else with the
+    password; either way with the signing guards armed (`pay` signs with this key)."""
+    from .click_frontend import ClickFrontend
     from .context import sending_account
+    from .services import chat
 
-    wallet, _account = sending_account(wallet_name, index)
-    key = wallet.unlock(secrets.password(password_file)).private_key(index)
-    with Messenger.open(home(), key) as messenger:
+    sending_account(wallet_name, index)  # a watch-only account cannot send
+    frontend = ClickFrontend(password_file)
+    key = chat.account_key(wallet_name, index, frontend)
+    with chat.open_messenger(wallet_name, index, frontend, key) as messenger:
         yield key, messenger
 
 
@@ -57,64 +58,8 @@ def _service(messenger):
     return Requests(messenger, _now_ms)
 
 
-def chain_verifier(me: str):
-    """A requester's check of a notice against the chain (at least the share, paid by the
-    person asked, to me, in the requested token); its network found by chain id."""
-    from wallet import payments
-    from wallet.rpc import Rpc
-
-    def verify(payment, payer, owed, request):
-        net = next((n for n in load_config().networks.values() if n.chain_id == request.chain_id), None)
-        if net is None:
-            return payments.PaymentCheck(False, f"not checked: no network with chain id {request.chain_id}")
-        try:
-            with Rpc(net.rpc_url, timeout=5) as rpc:
-                return payments.verify(rpc, payment.tx_hash, me, owed, request.token, payer=payer, at_least=True)
-        except WalletError as error:
-            return payments.PaymentCheck(False, f"not checked: {error}")
-
-    return verify
-
-
-def _units(amount_text: str, network_name: str | None) -> tuple[int, str | None, int]:
-    """ "0.5 ETH" / "120 TKN" -> (base units, token address or None, chain id)."""
-    from wallet.amounts import ETH_DECIMALS, AmountError, parse_amount, to_units
-
-    net = network(network_name)
-    parsed = parse_amount(amount_text, "ETH")
-    if parsed.value is None:
-        raise AmountError("a request asks for an exact amount, not max")
-    if (parsed.unit or "ETH").upper() == "ETH":
-        return to_units(parsed.value, ETH_DECIMALS, "ETH"), None, net.chain_id
-    token = net.token(parsed.unit or "")
-    return to_units(parsed.value, token.decimals, token.symbol), token.address, net.chain_id
-
-
 def _when(ms: int | None) -> str:
     return "never" if ms is None else datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
-
-
-def view_json(view) -> dict:
-    request = view.request
-    data = {
-        "id": view.request_id,
-        "direction": view.direction,
-        "conversation": view.conversation,
-        "requester": view.requester,
-        "chain_id": request.chain_id,
-        "token": request.token,
-        "amount": request.amount,
-        "owed": None if view.owed is None else str(view.owed),
-        "note": request.note,
-        "expires_ms": request.expires_ms,
-        "state": view.state,
-    }
-    if view.members:
-        data["members"] = [
-            {"address": m.address, "owed": str(m.owed), "state": m.state, "tx_hash": m.tx_hash, "reason": m.reason}
-            for m in view.members
-        ]
-    return data
 
 
 class _RequestGroup(click.Group):
@@ -176,7 +121,7 @@ def ask(
         )
     if (exclude_me or shares) and split_group is None:
         raise WalletError("--exclude-me and --shares go with --split GROUP")
-    units, token, chain_id = _units(words[-1], network_name)
+    units, token, chain_id = amount_units(words[-1], network_name)
     if uri_address is not None:
         return _uri(uri_address, units, token, chain_id, as_json)
     lifetime = service.parse_duration(expires)
@@ -323,14 +268,16 @@ def decline(request_id, requester, wallet_name, index, password_file, as_json):
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=120, show_default=True)
 @account_options
-@click.pass_context
-def pay(ctx, request_id, requester, network_name, yes, timeout, wallet_name, index, password_file, as_json):
+def pay(request_id, requester, network_name, yes, timeout, wallet_name, index, password_file, as_json):
     """Pay REQUEST_ID (see `hongbao request list`) as `send` does: simulated, shown and
     confirmed first, then a payment notice naming the request. Refused if it is paid,
     declined or expired already."""
     from wallet.amounts import format_units
 
-    from .money_cmd import send
+    from .click_frontend import ClickFrontend
+    from .money_cmd import report_paid
+    from .services import payments
+    from .services.signing import Fees
 
     with _unlocked(wallet_name, index, password_file) as (key, messenger):
         view = _service(messenger).payable(request_id, requester)
@@ -351,20 +298,13 @@ def pay(ctx, request_id, requester, network_name, yes, timeout, wallet_name, ind
             f"paying request {view.request_id} from {markup(view.requester)}: {amount}"
             + (f" “{markup(request_.note)}”" if request_.note else "")
         )
-    ctx.invoke(
-        send,
-        to=view.requester,
-        amount=amount,
-        token=symbol,
+    paid = payments.pay(
+        payments.Payment(view.requester, amount, symbol, notify=True, note=request_.note, request_id=view.request_id),
+        ClickFrontend(password_file, yes=yes, quiet=as_json),
         wallet_name=wallet_name,
         index=index,
         network_name=network_name,
-        yes=yes,
-        timeout=timeout,
-        notify=True,
-        note=request_.note,
-        password_file=password_file,
-        as_json=as_json,
-        request_id=view.request_id,
-        unlocked_key=key,
+        fees=Fees(timeout=timeout),
+        key=key,
     )
+    report_paid(paid, as_json)

@@ -57,13 +57,22 @@ def review(
 ) -> list[dict[str, Any]]:
     """Show the findings (`quiet`, for --json: only those that stop or ask); a dangerous one
     needs its own confirmation (under --yes: `allow`)."""
-    from . import secrets
-
     facts = gather(chain, prepared, history, known_tokens or set())
     findings = assess(facts)
+    confirm_findings(findings, facts.recipient, yes=yes, allow=allow, quiet=quiet)
+    return [f.to_json() for f in findings]
+
+
+def confirm_findings(
+    findings: list[Finding], recipient: str | None, *, yes: bool, allow: bool = False, quiet: bool = False
+) -> None:
+    """Show the findings (`quiet`: only those that stop or ask); a dangerous one needs its
+    own confirmation: typing 'risky' (under --yes: `allow`, else refused)."""
+    from . import secrets
+
     for finding in findings:
         if finding.confirm or not quiet:
-            show(finding, facts.recipient)
+            show(finding, recipient)
     for finding in findings:
         if not finding.confirm:
             continue
@@ -77,4 +86,3 @@ def review(
             raise WalletError("this needs a confirmation: check the warning above")
         if click.prompt("Type 'risky' to go on anyway", default="", show_default=False, err=True).strip() != "risky":
             raise WalletError("not confirmed; nothing was sent")
-    return [f.to_json() for f in findings]

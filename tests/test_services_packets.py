@@ -10,6 +10,7 @@ from test_packet_cli import balance, person
 
 from cli.services import chat, packets
 from cli.services.frontend import Preview, unlock_with
+from cli.services.packet_claim import claim
 from cli.services.packet_create import Order, create
 from wallet.errors import WalletError
 
@@ -76,6 +77,23 @@ def test_create_a_packet_for_a_chat_in_process(cli, tmp_path, anvil, relay, monk
         assert shown.message.payload.greeting == greeting and shown.message.payload.theme == "wedding"
         assert shown.packet_check is not None and shown.packet_check.startswith("✓")  # backed by the chain
         assert packets.packet_check(shown.message, bob.address) == shown.packet_check
+
+    # Bob has no ETH: an exported ticket, then his signed claim goes to Alice over the chat
+    bob_front = Scripted()
+    ticket = claim(bob_front, packet=made.packet_id[:12], export=True)
+    assert ticket.how == "exported" and ticket.data["recipient"] == bob.address and bob_front.previews == []
+    asked_bob = claim(bob_front, packet=made.packet_id[:12])
+    assert asked_bob.how == "requested" and asked_bob.data["creator"] == alice.address
+    assert asked_bob.data["amount"] == str(E18 // 2) and balance(anvil, bob.address) == 0
+    assert [p.title for p in bob_front.previews] == ["Send the claim to the creator?"]
+    with pytest.raises(WalletError, match="bearer key"):
+        claim(bob_front, packet="hongbao:redpacket:31337:" + made.packet_id)  # a code is never an argument
+
+    monkeypatch.setenv("HONGBAO_HOME", str(alice.home))
+    with chat.open_messenger(None, 0, front) as m:
+        (served,) = chat.inbox(m, chat.account_key(None, 0, front)).claims_submitted
+    assert served["recipient"] == bob.address and served["tx"] and served["error"] is None
+    assert balance(anvil, bob.address) == E18 // 2  # the share, with no ETH of his own
 
     monkeypatch.setenv("HONGBAO_HOME", str(alice.home))
     with pytest.raises(WalletError, match="or --open for a shareable claim code"):

@@ -16,13 +16,16 @@ class Preview:
     labelled rows, and warnings that need a second look. A transaction's preview also has
     `tx`, the wallet.transfers.Prepared transaction (decoded call, value, fees, simulation:
     see cli/txview.py's preview_json), and its `network`'s name; its warnings are in
-    `warnings` too."""
+    `warnings` too. `findings`: the local security rules' (wallet.security_rules.Finding,
+    about `recipient`): one with `confirm` set needs its own explicit consent."""
 
     title: str
     rows: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     tx: Any = None
     network: str | None = None
+    findings: list[Any] = field(default_factory=list)
+    recipient: str | None = None
 
 
 class Frontend(Protocol):

@@ -427,9 +427,75 @@ __all__ = [
     "RequestView",
     "Requests",
     "Verify",
+    "amount_units",
+    "chain_verifier",
     "eip681",
     "new_request_id",
     "parse_duration",
     "parse_shares",
     "split",
+    "view_json",
 ]
+
+
+# -- for front ends: the chain check, amounts as typed, JSON ----------------------------------
+
+
+def chain_verifier(me: str) -> Verify:
+    """A requester's check of a notice against the chain (at least the share, paid by the
+    person asked, to me, in the requested token); its network found by chain id."""
+    from wallet import payments
+    from wallet.rpc import Rpc
+
+    from ..context import load_config
+
+    def verify(payment: payloads.Payment, payer: str, owed: int, request: payloads.PaymentRequest) -> PaymentCheck:
+        net = next((n for n in load_config().networks.values() if n.chain_id == request.chain_id), None)
+        if net is None:
+            return payments.PaymentCheck(False, f"not checked: no network with chain id {request.chain_id}")
+        try:
+            with Rpc(net.rpc_url, timeout=5) as rpc:
+                return payments.verify(rpc, payment.tx_hash, me, owed, request.token, payer=payer, at_least=True)
+        except WalletError as error:
+            return payments.PaymentCheck(False, f"not checked: {error}")
+
+    return verify
+
+
+def amount_units(amount_text: str, network_name: str | None) -> tuple[int, str | None, int]:
+    """ "0.5 ETH" / "120 TKN" -> (base units, token address or None, chain id)."""
+    from wallet.amounts import ETH_DECIMALS, AmountError, parse_amount, to_units
+
+    from ..context import network
+
+    net = network(network_name)
+    parsed = parse_amount(amount_text, "ETH")
+    if parsed.value is None:
+        raise AmountError("a request asks for an exact amount, not max")
+    if (parsed.unit or "ETH").upper() == "ETH":
+        return to_units(parsed.value, ETH_DECIMALS, "ETH"), None, net.chain_id
+    token = net.token(parsed.unit or "")
+    return to_units(parsed.value, token.decimals, token.symbol), token.address, net.chain_id
+
+
+def view_json(view: RequestView) -> dict[str, object]:
+    request = view.request
+    data: dict[str, object] = {
+        "id": view.request_id,
+        "direction": view.direction,
+        "conversation": view.conversation,
+        "requester": view.requester,
+        "chain_id": request.chain_id,
+        "token": request.token,
+        "amount": request.amount,
+        "owed": None if view.owed is None else str(view.owed),
+        "note": request.note,
+        "expires_ms": request.expires_ms,
+        "state": view.state,
+    }
+    if view.members:
+        data["members"] = [
+            {"address": m.address, "owed": str(m.owed), "state": m.state, "tx_hash": m.tx_hash, "reason": m.reason}
+            for m in view.members
+        ]
+    return data

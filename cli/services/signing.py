@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .frontend import Preview
 
@@ -93,6 +93,11 @@ def send_tx(
     return record, wait(frontend, chain, record.hash, history(), fees.timeout)
 
 
+class KeySource(Protocol):
+    def key(self, wallet: Any, index: int, *, other: bool = False) -> bytes:
+        """Account `index`'s key; `other`: a second wallet of this workflow (a claim's submitter)."""
+
+
 class Keys:
     """Wallets unlocked at most once per workflow (through the front end), and only when a
     key is needed."""
@@ -101,7 +106,7 @@ class Keys:
         self.frontend = frontend
         self._open: dict[str, Any] = {}
 
-    def key(self, wallet: Any, index: int) -> bytes:
+    def key(self, wallet: Any, index: int, *, other: bool = False) -> bytes:
         if wallet.name not in self._open:
             self._open[wallet.name] = self.frontend.unlock(wallet)
         key: bytes = self._open[wallet.name].private_key(index)
