@@ -76,7 +76,11 @@ def main() -> None:
             opens.extend(each)
     rows = [
         ("first screen", f"{min(firsts) * 1000:.0f} ms (median {statistics.median(firsts) * 1000:.0f})", "< 1000 ms"),
-        ("open a conversation", f"{min(opens) * 1000:.0f} ms (median {statistics.median(opens) * 1000:.0f})", "< 150 ms"),
+        (
+            "open a conversation",
+            f"{min(opens) * 1000:.0f} ms (median {statistics.median(opens) * 1000:.0f})",
+            "< 150 ms",
+        ),
     ]
     print_table(f"hongbao app: {args.conversations} conversations, {args.messages} messages", rows)
 

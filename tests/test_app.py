@@ -39,7 +39,8 @@ async def until(pilot, condition: Callable[[], object], what: str, timeout: floa
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what} ({[(x.type, x.state) for x in pilot.app.loaded]})")
+            shown = [(x.type, x.state) for x in pilot.app.loaded]
+            raise AssertionError(f"not within {timeout} s: {what} (on screen: {shown}; alerts: {pilot.app.alerts})")
         await pilot.pause(0.02)
 
 
@@ -167,7 +168,10 @@ def test_web_app_in_chromium_sends_to_a_terminal_app(tmp_path, relay, cli):
                     await type_text(b, make_bundle(ME_KEY, 0).address)
                     await type_text(b, "hi from a terminal")  # Alice's app opens its first chat by itself
                     await until(
-                        b, lambda: bob.loaded and bob.loaded[-1].state in ("delivered", "read"), "delivered to Alice"
+                        b,
+                        lambda: bob.loaded and bob.loaded[-1].state in ("delivered", "read"),
+                        "delivered to Alice",
+                        30,
                     )
                     await page.mouse.click(700, 800)  # the composer: the app draws on a canvas, typed as a person would
                     await page.keyboard.type("来自浏览器的问候 hello from the browser\n")
@@ -204,8 +208,9 @@ async def fill(pilot, screen_type, values: dict[str, str]) -> None:
     await pilot.press("enter")
 
 
-def test_red_packet_from_the_app_claimed_and_a_payment_request(cli, tmp_path, anvil, relay, monkeypatch):
+def test_red_packet_claimed_and_a_request_paid_in_the_apps(cli, tmp_path, anvil, relay, monkeypatch):
     from conftest import PASSWORD
+    from test_packet_cli import balance
     from test_packet_cli import person as wallet_person
 
     from cli.app.modals import ConfirmScreen, FormScreen
@@ -214,8 +219,8 @@ def test_red_packet_from_the_app_claimed_and_a_payment_request(cli, tmp_path, an
     alice = wallet_person(cli, tmp_path, anvil, "alice", relay)
     alice("faucet", alice.address, "2")
     alice.json("contracts", "deploy")
-    bob = wallet_person(cli, tmp_path, anvil, "bob", relay)  # no ETH: his claim travels to Alice's app
-    monkeypatch.setenv("HONGBAO_HOME", str(alice.home))  # the services sign from Alice's home
+    bob = wallet_person(cli, tmp_path, anvil, "bob", relay)
+    alice("faucet", bob.address, "1")
     monkeypatch.setenv("HONGBAO_PASSWORD", PASSWORD)
     alice_app = HongbaoApp(lambda k: Messenger.open(alice.home, k), unlocked_key(alice.home), lambda _p: b"")
     bob_app = HongbaoApp(lambda k: Messenger.open(bob.home, k), unlocked_key(bob.home), lambda _p: b"", chain=False)
@@ -223,7 +228,12 @@ def test_red_packet_from_the_app_claimed_and_a_payment_request(cli, tmp_path, an
     def cards(app: HongbaoApp, kind) -> list:
         return [x for x in app.loaded if isinstance(x.payload, kind)]
 
+    def acting(who) -> None:
+        """The services sign from HONGBAO_HOME: the acting person's (one process, two homes)."""
+        monkeypatch.setenv("HONGBAO_HOME", str(who.home))
+
     async def run() -> None:
+        acting(alice)
         async with alice_app.run_test(size=SIZE) as a, bob_app.run_test(size=SIZE) as b:
             await until(
                 a, lambda: alice_app.status.startswith("online") and bob_app.status.startswith("online"), "online"
@@ -245,21 +255,35 @@ def test_red_packet_from_the_app_claimed_and_a_payment_request(cli, tmp_path, an
             assert packet.payload.theme == "wedding" and packet.payload.greeting == "[red]新婚[/]快乐"
             await until(b, lambda: bob_app.checks.get(packet.id, "").startswith("✓"), "the chain backs it")
 
-            claimed = bob.json("packet", "claim", packet.payload.packet_id, "--yes")  # no ETH: a claim request
-            assert claimed["status"] == "requested"
-            await until(a, lambda: any("claimed 0.5 ETH" in x for x in alice_app.alerts), "Alice's app submits it", 20)
+            acting(bob)
+            before = balance(anvil, bob.address)
             await b.press("f7")
             await until(b, lambda: isinstance(bob_app.screen, ConfirmScreen), "the packet opened", 20)
-            opened = dict(bob_app.screen.preview.rows)
-            assert opened["手气最佳"].startswith(bob.address) and opened["claimed"].startswith("0.5 ETH: 1 of 1")
+            assert dict(bob_app.screen.preview.rows)["claimed"].startswith("0 ETH: 0 of 1")
+            await b.press("y")  # claim my share
+            await until(b, lambda: isinstance(bob_app.screen, ConfirmScreen), "the claim's preview", 20)
+            await b.press("y")
+            await until(b, lambda: balance(anvil, bob.address) > before, "Bob's share paid", 20)
+            await until(a, lambda: any("claimed 0.5 ETH" in x for x in alice_app.alerts), "Alice's app told", 20)
+            await b.press("f7")
+            await until(b, lambda: isinstance(bob_app.screen, ConfirmScreen), "the packet opened again", 20)
+            assert dict(bob_app.screen.preview.rows)["手气最佳"].startswith(bob.address)
             await b.press("escape")
 
+            acting(alice)
             await a.press("f8")
             await fill(a, FormScreen, {"amount": "0.05 ETH", "note": "taxi 🚕"})
             await until(a, lambda: isinstance(alice_app.screen, ConfirmScreen), "the request's preview")
             await a.press("y")
             await until(b, lambda: cards(bob_app, payloads.PaymentRequest), "Bob's app shows the request")
-            (request,) = cards(bob_app, payloads.PaymentRequest)
-            assert request.payload.amount == str(5 * 10**16) and request.payload.note == "taxi 🚕"
+            acting(bob)
+            await b.press("f9")  # pays the chat's request
+            await until(b, lambda: isinstance(bob_app.screen, ConfirmScreen), "the payment's preview", 20)
+            assert dict(bob_app.screen.preview.rows)["value"] == "0.05 ETH"
+            await b.press("y")
+            await until(a, lambda: cards(alice_app, payloads.Payment), "Alice's app shows the payment", 20)
+            (notice,) = cards(alice_app, payloads.Payment)
+            assert notice.payload.request_id == cards(bob_app, payloads.PaymentRequest)[0].payload.request_id
+            await until(a, lambda: alice_app.checks.get(notice.id, "").startswith("✓"), "the chain confirms it", 20)
 
     asyncio.run(run())

@@ -136,12 +136,11 @@ def payment_request(to: str, form: dict[str, str], network_name: str | None) -> 
     request to `to` (cli/services/requests.py)."""
     import time
 
-    from ..request_cmd import _units
     from ..services.frontend import Preview
     from ..services.packet_create import parse_duration
-    from ..services.requests import Requests
+    from ..services.requests import Requests, amount_units
 
-    units, token, chain_id = _units(form["amount"], network_name)
+    units, token, chain_id = amount_units(form["amount"], network_name)
     expires_ms = parse_duration(form.get("expires") or "7d") * 1000
     preview = Preview(
         "Send the payment request?",
@@ -159,3 +158,35 @@ def payment_request(to: str, form: dict[str, str], network_name: str | None) -> 
         )
 
     return preview, send
+
+
+def payment_to(to: str, amount: str, note: str) -> Any:
+    """Money to the open chat, with a payment notice (services.payments.Payment)."""
+    from ..services.payments import Payment
+
+    return Payment(to, amount, notify=True, note=note)
+
+
+def payment_for_request(m: Any, request_id: str, requester: str, network_name: str | None) -> Any:
+    """What `hongbao pay REQUEST_ID` pays: what I still owe of it (refused if paid, declined
+    or expired), to its sender, with a notice naming it."""
+    import time
+
+    from wallet.amounts import format_units
+
+    from ..context import network
+    from ..services.payments import Payment
+    from ..services.requests import Requests
+
+    view = Requests(m, lambda: int(time.time() * 1000)).payable(request_id, requester)
+    request, net, owed = view.request, network(network_name), view.owed or 0
+    if net.chain_id != request.chain_id:
+        raise WalletError(
+            f"request {view.request_id} is for chain id {request.chain_id}, not {net.name!r}'s {net.chain_id}"
+        )
+    if request.token is None:
+        amount, symbol = f"{format_units(owed, 18)} ETH", None
+    else:
+        token = net.token(request.token)
+        amount, symbol = f"{format_units(owed, token.decimals)} {token.symbol}", token.symbol
+    return Payment(view.requester, amount, symbol, notify=True, note=request.note, request_id=view.request_id)

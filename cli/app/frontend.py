@@ -38,8 +38,9 @@ def with_tx(preview: Preview) -> Preview:
         rows.append(("token", f"{tx['token']['amount']} base units of {tx['token']['symbol']}"))
     rows.append(("fee", f"~{amounts.eth(int(tx['expected_fee']))} (at most {amounts.eth(int(tx['max_fee']))})"))
     rows.append(("balance", amounts.eth(int(tx["balance"]))))
-    warnings = list(dict.fromkeys([*preview.warnings, *tx["warnings"]]))
-    return Preview(preview.title, rows, warnings, preview.tx, preview.network)
+    findings = [f"{f.rule}: {f.message}" for f in preview.findings]
+    warnings = list(dict.fromkeys([*preview.warnings, *tx["warnings"], *findings]))
+    return Preview(preview.title, rows, warnings, preview.tx, preview.network, preview.findings, preview.recipient)
 
 
 class AppFrontend:
@@ -53,10 +54,14 @@ class AppFrontend:
         return answer.result()
 
     def confirm(self, preview: Preview) -> None:
-        from .modals import ConfirmScreen
+        from .modals import AskScreen, ConfirmScreen
 
         if not self._ask(ConfirmScreen(with_tx(preview))):
             raise WalletError("not confirmed; nothing was sent")
+        if any(f.confirm for f in preview.findings):  # as the CLI: a dangerous finding needs its own yes
+            typed = self._ask(AskScreen("A security rule flags this send. Type risky to send anyway:"))
+            if typed != "risky":
+                raise WalletError("not confirmed (the security warning was not accepted); nothing was sent")
 
     def password(self, label: str) -> str:
         from ..secrets import PASSWORD_ENV

@@ -134,7 +134,13 @@ class Live:
             return
         watch = self.chain()
         while True:
-            for event in await asyncio.to_thread(watch.poll):
+            try:
+                events = await asyncio.to_thread(watch.poll)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001  the type only: a library's message might hold a secret
+                events = [Event("news", f"chain check failed ({type(error).__name__}); retrying")]
+            for event in events:
                 self.tell(event)
             await asyncio.sleep(CHAIN_POLL_SECONDS)
 
@@ -166,8 +172,10 @@ class ChainWatch:
             events = [Event("block", str(block), data={"block": block})]
             balance = amounts.eth(self.chain.balance(self.watch.m.address))
             events.append(Event("balance", balance, data={"ETH": balance, "network": self.chain.network.name}))
-            events.extend(Event("news", str(item.get("text", "")), data=item) for item in self.watch.chain())
+            news = self.watch.chain()
+            events.extend(Event("news", str(item.get("text", "")), data=item) for item in news)
         except WalletError as error:
+            self.chain = None  # the configuration may change meanwhile (`hongbao network use`)
             if self.down:
                 return []
             self.down = True

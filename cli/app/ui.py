@@ -56,6 +56,7 @@ class HongbaoApp(App[None]):
         Binding("f6", "packet", "red packet"),
         Binding("f7", "open_packet", "open packet"),
         Binding("f8", "request", "request"),
+        Binding("f9", "pay", "pay"),
         Binding("escape", "focus_composer", "write", show=False),
     ]
 
@@ -468,26 +469,103 @@ class HongbaoApp(App[None]):
         )
 
     def action_open_packet(self) -> None:
+        """The newest red packet of the chat as the chain tells it; y claims my share."""
         from messaging import payloads
 
         packet = next((x for x in reversed(self.loaded) if isinstance(x.payload, payloads.RedPacket)), None)
         if packet is None:
             self.notify("no red packet in this chat", markup=False)
             return
-        network_name = self.wallet[2]
+        wallet_name, index, network_name = self.wallet
+        mine = packet.direction == "out"
 
         async def show() -> None:
             try:
                 preview = await asyncio.to_thread(account.packet_report, packet.payload, network_name)
             except Exception as error:  # noqa: BLE001  shown as one line, never a library's message
-                from wallet.errors import WalletError
-
                 text = str(error) if isinstance(error, WalletError) else f"failed ({type(error).__name__})"
                 self.notify(inert(text), severity="error", markup=False)
                 return
-            self.push_screen(ConfirmScreen(preview, answer="Esc closes"))
+            answer = "Esc closes" if mine else "y: claim my share    n / Esc: close"
+            self.push_screen(ConfirmScreen(preview, answer=answer), claim)
+
+        def claim(ok: bool | None) -> None:
+            if not ok or mine or self.live is None:
+                return
+            from ..services.packet_claim import claim as claim_packet
+
+            frontend = AppFrontend(self)
+            work = lambda _m: claim_packet(  # noqa: E731
+                frontend,
+                packet=packet.payload.packet_id,
+                wallet_name=wallet_name,
+                index=index,
+                network_name=network_name,
+            )
+            self.in_live(work, then=self.claimed)
 
         self.run_worker(show(), group="checks")
+
+    def claimed(self, result: Any) -> None:
+        data = result.data
+        if result.how == "requested":
+            self.notify("claim sent to the packet's creator: you are paid when they submit it", markup=False)
+        else:
+            self.notify(inert(f"🧧 claimed {data.get('formatted') or data.get('amount')}"), markup=False)
+        self.checks.clear()
+        self.check_money()
+        self.draw_side()
+
+    def action_pay(self) -> None:
+        """Pay the chat's newest request to me, or (none) send them money with a notice."""
+        from messaging import payloads
+
+        to = self._chat_for_money()
+        if to is None or to.startswith("group:"):
+            if to is not None:
+                self.notify("pay one person: open your chat with them", markup=False)
+            return
+        asked = next(
+            (
+                x
+                for x in reversed(self.loaded)
+                if x.direction == "in" and isinstance(x.payload, payloads.PaymentRequest)
+            ),
+            None,
+        )
+        if asked is not None:
+            self.pay(lambda m: account.payment_for_request(m, asked.payload.request_id, asked.sender, self.wallet[2]))
+            return
+        fields = [("amount", "amount (e.g. 0.05 ETH, 20 TKN)", ""), ("note", "a note for them (in the notice)", "")]
+
+        def form_done(form: dict[str, str] | None) -> None:
+            if form and form["amount"]:
+                self.pay(lambda _m: account.payment_to(to, form["amount"], form["note"]))
+
+        self.push_screen(FormScreen("💸 pay with a notice", fields), form_done)
+
+    def pay(self, payment_of: Callable[[Any], Any]) -> None:
+        from ..services import payments
+
+        wallet_name, index, network_name = self.wallet
+        frontend = AppFrontend(self)
+        to = self.open_id or ""
+
+        def work(m: Any) -> Any:
+            return payments.pay(
+                payment_of(m), frontend, wallet_name=wallet_name, index=index, network_name=network_name
+            )
+
+        def paid(result: Any) -> None:
+            if result.notice_problem:
+                self.notify(
+                    inert(f"paid; the notice was not sent: {result.notice_problem}"), severity="warning", markup=False
+                )
+            else:
+                self.notify(inert(f"💸 paid (tx {result.record.hash[:12]}…)"), markup=False)
+            self.after_send(to)
+
+        self.in_live(work, then=paid)
 
     def action_request(self) -> None:
         to = self._chat_for_money()
