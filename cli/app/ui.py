@@ -161,6 +161,14 @@ class HongbaoApp(App[None]):
         line.append("\n  " + cards.when(row.last_ms) + " · " + ("🔒" if "forward-secret" in row.protection else "🔓"))
         return line
 
+    def row_read(self, row: account.Row) -> None:
+        """A conversation just read: its line loses the count (no query of the whole list)."""
+        from dataclasses import replace
+
+        read = replace(row, unread=0)
+        self.rows = [read if r.id == row.id else r for r in self.rows]
+        self.query_one("#conversations", OptionList).replace_option_prompt(row.id, self.row_text(read))
+
     def render_message(self, message: Any) -> Any:
         from ..services.messages import amount_text
 
@@ -220,7 +228,7 @@ class HongbaoApp(App[None]):
         self.draw_messages()
         self.check_money()
         if row is not None and row.unread:
-            self.in_live(lambda m: m.mark_read(conversation), then=lambda _: self.refresh_list())
+            self.in_live(lambda m: m.mark_read(conversation), then=lambda _: self.row_read(row))
 
     def action_older(self) -> None:
         if self.open_id is None or not self.loaded:
