@@ -209,18 +209,26 @@ async def fill(pilot, screen_type, values: dict[str, str]) -> None:
 
 
 def test_red_packet_claimed_and_a_request_paid_in_the_apps(cli, tmp_path, anvil, relay, monkeypatch):
-    from conftest import PASSWORD
+    from conftest import PASSWORD, Person, quick_wallet
     from test_packet_cli import balance
-    from test_packet_cli import person as wallet_person
 
     from cli.app.modals import ConfirmScreen, FormScreen
     from messaging import payloads
+    from wallet import config
 
-    alice = wallet_person(cli, tmp_path, anvil, "alice", relay)
-    alice("faucet", alice.address, "2")
+    def wallet_person(name: str, eth: int) -> Person:
+        """A wallet on the test's anvil with `eth` ETH, its relay set (in-process: cheap)."""
+        someone = Person(cli, tmp_path / name, name)
+        someone.address = quick_wallet(someone.home)
+        cfg = config.load(someone.home)
+        cfg.networks["local"] = config.Network("local", anvil.url, 31337)
+        config.save(someone.home, cfg)
+        save_relay(someone.home, relay.url)
+        anvil.rpc().call("anvil_setBalance", someone.address, hex(eth * 10**18))
+        return someone
+
+    alice, bob = wallet_person("alice", 2), wallet_person("bob", 1)
     alice.json("contracts", "deploy")
-    bob = wallet_person(cli, tmp_path, anvil, "bob", relay)
-    alice("faucet", bob.address, "1")
     monkeypatch.setenv("HONGBAO_PASSWORD", PASSWORD)
     alice_app = HongbaoApp(lambda k: Messenger.open(alice.home, k), unlocked_key(alice.home), lambda _p: b"")
     bob_app = HongbaoApp(lambda k: Messenger.open(bob.home, k), unlocked_key(bob.home), lambda _p: b"", chain=False)
