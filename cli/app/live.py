@@ -172,6 +172,7 @@ class ChainWatch:
             events = [Event("block", str(block), data={"block": block})]
             balance = amounts.eth(self.chain.balance(self.watch.m.address))
             events.append(Event("balance", balance, data={"ETH": balance, "network": self.chain.network.name}))
+            events.extend(self._positions())
             news = self.watch.chain()
             events.extend(Event("news", str(item.get("text", "")), data=item) for item in news)
         except WalletError as error:
@@ -182,3 +183,15 @@ class ChainWatch:
             return [Event("news", f"chain not readable: {error}", data={"kind": "chain-down"})]
         self.down = False
         return events
+
+    def _positions(self) -> list[Event]:
+        """What I hold in the DeFi protocols (`hongbao positions`), when they are recorded."""
+        from wallet.errors import WalletError
+
+        from ..services import defi
+
+        try:
+            data = defi.positions(defi.protocols(self.chain.network, self.chain.rpc), self.watch.m.address)
+        except WalletError:  # none recorded on this network: nothing to show
+            return []
+        return [Event("positions", str(data.get("total_eth", "")), data=data)]

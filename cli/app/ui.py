@@ -87,6 +87,7 @@ class HongbaoApp(App[None]):
         self.loaded: list[Any] = []  # the open conversation's messages on screen, oldest first
         self.checks: dict[str, str] = {}  # message id -> what the chain says about it
         self.alerts: list[str] = []
+        self.positions: dict[str, Any] = {}
         self.balance = ""
         self.block = ""
         self.status = "starting"
@@ -192,6 +193,12 @@ class HongbaoApp(App[None]):
         if self.block:
             side.append("block ", style="dim")
             side.append(f"{self.block}\n")
+        if self.positions.get("positions"):
+            side.append("\npositions", style="bold")
+            side.append(f" {self.positions.get('total_eth')} ETH\n", style="dim")
+            for row in self.positions["positions"][:6]:
+                amount = str(row.get("amount_formatted", ""))[:10]
+                side.append(inert(f"{row.get('kind', '')} {amount} {row.get('asset', '')}") + "\n")
         waiting = sum(1 for r in self.rows if r.kind in ("request", "invitation"))
         if waiting:
             side.append(f"\n✉ {waiting} waiting for an answer (F2 accept, F3 decline)\n", style="yellow")
@@ -322,6 +329,9 @@ class HongbaoApp(App[None]):
             self.draw_side()
         elif event.kind == "balance":
             self.balance = f"{event.text} ({event.data.get('network', '')})"
+            self.draw_side()
+        elif event.kind == "positions":
+            self.positions = event.data
             self.draw_side()
         elif event.kind == "news":
             self.alerts.append(event.text)
