@@ -68,9 +68,11 @@ def packet_card(payload: Any, amount: str, check: str | None = None) -> Panel:
     body.append(inert(payload.greeting or "恭喜发财") + "\n", style=theme.style)
     shares = f" · {payload.shares} shares" if payload.shares else ""
     body.append(f"{amount}{shares}\n", style=theme.style)
+    body.append("(the message's word; F7: the chain's)\n", style="dim")
     if payload.theme and payload.theme not in THEMES:
         body.append(f"(theme {inert(payload.theme)!r})\n", style="dim")
-    body.append("F7: open" if check is None else inert(check), style="italic")
+    if check is not None:
+        body.append(inert(check), style="italic")
     return Panel(body, title=theme.title, border_style=theme.border, box=theme.frame, width=44, style=theme.style)
 
 
@@ -96,7 +98,7 @@ def render(message: Any, names: dict[str, str], amount: str, check: str | None =
     if isinstance(p, payloads.RedPacket):
         return Group(head, packet_card(p, amount, check))
     if isinstance(p, payloads.Payment):
-        lines = [f"💸 {amount}", *([f"“{p.note}”"] if p.note else []), f"tx {p.tx_hash[:18]}…"]
+        lines = [f"💸 {amount} (as the notice says)", *([f"“{p.note}”"] if p.note else []), f"tx {p.tx_hash[:18]}…"]
         return Group(head, money_card("payment", lines, check, "green"))
     if isinstance(p, payloads.PaymentRequest):
         split = [f"a bill split {len(p.shares)} ways"] if p.shares else []
