@@ -24,6 +24,7 @@ from messaging.identity import make_bundle
 pytestmark = pytest.mark.slow
 
 BOB_KEY = bytes.fromhex(ANVIL_KEYS[1])
+CAROL_KEY = bytes.fromhex(ANVIL_KEYS[2])
 SIZE = (140, 45)
 
 
@@ -134,15 +135,17 @@ def test_web_app_in_chromium_sends_to_a_terminal_app(tmp_path, relay, cli):
     if not CHROMIUM.exists():
         print(f"SKIPPED: {CHROMIUM} is absent (apt-get install chromium); the browser test cannot run")
         pytest.skip(f"{CHROMIUM} is absent: apt-get install chromium")
-    from conftest import ANVIL_MNEMONIC, Person, quick_wallet
+    from conftest import Person, quick_wallet
     from playwright.async_api import async_playwright
 
+    # keys of their own: the relay keeps the other tests' people (their prekeys are in other homes)
     web = Person(cli, tmp_path / "alice", "alice")
-    quick_wallet(web.home, ANVIL_MNEMONIC)
+    quick_wallet(web.home)
+    web_key = unlocked_key(web.home)
     save_relay(web.home, relay.url)
-    with Messenger.open(web.home, ME_KEY) as m:
-        m.store.add_contact(make_bundle(BOB_KEY, 0).address, "bob")  # accepted: receipts flow
-    bob = person(tmp_path / "bob", BOB_KEY, relay.url)
+    with Messenger.open(web.home, web_key) as m:
+        m.store.add_contact(make_bundle(CAROL_KEY, 0).address, "bob")  # accepted: receipts flow
+    bob = person(tmp_path / "bob", CAROL_KEY, relay.url)
     shot = Path(os.environ.get("HONGBAO_APP_SCREENSHOT", tmp_path / "app-web.png"))
 
     server = web.popen("app", "--web")
@@ -163,9 +166,9 @@ def test_web_app_in_chromium_sends_to_a_terminal_app(tmp_path, relay, cli):
                 await page.goto(url)
                 try:
                     await until(b, lambda: bob.status.startswith("online"), "Bob online")
-                    await until(b, lambda: published(ME_KEY), "Alice's app (in the browser) online", 30)
+                    await until(b, lambda: published(web_key), "Alice's app (in the browser) online", 30)
                     await b.press("f5")
-                    await type_text(b, make_bundle(ME_KEY, 0).address)
+                    await type_text(b, make_bundle(web_key, 0).address)
                     await type_text(b, "hi from a terminal")  # Alice's app opens its first chat by itself
                     await until(
                         b,

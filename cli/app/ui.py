@@ -4,6 +4,7 @@ balances and alerts on the right; live updates arrive as LiveEvent messages."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -302,7 +303,10 @@ class HongbaoApp(App[None]):
                 self.notify(inert(text), severity="error", markup=False)
                 return
             if then is not None:
-                then(result)
+                from textual.css.query import NoMatches
+
+                with contextlib.suppress(NoMatches):  # the app closed meanwhile: nothing to draw on
+                    then(result)
 
         self.run_worker(run(), group="live")
 
