@@ -67,6 +67,7 @@ bench: setup
 	$(PY) bench/sessions.py
 	$(PY) bench/relay.py
 	$(PY) bench/defi.py
+	$(PY) bench/seaport.py
 	$(PY) bench/agent.py
 
 clean:

@@ -8,8 +8,10 @@ Starts its own anvil, then:
 - gas: `hongbao swap` (a wallet of its own, --yes --json) against the same router call sent
   directly with eth_sendTransaction from a dev account holding none of the output token,
   both from the same chain state (a snapshot), per route: ETH->TKN on v2 and on v3, TKN->ETH
-  on v2 and v3 (the exact approval is a transaction of its own, counted apart). Target: ours
-  <= direct + 2%.
+  on v2 and v3 with an exact approval (a transaction of its own, counted apart), and TKN->ETH
+  on v3 with an EIP-2612 permit in the router's multicall (the direct run signs the same
+  permit with DIRECT's key). Target: ours <= direct + 2%. Then the permit path against
+  approve + swap, in total gas.
 - time: `hongbao swap 0.1 ETH TKN --yes --json` from the command's start to its exit, which
   is after the receipt (best of 3).
 Exits 1 if a row misses its target.
@@ -129,58 +131,49 @@ def main() -> int:
         # Every block 1 s after the one before, so both runs mine at the same timestamps (a pool
         # writes its price oracle once per new timestamp: that is not ours to count).
         rpc.call("anvil_setBlockTimestampInterval", 1)
-        for sell, buy, via, amount in (
-            ("ETH", "TKN", "v2", 1),
-            ("ETH", "TKN", "v3", 1),
-            ("TKN", "ETH", "v2", 100),
-            ("TKN", "ETH", "v3", 100),
+        paths: dict[tuple[str, str], int] = {}
+        for sell, buy, via, amount, how in (
+            ("ETH", "TKN", "v2", 1, "eth"),
+            ("ETH", "TKN", "v3", 1, "eth"),
+            ("TKN", "ETH", "v2", 100, "approve"),  # v2's router takes no permit
+            ("TKN", "ETH", "v3", 100, "approve"),  # --no-permit
+            ("TKN", "ETH", "v3", 100, "permit"),  # selfPermit + swap in one multicall
         ):
             snapshot = rpc.call("evm_snapshot")
-            ours, _ = hongbao(home, "swap", str(amount), sell, buy, "--via", via, "--yes")
+            extra = ("--no-permit",) if how == "approve" else ()
+            ours, _ = hongbao(home, "swap", str(amount), sell, buy, "--via", via, "--yes", *extra)
             ours_gas = ours["swap"]["gas_used"]
+            ours_approve = ours["approve"]["gas_used"] if ours["approve"] else 0
             rpc.call("evm_revert", snapshot)
             forget_history(home)
             snapshot = rpc.call("evm_snapshot")
-            token_in = c["weth"] if sell == "ETH" else t["TKN"]
-            token_out = c["weth"] if buy == "ETH" else t["TKN"]
-            units = amount * E18
-            quote = uniswap.quotes(rpc, where, token_in, token_out, units, via)[0]
-            deadline = to_int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"]) + 1200
-            to, data, value, _ = uniswap.swap_call(
-                where,
-                quote,
-                token_in,
-                token_out,
-                uniswap.min_received(quote.amount_out, _HALF_PERCENT),
-                DIRECT,
-                deadline,
-                eth_in=sell == "ETH",
-                eth_out=buy == "ETH",
-            )
-            if sell != "ETH":
-                approve = "0x095ea7b3" + to[2:].lower().rjust(64, "0") + hex(units)[2:].rjust(64, "0")
-                wait(rpc, rpc.call("eth_sendTransaction", {"from": DIRECT, "to": t["TKN"], "data": approve}))
-            receipt = wait(
-                rpc,
-                rpc.call(
-                    "eth_sendTransaction",
-                    {"from": DIRECT, "to": to, "data": "0x" + data.hex(), "value": hex(value), "gas": hex(1_000_000)},
-                ),
-            )
-            direct_gas = to_int(receipt["gasUsed"])
+            direct_gas, direct_approve, route = _direct_swap(rpc, where, t, sell, buy, via, amount, how)
             rpc.call("evm_revert", snapshot)
             over = (ours_gas - direct_gas) / direct_gas
+            approvals = f"; approval {ours_approve:,} vs {direct_approve:,}" if how == "approve" else ""
+            label = {"eth": "", "approve": ", exact approval", "permit": ", permit"}[how]
             rows.append(
                 (
-                    f"gas: swap {amount} {sell}->{buy} via {via} ({quote.route})",
-                    f"{ours_gas:,} vs direct {direct_gas:,} ({over:+.2%})",
+                    f"gas: swap {amount} {sell}->{buy} via {via} ({route}{label})",
+                    f"{ours_gas:,} vs direct {direct_gas:,} ({over:+.2%}){approvals}",
                     "<= +2%",
                 )
             )
             failed |= over > 0.02
+            paths[how, via] = ours_gas + ours_approve
+        permit, approve = paths["permit", "v3"], paths["approve", "v3"]
+        rows.append(
+            (
+                "gas: 100 TKN->ETH on v3, permit (1 tx) vs approve + swap (2 txs)",
+                f"{permit:,} vs {approve:,} ({(permit - approve) / approve:+.1%})",
+                "-",
+            )
+        )
         # -- time from `hongbao swap` to receipt ------------------------------------------------
         best = min(hongbao(home, "swap", "0.1", "ETH", "TKN", "--yes")[1] for _ in range(3))
         rows.append(("`hongbao swap 0.1 ETH TKN --yes` start to receipt (new process)", f"{best:.2f} s", "-"))
+        best = min(hongbao(home, "swap", "10", "TKN", "ETH", "--via", "v3", "--yes")[1] for _ in range(3))
+        rows.append(("`hongbao swap 10 TKN ETH --via v3 --yes` (permit) start to receipt", f"{best:.2f} s", "-"))
     finally:
         localchain.terminate(process)
     print_table("DeFi on anvil 1.7.1", rows)
@@ -188,6 +181,52 @@ def main() -> int:
 
 
 _HALF_PERCENT = __import__("decimal").Decimal("0.005")
+DIRECT_KEY = bytes.fromhex("8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba")  # anvil account 5
+
+
+def _direct_swap(
+    rpc: Rpc, where, t: dict, sell: str, buy: str, via: str, amount: int, how: str
+) -> tuple[int, int, str]:
+    """The same swap sent straight to the router from DIRECT: (swap gas, approval gas, route)."""
+    from contracts import token as binding
+    from wallet import signing
+
+    token_in = where.weth if sell == "ETH" else t["TKN"]
+    token_out = where.weth if buy == "ETH" else t["TKN"]
+    units = amount * E18
+    quote = uniswap.quotes(rpc, where, token_in, token_out, units, via)[0]
+    deadline = to_int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"]) + 1200
+    router = where.v2_router if quote.venue == "v2" else where.v3_router
+    permit = None
+    if how == "permit":
+        nonce = binding.nonces(rpc, token_in, DIRECT)
+        typed = binding.permit_typed_data(
+            token_in, 31337, binding.name(rpc, token_in), DIRECT, router, units, nonce, deadline
+        )
+        v, r, s = binding.split_signature(signing.sign_typed_data(DIRECT_KEY, typed))
+        permit = uniswap.self_permit_data(token_in, units, deadline, v, r, s)
+    to, data, value, _ = uniswap.swap_call(
+        where,
+        quote,
+        token_in,
+        token_out,
+        uniswap.min_received(quote.amount_out, _HALF_PERCENT),
+        DIRECT,
+        deadline,
+        eth_in=sell == "ETH",
+        eth_out=buy == "ETH",
+        permit=permit,
+    )
+    approve_gas = 0
+    if how == "approve":
+        approve = "0x095ea7b3" + to[2:].lower().rjust(64, "0") + hex(units)[2:].rjust(64, "0")
+        sent = rpc.call("eth_sendTransaction", {"from": DIRECT, "to": t["TKN"], "data": approve})
+        approve_gas = to_int(wait(rpc, sent)["gasUsed"])
+    call = {"from": DIRECT, "to": to, "data": "0x" + data.hex(), "value": hex(value), "gas": hex(1_000_000)}
+    receipt = wait(rpc, rpc.call("eth_sendTransaction", call))
+    if to_int(receipt["status"]) != 1:
+        raise SystemExit(f"the direct {how} swap {sell}->{buy} via {via} reverted")
+    return to_int(receipt["gasUsed"]), approve_gas, quote.route
 
 
 def _mint(who: str) -> str:

@@ -64,10 +64,9 @@ def print_message(shown: Shown, names: dict[str, str]) -> None:
     line.append(inert(describe(message.payload, names)))
     if message.direction == "out":
         line.append(f"  ({message.state})", style="dim")
-    for check, flag in ((shown.payment_check, False), (shown.flag, True), (shown.packet_check, False)):
-        if check is not None:
-            style = "bold yellow" if flag else "green" if check.startswith("✓") else "bold red"
-            line.append(f"  [{inert(check)}]", style=style)
+    for check, flag in shown.checks():
+        style = "bold yellow" if flag else "green" if check.startswith("✓") else "bold red"
+        line.append(f"  [{inert(check)}]", style=style)
     console().print(line)
 
 
@@ -244,12 +243,14 @@ class _Printer:
         sys.stdout.write(json_text(json.dumps(data, ensure_ascii=False)) + "\n")
         sys.stdout.flush()
 
-    def step(self, step, names: dict[str, str]) -> None:
+    def step(self, step, names: dict[str, str], follow) -> None:
+        """The step's messages, each followed by what `trade autofollow` did about it, then its events."""
         for shown in step.messages:
             if self.as_json:
                 self.line({"kind": "message", **message_json(shown, names)})
             else:
                 print_message(shown, names)
+            self.events(follow(shown.message))
         self.events(step.events)
 
     def events(self, events: list[dict]) -> None:
@@ -276,14 +277,16 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
     import asyncio
 
     from .services.chat_watch import CHAIN_POLL_SECONDS, Watch
+    from .trade_follow_cmd import Autofollow
 
     out = _Printer(as_json)
     key = account_key(wallet_name, index, password_file)
+    autofollow = Autofollow(key, wallet_name, index, network_name, as_json)  # `trade autofollow`: within caps only
     with messenger(wallet_name, index, password_file, key) as m:
         watcher = Watch(m, key, network_name, warn=lambda text: note(f"[yellow]{markup(text)}[/]"))
         if once:
             step = watcher.fetch()
-            out.step(step, watcher.names)
+            out.step(step, watcher.names, autofollow)
             if step.failures and not as_json:
                 note(f"{step.failures} envelope(s) could not be opened and were discarded")
             out.events(watcher.chain())
@@ -300,7 +303,8 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
             poller = asyncio.create_task(poll_chain())
             try:
                 async for message, _counts in m.watch():
-                    out.step(watcher.arrived(message), watcher.names)
+                    followed = await asyncio.to_thread(autofollow, message)
+                    out.step(watcher.arrived(message), watcher.names, lambda _message, followed=followed: followed)
             finally:
                 poller.cancel()
 

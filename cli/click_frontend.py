@@ -71,8 +71,8 @@ class ClickFrontend:
         return wait_with_progress(chain, tx_hash, history, timeout, self.quiet)
 
 
-def grid(rows: list[tuple[str, str]]) -> None:
-    """Labelled rows on stderr; the values are shown inert (they often hold others' strings)."""
+def grid(rows: list[tuple[str, str]], *, stderr: bool = True) -> None:
+    """Labelled rows (on stderr: a preview); the values are shown inert (they often hold others' strings)."""
     from rich.table import Table
     from rich.text import Text
 
@@ -83,7 +83,7 @@ def grid(rows: list[tuple[str, str]]) -> None:
     table.add_column()
     for name, value in rows:
         table.add_row(name, Text(inert(value)))
-    console(stderr=True).print(table)
+    console(stderr=stderr).print(table)
 
 
 def warn(warnings: list[str]) -> None:

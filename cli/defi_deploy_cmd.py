@@ -21,7 +21,7 @@ def defi() -> None:
 @network_option
 @json_option
 def deploy(force, network_name, as_json):
-    """Deploy WETH, Uniswap v2 + v3, an Aave v3 market (ETH, USDX, TKN) and a StakingRewards farm; seed them; record them.
+    """Deploy WETH, Uniswap v2 + v3, an Aave v3 market (ETH, USDX, TKN), a StakingRewards farm and Seaport 1.6; seed them; record them.
 
     Local network only (sent from anvil's public dev account). The contracts come from the npm
     packages pinned in package.json (`npm ci`). TKN is the recorded TestToken (deployed if
@@ -51,6 +51,15 @@ def deploy(force, network_name, as_json):
             result,
             lambda: note("nothing to deploy: the recorded protocols are on chain (--force deploys new ones)"),
         )
+        return
+    on_chain = {k for k, a in recorded.items() if a and chain.code(a)}
+    if not force and on_chain == set(recorded) - {"seaport"}:  # deployed before Seaport joined: add it alone
+        d = protocol_deploy.Deployer(chain.rpc, localchain.DEV_ADDRESS)
+        net.contracts["seaport"] = protocol_deploy.deploy_seaport(d)
+        d.finish()
+        config_mod.save(home(), config)
+        result = {"network": net.name, "status": "added", "contracts": {"seaport": net.contracts["seaport"]}}
+        emit(as_json, result, lambda: note(f"added Seaport 1.6 at {net.contracts['seaport']}"))
         return
     tkn = net.tokens.get("TKN")
     d = protocol_deploy.Deployer(chain.rpc, localchain.DEV_ADDRESS)

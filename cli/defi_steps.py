@@ -40,15 +40,9 @@ def run_steps(session: Session, steps, approvals, warnings: list[str] | None = N
 def _gas_with_headroom(session: Session, step) -> int | None:
     """The estimate x 1.2 (as `send` allows) plus the step's headroom; None if it cannot be
     estimated (the pipeline's own simulation then says why)."""
-    from wallet.rpc import RpcError, to_int
-    from wallet.transfers import GAS_MARGIN
+    from .services.signing import gas_with_headroom
 
-    call = {"from": session.owner, "to": step.to, "data": "0x" + step.data.hex(), "value": hex(step.value)}
-    try:
-        estimate = to_int(session.chain.rpc.call("eth_estimateGas", call, "pending"))
-    except RpcError:
-        return None
-    return -(-estimate * GAS_MARGIN[0] // GAS_MARGIN[1]) + step.headroom
+    return gas_with_headroom(session.chain.rpc, session.owner, step.to, step.data, step.value, step.headroom)
 
 
 def reader(address: str | None, wallet_name: str | None, index: int, network_name: str | None):

@@ -45,6 +45,7 @@ EXPIRY_S = 3600  # the red packet's expiry (`--expires 1h`)
 
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 PACKET_ID = re.compile(r"^(0x[0-9a-f]{64})$", re.MULTILINE)
+ORDER_HASH = re.compile(r"^(0x[0-9a-f]{64})$", re.MULTILINE)
 
 
 class StepFailed(Exception):
@@ -416,6 +417,17 @@ def story(
     alice("lend", "supply", "ETH", "2", "--yes")
     alice("lend", "borrow", "USDX", "1000", "--yes", expect="health factor now")
     alice("positions")
+
+    # -- a trade in the chat -----------------------------------------------------------------
+    step("Alice offers Bob 20 TKN for 0.01 ETH in their chat: a signed Seaport 1.6 order only Bob can fill.")
+    made = alice("trade", "offer", "bob", "--give", "20 TKN", "--want", "0.01 ETH", "--expires", "1h", "--yes")
+    order_id = ORDER_HASH.findall(made)[-1][:12]  # (the approval's hash comes first)
+    bob("chat", "inbox")
+    bob("trade", "accept", order_id, "--yes", expect="✓ filled")
+    say(
+        "Bob's client checked the offer first: Alice's signature, the order hash, and that she holds and approved 20 TKN"
+    )
+    alice("trade", "list", expect="filled")
 
     # -- an unlock session, the security rules, the second factor ---------------------------
     unlock_session(alice, bob)

@@ -463,10 +463,16 @@ def sync_command(wallet_name, from_block, network_name, as_json):
         "blocks": result.blocks,
         "addresses": addresses,
         "found": found,
+        "nfts": [
+            {"collection": n.contract, "id": str(n.token_id), "from": n.from_, "to": n.to, "block": n.block}
+            for n in result.nfts
+        ],
     }
 
     def human() -> None:
         span = f"blocks {result.from_block:,}..{result.to_block:,}" if result.blocks else "no new blocks"
+        if result.nfts:
+            note(f"{len(result.nfts)} NFT transfer(s) to you ({span}): see `hongbao nft list`")
         if not found:
             note(f"nothing new for {len(addresses)} address(es) ({span})")
             return

@@ -40,6 +40,7 @@ GROUPS = {
     "stake": ("cli.stake_cmd", "stake", "The staking farm: deposit, withdraw, claim, exit, status."),
     "positions": ("cli.positions_cmd", "positions", "Everything held in the DeFi protocols, valued."),
     "pool": ("cli.pool_cmd", "pool", "Uniswap liquidity: add, remove, list (v2 shares, v3 NFTs)."),
+    "nft": ("cli.nft_cmd", "nft", "NFTs (ERC-721): list, show, send; a test collection on the local chain."),
     "trade": ("cli.trade_cmd", "trade", "Trade in chats: offers on Seaport, shared trades to follow."),
     "unlock": ("cli.agent_cmd", "unlock", "Start an unlock session: commands need no password for a while."),
     "lock": ("cli.agent_cmd", "lock", "End the unlock session."),

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from wallet.amounts import ETH_DECIMALS, AmountError, format_units, parse_amount, parse_gwei
+from wallet.amounts import AmountError, parse_amount, parse_gwei
 from wallet.errors import WalletError
 
 from . import names
@@ -41,41 +39,17 @@ timeout_option = click.option(
 @json_option
 def balance(address, wallet_name, index, network_name, as_json):
     """ETH and token balances of ADDRESS (default: the wallet's account --index)."""
-    from wallet import abi
+    from .services.balances import balances
 
     who = names.address(address) if address else open_wallet(wallet_name).account(index).address
-    net = network(network_name)
-    chain = connect(network_name)
-    chain.verify()
-    tokens = list(net.tokens.values())
-    calls: list[tuple[str, list[Any]]] = [("eth_getBalance", [who, "latest"])]
-    calls += [
-        ("eth_call", [{"to": t.address, "data": "0x" + abi.call_data("balanceOf(address)", who).hex()}, "latest"])
-        for t in tokens
-    ]
-    results = chain.rpc.batch(calls)
-    rows = [
-        {
-            "symbol": "ETH",
-            "address": None,
-            "balance": str(int(results[0], 16)),
-            "formatted": format_units(int(results[0], 16), ETH_DECIMALS),
-        }
-    ]
-    for t, raw in zip(tokens, results[1:], strict=True):
-        units = int(raw, 16) if raw and raw != "0x" else 0
-        rows.append(
-            {
-                "symbol": t.symbol,
-                "address": t.address,
-                "balance": str(units),
-                "formatted": format_units(units, t.decimals),
-            }
-        )
+    data = balances(who, network_name)
+    rows = data["balances"]
     emit(
         as_json,
-        {"address": who, "network": net.name, "balances": rows},
-        lambda: table(f"{who} on {net.name}", ["asset", "balance"], [[r["symbol"], r["formatted"]] for r in rows]),
+        data,
+        lambda: table(
+            f"{who} on {data['network']}", ["asset", "balance"], [[r["symbol"], r["formatted"]] for r in rows]
+        ),
     )
 
 
@@ -149,13 +123,26 @@ def send(
 
 def report_paid(paid, as_json: bool) -> None:
     """The transaction, and what became of its payment notice (a problem on stderr)."""
+    _say_notice(paid.notice, paid.notice_problem)
+    report_sent(as_json, paid.record, paid.receipt, paid.explorer_link, extra=paid.notice)
+
+
+def _say_notice(notice: dict | None, problem: str | None) -> None:
     from .inert import markup
     from .output import note
 
-    if paid.notice_problem is not None:
-        pending = paid.notice.get("notice") == "pending"
-        note(markup(paid.notice_problem) if pending else f"[yellow]{markup(paid.notice_problem)}[/]")
-    report_sent(as_json, paid.record, paid.receipt, paid.explorer_link, extra=paid.notice)
+    if notice is not None and problem is not None:
+        note(markup(problem) if notice.get("notice") == "pending" else f"[yellow]{markup(problem)}[/]")
+
+
+def _notify(key: bytes, recipient: str, record, receipt: dict, chain_id: int, note_text: str) -> dict:
+    """A payment notice through the chat (`swap --notify`: cli/swap_cmd.py); the money has
+    moved, so a problem is said on stderr and in the result, never raised."""
+    from .services import payments
+
+    notice, problem = payments.notify(key, recipient, record, receipt, chain_id, note_text, None)
+    _say_notice(notice, problem)
+    return notice
 
 
 @click.command()

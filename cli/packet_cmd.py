@@ -7,7 +7,6 @@ The work is in contracts/flows.py (plans, reads, tickets, checks) and messaging/
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,16 +15,16 @@ import click
 from wallet.amounts import ETH_DECIMALS, format_units
 from wallet.errors import WalletError
 
-from .click_frontend import ClickFrontend
+from .click_frontend import ClickFrontend, grid
 from .context import chain as connect
 from .context import network_option, sending_account
-from .inert import inert, markup
+from .inert import markup
 from .money_cmd import max_fee_option, speed_option, timeout_option, tip_option, yes_option
-from .output import console, emit, json_option, note, table
-from .services.packet_claim import amount_text as _amount
-from .services.packet_claim import parse_account, received_messages, record, record_received
-from .services.packet_create import parse_duration, payload, token_json
-from .services.signing import Fees, fee_paid, send_tx
+from .output import emit, json_option, note, table
+from .services.packet_claim import parse_account
+from .services.packet_create import parse_duration, payload
+from .services.packet_views import mine
+from .services.signing import Fees
 from .wallet_cmd import index_option, open_wallet, password_file_option, wallet_option
 
 if TYPE_CHECKING:
@@ -87,18 +86,6 @@ def _messenger(key: bytes):
 def _script_check(as_json: bool, yes: bool) -> None:
     if as_json and not yes:
         raise WalletError("--json needs --yes (a script cannot answer the confirmation)")
-
-
-def _grid(rows: list[tuple[str, str]]) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
-    for name, value in rows:
-        grid.add_row(name, Text(inert(value)))
-    console(stderr=True).print(grid)
 
 
 tx_options = [
@@ -227,35 +214,6 @@ def create(
 # -- finding packets -----------------------------------------------------------------------
 
 
-def _packet_ref(text: str, chain):
-    """(contract, packet id, kept record or None) from a full id or an id prefix
-    of a packet this home created."""
-    from contracts import flows, packet_keeper
-    from wallet.home import home
-
-    keeper = packet_keeper.Keeper(home())
-    body = text.strip()
-    if body.lower().startswith(flows.CODE_PREFIX):
-        raise WalletError(
-            "a claim code is a bearer key and would show in `ps` and your shell history: give the packet id "
-            "instead (the code's third field, 0x + 64 hex digits)"
-        )
-    if re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", body):
-        packet_id = flows.parse_id(body)
-        kept = keeper.get(packet_id)
-        return (kept.contract if kept else flows.contract_of(chain.network)), packet_id, kept
-    if not re.fullmatch(r"(0x)?[0-9a-fA-F]{4,63}", body):
-        raise WalletError(f"{text!r} is not a packet id, an id prefix or a claim code")
-    matches = [k for k in keeper.find(body) if k.chain_id == chain.chain_id]
-    if len(matches) > 1:
-        raise WalletError(f"{len(matches)} of your packets start with {body}: give more digits")
-    if not matches:
-        raise WalletError(
-            f"none of the packets created here starts with {body}: give the full packet id (0x + 64 hex digits)"
-        )
-    return matches[0].contract, flows.parse_id(matches[0].packet_id), matches[0]
-
-
 # -- list ---------------------------------------------------------------------------------
 
 
@@ -269,61 +227,18 @@ def _packet_ref(text: str, chain):
 def list_(no_fetch, wallet_name, index, password_file, network_name, as_json):
     """Red packets received in chats, each with its state on chain: open, claimed by me
     (how much), exhausted, expired, refunded."""
-    from contracts import flows
-
-    from .services import packets as service
+    from .services.packet_views import received
 
     wallet, account = sending_account(wallet_name, index)
-    chain = connect(network_name)
-    chain.verify()
-    key = Unlocker(password_file).key(wallet, index)
-    with _messenger(key) as m:
-        if not no_fetch:
-            m.receive()
-            _serve_requests(key, network_name, m)
-        checked = service.received(chain, received_messages(m), account.address)
-        record_received(chain, account.address, checked)
-        names = {c.address: c.name for c in m.store.contacts() if c.name}
-        groups = {f"group:{g.id}": g.name for g in m.store.groups()}
-    tokens: dict[str | None, object] = {}
-    rows = []
-    for found in checked:
-        message, p = found.message, found.message.payload
-        mine = flows.Mine(found.status, found.amount, found.state if found.valid else None)
-        # the creator and the token come from the chain; an invalid message's claims are not shown as facts
-        creator = mine.state.creator if mine.state else message.sender
-        token_address = mine.state.token if mine.state else p.token
-        if token_address not in tokens:
-            try:
-                tokens[token_address] = flows.token_of(chain, token_address) if mine.state else None
-            except WalletError:
-                tokens[token_address] = None
-        coin = tokens[token_address]
-        rows.append(
-            {
-                "packet_id": p.packet_id,
-                "from": creator,
-                "from_name": names.get(creator),
-                "message_from": message.sender,
-                "reason": found.reason or None,
-                "conversation": message.conversation,
-                "conversation_name": groups.get(message.conversation) or names.get(message.conversation),
-                "greeting": p.greeting,
-                "theme": p.theme,
-                "kind": "open" if p.claim_key else "authorized",
-                "slot": p.slot,
-                "token": token_address,
-                "total": p.total,  # as the message says (informational): the chain decides
-                "shares": mine.state.shares if mine.state else p.shares,
-                "status": mine.status,
-                "amount": None if mine.amount is None else str(mine.amount),
-                "formatted": None
-                if mine.amount is None or (token_address and coin is None)
-                else _amount(mine.amount, coin),
-                "expiry": mine.state.expiry if mine.state else None,
-                "received_ms": message.timestamp_ms,
-            }
-        )
+    rows, served = received(
+        lambda: Unlocker(password_file).key(wallet, index),
+        fetch=not no_fetch,
+        wallet_name=wallet_name,
+        index=index,
+        network_name=network_name,
+    )
+    for event in served:
+        note(markup(event["text"]))
 
     def human() -> None:
         if not rows:
@@ -452,16 +367,6 @@ def claim(
     emit(as_json, data, human)
 
 
-def _serve_requests(key: bytes, network_name, m) -> None:
-    """Claims recipients without ETH sent me for my packets, submitted now (as `chat watch` does)."""
-    from rich.markup import escape
-
-    from .services import packets as service
-
-    for event in service.serve_pending(m, key, network_name, {}):
-        note(escape(event["text"]))
-
-
 @packet.command()
 @click.argument("ticket_text", metavar="TICKET")
 @wallet_option
@@ -496,52 +401,6 @@ def submit(ticket_text, wallet_name, index, speed, max_fee, tip, yes, timeout, p
 # -- info / refund / resend ---------------------------------------------------------------
 
 
-def _report_json(report, coin) -> dict:
-    from contracts import flows
-    from contracts import redpacket as rp
-
-    s = report.state
-    return {
-        "packet_id": flows.id_hex(report.packet_id),
-        "chain_id": report.chain_id,
-        "contract": report.contract,
-        "creator": s.creator,
-        "token": token_json(coin),
-        "total": str(report.total),
-        "claimed": str(report.claimed),
-        "remaining": str(s.remaining),
-        "deposit": str(s.deposit),
-        "shares": s.shares,
-        "shares_left": s.shares_left,
-        "random": s.random,
-        "open": s.open,
-        "refunded": s.refunded,
-        "expiry": s.expiry,
-        "now": report.now,
-        "status": report.status,
-        "greeting": None if report.created is None else rp.decode_greeting(report.created.greeting),
-        "theme": None if report.created is None else flows.theme_name(report.created.theme),
-        "created_tx": report.created_tx,
-        "created_block": report.created_block,
-        "claims": [
-            {
-                "recipient": c.recipient,
-                "amount": str(c.amount),
-                "formatted": _amount(c.amount, coin),
-                "tx": c.tx_hash,
-                "block": c.block,
-                "submitter": c.submitter,
-                "reimbursed": str(c.reimbursed),
-            }
-            for c in report.claims
-        ],
-        "best_luck": None if report.best_luck is None else report.best_luck.recipient,
-        "refund": None
-        if report.refund is None
-        else {"amount": str(report.refund.amount), "deposit": str(report.refund.deposit), "tx": report.refund_tx},
-    }
-
-
 @packet.command()
 @click.argument("packet_ref", metavar="ID")
 @network_option
@@ -549,90 +408,16 @@ def _report_json(report, coin) -> dict:
 def info(packet_ref, network_name, as_json):
     """Who claimed how much (from the contract's events), what is left, the expiry. ID: a
     full packet id, or a prefix of a packet created here (never a claim code: it is a key)."""
-    from contracts import flows
+    from .services.packet_views import info as read_info
 
-    chain = connect(network_name)
-    chain.verify()
-    contract, packet_id, kept = _packet_ref(packet_ref, chain)
-    report = flows.read(chain, contract, packet_id, from_block=(kept.block or 0) if kept else 0)
-    coin = flows.token_of(chain, report.state.token)
-    data = _report_json(report, coin)
-    s = report.state
+    shown = read_info(packet_ref, network_name)
 
     def human() -> None:
-        when = (
-            f"expires {flows.utc(s.expiry)} (in {flows.describe_wait(s.expiry - report.now)})"
-            if not report.expired
-            else f"expired {flows.utc(s.expiry)}"
-        )
-        _grid_out(
-            [
-                ("packet", data["packet_id"]),
-                ("creator", s.creator),
-                (
-                    "total",
-                    f"{_amount(report.total, coin)} in {s.shares} {'random' if s.random else 'equal'} share(s), {'open (claim code)' if s.open else 'authorized (chat)'}",
-                ),
-                (
-                    "claimed",
-                    f"{_amount(report.claimed, coin)} in {len(report.claims)} claim(s), {s.shares_left} share(s) left",
-                ),
-                (
-                    "left",
-                    _amount(s.remaining, coin)
-                    + (f" + {format_units(s.deposit, ETH_DECIMALS)} ETH gas deposit" if s.deposit else ""),
-                ),
-                ("status", f"{report.status}; {when}"),
-            ]
-            + ([("greeting", data["greeting"])] if data["greeting"] else [])
-            + (
-                [("手气最佳 (best luck)", f"{report.best_luck.recipient} ({_amount(report.best_luck.amount, coin)})")]
-                if report.best_luck
-                else []
-            )
-            + (
-                [
-                    (
-                        "refunded",
-                        f"{_amount(report.refund.amount, coin)} + {format_units(report.refund.deposit, ETH_DECIMALS)} ETH deposit (tx {report.refund_tx})",
-                    )
-                ]
-                if report.refund
-                else []
-            )
-        )
-        if report.claims:
-            table(
-                None,
-                ["recipient", "amount", "block", "submitted by"],
-                [
-                    [
-                        c.recipient,
-                        _amount(c.amount, coin),
-                        c.block,
-                        (
-                            f"{c.submitter} (reimbursed {format_units(c.reimbursed, ETH_DECIMALS)} ETH)"
-                            if c.submitter
-                            else ""
-                        ),
-                    ]
-                    for c in report.claims
-                ],
-            )
+        grid(shown.rows(), stderr=False)
+        if shown.report.claims:
+            table(None, ["recipient", "amount", "block", "submitted by"], shown.claim_rows())
 
-    emit(as_json, data, human)
-
-
-def _grid_out(rows: list[tuple[str, str]]) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
-    for name, value in rows:
-        grid.add_row(name, Text(inert(value)))
-    console().print(grid)
+    emit(as_json, shown.data, human)
 
 
 @packet.command()
@@ -647,57 +432,20 @@ def _grid_out(rows: list[tuple[str, str]]) -> None:
 @with_tx_options
 def refund(packet_ref, wallet_name, index, speed, max_fee, tip, yes, timeout, password_file, network_name, as_json):
     """After expiry, take back what is left and the unused gas deposit (creator only)."""
-    from contracts import flows
+    from .services.packet_refund import refund as take_back
 
-    chain = connect(network_name)
-    chain.verify()
-    contract, packet_id, kept = _packet_ref(packet_ref, chain)
-    wallet = open_wallet(wallet_name)
-    if index is None:
-        index = next((a.index for a in wallet.accounts if kept and a.address == kept.creator), 0)
-    wallet, account = sending_account(wallet.name, index)
-    report = flows.check_refund(chain, contract, packet_id, account.address)
-    coin = flows.token_of(chain, report.state.token)
-    details = [
-        (
-            "you receive",
-            f"packet {flows.id_hex(packet_id)[:18]}...: {_amount(report.state.remaining, coin)} left"
-            + (
-                f" + {format_units(report.state.deposit, ETH_DECIMALS)} ETH gas deposit" if report.state.deposit else ""
-            ),
-        ),
-        ("expired", flows.utc(report.state.expiry)),
-    ]
-    tx, receipt = send_tx(
-        chain,
-        flows.refund_draft(contract, packet_id, account.address),
+    data = take_back(
+        packet_ref,
         ClickFrontend(password_file, yes=yes, quiet=as_json),
-        lambda: Unlocker(password_file).key(wallet, index),
-        Fees(speed, max_fee, tip, timeout),
-        question="Refund?",
-        details=details,
+        wallet_name=wallet_name,
+        index=index,
+        network_name=network_name,
+        fees=Fees(speed, max_fee, tip, timeout),
+        keys=Unlocker(password_file),
     )
-    event = flows.refunded_in(receipt, contract, packet_id)
-    record(chain, account.address, contract, packet_id)
-    data = {
-        "packet_id": flows.id_hex(packet_id),
-        "creator": account.address,
-        "amount": str(event.amount),
-        "deposit": str(event.deposit),
-        "formatted": _amount(event.amount, coin),
-        "token": token_json(coin),
-        "tx": tx.hash,
-        "fee": str(fee_paid(receipt)),
-    }
-    emit(
-        as_json,
-        data,
-        lambda: click.echo(
-            f"refunded {data['formatted']}"
-            + (f" + {format_units(event.deposit, ETH_DECIMALS)} ETH deposit" if event.deposit else "")
-            + f" (tx {tx.hash})"
-        ),
-    )
+    deposit = int(data["deposit"])
+    back = f" + {format_units(deposit, ETH_DECIMALS)} ETH deposit" if deposit else ""
+    emit(as_json, data, lambda: click.echo(f"refunded {data['formatted']}{back} (tx {data['tx']})"))
 
 
 @packet.command()
@@ -715,7 +463,7 @@ def resend(packet_ref, to, wallet_name, password_file, network_name, as_json):
 
     chain = connect(network_name)
     chain.verify()
-    contract, packet_id, kept = _packet_ref(packet_ref, chain)
+    contract, packet_id, kept = mine(packet_ref, chain)
     if kept is None:
         raise WalletError("only packets created from this home can be re-sent (their claim key is kept here)")
     destination = to or kept.to

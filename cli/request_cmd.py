@@ -134,34 +134,23 @@ def ask(
             )
         else:
             sent_request, sent = requests.ask(words[0], units, token, chain_id, note, lifetime)
-    data = {
-        "id": sent_request.request_id,
-        "conversation": sent.conversation,
-        "message_id": sent.message_id,
-        "state": sent.state,
-        "chain_id": chain_id,
-        "token": token,
-        "amount": str(units),
-        "expires_ms": sent_request.expires_ms,
-        "shares": [{"address": who, "owed": owed} for who, owed in sent_request.shares],
-        "skipped": sent.skipped,  # members whose keys are unusable: not reached (they still owe)
-    }
+    data = service.asked_json(sent_request, sent, units, token, chain_id)
+    emit(as_json, data, lambda: _asked(data, split_group or words[0], bool(split_group)))
 
-    def human() -> None:
-        what = _amount(str(units), token, chain_id)
-        click.echo(sent_request.request_id)
-        out = console(stderr=True)
-        if sent_request.shares:
-            out.print(f"asked {len(sent_request.shares)} members of {markup(split_group)} for their share of {what}")
-            for who, owed in sent_request.shares:
-                out.print(f"  {who}: {_amount(owed, token, chain_id)}")
-            for who, why in sent.skipped.items():
-                out.print(f"[yellow]not reached: {who} ({markup(why)})[/]")
-        else:
-            out.print(f"asked {markup(words[0])} for {what} (expires {_when(sent_request.expires_ms)})")
-        out.print(f"follow it with `hongbao request status {sent_request.request_id}`")
 
-    emit(as_json, data, human)
+def _asked(data: dict, who: str, split: bool) -> None:
+    what = _amount(data["amount"], data["token"], data["chain_id"])
+    click.echo(data["id"])
+    out = console(stderr=True)
+    if split:
+        out.print(f"asked {len(data['shares'])} members of {markup(who)} for their share of {what}")
+        for share in data["shares"]:
+            out.print(f"  {share['address']}: {_amount(share['owed'], data['token'], data['chain_id'])}")
+        for member, why in data["skipped"].items():
+            out.print(f"[yellow]not reached: {member} ({markup(why)})[/]")
+    else:
+        out.print(f"asked {markup(who)} for {what} (expires {_when(data['expires_ms'])})")
+    out.print(f"follow it with `hongbao request status {data['id']}`")
 
 
 def _uri(address: str, units: int, token: str | None, chain_id: int, as_json: bool) -> None:

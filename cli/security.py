@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from wallet.errors import WalletError
-from wallet.security_rules import Finding, assess
+from wallet.security_rules import Facts, Finding, assess
 
 from .services.security import gather
 
@@ -57,7 +57,11 @@ def review(
 ) -> list[dict[str, Any]]:
     """Show the findings (`quiet`, for --json: only those that stop or ask); a dangerous one
     needs its own confirmation (under --yes: `allow`)."""
-    facts = gather(chain, prepared, history, known_tokens or set())
+    return decide(gather(chain, prepared, history, known_tokens or set()), yes=yes, allow=allow, quiet=quiet)
+
+
+def decide(facts: Facts, *, yes: bool, allow: bool = False, quiet: bool = False) -> list[dict[str, Any]]:
+    """`review`'s findings for `facts` gathered elsewhere (a swap's recipient), shown and asked alike."""
     findings = assess(facts)
     confirm_findings(findings, facts.recipient, yes=yes, allow=allow, quiet=quiet)
     return [f.to_json() for f in findings]

@@ -610,6 +610,12 @@ def sign_typed_data(wallet_name, index, file, password_file, as_json):
         raise WalletError(
             "refused: this is Hongbao typed data (a messaging identity), which would let whoever asked read your chats; Hongbao signs its own (`hongbao relay use URL`)"
         )
+    from contracts.protocols.seaport import is_seaport_order
+
+    if is_seaport_order(typed):
+        raise WalletError(
+            "refused: this is a Seaport order, which would let whoever holds it take what it offers; make offers with `hongbao trade offer`"
+        )
     digest = signing.typed_data_hash(typed)  # invalid data fails before the password prompt
     unlocked = unlock(wallet_name, password_file)
     signature = "0x" + signing.sign_hash(unlocked.private_key(index), digest).hex()

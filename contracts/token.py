@@ -24,6 +24,7 @@ __all__ = [
     "PERMIT_TYPES",
     "deployment_data",
     "domain_separator",
+    "expected_domain_separator",
     "mint_data",
     "name",
     "nonces",
@@ -104,6 +105,16 @@ def permit_typed_data(
             "deadline": deadline,
         },
     }
+
+
+def expected_domain_separator(token_address: str, chain_id: int, name: str) -> bytes:
+    """The domain separator ``permit_typed_data`` signs under: a token whose
+    ``DOMAIN_SEPARATOR()`` differs (another version string, another name) would refuse it."""
+    from eth_hash.auto import keccak
+
+    kind = keccak(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+    words = [kind, keccak(name.encode()), keccak(DOMAIN_VERSION.encode())]
+    return keccak(b"".join([*words, abi.word(chain_id), abi.word(token_address)]))
 
 
 def split_signature(signature: bytes) -> tuple[int, bytes, bytes]:

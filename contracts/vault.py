@@ -23,6 +23,7 @@ __all__ = [
     "deposit_data",
     "max_withdraw",
     "preview_deposit",
+    "preview_redeem",
     "redeem_data",
     "total_assets",
     "withdraw_data",
@@ -90,6 +91,11 @@ def convert_to_assets(rpc: Rpc, vault: str, shares: int) -> int:
 def preview_deposit(rpc: Rpc, vault: str, assets: int) -> int:
     """Shares a deposit of ``assets`` would mint now."""
     return _uint(rpc, vault, "previewDeposit(uint256)", assets)
+
+
+def preview_redeem(rpc: Rpc, vault: str, shares: int) -> int:
+    """Assets redeeming ``shares`` would pay now (ERC-4626: fees included, unlike convertToAssets)."""
+    return _uint(rpc, vault, "previewRedeem(uint256)", shares)
 
 
 def max_withdraw(rpc: Rpc, vault: str, owner: str) -> int:

@@ -327,6 +327,148 @@ class RequestDeclined:
         _request_id(self.request_id)
 
 
+# -- shared trades (cli/services/social_trades.py) ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TradeCard:
+    """A member's claim about one of their swaps: transaction `tx_hash` on `chain_id` sold
+    `amount_in` of `sell` for `amount_out` of `buy` (base units; None: ETH). A claim only:
+    every client checks it against the chain (contracts/trade_check.py) before showing it
+    as a trade; the price and the time shown come from the chain, not from here."""
+
+    TYPE: ClassVar[str] = "trade"
+    chain_id: int
+    tx_hash: str
+    amount_in: str
+    amount_out: str
+    sell: str | None = None
+    buy: str | None = None
+    note: str = ""
+    group_id: str | None = None
+
+    def validate(self) -> None:
+        _group(self.group_id)
+        _uint(self.chain_id, "chain_id")
+        _hex32(self.tx_hash, "tx_hash")
+        for side, value in (("sell", self.sell), ("buy", self.buy)):
+            if value is not None:
+                _address(value, side)
+        if (self.sell is None and self.buy is None) or (
+            self.sell is not None and self.buy is not None and addr.parse(self.sell) == addr.parse(self.buy)
+        ):
+            raise PayloadError("a trade sells one asset for another")
+        if int(_decimal(self.amount_in, "amount_in")) == 0 or int(_decimal(self.amount_out, "amount_out")) == 0:
+            raise PayloadError("a trade moves more than 0 each way")
+        _text(self.note, "note", 512)
+
+
+# -- peer-to-peer offers on Seaport (contracts/protocols/seaport.py, cli/services/offers.py) ----
+
+MAX_ITEMS = 8  # per side of an offer
+MAX_OFFER_TIME = 2**40  # seconds: beyond any real date
+_ZERO_ADDRESS = "0x" + "00" * 20
+_ITEM_KINDS = {0: "ETH", 1: "ERC-20", 2: "ERC-721"}
+
+
+def _items(value: Any, what: str, *, with_recipient: bool) -> None:
+    """[[kind, token, identifier, amount(, recipient)], ...]: fixed amounts of ETH (asked for
+    only), ERC-20s or single ERC-721s, each NFT at most once."""
+    width = 5 if with_recipient else 4
+    if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= MAX_ITEMS:
+        raise PayloadError(f"{what} must list 1 to {MAX_ITEMS} items")
+    seen: set[tuple[str, int]] = set()
+    for item in value:
+        if not isinstance(item, (list, tuple)) or len(item) != width:
+            raise PayloadError(
+                f"an item of {what} is [kind, token, identifier, amount{', recipient' if with_recipient else ''}]"
+            )
+        kind, token, identifier, amount = item[0], _address(item[1], "an item's token"), item[2], item[3]
+        if type(kind) is not int or kind not in _ITEM_KINDS:  # (not True, not 1.0)
+            raise PayloadError("an item's kind is 0 (ETH), 1 (ERC-20) or 2 (ERC-721)")
+        units = int(_decimal(amount, "an item's amount"))
+        number = int(_decimal(identifier, "an item's identifier"))
+        if units == 0 or units >= 2**256 or number >= 2**256:
+            raise PayloadError("an item's amount is above 0 and below 2^256")
+        if kind == 0 and (with_recipient is False or token != _ZERO_ADDRESS or number != 0):
+            raise PayloadError("ETH can only be asked for (not offered), with token 0x0 and identifier 0")
+        if kind != 0 and token == _ZERO_ADDRESS:
+            raise PayloadError("a token item names its token contract")
+        if kind == 1 and number != 0:
+            raise PayloadError("an ERC-20 item has identifier 0")
+        if kind == 2:
+            if units != 1 or (token, number) in seen:
+                raise PayloadError("an ERC-721 item is one token, listed once")
+            seen.add((token, number))
+        if with_recipient:
+            _address(item[4], "an item's recipient")
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A signed Seaport order from the sender, restricted to the recipient (its zone): the
+    sender gives `offer`, asks for `consideration`. `order_hash` must be the hash of these
+    components and `signature` the sender's EIP-712 signature (the service checks both, and
+    that offerer = sender and zone = me). `replaces`: the offer this one counters."""
+
+    TYPE: ClassVar[str] = "offer"
+    order_hash: str
+    chain_id: int
+    seaport: str
+    offerer: str
+    zone: str
+    offer: tuple[tuple[Any, ...], ...]
+    consideration: tuple[tuple[Any, ...], ...]
+    start: int
+    end: int
+    salt: str  # 0x + 32 bytes
+    counter: str  # decimal
+    signature: str  # 0x + 65 bytes
+    note: str = ""
+    replaces: str | None = None
+
+    def validate(self) -> None:
+        _hex32(self.order_hash, "order_hash")
+        _uint(self.chain_id, "chain_id")
+        _address(self.seaport, "seaport")
+        _address(self.offerer, "offerer")
+        _address(self.zone, "zone")
+        _items(self.offer, "offer", with_recipient=False)
+        _items(self.consideration, "consideration", with_recipient=True)
+        if _uint(self.start, "start") >= _uint(self.end, "end") or self.end > MAX_OFFER_TIME:
+            raise PayloadError("an offer's start is before its end, and its end is a real date")
+        _hex32(self.salt, "salt")
+        if int(_decimal(self.counter, "counter")) >= 2**256:
+            raise PayloadError("counter is out of range")
+        if not isinstance(self.signature, str) or not _HEX.match(self.signature) or len(self.signature) != 132:
+            raise PayloadError("an offer's signature is 65 bytes")
+        _text(self.note, "note", 512)
+        if self.replaces is not None:
+            _hex32(self.replaces, "replaces")
+
+
+@dataclass(frozen=True, slots=True)
+class OfferAnswer:
+    """What became of offer `order_hash`: `declined` (no transaction), or `filled` /
+    `cancelled` by transaction `tx_hash` (each side checks it against the chain)."""
+
+    TYPE: ClassVar[str] = "offer_answer"
+    order_hash: str
+    status: str
+    chain_id: int | None = None
+    tx_hash: str | None = None
+
+    def validate(self) -> None:
+        _hex32(self.order_hash, "order_hash")
+        if self.status not in ("declined", "filled", "cancelled"):
+            raise PayloadError("an offer answer is declined, filled or cancelled")
+        if (self.status == "declined") != (self.tx_hash is None) or (self.tx_hash is None) != (self.chain_id is None):
+            raise PayloadError("a fill or cancellation names its chain and transaction; a decline names none")
+        if self.tx_hash is not None:
+            _hex32(self.tx_hash, "tx_hash")
+            _uint(self.chain_id, "chain_id")
+
+
 KNOWN = {
     cls.TYPE: cls
     for cls in (
@@ -339,6 +481,9 @@ KNOWN = {
         DeliveryPass,
         PaymentRequest,
         RequestDeclined,
+        TradeCard,
+        Offer,
+        OfferAnswer,
     )
 }
 Payload = (
@@ -351,6 +496,9 @@ Payload = (
     | DeliveryPass
     | PaymentRequest
     | RequestDeclined
+    | TradeCard
+    | Offer
+    | OfferAnswer
     | Unknown
 )
 

@@ -15,6 +15,7 @@ from test_transfers import point_local_at
 
 from contracts.protocols import aave, abi, staking
 from wallet import config, erc20
+from wallet.localchain import DEV_ADDRESS
 from wallet.rpc import to_int
 
 pytest_plugins = ("defi_fixtures",)  # the `defi` and `defi_state` fixtures
@@ -98,27 +99,41 @@ def test_quotes_are_the_protocols_own_and_the_best_route_wins(cli, hongbao_home,
     assert me
 
 
-def test_swap_eth_for_tkn_pays_the_quote_to_the_wei_and_token_back_approves_exactly(cli, hongbao_home, anvil, defi):
+def test_swap_eth_for_tkn_pays_the_quote_to_the_wei_and_token_back_by_permit_or_exact_approval(
+    cli, hongbao_home, anvil, defi
+):
     me = defi.person(cli, hongbao_home, anvil)
     rpc = anvil.rpc()
-    tkn, router = defi.tokens["TKN"], defi.contracts["uniswap_v2_router"]
+    tkn, router, v3 = defi.tokens["TKN"], defi.contracts["uniswap_v2_router"], defi.contracts["uniswap_v3_router"]
     quote = cli.json("swap", "1", "ETH", "TKN", "--via", "v2", "--quote-only", "--wallet", "me")
     start, block = eth(rpc, me), head(rpc)
     out = cli.json("swap", "1", "ETH", "TKN", "--via", "v2", *W)
     assert int(out["received"]) == int(quote["quote"]) == erc20.balance_of(rpc, tkn, me)
     assert eth(rpc, me) == start - E18 - fees(rpc, me, block)
-    assert out["approve"] is None  # ETH needs none
+    assert out["approve"] is None and out["permit"] is None  # ETH needs neither
 
-    # back to ETH through v3: the router may take exactly the 100 TKN, and takes them
+    # back to ETH through v3: TKN has EIP-2612, so a permit for exactly 100 TKN rides in the
+    # swap's own transaction (one transaction, no approval, no allowance left)
     quote = cli.json("swap", "100", "TKN", "ETH", "--via", "v3", "--quote-only", "--wallet", "me")
+    assert quote["permit"]["value"] == str(100 * E18) and quote["permit"]["spender"] == v3
     start, block, held = eth(rpc, me), head(rpc), erc20.balance_of(rpc, tkn, me)
+    nonce = to_int(rpc.call("eth_getTransactionCount", me, "latest"))
     out = cli.json("swap", "100", "TKN", "ETH", "--via", "v3", *W)
-    assert out["approve"]["allowance"] == str(100 * E18)
-    assert erc20.allowance(rpc, tkn, me, defi.contracts["uniswap_v3_router"]) == 0
-    assert erc20.allowance(rpc, tkn, me, router) == 0
+    assert out["approve"] is None and out["swap"]["call"]["function"] == (
+        "multicall(selfPermit, exactInputSingle, unwrapWETH9)"
+    )
+    assert to_int(rpc.call("eth_getTransactionCount", me, "latest")) == nonce + 1
+    assert erc20.allowance(rpc, tkn, me, v3) == 0
+    assert abi.read_one(rpc, tkn, "nonces(address)(uint256)", me) == 1  # the permit was used
     assert int(out["received"]) == int(quote["quote"])
     assert eth(rpc, me) == start + int(quote["quote"]) - fees(rpc, me, block)
     assert erc20.balance_of(rpc, tkn, me) == held - 100 * E18
+
+    # v2's router takes no permit: exactly 50 TKN are approved first, and all spent
+    result = cli("swap", "50", "TKN", "ETH", "--via", "v2", "--wallet", "me", "--yes")
+    assert "takes no permit" in " ".join(result.stderr.split())
+    assert erc20.allowance(rpc, tkn, me, router) == 0
+    assert erc20.balance_of(rpc, tkn, me) == held - 150 * E18
 
 
 def test_a_swap_that_moves_the_price_over_5_percent_warns_loudly(cli, hongbao_home, anvil, defi):
@@ -304,7 +319,7 @@ def test_positions_value_everything_at_the_oracles_prices(cli, hongbao_home, anv
     assert 1500 * USD <= -int(rows[("aave debt", "USDX")]["amount"]) < 1500 * USD + USD // 100  # + interest
     assert rows[("wallet", "USDX")]["value_usd"] == "1500"
     assert rows[("vault", "TKN")]["amount"] == str(
-        vault.convert_to_assets(rpc, where, vault.balance_of(rpc, where, me))
+        vault.preview_redeem(rpc, where, vault.balance_of(rpc, where, me))  # what redeeming pays
     )
     assert rows[("vault", "TKN")]["value_usd"] == "20"
     assert Decimal(out["total_usd"]) == sum(Decimal(r["value_usd"]) for r in out["positions"])
@@ -353,8 +368,21 @@ def test_pool_add_list_remove_on_v2_and_v3_pays_what_the_protocol_says(cli, hong
     assert cli.json("swap", "0.01", "ETH", "TKN", "--via", "v3", *W)["route"] == "Uniswap v3 0.05% pool"
     listed = cli.json("pool", "list", "--wallet", "me")
     assert listed["v3"][0]["id"] == pos.token_id and any(int(f) > 0 for f in listed["v3"][0]["fees_owed"])
-    held = {(r["kind"], r["asset"]) for r in cli.json("positions", "--wallet", "me")["positions"]}
+    # 7 TKN sent to the v2 pair with no sync: its burn pays them out pro rata (balances, not
+    # reserves), and positions and `pool remove` both count them
+    pair = liquidity.v2_share(rpc, c["uniswap_v2_factory"], t["WETH"], t["TKN"], me).pair
+    gift = {"from": DEV_ADDRESS, "to": t["TKN"], "data": "0x" + erc20.transfer_data(pair, 7 * E18).hex()}
+    rpc.call("eth_sendTransaction", gift)
+    rpc.call("evm_mine")  # returns once a block exists: the transfer is mined
+    share = liquidity.v2_share(rpc, c["uniswap_v2_factory"], t["WETH"], t["TKN"], me)
+    rows = cli.json("positions", "--wallet", "me")["positions"]
+    held = {(r["kind"], r["asset"]) for r in rows}
     assert ("liquidity", "WETH") in held and ("fees owed", "TKN") in held
+    v2 = {r["asset"]: int(r["amount"]) for r in rows if r["detail"].startswith("v2 ")}
+    tkn_side = share.amount1 if share.token0 == t["WETH"] else share.amount0
+    r0, r1, _ = abi.read(rpc, pair, "getReserves()(uint112,uint112,uint32)")
+    reserve = r1 if share.token0 == t["WETH"] else r0
+    assert v2["TKN"] == tkn_side > share.shares * reserve // share.total  # the gift's part counted
     # out again: v3 pays principal and fees in WETH and TKN; v2 burns every share for ETH and TKN
     (pos,) = liquidity.v3_positions(rpc, c["uniswap_v3_positions"], me)
     tkn_before, weth_before = erc20.balance_of(rpc, t["TKN"], me), erc20.balance_of(rpc, t["WETH"], me)

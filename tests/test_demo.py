@@ -132,11 +132,15 @@ def test_demo_tells_the_whole_story_and_stops_everything():
     deposited = only(found, "alice", "vault deposit 60 --approve")
     assert "amount=60000000000000000000" in deposited and "deposit(assets=60 TKN" in deposited
     assert re.search(r"shares\s+│ 60 vTKN", only(found, "alice", "vault position"))
-    assert re.search(r"TKN\s+│ 40\b", [t for w, c, t in found if w == "alice" and c == "balance"][-1])
+    # (the last balance comes after the trade: 100 minted - 60 in the vault - 20 to Bob)
+    assert re.search(r"TKN\s+│ 20\b", [t for w, c, t in found if w == "alice" and c == "balance"][-1])
     # DeFi: Bob's swap pays out; Alice's borrow leaves a health factor; positions value both sides
     assert re.search(r"received [0-9.]+ TKN", only(found, "bob", "swap 0.1 ETH TKN --yes"))
     assert "health factor now" in only(found, "alice", "lend borrow USDX 1000 --yes")
     held = only(found, "alice", "positions")
+    # the trade in the chat: Alice's offer, filled by Bob, seen filled on her side
+    assert "✓ filled" in [t for w, c, t in found if w == "bob" and c.startswith("trade accept")][-1]
+    assert "filled" in only(found, "alice", "trade list")
     assert "aave supplied" in held and "aave debt" in held
 
     # everything it started is stopped

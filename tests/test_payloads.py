@@ -129,6 +129,9 @@ def test_types():
         "delivery_pass",
         "payment_request",
         "request_declined",
+        "trade",
+        "offer",
+        "offer_answer",
     }
     assert type_of(Unknown("x")) == "x"
 

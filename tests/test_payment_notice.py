@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from test_chat_cli import people, relay  # noqa: F401  (the module-scoped relay fixture)
 
-from wallet import config, payments
+from wallet import config, erc20, payments, swap_proof
+from wallet.rpc import to_int
+
+pytest_plugins = ("defi_fixtures",)  # `defi`: Uniswap and friends on the test's chain
+E18 = 10**18
+CAROL = "0x" + "c0" * 20
 
 ETH = 10**18
 WHO = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -109,3 +114,66 @@ def test_a_notice_counts_only_from_its_payer_and_once(cli, tmp_path, relay, anvi
     first, again = bob.json("chat", "show", alice.address)["messages"]
     assert first["payment_check"] == "✓ ETH transfer confirmed on chain"
     assert again["payment_check"].startswith("✗ NOT CONFIRMED") and "earlier notice" in again["payment_check"]
+
+
+def verdict(rpc, tx_hash: str, to: str, amount: int, token: str | None, defi, payer: str):
+    routers = swap_proof.Routers.from_contracts(defi.contracts)
+    return payments.verify(rpc, tx_hash, to, amount, token, payer=payer, routers=routers)
+
+
+def incoming(person, sender) -> list[dict]:
+    return [m for m in person.json("chat", "show", sender.address)["messages"] if m["direction"] == "in"]
+
+
+def test_swap_outputs_to_a_contact_with_notices_checked_on_each_side(cli, tmp_path, relay, anvil, defi):  # noqa: F811
+    alice, bob = people(cli, tmp_path, relay, "alice", "bob")
+    for person in (alice, bob):
+        defi.record(person.home, anvil)
+    rpc = anvil.rpc()
+    for who, wei in ((alice.address, 3 * E18), (bob.address, E18)):
+        rpc.call("anvil_setBalance", who, hex(wei))
+    alice("contacts", "add", bob.address, "--name", "bob")
+    tkn = defi.tokens["TKN"]
+
+    # a lookalike of Bob (both ends alike) as recipient is refused under --yes, before anything
+    fake = (bob.address[:8] + ("0" if bob.address[8] != "0" else "1") * 28 + bob.address[-6:]).lower()
+    refused = alice("swap", "1", "ETH", "TKN", "--to", fake, "--yes", check=False)
+    assert refused.returncode == 1 and "only LOOKS LIKE" in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1].startswith("error: refused: ") and "--allow-risky" in refused.stderr
+    assert to_int(rpc.call("eth_getTransactionCount", alice.address, "latest")) == 0
+
+    # token out, Uniswap v2: the pair pays Bob, Alice's client proves the amount for the notice
+    sent = alice.json("swap", "1", "ETH", "TKN", "--via", "v2", "--to", "bob", "--notify", "--note", "lunch", "--yes")
+    assert sent["notified"] is True and sent["recipient"] == bob.address
+    assert erc20.balance_of(rpc, tkn, bob.address) == int(sent["received"]) == int(sent["quote"]) > 0
+    assert erc20.balance_of(rpc, tkn, alice.address) == 0
+
+    # ETH out, Uniswap v3 (multicall: swap to the router, unwrap to Alice): Bob pays Alice back
+    before = to_int(rpc.call("eth_getBalance", alice.address, "latest"))
+    back = bob.json("swap", "100", "TKN", "ETH", "--via", "v3", "--to", alice.address, "--notify", "--yes")
+    assert back["swap"]["call"]["function"].startswith("multicall(")
+    assert to_int(rpc.call("eth_getBalance", alice.address, "latest")) - before == int(back["received"]) > 0
+
+    bob.json("chat", "inbox")
+    (notice,) = incoming(bob, alice)
+    assert notice["payload"]["amount"] == sent["received"] and notice["payload"]["token"] == tkn
+    assert notice["payment_check"] == "✓ swap output confirmed on chain (Uniswap v2)"
+    alice.json("chat", "inbox")
+    (notice,) = incoming(alice, bob)
+    assert notice["payload"].get("token") is None and notice["payload"]["amount"] == back["received"]
+    assert notice["payment_check"] == "✓ swap output confirmed on chain (Uniswap v3)"
+
+    # notices that lie about Alice's swap, checked in-process against it
+    h = sent["swap"]["hash"]
+    assert verdict(rpc, h, bob.address, int(sent["received"]), tkn, defi, payer=alice.address).ok
+    stolen = verdict(rpc, h, bob.address, int(sent["received"]), tkn, defi, payer=CAROL)  # Carol names it as hers
+    assert not stolen.ok and "not by the notice's sender" in stolen.reason
+    inflated = verdict(rpc, h, bob.address, int(sent["received"]) + 1, tkn, defi, payer=alice.address)
+    assert not inflated.ok and "not " + str(int(sent["received"]) + 1) in inflated.reason
+    as_eth = verdict(rpc, h, bob.address, int(sent["received"]), None, defi, payer=alice.address)
+    assert not as_eth.ok and "not what the notice names" in as_eth.reason
+    to_alice = verdict(rpc, h, alice.address, int(sent["received"]), tkn, defi, payer=alice.address)
+    assert not to_alice.ok and "not to you" in to_alice.reason
+    # without the routers recorded, a swap is no transfer from its sender: not confirmed either
+    assert not payments.verify(rpc, h, bob.address, int(sent["received"]), tkn, payer=alice.address).ok
+    rpc.close()

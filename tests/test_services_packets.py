@@ -12,6 +12,7 @@ from cli.services import chat, packets
 from cli.services.frontend import Preview, unlock_with
 from cli.services.packet_claim import claim
 from cli.services.packet_create import Order, create
+from cli.services.packet_views import info
 from wallet.errors import WalletError
 
 pytestmark = pytest.mark.slow
@@ -94,6 +95,9 @@ def test_create_a_packet_for_a_chat_in_process(cli, tmp_path, anvil, relay, monk
         (served,) = chat.inbox(m, chat.account_key(None, 0, front)).claims_submitted
     assert served["recipient"] == bob.address and served["tx"] and served["error"] is None
     assert balance(anvil, bob.address) == E18 // 2  # the share, with no ETH of his own
+    shown = info(made.packet_id[:12])  # the card: who got what
+    assert dict(shown.rows())["claimed"] == "0.5 ETH in 1 claim(s), 0 share(s) left"
+    assert [row[:2] for row in shown.claim_rows()] == [[bob.address, "0.5 ETH"]] and shown.data["theme"] == "wedding"
 
     monkeypatch.setenv("HONGBAO_HOME", str(alice.home))
     with pytest.raises(WalletError, match="or --open for a shareable claim code"):

@@ -11,6 +11,7 @@ from test_security_rules import imitation
 from test_services_packets import Scripted
 
 from cli.services import chat
+from cli.services.balances import balances
 from cli.services.payments import Payment, pay
 from wallet.errors import WalletError
 
@@ -33,6 +34,8 @@ def test_pay_with_a_notice_and_a_lookalike_refused(cli, tmp_path, anvil, relay, 
     assert [(f.rule, f.confirm) for f in asked.findings] == [("first-payment", False)]
     assert paid.receipt is not None and paid.notice == {"notified": True} and paid.notice_problem is None
     assert balance(anvil, bob.address) == E18 // 4
+    shown = balances(bob.address)  # the side panel's numbers
+    assert shown["balances"][0] == {"symbol": "ETH", "address": None, "balance": str(E18 // 4), "formatted": "0.25"}
 
     monkeypatch.setenv("HONGBAO_HOME", str(bob.home))
     with chat.open_messenger(None, 0, front) as m:

@@ -104,6 +104,28 @@ class IncomingRow(Base):
     timestamp: Mapped[int]
 
 
+class NftRow(Base):
+    """An ERC-721 Transfer log to one of our addresses (sync): where to look for a token we
+    may hold. Whether we still hold it is asked of the chain (ownerOf), never read here."""
+
+    __tablename__ = "nft_transfers"
+    __table_args__ = (
+        UniqueConstraint("chain_id", "hash", "log_index"),
+        Index("nft_by_recipient", "chain_id", "to", "block"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain_id: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(66))
+    log_index: Mapped[int]
+    block: Mapped[int]
+    contract: Mapped[str] = mapped_column(String(42))
+    token_id: Mapped[int] = mapped_column(Uint256)
+    from_: Mapped[str] = mapped_column("from", String(42))
+    to: Mapped[str] = mapped_column(String(42))
+    timestamp: Mapped[int]
+
+
 class MinedRow(Base):
     """What the receipt of a transaction of ours said: its block's time (the one clock for
     everything on chain) and its logs (JSON), decoded when the history is shown."""
@@ -180,6 +202,22 @@ class Incoming:
     timestamp: int  # the block's, unix seconds
 
 
+@dataclass(frozen=True, slots=True)
+class NftTransfer:
+    """An ERC-721 Transfer log (4 topics: the token id indexed, no data) to one of our addresses."""
+
+    chain_id: int
+    hash: str
+    log_index: int
+    block: int
+    contract: str
+    token_id: int
+    from_: str
+    to: str
+    timestamp: int  # the block's, unix seconds
+
+
+_NFT_FIELDS = tuple(f.name for f in fields(NftTransfer))
 _SENT_FIELDS = tuple(f.name for f in fields(SentTx))
 _INCOMING_FIELDS = tuple(f.name for f in fields(Incoming))
 
@@ -325,6 +363,28 @@ class History:
             )
             return [_incoming(r) for r in rows]
 
+    @staticmethod
+    def _insert_nft(session: Session, item: NftTransfer) -> bool:
+        values = {name: getattr(item, name) for name in _NFT_FIELDS}
+        values.update(
+            hash=_hash(item.hash), contract=_address(item.contract), from_=_address(item.from_), to=_address(item.to)
+        )
+        statement = (
+            insert(NftRow).values(**values).on_conflict_do_nothing(index_elements=["chain_id", "hash", "log_index"])
+        )
+        return _one_row(session.execute(statement))
+
+    def nft_transfers(self, chain_id: int, recipients: Iterable[str]) -> list[NftTransfer]:
+        """ERC-721 Transfers sync found to any of `recipients`, oldest first."""
+        wanted = sorted({addr.to_checksum(a) for a in recipients})
+        with self._session() as session:
+            rows = session.scalars(
+                select(NftRow)
+                .where(NftRow.chain_id == chain_id, NftRow.to.in_(wanted))
+                .order_by(NftRow.block, NftRow.log_index)
+            )
+            return [NftTransfer(**{name: getattr(r, name) for name in _NFT_FIELDS}) for r in rows]
+
     def get_cursor(self, chain_id: int, key: str) -> int | None:
         """The last block fully synced for `key`, or None before the first sync."""
         with self._session() as session:
@@ -346,9 +406,15 @@ class History:
             )
 
     def save_batch(
-        self, chain_id: int, key: str | Iterable[str], incoming: list[Incoming], cursor_block: int
+        self,
+        chain_id: int,
+        key: str | Iterable[str],
+        incoming: list[Incoming],
+        cursor_block: int,
+        nfts: Iterable[NftTransfer] = (),
     ) -> list[Incoming]:
-        """Store found rows and move the cursor(s) to `cursor_block` in one transaction.
+        """Store found rows (and ERC-721 Transfers) and move the cursor(s) to `cursor_block`
+        in one transaction.
 
         A cursor only moves forward, so re-scanning old blocks (`--from-block`) never
         makes the next sync redo what was already done. Returns the rows that were new.
@@ -356,6 +422,8 @@ class History:
         keys = [key] if isinstance(key, str) else list(key)
         with self._session.begin() as session:
             new = [item for item in incoming if self._insert_incoming(session, item)]
+            for nft in nfts:
+                self._insert_nft(session, nft)
             self._advance_cursors(session, chain_id, keys, cursor_block, only_forward=True)
         return new
 

@@ -8,10 +8,15 @@ to check: it knows the other notices.)
 
 `check` is pure (the transaction, its receipt and the claim in, a verdict out); `verify`
 fetches the two objects.
+
+A swap's output paid to someone (`hongbao swap ... --to`) comes from a pool or the router,
+not from the sender: when the transaction went to a Uniswap router the recipient has
+recorded (`routers`), `swap_proof` proves what it paid whom, and the notice must match that.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +24,7 @@ from . import address as addr
 from .erc20 import TRANSFER_TOPIC
 from .errors import WalletError
 from .rpc import Rpc, RpcError, to_int
+from .swap_proof import NotProvable, Routers, payout
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,7 @@ def check(
     *,
     payer: str,
     at_least: bool = False,
+    routers: Routers | None = None,
 ) -> PaymentCheck:
     """Whether the transaction paid `recipient` exactly `amount` (`at_least`: that much or
     more, as a payment request asks) from `payer` (the notice's sender): the ETH
@@ -61,6 +68,8 @@ def check(
     if to_int(receipt.get("status")) != 1:
         return PaymentCheck(False, "the transaction failed (reverted)")
     recipient, payer = addr.parse(recipient), addr.parse(payer)
+    if routers is not None and routers.venue(tx.get("to")) is not None:
+        return _check_swap(tx, receipt, recipient, amount, token, payer, short, routers)
     if token is None:
         to = tx.get("to")
         if not to or addr.to_checksum(to) != recipient:
@@ -92,11 +101,49 @@ def check(
     return PaymentCheck(True, "token transfer confirmed on chain")
 
 
+def _check_swap(
+    tx: dict[str, Any],
+    receipt: dict[str, Any],
+    recipient: str,
+    amount: int,
+    token: str | None,
+    payer: str,
+    short: Callable[[int], bool],
+    routers: Routers,
+) -> PaymentCheck:
+    """A notice for a swap's output: the sender sent the swap, it paid its output to the
+    recipient, in the notice's asset, and exactly the notice's amount (`swap_proof`)."""
+    sent_by = _address_or_none(tx.get("from"))
+    if sent_by != payer:
+        return PaymentCheck(False, f"the swap was sent by {sent_by}, not by the notice's sender {payer}")
+    try:
+        paid = payout(tx, receipt, routers)
+    except NotProvable as error:
+        return PaymentCheck(False, f"not a swap payout that can be proven: {error}")
+    if paid.recipient != recipient:
+        return PaymentCheck(False, f"the swap paid its output to {paid.recipient}, not to you")
+    wanted = None if token is None else addr.parse(token)
+    if paid.token != wanted:
+        asset = "ETH" if paid.token is None else f"the token {paid.token}"
+        return PaymentCheck(False, f"the swap paid out {asset}, not what the notice names")
+    if short(paid.amount):
+        return PaymentCheck(False, f"the swap paid you {paid.amount} base units, not {amount}")
+    return PaymentCheck(True, f"swap output confirmed on chain (Uniswap {paid.venue})")
+
+
 def verify(
-    rpc: Rpc, tx_hash: str, recipient: str, amount: int, token: str | None, *, payer: str, at_least: bool = False
+    rpc: Rpc,
+    tx_hash: str,
+    recipient: str,
+    amount: int,
+    token: str | None,
+    *,
+    payer: str,
+    at_least: bool = False,
+    routers: Routers | None = None,
 ) -> PaymentCheck:
     try:
         tx, receipt = rpc.batch([("eth_getTransactionByHash", [tx_hash]), ("eth_getTransactionReceipt", [tx_hash])])
     except RpcError:
         return PaymentCheck(False, "the chain does not know this transaction")
-    return check(tx, receipt, recipient, amount, token, payer=payer, at_least=at_least)
+    return check(tx, receipt, recipient, amount, token, payer=payer, at_least=at_least, routers=routers)

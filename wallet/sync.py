@@ -2,8 +2,10 @@
 
 What is found: block transactions whose `to` is ours with a non-zero value and a
 successful receipt (plain ETH), and `Transfer(address,address,uint256)` logs of any
-contract whose recipient topic is ours (ERC-20; ERC-721 Transfers, which index the
-token id, are skipped). Not found: ETH sent to us by contracts (internal transfers need
+contract whose recipient topic is ours (ERC-20). ERC-721 Transfers (the same event
+signature, but the token id indexed as a 4th topic and no data) come back from the same
+query; they are kept apart, in the history's nft_transfers table (`hongbao nft list` asks
+the chain which of those tokens are still ours), never counted as token amounts. Not found: ETH sent to us by contracts (internal transfers need
 trace APIs that public RPCs rarely offer). Zero-amount transfers are skipped: they move
 nothing and are the usual tool of address-poisoning spam.
 
@@ -30,9 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import address as addr
+from . import erc721
 from . import moves as moves_mod
 from .errors import WalletError
-from .history import ETH_LOG_INDEX, History, Incoming
+from .history import ETH_LOG_INDEX, History, Incoming, NftTransfer
 from .rpc import Rpc, to_int
 
 TRANSFER_TOPIC = moves_mod.TRANSFER_TOPIC
@@ -62,6 +65,7 @@ class SyncResult:
     from_block: int
     to_block: int  # < from_block when there was nothing new to scan
     found: list[Incoming] = field(default_factory=list)  # new rows only
+    nfts: list[NftTransfer] = field(default_factory=list)  # ERC-721 Transfers to us in the range
 
     @property
     def blocks(self) -> int:
@@ -149,6 +153,33 @@ def token_transfers(
     return found
 
 
+def nft_transfers(
+    chain_id: int, logs: Iterable[dict[str, Any]], wanted: Container[str], timestamps: dict[int, int]
+) -> list[NftTransfer]:
+    """ERC-721 Transfer logs (4 topics, no data) to an address in `wanted` (lowercase)."""
+    found = []
+    for log in logs:
+        if log.get("removed") or not erc721.is_transfer(log):
+            continue
+        moved = erc721.transfer_log(log)
+        if moved.to.lower() in wanted:
+            number = to_int(log["blockNumber"])
+            found.append(
+                NftTransfer(
+                    chain_id,
+                    log["transactionHash"].lower(),
+                    to_int(log["logIndex"]),
+                    number,
+                    moved.contract,
+                    moved.token_id,
+                    moved.from_,
+                    moved.to,
+                    timestamps[number],
+                )
+            )
+    return found
+
+
 def succeeded(receipt: dict[str, Any]) -> bool:
     # pre-Byzantium receipts have no status field; treat them as successful
     return to_int(receipt.get("status", "0x1")) == 1
@@ -202,13 +233,15 @@ def sync(
     watched = list(events)
     total = end - first + 1
     found: list[Incoming] = []
+    nfts: list[NftTransfer] = []
     for lo, hi in ranges(first, end, batch):
         active = [a for a, s in starts.items() if s <= hi]  # whose scan has begun by this batch's end
-        rows = _scan(rpc, chain_id, lo, hi, {a.lower() for a in active}, contracts, watched)
-        found += history.save_batch(chain_id, [cursor_key(a) for a in active], rows, hi)
+        rows, nft_rows = _scan(rpc, chain_id, lo, hi, {a.lower() for a in active}, contracts, watched)
+        found += history.save_batch(chain_id, [cursor_key(a) for a in active], rows, hi, nft_rows)
+        nfts += nft_rows
         if progress is not None:
             progress(hi - first + 1, total)
-    return SyncResult(first, end, found)
+    return SyncResult(first, end, found, nfts)
 
 
 def _scan(
@@ -219,9 +252,9 @@ def _scan(
     wanted: set[str],
     contracts: list[str] | None,
     watched: Sequence[Events] = (),
-) -> list[Incoming]:
+) -> tuple[list[Incoming], list[NftTransfer]]:
     """Blocks lo..hi and their Transfer logs (and watched events) in one round trip, then
-    the candidates' receipts."""
+    the candidates' receipts. ERC-20 and ETH rows, and ERC-721 Transfers apart."""
     calls: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", [hex(n), True]) for n in range(lo, hi + 1)]
     payees = [address_topic(a) for a in sorted(wanted)]
     topics = [TRANSFER_TOPIC, None, payees]
@@ -269,7 +302,7 @@ def _scan(
     for index, watch in enumerate(watched):
         for event_list in event_lists[index * len(spans) : (index + 1) * len(spans)]:
             found += contract_payments(chain_id, watch, event_list or [], logs, wanted, timestamps)
-    return found
+    return found, nft_transfers(chain_id, logs, wanted, timestamps)
 
 
 def contract_payments(

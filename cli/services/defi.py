@@ -30,17 +30,21 @@ __all__ = [
     "Asset",
     "Protocols",
     "Step",
+    "SwapPermit",
     "SwapPlan",
     "approval_for",
     "asset_balance",
     "inert",
     "market_assets",
     "parse_slippage",
+    "permit_offer",
+    "permitted_step",
     "plan_stake",
     "plan_swap",
     "positions",
     "protocols",
     "stake_status",
+    "swap_payout",
     "swap_received",
     "units",
 ]
@@ -224,9 +228,12 @@ class SwapPlan:
     step: Step
     approval: Approval | None
     warnings: list[str] = field(default_factory=list)
+    recipient: str = ""
+    permit: SwapPermit | None = None  # to sign instead of the approval (v3, a token with EIP-2612)
 
     def json(self) -> dict[str, Any]:
         return {
+            "recipient": self.recipient,
             "sell": self.sell.symbol,
             "buy": self.buy.symbol,
             "amount_in": str(self.amount_in),
@@ -239,7 +246,82 @@ class SwapPlan:
             "price_impact": str(self.quote.impact),
             "deadline": self.deadline,
             "quotes": [{"route": q.route, "amount_out": str(q.amount_out)} for q in self.quotes],
+            "permit": self.permit.json() if self.permit else None,
         }
+
+
+@dataclass(frozen=True)
+class SwapPermit:
+    """An EIP-2612 permit for exactly the swap's input, to the v3 router, until the swap's
+    deadline: signed after its own confirmation, sent in the swap's multicall."""
+
+    asset: Asset
+    spender: str
+    value: int
+    nonce: int
+    deadline: int
+    typed: dict[str, Any]
+
+    def rows(self) -> list[list[str]]:
+        """What is signed, for the preview."""
+        import datetime
+
+        until = datetime.datetime.fromtimestamp(self.deadline, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return [
+            ["sign", f"EIP-2612 permit for {self.asset.symbol} ({self.asset.address})"],
+            ["spender", f"{self.spender} (the Uniswap v3 router, in the same transaction as the swap)"],
+            ["value", f"{self.asset.fmt(self.value)} (exactly the swap's input: no allowance is left)"],
+            ["nonce", str(self.nonce)],
+            ["deadline", f"{self.deadline} ({until}, the swap's own deadline)"],
+        ]
+
+    def json(self) -> dict[str, Any]:
+        return {"spender": self.spender, "value": str(self.value), "nonce": self.nonce, "deadline": self.deadline}
+
+
+def permit_offer(p: Protocols, asset: Asset, owner: str, spender: str, value: int, deadline: int) -> SwapPermit | None:
+    """A permit to sign for ``asset``, or None when the token has no EIP-2612 permit we can
+    sign correctly: no ``nonces``/``DOMAIN_SEPARATOR``, or a domain other than (its name,
+    version "1", this chain, the token), which it would refuse."""
+    from contracts import token as binding
+    from wallet.rpc import RpcError
+
+    if asset.is_eth:
+        return None
+    try:
+        name = binding.name(p.rpc, asset.address)
+        nonce = binding.nonces(p.rpc, asset.address, owner)
+        separator = binding.domain_separator(p.rpc, asset.address)
+    except (RpcError, ValueError):
+        return None
+    if separator != binding.expected_domain_separator(asset.address, p.net.chain_id, name):
+        return None
+    typed = binding.permit_typed_data(asset.address, p.net.chain_id, name, owner, spender, value, nonce, deadline)
+    return SwapPermit(asset, spender, value, nonce, deadline, typed)
+
+
+def permitted_step(p: Protocols, plan: SwapPlan, signature: bytes) -> Step:
+    """The plan's swap with its signed permit first in the v3 router's multicall."""
+    from contracts import token as binding
+
+    if plan.permit is None:
+        raise WalletError("this swap has no permit to sign")
+    v, r, s_ = binding.split_signature(signature)
+    permit = uniswap.self_permit_data(plan.sell.address, plan.permit.value, plan.permit.deadline, v, r, s_)
+    to, data, value, function = uniswap.swap_call(
+        p.uniswap,
+        plan.quote,
+        plan.sell.address,
+        plan.buy.address,
+        plan.min_out,
+        plan.recipient,
+        plan.deadline,
+        eth_in=plan.sell.is_eth,
+        eth_out=plan.buy.is_eth,
+        permit=permit,
+    )
+    args = {**plan.step.args, "permit": f"{plan.sell.fmt(plan.permit.value)} to the router (signed, EIP-2612)"}
+    return Step(to, data, value, function, args, plan.step.summary, plan.step.headroom)
 
 
 def plan_swap(
@@ -253,7 +335,12 @@ def plan_swap(
     via: str = "best",
     deadline_s: int = 1200,
     quote_only: bool = False,
+    recipient: str | None = None,
+    use_permit: bool = True,
 ) -> SwapPlan:
+    """The swap of ``amount_text`` ``sell_text`` for ``buy_text``; its output goes to
+    ``recipient`` (the router's ``to``), by default ``owner``."""
+    to_whom = recipient or owner
     sell, buy = p.asset(sell_text), p.asset(buy_text)
     if sell.address == buy.address:
         raise WalletError(f"{sell.symbol} -> {buy.symbol} is no swap: pick two different assets")
@@ -272,7 +359,7 @@ def plan_swap(
     block = p.rpc.call("eth_getBlockByNumber", "latest", False)
     deadline = int(block["timestamp"], 16) + deadline_s
     to, data, value, function = uniswap.swap_call(
-        p.uniswap, quote, sell.address, buy.address, min_out, owner, deadline, eth_in=sell.is_eth, eth_out=buy.is_eth
+        p.uniswap, quote, sell.address, buy.address, min_out, to_whom, deadline, eth_in=sell.is_eth, eth_out=buy.is_eth
     )
     warnings = []
     if quote.impact > IMPACT_WARNING:
@@ -282,22 +369,41 @@ def plan_swap(
     summary = (
         f"swap: {sell.fmt(amount_in)} -> ~{buy.fmt(quote.amount_out)} via {quote.route}; "
         f"at least {buy.fmt(min_out)} ({_percent(slippage)} slippage), price impact {_percent(quote.impact)}"
+        + ("" if to_whom == owner else f"; paid to {to_whom}")
     )
     args = {
         "sell": sell.fmt(amount_in),
         "buy at least": buy.fmt(min_out),
         "route": quote.route,
-        "recipient": owner,
+        "recipient": to_whom,
         "deadline": str(deadline),
     }
-    step = Step(to, data, value, function, args, summary, SWAP_HEADROOM)
     approval = approval_for(p, sell, owner, to, amount_in)
-    return SwapPlan(sell, buy, amount_in, quote, found, min_out, slippage, deadline, step, approval, warnings)
+    permit = None
+    if approval is not None and quote.venue == "v3" and use_permit:
+        permit = permit_offer(p, sell, owner, to, amount_in, deadline)
+        approval = None if permit is not None else approval
+    if approval is not None and quote.venue == "v2":
+        summary += f"; Uniswap v2's router takes no permit, so {sell.fmt(amount_in)} is approved to it first"
+    step = Step(to, data, value, function, args, summary, SWAP_HEADROOM)
+    return SwapPlan(
+        sell, buy, amount_in, quote, found, min_out, slippage, deadline, step, approval, warnings, to_whom, permit
+    )
 
 
-def swap_received(plan: SwapPlan, receipt: dict, owner: str) -> int:
-    """What the mined swap paid ``owner`` (ETH out: the WETH the router unwrapped for them)."""
-    return uniswap.received(receipt, plan.buy.address, owner, eth_out=plan.buy.is_eth, weth=plan.buy.address)
+def swap_received(plan: SwapPlan, receipt: dict) -> int:
+    """What the mined swap paid its recipient (ETH out: the WETH the router unwrapped for them)."""
+    return uniswap.received(receipt, plan.buy.address, plan.recipient, eth_out=plan.buy.is_eth, weth=plan.buy.address)
+
+
+def swap_payout(p: Protocols, tx_hash: str, receipt: dict) -> Any:
+    """What a mined swap paid whom (a ``swap_proof.SwapPayout``), proven from the chain exactly
+    as the recipient's client checks a notice for it, so the notice and the check agree."""
+    from wallet import swap_proof
+
+    tx = p.rpc.call("eth_getTransactionByHash", tx_hash)
+    routers = swap_proof.Routers(p.uniswap.weth, p.uniswap.v2_router, p.uniswap.v3_router)
+    return swap_proof.payout(tx, receipt, routers)
 
 
 def market_assets(p: Protocols) -> list[Asset]:
@@ -458,6 +564,8 @@ def positions(p: Protocols, owner: str) -> dict[str, Any]:
                 add("aave supplied", asset, mine.supplied, detail="collateral" if mine.collateral else "")
             if mine.variable_debt:
                 add("aave debt", asset, mine.variable_debt, sign=-1, detail="variable")
+            if mine.stable_debt:  # Aave 3.0 still has stable-rate debt where a reserve enables it
+                add("aave debt", asset, mine.stable_debt, sign=-1, detail="stable")
     if p.staking:
         farm = staking.farm(p.rpc, p.staking)
         stake = staking.staked(p.rpc, p.staking, owner)
@@ -476,7 +584,7 @@ def positions(p: Protocols, owner: str) -> dict[str, Any]:
             add(
                 "vault",
                 p.asset_at(vault.asset(p.rpc, vault_address)),
-                vault.convert_to_assets(p.rpc, vault_address, shares),
+                vault.preview_redeem(p.rpc, vault_address, shares),  # what redeeming them pays
                 detail=f"ERC-4626 vault {vault_address}",
             )
     positions_address = p.net.contracts.get("uniswap_v3_positions")
@@ -509,8 +617,9 @@ def positions(p: Protocols, owner: str) -> dict[str, Any]:
 
 
 def _v2_shares(p: Protocols, owner: str, add: Any) -> list[dict[str, Any]]:
-    """v2 LP shares held by ``owner`` in pairs of the configured tokens, as their underlying tokens."""
-    from contracts.protocols import abi
+    """v2 LP shares held by ``owner`` in pairs of the configured tokens, as the underlying
+    tokens the pair's burn would pay (``liquidity.v2_share``, as `pool list` shows them)."""
+    from contracts.protocols import liquidity
 
     if not p.uniswap.v2_factory:
         return []
@@ -519,16 +628,11 @@ def _v2_shares(p: Protocols, owner: str, add: Any) -> list[dict[str, Any]]:
     ]
     for i, a in enumerate(assets):
         for b in assets[i + 1 :]:
-            pair = abi.read_one(p.rpc, p.uniswap.v2_factory, "getPair(address,address)(address)", a.address, b.address)
-            if int(pair, 16) == 0:
+            share = liquidity.v2_share(p.rpc, p.uniswap.v2_factory, a.address, b.address, owner)
+            if share is None or not share.shares:
                 continue
-            shares = erc20.balance_of(p.rpc, pair, owner)
-            if not shares:
-                continue
-            supply = int(abi.read_one(p.rpc, pair, "totalSupply()(uint256)"))
-            r0, r1, _ = abi.read(p.rpc, pair, "getReserves()(uint112,uint112,uint32)")
             first, second = (a, b) if int(a.address, 16) < int(b.address, 16) else (b, a)
             detail = f"v2 {first.symbol}/{second.symbol} shares"
-            add("liquidity", first, r0 * shares // supply, detail=detail)
-            add("liquidity", second, r1 * shares // supply, detail=detail)
+            add("liquidity", first, share.amount0, detail=detail)
+            add("liquidity", second, share.amount1, detail=detail)
     return []

@@ -5,6 +5,7 @@ markup: a front end renders them inert (cli/inert.py), since most of it is other
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,10 @@ def describe(payload: Any, names: dict[str, str] | None = None) -> str:
         return f"🧾 payment request: {amount_text(payload.amount, payload.token, payload.chain_id)}{split}{note_text} — pay it: hongbao pay {payload.request_id}"
     if isinstance(payload, payloads.RequestDeclined):
         return f"[declined payment request {payload.request_id}]"
+    if isinstance(payload, payloads.TradeCard):  # a claim: its amounts are shown only once the chain backs them
+        return f"📈 trade card about tx {payload.tx_hash}" + (f" “{payload.note}”" if payload.note else "")
+    if isinstance(payload, (payloads.Offer, payloads.OfferAnswer)):
+        return _describe_offer(payload)
     if isinstance(payload, payloads.GroupControl):
         if payload.op == "rename":
             return f"[group renamed to {payload.name!r}]"
@@ -70,6 +75,27 @@ def describe(payload: Any, names: dict[str, str] | None = None) -> str:
     return f"[unknown message type {payloads.type_of(payload)!r}: this version cannot show it]"
 
 
+def _describe_offer(payload: Any) -> str:
+    """An offer or an answer to one (cli/trade_offer_cmd.py), as the message says it."""
+    from messaging import payloads
+
+    short = payload.order_hash[:12]
+    if isinstance(payload, payloads.OfferAnswer):
+        tx = f" (tx {payload.tx_hash})" if payload.tx_hash else ""
+        return f"[offer {short} {payload.status}{tx}]"
+
+    def item(kind: int, token: str, identifier: Any, amount: str, *_recipient: Any) -> str:
+        if kind == 2:
+            return f"NFT {token}#{identifier}"
+        return amount_text(amount, None if kind == 0 else token, payload.chain_id)
+
+    gives = ", ".join(item(*i) for i in payload.offer)
+    wants = ", ".join(item(*i) for i in payload.consideration)
+    note_text = f" “{payload.note}”" if payload.note else ""
+    countering = f" (counters {payload.replaces[:12]})" if payload.replaces else ""
+    return f"🤝 offer{countering}: gives {gives} for {wants}{note_text} — hongbao trade accept {short}"
+
+
 def payment_check(message: Any, me: str, store: Any = None) -> str | None:
     """For an incoming payment notice: what the chain says about it (never trust the note).
     It counts only if the notice's sender paid, and only for the first notice naming the
@@ -78,7 +104,7 @@ def payment_check(message: Any, me: str, store: Any = None) -> str | None:
 
     if message.direction != "in" or not isinstance(message.payload, payloads.Payment):
         return None
-    from wallet import payments
+    from wallet import payments, swap_proof
     from wallet.rpc import Rpc
 
     from ..context import load_config
@@ -94,7 +120,13 @@ def payment_check(message: Any, me: str, store: Any = None) -> str | None:
     try:
         with Rpc(network.rpc_url, timeout=5) as rpc:
             verdict = payments.verify(
-                rpc, payment.tx_hash, me, int(payment.amount), payment.token, payer=message.sender
+                rpc,
+                payment.tx_hash,
+                me,
+                int(payment.amount),
+                payment.token,
+                payer=message.sender,
+                routers=swap_proof.Routers.from_contracts(network.contracts),  # a swap's output to me
             )
     except WalletError as error:
         return f"not checked: {error}"
@@ -113,6 +145,47 @@ def packet_check(message: Any, me: str) -> str | None:
     return packets.packet_check(message, me)
 
 
+def trade_check(message: Any) -> str | None:
+    """For a trade card (mine or a member's): the trade as the chain shows it, or why not."""
+    from messaging import payloads
+
+    if not isinstance(message.payload, payloads.TradeCard):
+        return None
+    from ..trade_follow_cmd import chat_check
+
+    result: str | None = chat_check(message)
+    return result
+
+
+@functools.lru_cache(maxsize=4)
+def _offers_on(me: str, chain_id: int) -> Any:
+    """The offers service on the network with this chain id (one connection for a whole chat)."""
+    from ..context import chain as connect
+    from ..context import load_config
+    from . import offers as service
+
+    net = next(n for n in load_config().networks.values() if n.chain_id == chain_id)
+    return service.Offers(me, service.venue(net, connect(net.name).rpc))
+
+
+def offer_check(message: Any, me: str, store: Any) -> str | None:
+    """For an offer: what the chain and the checks of cli/services/offers.py say about it."""
+    from messaging import payloads
+
+    if not isinstance(message.payload, payloads.Offer) or store is None:
+        return None
+    try:
+        offers = _offers_on(me, message.payload.chain_id)
+        view = offers.view_of(message, store.messages_of_types(payloads.OfferAnswer.TYPE))
+    except (WalletError, StopIteration) as error:
+        return f"✗ NOT CHECKED: {error or 'no network with its chain id'}"
+    if view.state == "open" and not view.checks:
+        return "✓ open: signed by the sender, restricted to you, fillable now (checked on chain)"
+    details = "; ".join(([view.reason] if view.reason else []) + view.checks)
+    mark = "✓" if view.state == "filled" and view.fill_tx else "✗"
+    return f"{mark} {view.state.upper()}" + (f": {details}" if details else "")
+
+
 @dataclass(frozen=True)
 class Shown:
     """A stored message with what a front end shows beside it: the chain's word on a payment
@@ -123,13 +196,34 @@ class Shown:
     payment_check: str | None = None
     packet_check: str | None = None
     flag: str | None = None
+    trade_check: str | None = None  # a trade card: the trade as the chain shows it
+    offer_check: str | None = None  # an offer: signed, restricted to me, fillable, filled...
+
+    def checks(self) -> list[tuple[str, bool]]:
+        """(text, is a flag) beside the message, in the order the CLI shows them."""
+        found = [
+            (self.payment_check, False),
+            (self.flag, True),
+            (self.packet_check, False),
+            (self.trade_check, False),
+            (self.offer_check, False),
+        ]
+        return [(text, flag) for text, flag in found if text is not None]
 
 
 def view(m: Any, messages: list[Any]) -> list[Shown]:
     """`messages` of messenger `m` with their checks (reads the chain for payments and packets)."""
     flags = m.flags(messages)
     return [
-        Shown(x, payment_check(x, m.address, m.store), packet_check(x, m.address), flags.get(x.id)) for x in messages
+        Shown(
+            x,
+            payment_check(x, m.address, m.store),
+            packet_check(x, m.address),
+            flags.get(x.id),
+            trade_check(x),
+            offer_check(x, m.address, m.store),
+        )
+        for x in messages
     ]
 
 
@@ -161,4 +255,8 @@ def message_json(shown: Shown, names: dict[str, str] | None = None) -> dict[str,
         data["flag"] = shown.flag
     if shown.packet_check is not None:
         data["packet_check"] = shown.packet_check
+    if shown.trade_check is not None:
+        data["trade_check"] = shown.trade_check
+    if shown.offer_check is not None:
+        data["offer_check"] = shown.offer_check
     return data

@@ -428,6 +428,7 @@ __all__ = [
     "Requests",
     "Verify",
     "amount_units",
+    "asked_json",
     "chain_verifier",
     "eip681",
     "new_request_id",
@@ -499,3 +500,21 @@ def view_json(view: RequestView) -> dict[str, object]:
             for m in view.members
         ]
     return data
+
+
+def asked_json(
+    request: payloads.PaymentRequest, sent: SentMessage, units: int, token: str | None, chain_id: int
+) -> dict[str, object]:
+    """The JSON of `request ask` / `request --split`: the request and where it went."""
+    return {
+        "id": request.request_id,
+        "conversation": sent.conversation,
+        "message_id": sent.message_id,
+        "state": sent.state,
+        "chain_id": chain_id,
+        "token": token,
+        "amount": str(units),
+        "expires_ms": request.expires_ms,
+        "shares": [{"address": who, "owed": owed} for who, owed in request.shares],
+        "skipped": sent.skipped,  # members whose keys are unusable: not reached (they still owe)
+    }

@@ -100,7 +100,7 @@ def _is_token(chain: Chain, address: str, known_tokens: set[str]) -> bool:
 
 
 def gather(chain: Chain, prepared: Prepared, history: History, known_tokens: set[str]) -> Facts:
-    from wallet import erc20
+    from wallet import abi, erc20, erc721
 
     draft = prepared.draft
     me = draft.sender
@@ -123,9 +123,23 @@ def gather(chain: Chain, prepared: Prepared, history: History, known_tokens: set
             spender_is_contract=is_contract,
             spender_age=deployed_age(chain, spender) if is_contract else None,
         )
+    if draft.data[:4] == erc721.SAFE_TRANSFER_SELECTOR and len(draft.data) >= 68:
+        # an NFT send: the token's recipient is checked like a payment's (lookalikes)
+        return Facts(abi.decode_address(draft.data[36:68]), paid, seen)
     if not draft.data and draft.to is not None:
         return Facts(draft.to, paid, seen)
     return Facts(None, paid, seen)
+
+
+def recipient_facts(chain: Chain, history: History, me: str, recipient: str, *, token: bool) -> Facts:
+    """The facts about who gets a payment made some other way than a transfer (a swap's
+    output paid to `recipient`: `token` when the output is a token)."""
+    paid, seen = counterparties(history, chain.chain_id, me)
+    seen |= contact_addresses(me)
+    seen.discard(me)
+    return Facts(
+        recipient, paid, seen, token_transfer=token, recipient_is_token=token and _is_token(chain, recipient, set())
+    )
 
 
 def without_poisoning(

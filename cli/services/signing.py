@@ -65,12 +65,17 @@ def send_tx(
     gas: int | None = None,
     before_send: Callable[[bytes], None] | None = None,
     send_failed: Callable[[], None] | None = None,
+    call: tuple[str, dict[str, str]] | None = None,
+    warnings: Sequence[str] = (),
+    known_tokens: set[str] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Simulate `draft` (RedPacket's errors in words), prepare it, ask the front end to
     confirm `question` over `details` and the decoded transaction (Preview.tx), obtain the
     key (`key()`: after the confirmation), send, wait. (record, receipt).
     `before_send(key)` runs between the confirmation and the broadcast (e.g. keep a packet's
-    claim key), `send_failed()` if the broadcast fails."""
+    claim key), `send_failed()` if the broadcast fails. `call` = (function, {label: value})
+    names a call the decoder does not know; with `known_tokens` (lower-case addresses) the
+    local security rules' findings go in the preview too."""
     from contracts import flows
     from wallet import transfers
     from wallet.errors import WalletError
@@ -80,7 +85,31 @@ def send_tx(
     flows.simulate(chain, draft)
     max_fee, tip = fees.overrides()
     prepared = transfers.prepare(chain, draft, speed=fees.speed, max_fee=max_fee, tip=tip, gas=gas)
-    frontend.confirm(Preview(question, list(details), list(prepared.warnings), tx=prepared, network=chain.network.name))
+    if call is not None and prepared.decoded is None:
+        from wallet import erc20
+
+        prepared.decoded = erc20.DecodedCall(call[0], dict(call[1]))
+    prepared.warnings.extend(warnings)
+    findings: list[Any] = []
+    recipient = None
+    if known_tokens is not None:
+        from wallet.security_rules import assess
+
+        from .security import gather
+
+        facts = gather(chain, prepared, history(), known_tokens)
+        findings, recipient = assess(facts), facts.recipient
+    frontend.confirm(
+        Preview(
+            question,
+            list(details),
+            list(prepared.warnings),
+            tx=prepared,
+            network=chain.network.name,
+            findings=findings,
+            recipient=recipient,
+        )
+    )
     private_key = key()
     if before_send is not None:
         before_send(private_key)
@@ -129,3 +158,17 @@ def fee_paid(receipt: dict[str, Any]) -> int:
     from wallet.rpc import to_int
 
     return to_int(receipt["gasUsed"]) * to_int(receipt.get("effectiveGasPrice"))
+
+
+def gas_with_headroom(rpc: Any, owner: str, to: str, data: bytes, value: int, headroom: int) -> int | None:
+    """The estimate x 1.2 (as `send` allows) plus `headroom`; None if it cannot be
+    estimated (the simulation then says why)."""
+    from wallet.rpc import RpcError, to_int
+    from wallet.transfers import GAS_MARGIN
+
+    call = {"from": owner, "to": to, "data": "0x" + data.hex(), "value": hex(value)}
+    try:
+        estimate = to_int(rpc.call("eth_estimateGas", call, "pending"))
+    except RpcError:
+        return None
+    return -(-estimate * GAS_MARGIN[0] // GAS_MARGIN[1]) + headroom

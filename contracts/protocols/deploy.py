@@ -1,4 +1,4 @@
-"""Deploy Uniswap v2/v3, an Aave v3 market and a StakingRewards farm on a local dev chain, and seed them.
+"""Deploy Uniswap v2/v3, an Aave v3 market, a StakingRewards farm and Seaport 1.6 on a local dev chain, and seed them.
 
 Everything is sent from one account the node has unlocked (anvil's dev account) with
 ``eth_sendTransaction``: no keys are handled here. Contract addresses follow from the sender's
@@ -34,6 +34,7 @@ __all__ = [
     "Deployment",
     "create_address",
     "deploy_all",
+    "deploy_seaport",
     "full_range",
     "sqrt_price_x96",
 ]
@@ -139,6 +140,13 @@ class Deployer:
         self.pending.clear()
         self.gas_used += gas
         return gas
+
+
+def deploy_seaport(d: Deployer) -> str:
+    """Seaport 1.6 and the conduit controller its constructor needs; its address. No conduit
+    is opened: offers approve Seaport itself (conduit key 0)."""
+    controller = d.create(npm.load("LocalConduitController"))
+    return d.create(npm.load("Seaport"), controller)
 
 
 def deploy_all(rpc: Rpc, sender: str, tkn: str, tkn_mintable: bool = True) -> Deployment:
@@ -292,6 +300,8 @@ def deploy_all(rpc: Rpc, sender: str, tkn: str, tkn_mintable: bool = True) -> De
     for symbol, amount in (("USDX", 400_000 * usd), ("WETH", 60 * ETH), ("TKN", 40_000 * ETH)):
         d.call(pool, "borrow(address,uint256,uint256,uint16,address)", assets[symbol], amount, 2, 0, me)
 
+    seaport = deploy_seaport(d)
+
     # -- StakingRewards: stake TKN, earn USDX over 7 days ----------------------------------
     staking = d.create(npm.load("StakingRewards"), me, me, usdx, tkn)
     d.call(usdx, "transfer(address,uint256)", staking, REWARDS_USDX * usd)
@@ -309,6 +319,7 @@ def deploy_all(rpc: Rpc, sender: str, tkn: str, tkn_mintable: bool = True) -> De
         uniswap_v3_quoter=quoter,
         aave_addresses_provider=provider,
         staking_rewards=staking,
+        seaport=seaport,
     )
     out.transactions = d.sent
     out.seconds = time.perf_counter() - started

@@ -15,4 +15,5 @@ CONTRACT_KEYS = (
     "uniswap_v3_quoter",
     "aave_addresses_provider",
     "staking_rewards",
+    "seaport",
 )

@@ -39,7 +39,7 @@ class V2Share:
     token1: str
     shares: int
     total: int
-    amount0: int  # the owner's part of the reserves
+    amount0: int  # the owner's part, as the pair's burn would pay it now
     amount1: int
 
 
@@ -65,11 +65,29 @@ def v2_share(rpc: Rpc, factory: str, token_a: str, token_b: str, owner: str) -> 
     pair = addr.parse(pair)
     shares = int(abi.read_one(rpc, pair, "balanceOf(address)(uint256)", owner))
     total = int(abi.read_one(rpc, pair, "totalSupply()(uint256)"))
-    r0, r1, _ = abi.read(rpc, pair, "getReserves()(uint112,uint112,uint32)")
     token0, token1 = sorted([addr.parse(token_a), addr.parse(token_b)], key=lambda a: int(a, 16))
     if total == 0:
         return V2Share(pair, token0, token1, shares, total, 0, 0)
-    return V2Share(pair, token0, token1, shares, total, int(r0) * shares // total, int(r1) * shares // total)
+    # as the pair's burn pays: its token balances (not reserves: tokens sent to the pair without
+    # a sync are paid out too), over the supply after the protocol fee it would mint first
+    balance0 = int(abi.read_one(rpc, token0, "balanceOf(address)(uint256)", pair))
+    balance1 = int(abi.read_one(rpc, token1, "balanceOf(address)(uint256)", pair))
+    total += _v2_protocol_fee(rpc, factory, pair, total)
+    return V2Share(pair, token0, token1, shares, total, shares * balance0 // total, shares * balance1 // total)
+
+
+def _v2_protocol_fee(rpc: Rpc, factory: str, pair: str, total: int) -> int:
+    """The shares UniswapV2Pair._mintFee would mint to ``feeTo`` before a burn (0 when the fee is off)."""
+    from math import isqrt
+
+    if int(abi.read_one(rpc, factory, "feeTo()(address)"), 16) == 0:
+        return 0
+    k_last = int(abi.read_one(rpc, pair, "kLast()(uint256)"))
+    r0, r1, _ = abi.read(rpc, pair, "getReserves()(uint112,uint112,uint32)")
+    root_k, root_k_last = isqrt(int(r0) * int(r1)), isqrt(k_last)
+    if k_last == 0 or root_k <= root_k_last:
+        return 0
+    return total * (root_k - root_k_last) // (root_k * 5 + root_k_last)
 
 
 def v2_add_call(

@@ -37,6 +37,8 @@ class Source:
 
 _AAVE = "@aave/core-v3"
 _AAVE_ART = "artifacts/contracts"
+_SEAPORT = "@opensea/seaport-js"
+_SEAPORT_ART = "src/artifacts"
 SOURCES: dict[str, Source] = {
     # Uniswap v2 (GPL-3.0-or-later)
     "WETH9": Source("@uniswap/v2-periphery", "build/WETH9.json", "waffle"),
@@ -82,6 +84,14 @@ SOURCES: dict[str, Source] = {
     "MockAggregator": Source(
         _AAVE, f"{_AAVE_ART}/mocks/oracle/CLAggregators/MockAggregator.sol/MockAggregator.json", "hardhat"
     ),
+    # Seaport 1.6 (MIT), as compiled in @opensea/seaport-js; TestERC721 is its test collection
+    "Seaport": Source(_SEAPORT, f"{_SEAPORT_ART}/seaport/contracts/Seaport.sol/Seaport.json", "hardhat"),
+    "LocalConduitController": Source(
+        _SEAPORT,
+        f"{_SEAPORT_ART}/seaport/contracts/conduit/ConduitController.sol/LocalConduitController.json",
+        "hardhat",
+    ),
+    "TestERC721": Source(_SEAPORT, f"{_SEAPORT_ART}/src/contracts/test/TestERC721.sol/TestERC721.json", "hardhat"),
     # Synthetix StakingRewards (MIT), solc 0.5.16 as deployed on mainnet
     "StakingRewards": Source("synthetix", "publish/deployed/mainnet/deployment.json", "synthetix"),
 }

@@ -31,6 +31,7 @@ __all__ = [
     "quote_v3",
     "quotes",
     "received",
+    "self_permit_data",
     "swap_call",
 ]
 
@@ -173,12 +174,19 @@ def swap_call(
     *,
     eth_in: bool = False,
     eth_out: bool = False,
+    permit: bytes | None = None,
 ) -> tuple[str, bytes, int, str]:
-    """(router, calldata, value, function name) swapping exactly ``quote.amount_in``."""
+    """(router, calldata, value, function name) swapping exactly ``quote.amount_in``.
+
+    ``permit`` (v3 only: ``self_permit_data``) goes first in the router's multicall, so the
+    permit and the swap are one transaction and no allowance is left behind (the swap
+    spends exactly what the permit allows)."""
     amount = quote.amount_in
     value = amount if eth_in else 0
     path = [token_in, token_out]
     if quote.venue == "v2":
+        if permit is not None:
+            raise WalletError("Uniswap v2's router takes no permit for its input: approve it instead")
         if where.v2_router is None:
             raise WalletError("no Uniswap v2 router recorded")
         if eth_in:
@@ -190,13 +198,24 @@ def swap_call(
     if where.v3_router is None:
         raise WalletError("no Uniswap v3 router recorded")
     single = "exactInputSingle((address,address,uint24,address,uint256,uint256,uint256,uint160))"
+    first = [permit] if permit is not None else []
+    names = ["selfPermit"] if permit is not None else []
     if not eth_out:
         params = (token_in, token_out, quote.fee, recipient, deadline, amount, min_out, 0)
-        return where.v3_router, abi.data(single, params), value, "exactInputSingle"
-    # ETH out: the router keeps the WETH, then unwraps at least min_out to the recipient
-    params = (token_in, token_out, quote.fee, where.v3_router, deadline, amount, min_out, 0)
-    calls = [abi.data(single, params), abi.data("unwrapWETH9(uint256,address)", min_out, recipient)]
-    return where.v3_router, abi.data("multicall(bytes[])", calls), 0, "multicall(exactInputSingle, unwrapWETH9)"
+        if not first:
+            return where.v3_router, abi.data(single, params), value, "exactInputSingle"
+        calls = [*first, abi.data(single, params)]
+        names.append("exactInputSingle")
+    else:  # the router keeps the WETH, then unwraps at least min_out to the recipient
+        params = (token_in, token_out, quote.fee, where.v3_router, deadline, amount, min_out, 0)
+        calls = [*first, abi.data(single, params), abi.data("unwrapWETH9(uint256,address)", min_out, recipient)]
+        names += ["exactInputSingle", "unwrapWETH9"]
+    return where.v3_router, abi.data("multicall(bytes[])", calls), value, f"multicall({', '.join(names)})"
+
+
+def self_permit_data(token: str, value: int, deadline: int, v: int, r: bytes, s: bytes) -> bytes:
+    """SwapRouter's ``selfPermit``: the token's EIP-2612 permit from the caller to the router."""
+    return abi.data("selfPermit(address,uint256,uint256,uint8,bytes32,bytes32)", token, value, deadline, v, r, s)
 
 
 def received(receipt: dict[str, Any], token_out: str, recipient: str, *, eth_out: bool = False, weth: str = "") -> int:

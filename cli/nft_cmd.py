@@ -1,0 +1,233 @@
+"""`hongbao nft`: ERC-721 tokens. Parsing, confirming and rendering only; the workflows are
+in cli/services/nfts.py. Every string a collection returns is shown through cli/inert.py."""
+
+from __future__ import annotations
+
+import click
+
+from wallet import transfers
+from wallet.errors import WalletError
+from wallet.rpc import to_int
+
+from . import names
+from .context import chain as connect
+from .context import confirm, history, network_option, nonce_lock_path, sending_account
+from .inert import inert
+from .money_cmd import timeout_option, yes_option
+from .output import emit, json_option
+from .txview import report_sent, show_preview, wait_with_progress
+from .wallet_cmd import index_option, password_file_option, unlock_wallet, wallet_option
+
+
+@click.group()
+def nft() -> None:
+    """NFTs (ERC-721): list, show, send; a test collection on the local chain."""
+
+
+@nft.command("deploy-test")
+@click.option("--name", default="Hongbao Test Collection", show_default=True)
+@click.option("--symbol", default="HBNFT", show_default=True)
+@network_option
+@json_option
+def deploy_test(name, symbol, network_name, as_json):
+    """Deploy the test ERC-721 collection (open mint) on the local chain from anvil's dev
+    account, and remember it as `test` (`nft show test#1`)."""
+    from wallet import localchain
+
+    from .services import nfts
+
+    chain = connect(network_name)
+    chain.verify()
+    address, tx_hash = nfts.deploy_test(
+        chain, history(), localchain.DEV_ADDRESS, localchain.DEV_KEY, nonce_lock_path(), name, symbol
+    )
+    nfts.record_collection(chain, address)
+    emit(
+        as_json,
+        {"network": chain.network.name, "collection": address, "hash": tx_hash},
+        lambda: click.echo(f"deployed the test collection at {address} on {chain.network.name} (as `test`)"),
+    )
+
+
+@nft.command("mint-test")
+@click.argument("to")
+@click.option("--count", type=click.IntRange(1, 50), default=1, show_default=True)
+@click.option("--uri", help="The tokens' tokenURI (any text; default: none).")
+@click.option("--collection", help="Collection address (default: the one `nft deploy-test` made).")
+@network_option
+@json_option
+def mint_test(to, count, uri, collection, network_name, as_json):
+    """Mint test NFTs to TO (an address or a contact) on the local chain, like the faucet."""
+    from wallet import localchain
+
+    from .services import nfts
+
+    who = names.address(to)
+    chain = connect(network_name)
+    chain.verify()
+    contract = nfts.parse_ref(f"{collection or 'test'}#0", chain.network.contracts).contract
+    ids = nfts.mint_test(chain, history(), contract, who, localchain.DEV_KEY, nonce_lock_path(), count=count, uri=uri)
+    if not ids:
+        raise WalletError(f"{contract} minted nothing it logged: is it the test collection?")
+    emit(
+        as_json,
+        {"collection": contract, "to": who, "ids": ids},
+        lambda: click.echo(f"minted {', '.join(f'#{i}' for i in ids)} of {contract} to {names.labelled(who)}"),
+    )
+
+
+def _held_json(h) -> dict:
+    return {
+        "collection": h.contract,
+        "id": str(h.token_id),
+        "owner": h.owner,
+        "name": h.collection,
+        "symbol": h.symbol,
+        "erc165": h.erc165,
+        "kind": h.kind,
+        "detail": h.detail,
+    }
+
+
+@nft.command("list")
+@click.option("--wallet", "wallet_name", envvar="HONGBAO_WALLET", help="Only this wallet's accounts (default: all).")
+@network_option
+@json_option
+def list_(wallet_name, network_name, as_json):
+    """ERC-721 tokens my accounts hold now: those `hongbao sync` saw arrive, and Uniswap v3
+    positions, each checked with the collection's ownerOf."""
+    from wallet import keyring
+
+    from .output import note, table
+    from .services import nfts
+
+    wallets = keyring.WalletStore(_home())
+    chosen = (
+        [wallets.open(keyring.check_name(wallet_name))] if wallet_name else [wallets.open(n) for n in wallets.names()]
+    )
+    owners = sorted({a.address for w in chosen for a in w.accounts})
+    if not owners:
+        raise WalletError("no accounts: create a wallet (`hongbao wallet create`) or watch an address")
+    chain = connect(network_name)
+    chain.verify()
+    found = nfts.held(chain, history(), owners)
+    known = names.known_names()
+    if not found and not as_json:
+        note(f"no NFTs held by {len(owners)} account(s) on {chain.network.name} (`hongbao sync` finds new ones)")
+        return
+    emit(
+        as_json,
+        [_held_json(h) for h in found],
+        lambda: table(
+            f"NFTs on {chain.network.name} (run `hongbao sync` to find new ones)",
+            ["collection", "id", "owner", "what"],
+            [
+                [
+                    inert(f"{h.symbol or '?'} ({h.contract})") + ("" if h.erc165 else " [not ERC-165]"),
+                    h.token_id,
+                    names.labelled(h.owner, known),
+                    inert(h.detail or h.collection or ""),
+                ]
+                for h in found
+            ],
+        ),
+    )
+
+
+def _home():
+    from wallet.home import home
+
+    return home()
+
+
+@nft.command()
+@click.argument("ref", metavar="COLLECTION#ID")
+@network_option
+@json_option
+def show(ref, network_name, as_json):
+    """One token as its collection reports it now: owner, tokenURI, name (`nft show test#1`,
+    `nft show 0xCOLLECTION#7`, `nft show uniswap#3`)."""
+    from rich.text import Text
+
+    from .output import console
+    from .services import nfts
+
+    chain = connect(network_name)
+    chain.verify()
+    reads = nfts.show(chain, nfts.parse_ref(ref, chain.network.contracts))
+    data = {
+        "collection": reads.contract,
+        "id": str(reads.token_id),
+        "owner": reads.owner,
+        "name": reads.name,
+        "symbol": reads.symbol,
+        "token_uri": reads.token_uri,
+        "erc165": reads.is_erc721,
+        "approved": reads.approved,
+    }
+
+    def human() -> None:
+        out = console()
+        rows = [
+            ("token", f"{reads.contract}#{reads.token_id}"),
+            ("collection", f"{reads.name or '?'} ({reads.symbol or '?'})"),
+            ("owner", names.labelled(reads.owner) if reads.owner else "nobody (ownerOf reverts)"),
+            ("tokenURI", reads.token_uri if reads.token_uri is not None else "(none)"),
+            *([("approved", f"{names.labelled(reads.approved)} may move it too")] if reads.approved else []),
+        ]
+        for label, value in rows:
+            out.print(Text.assemble((f"{label:11}", "bold"), inert(value)), soft_wrap=True)  # its strings, inert
+        if not reads.is_erc721:
+            out.print("[yellow]the contract does not declare ERC-721 (ERC-165): treat its answers with care[/]")
+
+    emit(as_json, data, human)
+
+
+@nft.command()
+@click.argument("ref", metavar="COLLECTION#ID")
+@click.argument("to")
+@wallet_option
+@index_option
+@network_option
+@yes_option
+@timeout_option
+@click.option("--allow-risky", is_flag=True, help="With --yes: send even to a lookalike address.")
+@password_file_option
+@json_option
+def send(ref, to, wallet_name, index, network_name, yes, timeout, allow_risky, password_file, as_json):
+    """Send one NFT to TO (an address or a contact): `nft send test#3 bob`. Uses
+    safeTransferFrom (a contract recipient must accept it); simulated and shown before you
+    confirm; afterwards the collection's ownerOf must name TO."""
+    from .security import review
+    from .services import nfts
+
+    if as_json and not yes:
+        raise WalletError("--json needs --yes (a script cannot answer the confirmation)")
+    wallet, account = sending_account(wallet_name, index)
+    recipient = names.address(to, account.address)
+    chain = connect(network_name)
+    chain.verify()
+    token = nfts.parse_ref(ref, chain.network.contracts)
+    draft, reads = nfts.plan_send(chain, account.address, token, recipient)
+    prepared = nfts.prepare_send(chain, draft)
+    if not as_json:
+        _show_nft(reads, recipient)
+        show_preview(prepared, chain.network.name)
+    review(chain, prepared, history(), yes=yes, allow=allow_risky, quiet=as_json)
+    confirm(yes)
+    key = unlock_wallet(wallet, password_file).private_key(index)
+    record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
+    receipt = wait_with_progress(chain, record.hash, history(), timeout, as_json)
+    if to_int(receipt.get("status")) == 1:
+        nfts.check_delivered(chain, token, account.address, recipient, receipt)
+    report_sent(as_json, record, receipt, chain.network.explorer_link(record.hash), extra={"nft": str(token)})
+
+
+def _show_nft(reads, recipient: str) -> None:
+    from rich.text import Text
+
+    from .output import console
+
+    what = f"{reads.name or '?'} ({reads.symbol or '?'}) #{reads.token_id}"
+    console(stderr=True).print(Text.assemble(("NFT        ", "bold"), inert(what), f"  [{reads.contract}]"))
+    console(stderr=True).print(Text.assemble(("to         ", "bold"), inert(names.labelled(recipient))))
