@@ -50,3 +50,27 @@ def test_main_screen_cards_in_every_festival_theme(snap_compare, app):
 
 def test_fingerprint_verification_dialog(snap_compare, app):
     assert snap_compare(app, press=["f4"], terminal_size=SIZE, run_before=settled)
+
+
+def test_fingerprint_verified_and_a_stranger_accepted_from_the_keyboard(app):
+    """F4 then y marks the contact verified; F2 then y accepts the stranger's request (both in
+    the store the CLI reads); n leaves things as they were."""
+    import asyncio
+
+    async def run() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            bob = app.open_id
+            await pilot.press("f4", "n")
+            assert not app.m.store.contact(bob).verified_out_of_band
+            await pilot.press("f4", "y")
+            await app.workers.wait_for_complete()
+            assert app.m.store.contact(bob).verified_out_of_band
+            stranger = next(r for r in app.rows if r.kind == "request")
+            app.open_conversation(stranger.id)
+            await pilot.press("f2", "y")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert stranger.id not in app.m.requests()
+            assert next(r for r in app.rows if r.id == stranger.id).kind == "contact"
+
+    asyncio.run(run())
