@@ -1,4 +1,5 @@
-"""SVG snapshots of the app's main screens (pytest-textual-snapshot): the showcase home of
+"""SVG snapshots of the app's main screens (pytest-textual-snapshot), and answers given from
+the keyboard without a relay (a fingerprint verified, a request accepted): the showcase home of
 tests/app_fixtures.py (fixed keys, clock and contents, UTC), no relay and no chain, the
 chain's word on payments and packets fixed. Update after a deliberate change with
 `pytest tests/test_app_snapshots.py --snapshot-update` and look at the SVGs."""
