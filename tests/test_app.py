@@ -249,6 +249,7 @@ def test_red_packet_claimed_and_a_request_paid_in_the_apps(cli, tmp_path, anvil,
             await until(
                 a, lambda: alice_app.status.startswith("online") and bob_app.status.startswith("online"), "online"
             )
+            await until(a, lambda: alice_app.balance.startswith("2 ETH"), "Alice's balance, read from the chain")
             await a.press("f5")
             await type_text(a, bob.address)
             await until(a, lambda: alice_app.open_id == bob.address, "Alice's chat with Bob open")

@@ -156,11 +156,11 @@ class ChainWatch:
         self.down = False
 
     def poll(self) -> list[Event]:
-        from wallet import amounts
         from wallet.chain import Chain
         from wallet.errors import WalletError
 
         from ..context import network
+        from ..services.balances import balances
 
         try:
             if self.chain is None:
@@ -170,8 +170,9 @@ class ChainWatch:
                 return []
             self.block = block
             events = [Event("block", str(block), data={"block": block})]
-            balance = amounts.eth(self.chain.balance(self.watch.m.address))
-            events.append(Event("balance", balance, data={"ETH": balance, "network": self.chain.network.name}))
+            held = balances(self.watch.m.address, self.network_name)  # ETH and the configured tokens
+            text = " · ".join(f"{row['formatted']} {row['symbol']}" for row in held["balances"])
+            events.append(Event("balance", text, data=held))
             events.extend(self._positions())
             news = self.watch.chain()
             events.extend(Event("news", str(item.get("text", "")), data=item) for item in news)

@@ -332,7 +332,7 @@ class HongbaoApp(App[None]):
             self.block = event.text
             self.draw_side()
         elif event.kind == "balance":
-            self.balance = f"{event.text} ({event.data.get('network', '')})"
+            self.balance = f"{event.text} (on {event.data.get('network', '')})"
             self.draw_side()
         elif event.kind == "positions":
             self.positions = event.data
