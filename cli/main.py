@@ -44,6 +44,7 @@ GROUPS = {
     "trade": ("cli.trade_cmd", "trade", "Trade in chats: offers on Seaport, shared trades to follow."),
     "unlock": ("cli.agent_cmd", "unlock", "Start an unlock session: commands need no password for a while."),
     "lock": ("cli.agent_cmd", "lock", "End the unlock session."),
+    "app": ("cli.app.command", "app", "The live chat wallet, full screen in a terminal or (--web) a browser."),
     "security": ("cli.security_cmd", "security", "Daily limits and a second factor (TOTP) for large sends."),
 }
 

@@ -1,0 +1,175 @@
+"""The app's dialogs: the password, a preview to confirm (the services' Preview, as the
+CLI shows it), and help. Nothing secret is ever drawn: the password field is masked."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from ..inert import inert
+from ..services.frontend import Preview
+
+TRIES = 3
+MODAL_CSS = """
+{name} {{ align: center middle; }}
+{name} > Vertical {{ width: 84; height: auto; border: thick $primary; background: $surface; padding: 1 2; }}
+"""
+
+
+class PasswordScreen(ModalScreen[bytes | None]):
+    """Asks the wallet password (masked) and returns the account key, or None after TRIES."""
+
+    CSS = MODAL_CSS.format(name="PasswordScreen")
+
+    def __init__(self, unlock: Callable[[str], bytes]) -> None:
+        super().__init__()
+        self.unlock, self.tries = unlock, 0
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text("Wallet password (or run `hongbao unlock` first)"), markup=False)
+            yield Input(password=True, id="password")
+            yield Static(id="error", markup=False)
+
+    @on(Input.Submitted, "#password")
+    async def submitted(self, event: Input.Submitted) -> None:
+        from wallet.errors import WalletError
+
+        password, event.input.value = event.value, ""
+        try:
+            key = await asyncio.to_thread(self.unlock, password)  # Argon2id: off the screen's thread
+        except WalletError as error:
+            self.tries += 1
+            if self.tries >= TRIES:
+                self.dismiss(None)
+                return
+            self.query_one("#error", Static).update(Text(inert(f"{error}; try again"), style="red"))
+            return
+        self.dismiss(key)
+
+
+class AskScreen(ModalScreen[str | None]):
+    """One line of input (whom to write to, an amount...); Esc cancels."""
+
+    CSS = MODAL_CSS.format(name="AskScreen")
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, question: str, placeholder: str = "", *, password: bool = False) -> None:
+        super().__init__()
+        self.question, self.placeholder, self.secret = question, placeholder, password
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(self.question), markup=False)
+            yield Input(placeholder=self.placeholder, password=self.secret, id="answer")
+
+    @on(Input.Submitted, "#answer")
+    def submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class FormScreen(ModalScreen[dict[str, str] | None]):
+    """A few labelled fields (a red packet, a payment request): Enter in any of them sends
+    the form, Esc cancels. `fields`: (name, label, default)."""
+
+    CSS = MODAL_CSS.format(name="FormScreen") + "FormScreen Input { margin-bottom: 0; }"
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, title: str, fields: list[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self.title_text, self.fields = title, fields
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(self.title_text, style="bold"), markup=False)
+            for name, label, default in self.fields:
+                yield Static(Text(label, style="dim"), markup=False)
+                yield Input(value=default, id=f"field-{name}")
+            yield Static(Text("Enter: preview    Esc: cancel", style="dim"), markup=False)
+
+    @on(Input.Submitted)
+    def submitted(self) -> None:
+        self.dismiss({name: self.query_one(f"#field-{name}", Input).value.strip() for name, _, _ in self.fields})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A Preview (title, rows, warnings) and y/n, as the CLI's confirmation."""
+
+    CSS = MODAL_CSS.format(name="ConfirmScreen")
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("y", "answer(True)", "yes"),
+        Binding("n,escape", "answer(False)", "no"),
+    ]
+
+    def __init__(self, preview: Preview, answer: str = "y: yes, go ahead    n / Esc: no") -> None:
+        super().__init__()
+        self.preview, self.answer = preview, answer
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="dim")
+        table.add_column()
+        for label, value in self.preview.rows:
+            table.add_row(Text(inert(label)), Text(inert(value)))
+        with Vertical():
+            yield Static(Text(inert(self.preview.title), style="bold"), markup=False)
+            yield Static(table, markup=False)
+            for warning in self.preview.warnings:
+                yield Static(Text("⚠ " + inert(warning), style="bold yellow"), markup=False)
+            yield Static(Text(self.answer, style="bold"), markup=False)
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+HELP = [
+    ("Enter", "send what the composer holds (to the open conversation)"),
+    ("Tab / Shift+Tab", "move between the conversation list, the messages and the composer"),
+    ("↑ ↓ Enter", "in the list: choose and open a conversation (the mouse works too)"),
+    ("PgUp / Ctrl+O", "older messages of the open conversation"),
+    ("F2 / F3", "accept / decline the open message request or group invitation (decline a request: block)"),
+    ("F4", "verify the open contact's fingerprint"),
+    ("F5", "write to someone: a contact name, an address, a group"),
+    ("F6", "send a red packet to the open chat (amount, shares, lucky or fixed, greeting, theme)"),
+    ("F7", "open the newest red packet of the chat: who got what, 手气最佳; y claims my share"),
+    ("F8", "ask the open chat for a payment"),
+    ("F9", "pay: the chat's newest request to me, else an amount with a notice"),
+    ("? / F1", "this help (? outside the composer)"),
+    ("Esc", "back to the composer"),
+    ("Ctrl+Q", "quit"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    CSS = MODAL_CSS.format(name="HelpScreen")
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape,q,question_mark,f1", "close", "close")]
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold cyan")
+        table.add_column()
+        for key, what in HELP:
+            table.add_row(key, what)
+        with Vertical():
+            yield Static(Text("hongbao app: keys", style="bold"), markup=False)
+            yield Static(table, markup=False)
+            yield Static(Text("Esc closes", style="dim"), markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,301 @@
+"""`hongbao app` driven by Textual's pilot: two people, each with an app of their own in
+this process, a real relay process and (for money) the worker's anvil. What arrives is
+waited for by polling the screen's state with a deadline, never by a fixed sleep."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from app_fixtures import ME_KEY
+from conftest import ANVIL_KEYS
+from test_relay_e2e import Relay, sqlite_url
+from textual.widgets import Input
+
+from cli.app.ui import HongbaoApp
+from messaging.chat import Messenger, save_relay
+from messaging.client import RelayClient
+from messaging.identity import make_bundle
+
+pytestmark = pytest.mark.slow
+
+BOB_KEY = bytes.fromhex(ANVIL_KEYS[1])
+CAROL_KEY = bytes.fromhex(ANVIL_KEYS[2])
+SIZE = (140, 45)
+
+
+@pytest.fixture(scope="module")
+def relay(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("app-relay")
+    with Relay(folder / "home", sqlite_url(folder)) as running:
+        yield running
+
+
+async def until(pilot, condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+    """Let the apps run until `condition()` holds (a deadline, not a fixed wait)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            shown = [(x.type, x.state) for x in pilot.app.loaded]
+            raise AssertionError(f"not within {timeout} s: {what} (on screen: {shown}; alerts: {pilot.app.alerts})")
+        await pilot.pause(0.02)
+
+
+def person(home: Path, key: bytes, relay_url: str) -> HongbaoApp:
+    save_relay(home, relay_url)  # the app publishes their bundle and prekeys when it connects
+    return HongbaoApp(
+        lambda k: Messenger.open(home, k), key, lambda _password: b"", chain=False, checker=lambda *_: None
+    )
+
+
+def texts(app: HongbaoApp) -> list[str]:
+    return [getattr(x.payload, "body", "") for x in app.loaded]
+
+
+async def type_text(pilot, text: str) -> None:
+    """Into the focused input (the composer, or a dialog's), then Enter."""
+    await pilot.pause()
+    field = pilot.app.focused
+    assert isinstance(field, Input), field
+    field.insert_text_at_cursor(text)  # what an input method commits (Chinese too)
+    await pilot.press("enter")
+
+
+def test_chat_both_ways_and_a_message_queued_while_the_relay_is_down(tmp_path, relay):
+    alice = person(tmp_path / "alice", ME_KEY, relay.url)
+    bob = person(tmp_path / "bob", BOB_KEY, relay.url)
+    bob_address = make_bundle(BOB_KEY, 0).address
+
+    async def run() -> None:
+        async with alice.run_test(size=SIZE) as a, bob.run_test(size=SIZE) as b:
+            await until(a, lambda: alice.status.startswith("online") and bob.status.startswith("online"), "online")
+            await a.press("f5")
+            await type_text(a, bob_address)
+            await until(a, lambda: alice.open_id == bob_address, "Alice's chat with Bob open")
+            await type_text(a, "你好 Bob, 新年快乐")
+            await until(b, lambda: "你好 Bob, 新年快乐" in texts(bob), "Bob sees Alice's message")
+            assert bob.rows[0].id == alice.m.address and bob.rows[0].kind == "request"  # a stranger, for now
+            await b.press("f2", "y")  # accept the message request
+            await until(b, lambda: bob.rows[0].kind == "contact", "Bob accepted Alice")
+            await type_text(b, "[bold]hi[/] Alice")
+            await until(a, lambda: "[bold]hi[/] Alice" in texts(alice), "Alice sees Bob's reply")
+            await type_text(a, "read me")
+            await until(b, lambda: "read me" in texts(bob), "Bob's open chat shows it")
+            await until(a, lambda: alice.loaded[-1].state == "read", "Bob's read receipt shown to Alice")
+
+            relay.kill()
+            await until(a, lambda: alice.status.startswith("offline"), "Alice's app says offline")
+            await type_text(a, "sent while the relay was down")
+            await until(a, lambda: alice.loaded[-1].state == "pending", "the message shows pending")
+            relay.start()
+            await until(b, lambda: "sent while the relay was down" in texts(bob), "it goes out by itself")
+            await until(a, lambda: alice.loaded[-1].state != "pending", "no longer pending on Alice's screen")
+
+    asyncio.run(run())
+
+
+# -- the browser: `hongbao app --web`, Playwright driving Debian's Chromium --------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def served_url(process) -> str:
+    """The URL `hongbao app --web` prints (with its token), read with a deadline."""
+    import selectors
+
+    deadline = time.monotonic() + 30
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                line = process.stdout.readline()
+                if not line:
+                    break
+                if "open http" in line:
+                    return line.split("open ", 1)[1].split()[0]
+    raise AssertionError(f"`hongbao app --web` printed no URL: {process.stderr.read()}")
+
+
+def test_web_app_in_chromium_sends_to_a_terminal_app(tmp_path, relay, cli):
+    import httpx
+
+    if not CHROMIUM.exists():
+        print(f"SKIPPED: {CHROMIUM} is absent (apt-get install chromium); the browser test cannot run")
+        pytest.skip(f"{CHROMIUM} is absent: apt-get install chromium")
+    from conftest import Person, quick_wallet
+    from playwright.async_api import async_playwright
+
+    # keys of their own: the relay keeps the other tests' people (their prekeys are in other homes)
+    web = Person(cli, tmp_path / "alice", "alice")
+    quick_wallet(web.home)
+    web_key = unlocked_key(web.home)
+    save_relay(web.home, relay.url)
+    with Messenger.open(web.home, web_key) as m:
+        m.store.add_contact(make_bundle(CAROL_KEY, 0).address, "bob")  # accepted: receipts flow
+    bob = person(tmp_path / "bob", CAROL_KEY, relay.url)
+    shot = Path(os.environ.get("HONGBAO_APP_SCREENSHOT", tmp_path / "app-web.png"))
+
+    server = web.popen("app", "--web")
+    try:
+        url = served_url(server)
+        root = url.split("/", 3)
+        assert httpx.get(f"{root[0]}//{root[2]}/").status_code == 404  # no token, no app
+        assert httpx.get(f"{root[0]}//{root[2]}/x{root[3]}").status_code == 404
+
+        def published(key: bytes) -> bool:
+            with RelayClient(relay.url) as client:
+                return client.get_bundle(make_bundle(key, 0).address) is not None
+
+        async def run() -> None:
+            async with bob.run_test(size=SIZE) as b, async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                page = await browser.new_page(viewport={"width": 1400, "height": 860})
+                await page.goto(url)
+                try:
+                    await until(b, lambda: bob.status.startswith("online"), "Bob online")
+                    await until(b, lambda: published(web_key), "Alice's app (in the browser) online", 30)
+                    await b.press("f5")
+                    await type_text(b, make_bundle(web_key, 0).address)
+                    await type_text(b, "hi from a terminal")  # Alice's app opens its first chat by itself
+                    await until(
+                        b,
+                        lambda: bob.loaded and bob.loaded[-1].state in ("delivered", "read"),
+                        "delivered to Alice",
+                        30,
+                    )
+                    await page.mouse.click(700, 800)  # the composer: the app draws on a canvas, typed as a person would
+                    await page.keyboard.type("来自浏览器的问候 hello from the browser\n")
+                    await until(b, lambda: "来自浏览器的问候 hello from the browser" in texts(bob), "Bob gets it", 30)
+                finally:
+                    await page.screenshot(path=str(shot))
+                    await browser.close()
+
+        asyncio.run(run())
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert shot.stat().st_size > 10_000
+
+
+# -- money: a red packet from the app, claimed; a payment request -----------------------------
+
+
+def unlocked_key(home: Path) -> bytes:
+    from conftest import PASSWORD
+
+    from wallet import keyring
+
+    key: bytes = keyring.WalletStore(home).open("default").unlock(PASSWORD).private_key(0)
+    return key
+
+
+async def fill(pilot, screen_type, values: dict[str, str]) -> None:
+    """Fill a form dialog's fields by name, then Enter."""
+    await until(pilot, lambda: isinstance(pilot.app.screen, screen_type), f"{screen_type.__name__} shown")
+    for name, value in values.items():
+        pilot.app.screen.query_one(f"#field-{name}", Input).value = value
+    pilot.app.screen.query_one(Input).focus()
+    await pilot.press("enter")
+
+
+def test_red_packet_claimed_and_a_request_paid_in_the_apps(cli, tmp_path, anvil, relay, monkeypatch):
+    from conftest import PASSWORD, Person, quick_wallet
+    from test_packet_cli import balance
+
+    from cli.app.modals import ConfirmScreen, FormScreen
+    from messaging import payloads
+    from wallet import config
+
+    def wallet_person(name: str, eth: int) -> Person:
+        """A wallet on the test's anvil with `eth` ETH, its relay set (in-process: cheap)."""
+        someone = Person(cli, tmp_path / name, name)
+        someone.address = quick_wallet(someone.home)
+        cfg = config.load(someone.home)
+        cfg.networks["local"] = config.Network("local", anvil.url, 31337)
+        config.save(someone.home, cfg)
+        save_relay(someone.home, relay.url)
+        anvil.rpc().call("anvil_setBalance", someone.address, hex(eth * 10**18))
+        return someone
+
+    alice, bob = wallet_person("alice", 2), wallet_person("bob", 1)
+    alice.json("contracts", "deploy")
+    monkeypatch.setenv("HONGBAO_PASSWORD", PASSWORD)
+    alice_app = HongbaoApp(lambda k: Messenger.open(alice.home, k), unlocked_key(alice.home), lambda _p: b"")
+    bob_app = HongbaoApp(lambda k: Messenger.open(bob.home, k), unlocked_key(bob.home), lambda _p: b"", chain=False)
+
+    def cards(app: HongbaoApp, kind) -> list:
+        return [x for x in app.loaded if isinstance(x.payload, kind)]
+
+    def acting(who) -> None:
+        """The services sign from HONGBAO_HOME: the acting person's (one process, two homes)."""
+        monkeypatch.setenv("HONGBAO_HOME", str(who.home))
+
+    async def run() -> None:
+        acting(alice)
+        async with alice_app.run_test(size=SIZE) as a, bob_app.run_test(size=SIZE) as b:
+            await until(
+                a, lambda: alice_app.status.startswith("online") and bob_app.status.startswith("online"), "online"
+            )
+            await until(a, lambda: alice_app.balance.startswith("2 ETH"), "Alice's balance, read from the chain")
+            await a.press("f5")
+            await type_text(a, bob.address)
+            await until(a, lambda: alice_app.open_id == bob.address, "Alice's chat with Bob open")
+            await a.press("f6")
+            await fill(
+                a, FormScreen, {"amount": "0.5 ETH", "lucky": "y", "greeting": "[red]新婚[/]快乐", "theme": "wedding"}
+            )
+            await until(a, lambda: isinstance(alice_app.screen, ConfirmScreen), "the preview")
+            rows = dict(alice_app.screen.preview.rows)
+            assert rows["red packet"] == "0.5 ETH in 1 random share(s)" and rows["theme"] == "wedding"
+            assert rows["value"] == "0.5 ETH" and rows["from"] == alice.address  # what will be signed
+            await a.press("y")
+            await until(b, lambda: cards(bob_app, payloads.RedPacket), "Bob's app shows the packet", 20)
+            (packet,) = cards(bob_app, payloads.RedPacket)
+            assert packet.payload.theme == "wedding" and packet.payload.greeting == "[red]新婚[/]快乐"
+            await until(b, lambda: bob_app.checks.get(packet.id, "").startswith("✓"), "the chain backs it")
+
+            acting(bob)
+            before = balance(anvil, bob.address)
+            await b.press("f7")
+            await until(b, lambda: isinstance(bob_app.screen, ConfirmScreen), "the packet opened", 20)
+            assert dict(bob_app.screen.preview.rows)["claimed"].startswith("0 ETH: 0 of 1")
+            await b.press("y")  # claim my share
+            await until(b, lambda: isinstance(bob_app.screen, ConfirmScreen), "the claim's preview", 20)
+            await b.press("y")
+            await until(b, lambda: balance(anvil, bob.address) > before, "Bob's share paid", 20)
+            await until(a, lambda: any("claimed 0.5 ETH" in x for x in alice_app.alerts), "Alice's app told", 20)
+            await b.press("f7")
+            await until(b, lambda: isinstance(bob_app.screen, ConfirmScreen), "the packet opened again", 20)
+            assert dict(bob_app.screen.preview.rows)["手气最佳"].startswith(bob.address)
+            await b.press("escape")
+
+            acting(alice)
+            await a.press("f8")
+            await fill(a, FormScreen, {"amount": "0.05 ETH", "note": "taxi 🚕"})
+            await until(a, lambda: isinstance(alice_app.screen, ConfirmScreen), "the request's preview")
+            await a.press("y")
+            await until(b, lambda: cards(bob_app, payloads.PaymentRequest), "Bob's app shows the request")
+            acting(bob)
+            await b.press("f9")  # pays the chat's request
+            await until(b, lambda: isinstance(bob_app.screen, ConfirmScreen), "the payment's preview", 20)
+            assert dict(bob_app.screen.preview.rows)["value"] == "0.05 ETH"
+            await b.press("y")
+            await until(a, lambda: cards(alice_app, payloads.Payment), "Alice's app shows the payment", 20)
+            (notice,) = cards(alice_app, payloads.Payment)
+            assert notice.payload.request_id == cards(bob_app, payloads.PaymentRequest)[0].payload.request_id
+            await until(a, lambda: alice_app.checks.get(notice.id, "").startswith("✓"), "the chain confirms it", 20)
+
+    asyncio.run(run())

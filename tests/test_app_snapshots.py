@@ -1,0 +1,77 @@
+"""SVG snapshots of the app's main screens (pytest-textual-snapshot), and answers given from
+the keyboard without a relay (a fingerprint verified, a request accepted): the showcase home of
+tests/app_fixtures.py (fixed keys, clock and contents, UTC), no relay and no chain, the
+chain's word on payments and packets fixed. Update after a deliberate change with
+`pytest tests/test_app_snapshots.py --snapshot-update` and look at the SVGs."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from app_fixtures import ME_KEY, showcase
+
+from cli.app.ui import HongbaoApp
+from messaging import payloads
+from messaging.chat import Messenger
+
+SIZE = (150, 46)
+
+
+def verdict(message, _me, _store) -> str | None:
+    """A fixed word from "the chain": valid packets, one payment not confirmed."""
+    if isinstance(message.payload, payloads.Payment):
+        return "✗ NOT CONFIRMED: no such transaction on chain 31337"
+    if isinstance(message.payload, payloads.RedPacket):
+        return "✓ open: yours to claim"
+    return None
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch) -> HongbaoApp:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    showcase(tmp_path / "home").close()
+    yield HongbaoApp(
+        lambda k: Messenger.open(tmp_path / "home", k), ME_KEY, lambda _p: b"", live=False, checker=verdict
+    )
+    monkeypatch.delenv("TZ")
+    time.tzset()
+
+
+async def settled(pilot) -> None:
+    pilot.app.query_one("#composer").cursor_blink = False  # a blinking cursor is a coin toss
+    await pilot.app.workers.wait_for_complete()  # the chain's word, read off the screen's thread
+    await pilot.pause()
+
+
+def test_main_screen_cards_in_every_festival_theme(snap_compare, app):
+    assert snap_compare(app, terminal_size=SIZE, run_before=settled)
+
+
+def test_fingerprint_verification_dialog(snap_compare, app):
+    assert snap_compare(app, press=["f4"], terminal_size=SIZE, run_before=settled)
+
+
+def test_fingerprint_verified_and_a_stranger_accepted_from_the_keyboard(app):
+    """F4 then y marks the contact verified; F2 then y accepts the stranger's request (both in
+    the store the CLI reads); n leaves things as they were."""
+    import asyncio
+
+    async def run() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            bob = app.open_id
+            await pilot.press("f4", "n")
+            assert not app.m.store.contact(bob).verified_out_of_band
+            await pilot.press("f4", "y")
+            await app.workers.wait_for_complete()
+            assert app.m.store.contact(bob).verified_out_of_band
+            stranger = next(r for r in app.rows if r.kind == "request")
+            app.open_conversation(stranger.id)
+            await pilot.press("f2", "y")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert stranger.id not in app.m.requests()
+            assert next(r for r in app.rows if r.id == stranger.id).kind == "contact"
+
+    asyncio.run(run())
