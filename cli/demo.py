@@ -190,7 +190,8 @@ def main() -> None:
 
     started = time.monotonic()
     if prefork.available() and not os.environ.get("HONGBAO_DEMO_SUBPROCESS"):
-        _zygote = prefork.Zygote()  # warms up while anvil and the relay start
+        warm = os.environ.get(prefork.SOCKET_ENV)  # a zygote already running (the test suite's)
+        _zygote = prefork.Zygote.attach(warm) if warm else prefork.Zygote()  # warms up while anvil starts
     chain_port = free_port()
     relay_port = free_port()
     while relay_port == chain_port:

@@ -55,6 +55,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("wallet", "messaging", "contracts", "cli", "node")
 SKIP = {"cli.demo", "cli.prefork"}  # not commands: the demo runs the zygote; this is it
 READY = b"ready\n"
+# The socket of a zygote another process runs, for the demo to fork its commands from (the
+# test suite's controller starts one that its workers and the demo tests share).
+SOCKET_ENV = "HONGBAO_PREFORK_SOCKET"
 _PID = struct.Struct("!i")
 _STATUS = struct.Struct("!ii")  # (pid, wait status)
 

@@ -60,11 +60,6 @@ def hongbao_popen(args, **kwargs):
     return zygote.popen(args, **kwargs)
 
 
-# xdist's controller starts one zygote for the session and its workers share it (each
-# would otherwise import and warm up a zygote of its own: ~4 s of CPU apiece).
-SHARED_ZYGOTE = "HONGBAO_TEST_ZYGOTE"
-
-
 def _get_zygote():
     global _zygote
     from cli import prefork
@@ -72,21 +67,24 @@ def _get_zygote():
     if os.environ.get("HONGBAO_TEST_SUBPROCESS") or not prefork.available():
         return None
     if _zygote is None:
-        shared = os.environ.get(SHARED_ZYGOTE)
+        shared = os.environ.get(prefork.SOCKET_ENV)
         _zygote = prefork.Zygote.attach(shared) if shared else prefork.Zygote()
     return _zygote
 
 
 def pytest_sessionstart(session):
-    """Start the zygote importing now, beside the first tests (or, in xdist's controller,
-    before the workers start, who find it through SHARED_ZYGOTE), instead of when the first
-    command needs it."""
+    """Start the zygote importing now, beside the first tests, instead of when the first
+    command needs it. In xdist's controller: one zygote for the session, which its workers
+    (spawned after this hook, inheriting the variable) share, instead of warming up one each
+    (~4 s of CPU apiece)."""
+    from cli import prefork
+
     running_workers = getattr(session.config.option, "numprocesses", None) and not hasattr(
         session.config, "workerinput"
     )
     zygote = _get_zygote()
     if running_workers and zygote is not None:
-        os.environ[SHARED_ZYGOTE] = zygote.path  # the workers, spawned after this hook, inherit it
+        os.environ[prefork.SOCKET_ENV] = zygote.path
 
 
 def pytest_collection_finish(session):

@@ -15,7 +15,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import _get_zygote
 
+from cli import prefork
 from cli.demo import gone
 from wallet.localchain import port_free
 
@@ -28,7 +30,12 @@ RELAY = re.compile(r"relay running at http://127\.0\.0\.1:(\d+) \(pid (\d+)\)")
 
 
 def run_demo(*python_args: str, timeout: float = 240) -> tuple[subprocess.CompletedProcess, float]:
+    """The demo in a process of its own, its commands forked from the suite's zygote (the
+    demo's own would import and warm up for ~4 s of CPU: how it starts is the zygote's tests')."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HONGBAO_")}
+    zygote = _get_zygote()
+    if zygote is not None:
+        env[prefork.SOCKET_ENV] = zygote.path
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, *python_args],
