@@ -17,6 +17,12 @@ import { existsSync, readdirSync, readFileSync, mkdirSync, writeFileSync, unlink
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { setFlagsFromString } from "node:v8";
+
+// solc-js is one large WebAssembly module, run once per build: V8's baseline compiler alone
+// starts it sooner than tiering up to the optimising one (measured: 7.1 -> 5.1 s of CPU, the
+// same wall time). Before solc is loaded; a V8 without this flag ignores it.
+setFlagsFromString("--liftoff-only");
 
 const CONTRACTS_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(CONTRACTS_DIR);
