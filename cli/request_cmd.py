@@ -261,34 +261,22 @@ def pay(request_id, requester, network_name, yes, timeout, wallet_name, index, p
     """Pay REQUEST_ID (see `hongbao request list`) as `send` does: simulated, shown and
     confirmed first, then a payment notice naming the request. Refused if it is paid,
     declined or expired already."""
-    from wallet.amounts import format_units
-
     from .click_frontend import ClickFrontend
     from .money_cmd import report_paid
     from .services import payments
+    from .services.requests import payment_for
     from .services.signing import Fees
 
     with _unlocked(wallet_name, index, password_file) as (key, messenger):
         view = _service(messenger).payable(request_id, requester)
-    request_ = view.request
-    net = network(network_name)
-    if net.chain_id != request_.chain_id:
-        raise WalletError(
-            f"request {view.request_id} is for chain id {request_.chain_id}, but network {net.name!r} is chain id "
-            f"{net.chain_id}: pass --network"
-        )
-    if request_.token is None:
-        amount, symbol = f"{format_units(view.owed, 18)} ETH", None
-    else:
-        token = net.token(request_.token)
-        amount, symbol = f"{format_units(view.owed, token.decimals)} {token.symbol}", token.symbol
+    payment = payment_for(view, network(network_name))
     if not as_json:
         console(stderr=True).print(
-            f"paying request {view.request_id} from {markup(view.requester)}: {amount}"
-            + (f" “{markup(request_.note)}”" if request_.note else "")
+            f"paying request {view.request_id} from {markup(view.requester)}: {payment.amount}"
+            + (f" “{markup(payment.note)}”" if payment.note else "")
         )
     paid = payments.pay(
-        payments.Payment(view.requester, amount, symbol, notify=True, note=request_.note, request_id=view.request_id),
+        payment,
         ClickFrontend(password_file, yes=yes, quiet=as_json),
         wallet_name=wallet_name,
         index=index,

@@ -172,21 +172,8 @@ def payment_for_request(m: Any, request_id: str, requester: str, network_name: s
     or expired), to its sender, with a notice naming it."""
     import time
 
-    from wallet.amounts import format_units
-
     from ..context import network
-    from ..services.payments import Payment
-    from ..services.requests import Requests
+    from ..services.requests import Requests, payment_for
 
     view = Requests(m, lambda: int(time.time() * 1000)).payable(request_id, requester)
-    request, net, owed = view.request, network(network_name), view.owed or 0
-    if net.chain_id != request.chain_id:
-        raise WalletError(
-            f"request {view.request_id} is for chain id {request.chain_id}, not {net.name!r}'s {net.chain_id}"
-        )
-    if request.token is None:
-        amount, symbol = f"{format_units(owed, 18)} ETH", None
-    else:
-        token = net.token(request.token)
-        amount, symbol = f"{format_units(owed, token.decimals)} {token.symbol}", token.symbol
-    return Payment(view.requester, amount, symbol, notify=True, note=request.note, request_id=view.request_id)
+    return payment_for(view, network(network_name))

@@ -24,6 +24,7 @@ import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 from messaging import payloads
@@ -518,3 +519,26 @@ def asked_json(
         "shares": [{"address": who, "owed": owed} for who, owed in request.shares],
         "skipped": sent.skipped,  # members whose keys are unusable: not reached (they still owe)
     }
+
+
+def payment_for(view: RequestView, net: Any) -> Any:
+    """The payment (cli/services/payments.Payment) that settles `view`, a request from
+    `payable`: what is still owed, in its token, with a notice naming it, on network `net`
+    (which must be the chain the request is for)."""
+    from wallet.amounts import format_units
+
+    from .payments import Payment
+
+    request = view.request
+    if net.chain_id != request.chain_id:
+        raise RequestError(
+            f"request {view.request_id} is for chain id {request.chain_id}, but network {net.name!r} is chain id "
+            f"{net.chain_id}: pass --network"
+        )
+    owed = view.owed or 0
+    if request.token is None:
+        amount, symbol = f"{format_units(owed, 18)} ETH", None
+    else:
+        token = net.token(request.token)
+        amount, symbol = f"{format_units(owed, token.decimals)} {token.symbol}", token.symbol
+    return Payment(view.requester, amount, symbol, notify=True, note=request.note, request_id=view.request_id)
