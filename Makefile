@@ -13,7 +13,7 @@ WORKERS ?= 3
 # otherwise recompile the project's modules.
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: test test-fast check lint types format demo bench setup clean compile
+.PHONY: test test-fast check lint types format demo bench setup clean compile browser
 
 setup: $(STAMP) $(if $(wildcard package.json),$(NPM_STAMP))
 
@@ -29,8 +29,15 @@ $(NPM_STAMP): package.json $(wildcard package-lock.json)
 
 # The whole suite: unit, property and integration tests (anvil, relay and PostgreSQL
 # processes; PostgreSQL tests skip with a reason unless HONGBAO_TEST_POSTGRES_URL is set).
-test: setup compile
+test: setup compile browser
 	$(PY) -m pytest -q -n $(WORKERS) --dist loadgroup
+
+# The app's browser test drives Debian's Chromium (Playwright cannot download a browser
+# here). Installed when we may (root with apt-get); otherwise that one test skips, saying why.
+browser:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get install -y -qq chromium >/dev/null 2>&1; } \
+		|| echo "Chromium is not installed (apt-get install chromium): the app's browser test will skip"
 
 # The edit loop: tests that start no process, property tests with fewer examples.
 test-fast: setup compile
