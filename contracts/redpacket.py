@@ -178,12 +178,7 @@ def claim_typed_data(chain_id: int, contract: str, packet: bytes, recipient: str
     """The same authorization as EIP-712 JSON, for wallets that sign typed data."""
     return {
         "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
+            "EIP712Domain": signing.EIP712_DOMAIN_TYPES,
             "Claim": [
                 {"name": "packetId", "type": "bytes32"},
                 {"name": "recipient", "type": "address"},

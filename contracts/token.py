@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wallet import abi
+from wallet import abi, signing
 from wallet import address as addr
 from wallet.rpc import Rpc
 
@@ -36,12 +36,6 @@ __all__ = [
 ARTIFACT = "TestToken"
 MINT = "mint(address,uint256)"
 PERMIT = "permit(address,address,uint256,uint256,uint8,bytes32,bytes32)"
-EIP712_DOMAIN = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
 PERMIT_TYPES = [
     {"name": "owner", "type": "address"},
     {"name": "spender", "type": "address"},
@@ -89,7 +83,7 @@ def permit_typed_data(
     the domain is (name, version "1", chainId, verifyingContract = the token).
     """
     return {
-        "types": {"EIP712Domain": EIP712_DOMAIN, "Permit": PERMIT_TYPES},
+        "types": {"EIP712Domain": signing.EIP712_DOMAIN_TYPES, "Permit": PERMIT_TYPES},
         "primaryType": "Permit",
         "domain": {
             "name": name,

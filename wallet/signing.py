@@ -64,6 +64,15 @@ def parse_signature(text: str) -> bytes:
 # -- EIP-712 ---------------------------------------------------------------------------
 
 
+# The EIP712Domain of a contract's typed data (name, version, chainId, verifyingContract).
+EIP712_DOMAIN_TYPES: list[dict[str, str]] = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+
 def typed_data_hash(typed: dict[str, Any]) -> bytes:
     """keccak(0x19 0x01 || domainSeparator || hashStruct(message))."""
     from eth_account.messages import encode_typed_data

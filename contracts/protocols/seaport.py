@@ -229,12 +229,7 @@ def typed_data(order: Order, chain_id: int, seaport: str) -> dict[str, Any]:
     any EIP-712 library to check an offer's signature. Integers are decimal strings."""
     return {
         "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
+            "EIP712Domain": signing.EIP712_DOMAIN_TYPES,
             "OrderComponents": _fields(_ORDER_COMPONENTS),
             "OfferItem": _fields(_OFFER_ITEM),
             "ConsiderationItem": _fields(_CONSIDERATION_ITEM),
