@@ -68,30 +68,6 @@ def _fetch(m) -> None:
         note(f"[yellow]showing stored cards only: {markup(error)}[/]")
 
 
-def chat_check(message) -> str:
-    """A trade card in the chat: "✓ swap on chain: ..." or "✗ NOT A VERIFIED TRADE: why"."""
-    from wallet.rpc import Rpc
-
-    from .context import load_config
-    from .services import defi
-    from .services import social_trades as service
-
-    chain_id = message.payload.chain_id
-    net = next((n for n in load_config().networks.values() if n.chain_id == chain_id), None)
-    if net is None:
-        return f"✗ NOT A VERIFIED TRADE: not checked, no network with chain id {chain_id} is configured"
-    try:
-        with Rpc(net.rpc_url, timeout=5) as rpc:
-            view = service.view_card(defi.protocols(net, rpc), message)
-    except WalletError as error:
-        return f"✗ NOT A VERIFIED TRADE: not checked ({error})"
-    if not view.ok:
-        return f"✗ NOT A VERIFIED TRADE: {view.verdict.reason}"
-    return (
-        f"✓ swap on chain: {view.summary()} (price {view.price():.8g}; follow: hongbao trade follow {view.message_id})"
-    )
-
-
 def _card_json(view) -> dict:
     return {
         "id": view.message_id,

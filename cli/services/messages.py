@@ -151,10 +151,9 @@ def trade_check(message: Any) -> str | None:
 
     if not isinstance(message.payload, payloads.TradeCard):
         return None
-    from ..trade_follow_cmd import chat_check
+    from .social_trades import chat_check
 
-    result: str | None = chat_check(message)
-    return result
+    return chat_check(message)
 
 
 @functools.lru_cache(maxsize=4)

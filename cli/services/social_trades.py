@@ -513,3 +513,26 @@ def board(messenger: Messenger, p: defi.Protocols, group: str) -> tuple[list[Boa
         )
         rows.append(BoardRow(view, None if back is None else back.amount_out))
     return rows, [v for v in views if not v.ok]
+
+
+def chat_check(message: Any) -> str:
+    """A trade card in the chat: "✓ swap on chain: ..." or "✗ NOT A VERIFIED TRADE: why"."""
+    from wallet.rpc import Rpc
+
+    from ..context import load_config
+    from . import defi
+
+    chain_id = message.payload.chain_id
+    net = next((n for n in load_config().networks.values() if n.chain_id == chain_id), None)
+    if net is None:
+        return f"✗ NOT A VERIFIED TRADE: not checked, no network with chain id {chain_id} is configured"
+    try:
+        with Rpc(net.rpc_url, timeout=5) as rpc:
+            view = view_card(defi.protocols(net, rpc), message)
+    except WalletError as error:
+        return f"✗ NOT A VERIFIED TRADE: not checked ({error})"
+    if not view.ok:
+        return f"✗ NOT A VERIFIED TRADE: {view.verdict.reason}"
+    return (
+        f"✓ swap on chain: {view.summary()} (price {view.price():.8g}; follow: hongbao trade follow {view.message_id})"
+    )
