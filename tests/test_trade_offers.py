@@ -136,6 +136,8 @@ def test_an_nft_for_eth_only_the_peer_fills_hostile_offers_are_invalid_and_the_r
         gas = to_int(rpc.call("eth_getTransactionReceipt", filled["fill"]["hash"])["gasUsed"])
     print(f"gas of `trade accept` (ERC-721 for ETH): {gas}")
     assert "is filled" in _refused(bob, anvil, oid)  # not twice
+    with _messenger(bob) as m:  # a second "filled" naming someone else's transaction hides nothing
+        m.send(alice.address, payloads.OfferAnswer(oid, "filled", 31337, "0x" + "cd" * 32))
 
     theirs = _offers(alice, anvil)[oid]
     assert theirs["state"] == "filled" and theirs["fill_tx"] == filled["fill"]["hash"]

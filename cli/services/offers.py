@@ -400,23 +400,24 @@ class Offers:
 
     def _fill_tx(self, view: OfferView, answer: payloads.OfferAnswer | None) -> str | None:
         """The transaction that filled the order for the peer, found from its OrderFulfilled
-        event: the one the answer names if it checks out, else from the chain's logs."""
+        event: the one the answer names if it checks out, else from the chain's logs (an
+        answer naming the wrong transaction must not hide the real fill)."""
         order = view.checked()
-        candidates = [answer.tx_hash] if answer and answer.tx_hash else []
-        if not candidates:
-            try:
-                logs = self.place.rpc.call(
-                    "eth_getLogs",
-                    {
-                        "address": self.place.seaport,
-                        "fromBlock": "earliest",
-                        "toBlock": "latest",
-                        "topics": ["0x" + seaport.ORDER_FULFILLED.hex(), _topic(order.offerer), _topic(order.zone)],
-                    },
-                )
-            except (WalletError, RpcError):
-                logs = []
-            candidates = [log["transactionHash"] for log in logs or []]
+        if answer and answer.tx_hash and self.verified_fill(view, answer.tx_hash):
+            return answer.tx_hash
+        try:
+            logs = self.place.rpc.call(
+                "eth_getLogs",
+                {
+                    "address": self.place.seaport,
+                    "fromBlock": "earliest",
+                    "toBlock": "latest",
+                    "topics": ["0x" + seaport.ORDER_FULFILLED.hex(), _topic(order.offerer), _topic(order.zone)],
+                },
+            )
+        except (WalletError, RpcError):
+            logs = []
+        candidates = [log["transactionHash"] for log in logs or []]
         for tx_hash in candidates:
             if tx_hash and self.verified_fill(view, tx_hash):
                 return str(tx_hash)
