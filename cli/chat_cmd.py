@@ -294,7 +294,7 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
 
         async def poll_chain() -> None:
             while True:
-                out.events(await asyncio.to_thread(watcher.chain))
+                out.events(await asyncio.to_thread(watcher.chain_on_new_block))
                 await asyncio.sleep(CHAIN_POLL_SECONDS)
 
         async def run() -> None:

@@ -194,7 +194,7 @@ class Messenger:
         if self._relay is None:
             if not self.relay_url:
                 raise MessagingError("no relay set: choose one with `hongbao relay use URL`")
-            self._relay = RelayClient(self.relay_url, clock=self.clock)
+            self._relay = RelayClient(self.relay_url, clock=self.clock, refused_retries=1)  # down: kept pending at once
             self._relay.pass_for = self.store.consent.their_pass  # their contact lane, if they gave us a pass
         return self._relay
 

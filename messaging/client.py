@@ -255,7 +255,9 @@ class RelayClient:
     `retries` is how many times a failed idempotent request is tried again (connection
     errors, 5xx other than 507), sleeping `backoff`, doubling up to `max_backoff`
     (with jitter). A 429 is waited out and retried when its Retry-After is at most
-    `max_rate_wait` seconds; otherwise RateLimited is raised.
+    `max_rate_wait` seconds; otherwise RateLimited is raised. `refused_retries` caps the
+    retries of a refused connection (nothing listens: the relay is down, not restarting
+    mid-request), so an interactive caller that keeps the request for later hears it at once.
     """
 
     def __init__(
@@ -265,6 +267,7 @@ class RelayClient:
         timeout: float = 10.0,
         clock: Callable[[], int] = _now_ms,
         retries: int = 4,
+        refused_retries: int | None = None,
         backoff: float = 0.05,
         max_backoff: float = 2.0,
         max_rate_wait: float = 5.0,
@@ -281,6 +284,7 @@ class RelayClient:
         self.timeout = timeout
         self.clock = clock
         self.retries = retries
+        self.refused_retries = retries if refused_retries is None else min(retries, refused_retries)
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.max_rate_wait = max_rate_wait
@@ -323,12 +327,14 @@ class RelayClient:
         refused it before doing anything, so even a one-shot request may be sent again."""
         attempts = self.retries + 1
         what = f"{method} {path}"
+        refused = 0
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
                 response = self._http.request(method, path, **kwargs)
             except httpx.TransportError as error:  # connect, read, write, timeouts, protocol
-                if last or not retry:
+                refused += isinstance(error, httpx.ConnectError)
+                if last or not retry or refused > self.refused_retries:
                     reason = _transport_reason(error)
                     raise RelayUnreachable(f"cannot reach the relay at {self.base_url} ({reason}) for {what}") from None
                 self._sleep(self._delay(attempt))

@@ -439,6 +439,31 @@ def test_unreachable_relay_is_one_clear_line():
         assert "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize(("refused_retries", "tries"), [(None, 4), (1, 2), (0, 1)])
+def test_a_refused_connection_is_retried_only_as_often_as_asked(refused_retries, tries):
+    """Nothing listening: tried `refused_retries` + 1 times (a chat keeps the message pending
+    at once), while other transport errors keep the full `retries`."""
+    slept: list[float] = []
+    url = f"http://127.0.0.1:{free_port()}"
+    with (
+        RelayClient(url, retries=3, refused_retries=refused_retries, sleep=slept.append) as c,
+        pytest.raises(RelayUnreachable),
+    ):
+        c.get_bundle("0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
+    assert len(slept) == tries - 1
+
+    def reset(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadError("connection reset", request=request)
+
+    slept.clear()
+    with (
+        RelayClient(url, retries=3, refused_retries=0, sleep=slept.append, transport=httpx.MockTransport(reset)) as c,
+        pytest.raises(RelayUnreachable),
+    ):
+        c.get_bundle("0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
+    assert len(slept) == 3
+
+
 # -- the client never trusts the relay ---------------------------------------------------
 
 
