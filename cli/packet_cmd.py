@@ -83,9 +83,15 @@ def _messenger(key: bytes):
     return Messenger.open(home(), key)
 
 
-def _script_check(as_json: bool, yes: bool) -> None:
-    if as_json and not yes:
+def _frontend(tx: dict) -> ClickFrontend:
+    """The CLI's front end from the transaction options (--json needs --yes)."""
+    if tx["as_json"] and not tx["yes"]:
         raise WalletError("--json needs --yes (a script cannot answer the confirmation)")
+    return ClickFrontend(tx["password_file"], yes=tx["yes"], quiet=tx["as_json"])
+
+
+def _fees(tx: dict) -> Fees:
+    return Fees(tx["speed"], tx["max_fee"], tx["tip"], tx["timeout"])
 
 
 tx_options = [
@@ -154,61 +160,33 @@ def packet() -> None:
 @wallet_option
 @index_option
 @with_tx_options
-def create(
-    to,
-    amount,
-    token,
-    shares,
-    random,
-    expires,
-    greeting,
-    theme,
-    open_packet,
-    deposit,
-    wallet_name,
-    index,
-    speed,
-    max_fee,
-    tip,
-    yes,
-    timeout,
-    password_file,
-    network_name,
-    as_json,
-):
+def create(to, amount, token, shares, random, expires, greeting, theme, open_packet, deposit, wallet_name, index, **tx):
     """Create a red packet on chain and hand it out in a chat (or print an open claim code).
 
     ERC-20 packets approve the exact total first (a second transaction, previewed too).
     """
     from .services import packet_create as service
-    from .services.signing import Fees
 
-    _script_check(as_json, yes)
     order = service.Order(amount, to, token, shares, random, expires, greeting, theme, open_packet, deposit)
-    created = service.create(
-        order,
-        ClickFrontend(password_file, yes=yes, quiet=as_json),
-        wallet_name=wallet_name,
-        index=index,
-        network_name=network_name,
-        fees=Fees(speed, max_fee, tip, timeout),
-    )
+    net = {"wallet_name": wallet_name, "index": index, "network_name": tx["network_name"]}
+    created = service.create(order, _frontend(tx), **net, fees=_fees(tx))
     data = created.data
-
-    def human() -> None:
-        click.echo(data["packet_id"])
-        if created.code is not None:
-            click.echo(created.code)
-            note("anyone holding this code can claim a share: share it like cash")
-        if created.sent is not None:
-            note(f"sent to {markup(created.to_name)}: {len(created.sent['recipients'])} recipient(s)")
-        note(f"created in block {data['block']}; follow it with `hongbao packet info {data['packet_id'][:10]}`")
-
-    emit(as_json, data, human)
+    emit(tx["as_json"], data, lambda: _show_created(created))
     if created.delivery_error is not None:
         raise WalletError(
             f"the packet is on chain ({data['packet_id']}) but the chat messages were not sent ({created.delivery_error}); send them with `hongbao packet resend {data['packet_id'][:10]}`"
         )
+
+
+def _show_created(created) -> None:
+    data = created.data
+    click.echo(data["packet_id"])
+    if created.code is not None:
+        click.echo(created.code)
+        note("anyone holding this code can claim a share: share it like cash")
+    if created.sent is not None:
+        note(f"sent to {markup(created.to_name)}: {len(created.sent['recipients'])} recipient(s)")
+    note(f"created in block {data['block']}; follow it with `hongbao packet info {data['packet_id'][:10]}`")
 
 
 # -- finding packets -----------------------------------------------------------------------
@@ -299,22 +277,7 @@ def _read_code(source) -> str:
 @wallet_option
 @index_option
 @with_tx_options
-def claim(
-    packet_ref,
-    code_source,
-    submit_from,
-    export,
-    wallet_name,
-    index,
-    speed,
-    max_fee,
-    tip,
-    yes,
-    timeout,
-    password_file,
-    network_name,
-    as_json,
-):
+def claim(packet_ref, code_source, submit_from, export, wallet_name, index, **tx):
     """Claim your share: ID is a packet received in a chat (or an id prefix); an open
     packet's claim code is read with --code FILE or --code - (stdin).
 
@@ -324,38 +287,34 @@ def claim(
     packet's gas deposit; or --submit-from another local account, or --export the ticket.
     """
     from .services import packet_claim as service
-    from .services.packets import CLAIM_SENT
-    from .services.signing import Fees
 
     service.check_source(packet_ref, code_source is not None)
-    if not export:
-        _script_check(as_json, yes)
+    frontend = ClickFrontend(tx["password_file"], yes=tx["yes"], quiet=tx["as_json"]) if export else _frontend(tx)
     claimed = service.claim(
-        ClickFrontend(password_file, yes=yes, quiet=as_json),
+        frontend,
         packet=packet_ref,
         code=None if code_source is None else _read_code(code_source),
         submit_from=submit_from,
         export=export,
         wallet_name=wallet_name,
         index=index,
-        network_name=network_name,
-        fees=Fees(speed, max_fee, tip, timeout),
-        keys=Unlocker(password_file),
+        network_name=tx["network_name"],
+        fees=_fees(tx),
+        keys=Unlocker(tx["password_file"]),
     )
+    emit(tx["as_json"], claimed.data, lambda: _show_claimed(claimed))
+
+
+def _show_claimed(claimed) -> None:
+    from .services.packets import CLAIM_SENT
+
     data = claimed.data
     if claimed.how == "exported":
-
-        def exported() -> None:
-            click.echo(data["ticket"])
-            note(f"anyone can submit this (`hongbao packet submit TICKET`); the share goes only to {data['recipient']}")
-
-        emit(as_json, data, exported)
-        return
-    if claimed.how == "requested":
-        emit(as_json, data, lambda: click.echo(CLAIM_SENT))
-        return
-
-    def human() -> None:
+        click.echo(data["ticket"])
+        note(f"anyone can submit this (`hongbao packet submit TICKET`); the share goes only to {data['recipient']}")
+    elif claimed.how == "requested":
+        click.echo(CLAIM_SENT)
+    else:
         click.echo(f"claimed {data['formatted']} (tx {data['tx']})")
         if data["submitter"] != data["recipient"]:
             back = int(data["reimbursed"])
@@ -364,38 +323,26 @@ def claim(
                 + (f", reimbursed {format_units(back, ETH_DECIMALS)} ETH from the packet's deposit" if back else "")
             )
 
-    emit(as_json, data, human)
-
 
 @packet.command()
 @click.argument("ticket_text", metavar="TICKET")
 @wallet_option
 @index_option
 @with_tx_options
-def submit(ticket_text, wallet_name, index, speed, max_fee, tip, yes, timeout, password_file, network_name, as_json):
+def submit(ticket_text, wallet_name, index, **tx):
     """Submit someone's claim ticket (from `packet claim --export`) from your account: you
     pay the gas (reimbursed from the packet's deposit, if it has one); the share goes to
     the ticket's recipient, never to you."""
-    from contracts import flows
+    from .services.packet_claim import submit_ticket
 
-    ticket = flows.Ticket.parse(ticket_text)
-    wallet, _account = sending_account(wallet_name, index)
-    chain = connect(network_name)
-    chain.verify()
-    report = flows.check_claim(chain, ticket)
-    from .services.packet_claim import submit as submit_claim
-
-    _script_check(as_json, yes)
-    data = submit_claim(
-        chain,
-        ticket,
-        report,
-        ClickFrontend(password_file, yes=yes, quiet=as_json),
-        lambda: Unlocker(password_file).key(wallet, index),
-        Fees(speed, max_fee, tip, timeout),
-        wallet.account(index).address,
+    keys = Unlocker(tx["password_file"])
+    where = {"wallet_name": wallet_name, "index": index, "network_name": tx["network_name"]}
+    data = submit_ticket(ticket_text, _frontend(tx), keys, _fees(tx), **where)
+    emit(
+        tx["as_json"],
+        data,
+        lambda: click.echo(f"claimed {data['formatted']} for {data['recipient']} (tx {data['tx']})"),
     )
-    emit(as_json, data, lambda: click.echo(f"claimed {data['formatted']} for {data['recipient']} (tx {data['tx']})"))
 
 
 # -- info / refund / resend ---------------------------------------------------------------
@@ -430,22 +377,15 @@ def info(packet_ref, network_name, as_json):
     help="The creator's account (default: the one that created it here, else 0).",
 )
 @with_tx_options
-def refund(packet_ref, wallet_name, index, speed, max_fee, tip, yes, timeout, password_file, network_name, as_json):
+def refund(packet_ref, wallet_name, index, **tx):
     """After expiry, take back what is left and the unused gas deposit (creator only)."""
     from .services.packet_refund import refund as take_back
 
-    data = take_back(
-        packet_ref,
-        ClickFrontend(password_file, yes=yes, quiet=as_json),
-        wallet_name=wallet_name,
-        index=index,
-        network_name=network_name,
-        fees=Fees(speed, max_fee, tip, timeout),
-        keys=Unlocker(password_file),
-    )
+    where = {"wallet_name": wallet_name, "index": index, "network_name": tx["network_name"]}
+    data = take_back(packet_ref, _frontend(tx), **where, fees=_fees(tx), keys=Unlocker(tx["password_file"]))
     deposit = int(data["deposit"])
     back = f" + {format_units(deposit, ETH_DECIMALS)} ETH deposit" if deposit else ""
-    emit(as_json, data, lambda: click.echo(f"refunded {data['formatted']}{back} (tx {data['tx']})"))
+    emit(tx["as_json"], data, lambda: click.echo(f"refunded {data['formatted']}{back} (tx {data['tx']})"))
 
 
 @packet.command()

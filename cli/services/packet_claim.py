@@ -130,6 +130,31 @@ def submit(
     }
 
 
+def submit_ticket(
+    ticket_text: str,
+    frontend: Frontend,
+    keys: KeySource,
+    fees: Fees,
+    *,
+    wallet_name: str | None = None,
+    index: int = 0,
+    network_name: str | None = None,
+) -> dict[str, Any]:
+    """`packet submit`: someone's claim ticket, checked on chain, sent from my account
+    (the share goes to the ticket's recipient)."""
+    from contracts import flows
+
+    from ..context import chain as connect
+    from ..context import sending_account
+
+    ticket = flows.Ticket.parse(ticket_text)
+    wallet, account = sending_account(wallet_name, index)
+    chain = connect(network_name)
+    chain.verify()
+    report = flows.check_claim(chain, ticket)
+    return submit(chain, ticket, report, frontend, lambda: keys.key(wallet, index), fees, account.address)
+
+
 def request_over_chat(chat: Any, ticket: Any, report: Any, coin: Any, frontend: Frontend) -> dict[str, Any]:
     """Preview, confirm, then (opening the chat, `chat()`, if need be) send the signed claim
     to the packet's creator."""
