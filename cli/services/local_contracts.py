@@ -146,3 +146,60 @@ def deploy_test_contracts(network_name: str | None, *, force: bool = False, quie
     }
 
     return result
+
+
+def deploy_protocols(network_name: str | None, *, force: bool = False) -> dict[str, Any]:
+    """`defi deploy`: WETH, Uniswap v2 + v3, an Aave v3 market, a StakingRewards farm and
+    Seaport, seeded and recorded (status deployed); those recorded and on chain are kept
+    (existing), Seaport alone added to a market deployed before it (added)."""
+    from contracts.artifacts import load
+    from contracts.protocols import deploy as protocol_deploy
+    from contracts.protocols.npm import MissingPackageError
+    from wallet import config as config_mod
+    from wallet import erc20, localchain
+    from wallet.config import Token
+    from wallet.home import home
+
+    config = load_config()
+    net = config.current(network_name)
+    if not net.is_local:
+        raise WalletError(
+            f"`defi deploy` is for the local network only, not {net.name!r}; on other networks record the real addresses with `hongbao contracts add NAME ADDRESS`"
+        )
+    chain = connect(network_name)
+    chain.verify()
+    recorded = {k: net.contracts.get(k) for k in protocol_deploy.CONTRACT_KEYS}
+    if not force and all(recorded.values()) and all(chain.code(a) for a in recorded.values() if a):
+        return {"network": net.name, "status": "existing", "contracts": recorded, "seconds": 0}
+    on_chain = {k for k, a in recorded.items() if a and chain.code(a)}
+    if not force and on_chain == set(recorded) - {"seaport"}:  # deployed before Seaport joined: add it alone
+        d = protocol_deploy.Deployer(chain.rpc, localchain.DEV_ADDRESS)
+        net.contracts["seaport"] = protocol_deploy.deploy_seaport(d)
+        d.finish()
+        config_mod.save(home(), config)
+        return {"network": net.name, "status": "added", "contracts": {"seaport": net.contracts["seaport"]}}
+    tkn = net.tokens.get("TKN")
+    d = protocol_deploy.Deployer(chain.rpc, localchain.DEV_ADDRESS)
+    if tkn is None or not chain.code(tkn.address):
+        tkn_address = d.create(load("TestToken"), "Hongbao Test Token", "TKN", 18, 10**24)
+        d.finish()
+    else:
+        tkn_address = tkn.address
+    try:
+        out = protocol_deploy.deploy_all(chain.rpc, localchain.DEV_ADDRESS, tkn_address)
+    except MissingPackageError as error:
+        raise WalletError(str(error)) from None
+    net.contracts.update(out.contracts)
+    for symbol, address in out.tokens.items():
+        found = erc20.read_token(chain.rpc, address)
+        net.tokens[symbol] = Token(symbol, found.address, found.decimals)
+    config_mod.save(home(), config)
+    return {
+        "network": net.name,
+        "status": "deployed",
+        "contracts": out.contracts,
+        "tokens": out.tokens,
+        "transactions": out.transactions,
+        "gas": out.gas,
+        "seconds": round(out.seconds, 3),
+    }
