@@ -22,27 +22,11 @@ from . import names
 from .context import chain as connect
 from .context import history, network, network_option
 from .output import console, emit, json_option, note, table
+from .services.history import incoming_json, learn_tokens, money
 from .wallet_cmd import WALLET_ENV, store
 
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 ZERO = "0x" + "00" * 20  # the `from` of a mint
-# Where an address never synced starts on a non-local network: about a day of blocks.
-# Scanning from genesis over a public RPC would take days; --from-block goes further back.
-DEFAULT_LOOKBACK = 7_200
-
-
-def money(net, token: str | None, amount: int, reported: dict[str, tuple[str, int]] | None = None) -> dict[str, Any]:
-    """{amount, symbol, formatted}: exact. A token not in config.toml is shown with what its
-    contract reported (`reported`: the history's cache), marked `listed: false`."""
-    if token is None:
-        return {"amount": str(amount), "symbol": "ETH", "formatted": format_units(amount, ETH_DECIMALS)}
-    known = next((t for t in net.tokens.values() if t.address == token), None)
-    if known is not None:
-        return {"amount": str(amount), "symbol": known.symbol, "formatted": format_units(amount, known.decimals)}
-    if reported and token in reported:
-        symbol, decimals = reported[token]
-        return {"amount": str(amount), "symbol": symbol, "formatted": format_units(amount, decimals), "listed": False}
-    return {"amount": str(amount), "symbol": None, "formatted": None}
 
 
 def money_text(value: dict[str, Any], token: str | None, *, short: bool = False) -> str:
@@ -52,31 +36,6 @@ def money_text(value: dict[str, Any], token: str | None, *, short: bool = False)
     if value.get("listed") is False and token is not None:  # its symbol is the contract's say, not ours
         return f"{value['formatted']} {value['symbol']} (unlisted {token[:6]}…{token[-4:]})"
     return f"{value['formatted']} {value['symbol']}"
-
-
-def learn_tokens(net, log, tokens) -> dict[str, tuple[str, int]]:
-    """The history's cache of tokens' symbols and decimals, completed from the chain for
-    tokens neither configured nor cached (best effort: offline, they show in base units)."""
-    from wallet import erc20
-    from wallet.rpc import RpcUnreachable
-
-    reported = log.tokens(net.chain_id)
-    configured = {t.address for t in net.tokens.values()}
-    missing = sorted({t for t in tokens if t and t not in configured and t not in reported})
-    if not missing:
-        return reported
-    try:
-        chain = connect(net.name)
-        for token in missing:
-            try:
-                found = erc20.read_token(chain.rpc, token)
-            except WalletError:
-                continue
-            log.record_token(net.chain_id, token, found.symbol, found.decimals)
-            reported[token] = (found.symbol, found.decimals)
-    except (RpcUnreachable, WalletError):
-        pass
-    return reported
 
 
 def my_addresses() -> set[str]:
@@ -99,19 +58,6 @@ def when(timestamp: int | None) -> str:
     if timestamp is None:
         return ""
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def incoming_json(net, item, reported: dict[str, tuple[str, int]] | None = None) -> dict[str, Any]:
-    return {
-        "hash": item.hash,
-        "log_index": item.log_index,
-        "block": item.block,
-        "from": item.from_,
-        "to": item.to,
-        "token": item.token,
-        **money(net, item.token, item.amount, reported),
-        "timestamp": item.timestamp,
-    }
 
 
 def sent_json(net, tx) -> dict[str, Any]:
@@ -419,55 +365,12 @@ def _show_chain(data: dict[str, Any]) -> None:
 @json_option
 def sync_command(wallet_name, from_block, network_name, as_json):
     """Find incoming ETH and token transfers to your accounts (watch-only ones too)."""
-    from contracts import history_events
-    from wallet import keyring, sync
+    from .services.history import sync_accounts
 
-    wallets = (
-        [store().open(keyring.check_name(wallet_name))] if wallet_name else [store().open(n) for n in store().names()]
-    )
-    addresses = sorted({a.address for w in wallets for a in w.accounts})
-    if not addresses:
-        raise WalletError(
-            "no accounts to sync: create a wallet (`hongbao wallet create`) or watch an address (`hongbao wallet import --watch ADDRESS`)"
-        )
-    net = network(network_name)
-    chain = connect(network_name)
-    chain.verify()
-    log = history()
-    lookback = None if net.is_local else DEFAULT_LOOKBACK
-    if (
-        lookback is not None
-        and from_block is None
-        and any(log.get_cursor(net.chain_id, sync.cursor_key(a)) is None for a in addresses)
-    ):
-        note(f"first sync on {net.name}: looking back {lookback:,} blocks; pass --from-block N to look further")
     with _progress() as progress:
-        result = sync.sync(
-            chain.rpc,
-            log,
-            net.chain_id,
-            addresses,
-            start_block=from_block,
-            progress=progress,
-            lookback=lookback,
-            events=history_events.events(net.contracts),
-        )
-    reported = learn_tokens(net, log, [i.token for i in result.found])
-    found = [incoming_json(net, i, reported) for i in result.found]
+        data, result = sync_accounts(wallet_name, from_block, network_name, progress=progress, say=note)
+    net, found, addresses = network(network_name), data["found"], data["addresses"]
     known = {**{a: n for n, a in net.contracts.items()}, **names.known_names()}
-    data = {
-        "network": net.name,
-        "chain_id": net.chain_id,
-        "from_block": result.from_block,
-        "to_block": result.to_block,
-        "blocks": result.blocks,
-        "addresses": addresses,
-        "found": found,
-        "nfts": [
-            {"collection": n.contract, "id": str(n.token_id), "from": n.from_, "to": n.to, "block": n.block}
-            for n in result.nfts
-        ],
-    }
 
     def human() -> None:
         span = f"blocks {result.from_block:,}..{result.to_block:,}" if result.blocks else "no new blocks"
