@@ -121,6 +121,29 @@ def unlock(wallet_name, duration, spend_limits, alerts_every, network_name, show
         "limits": [limit.to_json() for limit in limits],
         "alerts_every": every,
     }
+    pid = _start_agent(here, settings, password)
+    del password
+    data = {
+        "wallet": wallet.name,
+        "pid": pid,
+        "expires_at": int(expires_at),
+        "limits": [limit.shown for limit in limits],
+        "socket": agent_client.socket_path(here),
+    }
+    limit_text = f"; spend limit {', '.join(limit.shown for limit in limits)}" if limits else ""
+    emit(
+        as_json,
+        data,
+        lambda: click.echo(
+            f"wallet {wallet.name!r} unlocked until {_clock(expires_at)}{limit_text} (agent pid {pid}); "
+            "`hongbao lock` ends it"
+        ),
+    )
+
+
+def _start_agent(here: Path, settings: dict, password: str) -> int:
+    """Start `python -m cli.agent` in a session of its own, hand it the settings and the
+    password on a pipe (never argv or the environment), wait for "ready"; its pid."""
     env = {k: v for k, v in os.environ.items() if k not in (secrets.PASSWORD_ENV,)}
     env["HONGBAO_HOME"] = str(here)
     process = subprocess.Popen(
@@ -137,28 +160,12 @@ def unlock(wallet_name, duration, spend_limits, alerts_every, network_name, show
         raise WalletError("the unlock session could not be started")
     process.stdin.write(json.dumps(settings) + "\n" + password + "\n")
     process.stdin.close()
-    del password
     answer = process.stdout.readline().strip()
     process.stdout.close()
     if not answer.startswith("ready"):
         process.wait(timeout=STARTUP_TIMEOUT)
         raise WalletError(answer.removeprefix("error: ") or "the unlock session did not start; try again")
-    data = {
-        "wallet": wallet.name,
-        "pid": process.pid,
-        "expires_at": int(expires_at),
-        "limits": [limit.shown for limit in limits],
-        "socket": agent_client.socket_path(here),
-    }
-    limit_text = f"; spend limit {', '.join(limit.shown for limit in limits)}" if limits else ""
-    emit(
-        as_json,
-        data,
-        lambda: click.echo(
-            f"wallet {wallet.name!r} unlocked until {_clock(expires_at)}{limit_text} (agent pid {process.pid}); "
-            "`hongbao lock` ends it"
-        ),
-    )
+    return process.pid
 
 
 def _show_status(as_json: bool) -> None:
