@@ -112,3 +112,32 @@ def test_verify_a_real_token_transfer_from_the_recipient(chain):
     assert not payments.verify(
         rpc, to_bob, BOB, 3, addr.to_checksum("0x" + "33" * 20), payer=DEV_ADDRESS
     ).ok  # another token
+
+
+# -- a page of notices in a chat ---------------------------------------------------------------
+
+
+def test_a_page_of_notices_reads_the_store_once_and_a_replayed_tx_counts_once(tmp_path, monkeypatch):
+    """`view` (what `chat show` and the app draw) checks every notice of a page with one scan
+    of the store's notices and one configuration; the second notice naming a transaction is
+    still refused. No network has the notices' chain id, so nothing is asked of a node."""
+    from app_fixtures import ME_KEY, T0, Clock, incoming, peer_key
+
+    from cli.services.messages import view
+    from messaging import payloads
+    from messaging.chat import Messenger
+    from messaging.identity import make_bundle
+
+    monkeypatch.setenv("HONGBAO_HOME", str(tmp_path))
+    m = Messenger.open(tmp_path, ME_KEY, clock=Clock())
+    for i in range(30):
+        tx = "0x%064x" % (i if i != 29 else 3)  # the last one replays the fourth's transaction
+        incoming(m, peer_key(0), i, payloads.Payment(424242, tx, str(10**15), None), T0 + i * 1000)
+    scans = []
+    real = m.store.first_payment_notices
+    monkeypatch.setattr(m.store, "first_payment_notices", lambda: scans.append(1) or real())
+    page = m.store.messages(make_bundle(peer_key(0), T0 // 1000).address, limit=50)
+    checks = [shown.payment_check for shown in view(m, page)]
+    assert len(scans) == 1
+    assert checks[-1].startswith("✗ NOT CONFIRMED") and "already backs an earlier notice" in checks[-1]
+    assert checks[:-1] == ["not checked: no network with chain id 424242 is configured"] * 29

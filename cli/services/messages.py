@@ -96,38 +96,86 @@ def _describe_offer(payload: Any) -> str:
     return f"🤝 offer{countering}: gives {gives} for {wants}{note_text} — hongbao trade accept {short}"
 
 
-def payment_check(message: Any, me: str, store: Any = None) -> str | None:
+class Reads:
+    """What checking a page of messages reads once, not per message: the configuration, one
+    RPC client per network, the first notice naming each payment, the offers' answers
+    (a chat of 50 payment notices would otherwise scan the whole store 50 times)."""
+
+    def __init__(self, store: Any = None) -> None:
+        self.store = store
+        self._config: Any = None
+        self._rpcs: dict[int, Any] = {}
+        self._first: dict[tuple[int, str, str], str] | None = None
+        self._answers: list[Any] | None = None
+
+    def network(self, chain_id: int) -> Any:
+        """The configured network with this chain id, or None."""
+        from ..context import load_config
+
+        if self._config is None:
+            self._config = load_config()
+        return next((n for n in self._config.networks.values() if n.chain_id == chain_id), None)
+
+    def rpc(self, network: Any) -> Any:
+        from wallet.rpc import Rpc
+
+        if network.chain_id not in self._rpcs:
+            self._rpcs[network.chain_id] = Rpc(network.rpc_url, timeout=5)
+        return self._rpcs[network.chain_id]
+
+    def first_notices(self) -> dict[tuple[int, str, str], str]:
+        if self._first is None:
+            self._first = self.store.first_payment_notices()
+        return self._first
+
+    def answers(self) -> list[Any]:
+        from messaging import payloads
+
+        if self._answers is None:
+            self._answers = self.store.messages_of_types(payloads.OfferAnswer.TYPE)
+        return self._answers
+
+    def close(self) -> None:
+        for rpc in self._rpcs.values():
+            rpc.close()
+        self._rpcs.clear()
+
+
+def payment_check(message: Any, me: str, store: Any = None, reads: Reads | None = None) -> str | None:
     """For an incoming payment notice: what the chain says about it (never trust the note).
     It counts only if the notice's sender paid, and only for the first notice naming the
-    transaction (`store`: the MessageStore that knows the others). "✓ ..." when it holds."""
+    transaction (`store`: the MessageStore that knows the others). "✓ ..." when it holds.
+    `reads`: shared by the checks of one page (else read for this message alone)."""
     from messaging import payloads
 
     if message.direction != "in" or not isinstance(message.payload, payloads.Payment):
         return None
+    if reads is None:
+        reads = Reads(store)
+        try:
+            return payment_check(message, me, store, reads)
+        finally:
+            reads.close()
     from wallet import payments, swap_proof
-    from wallet.rpc import Rpc
-
-    from ..context import load_config
 
     payment = message.payload
-    if store is not None:
-        first = store.first_payment_notices().get((payment.chain_id, payment.tx_hash.lower(), message.sender))
+    if reads.store is not None:
+        first = reads.first_notices().get((payment.chain_id, payment.tx_hash.lower(), message.sender))
         if first is not None and first != message.id:
             return f"✗ NOT CONFIRMED: transaction {payment.tx_hash} already backs an earlier notice (message {first})"
-    network = next((n for n in load_config().networks.values() if n.chain_id == payment.chain_id), None)
+    network = reads.network(payment.chain_id)
     if network is None:
         return f"not checked: no network with chain id {payment.chain_id} is configured"
     try:
-        with Rpc(network.rpc_url, timeout=5) as rpc:
-            verdict = payments.verify(
-                rpc,
-                payment.tx_hash,
-                me,
-                int(payment.amount),
-                payment.token,
-                payer=message.sender,
-                routers=swap_proof.Routers.from_contracts(network.contracts),  # a swap's output to me
-            )
+        verdict = payments.verify(
+            reads.rpc(network),
+            payment.tx_hash,
+            me,
+            int(payment.amount),
+            payment.token,
+            payer=message.sender,
+            routers=swap_proof.Routers.from_contracts(network.contracts),  # a swap's output to me
+        )
     except WalletError as error:
         return f"not checked: {error}"
     return ("✓ " if verdict.ok else "✗ NOT CONFIRMED: ") + verdict.reason
@@ -167,15 +215,16 @@ def _offers_on(me: str, chain_id: int) -> Any:
     return service.Offers(me, service.venue(net, connect(net.name).rpc))
 
 
-def offer_check(message: Any, me: str, store: Any) -> str | None:
+def offer_check(message: Any, me: str, store: Any, reads: Reads | None = None) -> str | None:
     """For an offer: what the chain and the checks of cli/services/offers.py say about it."""
     from messaging import payloads
 
     if not isinstance(message.payload, payloads.Offer) or store is None:
         return None
+    answers = (reads or Reads(store)).answers()
     try:
         offers = _offers_on(me, message.payload.chain_id)
-        view = offers.view_of(message, store.messages_of_types(payloads.OfferAnswer.TYPE))
+        view = offers.view_of(message, answers)
     except (WalletError, StopIteration) as error:
         return f"✗ NOT CHECKED: {error or 'no network with its chain id'}"
     if view.state == "open" and not view.checks:
@@ -213,17 +262,21 @@ class Shown:
 def view(m: Any, messages: list[Any]) -> list[Shown]:
     """`messages` of messenger `m` with their checks (reads the chain for payments and packets)."""
     flags = m.flags(messages)
-    return [
-        Shown(
-            x,
-            payment_check(x, m.address, m.store),
-            packet_check(x, m.address),
-            flags.get(x.id),
-            trade_check(x),
-            offer_check(x, m.address, m.store),
-        )
-        for x in messages
-    ]
+    reads = Reads(m.store)
+    try:
+        return [
+            Shown(
+                x,
+                payment_check(x, m.address, m.store, reads),
+                packet_check(x, m.address),
+                flags.get(x.id),
+                trade_check(x),
+                offer_check(x, m.address, m.store, reads),
+            )
+            for x in messages
+        ]
+    finally:
+        reads.close()
 
 
 def payload_json(payload: Any) -> dict[str, Any]:
