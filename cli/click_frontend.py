@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import click
 
 from wallet.errors import WalletError
 
@@ -26,6 +28,7 @@ class ClickFrontend:
     yes: bool = False  # --yes: the preview is shown, the question is not asked
     quiet: bool = False  # --json: no progress notes
     allow_risky: bool = False  # --allow-risky: under --yes, a dangerous finding does not stop it
+    report: str | None = None  # each transaction once sent: "hash" (on stdout, outcome on stderr), "outcome"
 
     def confirm(self, preview: Preview) -> None:
         """The rows, then the decoded transaction (cli/txview.py), on stderr; then the
@@ -36,7 +39,10 @@ class ClickFrontend:
 
         if self.quiet and not self.yes:
             raise WalletError("--json needs --yes (a script cannot answer the confirmation)")
-        if not self.quiet:
+        if self.quiet:
+            for warning in preview.warnings:  # a script's log keeps them
+                click.echo(f"WARNING: {inert(warning)}", err=True)
+        else:
             if preview.rows:
                 grid(preview.rows)
             if preview.tx is not None:
@@ -50,6 +56,17 @@ class ClickFrontend:
                 preview.findings, preview.recipient, yes=self.yes, allow=self.allow_risky, quiet=self.quiet
             )
         confirm(self.yes, preview.title)
+
+    def sent(self, record: Any, receipt: dict | None, link: str | None) -> None:
+        """For people, with `report`: the hash on stdout and the outcome on stderr as soon as known."""
+        from .txview import describe_receipt, report_sent
+
+        if self.quiet or self.report is None:
+            return
+        if self.report == "hash":
+            report_sent(False, record, receipt, link)
+        elif receipt is not None:
+            click.echo(describe_receipt(receipt), err=True)
 
     def password(self, label: str) -> str:
         from . import secrets
