@@ -6,14 +6,13 @@
     hongbao trade autofollow MEMBER --cap "0.1 ETH" | --off
     hongbao trade board GROUP
 
-The work is in cli/services/social_trades.py; a follow is sent through `swap`'s pipeline
-(cli/defi_steps.run_steps). Autofollow runs inside `chat watch` (`Autofollow`).
+The work is in cli/services/social_trades.py and following.py (a follow, through `swap`'s
+pipeline; `Autofollow`, which runs inside `chat watch`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
 
 import click
 
@@ -21,21 +20,15 @@ from wallet.errors import WalletError
 
 from .chat_cmd import account_options, messenger
 from .context import network_option
-from .defi_cmd import Session, _finish, _say, tx_options
+from .defi_cmd import _finish, _say, tx_inputs, tx_options
 from .inert import markup
 from .output import console, emit, table
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def _limits():
-    from wallet.home import home
+    from .services.following import limits
 
-    from .services.social_trades import Limits
-
-    return Limits(home(), _now_ms)
+    return limits()
 
 
 def _protocols(network_name):
@@ -148,44 +141,14 @@ def list_cards(group, fetch, network_name, wallet_name, index, password_file, as
 @tx_options
 def follow(card_id, amount, percent, max_slippage, **opts):
     """Repeat trade card CARD_ID's swap from my account, within my caps (`trade limits`)."""
-    from .services import defi
-    from .services import social_trades as service
+    from .services import following
 
-    session = Session(opts)
-    p = defi.protocols(session.net, session.chain.rpc)
-    with messenger(opts["wallet_name"], opts["index"], opts["password_file"], session.key()) as m:
-        view = service.find_card(m, p, card_id)
-    limits = _limits()
-    plan = service.plan_follow(
-        p,
-        limits,
-        view,
-        session.owner,
-        amount_text=amount,
-        percent=percent,
-        max_slippage=defi.parse_slippage(max_slippage),
-    )
-    if not session.as_json:
-        console(stderr=True).print(
-            f"following {markup(view.sender)}'s {markup(view.summary())} (card price {view.price():.8g}); "
-            f"at least {markup(plan.swap.buy.fmt(plan.bound))} at that price less {markup(max_slippage)}; "
-            f"{markup(plan.swap.sell.fmt(plan.spent))} of {markup(plan.swap.sell.fmt(plan.cap.daily))} spent today"
-        )
-    done, approved = _run(session, plan)
-    got = defi.swap_received(plan.swap, done[-1].receipt or {})
-    if not session.as_json:
-        _say(f"received {plan.swap.buy.fmt(got)}")
-    _finish(session, {**plan.json(), "received": str(got), "approve": approved, "swap": done[-1].json()})
-
-
-def _run(session, plan):
-    """The follow's approval and swap through `swap`'s pipeline; counted against my caps once sent."""
-    from .defi_steps import run_steps
-    from .services import social_trades as service
-
-    done, approved = run_steps(session, [plan.swap.step], plan.swap.approval, plan.swap.warnings)
-    service.record_follow(_limits(), plan, done[-1].record.hash)
-    return done, approved
+    frontend, tx = tx_inputs(opts)
+    data = following.follow(card_id, frontend, tx, amount=amount, percent=percent, max_slippage=max_slippage)
+    received = data.pop("received_formatted")
+    if not opts["as_json"]:
+        _say(f"received {received}")
+    _finish(opts, data)
 
 
 @click.command("limits")
@@ -316,84 +279,6 @@ def board(group, network_name, wallet_name, index, password_file, as_json):
             )
 
     emit(as_json, data, human)
-
-
-class Autofollow:
-    """The `trade autofollow` side of `chat watch`: a verified trade card from a member I
-    follow automatically is followed with the watch's key, in that member's asset, up to the
-    member's cap and within `trade limits` (refused without caps, as `trade follow` is).
-    Nothing else trades: no confirmation is asked because `trade autofollow` was the consent."""
-
-    def __init__(self, key: bytes, wallet_name, index: int, network_name, as_json: bool) -> None:
-        self.opts = {
-            "wallet_name": wallet_name,
-            "index": index,
-            "network_name": network_name,
-            "speed": "normal",
-            "max_fee": None,
-            "tip": None,
-            "gas": None,
-            "no_wait": False,
-            "yes": True,
-            "timeout": 120,
-            "password_file": None,
-            "as_json": as_json,
-        }
-        self.key = key
-
-    def __call__(self, message) -> list[dict]:
-        """Events (for `watch` to show) about following this message's card, if it is one to follow."""
-        from decimal import Decimal
-
-        from messaging import payloads
-        from wallet.amounts import format_units
-
-        from .services import defi
-        from .services import social_trades as service
-
-        if message.direction != "in" or not isinstance(message.payload, payloads.TradeCard):
-            return []
-        limits = _limits()
-        rule = limits.autofollow().get(message.sender)
-        if rule is None:
-            return []
-        try:
-            session = Session(dict(self.opts))
-            session._key = self.key  # the watch's key: unlocked once when the watch started
-            p = defi.protocols(session.net, session.chain.rpc)
-            view = service.view_card(p, message)
-            if limits.followed(view.card.tx_hash):
-                raise WalletError(f"you followed this trade already (tx {view.card.tx_hash})")
-            units = service.autofollow_amount(limits, view)
-            if units is None or view.sell is None:
-                raise WalletError(f"not a verified trade in the asset you follow them in ({view.verdict.reason})")
-            plan = service.plan_follow(
-                p,
-                limits,
-                view,
-                session.owner,
-                amount_text=format_units(units, view.sell.decimals),
-                max_slippage=Decimal(rule.get("max_slippage", "0.01")),
-            )
-            done, _ = _run(session, plan)
-        except WalletError as error:
-            text = f"did not follow {message.sender}'s trade card {message.id}: {error}"
-            return [{"kind": "autofollow", "card": message.id, "followed": False, "text": text}]
-        got = defi.swap_received(plan.swap, done[-1].receipt or {})
-        text = (
-            f"followed {message.sender}'s trade: sold {plan.swap.sell.fmt(plan.swap.amount_in)}, "
-            f"received {plan.swap.buy.fmt(got)} (tx {done[-1].record.hash})"
-        )
-        return [
-            {
-                "kind": "autofollow",
-                "card": message.id,
-                "followed": True,
-                "hash": done[-1].record.hash,
-                "received": str(got),
-                "text": text,
-            }
-        ]
 
 
 COMMANDS: list[click.Command] = [share, list_cards, follow, limits, autofollow, board]
