@@ -16,8 +16,6 @@ import contextlib
 
 import click
 
-from wallet.errors import WalletError
-
 from .chat_cmd import account_options, messenger
 from .context import network_option
 from .defi_cmd import _finish, _say, tx_inputs, tx_options
@@ -25,26 +23,12 @@ from .inert import markup
 from .output import console, emit, table
 
 
-def _limits():
-    from .services.following import limits
-
-    return limits()
-
-
-def _protocols(network_name):
-    from .context import chain as connect
-    from .context import network
-    from .services import defi
-
-    chain = connect(network_name)
-    chain.verify()
-    return defi.protocols(network(network_name), chain.rpc)
-
-
 @contextlib.contextmanager
 def _chatting(network_name, wallet_name, index, password_file):
     """(Messenger, Protocols) of the account on the network."""
-    p = _protocols(network_name)
+    from .services.following import protocols_of
+
+    p = protocols_of(network_name)
     with messenger(wallet_name, index, password_file) as m:
         yield m, p
 
@@ -160,34 +144,13 @@ def follow(card_id, amount, percent, max_slippage, **opts):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def limits(asset, per_trade, daily, off, network_name, as_json):
     """Show my caps for following trades, or set ASSET's: `trade limits ETH --per-trade 0.5 --daily 2`."""
-    from .services import defi
-    from .services import social_trades as service
+    from .services.following import set_limits
 
-    store = _limits()
-    p = _protocols(network_name)
-    if asset is not None:
-        chosen = p.asset(asset)
-        key = service.asset_key(p.net.chain_id, None if chosen.is_eth else chosen.address)
-        if off:
-            store.set_cap(key, None)
-        elif per_trade is None or daily is None:
-            raise WalletError("give both --per-trade and --daily (or --off)")
-        else:
-            store.set_cap(key, service.Cap(defi.units(per_trade, chosen), defi.units(daily, chosen)))
-    elif per_trade or daily or off:
-        raise WalletError("name the ASSET the caps are for, e.g. `trade limits ETH --per-trade 0.5 --daily 2`")
-    data = store.load()
-    rows = []
-    for key, cap in sorted(data["caps"].items()):
-        chain_id, sold = key.split(":", 1)
-        shown = p.asset(sold) if int(chain_id) == p.net.chain_id else None
-        fmt = shown.fmt if shown else str
-        rows.append([key, fmt(int(cap["per_trade"])), fmt(int(cap["daily"])), fmt(store.spent(key))])
-    result = {"caps": data["caps"], "autofollow": data["autofollow"], "file": str(store.path)}
+    result, rows = set_limits(asset, per_trade, daily, off, network_name=network_name)
 
     def human() -> None:
         table("following caps", ["asset", "per trade", "daily", "spent (24 h)"], rows)
-        for member, rule in sorted(data["autofollow"].items()):
+        for member, rule in sorted(result["autofollow"].items()):
             console().print(
                 f"autofollow {member}: up to {markup(rule['cap'])} base units of {markup(rule['key'])} a trade"
             )
@@ -204,39 +167,20 @@ def limits(asset, per_trade, daily, off, network_name, as_json):
 @account_options
 def autofollow(member, cap, off, max_slippage, network_name, wallet_name, index, password_file, as_json):
     """Follow MEMBER's verified trade cards automatically while `chat watch` runs, within caps."""
-    from wallet.amounts import parse_amount
+    from .click_frontend import ClickFrontend
+    from .services.following import set_autofollow
 
-    from .services import defi
-    from .services import social_trades as service
-
-    if off == (cap is not None):
-        raise WalletError('give --cap "AMOUNT ASSET" (e.g. --cap "0.1 ETH") or --off')
-    with _chatting(network_name, wallet_name, index, password_file) as (m, p):
-        target = m.resolve(member)
-    if target.kind != "direct":
-        raise WalletError(f"{member[:40]!r} is a group: autofollow one member")
-    store = _limits()
-    if off:
-        store.set_autofollow(target.conversation)
-        return emit(as_json, {"member": target.conversation, "autofollow": None}, lambda: click.echo("autofollow off"))
-    unit = parse_amount(cap).unit
-    if not unit:
-        raise WalletError('say the asset with the cap, e.g. --cap "0.1 ETH"')
-    chosen = p.asset(unit)
-    key = service.asset_key(p.net.chain_id, None if chosen.is_eth else chosen.address)
-    if store.cap(key) is None:
-        raise WalletError(
-            f"set your caps for {chosen.symbol} first: `hongbao trade limits {chosen.symbol} --per-trade A --daily A`"
-        )
-    units = defi.units(cap, chosen)
-    slippage = defi.parse_slippage(max_slippage)
-    store.set_autofollow(target.conversation, key, units, slippage)
-    data = {"member": target.conversation, "autofollow": {"key": key, "cap": str(units), "max_slippage": str(slippage)}}
-    emit(
-        as_json,
-        data,
-        lambda: click.echo(f"following {target.conversation} automatically, up to {chosen.fmt(units)} a trade"),
+    data, said = set_autofollow(
+        member,
+        cap,
+        ClickFrontend(password_file),
+        off=off,
+        max_slippage=max_slippage,
+        wallet_name=wallet_name,
+        index=index,
+        network_name=network_name,
     )
+    emit(as_json, data, lambda: click.echo(said))
 
 
 @click.command("board")

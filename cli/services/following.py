@@ -176,3 +176,99 @@ class Autofollow:
                 "text": text,
             }
         ]
+
+
+def protocols_of(network_name: str | None) -> Any:
+    """The DeFi protocols recorded on the network (its chain id checked)."""
+    from ..context import chain as connect
+    from ..context import network
+    from . import defi
+
+    chain = connect(network_name)
+    chain.verify()
+    return defi.protocols(network(network_name), chain.rpc)
+
+
+def set_limits(
+    asset: str | None,
+    per_trade: str | None = None,
+    daily: str | None = None,
+    off: bool = False,
+    *,
+    network_name: str | None = None,
+) -> tuple[dict[str, Any], list[list[str]]]:
+    """Set ASSET's caps for following (`per_trade` and `daily`, or `off`), or with no ASSET
+    only read them: (my caps, autofollow rules and their file; a row per cap for people:
+    asset key, per trade, daily, spent in 24 h)."""
+    from . import defi
+    from . import social_trades as service
+
+    store = limits()
+    p = protocols_of(network_name)
+    if asset is not None:
+        chosen = p.asset(asset)
+        key = service.asset_key(p.net.chain_id, None if chosen.is_eth else chosen.address)
+        if off:
+            store.set_cap(key, None)
+        elif per_trade is None or daily is None:
+            raise WalletError("give both --per-trade and --daily (or --off)")
+        else:
+            store.set_cap(key, service.Cap(defi.units(per_trade, chosen), defi.units(daily, chosen)))
+    elif per_trade or daily or off:
+        raise WalletError("name the ASSET the caps are for, e.g. `trade limits ETH --per-trade 0.5 --daily 2`")
+    data = store.load()
+    rows = []
+    for key, cap in sorted(data["caps"].items()):
+        chain_id, sold = key.split(":", 1)
+        shown = p.asset(sold) if int(chain_id) == p.net.chain_id else None
+        fmt = shown.fmt if shown else str
+        rows.append([key, fmt(int(cap["per_trade"])), fmt(int(cap["daily"])), fmt(store.spent(key))])
+    return {"caps": data["caps"], "autofollow": data["autofollow"], "file": str(store.path)}, rows
+
+
+def set_autofollow(
+    member: str,
+    cap: str | None,
+    frontend: Frontend,
+    *,
+    off: bool = False,
+    max_slippage: str = "1%",
+    wallet_name: str | None = None,
+    index: int = 0,
+    network_name: str | None = None,
+) -> tuple[dict[str, Any], str]:
+    """Follow MEMBER (a contact, never a group) automatically up to `cap` ("0.1 ETH") a trade,
+    within `trade limits` (refused without them), or stop (`off`). (result, a line for people)."""
+    from wallet.amounts import parse_amount
+
+    from . import defi
+    from . import social_trades as service
+    from .chat import open_messenger
+
+    if off == (cap is not None):
+        raise WalletError('give --cap "AMOUNT ASSET" (e.g. --cap "0.1 ETH") or --off')
+    p = protocols_of(network_name)
+    with open_messenger(wallet_name, index, frontend) as m:
+        target = m.resolve(member)
+    if target.kind != "direct":
+        raise WalletError(f"{member[:40]!r} is a group: autofollow one member")
+    store = limits()
+    if off or cap is None:
+        store.set_autofollow(target.conversation)
+        return {"member": target.conversation, "autofollow": None}, "autofollow off"
+    unit = parse_amount(cap).unit
+    if not unit:
+        raise WalletError('say the asset with the cap, e.g. --cap "0.1 ETH"')
+    chosen = p.asset(unit)
+    key = service.asset_key(p.net.chain_id, None if chosen.is_eth else chosen.address)
+    if store.cap(key) is None:
+        raise WalletError(
+            f"set your caps for {chosen.symbol} first: `hongbao trade limits {chosen.symbol} --per-trade A --daily A`"
+        )
+    units = defi.units(cap, chosen)
+    slippage = defi.parse_slippage(max_slippage)
+    store.set_autofollow(target.conversation, key, units, slippage)
+    rule = {"key": key, "cap": str(units), "max_slippage": str(slippage)}
+    return {"member": target.conversation, "autofollow": rule}, (
+        f"following {target.conversation} automatically, up to {chosen.fmt(units)} a trade"
+    )
