@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -28,12 +28,15 @@ class ClickFrontend:
     yes: bool = False  # --yes: the preview is shown, the question is not asked
     quiet: bool = False  # --json: no progress notes
     allow_risky: bool = False  # --allow-risky: under --yes, a dangerous finding does not stop it
-    report: str | None = None  # each transaction once sent: "hash" (on stdout, outcome on stderr), "outcome"
+    # each transaction once sent (the DeFi commands): "hash" on stdout and the outcome on
+    # stderr, or only the "outcome" (stdout keeps a JSON result); None: the command reports
+    report: Literal["hash", "outcome"] | None = None
 
     def confirm(self, preview: Preview) -> None:
         """The rows, then the decoded transaction (cli/txview.py), on stderr; then the
         security findings (a dangerous one asks for 'risky'), then the question
-        (`preview.title`), unless --yes. Under --json nothing is drawn, and --yes is needed."""
+        (`preview.title`), unless --yes. Under --json only the warnings are said (`WARNING:`
+        lines), and --yes is needed."""
         from .context import confirm
         from .security import confirm_findings
 

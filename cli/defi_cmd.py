@@ -16,6 +16,7 @@ cli/token_cmd.py when this module is imported.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -57,7 +58,7 @@ def tx_options(function):
     return function
 
 
-def tx_inputs(opts: dict, report: str | None = "hash", allow_risky: bool = False):
+def tx_inputs(opts: dict, report: Literal["hash", "outcome"] = "hash", allow_risky: bool = False):
     """(ClickFrontend, TxOptions) of a state-changing command's options: for people each
     transaction is `report`ed once sent (cli/click_frontend.py); --json needs --yes."""
     from .click_frontend import ClickFrontend
