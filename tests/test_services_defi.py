@@ -93,3 +93,19 @@ def test_tokens_vault_swap_and_stake_through_a_front_end(cli, hongbao_home, anvi
     assert staked["after"]["staked"] == str(10**18) and [t["status"] for t in staked["transactions"]] == ["confirmed"]
     assert staked["approve"]["status"] == "confirmed"
     assert all(p.tx is not None and p.rows[0][0] == "step" for p in front.previews)
+
+
+def test_an_automatic_follow_passes_a_preview_unseen_but_never_a_dangerous_one():
+    """`trade autofollow` is the consent for its swaps; a lookalike recipient still stops it."""
+    from cli.services.following import Consented
+    from cli.services.frontend import Preview
+    from wallet.security_rules import Finding
+
+    front = Consented()
+    front.confirm(Preview("Sign and send?", findings=[Finding("first", "first payment to this address")]))
+    with pytest.raises(WalletError, match="refused: recipient only LOOKS LIKE"):
+        front.confirm(
+            Preview("Sign and send?", findings=[Finding("lookalike", "recipient only LOOKS LIKE bob: x", True)])
+        )
+    with pytest.raises(WalletError, match="no password"):
+        front.password("Wallet password")
