@@ -277,11 +277,11 @@ def watch(once, network_name, wallet_name, index, password_file, as_json):
     import asyncio
 
     from .services.chat_watch import CHAIN_POLL_SECONDS, Watch
-    from .trade_follow_cmd import Autofollow
+    from .services.following import Autofollow
 
     out = _Printer(as_json)
     key = account_key(wallet_name, index, password_file)
-    autofollow = Autofollow(key, wallet_name, index, network_name, as_json)  # `trade autofollow`: within caps only
+    autofollow = Autofollow(key, wallet_name, index, network_name)  # `trade autofollow`: within caps only
     with messenger(wallet_name, index, password_file, key) as m:
         watcher = Watch(m, key, network_name, warn=lambda text: note(f"[yellow]{markup(text)}[/]"))
         if once:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
+
+import click
 
 from wallet.errors import WalletError
 
@@ -26,17 +28,24 @@ class ClickFrontend:
     yes: bool = False  # --yes: the preview is shown, the question is not asked
     quiet: bool = False  # --json: no progress notes
     allow_risky: bool = False  # --allow-risky: under --yes, a dangerous finding does not stop it
+    # each transaction once sent (the DeFi commands): "hash" on stdout and the outcome on
+    # stderr, or only the "outcome" (stdout keeps a JSON result); None: the command reports
+    report: Literal["hash", "outcome"] | None = None
 
     def confirm(self, preview: Preview) -> None:
         """The rows, then the decoded transaction (cli/txview.py), on stderr; then the
         security findings (a dangerous one asks for 'risky'), then the question
-        (`preview.title`), unless --yes. Under --json nothing is drawn, and --yes is needed."""
+        (`preview.title`), unless --yes. Under --json only the warnings are said (`WARNING:`
+        lines), and --yes is needed."""
         from .context import confirm
         from .security import confirm_findings
 
         if self.quiet and not self.yes:
             raise WalletError("--json needs --yes (a script cannot answer the confirmation)")
-        if not self.quiet:
+        if self.quiet:
+            for warning in preview.warnings:  # a script's log keeps them
+                click.echo(f"WARNING: {inert(warning)}", err=True)
+        else:
             if preview.rows:
                 grid(preview.rows)
             if preview.tx is not None:
@@ -50,6 +59,17 @@ class ClickFrontend:
                 preview.findings, preview.recipient, yes=self.yes, allow=self.allow_risky, quiet=self.quiet
             )
         confirm(self.yes, preview.title)
+
+    def sent(self, record: Any, receipt: dict | None, link: str | None) -> None:
+        """For people, with `report`: the hash on stdout and the outcome on stderr as soon as known."""
+        from .txview import describe_receipt, report_sent
+
+        if self.quiet or self.report is None:
+            return
+        if self.report == "hash":
+            report_sent(False, record, receipt, link)
+        elif receipt is not None:
+            click.echo(describe_receipt(receipt), err=True)
 
     def password(self, label: str) -> str:
         from . import secrets

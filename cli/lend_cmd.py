@@ -9,8 +9,7 @@ import click
 from wallet.errors import WalletError
 
 from .context import network_option
-from .defi_cmd import Session, _finish, _say, tx_options
-from .defi_steps import reader, run_steps
+from .defi_cmd import _finish, _say, tx_inputs, tx_options
 from .output import emit, json_option, table
 from .wallet_cmd import index_option, wallet_option
 
@@ -47,28 +46,16 @@ def _action(action: str):
     @click.option("--force", is_flag=True, help="Go below the safety margin (never below 1.0).")
     @tx_options
     def command(asset, amount, margin_text, force, **opts):
-        from wallet.amounts import format_units
+        from .services import defi_actions
 
-        from .services import defi, lending
-
-        session = Session(opts)
-        protocols = defi.protocols(session.net, session.chain.rpc)
-        plan = lending.plan_lend(
-            protocols, session.owner, action, asset, amount, margin=_margin(margin_text), force=force
+        frontend, tx = tx_inputs(opts)
+        data = defi_actions.lend(
+            action, asset, amount, frontend, margin=_margin(margin_text), force=force, opts=tx, approval_apart=True
         )
-        done, approved = run_steps(session, plan.steps, plan.approval, plan.warnings)
-        after = defi.aave.account(protocols.rpc, protocols.market(), session.owner)
-        data = {
-            **plan.json(),
-            "health_factor": lending.hf_words(after.health_factor),
-            "approve": approved,
-            "transactions": [s.json() for s in done],
-        }
-        if not session.as_json:
-            _say(
-                f"{action}: {format_units(plan.amount, plan.asset.decimals)} {plan.asset.symbol} done; health factor now {lending.hf_words(after.health_factor)}"
-            )
-        _finish(session, data)
+        shown = data.pop("amount_formatted")
+        if not opts["as_json"]:
+            _say(f"{action}: {shown} done; health factor now {data['health_factor']}")
+        _finish(opts, data)
 
     command.__doc__ = {
         "supply": "Supply AMOUNT of ASSET (ETH is wrapped to WETH first) to earn interest and back borrows.",
@@ -93,6 +80,7 @@ for _name in ("supply", "withdraw", "borrow", "repay"):
 def status(address, margin_text, wallet_name, index, network_name, as_json):
     """Collateral, debt, health factor, liquidation prices and APYs, from the protocol."""
     from .services import lending
+    from .services.defi_actions import reader
 
     owner, net, protocols = reader(address, wallet_name, index, network_name)
     data = lending.lend_status(protocols, owner, _margin(margin_text))

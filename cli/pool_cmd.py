@@ -9,8 +9,7 @@ import click
 from wallet.errors import WalletError
 
 from .context import network_option
-from .defi_cmd import Session, _finish, _say, tx_options
-from .defi_steps import reader, run_steps
+from .defi_cmd import _finish, _say, tx_inputs, tx_options
 from .output import emit, json_option, table
 from .wallet_cmd import index_option, wallet_option
 
@@ -37,25 +36,13 @@ def add(amount, a, b, use_v3, fee, slippage, **opts):
 
     Each token is approved exactly (a transaction each, previewed); ETH goes in as is.
     """
-    from .services import defi, liquidity
+    from .services import defi_actions
 
-    session = Session(opts)
-    protocols = defi.protocols(session.net, session.chain.rpc)
-    steps, approvals, info = liquidity.plan_pool_add(
-        protocols,
-        session.owner,
-        amount,
-        a,
-        b,
-        version="v3" if use_v3 else "v2",
-        fee=int(fee),
-        slippage=defi.parse_slippage(slippage),
-    )
-    done, _ = run_steps(session, steps, approvals)
-    after = liquidity.pool_list(protocols, session.owner)
-    if not session.as_json:
+    version = "v3" if use_v3 else "v2"
+    data = defi_actions.pool_add(amount, a, b, *tx_inputs(opts), version=version, fee=int(fee), slippage=slippage)
+    if not opts["as_json"]:
         _say("added; `hongbao pool list` shows your liquidity")
-    _finish(session, {**info, "after": after, "transactions": [s.json() for s in done]})
+    _finish(opts, data)
 
 
 @pool.command()
@@ -67,27 +54,17 @@ def add(amount, a, b, use_v3, fee, slippage, **opts):
 @tx_options
 def remove(a, b, percent_text, token_id, slippage, **opts):
     """Take liquidity out: a v2 pair (`pool remove ETH TKN [--percent 50]`) or a v3 position (`--id N`)."""
-    from .services import defi, liquidity
+    from .services import defi_actions
 
     try:
         percent = Decimal(percent_text.rstrip("%"))
     except InvalidOperation:
         raise WalletError(f"--percent {percent_text!r} is not a number") from None
-    session = Session(opts)
-    protocols = defi.protocols(session.net, session.chain.rpc)
-    steps, approvals, info = liquidity.plan_pool_remove(
-        protocols,
-        session.owner,
-        a,
-        b,
-        percent=percent,
-        token_id=token_id,
-        slippage=defi.parse_slippage(slippage),
-    )
-    done, _ = run_steps(session, steps, approvals)
-    if not session.as_json:
+    frontend, tx = tx_inputs(opts)
+    data = defi_actions.pool_remove(a, b, frontend, tx, percent=percent, token_id=token_id, slippage=slippage)
+    if not opts["as_json"]:
         _say("removed")
-    _finish(session, {**info, "transactions": [s.json() for s in done]})
+    _finish(opts, data)
 
 
 @pool.command("list")
@@ -99,6 +76,7 @@ def remove(a, b, percent_text, token_id, slippage, **opts):
 def list_command(address, wallet_name, index, network_name, as_json):
     """Your v2 pair shares and v3 positions: amounts they would pay out now, range, fees owed."""
     from .services import liquidity
+    from .services.defi_actions import reader
 
     owner, net, protocols = reader(address, wallet_name, index, network_name)
     data = liquidity.pool_list(protocols, owner)

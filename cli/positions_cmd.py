@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from .context import network_option
-from .defi_steps import reader
 from .output import emit, json_option, table
+from .services.defi_actions import reader
 from .wallet_cmd import index_option, wallet_option
 
 

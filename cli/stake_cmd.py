@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from .context import network_option
-from .defi_cmd import Session, _finish, _say, tx_options
-from .defi_steps import reader, run_steps
+from .defi_cmd import _finish, _say, tx_inputs, tx_options
 from .output import emit, json_option, table
 from .wallet_cmd import index_option, wallet_option
 
@@ -17,18 +16,15 @@ def stake() -> None:
 
 
 def _run(action: str, amount: str | None, opts: dict) -> None:
-    from .services import defi
+    from .services import defi_actions
 
-    session = Session(opts)
-    protocols = defi.protocols(session.net, session.chain.rpc)
-    steps, approval, info = defi.plan_stake(protocols, session.owner, action, amount)
-    done, approved = run_steps(session, steps, approval)
-    after = defi.stake_status(protocols, session.owner)
-    if not session.as_json:
+    data = defi_actions.stake(action, amount, *tx_inputs(opts))
+    after = data["after"]
+    if not opts["as_json"]:
         _say(
             f"{action}: done; staked {after['staked_formatted']} {after['stake_token']}, earned {after['earned_formatted']} {after['reward_token']}"
         )
-    _finish(session, {**info, "after": after, "approve": approved, "transactions": [s.json() for s in done]})
+    _finish(opts, data)
 
 
 @stake.command()
@@ -70,6 +66,7 @@ def exit_command(**opts):
 def status(address, wallet_name, index, network_name, as_json):
     """The farm's reward rate, your stake and what you have earned (the contract's `earned`)."""
     from .services import defi
+    from .services.defi_actions import reader
 
     owner, net, protocols = reader(address, wallet_name, index, network_name)
     data = defi.stake_status(protocols, owner)

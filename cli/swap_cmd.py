@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import click
 
-from wallet.errors import WalletError
-
-from . import names
-from .defi_cmd import Session, _finish, _say, tx_options
-from .defi_steps import run_steps
+from .defi_cmd import _finish, _say, tx_inputs, tx_options
 
 
 @click.command()
@@ -44,53 +38,31 @@ def swap(amount, sell, buy, slippage, via, deadline_text, quote_only, to, notify
     pays the output to Bob and sends him a payment notice, which his client checks against
     the chain (wallet/swap_proof.py).
     """
-    from wallet import calls
-    from wallet.amounts import format_units
-
-    from .services import defi
+    from .inert import markup
+    from .output import note as say_note
+    from .services import defi_actions
 
     if quote_only:
         opts["yes"] = True  # nothing is signed: no confirmation to ask for
-    if notify and (to is None or opts["no_wait"]):
-        raise WalletError("--notify tells the recipient after the receipt: give --to and drop --no-wait")
-    session = Session(opts)
-    recipient = names.address(to, session.owner) if to else None
-    protocols = defi.protocols(session.net, session.chain.rpc)
-    plan = defi.plan_swap(
-        protocols,
-        session.owner,
-        amount,
-        sell,
-        buy,
-        slippage=defi.parse_slippage(slippage),
-        via=via,
-        deadline_s=calls.parse_duration(deadline_text),
-        quote_only=quote_only,
-        recipient=recipient,
-        use_permit=not no_permit,
-    )
+    order = defi_actions.SwapOrder(amount, sell, buy, slippage, via, deadline_text, to, notify, note, not no_permit)
+    frontend, tx = tx_inputs(opts, allow_risky=allow_risky)
     if quote_only:
-        return _show_quotes(session, plan)
-    if plan.recipient != session.owner:
-        _review_recipient(session, plan, allow_risky)
-    step = _sign_permit(session, protocols, plan) if plan.permit else plan.step
-    done, approved = run_steps(session, [step], plan.approval, plan.warnings)
-    receipt = done[-1].receipt or {}
-    got = defi.swap_received(plan, receipt)
-    data = {**plan.json(), "received": str(got), "approve": approved, "swap": done[-1].json()}
-    if not session.as_json:
-        whom = "" if plan.recipient == session.owner else f" (paid to {plan.recipient})"
-        _say(f"received {format_units(got, plan.buy.decimals)} {plan.buy.symbol}{whom}")
-    if notify:
-        data.update(_notify_payout(session, protocols, done[-1].record.hash, receipt, note))
-    _finish(session, data)
+        return _show_quotes(opts, defi_actions.quote(order, frontend, tx))
+    data = defi_actions.swap(order, frontend, tx)
+    problem, received = data.pop("notify_problem", None), data.pop("received_formatted")
+    if not opts["as_json"]:
+        whom = "" if data["recipient"] == data["swap"]["from"] else f" (paid to {data['recipient']})"
+        _say(f"received {received}{whom}")
+    if problem:
+        say_note(markup(problem) if data.get("notice") == "pending" else f"[yellow]{markup(problem)}[/]")
+    _finish(opts, data)
 
 
-def _show_quotes(session, plan) -> None:
+def _show_quotes(opts: dict, plan) -> None:
     from wallet.amounts import format_units
 
-    if session.as_json:
-        return _finish(session, plan.json())
+    if opts["as_json"]:
+        return _finish(opts, plan.json())
     for q in plan.quotes:
         _say(f"{q.route}: {format_units(q.amount_out, plan.buy.decimals)} {plan.buy.symbol}")
     _say(plan.step.summary)
@@ -98,55 +70,3 @@ def _show_quotes(session, plan) -> None:
         _say(f"{plan.sell.symbol} has an EIP-2612 permit: it would be signed, not approved")
     for warning in plan.warnings:
         _say(f"WARNING: {warning}")
-
-
-def _review_recipient(session, plan, allow_risky: bool) -> None:
-    """The security rules for whoever the output goes to (a lookalike of someone you know, a
-    first payment, a token contract), as `send` applies them to its recipient."""
-    from .context import history
-    from .security import decide
-    from .services.security import recipient_facts
-
-    facts = recipient_facts(session.chain, history(), session.owner, plan.recipient, token=not plan.buy.is_eth)
-    decide(facts, yes=session.opts["yes"], allow=allow_risky, quiet=session.as_json)
-
-
-def _sign_permit(session, protocols, plan):
-    """Show the permit, confirm, unlock and sign it: the swap step that carries it (its own
-    preview, simulation and confirmation follow, as for any transaction)."""
-    from wallet import signing
-
-    from .context import confirm
-    from .defi_cmd import _grid
-    from .services import defi
-
-    if not session.as_json:
-        _say(plan.step.summary)
-        _grid(plan.permit.rows())
-    confirm(session.opts["yes"], "Sign this permit (it is sent only inside the swap)?")
-    signature = signing.sign_typed_data(session.key(), plan.permit.typed)
-    return defi.permitted_step(protocols, plan, signature)
-
-
-@dataclass(frozen=True)
-class _Paid:
-    """What `money_cmd._notify` reads from a sent record, for a swap's proven payout."""
-
-    hash: str
-    token: str | None
-    token_amount: int
-    value: int
-
-
-def _notify_payout(session, protocols, tx_hash: str, receipt: dict, note_text: str) -> dict:
-    from .money_cmd import _notify
-    from .output import note
-    from .services import defi
-
-    try:
-        paid = defi.swap_payout(protocols, tx_hash, receipt)
-    except WalletError as error:  # the swap is done: say why no notice went, do not fail
-        note(f"[yellow]swap confirmed, but no notice was sent: {error}[/]")
-        return {"notified": False, "notify_error": str(error)}
-    record = _Paid(tx_hash, paid.token, paid.amount, paid.amount)
-    return _notify(session.key(), paid.recipient, record, receipt, session.net.chain_id, note_text)

@@ -94,53 +94,17 @@ def list_(network_name, as_json):
 @json_option
 def deploy_test(name, symbol, decimals, supply, wallet_name, index, password_file, network_name, as_json):
     """Deploy the test ERC-20 (with EIP-2612 permit) on the local chain and add it here."""
-    from contracts.artifacts import load
-    from contracts.deploy import deployment_tx
-    from wallet import erc20, localchain, transfers
-    from wallet.amounts import parse_amount, to_units
-    from wallet.errors import WalletError
+    from .click_frontend import ClickFrontend
+    from .services.dev_token import deploy_test_token
 
-    from .context import history, nonce_lock_path, sending_account
-    from .txview import wait_with_progress
-    from .wallet_cmd import unlock_wallet
-
-    config = load_config()
-    net = config.current(network_name)
-    if not net.is_local:
-        raise WalletError(f"the test token is for the local network only, not {net.name!r}")
-    amount = parse_amount(supply)
-    if amount.value is None:
-        raise WalletError("--supply needs a number of tokens")
-    units = to_units(amount.value, decimals, symbol)
-    if wallet_name is None:
-        sender, key = localchain.DEV_ADDRESS, localchain.DEV_KEY
-    else:
-        wallet, account = sending_account(wallet_name, index)
-        sender, key = account.address, None
-    chain = connect(network_name)
-    draft = transfers.Draft(sender, None, 0, deployment_tx(load("TestToken"), name, symbol, decimals, units), "deploy")
-    prepared = transfers.prepare(chain, draft)
-    if key is None:
-        key = unlock_wallet(wallet, password_file).private_key(index)
-    record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
-    receipt = wait_with_progress(chain, record.hash, history(), 60, as_json)
-    if not receipt.get("contractAddress"):
-        raise WalletError(f"the deployment {record.hash} did not create a contract")
-    found = erc20.read_token(chain.rpc, receipt["contractAddress"])
-    net.tokens[found.symbol] = found
-    config_mod.save(home(), config)
+    frontend = ClickFrontend(password_file, quiet=as_json)
+    data = deploy_test_token(
+        name, symbol, decimals, supply, frontend, wallet_name=wallet_name, index=index, network_name=network_name
+    )
     emit(
         as_json,
-        {
-            "network": net.name,
-            "symbol": found.symbol,
-            "address": found.address,
-            "decimals": found.decimals,
-            "supply": str(units),
-            "holder": sender,
-            "hash": record.hash,
-        },
+        data,
         lambda: click.echo(
-            f"deployed {found.symbol} at {found.address} ({supply} minted to {sender}); added to {net.name}"
+            f"deployed {data['symbol']} at {data['address']} ({supply} minted to {data['holder']}); added to {data['network']}"
         ),
     )

@@ -1,6 +1,6 @@
 """`hongbao trade offer|list|accept|counter|decline|cancel|receipt`: peer-to-peer offers in a
 chat, settled on Seaport 1.6. The work is in cli/services/offers.py; every transaction goes
-through the same preview-simulate-confirm pipeline as `send` (cli/defi_cmd.Session)."""
+through the same preview-simulate-confirm pipeline as `send` (cli/services/offer_flows.py)."""
 
 from __future__ import annotations
 
@@ -11,88 +11,24 @@ from pathlib import Path
 
 import click
 
-from wallet.errors import WalletError
-
 from .chat_cmd import account_options
 from .context import network_option
-from .defi_cmd import Session, _grid, tx_options
-from .defi_steps import run_steps
-from .inert import inert, markup
+from .defi_cmd import tx_inputs, tx_options
+from .inert import inert
 from .output import console, emit, table
 from .wallet_cmd import index_option, password_file_option, wallet_option
 
 ITEM_HELP = 'e.g. "100 TKN", "0.05 ETH" or "NFT 0xCOLLECTION#ID"; repeat for more items'
 
 
-def _open(session: Session):
-    from .services import offers as service
-
-    return service.Offers(session.owner, service.venue(session.net, session.chain.rpc))
-
-
-@contextlib.contextmanager
-def _chat(offers, key: bytes):
-    from messaging.chat import Messenger
-    from wallet.home import home
-
-    with Messenger.open(home(), key) as messenger:
-        offers.open_chat(messenger)
-        yield messenger
-
-
 @contextlib.contextmanager
 def _reading(network_name, wallet_name, index, password_file):
     """Offers with the chat open, for the commands that sign no transaction."""
-    from wallet import address as addr
-
     from .chat_cmd import account_key
-    from .context import chain as connect
-    from .context import network
-    from .services import offers as service
+    from .services.offer_flows import reading
 
-    key = account_key(wallet_name, index, password_file)
-    chain = connect(network_name)
-    chain.verify()
-    offers = service.Offers(addr.from_private_key(key), service.venue(network(network_name), chain.rpc))
-    with _chat(offers, key):
+    with reading(account_key(wallet_name, index, password_file), network_name) as offers:
         yield offers
-
-
-def _lifetime(text: str) -> int:
-    from .services.requests import parse_duration
-
-    return parse_duration(text) // 1000
-
-
-def _items(texts, offers) -> list:
-    from .services.offers import parse_item
-
-    return [parse_item(t, offers.place) for t in texts]
-
-
-def _send_draft(session: Session, offers, draft) -> None:
-    """Show the order, confirm, run its steps (wrap, approvals), sign it and send it."""
-    from .context import confirm
-
-    if not session.as_json:
-        from . import names
-
-        console(stderr=True).print(f"[bold]offer to {markup(names.labelled(draft.peer, owner=session.owner))}[/]")
-        _grid([[k, v] for k, v in draft.rows] + ([["note", draft.note]] if draft.note else []))
-    confirm(session.opts["yes"], "Sign this offer (and send what it needs first)?")
-    with _chat(offers, session.key()):
-        done, _ = run_steps(session, draft.steps, None)
-        offer, sent = offers.send(draft, session.key())
-    data = {
-        "order_hash": offer.order_hash,
-        "to": draft.peer,
-        "message_id": sent.message_id,
-        "state": sent.state,
-        "end": offer.end,
-        "replaces": offer.replaces,
-        "steps": [d.json() for d in done],
-    }
-    emit(session.as_json, data, lambda: click.echo(offer.order_hash))
 
 
 @click.command("offer")
@@ -109,13 +45,13 @@ def offer_command(who, gives, wants, expires, note, **opts):
     ETH you give is wrapped as WETH (Seaport cannot take ETH from an account), and Seaport is
     approved exactly the amounts (or the one NFT) it gives. Then it goes to WHO in the chat.
     """
-    from . import names
+    from .services import offer_flows
 
-    session = Session(opts)
-    offers = _open(session)
-    peer = names.address(who, session.owner)
-    draft = offers.draft(peer, _items(gives, offers), _items(wants, offers), _lifetime(expires), note)
-    _send_draft(session, offers, draft)
+    _sent(opts, offer_flows.make(who, list(gives), list(wants), expires, note, *tx_inputs(opts)))
+
+
+def _sent(opts: dict, data: dict) -> None:
+    emit(opts["as_json"], data, lambda: click.echo(data["order_hash"]))
 
 
 @click.command("counter")
@@ -127,11 +63,9 @@ def offer_command(who, gives, wants, expires, note, **opts):
 @tx_options
 def counter(order_id, gives, wants, expires, note, **opts):
     """Answer offer ORDER_ID with one of your own (signed by you, naming theirs), e.g. `--want "120 TKN"`."""
-    session = Session(opts)
-    offers = _open(session)
-    with _chat(offers, session.key()):
-        draft = offers.counter(order_id, _items(gives, offers), _items(wants, offers), _lifetime(expires), note)
-    _send_draft(session, offers, draft)
+    from .services import offer_flows
+
+    _sent(opts, offer_flows.counter(order_id, list(gives), list(wants), expires, note, *tx_inputs(opts)))
 
 
 @click.command("accept")
@@ -139,20 +73,13 @@ def counter(order_id, gives, wants, expires, note, **opts):
 @tx_options
 def accept(order_id, **opts):
     """Fill offer ORDER_ID on chain (approving exactly what it asks of you first), and tell the offerer."""
-    session = Session(opts)
-    offers = _open(session)
-    with _chat(offers, session.key()):
-        view = offers.acceptable(order_id)
-        done, _ = run_steps(session, offers.accept_steps(view), None)
-        fill = done[-1]
-        told = offers.filled(view, fill.record.hash)
-    if told is None:
-        raise WalletError(f"{fill.record.hash} was mined but no OrderFulfilled event shows the fill: check it")
-    data = {"order_hash": view.order_hash, "filled": True, "notified": True, "fill": fill.json()}
-    if session.as_json:
+    from .services import offer_flows
+
+    data = offer_flows.accept(order_id, *tx_inputs(opts))
+    if opts["as_json"]:
         emit(True, data)
     else:
-        console(stderr=True).print(f"[green]✓ filled[/] offer {view.order_hash} (checked: its OrderFulfilled event)")
+        console(stderr=True).print(f"[green]✓ filled[/] offer {data['order_hash']} (checked: its OrderFulfilled event)")
 
 
 @click.command("cancel")
@@ -160,17 +87,13 @@ def accept(order_id, **opts):
 @tx_options
 def cancel(order_id, **opts):
     """Cancel your offer ORDER_ID on Seaport (nobody can fill it afterwards), and tell the peer."""
-    session = Session(opts)
-    offers = _open(session)
-    with _chat(offers, session.key()):
-        view, step = offers.cancel_step(order_id)
-        done, _ = run_steps(session, [step], None)
-        told = offers.cancelled(view, done[-1].record.hash)
-    data = {"order_hash": view.order_hash, "cancelled": told is not None, "tx": done[-1].json()}
-    if session.as_json:
+    from .services import offer_flows
+
+    data = offer_flows.cancel(order_id, *tx_inputs(opts))
+    if opts["as_json"]:
         emit(True, data)
-    elif told is not None:
-        console(stderr=True).print(f"[green]✓ cancelled[/] offer {view.order_hash} (checked: getOrderStatus)")
+    elif data["cancelled"]:
+        console(stderr=True).print(f"[green]✓ cancelled[/] offer {data['order_hash']} (checked: getOrderStatus)")
 
 
 @click.command("decline")

@@ -124,42 +124,27 @@ def test_a_tokens_symbol_is_shown_inert():
     assert defi.inert("X" * 100) == "X" * 32 + "…"
 
 
-class _FakeSession:
-    """What run_steps uses of a Session: its options, the owner, an RPC that estimates, run()."""
+class _EstimatingRpc:
+    """An RPC that estimates every call at `estimate` gas."""
 
-    def __init__(self, gas=None, estimate=100_000):
-        self.opts = {"gas": gas}
-        self.owner = "0x" + "11" * 20
-        self.limits = []
-        outer = self
+    def __init__(self, estimate=100_000):
+        self.estimate = estimate
 
-        class Rpc:
-            def call(self, method, *params):
-                assert method == "eth_estimateGas" and params[1] == "pending"
-                return hex(estimate)
-
-        class Chain:
-            rpc = Rpc()
-
-        self.chain = Chain()
-
-        def run(*args, **kwargs):
-            outer.limits.append(outer.opts["gas"])
-            return "sent"
-
-        self.run = run
+    def call(self, method, *params):
+        assert method == "eth_estimateGas" and params[1] == "pending"
+        return hex(self.estimate)
 
 
 def test_a_swap_gets_gas_headroom_for_the_pools_oracle_write_but_a_chosen_gas_wins():
     """A swap estimated in a block with the pair's last timestamp skips its price accumulators
     (two 0 -> non-zero writes); mined a second later it needs them: 20% was not enough."""
-    from cli.defi_steps import run_steps
+    from cli.services.sender import step_gas
 
+    owner = "0x" + "11" * 20
     step = defi.Step("0x" + "22" * 20, b"\x01", 0, "swap", {}, "swap", defi.SWAP_HEADROOM)
-    session = _FakeSession()
-    run_steps(session, [step], None)
-    assert session.limits == [120_000 + defi.SWAP_HEADROOM] and session.opts["gas"] is None
+    plain = defi.Step("0x" + "22" * 20, b"\x01", 0, "swap", {}, "swap")
+    rpc = _EstimatingRpc()
+    assert step_gas(rpc, owner, step, None) == 120_000 + defi.SWAP_HEADROOM
+    assert step_gas(rpc, owner, plain, None) is None  # the plain estimate (prepare's own)
     assert defi.SWAP_HEADROOM >= 2 * 20_000
-    chosen = _FakeSession(gas=500_000)
-    run_steps(chosen, [step], None)
-    assert chosen.limits == [500_000]
+    assert step_gas(rpc, owner, step, 500_000) == 500_000

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, cast
 
 from .frontend import Preview
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .frontend import Frontend
 
 DEFAULT_TIMEOUT = 120.0
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,32 @@ def wait(frontend: Frontend, chain: Chain, tx_hash: str, history: History, timeo
     )
 
 
-def send_tx(
+_receipt = wait  # (`transact` has a parameter of that name)
+
+
+@dataclass
+class Sent:
+    """A sent transaction: what was previewed (wallet.transfers.Prepared), the history
+    record, its receipt (None when not waited for) and the explorer link."""
+
+    prepared: Any
+    record: Any
+    receipt: dict[str, Any] | None
+    link: str | None
+
+    def json(self) -> dict[str, Any]:
+        """hash, status, block, fee... (cli/txview.py sent_json), the warnings and the decoded call."""
+        from ..txview import sent_json
+
+        data: dict[str, Any] = sent_json(self.record, self.receipt)
+        data["warnings"] = list(self.prepared.warnings)
+        decoded = self.prepared.decoded
+        if decoded is not None:
+            data["call"] = {"function": decoded.function, "args": {k: str(v) for k, v in decoded.args.items()}}
+        return data
+
+
+def transact(
     chain: Chain,
     draft: Any,
     frontend: Frontend,
@@ -68,10 +94,14 @@ def send_tx(
     call: tuple[str, dict[str, str]] | None = None,
     warnings: Sequence[str] = (),
     known_tokens: set[str] | None = None,
-) -> tuple[Any, dict[str, Any]]:
-    """Simulate `draft` (RedPacket's errors in words), prepare it, ask the front end to
-    confirm `question` over `details` and the decoded transaction (Preview.tx), obtain the
-    key (`key()`: after the confirmation), send, wait. (record, receipt).
+    wait: bool = True,
+    packet_errors: bool = True,
+) -> Sent:
+    """Simulate `draft` (with `packet_errors`, RedPacket's errors in words), prepare it (`gas`:
+    a limit instead of the estimate), ask the front end to confirm `question` over `details`
+    and the decoded transaction (Preview.tx), obtain the key (`key()`: after the
+    confirmation), send, and unless not `wait`, wait for the receipt. The front end's
+    optional `sent(record, receipt, link)` hears of it then (the CLI reports it there).
     `before_send(key)` runs between the confirmation and the broadcast (e.g. keep a packet's
     claim key), `send_failed()` if the broadcast fails. `call` = (function, {label: value})
     names a call the decoder does not know; with `known_tokens` (lower-case addresses) the
@@ -82,7 +112,8 @@ def send_tx(
 
     from ..context import history, nonce_lock_path
 
-    flows.simulate(chain, draft)
+    if packet_errors:
+        flows.simulate(chain, draft)
     max_fee, tip = fees.overrides()
     prepared = transfers.prepare(chain, draft, speed=fees.speed, max_fee=max_fee, tip=tip, gas=gas)
     if call is not None and prepared.decoded is None:
@@ -119,7 +150,24 @@ def send_tx(
         if send_failed is not None:
             send_failed()
         raise
-    return record, wait(frontend, chain, record.hash, history(), fees.timeout)
+    receipt = _receipt(frontend, chain, record.hash, history(), fees.timeout) if wait else None
+    sent = Sent(prepared, record, receipt, chain.network.explorer_link(record.hash))
+    told = getattr(frontend, "sent", None)
+    if told is not None:
+        told(record, receipt, sent.link)
+    return sent
+
+
+def _record_and_receipt(send: Callable[P, Sent]) -> Callable[P, tuple[Any, dict[str, Any]]]:
+    def sent_pair(*args: P.args, **kwargs: P.kwargs) -> tuple[Any, dict[str, Any]]:
+        sent = send(*args, **kwargs)
+        return sent.record, cast("dict[str, Any]", sent.receipt)
+
+    return sent_pair
+
+
+send_tx = _record_and_receipt(transact)
+"""`transact`'s (record, receipt), for the workflows that wait (the packets')."""
 
 
 class KeySource(Protocol):
