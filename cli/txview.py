@@ -8,6 +8,7 @@ from wallet.amounts import ETH_DECIMALS, format_units
 
 from .names import labelled
 from .output import console
+from .services.signing import sent_json
 
 
 def _eth(wei: int) -> str:
@@ -117,32 +118,6 @@ def wait_with_progress(chain, tx_hash: str, history, timeout: float, quiet: bool
             timeout=timeout,
             tick=lambda s: status.update(f"waiting for {tx_hash[:10]}... to be mined ({s:.0f} s)"),
         )
-
-
-def sent_json(record, receipt: dict | None) -> dict:
-    from wallet.rpc import to_int
-
-    data = {
-        "hash": record.hash,
-        "from": record.sender,
-        "to": record.to,
-        "nonce": record.nonce,
-        "value": str(record.value),
-        "kind": record.kind,
-        "status": "pending",
-    }
-    if record.token:
-        data.update(token=record.token, token_amount=str(record.token_amount))
-    if record.replaces:
-        data["replaces"] = record.replaces
-    if receipt is not None:
-        data.update(
-            status="confirmed" if to_int(receipt.get("status")) == 1 else "failed",
-            block=to_int(receipt["blockNumber"]),
-            gas_used=to_int(receipt["gasUsed"]),
-            fee=str(to_int(receipt["gasUsed"]) * to_int(receipt.get("effectiveGasPrice"))),
-        )
-    return data
 
 
 def report_sent(

@@ -68,9 +68,7 @@ class Sent:
     link: str | None
 
     def json(self) -> dict[str, Any]:
-        """hash, status, block, fee... (cli/txview.py sent_json), the warnings and the decoded call."""
-        from ..txview import sent_json
-
+        """hash, status, block, fee... (sent_json), the warnings and the decoded call."""
         data: dict[str, Any] = sent_json(self.record, self.receipt)
         data["warnings"] = list(self.prepared.warnings)
         decoded = self.prepared.decoded
@@ -220,3 +218,31 @@ def gas_with_headroom(rpc: Any, owner: str, to: str, data: bytes, value: int, he
     except RpcError:
         return None
     return -(-estimate * GAS_MARGIN[0] // GAS_MARGIN[1]) + headroom
+
+
+def sent_json(record: Any, receipt: dict[str, Any] | None) -> dict[str, Any]:
+    """A sent transaction as JSON: hash, from, to, nonce, value, status (pending, confirmed,
+    failed) and, once mined, block, gas used and fee."""
+    from wallet.rpc import to_int
+
+    data: dict[str, Any] = {
+        "hash": record.hash,
+        "from": record.sender,
+        "to": record.to,
+        "nonce": record.nonce,
+        "value": str(record.value),
+        "kind": record.kind,
+        "status": "pending",
+    }
+    if record.token:
+        data.update(token=record.token, token_amount=str(record.token_amount))
+    if record.replaces:
+        data["replaces"] = record.replaces
+    if receipt is not None:
+        data.update(
+            status="confirmed" if to_int(receipt.get("status")) == 1 else "failed",
+            block=to_int(receipt["blockNumber"]),
+            gas_used=to_int(receipt["gasUsed"]),
+            fee=str(to_int(receipt["gasUsed"]) * to_int(receipt.get("effectiveGasPrice"))),
+        )
+    return data
