@@ -84,16 +84,21 @@ def _describe_offer(payload: Any) -> str:
         tx = f" (tx {payload.tx_hash})" if payload.tx_hash else ""
         return f"[offer {short} {payload.status}{tx}]"
 
+    gives, wants = offer_sides(payload)
+    note_text = f" “{payload.note}”" if payload.note else ""
+    countering = f" (counters {payload.replaces[:12]})" if payload.replaces else ""
+    return f"🤝 offer{countering}: gives {gives} for {wants}{note_text} — hongbao trade accept {short}"
+
+
+def offer_sides(payload: Any) -> tuple[str, str]:
+    """(what an offer gives, what it asks for), as its message says (tokens named from the config)."""
+
     def item(kind: int, token: str, identifier: Any, amount: str, *_recipient: Any) -> str:
         if kind == 2:
             return f"NFT {token}#{identifier}"
         return amount_text(amount, None if kind == 0 else token, payload.chain_id)
 
-    gives = ", ".join(item(*i) for i in payload.offer)
-    wants = ", ".join(item(*i) for i in payload.consideration)
-    note_text = f" “{payload.note}”" if payload.note else ""
-    countering = f" (counters {payload.replaces[:12]})" if payload.replaces else ""
-    return f"🤝 offer{countering}: gives {gives} for {wants}{note_text} — hongbao trade accept {short}"
+    return ", ".join(item(*i) for i in payload.offer), ", ".join(item(*i) for i in payload.consideration)
 
 
 def payment_check(message: Any, me: str, store: Any = None) -> str | None:
