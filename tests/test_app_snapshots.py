@@ -56,16 +56,26 @@ def test_fingerprint_verification_dialog(snap_compare, app):
 
 
 def test_fingerprint_verified_and_a_stranger_accepted_from_the_keyboard(app):
-    """F4 then y marks the contact verified; F2 then y accepts the stranger's request (both in
-    the store the CLI reads); n leaves things as they were."""
+    """F4 then y (or the F10 menu's line, clicked) marks the contact verified; F2 then y accepts
+    the stranger's request (both in the store the CLI reads); n leaves things as they were."""
     import asyncio
+
+    from textual.widgets import OptionList
+
+    from cli.app.modals import ConfirmScreen
 
     async def run() -> None:
         async with app.run_test(size=SIZE) as pilot:
             bob = app.open_id
             await pilot.press("f4", "n")
             assert not app.m.store.contact(bob).verified_out_of_band
-            await pilot.press("f4", "y")
+            await pilot.press("f10")  # the menu, by mouse: its "verify" line opens the same dialog
+            menu = app.screen.query_one(OptionList)
+            line = [o.id for o in menu.options].index("verify")
+            await pilot.click(menu, offset=(4, menu.gutter.top + line))
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmScreen) and app.screen.preview.title.startswith("verify")
+            await pilot.press("y")
             await app.workers.wait_for_complete()
             assert app.m.store.contact(bob).verified_out_of_band
             stranger = next(r for r in app.rows if r.kind == "request")

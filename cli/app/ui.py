@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -115,6 +116,7 @@ class HongbaoApp(MoneyActions, TradeActions, App[None]):
         self.open_id: str | None = None
         self.loaded: list[Any] = []  # the open conversation's messages on screen, oldest first
         self.checks: dict[str, str] = {}  # message id -> what the chain says about it
+        self._checking = threading.Lock()
         self.alerts: list[str] = []
         self.positions: dict[str, Any] = {}
         self.balance = ""
@@ -303,10 +305,14 @@ class HongbaoApp(MoneyActions, TradeActions, App[None]):
 
         def check_all() -> dict[str, str]:
             found = {}
-            for x in todo:
-                verdict = checker(x, me, store)
-                if verdict is not None:
-                    found[x.id] = verdict
+            with self._checking:  # one run at a time: two would ask the chain the same twice
+                for x in todo:
+                    try:
+                        verdict = checker(x, me, store)
+                    except Exception:  # noqa: BLE001, S112  a check that fails is left unchecked, tried again later
+                        continue
+                    if verdict is not None:
+                        found[x.id] = verdict
             return found
 
         async def run() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,9 +162,14 @@ def trade_check(message: Any) -> str | None:
     return chat_check(message)
 
 
-@functools.lru_cache(maxsize=4)
 def _offers_on(me: str, chain_id: int) -> Any:
-    """The offers service on the network with this chain id (one connection for a whole chat)."""
+    """The offers service on the network with this chain id: one connection for a whole
+    chat, one per thread (a connection is not to be shared: the app checks off its live thread)."""
+    return _offers_in_thread(me, chain_id, threading.get_ident())
+
+
+@functools.lru_cache(maxsize=8)
+def _offers_in_thread(me: str, chain_id: int, _thread: int) -> Any:
     from ..context import chain as connect
     from ..context import load_config
     from . import offers as service
