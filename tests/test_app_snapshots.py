@@ -62,13 +62,17 @@ def test_fingerprint_verified_and_a_stranger_accepted_from_the_keyboard(app):
 
     from textual.widgets import OptionList
 
-    from cli.app.modals import ConfirmScreen
+    from cli.app.modals import ConfirmScreen, FormScreen
 
     async def run() -> None:
         async with app.run_test(size=SIZE) as pilot:
             bob = app.open_id
             await pilot.press("f4", "n")
             assert not app.m.store.contact(bob).verified_out_of_band
+            await pilot.press("ctrl+l")  # a form's buttons work with the mouse
+            assert isinstance(app.screen, FormScreen)
+            await pilot.click("#cancel")
+            assert not isinstance(app.screen, FormScreen)
             await pilot.press("f10")  # the menu, by mouse: its "verify" line opens the same dialog
             menu = app.screen.query_one(OptionList)
             line = [o.id for o in menu.options].index("verify")
