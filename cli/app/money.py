@@ -168,7 +168,7 @@ class MoneyActions:
         if to is None:
             return
         if not to.startswith("group:"):
-            self.notify("a bill is split in a group chat: open one (F8 asks one person)", markup=False)
+            self.notify("a bill is split in a group chat: open one", markup=False)
             return
         fields = [
             ("amount", "the whole bill (e.g. 0.3 ETH, 120 TKN)", ""),

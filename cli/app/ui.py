@@ -47,7 +47,7 @@ MENU = [
     ("request", "F8", "ask the open chat for a payment"),
     ("pay", "F9", "pay the chat's request, or with a notice"),
     ("decline", "F3", "decline: a message request, an invitation, a payment request"),
-    ("split", "Ctrl+B", "split a bill in the open group"),
+    ("split", "F8", "split a bill in the open group"),
     ("offer", "Ctrl+T", "open the chat's newest offer (accept / decline)"),
     ("swap", "Ctrl+S", "swap on Uniswap"),
     ("lend", "Ctrl+L", "lend on Aave"),
@@ -83,7 +83,6 @@ class HongbaoApp(MoneyActions, TradeActions, App[None]):
         Binding("f10", "menu", "more", show=False),
         Binding("ctrl+g", "claim_code", "claim code", show=False),
         Binding("ctrl+r", "refund", "refund", show=False),
-        Binding("ctrl+b", "split", "split bill", show=False),
         Binding("ctrl+t", "offer", "offer", show=False),
         Binding("ctrl+s", "swap", "swap", show=False),
         Binding("ctrl+l", "lend", "lend", show=False),
@@ -641,9 +640,10 @@ class HongbaoApp(MoneyActions, TradeActions, App[None]):
 
     def action_request(self) -> None:
         to = self._chat_for_money()
-        if to is None or to.startswith("group:"):
-            if to is not None:
-                self.notify("ask one person (a split bill is `hongbao request ask --split`)", markup=False)
+        if to is None:
+            return
+        if to.startswith("group:"):
+            self.action_split()  # a group is asked for a bill split among its members
             return
         fields = [
             ("amount", "amount (e.g. 0.05 ETH)", ""),
