@@ -214,7 +214,7 @@ async def fill(pilot, screen_type, values: dict[str, str]) -> None:
 
 def test_red_packet_claimed_and_a_request_paid_in_the_apps(cli, tmp_path, anvil, defi, relay, monkeypatch):
     """Then the keys beyond: a request declined, a claim code pasted, a packet refunded, a bill
-    split, a swap and a lending supply, and an offer drawn as a card and filled."""
+    split, a swap, and an offer drawn as a card and filled."""
     from conftest import PASSWORD, Person, quick_wallet
     from test_packet_cli import balance
     from test_services_packets import Scripted
@@ -306,7 +306,7 @@ def test_red_packet_claimed_and_a_request_paid_in_the_apps(cli, tmp_path, anvil,
             await until(a, lambda: alice_app.checks.get(notice.id, "").startswith("✓"), "the chain confirms it", 20)
             await declined_request(a, b)
             await claimed_by_code_and_refunded(a, b)
-            await split_and_defi(a)
+            await split_and_swap(a)
             await offer_filled(a, b)
 
     async def declined_request(a, b) -> None:
@@ -347,8 +347,7 @@ def test_red_packet_claimed_and_a_request_paid_in_the_apps(cli, tmp_path, anvil,
         await a.press("y")
         await until(a, lambda: balance(anvil, alice.address) > before, "the rest back to Alice", 20)
 
-    async def split_and_defi(a) -> None:
-        from cli.services import defi as services
+    async def split_and_swap(a) -> None:
         from wallet import erc20
 
         acting(alice)
@@ -368,15 +367,6 @@ def test_red_packet_claimed_and_a_request_paid_in_the_apps(cli, tmp_path, anvil,
         await a.press("y")
         tkn = defi.tokens["TKN"]
         await until(a, lambda: erc20.balance_of(rpc, tkn, alice.address) > 0, "Alice's TKN", 20)
-
-        await a.press("ctrl+l")
-        await fill(a, FormScreen, {"action": "supply", "asset": "TKN", "amount": "1"})
-        for step in ("approve", "supply"):
-            await until(a, lambda: isinstance(alice_app.screen, ConfirmScreen), f"the {step}'s preview", 20)
-            assert dict(alice_app.screen.preview.rows)["step"].startswith(step)
-            await a.press("y")
-        market = services.protocols(config.load(alice.home).networks["local"], rpc).market()
-        await until(a, lambda: services.aave.user_reserve(rpc, market, tkn, alice.address).supplied, "supplied", 20)
 
     async def offer_filled(a, b) -> None:
         """Alice offers Bob 5 TKN for 0.01 ETH (in-process); Bob's app draws the card, fills it from the keyboard."""
