@@ -325,11 +325,12 @@ class HongbaoApp(MoneyActions, TradeActions, App[None]):
     def in_live(self, work: Callable[[Any], Any], then: Callable[[Any], None] | None = None) -> None:
         """work(messenger) on the live thread (or here when there is none), then then(result) here."""
 
-        async def here() -> Any:
-            return work(self.m)
+        async def run() -> Any:
+            if self.live is None:
+                return work(self.m)
+            return await asyncio.wrap_future(self.live.call(work))
 
-        result = here() if self.live is None else asyncio.wrap_future(self.live.call(work))
-        self.run_worker(self.settle(result, then), group="live")
+        self.run_worker(self.settle(run(), then), group="live")
 
     def in_thread(self, work: Callable[[], Any], then: Callable[[Any], None] | None = None) -> None:
         """work() on a thread of its own (a DeFi plan: no chat needed), then then(result) here."""
