@@ -135,21 +135,33 @@ def preview_parts(preview: Preview, answer: str) -> list[Static]:
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """A Preview (title, rows, warnings) and y/n, as the CLI's confirmation."""
+    """A Preview (title, rows, warnings) and y/n, as the CLI's confirmation; with `buttons`,
+    Yes and No for the mouse too (No has the focus: Enter alone never says yes)."""
 
     CSS = MODAL_CSS.format(name="ConfirmScreen")
+    AUTO_FOCUS = "#no"
     BINDINGS: ClassVar[list[Any]] = [
         Binding("y", "answer(True)", "yes"),
         Binding("n,escape", "answer(False)", "no"),
     ]
 
-    def __init__(self, preview: Preview, answer: str = "y: yes, go ahead    n / Esc: no") -> None:
+    def __init__(
+        self, preview: Preview, answer: str = "y: yes, go ahead    n / Esc: no", *, buttons: bool = False
+    ) -> None:
         super().__init__()
-        self.preview, self.answer = preview, answer
+        self.preview, self.answer, self.buttons = preview, answer, buttons
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield from preview_parts(self.preview, self.answer)
+            if self.buttons:
+                with Horizontal(classes="buttons"):
+                    yield Button("Yes", id="yes", variant="warning")
+                    yield Button("No", id="no")
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
@@ -160,6 +172,7 @@ class ChoiceScreen(ModalScreen[str | None]):
     key or by button: returns the answer's name, None when closed."""
 
     CSS = MODAL_CSS.format(name="ChoiceScreen")
+    AUTO_FOCUS = "#close"  # Enter alone chooses nothing
     BINDINGS: ClassVar[list[Any]] = [Binding("escape,n", "close", "close")]
 
     def __init__(self, preview: Preview, choices: list[tuple[str, str, str]]) -> None:

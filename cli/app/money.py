@@ -159,7 +159,7 @@ class MoneyActions:
                     work = lambda m: Requests(m, now_ms).decline(view.request_id, view.requester)  # noqa: E731
                     self.in_live(work, then=lambda _: self.after_send(to))
 
-            self.push_screen(ConfirmScreen(preview), confirmed)
+            self.push_screen(ConfirmScreen(preview, buttons=True), confirmed)
 
         self.in_live(lambda m: open_request(m, to), then=found)
 
@@ -186,7 +186,7 @@ class MoneyActions:
             def ready(made: tuple[Preview, Any]) -> None:
                 preview, send = made
                 self.push_screen(
-                    ConfirmScreen(preview),
+                    ConfirmScreen(preview, buttons=True),
                     lambda ok: self.in_live(send, then=lambda _: self.after_send(to)) if ok else None,
                 )
 

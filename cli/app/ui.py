@@ -455,7 +455,9 @@ class HongbaoApp(MoneyActions, TradeActions, App[None]):
             self.open_conversation(row.id)
             self.draw_side()
 
-        self.push_screen(ConfirmScreen(preview), lambda ok: self.in_live(work, then=answered) if ok else None)
+        self.push_screen(
+            ConfirmScreen(preview, buttons=True), lambda ok: self.in_live(work, then=answered) if ok else None
+        )
 
     def action_verify(self) -> None:
         from ..services.frontend import Preview
@@ -667,7 +669,7 @@ class HongbaoApp(MoneyActions, TradeActions, App[None]):
             if ok:
                 self.in_live(send, then=lambda _: self.after_send(to))
 
-        self.push_screen(ConfirmScreen(preview), confirmed)
+        self.push_screen(ConfirmScreen(preview, buttons=True), confirmed)
 
     def after_send(self, to: str) -> None:
         if self.open_id == to:
