@@ -125,6 +125,12 @@ def render(message: Any, names: dict[str, str], amount: str, check: str | None =
         return Group(head, money_card("payment request", lines, check, "cyan"))
     if isinstance(p, payloads.Offer):
         return Group(head, offer_card(p, message.direction, check))
+    if isinstance(p, payloads.OfferAnswer):
+        lines = [
+            f"offer {p.order_hash[:18]}… {p.status} (as the answer says)",
+            *([f"tx {p.tx_hash[:18]}…"] if p.tx_hash else []),
+        ]
+        return Group(head, money_card("🤝 answer", lines, None, "magenta"))
     body = Text("  ")
     body.append(inert(describe(p, names)))
     return Group(head, body)
