@@ -22,6 +22,7 @@ from messaging.client import RelayClient
 from messaging.identity import make_bundle
 
 pytestmark = pytest.mark.slow
+pytest_plugins = ("defi_fixtures",)
 
 BOB_KEY = bytes.fromhex(ANVIL_KEYS[1])
 CAROL_KEY = bytes.fromhex(ANVIL_KEYS[2])
@@ -211,27 +212,31 @@ async def fill(pilot, screen_type, values: dict[str, str]) -> None:
     await pilot.press("enter")
 
 
-def test_red_packet_claimed_and_a_request_paid_in_the_apps(cli, tmp_path, anvil, relay, monkeypatch):
+def test_red_packet_claimed_and_a_request_paid_in_the_apps(cli, tmp_path, anvil, defi, relay, monkeypatch):
+    """Then the keys beyond: a request declined, a claim code pasted, a packet refunded, a bill
+    split, a swap, and an offer drawn as a card and filled."""
     from conftest import PASSWORD, Person, quick_wallet
     from test_packet_cli import balance
+    from test_services_packets import Scripted
 
-    from cli.app.modals import ConfirmScreen, FormScreen
+    from cli.app.modals import AskScreen, ChoiceScreen, ConfirmScreen, FormScreen
     from messaging import payloads
     from wallet import config
 
     def wallet_person(name: str, eth: int) -> Person:
-        """A wallet on the test's anvil with `eth` ETH, its relay set (in-process: cheap)."""
+        """A wallet on the test's anvil (the DeFi protocols recorded) with `eth` ETH, its relay set (in-process: cheap)."""
         someone = Person(cli, tmp_path / name, name)
         someone.address = quick_wallet(someone.home)
-        cfg = config.load(someone.home)
-        cfg.networks["local"] = config.Network("local", anvil.url, 31337)
-        config.save(someone.home, cfg)
+        defi.record(someone.home, anvil)
         save_relay(someone.home, relay.url)
         anvil.rpc().call("anvil_setBalance", someone.address, hex(eth * 10**18))
         return someone
 
     alice, bob = wallet_person("alice", 2), wallet_person("bob", 1)
     alice.json("contracts", "deploy")
+    cfg = config.load(alice.home)  # the pools' TKN, not the test token `contracts deploy` adds
+    cfg.networks["local"].tokens["TKN"] = config.Token("TKN", defi.tokens["TKN"], 18)
+    config.save(alice.home, cfg)
     monkeypatch.setenv("HONGBAO_PASSWORD", PASSWORD)
     alice_app = HongbaoApp(lambda k: Messenger.open(alice.home, k), unlocked_key(alice.home), lambda _p: b"")
     bob_app = HongbaoApp(lambda k: Messenger.open(bob.home, k), unlocked_key(bob.home), lambda _p: b"", chain=False)
@@ -242,6 +247,8 @@ def test_red_packet_claimed_and_a_request_paid_in_the_apps(cli, tmp_path, anvil,
     def acting(who) -> None:
         """The services sign from HONGBAO_HOME: the acting person's (one process, two homes)."""
         monkeypatch.setenv("HONGBAO_HOME", str(who.home))
+
+    rpc = anvil.rpc()
 
     async def run() -> None:
         acting(alice)
@@ -297,5 +304,104 @@ def test_red_packet_claimed_and_a_request_paid_in_the_apps(cli, tmp_path, anvil,
             (notice,) = cards(alice_app, payloads.Payment)
             assert notice.payload.request_id == cards(bob_app, payloads.PaymentRequest)[0].payload.request_id
             await until(a, lambda: alice_app.checks.get(notice.id, "").startswith("✓"), "the chain confirms it", 20)
+            await declined_request(a, b)
+            await claimed_by_code_and_refunded(a, b)
+            await split_and_swap(a)
+            await offer_filled(a, b)
 
-    asyncio.run(run())
+    async def declined_request(a, b) -> None:
+        acting(alice)
+        await a.press("f8")
+        await fill(a, FormScreen, {"amount": "0.01 ETH", "note": "second taxi"})
+        await until(a, lambda: isinstance(alice_app.screen, ConfirmScreen), "the request's preview")
+        await a.press("y")
+        await until(b, lambda: len(cards(bob_app, payloads.PaymentRequest)) == 2, "Bob's app shows the second")
+        await b.press("f3")  # in a chat: declines the newest open request to me
+        await until(b, lambda: isinstance(bob_app.screen, ConfirmScreen), "the decline's preview")
+        assert dict(bob_app.screen.preview.rows)["note"] == "second taxi"
+        await b.press("y")
+        await until(a, lambda: cards(alice_app, payloads.RequestDeclined), "Alice's app shows the decline")
+
+    async def claimed_by_code_and_refunded(a, b) -> None:
+        from cli.services.packet_create import Order, create
+
+        acting(alice)
+        opened = await asyncio.to_thread(create, Order("0.2 ETH", open=True, shares=2, expires="1h"), Scripted())
+        short = await asyncio.to_thread(create, Order("0.1 ETH", open=True, expires="1s"), Scripted())
+        acting(bob)
+        before = balance(anvil, bob.address)
+        await b.press("ctrl+g")
+        await until(b, lambda: isinstance(bob_app.screen, AskScreen), "the code dialog")
+        await type_text(b, opened.code)
+        await until(b, lambda: isinstance(bob_app.screen, ConfirmScreen), "the claim's preview", 20)
+        assert dict(bob_app.screen.preview.rows)["amount"] == "0.1 ETH"
+        await b.press("y")
+        await until(b, lambda: balance(anvil, bob.address) > before, "Bob's share of the open packet", 20)
+
+        acting(alice)
+        rpc.call("evm_mine", short.data["expiry"] + 1)  # the chain's clock past the short packet's expiry
+        before = balance(anvil, alice.address)
+        await a.press("ctrl+r")  # none expired in the chat: the newest created here
+        await until(a, lambda: isinstance(alice_app.screen, ConfirmScreen), "the refund's preview", 20)
+        assert short.data["packet_id"][:18] in dict(alice_app.screen.preview.rows)["you receive"]
+        await a.press("y")
+        await until(a, lambda: balance(anvil, alice.address) > before, "the rest back to Alice", 20)
+
+    async def split_and_swap(a) -> None:
+        from wallet import erc20
+
+        acting(alice)
+        group = await asyncio.wrap_future(alice_app.live.call(lambda m: m.create_group("trip", [bob.address])[0]))
+        alice_app.open_conversation(f"group:{group.id}")
+        await a.press("f8")  # in a group: a bill split among its members
+        await fill(a, FormScreen, {"amount": "0.3 ETH", "note": "hotel"})
+        await until(a, lambda: isinstance(alice_app.screen, ConfirmScreen), "the split's preview")
+        assert dict(alice_app.screen.preview.rows)[f"  {bob.address}"] == "0.15 ETH"
+        await a.press("y")
+        await until(a, lambda: cards(alice_app, payloads.PaymentRequest), "the split bill in the group")
+
+        await a.press("ctrl+s")
+        await fill(a, FormScreen, {"amount": "0.1", "sell": "ETH", "buy": "TKN"})
+        await until(a, lambda: isinstance(alice_app.screen, ConfirmScreen), "the swap's preview", 20)
+        assert dict(alice_app.screen.preview.rows)["step"].startswith("swap: 0.1 ETH -> ~")
+        await a.press("y")
+        tkn = defi.tokens["TKN"]
+        await until(a, lambda: erc20.balance_of(rpc, tkn, alice.address) > 0, "Alice's TKN", 20)
+
+    async def offer_filled(a, b) -> None:
+        """Alice offers Bob 5 TKN for 0.01 ETH (in-process); Bob's app draws the card, fills it from the keyboard."""
+        from cli.app.trading import offers_service
+        from cli.services.defi_actions import run_plan
+        from cli.services.offers import parse_item
+
+        acting(alice)
+        key = unlocked_key(alice.home)
+
+        def make(m):
+            service = offers_service(m, None)
+            give, want = parse_item("5 TKN", service.place), parse_item("0.01 ETH", service.place)
+            draft = service.draft(bob.address, [give], [want], 3600, "[red]deal[/]\x1b[2J")
+            run_plan(draft.steps, None, Scripted())
+            return service.send(draft, key)[0]
+
+        offer = await asyncio.wrap_future(alice_app.live.call(make))
+        acting(bob)
+        bob_app.open_conversation(alice.address)
+        await until(b, lambda: cards(bob_app, payloads.Offer), "Bob's app shows the offer", 20)
+        (card,) = cards(bob_app, payloads.Offer)
+        await until(b, lambda: bob_app.checks.get(card.id, "").startswith("✓ open"), "the chain's word on it", 20)
+        await b.press("ctrl+t")
+        await until(b, lambda: isinstance(bob_app.screen, ChoiceScreen), "the offer opened", 20)
+        assert dict(bob_app.screen.preview.rows)["you get"] == "5 TKN"
+        await b.press("y")
+        await until(b, lambda: isinstance(bob_app.screen, ConfirmScreen), "the fill's preview", 20)
+        assert dict(bob_app.screen.preview.rows)["value"] == "0.01 ETH"
+        await b.press("y")
+        await until(a, lambda: alice_app.m.store.messages_of_types(payloads.OfferAnswer.TYPE), "Alice told", 20)
+        await until(b, lambda: bob_app.checks.get(card.id, "").startswith("✓ FILLED"), "filled, says the chain", 20)
+        assert offer.order_hash == card.payload.order_hash
+
+    try:
+        asyncio.run(run())
+    finally:
+        rpc.close()

@@ -1,5 +1,5 @@
-"""How the app draws messages: a line per text, a card per red packet, payment or
-payment request, each festival theme in its own colours and frame.
+"""How the app draws messages: a line per text, a card per red packet, payment,
+payment request or offer, each festival theme in its own colours and frame.
 
 Everything from someone else (text, greetings, notes, theme names, contact names) goes
 through cli/inert.py and into rich Text objects, never into a markup string: Textual
@@ -85,6 +85,25 @@ def money_card(title: str, lines: list[str], check: str | None, border: str) -> 
     return Panel(body, title=title, border_style=border, box=box.ROUNDED, width=60)
 
 
+def offer_card(payload: Any, direction: str, check: str | None) -> Panel:
+    """A Seaport offer as its message states it (the chain's word in `check`); its sides
+    named for the reader: what I get and what I give."""
+    from ..services.messages import offer_sides
+
+    gives, wants = offer_sides(payload)
+    mine = direction == "out"
+    until = datetime.fromtimestamp(min(payload.end, 2**33)).strftime("%Y-%m-%d %H:%M")
+    lines = [
+        f"{'you give' if mine else 'you get'}: {gives}",
+        f"{'you ask' if mine else 'they ask'}: {wants}",
+        *([f"“{payload.note}”"] if payload.note else []),
+        f"valid until {until}" + (f" · counters {payload.replaces[:12]}" if payload.replaces else ""),
+        f"offer {payload.order_hash[:18]}…" + ("" if mine else "  (Ctrl+T: accept or decline)"),
+    ]
+    title = "🤝 counter-offer" if payload.replaces else "🤝 offer"
+    return money_card(title, lines, check, "magenta")
+
+
 def render(message: Any, names: dict[str, str], amount: str, check: str | None = None) -> RenderableType:
     """One message: its header line and its body (a line of text, or a card).
     `amount`: the payload's amount in words (the caller knows tokens); `check`: what the
@@ -104,6 +123,14 @@ def render(message: Any, names: dict[str, str], amount: str, check: str | None =
         split = [f"a bill split {len(p.shares)} ways"] if p.shares else []
         lines = [f"🧾 {amount}", *split, *([f"“{p.note}”"] if p.note else []), f"request {p.request_id}"]
         return Group(head, money_card("payment request", lines, check, "cyan"))
+    if isinstance(p, payloads.Offer):
+        return Group(head, offer_card(p, message.direction, check))
+    if isinstance(p, payloads.OfferAnswer):
+        lines = [
+            f"offer {p.order_hash[:18]}… {p.status} (as the answer says)",
+            *([f"tx {p.tx_hash[:18]}…"] if p.tx_hash else []),
+        ]
+        return Group(head, money_card("🤝 answer", lines, None, "magenta"))
     body = Text("  ")
     body.append(inert(describe(p, names)))
     return Group(head, body)

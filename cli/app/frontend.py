@@ -56,7 +56,7 @@ class AppFrontend:
     def confirm(self, preview: Preview) -> None:
         from .modals import AskScreen, ConfirmScreen
 
-        if not self._ask(ConfirmScreen(with_tx(preview))):
+        if not self._ask(ConfirmScreen(with_tx(preview), buttons=True)):
             raise WalletError("not confirmed; nothing was sent")
         if any(f.confirm for f in preview.findings):  # as the CLI: a dangerous finding needs its own yes
             typed = self._ask(AskScreen("A security rule flags this send. Type risky to send anyway:"))

@@ -12,9 +12,10 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets.option_list import Option
 
 from ..inert import inert
 from ..services.frontend import Preview
@@ -23,6 +24,8 @@ TRIES = 3
 MODAL_CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{ width: 84; height: auto; border: thick $primary; background: $surface; padding: 1 2; }}
+{name} .buttons {{ height: auto; margin-top: 1; }}
+{name} Button {{ margin-right: 2; }}
 """
 
 
@@ -99,43 +102,106 @@ class FormScreen(ModalScreen[dict[str, str] | None]):
                 yield Static(Text(label, style="dim"), markup=False)
                 yield Input(value=default, id=f"field-{name}")
             yield Static(Text("Enter: preview    Esc: cancel", style="dim"), markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Preview", id="send", variant="primary")
+                yield Button("Cancel", id="cancel")
 
     @on(Input.Submitted)
+    @on(Button.Pressed, "#send")
     def submitted(self) -> None:
         self.dismiss({name: self.query_one(f"#field-{name}", Input).value.strip() for name, _, _ in self.fields})
+
+    @on(Button.Pressed, "#cancel")
+    def cancelled(self) -> None:
+        self.action_cancel()
 
     def action_cancel(self) -> None:
         self.dismiss(None)
 
 
+def preview_parts(preview: Preview, answer: str) -> list[Static]:
+    """A Preview's title, rows and warnings, then the keys that answer it."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="dim")
+    table.add_column()
+    for label, value in preview.rows:
+        table.add_row(Text(inert(label)), Text(inert(value)))
+    return [
+        Static(Text(inert(preview.title), style="bold"), markup=False),
+        Static(table, markup=False),
+        *(Static(Text("⚠ " + inert(warning), style="bold yellow"), markup=False) for warning in preview.warnings),
+        Static(Text(answer, style="bold"), markup=False),
+    ]
+
+
 class ConfirmScreen(ModalScreen[bool]):
-    """A Preview (title, rows, warnings) and y/n, as the CLI's confirmation."""
+    """A Preview (title, rows, warnings) and y/n, as the CLI's confirmation; with `buttons`,
+    Yes and No for the mouse too (No has the focus: Enter alone never says yes)."""
 
     CSS = MODAL_CSS.format(name="ConfirmScreen")
+    AUTO_FOCUS = "#no"
     BINDINGS: ClassVar[list[Any]] = [
         Binding("y", "answer(True)", "yes"),
         Binding("n,escape", "answer(False)", "no"),
     ]
 
-    def __init__(self, preview: Preview, answer: str = "y: yes, go ahead    n / Esc: no") -> None:
+    def __init__(
+        self, preview: Preview, answer: str = "y: yes, go ahead    n / Esc: no", *, buttons: bool = False
+    ) -> None:
         super().__init__()
-        self.preview, self.answer = preview, answer
+        self.preview, self.answer, self.buttons = preview, answer, buttons
 
     def compose(self) -> ComposeResult:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="dim")
-        table.add_column()
-        for label, value in self.preview.rows:
-            table.add_row(Text(inert(label)), Text(inert(value)))
         with Vertical():
-            yield Static(Text(inert(self.preview.title), style="bold"), markup=False)
-            yield Static(table, markup=False)
-            for warning in self.preview.warnings:
-                yield Static(Text("⚠ " + inert(warning), style="bold yellow"), markup=False)
-            yield Static(Text(self.answer, style="bold"), markup=False)
+            yield from preview_parts(self.preview, self.answer)
+            if self.buttons:
+                with Horizontal(classes="buttons"):
+                    yield Button("Yes", id="yes", variant="warning")
+                    yield Button("No", id="no")
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    """A Preview and a choice among a few answers (an offer: accept, decline, or close), by
+    key or by button: returns the answer's name, None when closed."""
+
+    CSS = MODAL_CSS.format(name="ChoiceScreen")
+    AUTO_FOCUS = "#close"  # Enter alone chooses nothing
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape,n", "close", "close")]
+
+    def __init__(self, preview: Preview, choices: list[tuple[str, str, str]]) -> None:
+        """`choices`: (name, key, label), e.g. ("accept", "y", "Accept")."""
+        super().__init__()
+        self.preview, self.choices = preview, choices
+        self.by_key = {key: name for name, key, _ in choices}
+
+    def compose(self) -> ComposeResult:
+        keys = "    ".join(f"{key}: {label.lower()}" for _, key, label in self.choices)
+        with Vertical():
+            yield from preview_parts(self.preview, f"{keys}    n / Esc: close")
+            with Horizontal(classes="buttons"):
+                for name, _, label in self.choices:
+                    yield Button(label, id=f"choice-{name}")
+                yield Button("Close", id="close")
+
+    def on_key(self, event: Any) -> None:
+        if event.key in self.by_key:
+            event.stop()
+            self.dismiss(self.by_key[event.key])
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        name = event.button.id or ""
+        self.dismiss(name.removeprefix("choice-") if name.startswith("choice-") else None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
 
 
 HELP = [
@@ -148,8 +214,15 @@ HELP = [
     ("F5", "write to someone: a contact name, an address, a group"),
     ("F6", "send a red packet to the open chat (amount, shares, lucky or fixed, greeting, theme)"),
     ("F7", "open the newest red packet of the chat: who got what, 手气最佳; y claims my share"),
-    ("F8", "ask the open chat for a payment"),
+    ("F8", "ask the open chat for a payment; in a group: split a bill (amount, note, shares)"),
     ("F9", "pay: the chat's newest request to me, else an amount with a notice"),
+    ("F3 (in a chat)", "decline the chat's newest open payment request to me"),
+    ("Ctrl+G", "claim a red packet by its claim code (pasted, masked) or packet id"),
+    ("Ctrl+R", "refund my expired red packet (the chat's newest, else any I created)"),
+    ("Ctrl+T", "open the chat's newest offer: y accepts (fills it on chain), d declines"),
+    ("Ctrl+S", "swap on Uniswap: amount, from, to, slippage"),
+    ("Ctrl+L", "lend on Aave: supply, withdraw, borrow or repay an asset"),
+    ("F10", "all actions in a menu, the mouse too (in a browser, where Ctrl+T is the browser's)"),
     ("? / F1", "this help (? outside the composer)"),
     ("Esc", "back to the composer"),
     ("Ctrl+Q", "quit"),
@@ -170,6 +243,30 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("hongbao app: keys", style="bold"), markup=False)
             yield Static(table, markup=False)
             yield Static(Text("Esc closes", style="dim"), markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class MenuScreen(ModalScreen[str | None]):
+    """Every action in a list (keys, or the mouse): returns the chosen action's name."""
+
+    CSS = MODAL_CSS.format(name="MenuScreen") + "MenuScreen OptionList { height: auto; max-height: 20; }"
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape,f10", "close", "close")]
+
+    def __init__(self, actions: list[tuple[str, str, str]]) -> None:
+        """`actions`: (action name, key, what it does)."""
+        super().__init__()
+        self.actions = actions
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text("actions (Enter or a click runs one, Esc closes)", style="bold"), markup=False)
+            yield OptionList(*(Option(f"{key:<8} {what}", id=name) for name, key, what in self.actions), markup=False)
+
+    @on(OptionList.OptionSelected)
+    def chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -23,7 +24,9 @@ from ..inert import inert
 from . import account, cards
 from .frontend import AppFrontend
 from .live import Event, Live
-from .modals import AskScreen, ConfirmScreen, FormScreen, HelpScreen, PasswordScreen
+from .modals import AskScreen, ConfirmScreen, FormScreen, HelpScreen, MenuScreen, PasswordScreen
+from .money import MoneyActions
+from .trading import TradeActions
 
 KIND_MARK = {"contact": "👤", "group": "👥", "request": "✉ request", "invitation": "✉ invitation"}
 
@@ -34,7 +37,26 @@ class LiveEvent(Message):
         self.event = event
 
 
-class HongbaoApp(App[None]):
+# The menu (F10): (action, key, what it does), in the help's words.
+MENU = [
+    ("new_chat", "F5", "write to someone"),
+    ("packet", "F6", "send a red packet to the open chat"),
+    ("open_packet", "F7", "open the chat's newest red packet (claim my share)"),
+    ("claim_code", "Ctrl+G", "claim a red packet by its code or id"),
+    ("refund", "Ctrl+R", "refund my expired red packet"),
+    ("request", "F8", "ask the open chat for a payment"),
+    ("pay", "F9", "pay the chat's request, or with a notice"),
+    ("decline", "F3", "decline: a message request, an invitation, a payment request"),
+    ("split", "F8", "split a bill in the open group"),
+    ("offer", "Ctrl+T", "open the chat's newest offer (accept / decline)"),
+    ("swap", "Ctrl+S", "swap on Uniswap"),
+    ("lend", "Ctrl+L", "lend on Aave"),
+    ("verify", "F4", "verify the open contact's fingerprint"),
+    ("help", "?", "every key"),
+]
+
+
+class HongbaoApp(MoneyActions, TradeActions, App[None]):
     TITLE = "hongbao"
     CSS = """
     #conversations { width: 32; border-right: solid $primary; }
@@ -58,6 +80,12 @@ class HongbaoApp(App[None]):
         Binding("f7", "open_packet", "open packet"),
         Binding("f8", "request", "request"),
         Binding("f9", "pay", "pay"),
+        Binding("f10", "menu", "more", show=False),
+        Binding("ctrl+g", "claim_code", "claim code", show=False),
+        Binding("ctrl+r", "refund", "refund", show=False),
+        Binding("ctrl+t", "offer", "offer", show=False),
+        Binding("ctrl+s", "swap", "swap", show=False),
+        Binding("ctrl+l", "lend", "lend", show=False),
         Binding("escape", "focus_composer", "write", show=False),
     ]
 
@@ -87,6 +115,7 @@ class HongbaoApp(App[None]):
         self.open_id: str | None = None
         self.loaded: list[Any] = []  # the open conversation's messages on screen, oldest first
         self.checks: dict[str, str] = {}  # message id -> what the chain says about it
+        self._checking = threading.Lock()
         self.alerts: list[str] = []
         self.positions: dict[str, Any] = {}
         self.balance = ""
@@ -264,8 +293,10 @@ class HongbaoApp(App[None]):
         todo = [
             x
             for x in self.loaded
-            if x.direction == "in"
-            and isinstance(x.payload, payloads.Payment | payloads.RedPacket)
+            if (
+                (x.direction == "in" and isinstance(x.payload, payloads.Payment | payloads.RedPacket))
+                or isinstance(x.payload, payloads.Offer)
+            )
             and x.id not in self.checks
         ]
         if not todo:
@@ -273,10 +304,14 @@ class HongbaoApp(App[None]):
 
         def check_all() -> dict[str, str]:
             found = {}
-            for x in todo:
-                verdict = checker(x, me, store)
-                if verdict is not None:
-                    found[x.id] = verdict
+            with self._checking:  # one run at a time: two would ask the chain the same twice
+                for x in todo:
+                    try:
+                        verdict = checker(x, me, store)
+                    except Exception:  # noqa: BLE001, S112  a check that fails is left unchecked, tried again later
+                        continue
+                    if verdict is not None:
+                        found[x.id] = verdict
             return found
 
         async def run() -> None:
@@ -290,25 +325,33 @@ class HongbaoApp(App[None]):
     def in_live(self, work: Callable[[Any], Any], then: Callable[[Any], None] | None = None) -> None:
         """work(messenger) on the live thread (or here when there is none), then then(result) here."""
 
-        async def run() -> None:
-            try:
-                if self.live is None:
-                    result = work(self.m)
-                else:
-                    result = await asyncio.wrap_future(self.live.call(work))
-            except Exception as error:  # noqa: BLE001  shown as one line, never a library's message
-                from wallet.errors import WalletError
+        async def run() -> Any:
+            if self.live is None:
+                return work(self.m)
+            return await asyncio.wrap_future(self.live.call(work))
 
-                text = str(error) if isinstance(error, WalletError) else f"failed ({type(error).__name__})"
-                self.notify(inert(text), severity="error", markup=False)
-                return
-            if then is not None:
-                from textual.css.query import NoMatches
+        self.run_worker(self.settle(run(), then), group="live")
 
-                with contextlib.suppress(NoMatches):  # the app closed meanwhile: nothing to draw on
-                    then(result)
+    def in_thread(self, work: Callable[[], Any], then: Callable[[Any], None] | None = None) -> None:
+        """work() on a thread of its own (a DeFi plan: no chat needed), then then(result) here."""
+        self.run_worker(self.settle(asyncio.to_thread(work), then), group="live")
 
-        self.run_worker(run(), group="live")
+    async def settle(self, result: Any, then: Callable[[Any], None] | None) -> None:
+        """Await `result`; then(it) here, or the error as one line (never a library's message)."""
+        try:
+            value = await result
+        except Exception as error:  # noqa: BLE001
+            self.failed(error)
+            return
+        if then is not None:
+            from textual.css.query import NoMatches
+
+            with contextlib.suppress(NoMatches):  # the app closed meanwhile: nothing to draw on
+                then(value)
+
+    def failed(self, error: Exception) -> None:
+        text = str(error) if isinstance(error, WalletError) else f"failed ({type(error).__name__})"
+        self.notify(inert(text), severity="error", markup=False)
 
     def tell(self, event: Event) -> None:
         """From the live thread: post_message is safe from any thread."""
@@ -342,6 +385,9 @@ class HongbaoApp(App[None]):
             self.notify(inert(event.text), title="chain", markup=False)
             self.draw_side()
 
+    def _is_offer(self, message_id: str) -> bool:
+        return any(x.id == message_id and x.type == "offer" for x in self.loaded)
+
     def arrived(self, message: Any) -> None:
         if message.sender not in self.names:
             self.names = account.names(self.m)
@@ -349,6 +395,8 @@ class HongbaoApp(App[None]):
             self.refresh_list()
             self.open_conversation(message.conversation)
         elif message.conversation == self.open_id:
+            if message.type == "offer_answer":  # an offer on screen changed: ask the chain again
+                self.checks = {k: v for k, v in self.checks.items() if not self._is_offer(k)}
             self.loaded.append(message)
             self.query_one("#messages", RichLog).write(self.render_message(message))
             self.check_money()
@@ -385,6 +433,9 @@ class HongbaoApp(App[None]):
         from ..services.frontend import Preview
 
         row = self._open_row()
+        if row is not None and row.kind in ("contact", "group") and not accept:
+            self.decline_request()  # in a chat, F3 declines what it asks of me: a payment request
+            return
         if row is None or row.kind not in ("request", "invitation"):
             self.notify("nothing to accept or decline here", markup=False)
             return
@@ -404,7 +455,9 @@ class HongbaoApp(App[None]):
             self.open_conversation(row.id)
             self.draw_side()
 
-        self.push_screen(ConfirmScreen(preview), lambda ok: self.in_live(work, then=answered) if ok else None)
+        self.push_screen(
+            ConfirmScreen(preview, buttons=True), lambda ok: self.in_live(work, then=answered) if ok else None
+        )
 
     def action_verify(self) -> None:
         from ..services.frontend import Preview
@@ -505,8 +558,7 @@ class HongbaoApp(App[None]):
             try:
                 preview = await asyncio.to_thread(account.packet_report, packet.payload, network_name)
             except Exception as error:  # noqa: BLE001  shown as one line, never a library's message
-                text = str(error) if isinstance(error, WalletError) else f"failed ({type(error).__name__})"
-                self.notify(inert(text), severity="error", markup=False)
+                self.failed(error)
                 return
             answer = "Esc closes" if mine else "y: claim my share    n / Esc: close"
             self.push_screen(ConfirmScreen(preview, answer=answer), claim)
@@ -591,9 +643,10 @@ class HongbaoApp(App[None]):
 
     def action_request(self) -> None:
         to = self._chat_for_money()
-        if to is None or to.startswith("group:"):
-            if to is not None:
-                self.notify("ask one person (a split bill is `hongbao request ask --split`)", markup=False)
+        if to is None:
+            return
+        if to.startswith("group:"):
+            self.action_split()  # a group is asked for a bill split among its members
             return
         fields = [
             ("amount", "amount (e.g. 0.05 ETH)", ""),
@@ -616,7 +669,7 @@ class HongbaoApp(App[None]):
             if ok:
                 self.in_live(send, then=lambda _: self.after_send(to))
 
-        self.push_screen(ConfirmScreen(preview), confirmed)
+        self.push_screen(ConfirmScreen(preview, buttons=True), confirmed)
 
     def after_send(self, to: str) -> None:
         if self.open_id == to:
@@ -626,3 +679,10 @@ class HongbaoApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_menu(self) -> None:
+        def chosen(action: str | None) -> None:
+            if action:
+                self.call_later(self.run_action, action)
+
+        self.push_screen(MenuScreen(MENU), chosen)

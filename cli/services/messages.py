@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,16 +85,21 @@ def _describe_offer(payload: Any) -> str:
         tx = f" (tx {payload.tx_hash})" if payload.tx_hash else ""
         return f"[offer {short} {payload.status}{tx}]"
 
+    gives, wants = offer_sides(payload)
+    note_text = f" “{payload.note}”" if payload.note else ""
+    countering = f" (counters {payload.replaces[:12]})" if payload.replaces else ""
+    return f"🤝 offer{countering}: gives {gives} for {wants}{note_text} — hongbao trade accept {short}"
+
+
+def offer_sides(payload: Any) -> tuple[str, str]:
+    """(what an offer gives, what it asks for), as its message says (tokens named from the config)."""
+
     def item(kind: int, token: str, identifier: Any, amount: str, *_recipient: Any) -> str:
         if kind == 2:
             return f"NFT {token}#{identifier}"
         return amount_text(amount, None if kind == 0 else token, payload.chain_id)
 
-    gives = ", ".join(item(*i) for i in payload.offer)
-    wants = ", ".join(item(*i) for i in payload.consideration)
-    note_text = f" “{payload.note}”" if payload.note else ""
-    countering = f" (counters {payload.replaces[:12]})" if payload.replaces else ""
-    return f"🤝 offer{countering}: gives {gives} for {wants}{note_text} — hongbao trade accept {short}"
+    return ", ".join(item(*i) for i in payload.offer), ", ".join(item(*i) for i in payload.consideration)
 
 
 class Reads:
@@ -204,9 +210,14 @@ def trade_check(message: Any) -> str | None:
     return chat_check(message)
 
 
-@functools.lru_cache(maxsize=4)
 def _offers_on(me: str, chain_id: int) -> Any:
-    """The offers service on the network with this chain id (one connection for a whole chat)."""
+    """The offers service on the network with this chain id: one connection for a whole
+    chat, one per thread (a connection is not to be shared: the app checks off its live thread)."""
+    return _offers_in_thread(me, chain_id, threading.get_ident())
+
+
+@functools.lru_cache(maxsize=8)
+def _offers_in_thread(me: str, chain_id: int, _thread: int) -> Any:
     from ..context import chain as connect
     from ..context import load_config
     from . import offers as service

@@ -247,3 +247,29 @@ def report_json(report: Any, coin: Any) -> dict[str, Any]:
         if report.refund is None
         else {"amount": str(report.refund.amount), "deposit": str(report.refund.deposit), "tx": report.refund_tx},
     }
+
+
+def refundable(preferred: list[tuple[str, str]], network_name: str | None = None) -> str | None:
+    """The first packet of `preferred` ((packet id, contract) of packets I sent, newest
+    first), else of the packets created here (newest first), that its creator can take back
+    now: expired by the chain's clock, not refunded, something left. None when none is."""
+    from contracts import packet_keeper
+    from contracts import redpacket as rp
+    from contracts.flows import parse_id
+    from wallet.home import home
+    from wallet.rpc import to_int
+
+    from ..context import chain as connect
+
+    chain = connect(network_name)
+    chain.verify()
+    now = to_int(chain.rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"])
+    kept = [k for k in reversed(packet_keeper.Keeper(home()).all()) if k.chain_id == chain.chain_id]
+    candidates = dict.fromkeys(
+        [*((i.lower(), c) for i, c in preferred), *((k.packet_id.lower(), k.contract) for k in kept)]
+    )
+    for packet_id, contract in candidates:
+        state = rp.read_packet(chain.rpc, contract, parse_id(packet_id))
+        if state is not None and not state.refunded and now >= state.expiry and (state.remaining or state.deposit):
+            return packet_id
+    return None

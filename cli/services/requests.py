@@ -174,6 +174,19 @@ class Requests:
         """Ask each member of `group` for their share of `total` (equal, or by `weights`
         given as (member name or address, weight); members left out of `weights` owe
         nothing). Unless `exclude_me`, my own share counts in the split and is not asked."""
+        target, shares = self._split(group, total, exclude_me, weights)
+        request = self._request(total, token, chain_id, note, expires_in_ms, shares)
+        return request, self.messenger.send(target.conversation, request)
+
+    def split_shares(
+        self, group: str, total: int, *, exclude_me: bool = False, weights: Sequence[tuple[str, int]] = ()
+    ) -> tuple[tuple[str, str], ...]:
+        """What `split_bill` would ask each member for: (address, base units), nothing sent."""
+        return self._split(group, total, exclude_me, weights)[1]
+
+    def _split(
+        self, group: str, total: int, exclude_me: bool, weights: Sequence[tuple[str, int]]
+    ) -> tuple[Any, tuple[tuple[str, str], ...]]:
         target = self.messenger.resolve(group)
         if target.kind != "group":
             raise RequestError(f"{group!r} is not a group: `--split` asks each member of a group")
@@ -194,8 +207,7 @@ class Requests:
         shares = tuple((who, str(units)) for who, units in zip(people, owed, strict=True) if who != self.me and units)
         if not shares:
             raise RequestError("every share rounds to 0: ask for a larger amount")
-        request = self._request(total, token, chain_id, note, expires_in_ms, shares)
-        return request, self.messenger.send(target.conversation, request)
+        return target, shares
 
     def _member(self, name: str, members: list[str]) -> str:
         text = name.strip()
