@@ -405,3 +405,46 @@ def test_red_packet_claimed_and_a_request_paid_in_the_apps(cli, tmp_path, anvil,
         asyncio.run(run())
     finally:
         rpc.close()
+
+
+def test_automatic_follows_run_beside_the_stream_and_say_only_what_failed():
+    """The live side hands each arriving message to `trade autofollow` off the stream's
+    loop (a swap must not hold the relay up) and tells its events as news; a failure is told
+    by its type only (a library's message might hold a secret)."""
+    import threading
+
+    from cli.app.live import Live
+
+    told: list = []
+    news = threading.Event()
+
+    def tell(event) -> None:
+        told.append(event)
+        if event.kind == "news":
+            news.set()
+
+    def follow(message):
+        assert threading.current_thread().name != "hongbao-app-live-loop"
+        if message == "bad":
+            raise ValueError("secret 0xdeadbeef")
+        return [{"kind": "autofollow", "text": f"followed {message}", "followed": True}]
+
+    live = Live(None, tell, follow=follow)
+    loop_thread = threading.Thread(target=live.loop.run_forever, name="hongbao-app-live-loop", daemon=True)
+    loop_thread.start()
+    try:
+        for message in ("card", "bad"):
+            news.clear()
+            live.loop.call_soon_threadsafe(live._arrived, message)
+            assert news.wait(10), f"nothing told about {message}"
+    finally:
+        live.loop.call_soon_threadsafe(live.loop.stop)
+        loop_thread.join(5)
+    said = [(e.kind, e.text) for e in told]
+    assert said == [
+        ("message", ""),
+        ("news", "followed card"),
+        ("message", ""),
+        ("news", "automatic follow failed (ValueError)"),
+    ]
+    assert told[1].data["followed"] is True

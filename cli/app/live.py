@@ -38,11 +38,14 @@ class Live:
         tell: Callable[[Event], None],
         watch: Any = None,
         chain: Callable[[], Any] | None = None,
+        follow: Callable[[Any], list[dict[str, Any]]] | None = None,
     ) -> None:
         """`tell` is called on this object's thread (the app posts a message to itself);
         `watch`: services.chat_watch.Watch, which also submits the claims sent to me as
-        they arrive; `chain()` makes the chain's poller (ChainWatch; None: no chain)."""
-        self.m, self.tell, self.watch, self.chain = messenger, tell, watch, chain
+        they arrive; `chain()` makes the chain's poller (ChainWatch; None: no chain);
+        `follow(message)`: `trade autofollow` (services.following.Autofollow), run beside
+        the stream (a swap must not hold it up), its events told as news."""
+        self.m, self.tell, self.watch, self.chain, self.follow = messenger, tell, watch, chain, follow
         self.loop = asyncio.new_event_loop()
         self.online = False
         self._thread = threading.Thread(target=self._run, name="hongbao-app-live", daemon=True)
@@ -111,6 +114,8 @@ class Live:
         from wallet.errors import WalletError
 
         self.tell(Event("message", message=message))
+        if self.follow is not None:
+            self.loop.run_in_executor(None, self.follow, message).add_done_callback(self._followed)
         if self.watch is None:
             return
         try:
@@ -123,6 +128,14 @@ class Live:
             if check is not None:
                 self.tell(Event("check", check, data={"id": message.id}))
         for item in step.events:
+            self.tell(Event("news", str(item.get("text", "")), data=item))
+
+    def _followed(self, done: asyncio.Future[list[dict[str, Any]]]) -> None:
+        error = done.exception()
+        if error is not None:  # the type only: a library's message might hold a secret
+            self.tell(Event("news", f"automatic follow failed ({type(error).__name__})"))
+            return
+        for item in done.result():
             self.tell(Event("news", str(item.get("text", "")), data=item))
 
     def _offline(self, why: str) -> None:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from wallet.errors import WalletError
-
 from ..inert import inert
 from ..services.frontend import Preview
 from .frontend import AppFrontend
@@ -18,41 +16,15 @@ LEND_ACTIONS = ("supply", "withdraw", "borrow", "repay")
 
 
 def swap(form: dict[str, str], frontend: Any, wallet: tuple[str | None, int, str | None]) -> str:
-    """`hongbao swap AMOUNT FROM TO --slippage S` at the best quote; what it paid, in words.
-    A token is approved exactly (its own preview) rather than permitted: the pipeline
-    previews transactions, and a permit is a signature of its own."""
-    from wallet.amounts import format_units
+    """`hongbao swap AMOUNT FROM TO --slippage S` (services/defi_actions.py: the best quote, a
+    permit or an exact approval, each previewed); what it paid, in words."""
+    from ..services.defi_actions import SwapOrder
+    from ..services.defi_actions import swap as swap_service
+    from ..services.sender import TxOptions
 
-    from ..context import chain as connect
-    from ..context import network, sending_account
-    from ..services import defi
-    from ..services.defi_actions import run_plan
-
-    wallet_name, index, network_name = wallet
-    _wallet, account = sending_account(wallet_name, index)
-    chain = connect(network_name)
-    chain.verify()
-    protocols = defi.protocols(network(network_name), chain.rpc)
-    plan = defi.plan_swap(
-        protocols,
-        account.address,
-        form["amount"],
-        form["sell"],
-        form["buy"],
-        slippage=defi.parse_slippage(form.get("slippage") or "0.5%"),
-        use_permit=False,
-    )
-    sent = run_plan(
-        [plan.step],
-        plan.approval,
-        frontend,
-        wallet_name=wallet_name,
-        index=index,
-        network_name=network_name,
-        warnings=plan.warnings,
-    )
-    got = defi.swap_received(plan, chain.rpc.call("eth_getTransactionReceipt", sent[-1]["hash"]))
-    return f"swapped {plan.sell.fmt(plan.amount_in)} for {format_units(got, plan.buy.decimals)} {plan.buy.symbol}"
+    order = SwapOrder(form["amount"], form["sell"], form["buy"], slippage=form.get("slippage") or "0.5%")
+    data = swap_service(order, frontend, TxOptions(*wallet))
+    return f"swapped {form['amount']} {data['sell']} for {data['received_formatted']}"
 
 
 def offers_service(m: Any, network_name: str | None) -> Any:
@@ -87,19 +59,11 @@ def offer_report(m: Any, message: Any, network_name: str | None) -> tuple[Previe
 
 
 def accept_offer(m: Any, order_hash: str, frontend: Any, wallet: tuple[str | None, int, str | None]) -> str:
-    """`hongbao trade accept`: approvals then the fill, each previewed; the offerer told once the chain shows it."""
-    from ..services.defi_actions import run_plan
+    """`hongbao trade accept` (services/offer_flows.py) with the app's open chat; the fill's hash."""
+    from ..services import offer_flows
+    from ..services.sender import TxOptions
 
-    wallet_name, index, network_name = wallet
-    service = offers_service(m, network_name)
-    view = service.acceptable(order_hash)
-    done = run_plan(
-        service.accept_steps(view), None, frontend, wallet_name=wallet_name, index=index, network_name=network_name
-    )
-    tx = str(done[-1]["hash"])
-    if service.filled(view, tx) is None:
-        raise WalletError(f"{tx} was mined but no OrderFulfilled event shows the fill: check it")
-    return tx
+    return str(offer_flows.accept(order_hash, frontend, TxOptions(*wallet), messenger=m)["fill"]["hash"])
 
 
 class TradeActions:

@@ -154,12 +154,14 @@ class HongbaoApp(MoneyActions, TradeActions, App[None]):
         self.draw_side()
         if self._live_wanted:
             from ..services.chat_watch import Watch
+            from ..services.following import Autofollow
             from .live import ChainWatch
 
-            network_name = self.wallet[2]
+            wallet_name, index, network_name = self.wallet
             watch = Watch(self.m, key, network_name, warn=lambda text: self.tell(Event("news", text)))
             chain = (lambda: ChainWatch(watch, network_name)) if self._chain else None
-            self.live = Live(self.m, self.tell, watch, chain)
+            follow = Autofollow(key, wallet_name, index, network_name) if self._chain else None  # within caps only
+            self.live = Live(self.m, self.tell, watch, chain, follow)
             self.live.start()
             self.set_interval(1.0, self.refresh_states)
         self.set_status("connecting…" if self._live_wanted else "offline")

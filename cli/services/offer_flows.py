@@ -104,11 +104,14 @@ def _send(sender: Sender, offers: Offers, draft: Draft) -> dict[str, Any]:
     }
 
 
-def accept(order_id: str, frontend: Frontend, opts: TxOptions) -> dict[str, Any]:
+def accept(order_id: str, frontend: Frontend, opts: TxOptions, *, messenger: Any = None) -> dict[str, Any]:
     """Fill offer ORDER_ID (approving exactly what it asks of me first) and tell the offerer,
-    once its OrderFulfilled event shows the fill."""
+    once its OrderFulfilled event shows the fill. `messenger`: the front end's open chat (the
+    app's), else the account's is opened for this."""
     sender, offers = _opened(frontend, opts)
-    with _chat(offers, sender.key()):
+    if messenger is not None:
+        offers.open_chat(messenger)
+    with contextlib.nullcontext() if messenger is not None else _chat(offers, sender.key()):
         view = offers.acceptable(order_id)
         done, _ = sender.run_steps(offers.accept_steps(view), None)
         fill = done[-1]
