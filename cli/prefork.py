@@ -98,6 +98,8 @@ FIRST_USE = ("httpcore", "h11", "encodings.idna", "certifi", "Crypto.Cipher._mod
 
 
 def warm() -> None:
+    thresholds = gc.get_threshold()
+    gc.set_threshold(50_000, 50, 50)  # imports make objects that live on: young collections freed nothing
     for name in [*_modules_to_warm(), *FIRST_USE]:
         with contextlib.suppress(Exception):  # optional extras, platform-specific modules
             importlib.import_module(name)
@@ -109,6 +111,7 @@ def warm() -> None:
     # neither walk it nor touch its pages (which would copy them, page by page, in each child).
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*thresholds)  # a command's garbage is young: collected soon, in few pages
 
 
 def _exercise() -> None:
