@@ -402,22 +402,22 @@ class Offers:
         """The transaction that filled the order for the peer, found from its OrderFulfilled
         event: the one the answer names if it checks out, else from the chain's logs (an
         answer naming the wrong transaction must not hide the real fill)."""
+        from wallet import block_time, sync
+
         order = view.checked()
         if answer and answer.tx_hash and self.verified_fill(view, answer.tx_hash):
             return answer.tx_hash
-        try:
-            logs = self.place.rpc.call(
-                "eth_getLogs",
-                {
-                    "address": self.place.seaport,
-                    "fromBlock": "earliest",
-                    "toBlock": "latest",
-                    "topics": ["0x" + seaport.ORDER_FULFILLED.hex(), _topic(order.offerer), _topic(order.zone)],
-                },
-            )
+        rpc = self.place.rpc
+        topics = ["0x" + seaport.ORDER_FULFILLED.hex(), _topic(order.offerer), _topic(order.zone)]
+        logs: list[dict[str, Any]] = []
+        try:  # from the order's start (no fill before it), in the ranges public nodes accept
+            first, last = block_time.first_block_since(rpc, order.start), to_int(rpc.call("eth_blockNumber"))
+            for low, high in sync.ranges(first, last, sync.LOGS_RANGE_CAP):
+                span = {"fromBlock": hex(low), "toBlock": hex(high)}
+                logs += rpc.call("eth_getLogs", {"address": self.place.seaport, **span, "topics": topics}) or []
         except (WalletError, RpcError):
-            logs = []
-        candidates = [log["transactionHash"] for log in logs or []]
+            pass
+        candidates = [log["transactionHash"] for log in logs]
         for tx_hash in candidates:
             if tx_hash and self.verified_fill(view, tx_hash):
                 return str(tx_hash)

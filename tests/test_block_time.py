@@ -1,0 +1,33 @@
+"""wallet/block_time.py: the first block at or after a moment, against any chain of
+non-decreasing timestamps (equal ones included, as on a local chain that mines fast)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wallet.block_time import first_block_since
+
+
+class Blocks:
+    """An RPC answering eth_blockNumber and eth_getBlockByNumber from a list of timestamps."""
+
+    def __init__(self, stamps: list[int]) -> None:
+        self.stamps, self.reads = stamps, 0
+
+    def call(self, method: str, *params):
+        if method == "eth_blockNumber":
+            return hex(len(self.stamps) - 1)
+        assert method == "eth_getBlockByNumber"
+        self.reads += 1
+        return {"timestamp": hex(self.stamps[int(params[0], 16)])}
+
+
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=300), st.integers(0, 12_000))
+def test_the_lowest_block_at_or_after_the_moment(gaps, moment):
+    stamps = [1_000 + sum(gaps[: i + 1]) for i in range(len(gaps))]
+    rpc = Blocks(stamps)
+    found = first_block_since(rpc, moment)
+    later = [i for i, t in enumerate(stamps) if t >= moment]
+    assert found == (later[0] if later else len(stamps) - 1)
+    assert rpc.reads <= len(stamps).bit_length()  # a binary search, not a scan
