@@ -23,9 +23,12 @@ class Blocks:
         return {"timestamp": hex(self.stamps[int(params[0], 16)])}
 
 
-@given(st.lists(st.integers(0, 50), min_size=1, max_size=300), st.integers(0, 12_000))
-def test_the_lowest_block_at_or_after_the_moment(gaps, moment):
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=300), st.data())
+def test_the_lowest_block_at_or_after_the_moment(gaps, data):
     stamps = [1_000 + sum(gaps[: i + 1]) for i in range(len(gaps))]
+    # a block's own second, one either side, or anywhere (before the first, after the last)
+    near = st.sampled_from(stamps).flatmap(lambda t: st.sampled_from([t - 1, t, t + 1]))
+    moment = data.draw(near | st.integers(0, 20_000))
     rpc = Blocks(stamps)
     found = first_block_since(rpc, moment)
     later = [i for i, t in enumerate(stamps) if t >= moment]
