@@ -25,8 +25,8 @@ def open_engine(path: Path) -> Engine:
     @event.listens_for(engine, "connect")
     def _pragmas(connection: Any, _record: Any) -> None:
         cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=5000")  # a concurrent writer (sync vs send) waits, not fails
+        cursor.execute("PRAGMA journal_mode=WAL")  # (after the timeout: switching to WAL takes the lock)
         cursor.close()
 
     return engine
