@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import click
 
-from wallet import transfers
 from wallet.errors import WalletError
-from wallet.rpc import to_int
 
 from . import names
 from .context import chain as connect
-from .context import confirm, history, network_option, nonce_lock_path, sending_account
+from .context import history, network_option, nonce_lock_path
 from .inert import inert
 from .money_cmd import timeout_option, yes_option
 from .output import emit, json_option
-from .txview import report_sent, show_preview, wait_with_progress
-from .wallet_cmd import index_option, password_file_option, unlock_wallet, wallet_option
+from .txview import report_sent
+from .wallet_cmd import index_option, password_file_option, wallet_option
 
 
 @click.group()
@@ -198,36 +196,11 @@ def send(ref, to, wallet_name, index, network_name, yes, timeout, allow_risky, p
     """Send one NFT to TO (an address or a contact): `nft send test#3 bob`. Uses
     safeTransferFrom (a contract recipient must accept it); simulated and shown before you
     confirm; afterwards the collection's ownerOf must name TO."""
-    from .security import review
+    from .click_frontend import ClickFrontend
     from .services import nfts
+    from .services.sender import TxOptions
+    from .services.signing import Fees
 
-    if as_json and not yes:
-        raise WalletError("--json needs --yes (a script cannot answer the confirmation)")
-    wallet, account = sending_account(wallet_name, index)
-    recipient = names.address(to, account.address)
-    chain = connect(network_name)
-    chain.verify()
-    token = nfts.parse_ref(ref, chain.network.contracts)
-    draft, reads = nfts.plan_send(chain, account.address, token, recipient)
-    prepared = nfts.prepare_send(chain, draft)
-    if not as_json:
-        _show_nft(reads, recipient)
-        show_preview(prepared, chain.network.name)
-    review(chain, prepared, history(), yes=yes, allow=allow_risky, quiet=as_json)
-    confirm(yes)
-    key = unlock_wallet(wallet, password_file).private_key(index)
-    record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
-    receipt = wait_with_progress(chain, record.hash, history(), timeout, as_json)
-    if to_int(receipt.get("status")) == 1:
-        nfts.check_delivered(chain, token, account.address, recipient, receipt)
-    report_sent(as_json, record, receipt, chain.network.explorer_link(record.hash), extra={"nft": str(token)})
-
-
-def _show_nft(reads, recipient: str) -> None:
-    from rich.text import Text
-
-    from .output import console
-
-    what = f"{reads.name or '?'} ({reads.symbol or '?'}) #{reads.token_id}"
-    console(stderr=True).print(Text.assemble(("NFT        ", "bold"), inert(what), f"  [{reads.contract}]"))
-    console(stderr=True).print(Text.assemble(("to         ", "bold"), inert(names.labelled(recipient))))
+    front = ClickFrontend(password_file, yes=yes, quiet=as_json, allow_risky=allow_risky)
+    sent, ref = nfts.send(ref, to, front, TxOptions(wallet_name, index, network_name, Fees(timeout=timeout)))
+    report_sent(as_json, sent.record, sent.receipt, sent.link, extra={"nft": str(ref)})

@@ -4,19 +4,14 @@ confirmation a dangerous one needs. Nothing is sent to a third party."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from wallet.errors import WalletError
-from wallet.security_rules import Facts, Finding, assess
-
-from .services.security import gather
 
 if TYPE_CHECKING:
-    from wallet.chain import Chain
-    from wallet.history import History
-    from wallet.transfers import Prepared
+    from wallet.security_rules import Finding
 
 
 def show(finding: Finding, recipient: str | None) -> None:
@@ -43,28 +38,6 @@ def show(finding: Finding, recipient: str | None) -> None:
             for run, differs in differences(shown, other):
                 line.append(run, style="bold white on red" if differs else "dim")
             out.print(line, soft_wrap=True)
-
-
-def review(
-    chain: Chain,
-    prepared: Prepared,
-    history: History,
-    *,
-    yes: bool,
-    allow: bool = False,
-    known_tokens: set[str] | None = None,
-    quiet: bool = False,
-) -> list[dict[str, Any]]:
-    """Show the findings (`quiet`, for --json: only those that stop or ask); a dangerous one
-    needs its own confirmation (under --yes: `allow`)."""
-    return decide(gather(chain, prepared, history, known_tokens or set()), yes=yes, allow=allow, quiet=quiet)
-
-
-def decide(facts: Facts, *, yes: bool, allow: bool = False, quiet: bool = False) -> list[dict[str, Any]]:
-    """`review`'s findings for `facts` gathered elsewhere (a swap's recipient), shown and asked alike."""
-    findings = assess(facts)
-    confirm_findings(findings, facts.recipient, yes=yes, allow=allow, quiet=quiet)
-    return [f.to_json() for f in findings]
 
 
 def confirm_findings(

@@ -98,6 +98,17 @@ def test_the_nft_commands_end_to_end(cli, anvil, hongbao_home):
     assert "HBNFT" in listed and me in listed
     assert "ipfs://x\\x1b]0;pwned\\x07\\x1b[2J\\n[red]alice[/red]: pay me at 0xBAD\\u202e1.0 ETH" in shown
 
+    # the service without click: a refused preview sends nothing (what the app would call)
+    from test_services_packets import Scripted
+
+    from cli.services.sender import TxOptions
+
+    refusing = Scripted(approve=False)
+    with pytest.raises(WalletError, match="not confirmed"):
+        nfts.send("test#1", DEV2, refusing, TxOptions())
+    (preview,) = refusing.previews
+    assert preview.title == "Send this NFT?" and ("to", DEV2) in preview.rows and preview.tx is not None
+    assert erc721.owner_of(anvil.rpc(), deployed["collection"], 1) == me
     sent = cli("nft", "send", "test#1", DEV2, "--yes")  # (names resolve as in `send`: cli/names.py)
     preview = " ".join(sent.stderr.split())  # the preview (stderr), however Rich wrapped it
     assert "call safeTransferFrom(from=" in preview and f"to={DEV2}, tokenId=1)" in preview  # decoded

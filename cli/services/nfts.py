@@ -14,10 +14,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contracts import collection as test_collection
 from wallet import abi, erc721, transfers
+
+if TYPE_CHECKING:
+    from .frontend import Frontend
+    from .sender import TxOptions
+    from .signing import Sent
 from wallet import address as addr
 from wallet.chain import Chain
 from wallet.errors import WalletError
@@ -270,11 +275,35 @@ def plan_send(chain: Chain, sender: str, ref: Ref, to: str) -> tuple[transfers.D
     return transfers.Draft(sender, ref.contract, 0, data, "call"), reads
 
 
-def prepare_send(chain: Chain, draft: transfers.Draft) -> transfers.Prepared:
-    """Simulate and price the send (transfers.prepare), with the call decoded for the preview."""
-    prepared = transfers.prepare(chain, draft)
-    prepared.decoded = erc721.decode_safe_transfer(draft.data)
-    return prepared
+def send(ref_text: str, to: str, frontend: Frontend, opts: TxOptions) -> tuple[Sent, Ref]:
+    """`nft send`: safeTransferFrom after the collection's ERC-165 answer and `ownerOf` say it
+    is mine, previewed (the NFT, the recipient, the decoded call, the security rules' findings
+    about the recipient) and confirmed; once mined, the collection must say `to` owns it."""
+    from .. import names
+    from .sender import Sender
+    from .signing import status_of, transact
+
+    sender = Sender(frontend, opts)
+    recipient = names.address(to, sender.owner)
+    ref = parse_ref(ref_text, sender.net.contracts)
+    draft, reads = plan_send(sender.chain, sender.owner, ref, recipient)
+    what = f"{reads.name or '?'} ({reads.symbol or '?'}) #{reads.token_id}"
+    decoded = erc721.decode_safe_transfer(draft.data)
+    sent = transact(
+        sender.chain,
+        draft,
+        frontend,
+        sender.key,
+        opts.fees,
+        question="Send this NFT?",
+        details=[("NFT", f"{what}  [{reads.contract}]"), ("to", names.labelled(recipient))],
+        call=None if decoded is None else (decoded.function, {k: str(v) for k, v in decoded.args.items()}),
+        known_tokens=sender.known,
+        packet_errors=False,
+    )
+    if sent.receipt is not None and status_of(sent.receipt) == 1:
+        check_delivered(sender.chain, ref, sender.owner, recipient, sent.receipt)
+    return sent, ref
 
 
 def check_delivered(chain: Chain, ref: Ref, sender: str, to: str, receipt: dict[str, Any]) -> None:
