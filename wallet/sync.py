@@ -27,7 +27,7 @@ the local chain id 31337, where anvil does not reorganise on its own).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,18 +139,31 @@ def _logged(chain_id: int, log: dict[str, Any], move: moves_mod.Move, timestamps
     )
 
 
+def _to_wanted(
+    logs: Iterable[dict[str, Any]],
+    is_kind: Callable[[dict[str, Any]], bool],
+    parse: Callable[[dict[str, Any]], Any],
+    wanted: Container[str],
+) -> Iterator[tuple[dict[str, Any], Any]]:
+    """(log, what it moved) for the logs of one kind (not removed by a reorg) whose `to` is in `wanted`."""
+    for log in logs:
+        if log.get("removed") or not is_kind(log):
+            continue
+        moved = parse(log)
+        if moved.to.lower() in wanted:
+            yield log, moved
+
+
 def token_transfers(
     chain_id: int, logs: Iterable[dict[str, Any]], wanted: Container[str], timestamps: dict[int, int]
 ) -> list[Incoming]:
-    """ERC-20 Transfer logs to an address in `wanted` (lowercase), with their blocks' timestamps."""
-    found = []
-    for log in logs:
-        if log.get("removed") or not moves_mod.is_erc20_transfer(log):
-            continue  # not ERC-20 shaped (ERC-721 indexes a 4th topic and has no data)
-        move = moves_mod.erc20_transfer(log)
-        if move.to.lower() in wanted and move.amount:
-            found.append(_logged(chain_id, log, move, timestamps))
-    return found
+    """ERC-20 Transfer logs to an address in `wanted` (lowercase), with their blocks' timestamps
+    (ERC-721's Transfer indexes a 4th topic and has no data: not ERC-20 shaped)."""
+    return [
+        _logged(chain_id, log, move, timestamps)
+        for log, move in _to_wanted(logs, moves_mod.is_erc20_transfer, moves_mod.erc20_transfer, wanted)
+        if move.amount
+    ]
 
 
 def nft_transfers(
@@ -158,25 +171,21 @@ def nft_transfers(
 ) -> list[NftTransfer]:
     """ERC-721 Transfer logs (4 topics, no data) to an address in `wanted` (lowercase)."""
     found = []
-    for log in logs:
-        if log.get("removed") or not erc721.is_transfer(log):
-            continue
-        moved = erc721.transfer_log(log)
-        if moved.to.lower() in wanted:
-            number = to_int(log["blockNumber"])
-            found.append(
-                NftTransfer(
-                    chain_id,
-                    log["transactionHash"].lower(),
-                    to_int(log["logIndex"]),
-                    number,
-                    moved.contract,
-                    moved.token_id,
-                    moved.from_,
-                    moved.to,
-                    timestamps[number],
-                )
+    for log, moved in _to_wanted(logs, erc721.is_transfer, erc721.transfer_log, wanted):
+        number = to_int(log["blockNumber"])
+        found.append(
+            NftTransfer(
+                chain_id,
+                log["transactionHash"].lower(),
+                to_int(log["logIndex"]),
+                number,
+                moved.contract,
+                moved.token_id,
+                moved.from_,
+                moved.to,
+                timestamps[number],
             )
+        )
     return found
 
 

@@ -96,9 +96,10 @@ def fingerprint(m: Any, address: str) -> tuple[str, str | None, bool]:
 def check(message: Any, me: str, store: Any) -> str | None:
     """What the chain says of an incoming payment notice or red packet, or of an offer (the
     CLI's checks: never trust the note); None for anything else. Reads the chain: call off the screen."""
-    from ..services.messages import offer_check, packet_check, payment_check
+    from ..services.messages import Reads, offer_check, packet_check, payment_check
 
-    return payment_check(message, me, store) or packet_check(message, me) or offer_check(message, me, store)
+    with Reads(store) as reads:
+        return payment_check(message, me, reads) or packet_check(message, me) or offer_check(message, me, reads)
 
 
 def packet_report(payload: Any, network_name: str | None) -> Any:

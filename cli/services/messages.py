@@ -146,22 +146,21 @@ class Reads:
             rpc.close()
         self._rpcs.clear()
 
+    def __enter__(self) -> Reads:
+        return self
 
-def payment_check(message: Any, me: str, store: Any = None, reads: Reads | None = None) -> str | None:
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def payment_check(message: Any, me: str, reads: Reads) -> str | None:
     """For an incoming payment notice: what the chain says about it (never trust the note).
     It counts only if the notice's sender paid, and only for the first notice naming the
-    transaction (`store`: the MessageStore that knows the others). "✓ ..." when it holds.
-    `reads`: shared by the checks of one page (else read for this message alone)."""
+    transaction (`reads.store`: the MessageStore that knows the others). "✓ ..." when it holds."""
     from messaging import payloads
 
     if message.direction != "in" or not isinstance(message.payload, payloads.Payment):
         return None
-    if reads is None:
-        reads = Reads(store)
-        try:
-            return payment_check(message, me, store, reads)
-        finally:
-            reads.close()
     from wallet import payments, swap_proof
 
     payment = message.payload
@@ -226,13 +225,13 @@ def _offers_in_thread(me: str, chain_id: int, _thread: int) -> Any:
     return service.Offers(me, service.venue(net, connect(net.name).rpc))
 
 
-def offer_check(message: Any, me: str, store: Any, reads: Reads | None = None) -> str | None:
+def offer_check(message: Any, me: str, reads: Reads) -> str | None:
     """For an offer: what the chain and the checks of cli/services/offers.py say about it."""
     from messaging import payloads
 
-    if not isinstance(message.payload, payloads.Offer) or store is None:
+    if not isinstance(message.payload, payloads.Offer) or reads.store is None:
         return None
-    answers = (reads or Reads(store)).answers()
+    answers = reads.answers()
     try:
         offers = _offers_on(me, message.payload.chain_id)
         view = offers.view_of(message, answers)
@@ -273,21 +272,18 @@ class Shown:
 def view(m: Any, messages: list[Any]) -> list[Shown]:
     """`messages` of messenger `m` with their checks (reads the chain for payments and packets)."""
     flags = m.flags(messages)
-    reads = Reads(m.store)
-    try:
+    with Reads(m.store) as reads:
         return [
             Shown(
                 x,
-                payment_check(x, m.address, m.store, reads),
+                payment_check(x, m.address, reads),
                 packet_check(x, m.address),
                 flags.get(x.id),
                 trade_check(x),
-                offer_check(x, m.address, m.store, reads),
+                offer_check(x, m.address, reads),
             )
             for x in messages
         ]
-    finally:
-        reads.close()
 
 
 def payload_json(payload: Any) -> dict[str, Any]:
