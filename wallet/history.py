@@ -85,12 +85,8 @@ class SentRow(Base):
     effective_gas_price: Mapped[int | None] = mapped_column(Uint256)
 
 
-class IncomingRow(Base):
-    __tablename__ = "incoming"
-    __table_args__ = (
-        UniqueConstraint("chain_id", "hash", "log_index"),
-        Index("incoming_by_recipient", "chain_id", "to", "block"),
-    )
+class _TransferLog:
+    """The columns of a Transfer log to one of our addresses (one row per chain, tx, log)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     chain_id: Mapped[int]
@@ -99,12 +95,21 @@ class IncomingRow(Base):
     block: Mapped[int]
     from_: Mapped[str] = mapped_column("from", String(42))
     to: Mapped[str] = mapped_column(String(42))
-    token: Mapped[str | None] = mapped_column(String(42))
-    amount: Mapped[int] = mapped_column(Uint256)
     timestamp: Mapped[int]
 
 
-class NftRow(Base):
+class IncomingRow(_TransferLog, Base):
+    __tablename__ = "incoming"
+    __table_args__ = (
+        UniqueConstraint("chain_id", "hash", "log_index"),
+        Index("incoming_by_recipient", "chain_id", "to", "block"),
+    )
+
+    token: Mapped[str | None] = mapped_column(String(42))
+    amount: Mapped[int] = mapped_column(Uint256)
+
+
+class NftRow(_TransferLog, Base):
     """An ERC-721 Transfer log to one of our addresses (sync): where to look for a token we
     may hold. Whether we still hold it is asked of the chain (ownerOf), never read here."""
 
@@ -114,16 +119,8 @@ class NftRow(Base):
         Index("nft_by_recipient", "chain_id", "to", "block"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    chain_id: Mapped[int]
-    hash: Mapped[str] = mapped_column(String(66))
-    log_index: Mapped[int]
-    block: Mapped[int]
     contract: Mapped[str] = mapped_column(String(42))
     token_id: Mapped[int] = mapped_column(Uint256)
-    from_: Mapped[str] = mapped_column("from", String(42))
-    to: Mapped[str] = mapped_column(String(42))
-    timestamp: Mapped[int]
 
 
 class MinedRow(Base):
