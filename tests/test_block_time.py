@@ -3,10 +3,12 @@ non-decreasing timestamps (equal ones included, as on a local chain that mines f
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from wallet.block_time import first_block_since
+from wallet.errors import WalletError
 
 
 class Blocks:
@@ -34,3 +36,20 @@ def test_the_lowest_block_at_or_after_the_moment(gaps, data):
     later = [i for i, t in enumerate(stamps) if t >= moment]
     assert found == (later[0] if later else len(stamps) - 1)
     assert rpc.reads <= len(stamps).bit_length()  # a binary search, not a scan
+
+
+@given(st.lists(st.integers(0, 2**40), min_size=1, max_size=300), st.integers(0, 2**40))
+def test_a_node_whose_timestamps_go_back_gets_a_block_in_range_in_as_many_reads(stamps, moment):
+    rpc = Blocks(stamps)
+    assert 0 <= first_block_since(rpc, moment) < len(stamps)
+    assert rpc.reads <= len(stamps).bit_length()
+
+
+@pytest.mark.parametrize("block", [None, {}, {"timestamp": "soon"}, "0x5"])
+def test_a_block_without_a_readable_timestamp_is_one_wallet_error(block):
+    class Hostile(Blocks):
+        def call(self, method, *params):
+            return "0xff" if method == "eth_blockNumber" else block
+
+    with pytest.raises(WalletError, match="no readable timestamp"):
+        first_block_since(Hostile([]), 10)
