@@ -819,7 +819,7 @@ class MessageStore:
                 .join(MessageRow, MessageRow.seq == CopyRow.message_seq)
                 .where(MessageRow.direction == "out", MessageRow.id == mid)
             )
-            return dict(rows.tuples().all())  # not dict(rows): a Result has .keys(), which dict() would call
+            return dict(rows.all())  # a list of rows, not dict(rows): a Result has .keys(), which dict() would call
 
     def pending_copies(self) -> list[PendingCopy]:
         """Every copy of our outgoing messages the relay has not accepted yet (still
