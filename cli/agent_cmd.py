@@ -17,7 +17,8 @@ from wallet.home import home
 
 from . import agent_client, secrets
 from .output import emit, json_option
-from .wallet_cmd import open_wallet, password_file_option, wallet_option
+from .wallet_cmd import password_file_option, wallet_option
+from .wallets import open_wallet
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*\Z", re.IGNORECASE)
 MAX_SESSION = 24 * 3600

@@ -81,7 +81,7 @@ class ClickFrontend:
             note(markup(text))
 
     def unlock(self, wallet: Wallet) -> UnlockedWallet:
-        from .wallet_cmd import unlock_wallet
+        from .wallets import unlock_wallet
 
         return unlock_wallet(wallet, self.password_file)
 

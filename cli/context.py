@@ -44,7 +44,7 @@ def nonce_lock_path() -> Path:
 
 def sending_account(wallet_name: str | None, index: int):
     """The account that will sign, checked before any network or password work."""
-    from .wallet_cmd import open_wallet
+    from .wallets import open_wallet
 
     wallet = open_wallet(wallet_name)
     account = wallet.account(index)

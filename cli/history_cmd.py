@@ -23,7 +23,8 @@ from .context import chain as connect
 from .context import history, network, network_option
 from .output import console, emit, json_option, note, table
 from .services.history import incoming_json, learn_tokens, money
-from .wallet_cmd import WALLET_ENV, store
+from .wallet_cmd import WALLET_ENV
+from .wallets import store
 
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 ZERO = "0x" + "00" * 20  # the `from` of a mint

@@ -12,7 +12,8 @@ from .context import chain as connect
 from .context import history, network, network_option, nonce_lock_path
 from .output import emit, json_option, table
 from .txview import report_sent, wait_with_progress
-from .wallet_cmd import index_option, open_wallet, password_file_option, wallet_option
+from .wallet_cmd import index_option, password_file_option, wallet_option
+from .wallets import open_wallet
 
 speed_option = click.option(
     "--speed",

@@ -25,7 +25,8 @@ from .services.packet_claim import parse_account
 from .services.packet_create import parse_duration, payload
 from .services.packet_views import mine
 from .services.signing import Fees
-from .wallet_cmd import index_option, open_wallet, password_file_option, wallet_option
+from .wallet_cmd import index_option, password_file_option, wallet_option
+from .wallets import open_wallet
 
 if TYPE_CHECKING:
     from wallet.keyring import UnlockedWallet
@@ -57,7 +58,7 @@ class Unlocker:
         """The key of account `index` of `wallet`; `other` = a second wallet of this command
         (its password: HONGBAO_SUBMITTER_PASSWORD, a prompt, else the same password)."""
         if wallet.name not in self._open and not other:
-            from .wallet_cmd import unlock_wallet
+            from .wallets import unlock_wallet
 
             self._open[wallet.name] = unlock_wallet(wallet, self.password_file)
         if wallet.name not in self._open:

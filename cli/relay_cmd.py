@@ -40,7 +40,7 @@ def use(url, no_publish, wallet_name, index, password_file, as_json):
     from messaging.chat import save_relay
 
     from .chat_cmd import messenger
-    from .wallet_cmd import open_wallet, store
+    from .wallets import open_wallet, store
 
     url = url.rstrip("/")
     health = _health(url)

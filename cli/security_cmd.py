@@ -12,7 +12,8 @@ from wallet.home import home
 
 from .context import history, network, network_option
 from .output import emit, json_option, table
-from .wallet_cmd import open_wallet, password_file_option, unlock_wallet, wallet_option
+from .wallet_cmd import password_file_option, wallet_option
+from .wallets import open_wallet, unlock_wallet
 
 
 @click.group()

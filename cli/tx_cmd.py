@@ -9,7 +9,8 @@ from .context import confirm, history, network, network_option, nonce_lock_path
 from .money_cmd import no_wait_option, timeout_option, yes_option
 from .output import json_option
 from .txview import report_sent, show_preview, wait_with_progress
-from .wallet_cmd import password_file_option, store, unlock_wallet
+from .wallet_cmd import password_file_option
+from .wallets import store, unlock_wallet
 
 
 @click.group()

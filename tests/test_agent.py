@@ -206,7 +206,7 @@ def at_a_terminal(home, argv: list[str], answer: str) -> tuple[str, int]:
 
 def test_a_wallet_changed_since_unlock_is_not_used_from_the_session(hongbao_home, monkeypatch):
     from cli import second_factor
-    from cli.wallet_cmd import unlock_wallet
+    from cli.wallets import unlock_wallet
     from wallet import keyring, transfers
     from wallet.outflow import Tally
 

@@ -33,7 +33,7 @@ def key_without_prompt(wallet_name: str | None, index: int, password_file: Path 
     from .. import agent
     from ..chat_cmd import account_key
     from ..secrets import PASSWORD_ENV
-    from ..wallet_cmd import open_wallet
+    from ..wallets import open_wallet
 
     wallet = open_wallet(wallet_name)
     if agent.held(wallet.name) is None and password_file is None and PASSWORD_ENV not in os.environ:
@@ -43,7 +43,7 @@ def key_without_prompt(wallet_name: str | None, index: int, password_file: Path 
 
 def key_with_password(wallet_name: str | None, index: int, password: str) -> bytes:
     """The account key from a password typed into the app (WrongPassword if it is not)."""
-    from ..wallet_cmd import open_wallet
+    from ..wallets import open_wallet
 
     wallet = open_wallet(wallet_name)
     account = wallet.account(index)

@@ -15,7 +15,10 @@ import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from wallet.chain import Chain
 
 T = TypeVar("T")
 
@@ -163,34 +166,39 @@ class ChainWatch:
     of my packets, deadlines, the health factor, security alerts: services.chat_watch.Watch)."""
 
     def __init__(self, watch: Any, network_name: str | None) -> None:
+        from wallet.new_blocks import NewBlocks
+
         self.watch, self.network_name = watch, network_name
-        self.chain: Any = None
-        self.block = -1
+        self.blocks = NewBlocks(self._connect)
         self.down = False
 
-    def poll(self) -> list[Event]:
+    def _connect(self) -> Chain:
         from wallet.chain import Chain
-        from wallet.errors import WalletError
 
         from ..context import network
+
+        return Chain.connect(network(self.network_name), timeout=3)
+
+    def poll(self) -> list[Event]:
+        from wallet.errors import WalletError
+
         from ..services.balances import balances
 
         try:
-            if self.chain is None:
-                self.chain = Chain.connect(network(self.network_name), timeout=3)
-            block = int(self.chain.rpc.call("eth_blockNumber"), 16)
-            if block == self.block:
+            block = self.blocks.look()
+            if block is None:
                 return []
-            self.block = block
+            chain = self.blocks.chain
+            assert chain is not None  # noqa: S101  (the look went through it)
             events = [Event("block", str(block), data={"block": block})]
             held = balances(self.watch.m.address, self.network_name)  # ETH and the configured tokens
             text = " · ".join(f"{row['formatted']} {row['symbol']}" for row in held["balances"])
             events.append(Event("balance", text, data=held))
-            events.extend(self._positions())
+            events.extend(self._positions(chain))
             news = self.watch.chain()
             events.extend(Event("news", str(item.get("text", "")), data=item) for item in news)
         except WalletError as error:
-            self.chain = None  # the configuration may change meanwhile (`hongbao network use`)
+            self.blocks.forget()  # a new connection (`hongbao network use` meanwhile?); this block's reads again
             if self.down:
                 return []
             self.down = True
@@ -198,14 +206,14 @@ class ChainWatch:
         self.down = False
         return events
 
-    def _positions(self) -> list[Event]:
+    def _positions(self, chain: Chain) -> list[Event]:
         """What I hold in the DeFi protocols (`hongbao positions`), when they are recorded."""
         from wallet.errors import WalletError
 
         from ..services import defi
 
         try:
-            data = defi.positions(defi.protocols(self.chain.network, self.chain.rpc), self.watch.m.address)
+            data = defi.positions(defi.protocols(chain.network, chain.rpc), self.watch.m.address)
         except WalletError:  # none recorded on this network: nothing to show
             return []
         return [Event("positions", str(data.get("total_eth", "")), data=data)]

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 def account_key(wallet_name: str | None, index: int, frontend: Frontend) -> bytes:
     """The chatting account's key, from the unlock session or the wallet password."""
-    from ..wallet_cmd import open_wallet
+    from ..wallets import open_wallet
 
     wallet = open_wallet(wallet_name)
     account = wallet.account(index)

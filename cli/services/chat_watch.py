@@ -153,7 +153,10 @@ class Watch:
     def __init__(
         self, m: Messenger, key: bytes, network_name: str | None, warn: Callable[[str], None] = _quiet
     ) -> None:
+        from wallet.new_blocks import NewBlocks
+
         from ..alerts import ChainAlerts
+        from ..context import chain as connect
         from ..defi_news import DefiNews
 
         self.m, self.key, self.network_name = m, key, network_name
@@ -161,8 +164,7 @@ class Watch:
         self.news = ChainNews(m.address, network_name, warn)
         self.defi = DefiNews(m.address, network_name)  # the Aave health factor against the margin
         self.alerts = ChainAlerts(m.address, network_name)  # unsigned sends, approvals, thresholds
-        self.head: int | None = None
-        self._rpc: Any = None
+        self.blocks = NewBlocks(lambda: connect(network_name))
 
     def served(self) -> list[dict[str, Any]]:
         """Submit the claim requests sent to me not handled yet (events: claim_request)."""
@@ -195,15 +197,9 @@ class Watch:
         nothing: all it tells comes from the chain (deadlines in chain time), so a front end
         may look every second and see a claim within one. A chain that cannot be read goes
         to `chain()`, which warns once per outage."""
-        from ..context import chain as connect
-
         try:
-            if self._rpc is None:
-                self._rpc = connect(self.network_name).rpc
-            head = int(self._rpc.call("eth_blockNumber"), 16)
-        except (WalletError, ValueError, TypeError):
-            self._rpc, head = None, None
-        if head is not None and head == self.head:
-            return []
-        self.head = head
+            if self.blocks.look() is None:
+                return []
+        except WalletError:
+            pass  # chain() reads it too, and warns
         return self.chain()

@@ -53,7 +53,7 @@ def reader(
 
     from ..context import chain as connect
     from ..context import network
-    from ..wallet_cmd import open_wallet
+    from ..wallets import open_wallet
     from . import defi
 
     owner = addr.parse(address) if address else open_wallet(wallet_name).account(index).address

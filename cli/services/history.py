@@ -84,7 +84,7 @@ def sync_accounts(
     from contracts import history_events
     from wallet import keyring, sync
 
-    from ..wallet_cmd import store
+    from ..wallets import store
 
     wallets = (
         [store().open(keyring.check_name(wallet_name))] if wallet_name else [store().open(n) for n in store().names()]

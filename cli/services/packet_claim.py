@@ -255,7 +255,7 @@ def claim(
 
     from ..context import chain as connect
     from ..context import sending_account
-    from ..wallet_cmd import open_wallet
+    from ..wallets import open_wallet
     from . import packets
     from .chat import open_messenger
 

@@ -33,7 +33,7 @@ def refund(
 
     from ..context import chain as connect
     from ..context import sending_account
-    from ..wallet_cmd import open_wallet
+    from ..wallets import open_wallet
 
     keys = keys or Keys(frontend)
     chain = connect(network_name)

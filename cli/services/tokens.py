@@ -113,7 +113,7 @@ def allowances(
     from .. import names
     from ..context import chain as connect
     from ..context import network
-    from ..wallet_cmd import open_wallet
+    from ..wallets import open_wallet
 
     owner = names.address(address) if address else open_wallet(wallet_name).account(index).address
     net = network(network_name)

@@ -1,0 +1,56 @@
+"""Which wallet a command means, and unlocking it: what commands, services and the app
+share (the `--wallet` and `--password-file` options themselves are in wallet_cmd)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wallet import keyring
+from wallet.errors import WalletError
+from wallet.home import home
+
+from . import secrets
+
+
+def store() -> keyring.WalletStore:
+    return keyring.WalletStore(home())
+
+
+def pick_name(name: str | None, *, creating: bool = False) -> str:
+    if name:
+        return keyring.check_name(name)
+    if not creating:
+        names = store().names()
+        if keyring.DEFAULT_WALLET not in names and len(names) == 1:
+            return names[0]
+    return keyring.DEFAULT_WALLET
+
+
+def open_wallet(name: str | None) -> keyring.Wallet:
+    return store().open(pick_name(name))
+
+
+def unlock(name: str | None, password_file: Path | None) -> keyring.UnlockedWallet:
+    return unlock_wallet(open_wallet(name), password_file)
+
+
+def unlock_wallet(wallet: keyring.Wallet, password_file: Path | None) -> keyring.UnlockedWallet:
+    """The one way commands get an unlocked wallet: from the unlock session when this
+    command runs in it (cli/agent.py), else with the password (three tries at a prompt).
+    It also arms the checks every signature goes through (the session's spend limit, the
+    daily limit's second factor: cli/guards.py)."""
+    from . import agent, guards
+
+    held = agent.held(wallet.name)
+    if held is None and agent.SESSION is not None and agent.in_session() and password_file is None:
+        raise WalletError(
+            f"the unlock session holds wallet {agent.SESSION.wallet.wallet.name!r}, not {wallet.name!r}: "
+            f"run `hongbao lock`, or `hongbao unlock --wallet {wallet.name}`"
+        )
+    if held is not None and [a.address for a in held.accounts] != [a.address for a in wallet.accounts]:
+        raise WalletError(
+            f"wallet {wallet.name!r} changed since `hongbao unlock` (accounts added?): run `hongbao lock`, then unlock again"
+        )
+    unlocked = held if held is not None else secrets.with_password(password_file, wallet.unlock)
+    guards.install(unlocked)
+    return unlocked
