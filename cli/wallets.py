@@ -3,6 +3,7 @@ share (the `--wallet` and `--password-file` options themselves are in wallet_cmd
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from wallet import keyring
@@ -36,13 +37,25 @@ def unlock(name: str | None, password_file: Path | None) -> keyring.UnlockedWall
 
 def unlock_wallet(wallet: keyring.Wallet, password_file: Path | None) -> keyring.UnlockedWallet:
     """The one way commands get an unlocked wallet: from the unlock session when this
-    command runs in it (cli/agent.py), else with the password (three tries at a prompt).
-    It also arms the checks every signature goes through (the session's spend limit, the
-    daily limit's second factor: cli/guards.py)."""
+    command runs in it (cli/agent.py), else with the password (three tries at a prompt,
+    or the file's)."""
+    return unlock_armed(
+        wallet, lambda: secrets.with_password(password_file, wallet.unlock), asked=password_file is None
+    )
+
+
+def unlock_armed(
+    wallet: keyring.Wallet, with_password: Callable[[], keyring.UnlockedWallet], *, asked: bool = True
+) -> keyring.UnlockedWallet:
+    """`wallet` unlocked for every front end: the unlock session's copy when it holds this
+    wallet, else `with_password()` (asked only then). Refused while a session holds another
+    wallet and the password would be `asked` for (not from a file), or when the wallet gained
+    accounts since the session began. Armed with the checks every signature goes through (the
+    session's spend limit, the daily limit's second factor: cli/guards.py)."""
     from . import agent, guards
 
     held = agent.held(wallet.name)
-    if held is None and agent.SESSION is not None and agent.in_session() and password_file is None:
+    if held is None and asked and agent.SESSION is not None and agent.in_session():
         raise WalletError(
             f"the unlock session holds wallet {agent.SESSION.wallet.wallet.name!r}, not {wallet.name!r}: "
             f"run `hongbao lock`, or `hongbao unlock --wallet {wallet.name}`"
@@ -51,6 +64,6 @@ def unlock_wallet(wallet: keyring.Wallet, password_file: Path | None) -> keyring
         raise WalletError(
             f"wallet {wallet.name!r} changed since `hongbao unlock` (accounts added?): run `hongbao lock`, then unlock again"
         )
-    unlocked = held if held is not None else secrets.with_password(password_file, wallet.unlock)
+    unlocked = held if held is not None else with_password()
     guards.install(unlocked)
     return unlocked

@@ -204,21 +204,37 @@ def at_a_terminal(home, argv: list[str], answer: str) -> tuple[str, int]:
     return shown.decode(errors="replace").replace("\r", ""), process.wait(timeout=30)
 
 
-def test_a_wallet_changed_since_unlock_is_not_used_from_the_session(hongbao_home, monkeypatch):
-    from cli import second_factor
+def _by_password_file(wallet, _password):
     from cli.wallets import unlock_wallet
+
+    return unlock_wallet(wallet, None)
+
+
+def _by_app(wallet, password):
+    from cli.services.frontend import unlock_with
+
+    return unlock_with(wallet, lambda: password)
+
+
+@pytest.mark.parametrize("unlock", [_by_password_file, _by_app], ids=["cli", "app and services"])
+def test_a_wallet_changed_since_unlock_is_not_used_from_the_session(hongbao_home, monkeypatch, unlock):
+    """The CLI's and the other front ends' unlock keep the same session rules."""
+    from cli import second_factor
     from wallet import keyring, transfers
     from wallet.outflow import Tally
 
-    monkeypatch.setattr(transfers, "GUARDS", [])  # unlock_wallet arms them: not for the other tests here
+    monkeypatch.setattr(transfers, "GUARDS", [])  # unlocking arms them: not for the other tests here
     monkeypatch.setattr(second_factor, "CURRENT", [])
     quick_wallet(hongbao_home)
+    quick_wallet(hongbao_home, name="other")
     store = keyring.WalletStore(hongbao_home)
     held = store.open("default").unlock(PASSWORD)
     mine, theirs = socket.socketpair()
     with mine, theirs:
         monkeypatch.setattr(agent, "SESSION", agent.Session(held, time.time() + 60, [], Tally(0), ledger=theirs))
-        assert unlock_wallet(store.open("default"), None) is held
+        assert unlock(store.open("default"), "never asked") is held
+        with pytest.raises(WalletError, match="the unlock session holds wallet 'default', not 'other'"):
+            unlock(store.open("other"), PASSWORD)
         store.open("default").unlock(PASSWORD).derive(1)  # another process adds an account
         with pytest.raises(WalletError, match="changed since `hongbao unlock`"):
-            unlock_wallet(store.open("default"), None)
+            unlock(store.open("default"), PASSWORD)

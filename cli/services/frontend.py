@@ -47,12 +47,8 @@ class Frontend(Protocol):
 
 
 def unlock_with(wallet: Wallet, password: Callable[[], str]) -> UnlockedWallet:
-    """For a front end's `unlock`: the unlock session's copy of `wallet` if this process runs
-    in it, else `wallet` unlocked with `password()` (asked only then); either way armed with the checks every
-    signature goes through (the session's spend limit, the daily limit's second factor)."""
-    from .. import agent, guards
+    """For a front end's `unlock`: cli.wallets.unlock_armed with `password()` (asked only
+    when the unlock session does not hold `wallet`): the same session rules as the CLI's."""
+    from ..wallets import unlock_armed
 
-    held = agent.held(wallet.name)
-    unlocked = held if held is not None else wallet.unlock(password())
-    guards.install(unlocked)
-    return unlocked
+    return unlock_armed(wallet, lambda: wallet.unlock(password()))
