@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import click
 
-from wallet.amounts import AmountError, parse_amount, parse_gwei
-from wallet.errors import WalletError
+from wallet.amounts import parse_gwei
 
 from . import names
-from .context import chain as connect
-from .context import history, network, network_option, nonce_lock_path
+from .context import network_option
 from .output import emit, json_option, table
-from .txview import report_sent, wait_with_progress
+from .txview import report_sent
 from .wallet_cmd import index_option, open_wallet, password_file_option, wallet_option
 
 speed_option = click.option(
@@ -155,33 +153,8 @@ def faucet(address, amount, network_name, no_wait, as_json):
     """Fund ADDRESS (or a contact) on the local network: `faucet bob 10` sends 10 ETH from
     anvil's first dev account; `faucet bob "100 TKN"` mints 100 of a test token
     (`hongbao token deploy-test`), whose mint is open to anyone."""
-    from contracts import token as test_token
-    from wallet import localchain, transfers
-    from wallet.amounts import to_units
+    from .click_frontend import ClickFrontend
+    from .services.faucet import fund
 
-    who = names.address(address)
-    net = network(network_name)
-    if not net.is_local:
-        raise WalletError(
-            f"the faucet only works on the local network, not {net.name!r} (its funds come from anvil's public dev keys)"
-        )
-    parsed = parse_amount(amount, "ETH")
-    if parsed.is_max or parsed.value is None:
-        raise AmountError('the faucet gives an exact amount, e.g. `hongbao faucet 0x... 10` or `"100 TKN"`')
-    chain = connect(network_name)
-    unit = (parsed.unit or "ETH").upper()
-    if unit == "ETH":
-        draft = transfers.eth_transfer(localchain.DEV_ADDRESS, who, parsed)
-    else:
-        tok = net.token(parsed.unit or "")
-        units = to_units(parsed.value, tok.decimals, tok.symbol)
-        draft = transfers.Draft(localchain.DEV_ADDRESS, tok.address, 0, test_token.mint_data(who, units), "call")
-    try:
-        prepared = transfers.prepare(chain, draft)
-    except transfers.Reverted as error:
-        raise WalletError(
-            f"{parsed.unit} cannot be minted here ({error}): the faucet mints only the test token of `hongbao token deploy-test`"
-        ) from None
-    record = transfers.send(chain, prepared, localchain.DEV_KEY, history(), lock_path=nonce_lock_path())
-    receipt = None if no_wait else wait_with_progress(chain, record.hash, history(), 60, as_json)
-    report_sent(as_json, record, receipt, None)
+    sent = fund(address, amount, ClickFrontend(quiet=as_json), network_name=network_name, wait=not no_wait)
+    report_sent(as_json, sent.record, sent.receipt, sent.link)
