@@ -24,6 +24,11 @@ tip_option = click.option("--tip", help="Priority fee per gas, in gwei.")
 gas_option = click.option("--gas", type=click.IntRange(min=21000), help="Gas limit (default: estimated + 20%).")
 no_wait_option = click.option("--no-wait", is_flag=True, help="Print the hash at once; don't wait for the receipt.")
 yes_option = click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
+allow_risky_option = click.option(
+    "--allow-risky",
+    is_flag=True,
+    help="With --yes: send even to a lookalike address or a token contract (see the security rules).",
+)
 timeout_option = click.option(
     "--timeout", type=click.FloatRange(min=1), default=120, show_default=True, help="Seconds to wait for the receipt."
 )
@@ -71,11 +76,7 @@ def _fee_overrides(max_fee: str | None, tip: str | None) -> tuple[int | None, in
 @timeout_option
 @click.option("--notify", is_flag=True, help="After the receipt, tell the recipient in the chat (a payment notice).")
 @click.option("--note", default="", help="A short note for the payment notice.")
-@click.option(
-    "--allow-risky",
-    is_flag=True,
-    help="With --yes: send even to a lookalike address or a token contract (see the security rules).",
-)
+@allow_risky_option
 @password_file_option
 @json_option
 def send(
