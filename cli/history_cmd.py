@@ -7,7 +7,6 @@ precision past 2**53 in most parsers), next to a `formatted` human value.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +25,6 @@ from .services.history import incoming_json, learn_tokens, money
 from .wallet_cmd import WALLET_ENV
 from .wallets import store
 
-_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 ZERO = "0x" + "00" * 20  # the `from` of a mint
 
 
@@ -187,10 +185,9 @@ def tx_list(address, limit, show_all, network_name, as_json):
 def tx_show(tx_hash, network_name, as_json):
     """A transaction: ours or a received transfer from the history, else from the RPC."""
     from wallet.rpc import RpcUnreachable
+    from wallet.transfers import parse_tx_hash
 
-    if not _HASH.match(tx_hash):
-        raise WalletError(f"{tx_hash!r} is not a transaction hash: expected 0x followed by 64 hex digits")
-    tx_hash = tx_hash.lower()
+    tx_hash = parse_tx_hash(tx_hash)
     net = network(network_name)
     log = history()
     sent = log.get_sent(net.chain_id, tx_hash)

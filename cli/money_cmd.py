@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import click
 
-from wallet.amounts import AmountError, parse_amount, parse_gwei
-from wallet.errors import WalletError
+from wallet.amounts import parse_gwei
 
 from . import names
-from .context import chain as connect
-from .context import history, network, network_option, nonce_lock_path
+from .context import network_option
 from .output import emit, json_option, table
-from .txview import report_sent, wait_with_progress
+from .txview import report_sent
 from .wallet_cmd import index_option, password_file_option, wallet_option
 from .wallets import open_wallet
 
@@ -27,6 +25,11 @@ tip_option = click.option("--tip", help="Priority fee per gas, in gwei.")
 gas_option = click.option("--gas", type=click.IntRange(min=21000), help="Gas limit (default: estimated + 20%).")
 no_wait_option = click.option("--no-wait", is_flag=True, help="Print the hash at once; don't wait for the receipt.")
 yes_option = click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
+allow_risky_option = click.option(
+    "--allow-risky",
+    is_flag=True,
+    help="With --yes: send even to a lookalike address or a token contract (see the security rules).",
+)
 timeout_option = click.option(
     "--timeout", type=click.FloatRange(min=1), default=120, show_default=True, help="Seconds to wait for the receipt."
 )
@@ -74,11 +77,7 @@ def _fee_overrides(max_fee: str | None, tip: str | None) -> tuple[int | None, in
 @timeout_option
 @click.option("--notify", is_flag=True, help="After the receipt, tell the recipient in the chat (a payment notice).")
 @click.option("--note", default="", help="A short note for the payment notice.")
-@click.option(
-    "--allow-risky",
-    is_flag=True,
-    help="With --yes: send even to a lookalike address or a token contract (see the security rules).",
-)
+@allow_risky_option
 @password_file_option
 @json_option
 def send(
@@ -156,33 +155,8 @@ def faucet(address, amount, network_name, no_wait, as_json):
     """Fund ADDRESS (or a contact) on the local network: `faucet bob 10` sends 10 ETH from
     anvil's first dev account; `faucet bob "100 TKN"` mints 100 of a test token
     (`hongbao token deploy-test`), whose mint is open to anyone."""
-    from contracts import token as test_token
-    from wallet import localchain, transfers
-    from wallet.amounts import to_units
+    from .click_frontend import ClickFrontend
+    from .services.faucet import fund
 
-    who = names.address(address)
-    net = network(network_name)
-    if not net.is_local:
-        raise WalletError(
-            f"the faucet only works on the local network, not {net.name!r} (its funds come from anvil's public dev keys)"
-        )
-    parsed = parse_amount(amount, "ETH")
-    if parsed.is_max or parsed.value is None:
-        raise AmountError('the faucet gives an exact amount, e.g. `hongbao faucet 0x... 10` or `"100 TKN"`')
-    chain = connect(network_name)
-    unit = (parsed.unit or "ETH").upper()
-    if unit == "ETH":
-        draft = transfers.eth_transfer(localchain.DEV_ADDRESS, who, parsed)
-    else:
-        tok = net.token(parsed.unit or "")
-        units = to_units(parsed.value, tok.decimals, tok.symbol)
-        draft = transfers.Draft(localchain.DEV_ADDRESS, tok.address, 0, test_token.mint_data(who, units), "call")
-    try:
-        prepared = transfers.prepare(chain, draft)
-    except transfers.Reverted as error:
-        raise WalletError(
-            f"{parsed.unit} cannot be minted here ({error}): the faucet mints only the test token of `hongbao token deploy-test`"
-        ) from None
-    record = transfers.send(chain, prepared, localchain.DEV_KEY, history(), lock_path=nonce_lock_path())
-    receipt = None if no_wait else wait_with_progress(chain, record.hash, history(), 60, as_json)
-    report_sent(as_json, record, receipt, None)
+    sent = fund(address, amount, ClickFrontend(quiet=as_json), network_name=network_name, wait=not no_wait)
+    report_sent(as_json, sent.record, sent.receipt, sent.link)

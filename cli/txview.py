@@ -8,7 +8,7 @@ from wallet.amounts import ETH_DECIMALS, format_units
 
 from .names import labelled
 from .output import console
-from .services.signing import sent_json
+from .services.signing import sent_json, waiting
 
 
 def _eth(wei: int) -> str:
@@ -104,19 +104,16 @@ def describe_receipt(receipt: dict) -> str:
 
 
 def wait_with_progress(chain, tx_hash: str, history, timeout: float, quiet: bool) -> dict:
+    """The receipt, under a spinner on stderr (in the services' words: signing.waiting)."""
     from wallet.transfers import wait_for_receipt
 
     if quiet:
         return wait_for_receipt(chain, tx_hash, history, timeout=timeout)
     from rich.status import Status
 
-    with Status(f"waiting for {tx_hash[:10]}... to be mined", console=console(stderr=True)) as status:
+    with Status(waiting(tx_hash), console=console(stderr=True)) as status:
         return wait_for_receipt(
-            chain,
-            tx_hash,
-            history,
-            timeout=timeout,
-            tick=lambda s: status.update(f"waiting for {tx_hash[:10]}... to be mined ({s:.0f} s)"),
+            chain, tx_hash, history, timeout=timeout, tick=lambda s: status.update(waiting(tx_hash, s))
         )
 
 

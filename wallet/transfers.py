@@ -9,6 +9,7 @@ two sends in a row (or in parallel) never take the same nonce.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from .rpc import RpcError, to_int
 if TYPE_CHECKING:
     from .history import History, SentTx
 
+TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 GAS_MARGIN = (6, 5)  # estimate x 1.2: state can shift between estimate and inclusion
 PLAIN_TRANSFER_GAS = 21_000
 
@@ -145,10 +147,10 @@ def _call_object(draft: Draft, value: int, gas: int | None = None) -> dict[str, 
     return call
 
 
-def simulate(chain: Chain, draft: Draft, value: int) -> None:
-    """eth_call the tx as it would run now; Reverted with the decoded reason if it fails."""
+def simulate(chain: Chain, draft: Draft, value: int, block: str = "pending") -> None:
+    """eth_call the tx as it would run now (on `block`); Reverted with the decoded reason if it fails."""
     try:
-        chain.rpc.call("eth_call", _call_object(draft, value), "pending")
+        chain.rpc.call("eth_call", _call_object(draft, value), block)
     except RpcError as error:
         message = error.rpc_message.lower()
         if "revert" in message or error.code == 3:
@@ -208,6 +210,11 @@ def prepare(
         gas = estimate if plain else -(-estimate * GAS_MARGIN[0] // GAS_MARGIN[1])
     if value + gas * chosen.max_fee > balance:
         raise _need(value, gas * chosen.max_fee, balance, "this transaction")
+    return Prepared(draft, value, gas, chosen, quote, balance, chain.chain_id, *_decoded(draft))
+
+
+def _decoded(draft: Draft) -> tuple[erc20.DecodedCall | None, list[str]]:
+    """The call decoded for the preview, and the warnings it earns (an unlimited approval)."""
     decoded = erc20.decode_call(draft.data) if draft.data else None
     warnings = []
     approving = decoded.args["amount"] if decoded is not None and decoded.function == "approve" else 0
@@ -215,7 +222,7 @@ def prepare(
         warnings.append(
             f"UNLIMITED APPROVAL: {decoded.args['spender']} could take every token of this kind you hold, now or later"
         )
-    return Prepared(draft, value, gas, chosen, quote, balance, chain.chain_id, decoded, warnings)
+    return decoded, warnings
 
 
 # -- sending ------------------------------------------------------------------------------
@@ -361,8 +368,17 @@ def record_receipt(chain: Chain, history: History, tx_hash: str, receipt: dict[s
 # -- replacing ------------------------------------------------------------------------------
 
 
+def parse_tx_hash(text: str) -> str:
+    """`text` as a transaction hash (lower case), or a WalletError that quotes it inert."""
+    if not TX_HASH.match(text):
+        raise WalletError(f"{text!r} is not a transaction hash: expected 0x followed by 64 hex digits")
+    return text.lower()
+
+
 def replacement(chain: Chain, history: History, tx_hash: str, *, cancel: bool) -> tuple[Prepared, int, str]:
-    """A draft that takes the place of our pending `tx_hash`: (prepared, nonce, original hash)."""
+    """A draft that takes the place of our pending `tx_hash`: (prepared, nonce, original
+    hash), simulated and decoded as `prepare` does."""
+    tx_hash = parse_tx_hash(tx_hash)
     chain.verify()
     original = history.get_sent(chain.chain_id, tx_hash)
     if original is None:
@@ -394,7 +410,14 @@ def replacement(chain: Chain, history: History, tx_hash: str, *, cancel: bool) -
         draft = Draft(original.sender, original.to, original.value, data, "speed-up")
         gas = original.gas_limit
     balance = chain.balance(original.sender, "latest")
-    prepared = Prepared(draft, draft.value, gas, new, quote, balance, chain.chain_id)
+    prepared = Prepared(draft, draft.value, gas, new, quote, balance, chain.chain_id, *_decoded(draft))
     if draft.value + gas * new.max_fee > balance:
         raise _need(draft.value, gas * new.max_fee, balance, "the replacement")
-    return prepared, original.nonce, tx_hash
+    if not cancel:
+        # On "latest", not "pending": the replacement runs in the original's place, not
+        # after it (with earlier nonces still pending this is an approximation).
+        try:
+            simulate(chain, draft, draft.value, "latest")
+        except Reverted as error:
+            raise Reverted(f"{error} (`hongbao tx cancel {tx_hash}` frees its nonce)") from None
+    return prepared, original.nonce, original.hash

@@ -18,8 +18,12 @@ if TYPE_CHECKING:
     from wallet.transfers import Prepared
 
 
-def counterparties(history: History, chain_id: int, me: str) -> tuple[set[str], set[str]]:
-    """(addresses `me` has paid, every address seen in `me`'s history on this chain)."""
+def counterparties(
+    history: History, chain_id: int, me: str, *, replacing: int | None = None
+) -> tuple[set[str], set[str]]:
+    """(addresses `me` has paid, every address seen in `me`'s history on this chain).
+    `replacing`: a nonce being replaced; its pending attempts count for nothing (the
+    transaction being replaced must not vouch for its own recipient)."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
@@ -28,10 +32,11 @@ def counterparties(history: History, chain_id: int, me: str) -> tuple[set[str], 
 
     paid: set[str] = set()
     seen: set[str] = set()
+    mine = select(SentRow.to, SentRow.data).where(SentRow.chain_id == chain_id, SentRow.sender == me)
+    if replacing is not None:
+        mine = mine.where(SentRow.nonce != replacing)
     with Session(history.engine) as session:
-        sent = session.execute(
-            select(SentRow.to, SentRow.data).where(SentRow.chain_id == chain_id, SentRow.sender == me)
-        ).all()
+        sent = session.execute(mine).all()
         senders = session.scalars(
             select(IncomingRow.from_).where(IncomingRow.chain_id == chain_id, IncomingRow.to == me)
         ).all()
@@ -99,13 +104,16 @@ def _is_token(chain: Chain, address: str, known_tokens: set[str]) -> bool:
     return True
 
 
-def gather(chain: Chain, prepared: Prepared, history: History, known_tokens: set[str]) -> Facts:
+def gather(
+    chain: Chain, prepared: Prepared, history: History, known_tokens: set[str], *, replacing: int | None = None
+) -> Facts:
+    """The facts about `prepared` (`replacing`: the nonce it replaces, see `counterparties`)."""
     from wallet import abi, erc20, erc721
 
     draft = prepared.draft
     me = draft.sender
     decoded = erc20.decode_call(draft.data) if draft.data else None
-    paid, seen = counterparties(history, chain.chain_id, me)
+    paid, seen = counterparties(history, chain.chain_id, me, replacing=replacing)
     seen |= contact_addresses(me)
     seen.discard(me)
     if decoded is not None and decoded.function == "transfer" and draft.to is not None:
@@ -126,7 +134,7 @@ def gather(chain: Chain, prepared: Prepared, history: History, known_tokens: set
     if draft.data[:4] == erc721.SAFE_TRANSFER_SELECTOR and len(draft.data) >= 68:
         # an NFT send: the token's recipient is checked like a payment's (lookalikes)
         return Facts(abi.decode_address(draft.data[36:68]), paid, seen)
-    if not draft.data and draft.to is not None:
+    if not draft.data and draft.to is not None and draft.to.lower() != me.lower():  # (to myself: a cancel)
         return Facts(draft.to, paid, seen)
     return Facts(None, paid, seen)
 

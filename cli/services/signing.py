@@ -1,6 +1,7 @@
 """One transaction from a workflow: simulate, prepare, preview and confirm through the
-front end, unlock, send, wait. The services that sign (packets, ...) go through `send_tx`,
-so every front end shows the same preview and asks the same question."""
+front end, unlock, send, wait. The services that sign (packets, replacements, ...) go
+through `transact` or `send_tx`, so every front end shows the same preview and asks the
+same question."""
 
 from __future__ import annotations
 
@@ -36,6 +37,11 @@ class Fees:
         return (parse_gwei(self.max_fee) if self.max_fee else None, parse_gwei(self.tip) if self.tip else None)
 
 
+def waiting(tx_hash: str, seconds: float | None = None) -> str:
+    """The words of a receipt wait, in every front end (a progress line, the CLI's spinner)."""
+    return f"waiting for {tx_hash[:10]}... to be mined" + ("" if seconds is None else f" ({seconds:.0f} s)")
+
+
 def wait(frontend: Frontend, chain: Chain, tx_hash: str, history: History, timeout: float) -> dict[str, Any]:
     """The receipt; the front end's own `wait_for_receipt(chain, tx_hash, history, timeout)`
     when it has one (a spinner), else progress reports every tick."""
@@ -46,11 +52,7 @@ def wait(frontend: Frontend, chain: Chain, tx_hash: str, history: History, timeo
     from wallet.transfers import wait_for_receipt
 
     return wait_for_receipt(
-        chain,
-        tx_hash,
-        history,
-        timeout=timeout,
-        tick=lambda s: frontend.progress(f"waiting for {tx_hash[:10]}... to be mined ({s:.0f} s)"),
+        chain, tx_hash, history, timeout=timeout, tick=lambda s: frontend.progress(waiting(tx_hash, s))
     )
 
 
@@ -75,6 +77,17 @@ class Sent:
         if decoded is not None:
             data["call"] = {"function": decoded.function, "args": {k: str(v) for k, v in decoded.args.items()}}
         return data
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A transaction prepared to take the place of our pending `original` (its hash, the
+    history's `replaces`) with the original's `nonce`: wallet.transfers.replacement's,
+    simulated and priced (fees bumped) already."""
+
+    prepared: Any
+    nonce: int
+    original: str
 
 
 def transact(
@@ -103,17 +116,26 @@ def transact(
     `before_send(key)` runs between the confirmation and the broadcast (e.g. keep a packet's
     claim key), `send_failed()` if the broadcast fails. `call` = (function, {label: value})
     names a call the decoder does not know; with `known_tokens` (lower-case addresses) the
-    local security rules' findings go in the preview too."""
+    local security rules' findings go in the preview too.
+
+    `draft` may be a `Replacement` (speed-up, cancel): it is prepared already (only
+    `fees.timeout` counts), is sent with its nonce and recorded as replacing its original,
+    and its security review leaves that nonce's own attempts out of what the history vouches for."""
     from contracts import flows
     from wallet import transfers
     from wallet.errors import WalletError
 
     from ..context import history, nonce_lock_path
 
-    if packet_errors:
-        flows.simulate(chain, draft)
-    max_fee, tip = fees.overrides()
-    prepared = transfers.prepare(chain, draft, speed=fees.speed, max_fee=max_fee, tip=tip, gas=gas)
+    nonce: int | None = None
+    replaces: str | None = None
+    if isinstance(draft, Replacement):
+        prepared, nonce, replaces = draft.prepared, draft.nonce, draft.original
+    else:
+        if packet_errors:
+            flows.simulate(chain, draft)
+        max_fee, tip = fees.overrides()
+        prepared = transfers.prepare(chain, draft, speed=fees.speed, max_fee=max_fee, tip=tip, gas=gas)
     if call is not None and prepared.decoded is None:
         from wallet import erc20
 
@@ -126,7 +148,7 @@ def transact(
 
         from .security import gather
 
-        facts = gather(chain, prepared, history(), known_tokens)
+        facts = gather(chain, prepared, history(), known_tokens, replacing=nonce)
         findings, recipient = assess(facts), facts.recipient
     frontend.confirm(
         Preview(
@@ -143,7 +165,9 @@ def transact(
     if before_send is not None:
         before_send(private_key)
     try:
-        record = transfers.send(chain, prepared, private_key, history(), lock_path=nonce_lock_path())
+        record = transfers.send(
+            chain, prepared, private_key, history(), lock_path=nonce_lock_path(), nonce=nonce, replaces=replaces
+        )
     except WalletError:
         if send_failed is not None:
             send_failed()
