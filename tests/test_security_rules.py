@@ -4,6 +4,8 @@ non-contract or to a contract deployed minutes ago."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -79,6 +81,44 @@ def test_tokens_to_a_token_contract_and_an_approval_to_a_non_contract(cli, setup
     assert "is not a contract" in approval.stderr
     vault = cli("token", "approve", "TKN", setup["vault"], "1", *W)
     assert "deployed 0 minutes ago" in vault.stderr
+
+
+def test_only_an_address_i_chose_is_exempt_from_the_lookalike_rule():
+    fake = imitation(ALICE)
+    # known only because it sent me dust (or I sent to it and cancelled): still an imitation
+    assert [f.rule for f in assess(Facts(fake, {ALICE}, {ALICE, fake}))] == ["lookalike"]
+    assert [f.rule for f in assess(Facts(fake, {ALICE, fake}, {ALICE, fake}))] == []  # paid: chosen
+    assert [f.rule for f in assess(Facts(fake, {ALICE}, {ALICE, fake}, {fake}))] == ["first-payment"]  # saved
+    assert lookalikes(fake, [ALICE, fake], trusted=[ALICE]) == [ALICE]
+
+
+def test_dust_received_and_a_cancelled_send_do_not_make_a_poisoning_address_trusted(hongbao_home):
+    """The attack: a poisoner sends dust from an imitation of Alice (so it is in my history),
+    or I sent to it by mistake and cancelled; neither vouches for it on my next send."""
+    from types import SimpleNamespace
+
+    from cli.services.security import counterparties, recipient_facts
+    from wallet.history import FILE, History, Incoming, SentTx
+
+    me = addr.to_checksum("ab" * 20)
+    dusty, cancelled = imitation(ALICE), imitation(ALICE, "1")
+    chain = SimpleNamespace(chain_id=31337)
+    log = History(hongbao_home / FILE)
+    for n, (to, status) in enumerate([(ALICE, "confirmed"), (cancelled, "replaced"), (cancelled, "dropped")]):
+        tx = SentTx(
+            31337, f"0x{n + 1:064x}", me, n, to, 1, "0x", 21000, 1, 1, None, "transfer", None, None, None, "0x", 1
+        )
+        log.record_sent(replace(tx, status=status))
+    log.add_incoming(Incoming(31337, "0x" + "ee" * 32, -1, 1, dusty, me, None, 0, 100))
+    try:
+        paid, seen = counterparties(log, 31337, me)
+        assert paid == {ALICE} and {dusty, cancelled} <= seen
+        for fake in (dusty, cancelled):
+            found = assess(recipient_facts(chain, log, me, fake, token=False))
+            assert [f.rule for f in found] == ["lookalike"], fake  # (of Alice, or of the other imitation)
+        assert assess(recipient_facts(chain, log, me, ALICE, token=False)) == []
+    finally:
+        log.close()
 
 
 def test_dust_from_a_lookalike_is_hidden_from_tx_list(cli, hongbao_home):

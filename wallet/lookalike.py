@@ -25,10 +25,12 @@ def looks_like(a: str, b: str, head: int = HEAD, tail: int = TAIL) -> bool:
     return x != y and len(x) == len(y) == 40 and x[:head] == y[:head] and x[-tail:] == y[-tail:]
 
 
-def lookalikes(address: str, known: Iterable[str]) -> list[str]:
-    """The known addresses `address` imitates (none if it is itself known)."""
+def lookalikes(address: str, known: Iterable[str], trusted: Iterable[str] | None = None) -> list[str]:
+    """The known addresses `address` imitates; none if it is itself trusted (by default: if it
+    is known). Pass `trusted` where `known` holds addresses nobody chose: one that only sent me
+    dust, or that I sent to and then cancelled, must not vouch for itself."""
     known = list(dict.fromkeys(known))
-    if any(_hex(k) == _hex(address) for k in known):
+    if any(_hex(t) == _hex(address) for t in (known if trusted is None else trusted)):
         return []
     return [k for k in known if looks_like(address, k)]
 

@@ -30,8 +30,9 @@ class Finding:
 @dataclass(frozen=True, slots=True)
 class Facts:
     recipient: str | None  # who gets the money (the token recipient for a token transfer)
-    paid_before: set[str] = field(default_factory=set)  # addresses this account has sent to
+    paid_before: set[str] = field(default_factory=set)  # addresses this account has sent to (not cancelled)
     known: set[str] = field(default_factory=set)  # history counterparties and contacts
+    contacts: set[str] = field(default_factory=set)  # saved contacts (with paid_before: who I chose)
     token_transfer: bool = False
     recipient_is_token: bool = False  # the recipient is itself a token contract
     spender: str | None = None  # an approval's spender
@@ -42,7 +43,8 @@ class Facts:
 def assess(facts: Facts) -> list[Finding]:
     findings: list[Finding] = []
     if facts.recipient is not None:
-        imitated = lookalike.lookalikes(facts.recipient, facts.known)
+        # Only an address I chose (paid, saved) is exempt: a poisoner's dust puts theirs in `known` too.
+        imitated = lookalike.lookalikes(facts.recipient, facts.known, facts.paid_before | facts.contacts)
         if imitated:
             findings.append(
                 Finding(

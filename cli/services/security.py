@@ -18,10 +18,15 @@ if TYPE_CHECKING:
     from wallet.transfers import Prepared
 
 
+UNPAID = ("failed", "replaced", "dropped")  # a sent transaction's statuses that moved nothing
+
+
 def counterparties(
     history: History, chain_id: int, me: str, *, replacing: int | None = None
 ) -> tuple[set[str], set[str]]:
-    """(addresses `me` has paid, every address seen in `me`'s history on this chain).
+    """(addresses `me` has paid, every address seen in `me`'s history on this chain). A payment
+    that failed, was replaced or dropped paid nobody (a poisoning address sent to by mistake
+    and cancelled must not be trusted from then on); its recipient is only seen.
     `replacing`: a nonce being replaced; its pending attempts count for nothing (the
     transaction being replaced must not vouch for its own recipient)."""
     from sqlalchemy import select
@@ -32,7 +37,7 @@ def counterparties(
 
     paid: set[str] = set()
     seen: set[str] = set()
-    mine = select(SentRow.to, SentRow.data).where(SentRow.chain_id == chain_id, SentRow.sender == me)
+    mine = select(SentRow.to, SentRow.data, SentRow.status).where(SentRow.chain_id == chain_id, SentRow.sender == me)
     if replacing is not None:
         mine = mine.where(SentRow.nonce != replacing)
     with Session(history.engine) as session:
@@ -40,12 +45,13 @@ def counterparties(
         senders = session.scalars(
             select(IncomingRow.from_).where(IncomingRow.chain_id == chain_id, IncomingRow.to == me)
         ).all()
-    for to, data in sent:
+    for to, data, status in sent:
         decoded = erc20.decode_call(bytes.fromhex((data or "0x")[2:])) if data and len(data) > 2 else None
-        if decoded is not None and decoded.function == "transfer":
-            paid.add(str(decoded.args["to"]))
-        elif to and not (data and len(data) > 2):
-            paid.add(to)
+        payee = str(decoded.args["to"]) if decoded is not None and decoded.function == "transfer" else None
+        if payee is None and to and not (data and len(data) > 2):
+            payee = to
+        if payee is not None:
+            (seen if status in UNPAID else paid).add(payee)
         if to:
             seen.add(to)
     seen |= paid
@@ -104,6 +110,15 @@ def _is_token(chain: Chain, address: str, known_tokens: set[str]) -> bool:
     return True
 
 
+def _parties(history: History, chain_id: int, me: str, replacing: int | None) -> tuple[set[str], set[str], set[str]]:
+    """(paid, known: history and contacts but not me, contacts) for the rules' Facts."""
+    paid, seen = counterparties(history, chain_id, me, replacing=replacing)
+    contacts = contact_addresses(me)
+    seen |= contacts
+    seen.discard(me)
+    return paid, seen, contacts
+
+
 def gather(
     chain: Chain, prepared: Prepared, history: History, known_tokens: set[str], *, replacing: int | None = None
 ) -> Facts:
@@ -113,13 +128,18 @@ def gather(
     draft = prepared.draft
     me = draft.sender
     decoded = erc20.decode_call(draft.data) if draft.data else None
-    paid, seen = counterparties(history, chain.chain_id, me, replacing=replacing)
-    seen |= contact_addresses(me)
-    seen.discard(me)
+    paid, seen, contacts = _parties(history, chain.chain_id, me, replacing)
     if decoded is not None and decoded.function == "transfer" and draft.to is not None:
         recipient = str(decoded.args["to"])
         tokens = known_tokens | {draft.to.lower()}
-        return Facts(recipient, paid, seen, token_transfer=True, recipient_is_token=_is_token(chain, recipient, tokens))
+        return Facts(
+            recipient,
+            paid,
+            seen,
+            contacts,
+            token_transfer=True,
+            recipient_is_token=_is_token(chain, recipient, tokens),
+        )
     if decoded is not None and decoded.function == "approve":
         spender = str(decoded.args["spender"])
         is_contract = bool(chain.code(spender))
@@ -133,20 +153,23 @@ def gather(
         )
     if draft.data[:4] == erc721.SAFE_TRANSFER_SELECTOR and len(draft.data) >= 68:
         # an NFT send: the token's recipient is checked like a payment's (lookalikes)
-        return Facts(abi.decode_address(draft.data[36:68]), paid, seen)
+        return Facts(abi.decode_address(draft.data[36:68]), paid, seen, contacts)
     if not draft.data and draft.to is not None and draft.to.lower() != me.lower():  # (to myself: a cancel)
-        return Facts(draft.to, paid, seen)
+        return Facts(draft.to, paid, seen, contacts)
     return Facts(None, paid, seen)
 
 
 def recipient_facts(chain: Chain, history: History, me: str, recipient: str, *, token: bool) -> Facts:
     """The facts about who gets a payment made some other way than a transfer (a swap's
     output paid to `recipient`: `token` when the output is a token)."""
-    paid, seen = counterparties(history, chain.chain_id, me)
-    seen |= contact_addresses(me)
-    seen.discard(me)
+    paid, seen, contacts = _parties(history, chain.chain_id, me, None)
     return Facts(
-        recipient, paid, seen, token_transfer=token, recipient_is_token=token and _is_token(chain, recipient, set())
+        recipient,
+        paid,
+        seen,
+        contacts,
+        token_transfer=token,
+        recipient_is_token=token and _is_token(chain, recipient, set()),
     )
 
 
