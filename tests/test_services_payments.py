@@ -21,14 +21,26 @@ E18 = 10**18
 NOTE = "[red]dinner[/] \x1b]0;owned\x07"
 
 
+class Told(Scripted):
+    """Also hears of each transaction once sent (signing.transact's optional `sent` hook)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.told: list[tuple[str, str | None]] = []
+
+    def sent(self, record, receipt, link) -> None:
+        self.told.append((record.hash, receipt and receipt["transactionHash"]))
+
+
 def test_pay_with_a_notice_and_a_lookalike_refused(cli, tmp_path, anvil, relay, monkeypatch):  # noqa: F811
     alice = person(cli, tmp_path, anvil, "alice", relay)
     alice("faucet", alice.address, "1")
     bob = person(cli, tmp_path, anvil, "bob", relay)
     monkeypatch.setenv("HONGBAO_HOME", str(alice.home))
 
-    front = Scripted()
+    front = Told()
     paid = pay(Payment(bob.address, "0.25", notify=True, note=NOTE), front)
+    assert front.told == [(paid.record.hash, paid.record.hash)]  # through transact: told once, after the receipt
     (asked,) = front.previews
     assert asked.title == "Sign and send?" and asked.tx is not None and asked.recipient == bob.address
     assert [(f.rule, f.confirm) for f in asked.findings] == [("first-payment", False)]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from wallet.amounts import AmountError, parse_amount
 from wallet.errors import WalletError
 
-from .signing import Fees, wait
+from .signing import Fees, Keys, transact
 
 if TYPE_CHECKING:
     from .frontend import Frontend
@@ -57,14 +57,13 @@ def pay(
     fees: Fees | None = None,
     key: bytes | None = None,
 ) -> Paid:
-    """`send` (and `pay`, with the request's id and the `key` it unlocked already)."""
+    """`send` (and `pay`, with the request's id and the `key` it unlocked already), through
+    `signing.transact` (a plain transfer: no packet errors to translate)."""
     from wallet import transfers
 
     from .. import names
     from ..context import chain as connect
-    from ..context import history, network, nonce_lock_path, sending_account
-    from .frontend import Preview
-    from .security import gather
+    from ..context import sending_account
 
     if payment.notify and not payment.wait:
         raise WalletError("--notify sends the notice after the receipt: drop --no-wait")
@@ -73,37 +72,37 @@ def pay(
     unit = payment.token or parsed.unit
     if payment.token and parsed.unit and parsed.unit.lower() != payment.token.lower():
         raise AmountError(f"the amount says {parsed.unit} but the token argument says {payment.token}")
-    max_fee, tip = fees.overrides()
+    fees.overrides()  # a malformed fee cap is refused before any wallet or network work
     wallet, account = sending_account(wallet_name, index)
     to = names.address(payment.to, account.address)
-    net = network(network_name)
     chain = connect(network_name)
     chain.verify()
+    net = chain.network
     if unit is None or unit.upper() == "ETH":
         draft = transfers.eth_transfer(account.address, to, parsed)
     else:
         draft = transfers.token_transfer(chain, account.address, to, parsed, net.token(unit))
-    prepared = transfers.prepare(chain, draft, speed=fees.speed, max_fee=max_fee, tip=tip, gas=payment.gas)
-    from wallet.security_rules import assess
+    keys = Keys(frontend)
 
-    facts = gather(chain, prepared, history(), {t.address.lower() for t in net.tokens.values()})
-    frontend.confirm(
-        Preview(
-            "Sign and send?",
-            warnings=list(prepared.warnings),
-            tx=prepared,
-            network=net.name,
-            findings=assess(facts),
-            recipient=facts.recipient,
-        )
+    def signer() -> bytes:  # after the confirmation (transact asks then), and again for the notice
+        return key or keys.key(wallet, index)
+
+    sent = transact(
+        chain,
+        draft,
+        frontend,
+        signer,
+        fees,
+        question="Sign and send?",
+        gas=payment.gas,
+        known_tokens={t.address.lower() for t in net.tokens.values()},
+        wait=payment.wait,
+        packet_errors=False,
     )
-    key = key or frontend.unlock(wallet).private_key(index)
-    record = transfers.send(chain, prepared, key, history(), lock_path=nonce_lock_path())
-    receipt = wait(frontend, chain, record.hash, history(), fees.timeout) if payment.wait else None
-    paid = Paid(record, receipt, net.explorer_link(record.hash))
-    if payment.notify and receipt is not None:
+    paid = Paid(sent.record, sent.receipt, sent.link)
+    if payment.notify and sent.receipt is not None:
         paid.notice, paid.notice_problem = notify(
-            key, to, record, receipt, net.chain_id, payment.note, payment.request_id
+            signer(), to, sent.record, sent.receipt, net.chain_id, payment.note, payment.request_id
         )
     return paid
 
