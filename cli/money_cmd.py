@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from wallet.amounts import parse_gwei
-
 from . import names
 from .context import network_option
 from .output import emit, json_option, table
@@ -55,10 +53,6 @@ def balance(address, wallet_name, index, network_name, as_json):
             f"{who} on {data['network']}", ["asset", "balance"], [[r["symbol"], r["formatted"]] for r in rows]
         ),
     )
-
-
-def _fee_overrides(max_fee: str | None, tip: str | None) -> tuple[int | None, int | None]:
-    return (parse_gwei(max_fee) if max_fee else None, parse_gwei(tip) if tip else None)
 
 
 @click.command()
