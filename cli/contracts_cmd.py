@@ -43,9 +43,10 @@ def deploy(force, network_name, as_json):
     recorded contracts that are still on chain (after `hongbao chain down` without state, or
     on a fresh anvil, it deploys again); --force always deploys new ones.
     """
+    from .click_frontend import ClickFrontend
     from .services.local_contracts import deploy_test_contracts
 
-    result = deploy_test_contracts(network_name, force=force, quiet=as_json)
+    result = deploy_test_contracts(network_name, ClickFrontend(quiet=as_json), force=force)
     rows, notes = result["contracts"], result["notes"]
 
     def human() -> None:

@@ -4,12 +4,16 @@ still on chain are reported, not deployed again (unless `force`)."""
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from wallet.errors import WalletError
 
 from ..context import chain as connect
 from ..context import history, load_config, nonce_lock_path
+from .signing import wait
+
+if TYPE_CHECKING:
+    from .frontend import Frontend
 
 
 class _TokenSpec(TypedDict):
@@ -33,25 +37,24 @@ def _live(chain, address: str | None, artifact) -> bool:
     return bool(code) and len(code) == len(artifact.deployed_bytecode)
 
 
-def _deploy(chain, hist, data: bytes, what: str, quiet: bool) -> tuple[str, str]:
+def _deploy(chain, hist, data: bytes, what: str, frontend: Frontend) -> tuple[str, str]:
     """Send a contract creation from anvil's dev account; (address, tx hash)."""
     from wallet import address as addr
     from wallet import localchain, transfers
     from wallet.rpc import to_int
 
-    from ..txview import wait_with_progress
-
     prepared = transfers.prepare(chain, transfers.Draft(localchain.DEV_ADDRESS, None, 0, data, "deploy"))
     record = transfers.send(chain, prepared, localchain.DEV_KEY, hist, lock_path=nonce_lock_path())
-    receipt = wait_with_progress(chain, record.hash, hist, 60, quiet)
+    receipt = wait(frontend, chain, record.hash, hist, 60)
     if to_int(receipt.get("status")) != 1 or not receipt.get("contractAddress"):
         raise WalletError(f"deploying {what} failed (transaction {record.hash} reverted or created no contract)")
     return addr.parse(receipt["contractAddress"]), record.hash
 
 
-def deploy_test_contracts(network_name: str | None, *, force: bool = False, quiet: bool = False) -> dict[str, Any]:
+def deploy_test_contracts(network_name: str | None, frontend: Frontend, *, force: bool = False) -> dict[str, Any]:
     """Deploy (or find) the test contracts on the local network and record them; the JSON of
-    `contracts deploy` (each contract deployed or existing, and notes). `quiet`: no progress."""
+    `contracts deploy` (each contract deployed or existing, and notes). The receipt waits are
+    drawn by `frontend` (nothing is asked: anvil's dev key signs)."""
     from contracts import token as token_binding
     from contracts import vault as vault_binding
     from contracts.artifacts import available, load
@@ -90,14 +93,14 @@ def deploy_test_contracts(network_name: str | None, *, force: bool = False, quie
         data = token_binding.deployment_data(
             TOKEN["name"], TOKEN["symbol"], TOKEN["decimals"], TOKEN["supply"] * 10 ** TOKEN["decimals"]
         )
-        token_address, tx_hash = _deploy(chain, hist, data, "TestToken", quiet)
+        token_address, tx_hash = _deploy(chain, hist, data, "TestToken", frontend)
         row("TestToken", token_address, tx_hash)
         vault_address, tx_hash = _deploy(
             chain,
             hist,
             vault_binding.deployment_data(token_address, VAULT["name"], VAULT["symbol"]),
             "TestVault",
-            quiet,
+            frontend,
         )
         row("TestVault", vault_address, tx_hash)
     else:
@@ -129,7 +132,7 @@ def deploy_test_contracts(network_name: str | None, *, force: bool = False, quie
             )
             red_packet = None
         else:
-            red_packet, tx_hash = _deploy(chain, hist, deployment_tx(artifact), "RedPacket", quiet)
+            red_packet, tx_hash = _deploy(chain, hist, deployment_tx(artifact), "RedPacket", frontend)
             row("RedPacket", red_packet, tx_hash)
             net.contracts[RED_PACKET_KEY] = red_packet
     if net.to_toml() != before:
