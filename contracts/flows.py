@@ -38,7 +38,7 @@ from wallet.amounts import ETH_DECIMALS, format_units
 from wallet.chain import Chain
 from wallet.config import Network, Token
 from wallet.errors import WalletError
-from wallet.rpc import RpcError, to_int
+from wallet.rpc import RpcError, is_revert, revert_data, to_int
 from wallet.transfers import Draft, Reverted
 
 from . import redpacket as rp
@@ -154,23 +154,11 @@ def simulate(chain: Chain, draft: Draft) -> None:
     try:
         chain.rpc.call("eth_call", call, "pending")
     except RpcError as error:
-        if "revert" in error.rpc_message.lower() or error.code == 3:
+        if is_revert(error):
             raise Reverted(
                 f"the transaction would fail ({rp.explain_revert(revert_data(error))}); nothing was sent"
             ) from None
         raise
-
-
-def revert_data(error: RpcError) -> bytes | None:
-    """The revert bytes a node attaches to a failed call (as wallet.transfers.simulate reads them)."""
-    data = (
-        error.data
-        if isinstance(error.data, str)
-        else (error.data or {}).get("data")
-        if isinstance(error.data, dict)
-        else None
-    )
-    return bytes.fromhex(data[2:]) if isinstance(data, str) and data.startswith("0x") else None
 
 
 # -- creating ------------------------------------------------------------------------------
@@ -773,7 +761,7 @@ def claim_gas(chain: Chain, ticket: Ticket, submitter: str, gas_price: int) -> i
     try:
         gas = to_int(chain.rpc.call("eth_estimateGas", call, "pending"))
     except RpcError as error:
-        if "revert" in error.rpc_message.lower() or error.code == 3:
+        if is_revert(error):
             raise PacketError(
                 f"the claim would fail ({rp.explain_revert(revert_data(error))}); nothing was sent"
             ) from None

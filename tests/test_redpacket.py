@@ -23,7 +23,7 @@ from contracts.artifacts import available, load
 from contracts.deploy import deployment_tx
 from wallet import abi, erc20, signing
 from wallet import address as addr
-from wallet.rpc import Rpc, RpcError, to_int
+from wallet.rpc import Rpc, RpcError, revert_data, to_int
 
 # == shared helpers (imported by test_redpacket_invariants.py) ===========================
 
@@ -63,18 +63,6 @@ def describe_revert(data: bytes | None) -> str:
     if data and data[:4] in ERROR_NAMES:
         return f"{ERROR_NAMES[data[:4]]} [{rp.explain_revert(data)}]"
     return rp.explain_revert(data)
-
-
-def revert_data(error: RpcError) -> bytes | None:
-    """Revert data of a failed eth_call / estimate (as wallet.transfers.simulate extracts it)."""
-    data = (
-        error.data
-        if isinstance(error.data, str)
-        else (error.data or {}).get("data")
-        if isinstance(error.data, dict)
-        else None
-    )
-    return bytes.fromhex(data[2:]) if isinstance(data, str) and data.startswith("0x") else None
 
 
 def key_for(label: str) -> bytes:

@@ -76,7 +76,7 @@ def _receipt(rpc, tx_hash: str) -> dict:
 
 
 def _reverts(rpc, sender: str, to: str, data: bytes, value: int = 0) -> bytes:
-    from wallet.calls import revert_data
+    from wallet.rpc import revert_data
 
     with pytest.raises(RpcError) as caught:
         rpc.call("eth_call", {"from": sender, "to": to, "data": "0x" + data.hex(), "value": hex(value)}, "latest")

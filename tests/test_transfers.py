@@ -323,3 +323,26 @@ def abi_call(signature, *args):
     from wallet import abi
 
     return abi.call_data(signature, *args)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("0x08c379a0", bytes.fromhex("08c379a0")),
+        ({"data": "0xdeadbeef"}, bytes.fromhex("deadbeef")),
+        ("0xabc", None),  # odd length
+        ("0xzz", None),
+        ({"data": 7}, None),
+        (["0x00"], None),
+        (None, None),
+        ("deadbeef", None),  # no 0x
+    ],
+)
+def test_a_nodes_revert_data_is_read_or_ignored_never_raised(data, expected):
+    """The node is someone else's: whatever it attaches to an error, a simulation says why
+    the transaction would fail (or that it does not know), never crashes."""
+    from wallet.rpc import RpcError, is_revert, revert_data
+
+    error = RpcError("eth_call", 3, "execution reverted", data)
+    assert revert_data(error) == expected and is_revert(error)
+    assert not is_revert(RpcError("eth_call", -32000, "nonce too low"))

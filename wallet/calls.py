@@ -486,20 +486,3 @@ def parse_duration(text: str) -> int:
     if not match or int(match.group(1)) == 0:
         raise WalletError(f"{text!r} is not a duration: write e.g. 30m, 1h, 7d (or seconds)")
     return int(match.group(1)) * _SECONDS[match.group(2).lower() if match.group(2) else None]
-
-
-def revert_data(error: Exception) -> bytes | None:
-    """The revert payload an RPC error carries (anvil, geth: `data` as hex or {"data": hex})."""
-    data = getattr(error, "data", None)
-    if isinstance(data, dict):
-        data = data.get("data")
-    if isinstance(data, str) and data.startswith("0x"):
-        try:
-            return bytes.fromhex(data[2:])
-        except ValueError:
-            return None
-    return None
-
-
-def is_revert(error: Exception) -> bool:
-    return "revert" in str(getattr(error, "rpc_message", "")).lower() or getattr(error, "code", None) == 3

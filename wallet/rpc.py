@@ -34,6 +34,25 @@ class RpcError(WalletError):
         self.data = data
 
 
+def revert_data(error: Exception) -> bytes | None:
+    """The revert payload an RPC error carries (anvil, geth: `data` as hex or {"data": hex});
+    None when absent or not hex (the node is someone else's)."""
+    data = getattr(error, "data", None)
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x"):
+        try:
+            return bytes.fromhex(data[2:])
+        except ValueError:
+            return None
+    return None
+
+
+def is_revert(error: Exception) -> bool:
+    """The node says the call reverted (its message, or geth's code 3)."""
+    return "revert" in str(getattr(error, "rpc_message", "")).lower() or getattr(error, "code", None) == 3
+
+
 class Rpc:
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         parts = urlsplit(url)

@@ -22,7 +22,7 @@ from .chain import Chain
 from .config import Token
 from .errors import WalletError
 from .fees import FeeQuote, Fees
-from .rpc import RpcError, to_int
+from .rpc import RpcError, is_revert, revert_data, to_int
 
 if TYPE_CHECKING:
     from .history import History, SentTx
@@ -152,18 +152,10 @@ def simulate(chain: Chain, draft: Draft, value: int, block: str = "pending") -> 
     try:
         chain.rpc.call("eth_call", _call_object(draft, value), block)
     except RpcError as error:
-        message = error.rpc_message.lower()
-        if "revert" in message or error.code == 3:
+        if is_revert(error):
             from .abi import revert_reason
 
-            data = (
-                error.data
-                if isinstance(error.data, str)
-                else (error.data or {}).get("data")
-                if isinstance(error.data, dict)
-                else None
-            )
-            reason = revert_reason(bytes.fromhex(data[2:]) if isinstance(data, str) and data.startswith("0x") else None)
+            reason = revert_reason(revert_data(error))
             raise Reverted(f"the transaction would fail ({reason}); nothing was sent") from None
         raise
 

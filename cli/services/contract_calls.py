@@ -48,7 +48,7 @@ def read(
     """eth_call FUNCTION on ADDRESS (from `sender`, at `block`): the arguments and the result
     as JSON values and the raw bytes; and the result in lines for people (the raw bytes when
     the return types are unknown)."""
-    from wallet import calls
+    from wallet import calls, rpc
     from wallet.rpc import RpcError
 
     from .. import names
@@ -68,11 +68,11 @@ def read(
     try:
         raw = bytes.fromhex((chain.rpc.call("eth_call", request, tag) or "0x")[2:])
     except RpcError as error:
-        if not calls.is_revert(error):
+        if not rpc.is_revert(error):
             raise
         from wallet.abi import revert_reason
 
-        raise WalletError(f"{fn.signature} on {where} reverted ({revert_reason(calls.revert_data(error))})") from None
+        raise WalletError(f"{fn.signature} on {where} reverted ({revert_reason(rpc.revert_data(error))})") from None
     decoded = calls.decode_result(fn, raw)
     outputs = fn.outputs or ()
     data = {

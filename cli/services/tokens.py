@@ -167,7 +167,7 @@ def permit(
     with `submit`, also sent from this account ("tx")."""
     from contracts import token as token_binding
     from wallet import calls, signing
-    from wallet.rpc import RpcError, to_int
+    from wallet.rpc import RpcError, is_revert, revert_data, to_int
 
     from .frontend import Preview
 
@@ -205,12 +205,12 @@ def permit(
     try:  # would the token take it? (its EIP-712 domain could differ from (name, "1", chain id, token))
         rpc.call("eth_call", {"from": owner, "to": tok.address, "data": "0x" + data.hex()}, "latest")
     except RpcError as error:
-        if not calls.is_revert(error):
+        if not is_revert(error):
             raise
         from wallet.abi import revert_reason
 
         raise WalletError(
-            f"{tok.symbol} would refuse this permit ({revert_reason(calls.revert_data(error))}); the signature was discarded"
+            f"{tok.symbol} would refuse this permit ({revert_reason(revert_data(error))}); the signature was discarded"
         ) from None
     result: dict[str, Any] = {
         "token": tok.symbol,

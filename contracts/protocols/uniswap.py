@@ -16,7 +16,7 @@ from typing import Any
 
 from wallet import address as addr
 from wallet.errors import WalletError
-from wallet.rpc import Rpc
+from wallet.rpc import Rpc, is_revert
 
 from . import abi
 
@@ -74,12 +74,6 @@ class Quote:
         return max(Decimal(0), 1 - Decimal(self.amount_out) / Decimal(self.mid_out))
 
 
-def _is_revert(error: WalletError) -> bool:
-    from wallet import calls
-
-    return calls.is_revert(error)
-
-
 def quote_v2(rpc: Rpc, where: Addresses, token_in: str, token_out: str, amount_in: int) -> Quote | None:
     """The v2 router's getAmountsOut for a direct pair; None when there is no pair or no liquidity."""
     if not where.v2_router or not where.v2_factory:
@@ -97,7 +91,7 @@ def quote_v2(rpc: Rpc, where: Addresses, token_in: str, token_out: str, amount_i
             rpc, where.v2_router, "getAmountsOut(uint256,address[])(uint256[])", amount_in, [token_in, token_out]
         )
     except WalletError as error:
-        if _is_revert(error):
+        if is_revert(error):
             return None
         raise
     mid = amount_in * reserve_out * (10**6 - V2_FEE_PPM) // (reserve_in * 10**6)
@@ -125,7 +119,7 @@ def quote_v3(rpc: Rpc, where: Addresses, token_in: str, token_out: str, amount_i
             (token_in, token_out, amount_in, fee, 0),
         )
     except WalletError as error:
-        if _is_revert(error):
+        if is_revert(error):
             return None
         raise
     if int(token_in, 16) < int(token_out, 16):
