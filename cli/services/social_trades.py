@@ -498,7 +498,7 @@ def totals(rows: list[BoardRow]) -> list[dict[str, Any]]:
     ]
 
 
-BOARD_COLUMNS = ["member", "trade", "price", "value now", "P&L"]
+BOARD_COLUMNS = ["member", "trade", "price", "value now", "P&L", "note"]
 
 
 @dataclass(frozen=True)
@@ -528,6 +528,7 @@ class Board:
                     f"{row.view.price():.8g}",
                     data["value_now_formatted"] or "no quote",
                     data["pnl_formatted"] or "?",
+                    row.view.card.note,
                 ]
             )
         return cells
