@@ -8,7 +8,6 @@ precision past 2**53 in most parsers), next to a `formatted` human value.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -21,42 +20,8 @@ from . import names
 from .context import chain as connect
 from .context import history, network, network_option
 from .output import console, emit, json_option, note, table
-from .services.history import incoming_json, learn_tokens, money
+from .services.history import activity_rows, incoming_json, money, money_text, when
 from .wallet_cmd import WALLET_ENV
-from .wallets import store
-
-ZERO = "0x" + "00" * 20  # the `from` of a mint
-
-
-def money_text(value: dict[str, Any], token: str | None, *, short: bool = False) -> str:
-    if value["formatted"] is None and token is not None:  # a token of unknown decimals: raw base units
-        shown = f"{token[:6]}…{token[-4:]}" if short else token
-        return f"{value['amount']} base units of token {shown}"
-    if value.get("listed") is False and token is not None:  # its symbol is the contract's say, not ours
-        return f"{value['formatted']} {value['symbol']} (unlisted {token[:6]}…{token[-4:]})"
-    return f"{value['formatted']} {value['symbol']}"
-
-
-def my_addresses() -> set[str]:
-    """Every account of every wallet on this device: the history's point of view."""
-    wallets = [store().open(n) for n in store().names()]
-    return {a.address for w in wallets for a in w.accounts}
-
-
-def moved_text(net, moves: list[dict[str, Any]], reported) -> str:
-    """ "+10 ETH", "-5 TKN, +0.1 ETH": what came in and went out, signed."""
-    parts = []
-    for m in moves:
-        sign = {"in": "+", "out": "-"}.get(m["direction"], "")
-        what = f" ({m['what']})" if m["what"] != "transfer" else ""
-        parts.append(sign + money_text(money(net, m["token"], m["amount"], reported), m["token"], short=True) + what)
-    return ", ".join(parts)
-
-
-def when(timestamp: int | None) -> str:
-    if timestamp is None:
-        return ""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def sent_json(net, tx) -> dict[str, Any]:
@@ -88,45 +53,6 @@ def sent_json(net, tx) -> dict[str, Any]:
     return data
 
 
-def activity_rows(net, log, who: str | None, limit: int, tx_hash: str | None = None, *, hide_poisoning=False):
-    """The history's entries as `tx list` and `tx show` show them, and the names they use."""
-    from contracts.history_events import decoders, method_names
-
-    mine = {who} if who else my_addresses()
-    items = log.activity(net.chain_id, who, limit, mine=mine, decoders=decoders(net.contracts), hash=tx_hash)
-    if hide_poisoning:  # dust and zero-value bait from lookalike addresses: see cli/security.py
-        from .services.security import without_poisoning
-
-        decimals: dict[str | None, int] = {t.address: t.decimals for t in net.tokens.values()}
-        decimals[None] = 18
-        items = without_poisoning(items, log, net.chain_id, decimals)
-    reported = learn_tokens(net, log, [m["token"] for i in items for m in i["moves"]])
-    known = {ZERO: "minted", **{a: n for n, a in net.contracts.items()}, **names.known_names()}
-    methods = method_names()
-    if net.is_local:
-        from wallet.localchain import DEV_ADDRESS
-
-        known.setdefault(DEV_ADDRESS, "local faucet")
-    rows = []
-    for item in items:
-        value = money(net, item["token"], item["amount"], reported)
-        moves = [{**m, **money(net, m["token"], m["amount"], reported)} for m in item["moves"]]
-        rows.append(
-            {
-                **item,
-                "method": methods.get(item["method"] or "", item["method"]),
-                **value,
-                "moves": moves,
-                "counterparty_name": known.get(item["counterparty"]) if item["counterparty"] else None,
-                "from_name": known.get(item["from"]),
-                "to_name": known.get(item["to"]) if item["to"] else None,
-                "fee": None if item["fee"] is None else str(item["fee"]),
-                "text": moved_text(net, item["moves"], reported),
-            }
-        )
-    return rows, known
-
-
 # -- tx list ------------------------------------------------------------------------------------
 
 
@@ -147,32 +73,20 @@ def tx_list(address, limit, show_all, network_name, as_json):
     history (`hongbao sync` fills it), seen from your accounts: in, out, self (between
     your own accounts), swap, or call (nothing moved); times are block times. Dust from
     lookalike addresses (address poisoning) is hidden unless --all."""
+    from .services.history import ACTIVITY_COLUMNS, activity
+
     who = names.address(address) if address else None
-    net = network(network_name)
-    rows, known = activity_rows(net, history(), who, limit, hide_poisoning=not show_all)
+    listed = activity(network_name, who, limit, hide_poisoning=not show_all)
 
     def human() -> None:
-        if not rows:
-            note(f"No activity on {net.name} yet. Incoming transfers appear after [bold]hongbao sync[/].")
+        if not listed.rows:
+            note(f"No activity on {listed.network} yet. Incoming transfers appear after [bold]hongbao sync[/].")
             return
-        table(
-            f"activity on {net.name}",
-            ["time", "direction", "what", "moved", "counterparty", "status", "hash"],
-            [
-                [
-                    when(r["timestamp"]) + ("" if r["clock"] == "block" else " (sent)"),
-                    r["direction"],
-                    r["method"] or ("red packet" if any(m["what"] != "transfer" for m in r["moves"]) else r["kind"]),
-                    r["text"] or "nothing",
-                    names.labelled(r["counterparty"], known) or "(new contract)",
-                    r["status"],
-                    r["hash"],
-                ]
-                for r in rows
-            ],
-        )
+        table(f"activity on {listed.network}", ACTIVITY_COLUMNS, listed.cells())
+        if listed.more:
+            note(f"{listed.more} older transaction(s) not shown (--limit)")
 
-    emit(as_json, [{k: v for k, v in r.items() if k != "text"} for r in rows], human)
+    emit(as_json, [{k: v for k, v in r.items() if k != "text"} for r in listed.rows], human)
 
 
 # -- tx show ------------------------------------------------------------------------------------

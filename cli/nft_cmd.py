@@ -94,48 +94,21 @@ def _held_json(h) -> dict:
 def list_(wallet_name, network_name, as_json):
     """ERC-721 tokens my accounts hold now: those `hongbao sync` saw arrive, and Uniswap v3
     positions, each checked with the collection's ownerOf."""
-    from wallet import keyring
-
     from .output import note, table
     from .services import nfts
+    from .wallets import addresses
 
-    wallets = keyring.WalletStore(_home())
-    chosen = (
-        [wallets.open(keyring.check_name(wallet_name))] if wallet_name else [wallets.open(n) for n in wallets.names()]
-    )
-    owners = sorted({a.address for w in chosen for a in w.accounts})
-    if not owners:
-        raise WalletError("no accounts: create a wallet (`hongbao wallet create`) or watch an address")
-    chain = connect(network_name)
-    chain.verify()
-    found = nfts.held(chain, history(), owners)
-    known = names.known_names()
-    if not found and not as_json:
-        note(f"no NFTs held by {len(owners)} account(s) on {chain.network.name} (`hongbao sync` finds new ones)")
+    found = nfts.holdings(addresses(wallet_name), network_name)
+    if not found.held and not as_json:
+        note(f"no NFTs held by {len(found.owners)} account(s) on {found.network} (`hongbao sync` finds new ones)")
         return
     emit(
         as_json,
-        [_held_json(h) for h in found],
+        [_held_json(h) for h in found.held],
         lambda: table(
-            f"NFTs on {chain.network.name} (run `hongbao sync` to find new ones)",
-            ["collection", "id", "owner", "what"],
-            [
-                [
-                    inert(f"{h.symbol or '?'} ({h.contract})") + ("" if h.erc165 else " [not ERC-165]"),
-                    h.token_id,
-                    names.labelled(h.owner, known),
-                    inert(h.detail or h.collection or ""),
-                ]
-                for h in found
-            ],
+            f"NFTs on {found.network} (run `hongbao sync` to find new ones)", nfts.NFT_COLUMNS, found.cells()
         ),
     )
-
-
-def _home():
-    from wallet.home import home
-
-    return home()
 
 
 @nft.command()

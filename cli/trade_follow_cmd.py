@@ -19,7 +19,7 @@ import click
 from .chat_cmd import account_options, messenger
 from .context import network_option
 from .defi_cmd import _finish, _say, tx_inputs, tx_options
-from .inert import markup
+from .inert import inert, markup
 from .output import console, emit, table
 
 
@@ -194,33 +194,21 @@ def board(group, network_name, wallet_name, index, password_file, as_json):
 
     with _chatting(network_name, wallet_name, index, password_file) as (m, p):
         _fetch(m)
-        rows, unverified = service.board(m, p, group)
-    members = service.totals(rows)
-    data = {"trades": [r.json() for r in rows], "members": members, "unverified": [_card_json(v) for v in unverified]}
+        found = service.board(m, p, group)
+    data = {
+        "trades": [r.json() for r in found.rows],
+        "members": found.members(),
+        "unverified": [_card_json(v) for v in found.unverified],
+    }
 
     def human() -> None:
-        table(
-            f"shared trades in {group}",
-            ["member", "trade", "price", "value now", "P&L"],
-            [
-                [
-                    r.view.sender,
-                    r.view.summary(),
-                    f"{r.view.price():.8g}",
-                    r.json()["value_now_formatted"] or "no quote",
-                    r.json()["pnl_formatted"] or "?",
-                ]
-                for r in rows
-            ],
-        )
-        for t in members:
-            console().print(
-                f"{t['member']}: {t['trades']} trade(s) selling {markup(t['asset'])}, P&L now {markup(t['pnl_formatted'])}"
-            )
-        for v in unverified:
-            console().print(
-                f"[yellow]not a verified trade: card {v.message_id} from {markup(v.sender)}: {markup(v.verdict.reason)}[/]"
-            )
+        from rich.text import Text
+
+        table(f"shared trades in {group}", service.BOARD_COLUMNS, found.cells())
+        for line in found.totals_lines():
+            console().print(Text(inert(line)))
+        for line in found.unverified_lines():
+            console().print(Text(inert(line), style="yellow"))
 
     emit(as_json, data, human)
 

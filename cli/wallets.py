@@ -67,3 +67,18 @@ def unlock_armed(
     unlocked = held if held is not None else with_password()
     guards.install(unlocked)
     return unlocked
+
+
+def addresses(wallet_name: str | None = None, *, required: bool = True) -> list[str]:
+    """The addresses of wallet `wallet_name`'s accounts (every wallet's by default, watch-only
+    ones too), sorted: whose history, transfers and NFTs the listings look at. None at all is
+    a WalletError when `required`."""
+    wallets = (
+        [store().open(keyring.check_name(wallet_name))] if wallet_name else [store().open(n) for n in store().names()]
+    )
+    found = sorted({a.address for w in wallets for a in w.accounts})
+    if not found and required:
+        raise WalletError(
+            "no accounts: create a wallet (`hongbao wallet create`) or watch an address (`hongbao wallet import --watch ADDRESS`)"
+        )
+    return found

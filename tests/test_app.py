@@ -5,6 +5,7 @@ waited for by polling the screen's state with a deadline, never by a fixed sleep
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import time
 from collections.abc import Callable
@@ -214,7 +215,8 @@ async def fill(pilot, screen_type, values: dict[str, str]) -> None:
 
 def test_red_packet_claimed_and_a_request_paid_in_the_apps(cli, tmp_path, anvil, defi, relay, monkeypatch):
     """Then the keys beyond: a request declined, a claim code pasted, a packet refunded, a bill
-    split, a swap, and an offer drawn as a card and filled."""
+    split, a swap, an offer drawn as a card and filled; and the read-only screens (history,
+    NFTs, the trade board) against the CLI's listings."""
     from conftest import PASSWORD, Person, quick_wallet
     from test_packet_cli import balance
     from test_services_packets import Scripted
@@ -308,6 +310,7 @@ def test_red_packet_claimed_and_a_request_paid_in_the_apps(cli, tmp_path, anvil,
             await claimed_by_code_and_refunded(a, b)
             await split_and_swap(a)
             await offer_filled(a, b)
+            await read_only_screens(a)
 
     async def declined_request(a, b) -> None:
         acting(alice)
@@ -400,6 +403,67 @@ def test_red_packet_claimed_and_a_request_paid_in_the_apps(cli, tmp_path, anvil,
         await until(a, lambda: alice_app.m.store.messages_of_types(payloads.OfferAnswer.TYPE), "Alice told", 20)
         await until(b, lambda: bob_app.checks.get(card.id, "").startswith("✓ FILLED"), "filled, says the chain", 20)
         assert offer.order_hash == card.payload.order_hash
+
+    async def read_only_screens(a) -> None:
+        """Ctrl+Y, Ctrl+N, Ctrl+B: the CLI's own listings of the same data (services/history,
+        nfts, social_trades), hostile names and notes drawn as the characters they are."""
+        from cli.app.modals import SHOWN, ListScreen
+        from cli.context import chain as connect
+        from cli.context import history, nonce_lock_path
+        from cli.services import nfts, social_trades
+        from cli.services.following import protocols_of
+        from cli.services.history import activity, sync_accounts
+        from wallet import localchain
+
+        acting(alice)
+        chain = connect(None)
+        evil = "[bold]Evil[/] \x1b[2J"  # the collection's name: markup and an escape sequence
+        collection, _ = nfts.deploy_test(
+            chain, history(), localchain.DEV_ADDRESS, localchain.DEV_KEY, nonce_lock_path(), evil, "[red]EV\u202e"
+        )
+        nfts.mint_test(chain, history(), collection, alice.address, localchain.DEV_KEY, nonce_lock_path())
+        await asyncio.to_thread(sync_accounts, None, None, None)  # `hongbao sync`: the NFT's Transfer seen
+        swapped = next(r for r in activity(None, alice.address).rows if r["direction"] == "swap")
+        note = "[blink]to the moon[/]\x1b]8;;http://x\x07"
+        share = lambda m: social_trades.share(m, protocols_of(None), swapped["hash"], alice_app.open_id, note)  # noqa: E731
+        await asyncio.wrap_future(alice_app.live.call(share))
+
+        async def opened(key: str) -> ListScreen:
+            await a.press(key)
+            await until(a, lambda: isinstance(alice_app.screen, ListScreen), f"{key}'s list", 20)
+            assert isinstance(alice_app.screen, ListScreen)
+            return alice_app.screen
+
+        def drawn(screen: ListScreen) -> str:
+            from rich.console import Console
+            from textual.widgets import Static
+
+            out = Console(width=400, record=True, file=io.StringIO())
+            for part in screen.query(Static):
+                out.print(part.content)
+            return out.export_text()
+
+        screen = await opened("ctrl+y")
+        listed = await asyncio.to_thread(activity, None, alice.address, SHOWN)
+        assert screen.rows == listed.cells() and screen.more == listed.more == 0
+        stamps = [r["timestamp"] for r in listed.rows]
+        assert stamps == sorted(stamps, reverse=True) and swapped["hash"] in [r[-1] for r in screen.rows]
+        await a.press("escape")
+        screen = await opened("ctrl+n")
+        held = await asyncio.to_thread(nfts.holdings, [alice.address], None)
+        assert screen.rows == held.cells() and [r[1:3] for r in screen.rows] == [["1", alice.address]]
+        assert "[red]EV\\u202e (" in drawn(screen) and "[bold]Evil[/] \\x1b[2J" in drawn(screen)
+        await a.press("escape")
+        screen = await opened("ctrl+b")  # the open chat: the trip group
+        board = social_trades.board
+        found = await asyncio.wrap_future(
+            alice_app.live.call(lambda m: board(m, protocols_of(None), alice_app.open_id))
+        )
+        assert screen.rows == found.cells() and screen.lines == found.totals_lines() and len(screen.rows) == 1
+        assert screen.rows[0][0] == f"me ({alice.address})" and screen.rows[0][-1] == note
+        assert "[blink]to the moon[/]\\x1b]8;;http://x\\x07" in drawn(screen)
+        await a.press("escape")
+        assert not isinstance(alice_app.screen, ListScreen)
 
     try:
         asyncio.run(run())

@@ -62,7 +62,7 @@ def test_fingerprint_verified_and_a_stranger_accepted_from_the_keyboard(app):
 
     from textual.widgets import OptionList
 
-    from cli.app.modals import ConfirmScreen, FormScreen
+    from cli.app.modals import AskScreen, ConfirmScreen, FormScreen
 
     async def run() -> None:
         async with app.run_test(size=SIZE) as pilot:
@@ -82,6 +82,10 @@ def test_fingerprint_verified_and_a_stranger_accepted_from_the_keyboard(app):
             await pilot.press("y")
             await app.workers.wait_for_complete()
             assert app.m.store.contact(bob).verified_out_of_band
+            await pilot.press("ctrl+b")  # the trade board, outside a group: which group is asked
+            assert isinstance(app.screen, AskScreen) and "group" in app.screen.question
+            await pilot.press("escape")
+            assert not isinstance(app.screen, AskScreen)
             stranger = next(r for r in app.rows if r.kind == "request")
             app.open_conversation(stranger.id)
             await pilot.press("f2", "y")

@@ -267,6 +267,11 @@ def test_activity_merges_sent_and_received_newest_first(log):
     ]  # out_old was sent to BOB
     assert [a["hash"] for a in log.activity(31337, limit=2)] == [out_new.hash, in_bob.hash]
     assert [a["hash"] for a in log.activity(1)] == [other_chain.hash]
+    # what a capped list says it left out: one entry per transaction, as activity counts them
+    log.add_incoming(incoming(hash=out_new.hash, to=BOB, token=STRANGER, amount=5))  # out_new's, synced too
+    assert len(log.activity(31337, limit=100)) == log.activity_count(31337) == 4
+    assert log.activity_count(31337, ALICE) == 2 and log.activity_count(31337, BOB.lower()) == 3
+    assert log.activity_count(1) == 1 and log.activity_count(5) == 0
 
 
 # -- `hongbao tx list` and `hongbao tx show` --------------------------------------------------------

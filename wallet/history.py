@@ -476,16 +476,10 @@ class History:
         the main one. Mined transactions of ours are decoded from their recorded logs
         (ERC-20 Transfers, plus `decoders` for recorded contracts); `timestamp` is the
         block's time, or the sending device's clock while none is known (`clock`)."""
+        if address is not None:
+            address = _address(address)
+        sent_query, incoming_query = _activity_queries(chain_id, address, hash)
         with self._session() as session:
-            sent_query = select(SentRow).where(SentRow.chain_id == chain_id)
-            incoming_query = select(IncomingRow).where(IncomingRow.chain_id == chain_id)
-            if address is not None:
-                address = _address(address)
-                sent_query = sent_query.where(or_(SentRow.sender == address, SentRow.to == address))
-                incoming_query = incoming_query.where(IncomingRow.to == address)
-            if hash is not None:
-                sent_query = sent_query.where(SentRow.hash == hash.lower())
-                incoming_query = incoming_query.where(IncomingRow.hash == hash.lower())
             sent = session.scalars(sent_query.order_by(SentRow.created_at.desc(), SentRow.id.desc()).limit(limit)).all()
             received = session.scalars(
                 incoming_query.order_by(
@@ -515,6 +509,27 @@ class History:
             entries.values(), key=lambda e: (e["timestamp"], e["block"] or 0, e["log_index"]), reverse=True
         )
         return [{k: v for k, v in e.items() if k != "_moves"} for e in items_out[:limit]]
+
+    def activity_count(self, chain_id: int, address: str | None = None) -> int:
+        """How many entries `activity` has in all (one per transaction hash): what a list
+        capped at its newest says it left out."""
+        sent_query, incoming_query = _activity_queries(chain_id, None if address is None else _address(address))
+        hashes = sent_query.with_only_columns(SentRow.hash).union(incoming_query.with_only_columns(IncomingRow.hash))
+        with self._session() as session:
+            return int(session.scalar(select(func.count()).select_from(hashes.subquery())) or 0)
+
+
+def _activity_queries(chain_id: int, address: str | None, hash: str | None = None) -> tuple[Any, Any]:
+    """The sent and incoming rows `activity` draws on: the chain's, `address`'s, transaction `hash`'s."""
+    sent_query = select(SentRow).where(SentRow.chain_id == chain_id)
+    incoming_query = select(IncomingRow).where(IncomingRow.chain_id == chain_id)
+    if address is not None:
+        sent_query = sent_query.where(or_(SentRow.sender == address, SentRow.to == address))
+        incoming_query = incoming_query.where(IncomingRow.to == address)
+    if hash is not None:
+        sent_query = sent_query.where(SentRow.hash == hash.lower())
+        incoming_query = incoming_query.where(IncomingRow.hash == hash.lower())
+    return sent_query, incoming_query
 
 
 @dataclass(frozen=True, slots=True)

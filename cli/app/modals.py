@@ -1,5 +1,6 @@
 """The app's dialogs: the password, a preview to confirm (the services' Preview, as the
-CLI shows it), and help. Nothing secret is ever drawn: the password field is masked."""
+CLI shows it), a read-only list (history, NFTs, the trade board), and help. Nothing secret
+is ever drawn: the password field is masked."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -204,6 +205,69 @@ class ChoiceScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+SHOWN = 100  # a list's rows drawn at most: the rest is told as "N more", never drawn by the thousand
+SHORT = 24  # a column no wider than this is never wrapped
+
+
+class ListScreen(ModalScreen[None]):
+    """A read-only list: a title, a table of cells in words (a service's listing, newest
+    first), lines under it; Esc closes. Every cell and line is drawn inert into Text (token
+    symbols, NFT names, contact names, notes: others' strings). Rows past SHOWN are counted,
+    not drawn: `more` adds the ones the service left out itself."""
+
+    CSS = (
+        MODAL_CSS.format(name="ListScreen")
+        + "ListScreen > Vertical { width: 96%; height: 90%; } ListScreen VerticalScroll { height: 1fr; }"
+    )
+    AUTO_FOCUS = "VerticalScroll"  # arrows and PgUp / PgDn scroll it
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape,q", "close", "close")]
+
+    def __init__(
+        self,
+        title: str,
+        columns: list[str],
+        rows: list[list[str]],
+        *,
+        more: int = 0,
+        lines: list[str] | None = None,
+        warnings: list[str] | None = None,
+        empty: str = "nothing yet",
+        hint: str = "",
+    ) -> None:
+        super().__init__()
+        self.title_text, self.columns = title, columns
+        self.rows, self.more = rows[:SHOWN], more + max(0, len(rows) - SHOWN)
+        self.lines, self.warnings, self.empty, self.hint = lines or [], warnings or [], empty, hint
+
+    def table(self) -> Table:
+        table = Table(show_edge=False, header_style="bold", expand=True)
+        for i, column in enumerate(self.columns):
+            widest = max([len(column), *(len(row[i]) for row in self.rows)])
+            if widest <= SHORT:  # kept on one line: the long columns (hashes, addresses) fold instead
+                table.add_column(column, no_wrap=True, min_width=widest)
+            else:
+                table.add_column(column, overflow="fold")
+        for row in self.rows:
+            table.add_row(*(Text(inert(cell)) for cell in row))
+        return table
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(inert(self.title_text), style="bold"), markup=False)
+            with VerticalScroll():
+                yield Static(self.table() if self.rows else Text(inert(self.empty), style="dim"), markup=False)
+                if self.more:
+                    yield Static(Text(f"… and {self.more} more{self.hint}", style="dim"), markup=False)
+                for line in self.lines:
+                    yield Static(Text(inert(line)), markup=False)
+                for warning in self.warnings:
+                    yield Static(Text("⚠ " + inert(warning), style="yellow"), markup=False)
+            yield Static(Text("Esc closes", style="dim"), markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
 HELP = [
     ("Enter", "send what the composer holds (to the open conversation)"),
     ("Tab / Shift+Tab", "move between the conversation list, the messages and the composer"),
@@ -222,7 +286,10 @@ HELP = [
     ("Ctrl+T", "open the chat's newest offer: y accepts (fills it on chain), d declines"),
     ("Ctrl+S", "swap on Uniswap: amount, from, to, slippage"),
     ("Ctrl+L", "lend on Aave: supply, withdraw, borrow or repay an asset"),
-    ("F10", "all actions in a menu, the mouse too (in a browser, where Ctrl+T is the browser's)"),
+    ("Ctrl+Y", "my transactions, newest first (what `hongbao tx list` shows for this account)"),
+    ("Ctrl+N", "the NFTs this account holds (`hongbao nft list`: each checked with ownerOf now)"),
+    ("Ctrl+B", "the open group's trade board: each member's verified trades and P&L now"),
+    ("F10", "all actions in a menu, the mouse too (in a browser, where Ctrl+T, N and B are the browser's)"),
     ("? / F1", "this help (? outside the composer)"),
     ("Esc", "back to the composer"),
     ("Ctrl+Q", "quit"),

@@ -27,6 +27,7 @@ from .live import Event, Live
 from .modals import AskScreen, ConfirmScreen, FormScreen, HelpScreen, MenuScreen, PasswordScreen
 from .money import MoneyActions
 from .trading import TradeActions
+from .views import ViewActions
 
 KIND_MARK = {"contact": "👤", "group": "👥", "request": "✉ request", "invitation": "✉ invitation"}
 
@@ -52,11 +53,14 @@ MENU = [
     ("swap", "Ctrl+S", "swap on Uniswap"),
     ("lend", "Ctrl+L", "lend on Aave"),
     ("verify", "F4", "verify the open contact's fingerprint"),
+    ("history", "Ctrl+Y", "my transactions, newest first"),
+    ("nfts", "Ctrl+N", "the NFTs I hold"),
+    ("board", "Ctrl+B", "the open group's trade board"),
     ("help", "?", "every key"),
 ]
 
 
-class HongbaoApp(MoneyActions, TradeActions, App[None]):
+class HongbaoApp(MoneyActions, TradeActions, ViewActions, App[None]):
     TITLE = "hongbao"
     CSS = """
     #conversations { width: 32; border-right: solid $primary; }
@@ -86,6 +90,9 @@ class HongbaoApp(MoneyActions, TradeActions, App[None]):
         Binding("ctrl+t", "offer", "offer", show=False),
         Binding("ctrl+s", "swap", "swap", show=False),
         Binding("ctrl+l", "lend", "lend", show=False),
+        Binding("ctrl+y", "history", "history", show=False),
+        Binding("ctrl+n", "nfts", "NFTs", show=False),
+        Binding("ctrl+b", "board", "board", show=False),
         Binding("escape", "focus_composer", "write", show=False),
     ]
 

@@ -248,6 +248,45 @@ def held(chain: Chain, history: History, owners: Iterable[str]) -> list[Held]:
     return sorted(result, key=lambda h: (h.owner, h.contract, h.token_id))
 
 
+NFT_COLUMNS = ["collection", "id", "owner", "what"]
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """`nft list`: what `owners` hold on `network`, and the names they go by (address -> name)."""
+
+    network: str
+    owners: list[str]
+    held: list[Held]
+    known: dict[str, str]
+
+    def cells(self) -> list[list[str]]:
+        """Each token in words, column by column (NFT_COLUMNS): the collection's strings are
+        its own, the front end draws them inert."""
+        from .. import names
+
+        return [
+            [
+                f"{h.symbol or '?'} ({h.contract})" + ("" if h.erc165 else " [not ERC-165]"),
+                str(h.token_id),
+                names.labelled(h.owner, self.known),
+                h.detail or h.collection or "",
+            ]
+            for h in self.held
+        ]
+
+
+def holdings(owners: list[str], network_name: str | None) -> Holdings:
+    """`nft list` for `owners` (wallets.addresses()): `held`, checked on the network's chain now."""
+    from .. import names
+    from ..context import chain as connect
+    from ..context import history
+
+    chain = connect(network_name)
+    chain.verify()
+    return Holdings(chain.network.name, owners, held(chain, history(), owners), names.known_names())
+
+
 # -- one token, and sending it ------------------------------------------------------------------------
 
 

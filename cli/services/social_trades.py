@@ -498,12 +498,69 @@ def totals(rows: list[BoardRow]) -> list[dict[str, Any]]:
     ]
 
 
-def board(messenger: Messenger, p: defi.Protocols, group: str) -> tuple[list[BoardRow], list[CardView]]:
-    """(each verified trade shared in `group` valued now, the cards that did not verify)."""
+BOARD_COLUMNS = ["member", "trade", "price", "value now", "P&L", "note"]
+
+
+@dataclass(frozen=True)
+class Board:
+    """`trade board`: a group's verified trades valued now and the cards that did not verify,
+    each newest first; `known`: address -> name (my contacts', "me")."""
+
+    rows: list[BoardRow]
+    unverified: list[CardView]
+    known: dict[str, str]
+
+    def members(self) -> list[dict[str, Any]]:
+        return totals(self.rows)
+
+    def cells(self) -> list[list[str]]:
+        """Each trade in words, column by column (BOARD_COLUMNS); names and notes are others'
+        strings: the front end draws them inert."""
+        from .. import names
+
+        cells = []
+        for row in self.rows:
+            data = row.json()
+            cells.append(
+                [
+                    names.labelled(row.view.sender, self.known),
+                    row.view.summary(),
+                    f"{row.view.price():.8g}",
+                    data["value_now_formatted"] or "no quote",
+                    data["pnl_formatted"] or "?",
+                    row.view.card.note,
+                ]
+            )
+        return cells
+
+    def totals_lines(self) -> list[str]:
+        """Each member's sums per asset sold, a line each."""
+        from .. import names
+
+        return [
+            f"{names.labelled(t['member'], self.known)}: {t['trades']} trade(s) selling {t['asset']}, "
+            f"P&L now {t['pnl_formatted']}"
+            for t in self.members()
+        ]
+
+    def unverified_lines(self) -> list[str]:
+        from .. import names
+
+        return [
+            f"not a verified trade: card {v.message_id} from {names.labelled(v.sender, self.known)}: {v.verdict.reason}"
+            for v in self.unverified
+        ]
+
+
+def board(messenger: Messenger, p: defi.Protocols, group: str) -> Board:
+    """Each verified trade shared in `group` valued now (the protocols' quote for selling back
+    what it bought), and the cards that did not verify; newest first."""
+    from .chat import names_of
+
     target = messenger.resolve(group)
     if target.kind != "group":
         raise TradeError(f"{group[:40]!r} is not a group: the board is a group's")
-    views = cards(messenger, p, target.conversation)
+    views = cards(messenger, p, target.conversation)[::-1]
     rows = []
     for view in views:
         if not view.ok or view.sell is None or view.buy is None:
@@ -512,7 +569,7 @@ def board(messenger: Messenger, p: defi.Protocols, group: str) -> tuple[list[Boa
             uniswap.quotes(p.rpc, p.uniswap, view.buy.address, view.sell.address, int(view.card.amount_out))
         )
         rows.append(BoardRow(view, None if back is None else back.amount_out))
-    return rows, [v for v in views if not v.ok]
+    return Board(rows, [v for v in views if not v.ok], names_of(messenger))
 
 
 def chat_check(message: Any) -> str:
