@@ -323,6 +323,27 @@ def test_the_secret_is_made_once_and_shared(db_url, clock):
     assert len(values) == 4 and len(set(values)) == 1 and len(values[0]) == 32
 
 
+def test_a_migration_from_empty_to_head_is_one_transaction(tmp_path):
+    """What lets relays migrating together take turns on SQLite: every revision in the one
+    transaction that holds the write lock. Alembic would commit after each (it takes SQLite's
+    DDL for non-transactional), and a relay waiting for the lock then ran the next revision
+    again ("table signed_prekeys already exists", seen under load)."""
+    from sqlalchemy import Engine, event
+
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    commits = []
+
+    def committed(connection) -> None:
+        commits.append(connection)
+
+    event.listen(Engine, "commit", committed)
+    try:
+        db.migrate(url)
+    finally:
+        event.remove(Engine, "commit", committed)
+    assert len(commits) == 1 and db.current_revision(url) == "0003"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_relays_migrating_together_take_turns(backend, tmp_path):

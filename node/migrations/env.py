@@ -16,8 +16,13 @@ target_metadata = Base.metadata
 
 
 def _run(connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    # transactional_ddl: Alembic assumes SQLite's DDL is not transactional and commits after
+    # each revision, letting a relay migrating beside this one run the next revision too
+    # ("table already exists"); SQLite's DDL is transactional, so all revisions are one
+    # transaction, under the write lock node.db.migrate took.
     context.configure(
-        connection=connection, target_metadata=target_metadata, render_as_batch=connection.dialect.name == "sqlite"
+        connection=connection, target_metadata=target_metadata, render_as_batch=sqlite, transactional_ddl=True
     )
     with context.begin_transaction():
         context.run_migrations()
