@@ -39,7 +39,7 @@ from wallet.chain import Chain
 from wallet.config import Network, Token
 from wallet.errors import WalletError
 from wallet.rpc import RpcError, is_revert, revert_data, to_int
-from wallet.transfers import Draft, Reverted
+from wallet.transfers import Draft
 
 from . import redpacket as rp
 
@@ -143,22 +143,6 @@ def describe_wait(seconds: int) -> str:
 
 def utc(timestamp: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
-
-
-def simulate(chain: Chain, draft: Draft) -> None:
-    """eth_call the draft; a revert raises `Reverted` with RedPacket's error in words.
-
-    (wallet.transfers.simulate runs again inside `prepare`; doing it here first means the
-    user reads "the packet has expired", not "custom error 0x203d82d8".)"""
-    call = {"from": draft.sender, "to": draft.to, "value": hex(draft.value), "data": "0x" + draft.data.hex()}
-    try:
-        chain.rpc.call("eth_call", call, "pending")
-    except RpcError as error:
-        if is_revert(error):
-            raise Reverted(
-                f"the transaction would fail ({rp.explain_revert(revert_data(error))}); nothing was sent"
-            ) from None
-        raise
 
 
 # -- creating ------------------------------------------------------------------------------

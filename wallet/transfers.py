@@ -147,15 +147,22 @@ def _call_object(draft: Draft, value: int, gas: int | None = None) -> dict[str, 
     return call
 
 
-def simulate(chain: Chain, draft: Draft, value: int, block: str = "pending") -> None:
-    """eth_call the tx as it would run now (on `block`); Reverted with the decoded reason if it fails."""
+def simulate(
+    chain: Chain,
+    draft: Draft,
+    value: int,
+    block: str = "pending",
+    explain: Callable[[bytes | None], str] | None = None,
+) -> None:
+    """eth_call the tx as it would run now (on `block`); Reverted with the reason if it fails,
+    in words by `explain` (a contract's own errors; default: Error(string), Panic, selector)."""
     try:
         chain.rpc.call("eth_call", _call_object(draft, value), block)
     except RpcError as error:
         if is_revert(error):
             from .abi import revert_reason
 
-            reason = revert_reason(revert_data(error))
+            reason = (explain or revert_reason)(revert_data(error))
             raise Reverted(f"the transaction would fail ({reason}); nothing was sent") from None
         raise
 
@@ -176,7 +183,10 @@ def prepare(
     max_fee: int | None = None,
     tip: int | None = None,
     gas: int | None = None,
+    explain: Callable[[bytes | None], str] | None = None,
 ) -> Prepared:
+    """`draft` checked against the balance, simulated (a revert explained by `explain`, see
+    `simulate`), its gas estimated and its fees chosen."""
     chain.verify()
     quote = fees.fetch(chain.rpc)
     chosen = choose_fees(quote, speed, max_fee, tip)
@@ -196,7 +206,7 @@ def prepare(
         raise InsufficientFunds(
             f"insufficient funds: sending {format_units(value, ETH_DECIMALS)} ETH (plus the fee), have {format_units(balance, ETH_DECIMALS)} ETH"
         )
-    simulate(chain, draft, value)
+    simulate(chain, draft, value, explain=explain)
     if gas is None:
         estimate = to_int(chain.rpc.call("eth_estimateGas", _call_object(draft, value), "pending"))
         gas = estimate if plain else -(-estimate * GAS_MARGIN[0] // GAS_MARGIN[1])

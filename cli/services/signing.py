@@ -121,7 +121,7 @@ def transact(
     `draft` may be a `Replacement` (speed-up, cancel): it is prepared already (only
     `fees.timeout` counts), is sent with its nonce and recorded as replacing its original,
     and its security review leaves that nonce's own attempts out of what the history vouches for."""
-    from contracts import flows
+    from contracts import redpacket
     from wallet import transfers
     from wallet.errors import WalletError
 
@@ -132,10 +132,9 @@ def transact(
     if isinstance(draft, Replacement):
         prepared, nonce, replaces = draft.prepared, draft.nonce, draft.original
     else:
-        if packet_errors:
-            flows.simulate(chain, draft)
         max_fee, tip = fees.overrides()
-        prepared = transfers.prepare(chain, draft, speed=fees.speed, max_fee=max_fee, tip=tip, gas=gas)
+        explain = redpacket.explain_revert if packet_errors else None
+        prepared = transfers.prepare(chain, draft, speed=fees.speed, max_fee=max_fee, tip=tip, gas=gas, explain=explain)
     if call is not None and prepared.decoded is None:
         from wallet import erc20
 
